@@ -1,0 +1,277 @@
+"""Room 1: the domain declarations in ``conf/<env>/data_sources.yml``.
+
+This module is the only place that knows the YAML's shape. It is read once (by the pipeline
+registry) and the validated :class:`DomainConfig` objects are passed on to the other rooms.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+LoadMode = Literal["delete_insert", "append", "upsert"]
+RuleName = Literal["year_month", "month_date", "code", "decimal", "rate", "text", "mapping", "copy"]
+
+_TYPE_PATTERN = re.compile(r"^(date|text|integer|numeric\((\d+),(\d+)\))$")
+LINEAGE_COLUMNS: tuple[str, ...] = ("_source_file", "_source_row", "_run_id")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DefaultWhen(_Strict):
+    """A default value used when the cleaned value is empty and every condition holds.
+
+    ``when`` maps an output column to the values it must take (an empty ``when`` always holds).
+    """
+
+    when: dict[str, list[str]] = Field(default_factory=dict)
+    value: str
+
+
+class ColumnSpec(_Strict):
+    """How one output column is typed, found in the workbook and cleaned."""
+
+    type: str = "text"
+    source: str | list[str] | None = None
+    aliases: list[str] = Field(default_factory=list)
+    rule: RuleName = "text"
+    required: bool = False
+    # decimal / rate
+    min: float | None = None
+    max: float | None = None
+    min_exclusive: bool = False
+    # code
+    remove: str = ""
+    allowed: str | None = None
+    upper: bool = True
+    strip_prefix: str | None = None
+    replace: dict[str, str] = Field(default_factory=dict)
+    # text
+    placeholders: list[str] = Field(default_factory=list)
+    # mapping / copy
+    from_column: str | None = Field(default=None, alias="from")
+    mapping: str | None = None
+    raw: bool = False
+    # any rule
+    defaults: list[DefaultWhen] = Field(default_factory=list)
+
+    @field_validator("type")
+    @classmethod
+    def _known_type(cls, value: str) -> str:
+        normalised = value.replace(" ", "").lower()
+        match = _TYPE_PATTERN.match(normalised)
+        if not match:
+            raise ValueError(
+                f"unknown type {value!r}; use date, text, integer or numeric(precision,scale)"
+            )
+        if match.group(2) and int(match.group(3)) > int(match.group(2)):
+            raise ValueError(f"numeric scale exceeds precision in {value!r}")
+        return normalised
+
+    @field_validator("allowed")
+    @classmethod
+    def _compiles(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise ValueError(f"'allowed' is not a valid regex: {exc}") from exc
+        return value
+
+    @model_validator(mode="after")
+    def _rule_needs(self) -> ColumnSpec:
+        if self.rule == "year_month" and not (
+            isinstance(self.source, list) and len(self.source) == 2
+        ):
+            raise ValueError("rule year_month needs 'source: [<year header>, <month header>]'")
+        if self.rule in ("mapping", "copy") and not self.from_column:
+            raise ValueError(f"rule {self.rule} needs 'from: <column>'")
+        if self.rule == "mapping" and not self.mapping:
+            raise ValueError("rule mapping needs 'mapping: <name of a mapping in mappings.yml>'")
+        if self.rule in ("decimal", "rate") and not self.type.startswith("numeric"):
+            raise ValueError(f"rule {self.rule} needs a numeric(precision,scale) type")
+        if self.rule in ("year_month", "month_date") and self.type != "date":
+            raise ValueError(f"rule {self.rule} needs type date")
+        return self
+
+    @property
+    def precision_scale(self) -> tuple[int, int] | None:
+        match = _TYPE_PATTERN.match(self.type)
+        if match and match.group(2):
+            return int(match.group(2)), int(match.group(3))
+        return None
+
+    def source_headers(self, output_name: str) -> list[str]:
+        """The workbook headers this column reads, in order (its own name if none is given)."""
+        if self.rule in ("mapping", "copy"):
+            return []
+        if self.source is None:
+            return [output_name]
+        return [self.source] if isinstance(self.source, str) else list(self.source)
+
+
+class DomainConfig(_Strict):
+    """One domain: which files, which sheet, which table and how to clean and load it."""
+
+    name: str
+    description: str = ""
+    pattern: str
+    sheet: str | int = 0
+    header_row: Annotated[int, Field(ge=1)] = 1
+    table: str
+    pk: list[str]
+    unique_pk: bool = False
+    mode: LoadMode = "delete_insert"
+    header_aliases: dict[str, str] = Field(default_factory=dict)
+    drop_columns: list[str] = Field(default_factory=list)
+    columns: dict[str, ColumnSpec]
+    transform: str | None = None
+
+    @field_validator("pattern")
+    @classmethod
+    def _pattern_has_period(cls, value: str) -> str:
+        try:
+            compiled = re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"not a valid regex: {exc}") from exc
+        missing = {"year", "month"} - set(compiled.groupindex)
+        if missing:
+            raise ValueError(
+                f"needs the named groups (?P<year>...) and (?P<month>...); missing {sorted(missing)}"
+            )
+        return value
+
+    @field_validator("transform")
+    @classmethod
+    def _dotted_path(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[A-Za-z_][\w.]*\.[A-Za-z_]\w*", value):
+            raise ValueError(f"{value!r} is not a dotted path to a Python function")
+        return value
+
+    @model_validator(mode="after")
+    def _pk_and_references(self) -> DomainConfig:
+        if not self.pk:
+            raise ValueError("pk: needs at least one column")
+        unknown = [column for column in self.pk if column not in self.columns]
+        if unknown:
+            raise ValueError(f"pk: {unknown} not among the declared columns")
+        if self.mode == "upsert" and not self.unique_pk:
+            raise ValueError("mode: upsert needs a unique pk (set unique_pk: true)")
+        for name, spec in self.columns.items():
+            references = [spec.from_column] if spec.from_column else []
+            references += [column for default in spec.defaults for column in default.when]
+            missing = [ref for ref in references if ref not in self.columns]
+            if missing:
+                raise ValueError(f"columns.{name}: refers to undeclared columns {missing}")
+        lineage_clash = [column for column in LINEAGE_COLUMNS if column in self.columns]
+        if lineage_clash:
+            raise ValueError(f"columns: {lineage_clash} are lineage columns the load adds itself")
+        return self
+
+    @property
+    def compiled_pattern(self) -> re.Pattern[str]:
+        return re.compile(self.pattern, re.IGNORECASE)
+
+
+class DataSourcesError(ValueError):
+    """``data_sources.yml`` is invalid; the message lists every problem with domain and key."""
+
+
+def _format_errors(domain: str, error: ValidationError) -> list[str]:
+    lines = []
+    for problem in error.errors():
+        key = ".".join(str(part) for part in problem["loc"]) or "(domain)"
+        message = problem["msg"].removeprefix("Value error, ")
+        lines.append(f"domain '{domain}', key '{key}': {message}")
+    return lines
+
+
+def parse_domains(
+    raw: dict[str, Any], mappings: dict[str, dict[str, str]] | None = None
+) -> dict[str, DomainConfig]:
+    """Validate the ``domains`` section of ``data_sources.yml``; report all problems at once."""
+    domains_raw = raw.get("domains")
+    problems: list[str] = []
+    unknown_top = sorted(set(raw) - {"domains"})
+    if unknown_top:
+        problems.append(
+            f"data_sources.yml: unknown top-level keys {unknown_top}; expected 'domains'"
+        )
+    if not isinstance(domains_raw, dict) or not domains_raw:
+        problems.append("data_sources.yml: 'domains' must map each domain name to its settings")
+        raise DataSourcesError("Invalid data_sources.yml:\n  " + "\n  ".join(problems))
+    domains: dict[str, DomainConfig] = {}
+    for name, body in domains_raw.items():
+        if not re.fullmatch(r"[a-z][a-z0-9_]*", str(name)):
+            problems.append(
+                f"domain '{name}': a domain name must be lower_snake_case (it names a pipeline)"
+            )
+            continue
+        if not isinstance(body, dict):
+            problems.append(f"domain '{name}': expected a mapping of settings")
+            continue
+        try:
+            domain = DomainConfig.model_validate({"name": name, **body})
+        except ValidationError as exc:
+            problems.extend(_format_errors(name, exc))
+            continue
+        for column, spec in domain.columns.items():
+            if spec.mapping and mappings is not None and spec.mapping not in mappings:
+                problems.append(
+                    f"domain '{name}', key 'columns.{column}.mapping': unknown mapping "
+                    f"{spec.mapping!r}; mappings.yml has {sorted(mappings)}"
+                )
+        domains[name] = domain
+    if problems:
+        raise DataSourcesError("Invalid data_sources.yml:\n  " + "\n  ".join(problems))
+    return domains
+
+
+class RunParameters(_Strict):
+    """The runtime parameters (``kedro run --params ...``), checked before any file is read."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True, strict=True)
+
+    execute: bool = False
+    max_files: Annotated[int, Field(ge=1)] = 1
+    inbox: str = "data/01_raw"
+    max_reject_ratio: Annotated[float, Field(ge=0, le=1)] = 0.0
+
+    @field_validator("max_files", mode="before")
+    @classmethod
+    def _whole_number(cls, value: object) -> object:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError(f"must be a whole number from 1 upwards, got {value!r}")
+        return value
+
+    @field_validator("max_reject_ratio", mode="before")
+    @classmethod
+    def _ratio(cls, value: object) -> object:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ValueError(f"must be a number from 0 to 1, got {value!r}")
+        return float(value)
+
+
+class RunParametersError(ValueError):
+    """A runtime parameter has the wrong type or value; the message names it."""
+
+
+def check_run_parameters(params: dict[str, Any]) -> RunParameters:
+    """Validate ``execute``, ``max_files``, ``inbox`` and ``max_reject_ratio`` with clear messages."""
+    try:
+        return RunParameters.model_validate(params)
+    except ValidationError as exc:
+        problems = [
+            f"param '{'.'.join(str(p) for p in problem['loc'])}': "
+            f"{problem['msg'].removeprefix('Value error, ')} (got {problem.get('input')!r})"
+            for problem in exc.errors()
+        ]
+        raise RunParametersError(
+            "Invalid runtime parameters:\n  "
+            + "\n  ".join(problems)
+            + "\n  e.g. kedro run --params execute=true,max_files=3"
+        ) from None

@@ -1,0 +1,198 @@
+"""``PostgresLoadDataset``: write a load plan as a psql script and, with ``execute``, apply it."""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING, Any
+
+from kedro.io import AbstractVersionedDataset, DatasetError, Version
+
+from work_data_hub.load_plan import LoadPlan, render_psql
+from work_data_hub.warehouse import ENVIRONMENT_VARIABLES, describe, resolve_url
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import URL
+
+logger = logging.getLogger(__name__)
+
+
+class RejectedRowsError(DatasetError):
+    """Too many rejected rows for an execute run; nothing was loaded."""
+
+
+class LoadFailedError(DatasetError):
+    """The database refused the load; the transaction was rolled back, nothing changed."""
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    """What one save did: where the plan is and, when executed, what PostgreSQL reported."""
+
+    plan_path: str
+    executed: bool
+    rows_deleted: int | None = None
+    rows_inserted: int | None = None
+    transaction_seconds: float | None = None
+
+
+def _strict_bool(value: object, name: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    raise DatasetError(
+        f"{name} must be true or false (as in --params execute=true), got {value!r} "
+        f"of type {type(value).__name__}"
+    )
+
+
+class PostgresLoadDataset(AbstractVersionedDataset[LoadPlan, bytes]):
+    """Saves a :class:`~work_data_hub.load_plan.LoadPlan`: always as a versioned psql script,
+    and, when ``execute`` is true, also by running the same statements in one transaction.
+
+    Loading returns the plan script's bytes. Example catalog entry::
+
+        "{domain}.load_plan":
+          type: work_data_hub.datasets.postgres_load_dataset.PostgresLoadDataset
+          filepath: data/08_reporting/plans/{domain}.sql
+          versioned: true
+          execute: ${runtime_params:execute, ${globals:execute}}
+          credentials: warehouse
+          connect_timeout: 10
+
+    The database address comes from ``WDH_DATABASE__URI``, else ``WDH_DATABASE__HOST``,
+    ``__PORT``, ``__USER``, ``__PASSWORD``, ``__DB``, else ``credentials['con']``. Plan-only
+    saves never import the driver and never connect.
+    """
+
+    def __init__(
+        self,
+        *,
+        filepath: str,
+        execute: bool = False,
+        credentials: dict[str, Any] | None = None,
+        connect_timeout: int = 10,
+        statement_timeout_ms: int = 0,
+        version: Version | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(
+            filepath=PurePosixPath(filepath), version=version, exists_function=self._file_exists
+        )
+        self._execute = _strict_bool(execute, "execute")
+        self._credentials = dict(credentials or {})
+        self._connect_timeout = connect_timeout
+        self._statement_timeout_ms = statement_timeout_ms
+        self.metadata = metadata
+        self.last_result: LoadResult | None = None
+
+    @staticmethod
+    def _file_exists(path: str) -> bool:
+        return Path(path).is_file()
+
+    def _describe(self) -> dict[str, Any]:
+        return {
+            "filepath": str(self._filepath),
+            "execute": self._execute,
+            "version": self._version,
+        }
+
+    def load(self) -> bytes:
+        return Path(self._get_load_path()).read_bytes()
+
+    def save(self, data: LoadPlan) -> None:
+        path = Path(self._get_save_path())
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # Plans carry the rows themselves: readable by the owner only.
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(render_psql(data))
+        self.last_result = LoadResult(plan_path=str(path), executed=False)
+        logger.info("Wrote the load plan for %s to %s", data.domain, path)
+        if not self._execute:
+            return
+        if data.rows_rejected and data.reject_ratio > data.max_reject_ratio:
+            raise RejectedRowsError(
+                f"{data.domain}: {data.rows_rejected} of {data.rows_read} rows were rejected "
+                f"({data.reject_ratio:.2%}, above max_reject_ratio {data.max_reject_ratio:.2%}); "
+                f"nothing was loaded. See the rejects file and the plan {path}."
+            )
+        self.last_result = self._apply(data, path)
+
+    def _apply(self, plan: LoadPlan, path: Path) -> LoadResult:
+        url = resolve_url(self._credentials)
+        connection = self._connect(url)
+        deleted: int | None = None
+        inserted: int | None = None
+        started = time.perf_counter()
+        try:
+            connection.autocommit = True
+            with connection.cursor() as cursor:
+                if self._statement_timeout_ms:
+                    cursor.execute(f"SET statement_timeout = {int(self._statement_timeout_ms)}")
+                for statement in plan.statements:
+                    try:
+                        if statement.copy_rows:
+                            cursor.copy_expert(statement.sql, io.BytesIO(plan.copy_payload))
+                        else:
+                            cursor.execute(statement.sql)
+                    except Exception as exc:
+                        self._rollback(connection)
+                        raise LoadFailedError(
+                            f"{plan.domain}: loading table {plan.table!r} failed at step "
+                            f"'{statement.purpose}' ({describe(url)}): {str(exc).strip()}. "
+                            "The transaction was rolled back; the table is unchanged."
+                        ) from None
+                    if statement.purpose == "delete":
+                        deleted = cursor.rowcount
+                    elif statement.purpose == "insert":
+                        inserted = cursor.rowcount
+        finally:
+            connection.close()
+        seconds = time.perf_counter() - started
+        logger.info(
+            "Loaded %s into %s: %s rows deleted, %s inserted in %.2fs",
+            plan.domain,
+            plan.table,
+            deleted,
+            inserted,
+            seconds,
+        )
+        return LoadResult(str(path), True, deleted, inserted, round(seconds, 3))
+
+    def _connect(self, url: URL) -> Any:
+        import psycopg2  # noqa: PLC0415  (plan-only runs must not import the driver)
+
+        try:
+            options: dict[str, Any] = {str(k): str(v) for k, v in url.query.items()}
+            return psycopg2.connect(
+                host=url.host,
+                port=url.port or 5432,
+                user=url.username,
+                password=url.password,
+                dbname=url.database,
+                connect_timeout=self._connect_timeout,
+                application_name="work_data_hub",
+                client_encoding="UTF8",
+                **options,
+            )
+        except psycopg2.Error as exc:
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            if url.password:
+                reason = reason.replace(str(url.password), "***")
+            raise LoadFailedError(
+                f"Cannot connect to the warehouse ({describe(url)}): {reason}. "
+                f"Check {', '.join(ENVIRONMENT_VARIABLES)} or 'warehouse' in "
+                "conf/local/credentials.yml."
+            ) from None
+
+    @staticmethod
+    def _rollback(connection: Any) -> None:
+        try:
+            if not connection.closed:
+                connection.cursor().execute("ROLLBACK")
+        except Exception:
+            logger.debug("ROLLBACK after a failed load did not reach the server", exc_info=True)

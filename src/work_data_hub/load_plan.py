@@ -1,0 +1,207 @@
+"""Room 4: the load as data, an ordered list of SQL statements and one COPY payload.
+
+Plan mode renders this list as a psql script and execute mode runs the very same list through
+the driver, so the two cannot drift. Identifiers are quoted by SQLAlchemy's PostgreSQL dialect
+(no driver is imported); values travel only inside the COPY payload.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+
+import pandas as pd
+from sqlalchemy.dialects import postgresql
+
+from work_data_hub.config import LINEAGE_COLUMNS, DomainConfig
+
+_PREPARER = postgresql.dialect().identifier_preparer  # type: ignore[no-untyped-call]
+_RUN_ID = re.compile(r"^[0-9A-Za-z_.:-]{1,64}$")
+_COPY_ESCAPES = {"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"}
+_LINEAGE_TYPES = {
+    "_source_file": "text NOT NULL",
+    "_source_row": "integer NOT NULL",
+    "_run_id": "text NOT NULL",
+}
+
+
+def quote(identifier: str) -> str:
+    """A PostgreSQL identifier, always double-quoted (Chinese and mixed-case names work)."""
+    return str(_PREPARER.quote_identifier(identifier))
+
+
+@dataclass(frozen=True)
+class Statement:
+    """One step of the load. ``copy_rows`` marks the COPY whose payload is the plan's rows."""
+
+    purpose: str
+    sql: str
+    copy_rows: bool = False
+
+
+@dataclass(frozen=True)
+class LoadPlan:
+    """Everything needed to apply one domain's load, in order, in one transaction."""
+
+    domain: str
+    table: str
+    mode: str
+    run_id: str
+    statements: tuple[Statement, ...]
+    copy_payload: bytes
+    rows_to_insert: int
+    rows_read: int
+    rows_rejected: int
+    max_reject_ratio: float
+    source_files: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def reject_ratio(self) -> float:
+        return self.rows_rejected / self.rows_read if self.rows_read else 0.0
+
+
+def lock_key(table: str) -> int:
+    """A stable signed 64-bit advisory-lock key for one target table."""
+    digest = hashlib.sha256(f"work_data_hub:{table}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+def copy_text(rows: pd.DataFrame, columns: list[str]) -> bytes:
+    """Rows in PostgreSQL COPY text format: tab-separated, ``\\N`` for NULL, escaped text."""
+    if rows.empty:
+        return b""
+    rendered = []
+    for column in columns:
+        values = rows[column].astype("string")
+        for character, escape in _COPY_ESCAPES.items():
+            if values.str.contains(character, regex=False).any():
+                values = values.str.replace(character, escape, regex=False)
+        rendered.append(values.fillna("\\N"))
+    lines = (
+        rendered[0].str.cat(pd.concat(rendered[1:], axis=1), sep="\t")
+        if len(rendered) > 1
+        else rendered[0]
+    )
+    return ("\n".join(lines.tolist()) + "\n").encode("utf-8")
+
+
+def build_load_plan(
+    rows: pd.DataFrame,
+    domain: DomainConfig,
+    *,
+    run_id: str,
+    rows_read: int,
+    rows_rejected: int,
+    max_reject_ratio: float,
+) -> LoadPlan:
+    """The statements that load ``rows`` into the domain's table by its mode."""
+    if not _RUN_ID.match(run_id):
+        raise ValueError(f"run_id {run_id!r} must be 1-64 letters, digits or _.:-")
+    table = quote(domain.table)
+    stage = quote(f"wdh_stage_{domain.name}")
+    data_columns = list(domain.columns)
+    staged_columns = [*data_columns, "_source_file", "_source_row"]
+    declared = [f"{quote(name)} {spec.type}" for name, spec in domain.columns.items()]
+    lineage = [f"{quote(name)} {_LINEAGE_TYPES[name]}" for name in LINEAGE_COLUMNS]
+    pk = ", ".join(quote(column) for column in domain.pk)
+    constraint = (
+        [f"CONSTRAINT {quote(domain.table + '_pk')} PRIMARY KEY ({pk})"] if domain.unique_pk else []
+    )
+    statements = [
+        Statement("begin", "BEGIN"),
+        Statement("lock", f"SELECT pg_advisory_xact_lock({lock_key(domain.table)})"),
+        Statement(
+            "create_table",
+            f"CREATE TABLE IF NOT EXISTS {table} (\n    "
+            + ",\n    ".join([*declared, *lineage, *constraint])
+            + "\n)",
+        ),
+    ]
+    if not domain.unique_pk:
+        statements.append(
+            Statement(
+                "create_scope_index",
+                f"CREATE INDEX IF NOT EXISTS {quote(domain.table + '_scope_idx')} ON {table} ({pk})",
+            )
+        )
+    staged_declared = [
+        *declared,
+        f"{quote('_source_file')} text",
+        f"{quote('_source_row')} integer",
+    ]
+    statements += [
+        Statement(
+            "create_stage",
+            f"CREATE TEMPORARY TABLE {stage} (\n    "
+            + ",\n    ".join(staged_declared)
+            + "\n) ON COMMIT DROP",
+        ),
+        Statement(
+            "copy",
+            f"COPY {stage} ({', '.join(quote(c) for c in staged_columns)}) FROM STDIN",
+            copy_rows=True,
+        ),
+    ]
+    if domain.mode == "delete_insert":
+        matches = " AND ".join(f"target.{quote(c)} = scope.{quote(c)}" for c in domain.pk)
+        statements.append(
+            Statement(
+                "delete",
+                f"DELETE FROM {table} AS target USING (SELECT DISTINCT {pk} FROM {stage}) AS scope "
+                f"WHERE {matches}",
+            )
+        )
+    target_columns = ", ".join(quote(c) for c in [*staged_columns, "_run_id"])
+    selected = ", ".join(quote(c) for c in staged_columns)
+    insert = (
+        f"INSERT INTO {table} ({target_columns})\n"
+        f"SELECT {selected}, '{run_id}' FROM {stage} ORDER BY {quote('_source_file')}, {quote('_source_row')}"
+    )
+    if domain.mode == "upsert":
+        updates = ", ".join(
+            f"{quote(c)} = EXCLUDED.{quote(c)}"
+            for c in [*staged_columns, "_run_id"]
+            if c not in domain.pk
+        )
+        insert += f"\nON CONFLICT ({pk}) DO UPDATE SET {updates}"
+    statements += [Statement("insert", insert), Statement("commit", "COMMIT")]
+    return LoadPlan(
+        domain=domain.name,
+        table=domain.table,
+        mode=domain.mode,
+        run_id=run_id,
+        statements=tuple(statements),
+        copy_payload=copy_text(rows, staged_columns),
+        rows_to_insert=len(rows),
+        rows_read=rows_read,
+        rows_rejected=rows_rejected,
+        max_reject_ratio=max_reject_ratio,
+        source_files=tuple(sorted(rows["_source_file"].unique().tolist())) if len(rows) else (),
+    )
+
+
+def _comment(text: str) -> str:
+    return re.sub(r"[\x00-\x1f\x7f]", " ", text)
+
+
+def render_psql(plan: LoadPlan) -> bytes:
+    """The plan as a script for ``psql -v ON_ERROR_STOP=1 -f PLAN``."""
+    header = [
+        f"-- WorkDataHub load plan: domain {_comment(plan.domain)}, table {_comment(plan.table)}, "
+        f"mode {plan.mode}, run {plan.run_id}",
+        f"-- rows to insert: {plan.rows_to_insert}; rows read: {plan.rows_read}; "
+        f"rows rejected: {plan.rows_rejected}",
+        *(f"-- source file: {_comment(name)}" for name in plan.source_files),
+        "-- apply with: psql -v ON_ERROR_STOP=1 -f <this file> <database>",
+        "\\set ON_ERROR_STOP on",
+        "\\encoding UTF8",
+        "",
+    ]
+    parts = ["\n".join(header).encode("utf-8")]
+    for statement in plan.statements:
+        parts.append(f"{statement.sql};\n".encode())
+        if statement.copy_rows:
+            parts.append(plan.copy_payload)
+            parts.append(b"\\.\n")
+    return b"".join(parts)
