@@ -86,5 +86,9 @@ def project_copy(tmp_path: Path) -> Path:
     shutil.copytree(PROJECT_ROOT / "conf", target / "conf", ignore=shutil.ignore_patterns("local"))
     (target / "conf" / "local").mkdir(exist_ok=True)
     shutil.copytree(PROJECT_ROOT / "data" / "01_raw", target / "data" / "01_raw")
-    (target / "src").symlink_to(PROJECT_ROOT / "src")
+    shutil.copytree(
+        PROJECT_ROOT / "src",
+        target / "src",
+        ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"),
+    )
     return target
