@@ -72,7 +72,11 @@ class RunReportHooks:
             extra={"event": "run_start", "run_id": run_params["run_id"], "params": params},
         )
         check_run_parameters(params)
-        catalog["run_id"] = run_params["run_id"]
+        if "run_id" in catalog:
+            # Declared in catalog.yml (for its Kedro-Viz layer): fill it, do not replace it.
+            catalog.save("run_id", run_params["run_id"])
+        else:
+            catalog["run_id"] = run_params["run_id"]
 
     @hook_impl
     def before_node_run(self, node: Node) -> None:
@@ -90,6 +94,7 @@ class RunReportHooks:
             _, output = _domain_and_step(name)
             if output == "file_manifest":
                 domain["files"] = value.report()
+                self._log_files(domain_name, domain["files"])
             elif output == "cleaning_summary":
                 domain.update({k: v for k, v in value.items() if k != "files"})
                 domain["files_read"] = value["files"]
@@ -125,6 +130,24 @@ class RunReportHooks:
             )
         domain["status"] = "loaded" if domain.get("executed") else "planned"
         self._log_domain(domain_name, domain)
+
+    def _log_files(self, name: str, files: dict[str, Any]) -> None:
+        selected = [{"path": f["path"], "period": f["period"]} for f in files["selected"]]
+        superseded = [{"path": f["path"], "period": f["period"]} for f in files["superseded"]]
+        logger.info(
+            "%s: %s files selected, %s superseded, %s not selected",
+            name,
+            len(selected),
+            len(superseded),
+            len(files["not_selected"]),
+            extra={
+                "event": "files",
+                "domain": name,
+                "selected": selected,
+                "superseded": superseded,
+                "not_selected": len(files["not_selected"]),
+            },
+        )
 
     def _log_domain(self, name: str, domain: dict[str, Any]) -> None:
         fields = {k: v for k, v in domain.items() if k not in ("files", "files_read")}
@@ -190,6 +213,9 @@ class RunReportHooks:
                 "event": "run_end",
                 "run_id": self._run["run_id"],
                 "status": status,
+                "error": error,
+                "seconds": report["seconds"],
+                "domains": {name: d["status"] for name, d in self._domains.items()},
                 "report": str(path),
             },
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from functools import partial, update_wrapper
 from typing import Any
 
@@ -15,8 +16,19 @@ SHARED_PARAMETERS = {"params:inbox", "params:max_files", "params:max_reject_rati
 
 
 def _bound(function: Any, **bound: Any) -> Any:
-    """``function`` with the domain's settings bound, keeping its name and source for Kedro-Viz."""
-    return update_wrapper(partial(function, **bound), function)
+    """``function`` with the domain's settings bound, keeping its name and source for Kedro-Viz.
+
+    A plain function rather than a ``partial``: Kedro-Viz shows the code of functions only.
+    """
+    bound_call = partial(function, **bound)
+
+    def node_function(*args: Any, **kwargs: Any) -> Any:
+        return bound_call(*args, **kwargs)
+
+    update_wrapper(node_function, function)
+    # Kedro checks node inputs against this signature: the bound keywords are not inputs.
+    node_function.__signature__ = inspect.signature(bound_call)  # type: ignore[attr-defined]
+    return node_function
 
 
 def create_pipeline(domain: DomainConfig, mappings: dict[str, dict[str, str]]) -> Pipeline:
