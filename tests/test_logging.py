@@ -1,14 +1,19 @@
-"""Every run leaves its log as JSON lines under data/08_reporting/logs, carrying the counts."""
+"""What an operator sees: JSON-lines run logs under data/08_reporting/logs, and progress."""
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 from pathlib import Path
+from types import SimpleNamespace
+
+from rich.console import Console
 
 from tests.conftest import PROJECT_ROOT
 from tests.helpers import run_kedro
 from work_data_hub.json_lines import JsonLinesFileHandler
+from work_data_hub.progress import ProgressHooks
 
 
 def _events(path: Path) -> dict[str, list[dict[str, object]]]:
@@ -99,3 +104,45 @@ def test_the_console_config_names_only_classes_kedro_trusts_without_an_allowlist
     checker = _ProjectLogging.__new__(_ProjectLogging)
     checker._logging_module_allowlist = _DEFAULT_LOGGING_MODULE_ALLOWLIST
     checker._validate_logging_config(config)  # raises ValueError for an untrusted class
+
+
+class _Catalog(dict[str, object]):
+    def load(self, name: str) -> object:
+        return self[name]
+
+
+def _read_step(hooks: ProgressHooks) -> tuple[object, list[str]]:
+    opened: list[str] = []
+    files = ["2024/10/a.xlsx", "2024/11/b.xlsx"]
+    manifest = SimpleNamespace(selection=SimpleNamespace(selected=files))
+    workbooks = {path: (lambda path=path: opened.append(path) or path) for path in files}
+    hooks.before_pipeline_run(catalog=_Catalog({"params:execute": True}))
+    node = SimpleNamespace(name="d.clean_workbooks")
+    override = hooks.before_node_run(
+        node=node, inputs={"d.file_manifest": manifest, "d.inbox_workbooks": workbooks}
+    )
+    loaders = override["d.inbox_workbooks"] if override else workbooks
+    assert [loaders[path]() for path in files] == files  # the node still gets each workbook
+    hooks.after_node_run(node=node)
+    plan = SimpleNamespace(rows_to_insert=14, table="t")
+    hooks.before_dataset_saved(dataset_name="d.load_plan", data=plan)
+    hooks.after_dataset_saved(dataset_name="d.load_plan")
+    hooks.after_pipeline_run()
+    return override, opened
+
+
+def test_progress_shows_each_workbook_and_the_copy_on_a_terminal() -> None:
+    screen = io.StringIO()
+    override, opened = _read_step(ProgressHooks(Console(file=screen, force_terminal=True)))
+    assert override is not None and opened == ["2024/10/a.xlsx", "2024/11/b.xlsx"]
+    shown = screen.getvalue()
+    assert "d: reading 2024/11/b.xlsx (2/2)" in shown
+    assert "d: loading 14 rows into t (COPY)" in shown
+
+
+def test_progress_is_silent_when_output_is_not_a_terminal() -> None:
+    pipe = io.StringIO()
+    override, opened = _read_step(ProgressHooks(Console(file=pipe)))
+    assert override is None  # the node's inputs are untouched
+    assert opened == ["2024/10/a.xlsx", "2024/11/b.xlsx"]
+    assert pipe.getvalue() == ""

@@ -4,12 +4,13 @@ from kedro.config import OmegaConfigLoader
 
 from work_data_hub.hooks import RunReportHooks
 from work_data_hub.offline import disable_kedro_viz_update_check
+from work_data_hub.progress import ProgressHooks
 from work_data_hub.run_log_hooks import RunLogHooks
 
 # Nothing in this project reaches the network; see work_data_hub/offline.py.
 disable_kedro_viz_update_check()
 
-HOOKS = (RunReportHooks(), RunLogHooks())
+HOOKS = (RunReportHooks(), RunLogHooks(), ProgressHooks())
 
 CONFIG_LOADER_CLASS = OmegaConfigLoader
 CONFIG_LOADER_ARGS = {
