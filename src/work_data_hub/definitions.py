@@ -1,11 +1,14 @@
 """Dagster definitions: each domain pipeline as a Dagster job, through kedro-dagster.
 
-Install the optional group (``uv sync --group dagster``; it is a default group, see
-pyproject.toml) and point Dagster here: ``uv run dg dev -m work_data_hub.definitions`` or
-``uv run dagster job execute -m work_data_hub.definitions -j local__trustee_performance__ingest``.
-Jobs are declared by the job factory in ``conf/base/dagster.yml`` (one per domain namespace);
-``execute`` comes from ``conf/<env>/globals.yml`` like for ``kedro run``, so a job plans only
-unless the environment (``KEDRO_ENV=prod``) says otherwise.
+The ``dagster`` dependency group is installed by ``uv sync`` (a default group, see
+pyproject.toml). Point Dagster at ``defs`` here, from the project root::
+
+    uv run dagster job execute -m work_data_hub.definitions -a defs -j local__trustee_performance__ingest
+    uv run dagster dev -m work_data_hub.definitions -a defs
+
+Jobs come from the job factory in ``conf/base/dagster.yml`` (one per domain namespace);
+``execute`` comes from ``conf/<env>/globals.yml`` as for ``kedro run``, so a job only plans
+unless the environment says otherwise (``KEDRO_ENV=prod``).
 """
 
 from __future__ import annotations
