@@ -72,6 +72,7 @@ def build_definitions(env: str | None = None, project_path: Path = PROJECT_PATH)
     with _registered_pipelines_as_found():
         translator = KedroProjectTranslator(env=env, project_path=project_path)
         location = translator.to_dagster()
+    # The catalog the translated hooks see: RunReportHooks fills `run_id` in it before the run.
     io_manager = _MemoryThenCatalogIOManager(translator._catalog, env)
     resources: dict[str, Any] = {
         **location.named_resources,
