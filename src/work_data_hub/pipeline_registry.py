@@ -33,10 +33,11 @@ def load_domains(
     proxy, so that tests and notebooks that never bootstrapped the project read the same files.
     """
     root = project_path or find_kedro_project(Path.cwd()) or Path.cwd()
+    loader_args: dict[str, Any] = dict(project_settings.CONFIG_LOADER_ARGS)
     loader = project_settings.CONFIG_LOADER_CLASS(
         conf_source=str(root / settings.CONF_SOURCE),
         env=env or os.environ.get("KEDRO_ENV"),
-        **project_settings.CONFIG_LOADER_ARGS,
+        **loader_args,
     )
     try:
         raw: dict[str, Any] = dict(loader["data_sources"])
