@@ -53,7 +53,7 @@ def test_the_project_registers_one_pipeline_per_domain_and_a_default() -> None:
 def test_an_unknown_pipeline_lists_the_valid_domains() -> None:
     pipelines = DomainPipelines({"b_domain": None, "a_domain": None, "__default__": None})  # type: ignore[dict-item]
     with pytest.raises(
-        KeyError, match="Unknown pipeline 'nope'. Valid domains: a_domain, b_domain"
+        KeyError, match=r"Unknown pipeline 'nope'\. Valid domains: a_domain, b_domain"
     ):
         pipelines["nope"]
 
