@@ -179,6 +179,15 @@ def test_return_rate_percent_text_and_fractions() -> None:
     ]
 
 
+def test_return_rate_when_every_cell_is_a_whole_percent() -> None:
+    """All-integer text once made an Int64 column that `5%` -> 0.05 could not be written into."""
+    values, errors = one_column("return_rate", "收益率", ["1%", "2%", "-3%"])
+    assert errors == [None] * 3
+    assert [Decimal(v) for v in values] == [Decimal("0.01"), Decimal("0.02"), Decimal("-0.03")]
+    values, errors = one_column("net_asset_value", "净值", ["1", "2"])
+    assert values == ["1", "2"] and errors == [None, None]
+
+
 def test_return_rate_out_of_bounds_or_not_a_number_is_rejected() -> None:
     values, errors = one_column(
         "return_rate", "收益率", ["-101%", -1.01, "1001%", 10.5, "n/a", "5.5%%"]
