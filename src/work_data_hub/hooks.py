@@ -71,7 +71,7 @@ class RunReportHooks:
             params,
             extra={"event": "run_start", "run_id": run_params["run_id"], "params": params},
         )
-        check_run_parameters(params)
+        check_run_parameters(params, inbox_must_hold_files=True)
         catalog["run_id"] = run_params["run_id"]
 
     @hook_impl
