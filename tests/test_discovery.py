@@ -270,6 +270,10 @@ def _multi_period_inbox(root: Path) -> None:
     write_garbage(root / "2024" / "11" / "~$24年11月受托业绩.xlsx")
     write_garbage(root / "backup" / "2024_12_受托业绩.xlsx")
     write_garbage(root / "2024" / "temp" / "2024_12_受托业绩.xlsx")
+    write_garbage(root / "archive" / "2025" / "2025_01_受托业绩.xlsx")
+    write_garbage(root / ".hidden" / "2024_12_受托业绩.xlsx")
+    write_garbage(root / "2024" / "12" / ".2024_12_受托业绩.xlsx")
+    write_garbage(root / "2024" / "12" / "2024_12_受托业绩.xls")
     write_garbage(root / "2024" / "12" / "2024_12_受托业绩.xlsx.bak")
     (root / "2024" / "12" / "2024_12_受托业绩.eml").write_bytes(b"From: nobody")
 

@@ -328,6 +328,19 @@ def test_duplicates_across_two_workbooks_through_the_nodes(tmp_path: Path) -> No
     assert summary["rows_clean"] == 1
 
 
+def test_messy_headers_in_a_workbook_still_match_the_declared_sources(tmp_path: Path) -> None:
+    headers = [" 年 ", "月\n", "计划\u3000代码", "公司\r\n代码", "收益率", "净 值", "ＦＯＯ"]
+    path = write_workbook(tmp_path / "m.xlsx", [headers, [2024, 11, "P1", "C1", "5%", 1, 2]])
+    sheet = read_sheet(ExcelWorkbookDataset(filepath=str(path)).load(), 0)
+    result = clean_sheet(sheet, TRUSTEE, MAPPINGS, TODAY)
+    assert result.rejects.empty
+    assert result.rows[["plan_code", "company_code", "net_asset_value"]].values.tolist() == [
+        ["P1", "C1", "1"]
+    ]
+    assert result.rows["fund_scale"].isna().all()  # 规模 is absent: optional, NULL
+    assert result.unknown_headers == ["FOO"]
+
+
 def test_a_missing_required_column_names_file_sheet_and_header(tmp_path: Path) -> None:
     path = write_workbook(
         tmp_path / "2024_11_受托业绩.xlsx",
