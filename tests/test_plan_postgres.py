@@ -198,11 +198,26 @@ def test_the_plan_kedro_writes_applies_to_a_fresh_database(
             ]
         )
     rows.insert(3, [])  # a blank row: Excel rows after it keep their numbers
+    rows.append([2024, 11, "P900", "C1", "abc\tdef", "1", "1", "rejected, not loaded"])
     rows.append(["合计", None, None, None, None, None, None, None])
-    write_workbook(inbox / "2024_11_受托业绩.xlsx", rows)
+    write_workbook(inbox / "2024_11_受托业绩.xlsx", rows, sheet="十一月")
 
     result = run_kedro(project_copy, "run", "--params", f"inbox={inbox}")
     assert result.returncode == 0, result.stdout + result.stderr
+    rejects = [
+        p for p in (project_copy / "data/08_reporting/rejects").rglob("*.csv") if p.is_file()
+    ]
+    assert len(rejects) == 1
+    assert pd.read_csv(rejects[0], encoding="utf-8-sig").to_dict("records") == [
+        {
+            "file": "2024_11_受托业绩.xlsx",
+            "sheet": "十一月",
+            "row": 12,
+            "column": "return_rate",
+            "value": "abc\tdef",
+            "reason": "not a number",
+        }
+    ]
     plans = [p for p in (project_copy / "data/08_reporting/plans").rglob("*.sql") if p.is_file()]
     assert len(plans) == 1
 
