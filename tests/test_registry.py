@@ -82,13 +82,16 @@ def _domain_with(**changes: Any) -> dict[str, Any]:
         (_domain_with(colour="blue"), "key 'colour': Extra inputs are not permitted"),
         (_domain_with(pattern="(?P<year>\\d{4}"), "key 'pattern': not a valid regex"),
         (_domain_with(pattern="(?P<year>\\d{4})"), "key 'pattern': needs the named groups"),
-        (_domain_with(pk=["report_date", "fund_id"]), "pk: ['fund_id'] not among the declared"),
+        (
+            _domain_with(pk=["report_date", "fund_id"]),
+            "key 'pk': ['fund_id'] not among the declared",
+        ),
         (_domain_with(mode="merge"), "key 'mode': Input should be 'delete_insert'"),
         (_domain_with(columns__plan_code__type="varchar"), "key 'columns.plan_code.type'"),
         (_domain_with(columns__plan_code__rule="shout"), "key 'columns.plan_code.rule'"),
         (_domain_with(columns__plan_code__allowed="[A-"), "'allowed' is not a valid regex"),
         (_domain_with(header_row=0), "key 'header_row'"),
-        (_domain_with(mode="upsert", unique_pk=False), "mode: upsert needs a unique pk"),
+        (_domain_with(mode="upsert", unique_pk=False), "key 'mode': upsert needs a unique pk"),
         ({"domains": {"Trustee": {}}}, "domain 'Trustee': a domain name must be lower_snake_case"),
         ({"domain": {}}, "unknown top-level keys ['domain']"),
     ],
@@ -140,3 +143,24 @@ def test_a_domain_added_to_data_sources_yml_is_listed_and_runs_alone(
     report = json.loads(next((reporting / "run_reports").glob("*.json")).read_text("utf-8"))
     assert list(report["domains"]) == ["fund_performance"]
     assert report["domains"]["fund_performance"]["table"] == "基金 业绩"
+
+
+def test_register_pipelines_reads_the_projects_data_sources_file(
+    project_copy: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from work_data_hub.pipeline_registry import register_pipelines
+
+    path = project_copy / "conf/base/data_sources.yml"
+    path.write_text(yaml.safe_dump(with_second_domain(), allow_unicode=True), encoding="utf-8")
+    monkeypatch.chdir(project_copy)
+    pipelines = register_pipelines()
+    assert sorted(pipelines) == ["__default__", "fund_performance", "trustee_performance"]
+    default_nodes = {node.name for node in pipelines["__default__"].nodes}
+    assert {node.name for node in pipelines["fund_performance"].nodes} < default_nodes
+    assert {node.name for node in pipelines["trustee_performance"].nodes} < default_nodes
+
+    broken = with_second_domain()
+    broken["domains"]["fund_performance"]["pk"] = ["fund_id"]
+    path.write_text(yaml.safe_dump(broken, allow_unicode=True), encoding="utf-8")
+    with pytest.raises(DataSourcesError, match="domain 'fund_performance', key 'pk'"):
+        register_pipelines()

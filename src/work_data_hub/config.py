@@ -185,8 +185,13 @@ class DataSourcesError(ValueError):
 def _format_errors(domain: str, error: ValidationError) -> list[str]:
     lines = []
     for problem in error.errors():
-        key = ".".join(str(part) for part in problem["loc"]) or "(domain)"
+        key = ".".join(str(part) for part in problem["loc"])
         message = problem["msg"].removeprefix("Value error, ")
+        # Whole-domain checks have no location; their messages start with the key at fault.
+        lead = re.match(r"^([\w.]+): (.*)$", message, re.DOTALL)
+        if not key and lead:
+            key, message = lead.groups()
+        key = key or "(domain)"
         lines.append(f"domain '{domain}', key '{key}': {message}")
     return lines
 
