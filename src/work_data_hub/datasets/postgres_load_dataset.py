@@ -27,8 +27,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-# COPY reads the payload in 1 MiB pieces (psycopg2's default, 8 KiB, costs many round trips).
-_COPY_CHUNK = 1 << 20
 # A failing row's values can be long; the message keeps the start.
 _DETAIL_LIMIT = 300
 
@@ -76,8 +74,19 @@ class PostgresLoadDataset(AbstractVersionedDataset[LoadPlan, bytes]):
           connect_timeout: 10
 
     The database address comes from ``WDH_DATABASE__URI``, else ``WDH_DATABASE__HOST``,
-    ``__PORT``, ``__USER``, ``__PASSWORD``, ``__DB``, else ``credentials['con']``. Plan-only
-    saves never import the driver and never connect.
+    ``__PORT``, ``__USER``, ``__PASSWORD``, ``__DB``, else ``credentials['con']``
+    (see :mod:`work_data_hub.warehouse`). Plan-only saves never import the driver and never
+    connect.
+
+    Executing runs the plan's own statements on one autocommit connection, so its ``BEGIN``
+    and ``COMMIT`` frame the transaction exactly as under psql; the plan takes a
+    transaction-scoped advisory lock on the table first, so two runs of one domain queue. The
+    rows go through ``COPY ... FROM STDIN`` from the in-memory payload. Any failure rolls back
+    and raises :class:`LoadFailedError` naming the step, the server's reason and the address
+    (never the password); the connection is closed on every path. With rejected rows above
+    the plan's ``max_reject_ratio`` nothing connects: :class:`RejectedRowsError`. What
+    PostgreSQL reported (rows deleted and inserted, transaction seconds) is in ``last_result``,
+    which the run-report hook copies.
     """
 
     def __init__(
@@ -153,9 +162,7 @@ class PostgresLoadDataset(AbstractVersionedDataset[LoadPlan, bytes]):
                 for statement in plan.statements:
                     try:
                         if statement.copy_rows:
-                            cursor.copy_expert(
-                                statement.sql, self._payload_stream(plan), size=_COPY_CHUNK
-                            )
+                            cursor.copy_expert(statement.sql, self._payload_stream(plan))
                         else:
                             cursor.execute(statement.sql)
                     except Exception as exc:
