@@ -421,6 +421,21 @@ def test_a_row_violating_a_constraint_leaves_the_table_exactly_as_before(
     assert len(opened_connections) == 2  # the first load and the refused one, both closed
 
 
+def test_a_null_key_that_slipped_past_cleaning_is_refused_not_duplicated(
+    database_url: URL, db_connection: Any, tmp_path: Path
+) -> None:
+    execute(
+        plan_for(ledger_rows("2024-10-01", ["A1"], seed=1), run_id="old"), database_url, tmp_path
+    )
+    before = physical_rows(db_connection, LEDGER.table)
+    rows = frame([("2024-10-01", None, "1", "no account", 1)])
+    with pytest.raises(LoadFailedError) as caught:
+        execute(plan_for(rows, run_id="new"), database_url, tmp_path)
+    assert "failed at step 'copy'" in str(caught.value)
+    assert 'null value in column "account"' in str(caught.value)
+    assert physical_rows(db_connection, LEDGER.table) == before
+
+
 class _TerminatedMidCopy(io.BytesIO):
     """The COPY payload; before handing over its first piece it terminates the loading backend.
 

@@ -194,8 +194,12 @@ def build_load_plan(
                 f"CREATE INDEX IF NOT EXISTS {quote(domain.table + '_scope_idx')} ON {table} ({pk})",
             )
         )
+    # A NULL key would escape the delete scope (NULL = NULL is not true) and duplicate rows;
+    # cleaning rejects such rows, and the stage refuses any that slip through.
     staged_declared = [
-        *declared,
+        f"{quote(name)} {spec.type}" + (" NOT NULL" if name in domain.pk else "")
+        for name, spec in domain.columns.items()
+    ] + [
         f"{quote('_source_file')} text",
         f"{quote('_source_row')} integer",
     ]

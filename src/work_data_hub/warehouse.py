@@ -107,7 +107,11 @@ def resolve_address(
     if database.uri is not None:
         if database.host is not None or group_set:
             ignored = ([_variable("host")] if database.host is not None else []) + group_set
-            logger.warning("WDH_DATABASE__URI is set, so %s are ignored", ", ".join(ignored))
+            logger.warning(
+                "WDH_DATABASE__URI is set, so %s %s ignored",
+                ", ".join(ignored),
+                "is" if len(ignored) == 1 else "are",
+            )
         url = _parse(database.uri.get_secret_value(), "WDH_DATABASE__URI")
         return WarehouseAddress(url, "WDH_DATABASE__URI")
     if database.host is not None:
