@@ -170,7 +170,7 @@ class PostgresLoadDataset(AbstractVersionedDataset[LoadPlan, bytes]):
                         raise LoadFailedError(
                             f"{plan.domain}: loading table {plan.table!r} failed at step "
                             f"'{statement.purpose}' ({describe(address.url)}): "
-                            f"{_reason(exc, address.url)}. The transaction was rolled back: "
+                            f"{_reason(exc, address.url)} The transaction was rolled back: "
                             f"the table is unchanged and nothing was loaded. Plan: {path}"
                         ) from None
                     if statement.purpose == "delete":
@@ -217,7 +217,7 @@ class PostgresLoadDataset(AbstractVersionedDataset[LoadPlan, bytes]):
         except psycopg2.Error as exc:
             raise LoadFailedError(
                 f"Cannot connect to the warehouse ({address.describe()}): "
-                f"{_reason(exc, url)}. Check {', '.join(ENVIRONMENT_VARIABLES)} or "
+                f"{_reason(exc, url)} Check {', '.join(ENVIRONMENT_VARIABLES)} or "
                 f"{CREDENTIALS_ENTRY}. Nothing was loaded."
             ) from None
 
@@ -242,9 +242,10 @@ def _reason(exc: BaseException, url: URL) -> str:
             parts.append(detail[:_DETAIL_LIMIT] + ("..." if len(detail) > _DETAIL_LIMIT else ""))
         if hint:
             parts.append(hint)
-        text = " ".join(parts)
+        text = ". ".join(part.strip().rstrip(".") for part in parts)
     else:
-        text = " ".join(str(exc).split()) or type(exc).__name__
+        lines = [" ".join(line.split()) for line in str(exc).splitlines() if line.strip()]
+        text = "; ".join(lines) or type(exc).__name__
     if url.password:
         text = text.replace(str(url.password), "***")
-    return text
+    return text if text.endswith((".", "?", "!")) else text + "."
