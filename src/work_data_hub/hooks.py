@@ -165,7 +165,10 @@ class RunReportHooks:
         for name, domain in self._domains.items():
             # A refused execute still wrote its plan: the report says where, and that nothing loaded.
             plan = f"{name}.load_plan"
-            if domain["status"] == "failed" and self._catalog is not None and plan in self._catalog:
+            if domain["status"] != "failed" or self._catalog is None:
+                continue
+            # Only a dataset the run already made (``in catalog`` would also match the pattern).
+            if plan in list(self._catalog.keys()):
                 result = getattr(self._catalog[plan], "last_result", None)
                 if result is not None:
                     domain.update(plan_file=result.plan_path, executed=False)
