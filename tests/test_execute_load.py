@@ -687,6 +687,26 @@ def test_a_wrong_password_against_a_server_that_checks_passwords(
             cursor.execute(f'DROP ROLE "{role}"')
 
 
+def test_the_host_group_variables_reach_the_real_server(
+    database_url: URL, db_connection: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every WDH_DATABASE__HOST group variable is used for the connection, over the credentials."""
+    monkeypatch.setenv("WDH_DATABASE__HOST", str(database_url.host))
+    monkeypatch.setenv("WDH_DATABASE__PORT", str(database_url.port or 5432))
+    monkeypatch.setenv("WDH_DATABASE__USER", str(database_url.username))
+    if database_url.password:
+        monkeypatch.setenv("WDH_DATABASE__PASSWORD", str(database_url.password))
+    monkeypatch.setenv("WDH_DATABASE__DB", str(database_url.database))
+    dataset = PostgresLoadDataset(
+        filepath=str(tmp_path / "plan.sql"),
+        execute=True,
+        credentials={"con": f"postgresql://nobody@127.0.0.1:{closed_port()}/nowhere"},
+    )
+    dataset.save(plan_for(ledger_rows("2024-11-01", ["A1"], seed=1)))
+    assert dataset.last_result is not None and dataset.last_result.rows_inserted == 2
+    assert digest(db_connection, LEDGER.table)[1] == 2
+
+
 def test_no_database_settings_at_all_is_a_clear_error(tmp_path: Path) -> None:
     dataset = PostgresLoadDataset(filepath=str(tmp_path / "plan.sql"), execute=True)
     with pytest.raises(
