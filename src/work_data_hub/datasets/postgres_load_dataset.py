@@ -166,13 +166,11 @@ class PostgresLoadDataset(AbstractVersionedDataset[LoadPlan, bytes]):
                         else:
                             cursor.execute(statement.sql)
                     except Exception as exc:
-                        self._rollback(connection)
-                        raise LoadFailedError(
-                            f"{plan.domain}: loading table {plan.table!r} failed at step "
-                            f"'{statement.purpose}' ({describe(address.url)}): "
-                            f"{_reason(exc, address.url)} The transaction was rolled back: "
-                            f"the table is unchanged and nothing was loaded. Plan: {path}"
-                        ) from None
+                        failure = self._failure(
+                            plan, statement.purpose, exc, connection, address, path
+                        )
+                        # from None: the driver's exception can carry connection details.
+                        raise failure from None
                     if statement.purpose == "delete":
                         deleted = cursor.rowcount
                     elif statement.purpose == "insert":
@@ -220,6 +218,42 @@ class PostgresLoadDataset(AbstractVersionedDataset[LoadPlan, bytes]):
                 f"{_reason(exc, url)} Check {', '.join(ENVIRONMENT_VARIABLES)} or "
                 f"{CREDENTIALS_ENTRY}. Nothing was loaded."
             ) from None
+
+    def _failure(
+        self,
+        plan: LoadPlan,
+        step: str,
+        error: Exception,
+        connection: Any,
+        address: WarehouseAddress,
+        path: Path,
+    ) -> LoadFailedError:
+        """Roll back (if the server is still there) and say what happened to the table."""
+        reason = _reason(error, address.url)
+        # psycopg2 marks the connection closed when the server went away (terminated, crashed).
+        lost = bool(connection.closed)
+        if lost:
+            reason = f"the connection to the server was lost ({reason.rstrip('.')})."
+        else:
+            self._rollback(connection)
+        if lost and step == "commit":
+            outcome = (
+                "The server may have committed the load just before the connection was lost: "
+                f"check the table's _run_id ({plan.run_id}) before running again."
+            )
+        elif lost:
+            outcome = (
+                "The server rolled the transaction back: the table is unchanged and nothing "
+                "was loaded."
+            )
+        else:
+            outcome = (
+                "The transaction was rolled back: the table is unchanged and nothing was loaded."
+            )
+        return LoadFailedError(
+            f"{plan.domain}: loading table {plan.table!r} failed at step '{step}' "
+            f"({describe(address.url)}): {reason} {outcome} Plan: {path}"
+        )
 
     @staticmethod
     def _rollback(connection: Any) -> None:
