@@ -197,6 +197,7 @@ class PostgresLoadDataset(AbstractVersionedDataset[LoadPlan, bytes]):
         import psycopg2  # noqa: PLC0415  (plan-only runs must not import the driver)
 
         url = address.url
+        logger.info("Connecting to the warehouse (%s)", address.describe())
         options: dict[str, Any] = {
             "connect_timeout": self._connect_timeout,
             "application_name": "work_data_hub",
