@@ -149,7 +149,8 @@ def _numbers(cells: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
     text = text.str.removesuffix("%")
     numeric = text.str.fullmatch(_NUMBER).fillna(False).astype(bool)
     text = text.where(numeric, None)
-    return text, pd.to_numeric(text, errors="coerce"), is_percent
+    # Float64: a whole-number cell ("5%") must still take a fractional value below.
+    return text, pd.to_numeric(text, errors="coerce").astype("Float64"), is_percent
 
 
 def decimal(
