@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
 from typing import Any
 
 import yaml
+from kedro.framework.session import KedroSession
+from kedro.framework.startup import bootstrap_project
 from openpyxl import Workbook
 
 from work_data_hub.cleaning.engine import CleanResult, clean_sheet
@@ -145,3 +148,26 @@ def table_digest(connection: Any, table: str) -> tuple[int, str]:
         )
         count, digest = cursor.fetchone()
     return int(count), str(digest)
+
+
+def run_session(
+    project: Path,
+    monkeypatch: Any,
+    *,
+    pipelines: list[str] | None = None,
+    database_url: Any = None,
+    **params: Any,
+) -> dict[str, Any]:
+    """``kedro run`` in this process (a KedroSession), returning the run report it wrote."""
+    monkeypatch.chdir(project)
+    for name in ("URI", "HOST", "PORT", "USER", "PASSWORD", "DB"):
+        monkeypatch.delenv(f"WDH_DATABASE__{name}", raising=False)
+    if database_url is not None:
+        monkeypatch.setenv("WDH_DATABASE__URI", database_url.render_as_string(hide_password=False))
+    reports = project / "data/08_reporting/run_reports"
+    before = set(reports.glob("*.json")) if reports.is_dir() else set()
+    bootstrap_project(project)
+    with KedroSession.create(project_path=project, runtime_params=params) as session:
+        session.run(pipeline_names=pipelines)
+    (report,) = set(reports.glob("*.json")) - before
+    return dict(json.loads(report.read_text(encoding="utf-8")))
