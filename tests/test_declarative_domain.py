@@ -8,12 +8,14 @@ from typing import Any
 
 import pandas as pd
 import pytest
+import yaml
 from sqlalchemy.engine import URL
 
-from tests.annuity_support import clean_workbook, write_workbook
+from tests.annuity_support import PROJECT_ROOT, clean_workbook, project_declarations, write_workbook
 from tests.helpers import run_kedro
 from work_data_hub.cleaning.engine import MissingColumnError
 from work_data_hub.config import DomainConfig, parse_domains
+from work_data_hub.discovery import period_of
 
 NEW_DOMAIN = """
   branch_headcount:
@@ -171,3 +173,30 @@ def test_a_required_column_missing_from_the_sheet_names_file_sheet_and_header(
     path = write_workbook(tmp_path / "202411_x.xlsx", {"数据": [["机构名称"], ["北京"]]})
     with pytest.raises(MissingColumnError, match=r"202411_x\.xlsx, sheet '数据'.*'月份'"):
         clean_workbook(path, domain, mappings)
+
+
+def test_the_readme_example_domain_is_valid_and_cleans_a_workbook(tmp_path: Path) -> None:
+    readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Adding a domain", 1)[1]
+    example = section.split("```yaml\n", 1)[1].split("```", 1)[0]
+    _, mappings = project_declarations()
+    domain = parse_domains(yaml.safe_load(example), mappings)["branch_headcount"]
+    assert period_of("2024年11月机构人数.xlsx", domain.compiled_pattern) == (2024, 11)
+    path = write_workbook(
+        tmp_path / "2024年11月机构人数.xlsx",
+        {
+            "人数": [
+                ["标题"],
+                ["统计月份", "机构", "在职人数", "负责人代码", "备注名称", "备注"],
+                ["2024年11月", "北京", "12", None, " 无 ", "x"],
+                ["2024-11", "西藏", "3", "ab-1", "总部", None],
+            ]
+        },
+    )
+    result = clean_workbook(path, domain, mappings)
+    assert result.rejects.empty and result.unknown_headers == []
+    frame = result.rows.drop(columns=["_source_file"])
+    assert [[None if pd.isna(v) else v for v in row] for row in frame.itertuples(index=False)] == [
+        ["2024-11-01", "北京", "G01", "12", "HQ", None, " 无 ", 3],
+        ["2024-11-01", "西藏", "G00", "3", "AB1", "总部", "总部", 4],
+    ]
