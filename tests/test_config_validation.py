@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import re
 from pathlib import Path
 from typing import Any
@@ -176,6 +177,9 @@ def test_interactive_commands_stop_before_starting(
     command: list[str],
 ) -> None:
     # The kedro CLI in this process (a child process per command costs seconds each).
+    hooks = importlib.metadata.entry_points(group="kedro.cli_hooks")
+    if not any(hook.value.startswith("work_data_hub.") for hook in hooks):
+        pytest.fail("the kedro.cli_hooks entry point is not installed: run `uv sync`")
     _break_config(project_copy)
     monkeypatch.chdir(project_copy)
     cli = KedroCLI(project_path=project_copy)
