@@ -278,3 +278,18 @@ def test_apply_defaults_takes_the_first_condition_that_holds_and_keeps_values() 
     second = pd.Series([True, True, True, False])
     filled = rules.apply_defaults(values, [(first, "A"), (second, "B")])
     assert filled.tolist()[:3] == ["X", "A", "B"] and pd.isna(filled.iloc[3])
+
+
+def test_decimal_percent_of_a_whole_number_is_a_fraction() -> None:
+    # "5%" parses as an integer first; it must still become 0.05, not crash the run.
+    result = rules.decimal(_text(["5%", "-3%", "0.5", None]), precision=10, scale=6, percent=True)
+    assert result.errors.isna().all()
+    assert [None if pd.isna(v) else float(v) for v in result.values] == [0.05, -0.03, 0.5, None]
+
+
+def test_decimal_bounds_and_size() -> None:
+    cells = _text(["0", "-1", "99999999999999.5", "100000000000000", "1e3"])
+    result = rules.decimal(cells, precision=18, scale=4, minimum=0, min_exclusive=True)
+    assert result.errors.tolist()[:2] == ["must be > 0", "must be > 0"]
+    assert pd.isna(result.errors.iloc[2]) and "too large" in str(result.errors.iloc[3])
+    assert result.values.tolist()[4] == "1e3"
