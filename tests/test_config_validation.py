@@ -201,3 +201,15 @@ def test_an_in_process_session_stops_with_the_list_of_problems(
     for line in EXPECTED_LINES:
         assert line in str(caught.value)
     assert not (project_copy / "data/08_reporting/plans").exists()
+
+
+def test_a_yaml_syntax_error_stops_a_command_naming_the_file_and_line(
+    project_copy: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = project_copy / "conf/base/data_sources.yml"
+    path.write_text(path.read_text(encoding="utf-8") + "\n  broken: [\n", encoding="utf-8")
+    monkeypatch.chdir(project_copy)
+    with pytest.raises(SystemExit) as stopped:
+        KedroCLI(project_path=project_copy).main(args=["registry", "list"], prog_name="kedro")
+    assert stopped.value.code == 1
+    assert re.search(r"data_sources\.yml, unable to read line \d+", capsys.readouterr().err)

@@ -12,6 +12,7 @@ import os
 from typing import Any
 
 import click
+import yaml
 from kedro.framework.cli.hooks import cli_hook_impl
 
 # Commands that build the pipelines (and so read data_sources.yml).
@@ -45,7 +46,7 @@ class DataSourcesCheck:
 
         try:
             load_domains(project_metadata.project_path, _env_from(command_args))
-        except DataSourcesError as exc:
+        except (DataSourcesError, yaml.YAMLError) as exc:  # YAML syntax: Kedro names file, line
             click.secho(f"Error: {exc}", err=True, fg="red")
             raise SystemExit(1) from None
 
