@@ -276,8 +276,11 @@ def _transform_problem(name: str, dotted: str) -> str | None:
     module_name, _, function_name = dotted.rpartition(".")
     try:
         module = importlib.import_module(module_name)
-    except ImportError as exc:
-        return f"domain '{name}', key 'transform': cannot import module {module_name!r} ({exc})"
+    except Exception as exc:  # the module is the project's own code: any failure is reported
+        return (
+            f"domain '{name}', key 'transform': cannot import module {module_name!r} "
+            f"({type(exc).__name__}: {exc})"
+        )
     if not callable(getattr(module, function_name, None)):
         return (
             f"domain '{name}', key 'transform': module {module_name!r} has no function "
