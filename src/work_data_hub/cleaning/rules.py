@@ -9,6 +9,8 @@ into NULL without a reason, so no value is silently lost.
 from __future__ import annotations
 
 import datetime as dt
+import re
+import unicodedata
 from dataclasses import dataclass
 
 import numpy as np
@@ -122,7 +124,7 @@ def code(
     if remove:
         values = values.str.replace(f"[{_char_class(remove)}]", "", regex=True)
     if strip_prefix:
-        values = values.str.replace(f"^(?i:{_char_class(strip_prefix)})", "", regex=True)
+        values = values.str.replace(f"^(?i:{re.escape(strip_prefix)})", "", regex=True)
     if replace:
         values = values.replace(replace)
     values = values.where(values != "", None)
@@ -147,7 +149,8 @@ def _numbers(cells: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
     text = text.str.removesuffix("%")
     numeric = text.str.fullmatch(_NUMBER).fillna(False).astype(bool)
     text = text.where(numeric, None)
-    return text, pd.to_numeric(text, errors="coerce"), is_percent
+    # Always float: all-integer text gives an Int64 column, which `5%` -> 0.05 cannot go into.
+    return text, pd.to_numeric(text, errors="coerce").astype("float64"), is_percent
 
 
 def decimal(
@@ -188,12 +191,15 @@ def decimal(
 
 
 def text(cells: pd.Series, *, placeholders: list[str] | None = None) -> RuleResult:
-    """Trimmed text; placeholder spellings (case-insensitive) become NULL."""
+    """Trimmed text; placeholder spellings (case- and width-insensitive) become NULL."""
     values = cells.astype("string").str.strip()
     values = values.where(values != "", None)
     if placeholders:
-        lowered = {placeholder.lower() for placeholder in placeholders}
-        values = values.where(~values.str.lower().isin(lowered).fillna(False).astype(bool), None)
+        lowered = {
+            unicodedata.normalize("NFKC", placeholder).lower() for placeholder in placeholders
+        }
+        spelled = values.str.normalize("NFKC").str.lower()
+        values = values.where(~spelled.isin(lowered).fillna(False).astype(bool), None)
     return RuleResult(values.astype("string"), _no_errors(cells.index))
 
 
