@@ -15,6 +15,19 @@ from tests.helpers import run_kedro
 from work_data_hub.json_lines import JsonLinesFileHandler
 from work_data_hub.progress import ProgressHooks
 
+COUNTED_FIELDS = (
+    "rows_read",
+    "rows_skipped",
+    "rows_rejected",
+    "rows_planned",
+    "rows_deleted",
+    "rows_inserted",
+    "table",
+    "mode",
+    "executed",
+    "seconds",
+)
+
 
 def _events(path: Path) -> dict[str, list[dict[str, object]]]:
     events: dict[str, list[dict[str, object]]] = {}
@@ -36,36 +49,29 @@ def test_a_default_run_writes_json_lines_with_the_run_report_events(project_copy
     assert logs[0].name == f"run_{run_id}.jsonl"
     assert events["run_start"][0]["params"]["execute"] is False  # type: ignore[index]
 
-    files = events["files"][0]
-    assert files["domain"] == "trustee_performance"
-    assert [f["period"] for f in files["selected"]] == ["2024-11"]  # type: ignore[union-attr]
-    assert files["superseded"][0]["path"].startswith("2024/11/V1/")  # type: ignore[index]
-
-    done = events["domain_done"][0]
     report = json.loads(
         next((project_copy / "data/08_reporting/run_reports").glob("*.json")).read_text(
             encoding="utf-8"
         )
     )
-    expected = report["domains"]["trustee_performance"]
-    for field in (
-        "rows_read",
-        "rows_skipped",
-        "rows_rejected",
-        "rows_planned",
-        "rows_deleted",
-        "rows_inserted",
-        "table",
-        "mode",
-        "executed",
-        "seconds",
-    ):
-        assert done[field] == expected[field], field
-    assert done["rows_read"] > 0 and done["executed"] is False
+    files = {event["domain"]: event for event in events["files"]}
+    done = {event["domain"]: event for event in events["domain_done"]}
+    assert set(files) == set(done) == set(report["domains"]) and len(report["domains"]) >= 2
+    for domain, expected in report["domains"].items():
+        selected = [(f["path"], f["period"]) for f in expected["files"]["selected"]]
+        superseded = [(f["path"], f["period"]) for f in expected["files"]["superseded"]]
+        assert [(f["path"], f["period"]) for f in files[domain]["selected"]] == selected
+        assert [(f["path"], f["period"]) for f in files[domain]["superseded"]] == superseded
+        for field in COUNTED_FIELDS:
+            assert done[domain][field] == expected[field], (domain, field)
+        assert done[domain]["rows_read"] > 0 and done[domain]["executed"] is False
+    trustee = files["trustee_performance"]
+    assert [f["period"] for f in trustee["selected"]] == ["2024-11"]
+    assert trustee["superseded"][0]["path"].startswith("2024/11/V1/")
 
     end = events["run_end"][0]
     assert end["status"] == "succeeded" and isinstance(end["seconds"], float)
-    assert end["domains"] == {"trustee_performance": "planned"}
+    assert end["domains"] == dict.fromkeys(report["domains"], "planned")
     # Every line of the run carries its id, also the node and Kedro lines without an event.
     assert {r["run_id"] for rs in events.values() for r in rs} == {run_id}
     assert "None" in events  # plain log lines (Kedro's, the nodes') are kept too
