@@ -8,13 +8,15 @@ cleaning and loading code stays as it is: per workbook it costs one extra functi
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kedro.framework.hooks import hook_impl
 from kedro.pipeline import Node
 from rich import get_console
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
 
 READ_STEP = "clean_workbooks"
 PLAN_OUTPUT = "load_plan"
@@ -39,6 +41,15 @@ class ProgressHooks:
         console = self._console or _default_console()
         if not _is_interactive(console):
             return
+        # Imported here: rich.progress costs ~50 ms that non-interactive runs need not pay.
+        from rich.progress import (  # noqa: PLC0415
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            SpinnerColumn,
+            TextColumn,
+        )
+
         self._execute = bool("params:execute" in catalog and catalog.load("params:execute"))
         self._progress = Progress(
             SpinnerColumn(),
