@@ -21,9 +21,11 @@ from typing import Any
 
 import dagster as dg
 import kedro.framework.project as kedro_project
+from kedro.utils import find_kedro_project
 from kedro_dagster import KedroProjectTranslator
 
-PROJECT_PATH = Path(__file__).resolve().parents[2]
+# The source checkout this module belongs to: the project when Dagster starts elsewhere.
+SOURCE_PROJECT_PATH = Path(__file__).resolve().parents[2]
 
 
 @contextlib.contextmanager
@@ -65,10 +67,12 @@ class _MemoryThenCatalogIOManager(dg.IOManager):
         return self._catalog.load(dataset_name)
 
 
-def build_definitions(env: str | None = None, project_path: Path = PROJECT_PATH) -> dg.Definitions:
+def build_definitions(env: str | None = None, project_path: Path | None = None) -> dg.Definitions:
     """Translate the Kedro project into Dagster definitions for ``env`` (``KEDRO_ENV``, else
-    ``local``, Kedro's default run environment)."""
+    ``local``, Kedro's default run environment). The project is the Kedro project around the
+    working directory (as for ``kedro run``), else the checkout this module comes from."""
     env = env or os.environ.get("KEDRO_ENV") or "local"
+    project_path = project_path or find_kedro_project(Path.cwd()) or SOURCE_PROJECT_PATH
     with _registered_pipelines_as_found():
         translator = KedroProjectTranslator(env=env, project_path=project_path)
         location = translator.to_dagster()
