@@ -75,12 +75,21 @@ def test_kedro_viz_update_check_does_not_reach_the_network(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     import requests
+
+    # The server imports its /api/version response before it loads the project's settings.
+    from kedro_viz.api.rest.responses import version
     from kedro_viz.integrations import pypi
 
     import work_data_hub.settings  # noqa: F401  (importing the settings switches it off)
+    from work_data_hub.offline import disable_kedro_viz_update_check
+
+    monkeypatch.setattr(pypi, "get_latest_version", pypi.get_latest_version)  # restored after
+    monkeypatch.setattr(version, "get_latest_version", version.get_latest_version)
 
     def no_network(*args: object, **kwargs: object) -> None:
         raise AssertionError(f"kedro-viz tried to reach the network: {args}")
 
     monkeypatch.setattr(requests, "get", no_network)
-    assert pypi.get_latest_version() is None
+    assert disable_kedro_viz_update_check()
+    assert pypi.get_latest_version() is None  # `kedro viz run` before starting the server
+    assert version.get_version_response().latest == "None"  # the server's /api/version
