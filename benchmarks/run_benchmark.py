@@ -2,9 +2,14 @@
 
 Run from the project root (needs PostgreSQL on 127.0.0.1:5432 for the loading methods)::
 
-    uv run python benchmarks/run_benchmark.py            # 100k and 500k rows, about 5-8 minutes
-    uv run python benchmarks/run_benchmark.py --quick    # 20k and 100k rows, about a minute
-    uv run python benchmarks/run_benchmark.py --rows 50000 200000
+    uv run python benchmarks/run_benchmark.py            # 100k and 500k rows, 3-6 minutes
+    uv run python benchmarks/run_benchmark.py --quick    # 20k and 100k rows, 1-2 minutes
+    uv run python benchmarks/run_benchmark.py --rows 50000 200000 --old-max-rows 200000
+    uv run python benchmarks/run_benchmark.py --profile  # adds a cProfile of one execute run
+
+(a) and (b) run on at most ``--old-max-rows`` rows (default 100000) and are extrapolated above
+that (marked ``*``: measured start-up plus per-row work scaled by rows), because openpyxl alone
+needs minutes for 500k rows on this machine.
 
 Workbooks are generated once into ``benchmarks/output/`` (gitignored) and reused. Every method
 runs as its own child process, so its wall time includes start-up and its peak RSS is its own
@@ -23,10 +28,13 @@ Methods:
 from __future__ import annotations
 
 import argparse
+import copy
 import datetime as dt
+import io
 import json
 import math
 import os
+import pstats
 import re
 import shutil
 import subprocess
@@ -234,7 +242,12 @@ def _run_child(command: list[str], cwd: Path, env: dict[str, str], log: Path) ->
         _, status, usage = os.wait4(process.pid, 0)
         seconds = time.perf_counter() - started
     process.returncode = os.waitstatus_to_exitcode(status)
-    return {"seconds": seconds, "rss_mb": usage.ru_maxrss / 1024, "code": process.returncode}
+    return {
+        "seconds": seconds,
+        "cpu": usage.ru_utime + usage.ru_stime,
+        "rss_mb": usage.ru_maxrss / 1024,
+        "code": process.returncode,
+    }
 
 
 def _child_env() -> dict[str, str]:
@@ -316,7 +329,7 @@ def run_recipe(method: str, path: Path, server: Server, rows: int) -> dict[str, 
 
 
 def run_kedro(
-    project: Path, path: Path, server: Server, rows: int, execute: bool
+    project: Path, path: Path, server: Server, rows: int, execute: bool, profile: Path | None = None
 ) -> dict[str, Any]:
     env = _child_env()
     params = f"execute={'true' if execute else 'false'},inbox={path.parent},max_reject_ratio={MAX_REJECT_RATIO}"
@@ -326,7 +339,8 @@ def run_kedro(
     before = set(reports.glob("*.json")) if reports.exists() else set()
     name = "execute" if execute else "plan"
     log = OUTPUT / f"{name}_{rows}.log"
-    command = [sys.executable, "-m", "kedro", "run", "--params", params]
+    profiler = ["-m", "cProfile", "-o", str(profile)] if profile else []
+    command = [sys.executable, *profiler, "-m", "kedro", "run", "--params", params]
     result = _run_child(command, project, env, log)
     if result["code"]:
         raise SystemExit(f"kedro run ({name}) failed at {rows} rows; see {log}")
@@ -342,6 +356,29 @@ def run_kedro(
     return result
 
 
+def extrapolate(result: dict[str, Any], factor: float) -> None:
+    """Scale a smaller run's per-row work by ``factor``; its start-up is not per row."""
+    steps = result["steps"]
+    timed = sum(v for k, v in steps.items() if not k.startswith("rows_"))
+    start_up = result["seconds"] - timed
+    result["seconds"] = start_up + timed * factor
+    result["cpu"] *= result["seconds"] / (start_up + timed)
+    result["steps"] = {k: v * factor for k, v in steps.items()}
+    result["extrapolated"] = True
+
+
+def profile_summary(profile: Path, top: int = 25) -> str:
+    """The functions where a profiled run spent its time (cProfile, sorted by own time)."""
+    buffer = io.StringIO()
+    stats = pstats.Stats(str(profile), stream=buffer)
+    stats.strip_dirs().sort_stats("tottime").print_stats(top)
+    own = buffer.getvalue()
+    buffer = io.StringIO()
+    stats = pstats.Stats(str(profile), stream=buffer)
+    stats.sort_stats("cumulative").print_stats(r"work_data_hub|python_calamine|copy_expert", top)
+    return f"{own}\n{buffer.getvalue()}"
+
+
 def _steps_text(steps: dict[str, Any]) -> str:
     return ", ".join(
         f"{k} {v:.2f}"
@@ -350,7 +387,7 @@ def _steps_text(steps: dict[str, Any]) -> str:
     )
 
 
-def main() -> None:
+def _arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -361,15 +398,25 @@ def main() -> None:
     parser.add_argument(
         "--old-max-rows",
         type=int,
-        default=None,
-        help="run (a) and (b) on at most this many rows and extrapolate linearly above it",
+        default=100_000,
+        help="run (a) and (b) on at most this many rows (default 100000, so the default run "
+        "fits in ten minutes) and extrapolate above it; --old-max-rows 500000 measures them",
+    )
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="also run execute once more at the largest size under cProfile and summarise it",
     )
     parser.add_argument("--server", default=os.environ.get("WDH_BENCH_SERVER", DEFAULT_SERVER))
     parser.add_argument("--child", choices=["old", "to_sql"], help=argparse.SUPPRESS)
     parser.add_argument("--file", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--database", help=argparse.SUPPRESS)
     parser.add_argument("--steps-json", type=Path, help=argparse.SUPPRESS)
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = _arguments()
     if args.child:
         child = child_old_recipe if args.child == "old" else child_to_sql
         args.steps_json.write_text(json.dumps(child(args.file, args.database)))
@@ -386,18 +433,19 @@ def main() -> None:
         for rows in sizes:
             path = workbook(rows)
             measured: dict[str, dict[str, Any]] = {}
-            recipe_rows = min(rows, args.old_max_rows or rows)
+            recipe_rows = min(rows, args.old_max_rows)
             recipe_path = workbook(recipe_rows) if recipe_rows != rows else path
             for method in ("old", "to_sql"):
-                result = run_recipe(method, recipe_path, server, recipe_rows)
+                if recipe_rows in results:  # measured at that size already in this run
+                    result = copy.deepcopy(results[recipe_rows][method])
+                else:
+                    result = run_recipe(method, recipe_path, server, recipe_rows)
                 if recipe_rows != rows:
-                    factor = rows / recipe_rows
-                    result["seconds"] *= factor
-                    result["steps"] = {k: v * factor for k, v in result["steps"].items()}
-                    result["extrapolated_from"] = recipe_rows
+                    extrapolate(result, rows / recipe_rows)
                     notes.append(
-                        f"({'a' if method == 'old' else 'b'}) at {rows} rows is extrapolated "
-                        f"linearly from a {recipe_rows}-row run (its RSS is that run's)"
+                        f"({'a' if method == 'old' else 'b'}) at {rows} rows is extrapolated from a "
+                        f"{recipe_rows}-row run: its start-up as measured, its steps and CPU "
+                        "scaled linearly by rows; its RSS is that run's"
                     )
                 measured[method] = result
                 print(
@@ -411,6 +459,11 @@ def main() -> None:
                     f"{rows:>7} {name:<8} {result['seconds']:7.1f}s  {_steps_text(result['steps'])}"
                 )
             results[rows] = measured
+        if args.profile:
+            profile = OUTPUT / f"execute_{max(sizes)}.prof"
+            run_kedro(project, workbook(max(sizes)), server, max(sizes), True, profile)
+            print(f"\nProfile of an extra execute run at {max(sizes)} rows ({profile}):")
+            print(profile_summary(profile))
     finally:
         server.drop_all()
     print()
@@ -427,20 +480,23 @@ LABELS = {
 
 def report(results: dict[int, dict[str, dict[str, Any]]], notes: list[str], total: float) -> str:
     lines = [
-        f"Machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}; shared with other "
-        "work, so compare methods within this run (ratios), not across runs.",
+        f"Machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}, load average "
+        f"{os.getloadavg()[0]:.1f} at the end; shared with other work, so compare methods within "
+        "this run (ratios), not across runs. seconds = wall time of the whole child process; "
+        "CPU s = that child's own user+system CPU (the PostgreSQL server's is not counted).",
         "",
-        "| rows | method | seconds | rows/s | vs (a) | peak RSS MB | per-step seconds |",
-        "|---:|---|---:|---:|---:|---:|---|",
+        "| rows | method | seconds | rows/s | vs (a) | CPU s | peak RSS MB | per-step seconds |",
+        "|---:|---|---:|---:|---:|---:|---:|---|",
     ]
     for rows, measured in results.items():
         old = measured["old"]["seconds"]
         for method, result in measured.items():
             speedup = old / result["seconds"]
-            star = "*" if "extrapolated_from" in result else ""
+            star = "*" if result.get("extrapolated") else ""
             lines.append(
                 f"| {rows} | {LABELS[method]} | {result['seconds']:.1f}{star} | "
-                f"{rows / result['seconds']:,.0f} | {speedup:.1f}x | {result['rss_mb']:.0f} | "
+                f"{rows / result['seconds']:,.0f} | {speedup:.1f}x | {result['cpu']:.1f}{star} | "
+                f"{result['rss_mb']:.0f} | "
                 f"{_steps_text(result['steps'])} |"
             )
     lines += [f"* {note}" for note in dict.fromkeys(notes)]
