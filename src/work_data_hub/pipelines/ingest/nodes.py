@@ -18,7 +18,7 @@ from typing import Any
 import pandas as pd
 
 from work_data_hub.cleaning.engine import CleanResult, clean_sheet, combine
-from work_data_hub.cleaning.reading import RawSheet, read_sheet
+from work_data_hub.cleaning.reading import read_sheet
 from work_data_hub.config import DomainConfig, check_run_parameters
 from work_data_hub.datasets.excel_workbook_dataset import ExcelWorkbook
 from work_data_hub.discovery import DatedFile, FileCandidate, Selection, discover
@@ -98,20 +98,26 @@ def clean_workbooks(
     files: dict[str, dict[str, Any]] = {}
     selected = manifest.selection.selected
 
-    def read(file: DatedFile) -> RawSheet:
-        loader = workbooks[_partition_id(workbooks, file.path)]
-        return read_sheet(loader(), domain.sheet, domain.header_row)
+    def open_and_parse(file: DatedFile) -> ExcelWorkbook:
+        workbook = workbooks[_partition_id(workbooks, file.path)]()
+        workbook.parse(domain.sheet)
+        return workbook
 
-    # The next workbook is read while this one is cleaned: calamine parses without holding the
-    # GIL, so on two cores the parse of file n+1 overlaps the pandas work on file n.
+    # The next workbook is opened and its sheet parsed while this one is cleaned: calamine
+    # parses without holding the GIL, so on two cores that parse overlaps the pandas work.
+    # Turning cells into Python objects and text needs the GIL, so it stays on this thread.
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="read_ahead") as read_ahead:
-        pending: list[Future[RawSheet]] = [read_ahead.submit(read, selected[0])] if selected else []
+        pending: list[Future[ExcelWorkbook]] = (
+            [read_ahead.submit(open_and_parse, selected[0])] if selected else []
+        )
         for position, file in enumerate(selected):
             started = time.perf_counter()
-            sheet = pending.pop().result()
+            workbook = pending.pop().result()
             if position + 1 < len(selected):
-                pending.append(read_ahead.submit(read, selected[position + 1]))
+                pending.append(read_ahead.submit(open_and_parse, selected[position + 1]))
             try:
+                sheet = read_sheet(workbook, domain.sheet, domain.header_row)
+                del workbook
                 result = clean_sheet(sheet, domain, mappings, today)
             except BaseException:
                 for future in pending:
