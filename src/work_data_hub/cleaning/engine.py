@@ -167,8 +167,13 @@ def clean_sheet(
         spec = domain.columns[name]
         headers = [normalise_header(header) for header in spec.source_headers(name)]
         if headers:
-            raw_of[name] = source.get(
-                headers[0], pd.Series(pd.NA, index=frame.index, dtype="string")
+            cells = [
+                source.get(header, pd.Series(pd.NA, index=frame.index, dtype="string"))
+                for header in headers
+            ]
+            # A reject shows every cell a column is made of (年 and 月), not just the first.
+            raw_of[name] = (
+                cells[0] if len(cells) == 1 else _labelled(spec.source_headers(name), cells)
             )
         result = _apply_rule(name, spec, source, cleaned, raw_of, mappings, today, frame.index)
         values = result.values
@@ -184,6 +189,17 @@ def clean_sheet(
         cleaned[name] = values
         errors[name] = column_errors
     return _collect(sheet, domain, frame, raw_of, cleaned, errors, unknown)
+
+
+def _labelled(headers: list[str], cells: list[pd.Series]) -> pd.Series:
+    """``年=2024, 月=13`` for a column read from several cells; empty cells show as nothing."""
+    parts = [
+        header + "=" + column.fillna("") for header, column in zip(headers, cells, strict=True)
+    ]
+    joined = parts[0]
+    for part in parts[1:]:
+        joined = joined + ", " + part
+    return joined.astype("string")
 
 
 def _condition(
