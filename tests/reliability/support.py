@@ -109,6 +109,17 @@ def append_empty_formatted_rows(path: Path, count: int) -> None:
             target.writestr(item, data)
 
 
+def replace_cell_text(path: Path, marker: str, text: str) -> None:
+    """Put ``text`` where the cell ``marker`` is, past openpyxl's 32,767-character cut-off."""
+    source = zipfile.ZipFile(io.BytesIO(path.read_bytes()))
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as target:
+        for item in source.infolist():
+            data = source.read(item.filename)
+            if item.filename.endswith(".xml") and marker.encode() in data:
+                data = data.replace(marker.encode(), text.encode("utf-8"))
+            target.writestr(item, data)
+
+
 @dataclass
 class RunOutcome:
     rows: pd.DataFrame

@@ -20,6 +20,7 @@ from tests.reliability.conftest import Baseline
 from tests.reliability.support import (
     TRUSTEE_HEADERS,
     append_empty_formatted_rows,
+    replace_cell_text,
     run_domain,
     trustee_domain,
     trustee_rows,
@@ -114,6 +115,7 @@ BAD_CELLS = {
     "unparseable date": ("年", "二〇二四", "report_date", "not a number"),
     "impossible month": ("月", "13月", "report_date", "month 1-12"),
     "non-numeric amount": ("规模", "12,5OO.00", "fund_scale", "not a number"),
+    "amount of 5,000 digits": ("规模", "1" * 5000, "fund_scale", "too large for numeric(18,2)"),
     "amount as a percentage": ("净值", "5%", "net_asset_value", "percentage"),
     "rate out of range": ("收益率", "2000%", "return_rate", "<= 10"),
     "rate below -100%": ("收益率", "-1.5", "return_rate", ">= -1"),
@@ -206,3 +208,21 @@ def test_a_million_empty_formatted_rows_after_the_data_are_not_read(
     print(f"a sheet with 1,000,000 empty formatted rows ran in {seconds:.2f}s")
     assert outcome.summary["rows_read"] == 5 and outcome.summary["rows_rejected"] == 0
     assert outcome.load is not None and outcome.load.rows_inserted == 5
+
+
+@pytest.mark.parametrize("header", ["计划代码", "规模"])
+def test_a_10_mb_cell_rejects_its_row_and_the_rejects_file_stays_small(
+    header: str, baseline: Baseline, tmp_path: Path
+) -> None:
+    rows = trustee_rows(3)
+    rows[1] = _set(rows[1], header, "HUGE_CELL_MARKER")  # Excel row 3
+    path = write_workbook(tmp_path / "inbox" / NOVEMBER, rows)
+    huge = "1234567890" * 1_000_000  # 10 MB, a valid code and a valid number, were it shorter
+    replace_cell_text(path, "HUGE_CELL_MARKER", huge)
+    with pytest.raises(RejectedRowsError, match="1 of 3 rows were rejected"):
+        run_domain(tmp_path / "inbox", tmp_path / "out", database_url=baseline.url, execute=True)
+    assert baseline.unchanged()
+    (reject,) = _rejects_file(tmp_path / "out").itertuples()
+    assert (reject.file, reject.row) == (NOVEMBER, 3)
+    assert "10000000 characters, more than Excel's limit of 32767" in reject.reason
+    assert reject.value.startswith("1234567890") and len(reject.value) < 200

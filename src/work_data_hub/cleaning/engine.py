@@ -15,6 +15,9 @@ from work_data_hub.cleaning.reading import SOURCE_FILE, SOURCE_ROW, RawSheet, no
 from work_data_hub.config import ColumnSpec, DomainConfig
 
 REJECT_COLUMNS = ["file", "sheet", "row", "column", "value", "reason"]
+# Excel cannot hold more characters in a cell; a longer one was not typed in Excel (a generated
+# or corrupt file) and is rejected rather than pushed into the warehouse.
+EXCEL_CELL_LIMIT = 32_767
 Transform = Callable[[pd.DataFrame, DomainConfig], pd.DataFrame]
 
 
@@ -186,9 +189,31 @@ def clean_sheet(
         column_errors = result.errors.copy()
         if spec.required or name in domain.pk:
             column_errors[values.isna() & column_errors.isna()] = "required value is missing"
+        if name in raw_of:
+            lengths = raw_of[name].str.len()
+            too_long = (lengths > EXCEL_CELL_LIMIT).fillna(False).astype(bool)
+            column_errors[too_long] = (
+                "cell has " + lengths[too_long].astype("string") + " characters, more than "
+                f"Excel's limit of {EXCEL_CELL_LIMIT}"
+            )
         cleaned[name] = values
         errors[name] = column_errors
     return _collect(sheet, domain, frame, raw_of, cleaned, errors, unknown)
+
+
+def _shortened(values: pd.Series) -> pd.Series:
+    """Values past Excel's cell limit cut to their start, so a rejects file stays readable."""
+    long = (values.str.len() > EXCEL_CELL_LIMIT).fillna(False).astype(bool)
+    if not long.any():
+        return values
+    shortened = values.copy()
+    shortened[long] = (
+        values[long].str.slice(0, 100)
+        + "... ("
+        + values[long].str.len().astype("string")
+        + " characters)"
+    )
+    return shortened
 
 
 def _labelled(headers: list[str], cells: list[pd.Series]) -> pd.Series:
@@ -235,7 +260,7 @@ def _collect(
                     "sheet": sheet.sheet,
                     "row": frame.loc[bad, SOURCE_ROW],
                     "column": name,
-                    "value": original[bad],
+                    "value": _shortened(original[bad]),
                     "reason": column_errors[bad],
                 }
             )

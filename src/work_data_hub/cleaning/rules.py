@@ -169,6 +169,8 @@ def decimal(
     present = cells.notna()
     not_number = present & text.isna()
     errors[not_number] = "not a number"
+    # Digits pandas cannot convert (past Python's 4,300-digit int limit) would reach COPY unchecked.
+    errors[present & ~not_number & values.isna()] = f"too large for numeric({precision},{scale})"
     if percent:
         values = values.where(~is_percent, (values / 100).round(scale + 6))
         text = text.where(~is_percent, values.astype(str))
