@@ -221,9 +221,14 @@ def parse_domains(
             continue
         for column, spec in domain.columns.items():
             if spec.mapping and mappings is not None and spec.mapping not in mappings:
+                known = (
+                    f"mappings.yml has {sorted(mappings)}"
+                    if mappings
+                    else "no mappings are defined (is conf/base/mappings.yml missing or empty?)"
+                )
                 problems.append(
                     f"domain '{name}', key 'columns.{column}.mapping': unknown mapping "
-                    f"{spec.mapping!r}; mappings.yml has {sorted(mappings)}"
+                    f"{spec.mapping!r}; {known}"
                 )
         domains[name] = domain
     if problems:
