@@ -142,6 +142,7 @@ def run_domain(
     max_reject_ratio: float = 0.0,
     run_id: str | None = None,
     mappings: dict[str, dict[str, str]] | None = None,
+    statement_timeout_ms: int = 0,
 ) -> RunOutcome:
     """One domain end to end, in-process, through the project's catalog dataset types."""
     from work_data_hub.datasets.rejects_csv_dataset import OwnerOnlyCSVDataset
@@ -171,6 +172,7 @@ def run_domain(
         filepath=str(reporting / "plans" / f"{domain.name}.sql"),
         execute=execute,
         credentials=credentials,
+        statement_timeout_ms=statement_timeout_ms,
         version=version,
     )
     plan_path = reporting / "plans" / f"{domain.name}.sql" / run_id / f"{domain.name}.sql"
