@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-import work_data_hub.load_plan as load_plan
 from tests.conftest import _connect
 from tests.reliability.conftest import Baseline
 from tests.reliability.support import (
@@ -20,6 +19,7 @@ from tests.reliability.support import (
     trustee_rows,
     write_workbook,
 )
+from work_data_hub import load_plan
 from work_data_hub.datasets.postgres_load_dataset import LoadFailedError
 
 pytestmark = pytest.mark.database
