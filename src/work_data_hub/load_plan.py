@@ -74,6 +74,12 @@ def copy_text(rows: pd.DataFrame, columns: list[str]) -> bytes:
     rendered = []
     for column in columns:
         values = rows[column].astype("string")
+        if values.str.contains("\x00", regex=False).any():
+            # COPY would fail mid-load; cleaning rejects such cells, so this is a bug guard.
+            raise ValueError(
+                f"column {column!r} holds a NUL character (U+0000), which PostgreSQL text "
+                "cannot store"
+            )
         for character, escape in _COPY_ESCAPES.items():
             if values.str.contains(character, regex=False).any():
                 values = values.str.replace(character, escape, regex=False)

@@ -196,6 +196,11 @@ def clean_sheet(
                 "cell has " + lengths[too_long].astype("string") + " characters, more than "
                 f"Excel's limit of {EXCEL_CELL_LIMIT}"
             )
+            # calamine decodes an escaped _x0000_ to NUL, which no PostgreSQL text can hold.
+            has_nul = raw_of[name].str.contains("\x00", regex=False).fillna(False).astype(bool)
+            column_errors[has_nul & ~too_long] = (
+                "cell holds a NUL character (U+0000), which PostgreSQL text cannot store"
+            )
         cleaned[name] = values
         errors[name] = column_errors
     return _collect(sheet, domain, frame, raw_of, cleaned, errors, unknown)

@@ -123,6 +123,9 @@ def code(
         values = values.str.replace(f"[{_char_class(remove)}]", "", regex=True)
     if strip_prefix:
         values = values.str.replace(f"^(?i:{_char_class(strip_prefix)})", "", regex=True)
+    if remove or strip_prefix:
+        # "- 0" less its "-" is " 0": trim again, or a code is stored with a leading blank.
+        values = values.str.strip()
     if replace:
         values = values.replace(replace)
     values = values.where(values != "", None)
