@@ -7,6 +7,7 @@ tested with execute mode in tests/test_execute_load.py.)
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -98,3 +99,41 @@ def test_a_table_altered_since_the_last_run_fails_naming_the_column(
     assert column in message and "trustee_performance" in message
     assert "rolled back" in message
     assert table_digest(baseline.connection) == altered
+
+
+def _rows_but_run_id(connection: Any) -> list[tuple[Any, ...]]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT report_date, plan_code, company_code, return_rate, net_asset_value, "
+            f"fund_scale, _source_file, _source_row FROM {TABLE} ORDER BY 1, 2, 3"
+        )
+        return cursor.fetchall()
+
+
+def test_loading_the_same_inputs_twice_leaves_the_same_rows(
+    baseline: Baseline, tmp_path: Path
+) -> None:
+    inbox = tmp_path / "inbox"
+    write_workbook(inbox / "2024_10_受托业绩.xlsx", trustee_rows(5, month=10))
+    write_workbook(inbox / "2024_11_受托业绩.xlsx", trustee_rows(4))
+    first = run_domain(
+        inbox,
+        tmp_path / "first",
+        database_url=baseline.url,
+        execute=True,
+        max_files=2,
+        run_id="first",
+    )
+    after_first = _rows_but_run_id(baseline.connection)
+    second = run_domain(
+        inbox,
+        tmp_path / "second",
+        database_url=baseline.url,
+        execute=True,
+        max_files=2,
+        run_id="second",
+    )
+    assert first.load is not None and second.load is not None
+    assert (second.load.rows_deleted, second.load.rows_inserted) == (9, 9)
+    assert _rows_but_run_id(baseline.connection) == after_first
+    assert len(after_first) == 9  # the baseline's October rows were replaced, not doubled

@@ -27,6 +27,7 @@ from tests.reliability.support import (
     workbook_bytes,
     write_workbook,
 )
+from work_data_hub.config import parse_domains
 from work_data_hub.datasets.excel_workbook_dataset import WorkbookReadError
 from work_data_hub.datasets.postgres_load_dataset import RejectedRowsError
 
@@ -226,3 +227,34 @@ def test_a_10_mb_cell_rejects_its_row_and_the_rejects_file_stays_small(
     assert (reject.file, reject.row) == (NOVEMBER, 3)
     assert "10000000 characters, more than Excel's limit of 32767" in reject.reason
     assert reject.value.startswith("1234567890") and len(reject.value) < 200
+
+
+def test_a_nul_character_in_a_text_cell_rejects_the_row(tmp_path: Path) -> None:
+    # Excel escapes control characters as _x0000_; calamine decodes that to a real NUL, which no
+    # PostgreSQL text can store: the row is rejected, not failed at COPY or silently cut.
+    domain = parse_domains(
+        {
+            "domains": {
+                "notes": {
+                    "pattern": r"(?P<year>20\d{2})_(?P<month>1[0-2]|0?[1-9])_notes",
+                    "table": "notes",
+                    "pk": ["ref"],
+                    "columns": {
+                        "ref": {"rule": "code", "source": "编号"},
+                        "note": {"rule": "text", "source": "说明"},
+                    },
+                }
+            }
+        }
+    )["notes"]
+    path = write_workbook(
+        tmp_path / "inbox" / "2024_11_notes.xlsx",
+        [["R1", "fine"], ["R2", "NUL_MARKER"]],
+        headers=["编号", "说明"],
+    )
+    replace_cell_text(path, "NUL_MARKER", "before_x0000_after")
+    outcome = run_domain(tmp_path / "inbox", tmp_path / "out", domain=domain)
+    assert outcome.rows["ref"].tolist() == ["R1"]
+    (reject,) = outcome.rejects.itertuples()
+    assert (reject.row, reject.column) == (3, "note")
+    assert "NUL character" in reject.reason
