@@ -72,6 +72,7 @@ class RunReportHooks:
         }
         if "params:run_report_dir" in catalog:
             self._report_dir = Path(catalog.load("params:run_report_dir"))
+        _check_writable(self._report_dir)
         self._run = {
             "run_id": run_params["run_id"],
             "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -91,7 +92,6 @@ class RunReportHooks:
             extra={"event": "run_start", "run_id": run_params["run_id"], "params": params},
         )
         check_run_parameters(params)
-        _check_writable(self._report_dir)
         catalog["run_id"] = run_params["run_id"]
 
     @hook_impl
