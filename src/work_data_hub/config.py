@@ -7,6 +7,7 @@ registry) and the validated :class:`DomainConfig` objects are passed on to the o
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -184,8 +185,13 @@ class DataSourcesError(ValueError):
 def _format_errors(domain: str, error: ValidationError) -> list[str]:
     lines = []
     for problem in error.errors():
-        key = ".".join(str(part) for part in problem["loc"]) or "(domain)"
+        key = ".".join(str(part) for part in problem["loc"])
         message = problem["msg"].removeprefix("Value error, ")
+        # Whole-domain checks have no location; their messages start with the key at fault.
+        lead = re.match(r"^([\w.]+): (.*)$", message, re.DOTALL)
+        if not key and lead:
+            key, message = lead.groups()
+        key = key or "(domain)"
         lines.append(f"domain '{domain}', key '{key}': {message}")
     return lines
 
@@ -246,18 +252,26 @@ class RunParameters(_Strict):
     inbox: str = "data/01_raw"
     max_reject_ratio: Annotated[float, Field(ge=0, le=1)] = 0.0
 
+    # The messages leave out the value: check_run_parameters appends "(got ...)".
+    @field_validator("execute", mode="before")
+    @classmethod
+    def _boolean(cls, value: object) -> object:
+        if not isinstance(value, bool):
+            raise ValueError("must be true or false (as in --params execute=true)")
+        return value
+
     @field_validator("max_files", mode="before")
     @classmethod
     def _whole_number(cls, value: object) -> object:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ValueError(f"must be a whole number from 1 upwards, got {value!r}")
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError("must be a whole number from 1 upwards")
         return value
 
     @field_validator("max_reject_ratio", mode="before")
     @classmethod
     def _ratio(cls, value: object) -> object:
         if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ValueError(f"must be a number from 0 to 1, got {value!r}")
+            raise ValueError("must be a number from 0 to 1")
         return float(value)
 
 
@@ -265,18 +279,43 @@ class RunParametersError(ValueError):
     """A runtime parameter has the wrong type or value; the message names it."""
 
 
-def check_run_parameters(params: dict[str, Any]) -> RunParameters:
-    """Validate ``execute``, ``max_files``, ``inbox`` and ``max_reject_ratio`` with clear messages."""
+def _inbox_problem(inbox: str) -> str | None:
+    """Why ``inbox`` cannot be searched, or None. Stops at the first file it finds."""
+    root = Path(inbox)
+    if not root.is_dir():
+        return f"param 'inbox': folder {inbox!r} does not exist or is not a folder"
+    if next((path for path in root.rglob("*") if path.is_file()), None) is None:
+        return f"param 'inbox': folder {inbox!r} holds no files, so no domain's pattern can match"
+    return None
+
+
+def check_run_parameters(
+    params: dict[str, Any], *, inbox_must_hold_files: bool = False
+) -> RunParameters:
+    """Validate ``execute``, ``max_files``, ``inbox`` and ``max_reject_ratio`` with clear messages.
+
+    With ``inbox_must_hold_files`` (the run's start) a missing or empty inbox is refused too,
+    together with any other bad parameter, before any file is read.
+    """
+    problems: list[str] = []
+    checked: RunParameters | None = None
     try:
-        return RunParameters.model_validate(params)
+        checked = RunParameters.model_validate(params)
     except ValidationError as exc:
         problems = [
             f"param '{'.'.join(str(p) for p in problem['loc'])}': "
             f"{problem['msg'].removeprefix('Value error, ')} (got {problem.get('input')!r})"
             for problem in exc.errors()
         ]
+    inbox = params.get("inbox")
+    if inbox_must_hold_files and isinstance(inbox, str):
+        inbox_problem = _inbox_problem(inbox)
+        if inbox_problem:
+            problems.append(inbox_problem)
+    if problems or checked is None:
         raise RunParametersError(
             "Invalid runtime parameters:\n  "
             + "\n  ".join(problems)
-            + "\n  e.g. kedro run --params execute=true,max_files=3"
+            + "\n  e.g. kedro run --params execute=true,max_files=3,inbox=data/01_raw"
         ) from None
+    return checked

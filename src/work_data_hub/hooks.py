@@ -91,7 +91,7 @@ class RunReportHooks:
             params,
             extra={"event": "run_start", "run_id": run_params["run_id"], "params": params},
         )
-        check_run_parameters(params)
+        check_run_parameters(params, inbox_must_hold_files=True)
         catalog["run_id"] = run_params["run_id"]
 
     @hook_impl
@@ -182,6 +182,16 @@ class RunReportHooks:
         failed = [d for d in self._domains.values() if d["status"] == "failed"]
         if failed and "error" not in failed[0]:
             failed[0]["error"] = str(error)
+        for name, domain in self._domains.items():
+            # A refused execute still wrote its plan: the report says where, and that nothing loaded.
+            plan = f"{name}.load_plan"
+            if domain["status"] != "failed" or self._catalog is None:
+                continue
+            # Only a dataset the run already made (``in catalog`` would also match the pattern).
+            if plan in list(self._catalog.keys()):
+                result = getattr(self._catalog[plan], "last_result", None)
+                if result is not None:
+                    domain.update(plan_file=result.plan_path, executed=False)
         self._write_report("failed", str(error))
 
     def _write_report(self, status: str, error: str | None) -> None:

@@ -31,6 +31,8 @@ class CleanResult:
     rejects: pd.DataFrame
     rows_read: int
     unknown_headers: list[str] = field(default_factory=list)
+    # file name -> the sheet its rows came from, so that duplicate-key rejects name the sheet.
+    sheets: dict[str, str] = field(default_factory=dict)
 
 
 def _resolve_headers(sheet: RawSheet, domain: DomainConfig) -> dict[str, str]:
@@ -283,12 +285,14 @@ def _collect(
         rejects=rejects,
         rows_read=len(frame),
         unknown_headers=unknown,
+        sheets={sheet.file: sheet.sheet},
     )
 
 
 def combine(results: list[CleanResult], domain: DomainConfig) -> CleanResult:
     """All files' rows together; rows sharing a unique pk (in any file) are all rejected."""
     rows = pd.concat([result.rows for result in results], ignore_index=True)
+    sheets = {file: sheet for result in results for file, sheet in result.sheets.items()}
     rejects = [result.rejects for result in results if len(result.rejects)]
     if domain.unique_pk and len(rows):
         duplicated = rows.duplicated(subset=domain.pk, keep=False)
@@ -303,9 +307,7 @@ def combine(results: list[CleanResult], domain: DomainConfig) -> CleanResult:
                 pd.DataFrame(
                     {
                         "file": dupes[SOURCE_FILE],
-                        "sheet": str(domain.sheet)
-                        if isinstance(domain.sheet, str)
-                        else f"#{domain.sheet + 1}",
+                        "sheet": dupes[SOURCE_FILE].map(sheets).fillna(str(domain.sheet)),
                         "row": dupes[SOURCE_ROW],
                         "column": ", ".join(domain.pk),
                         "value": key_text,
@@ -324,4 +326,5 @@ def combine(results: list[CleanResult], domain: DomainConfig) -> CleanResult:
         rejects=all_rejects.reset_index(drop=True),
         rows_read=sum(result.rows_read for result in results),
         unknown_headers=sorted({h for result in results for h in result.unknown_headers}),
+        sheets=sheets,
     )

@@ -150,7 +150,8 @@ def _numbers(cells: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
     text = text.str.removesuffix("%")
     numeric = text.str.fullmatch(_NUMBER).fillna(False).astype(bool)
     text = text.where(numeric, None)
-    return text, pd.to_numeric(text, errors="coerce"), is_percent
+    # Always float: all-integer text gives an Int64 column, which `5%` -> 0.05 cannot go into.
+    return text, pd.to_numeric(text, errors="coerce").astype("float64"), is_percent
 
 
 def decimal(
