@@ -231,7 +231,8 @@ def _labelled(headers: list[str], cells: list[pd.Series]) -> pd.Series:
     joined = parts[0]
     for part in parts[1:]:
         joined = joined + ", " + part
-    return joined.astype("string")
+    any_given = pd.concat([column.notna() for column in cells], axis=1).any(axis=1)
+    return joined.where(any_given, pd.NA).astype("string")
 
 
 def _condition(
