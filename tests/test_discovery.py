@@ -320,7 +320,14 @@ def test_max_files_through_the_pipeline_reads_only_the_selected_workbooks(
 ) -> None:
     inbox = tmp_path / "inbox"
     _multi_period_inbox(inbox)
-    result = run_kedro(project_copy, "run", "--params", f"max_files={max_files},inbox={inbox}")
+    result = run_kedro(
+        project_copy,
+        "run",
+        "--pipelines",
+        "trustee_performance",
+        "--params",
+        f"max_files={max_files},inbox={inbox}",
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
     domain = _report(project_copy)["domains"]["trustee_performance"]

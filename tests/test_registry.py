@@ -60,7 +60,7 @@ def test_an_unknown_pipeline_lists_the_valid_domains() -> None:
 
 def test_a_second_domain_parses_next_to_trustee() -> None:
     domains = parse_domains(with_second_domain())
-    assert sorted(domains) == ["fund_performance", "trustee_performance"]
+    assert sorted(domains) == ["annuity_performance", "fund_performance", "trustee_performance"]
     assert domains["fund_performance"].table == "基金 业绩"
 
 
@@ -79,7 +79,7 @@ def _domain_with(**changes: Any) -> dict[str, Any]:
 @pytest.mark.parametrize(
     ("raw", "expected"),
     [
-        (_domain_with(colour="blue"), "key 'colour': Extra inputs are not permitted"),
+        (_domain_with(colour="blue"), "key 'colour': unknown key"),
         (_domain_with(pattern="(?P<year>\\d{4}"), "key 'pattern': not a valid regex"),
         (_domain_with(pattern="(?P<year>\\d{4})"), "key 'pattern': needs the named groups"),
         (
@@ -154,7 +154,12 @@ def test_register_pipelines_reads_the_projects_data_sources_file(
     path.write_text(yaml.safe_dump(with_second_domain(), allow_unicode=True), encoding="utf-8")
     monkeypatch.chdir(project_copy)
     pipelines = register_pipelines()
-    assert sorted(pipelines) == ["__default__", "fund_performance", "trustee_performance"]
+    assert sorted(pipelines) == [
+        "__default__",
+        "annuity_performance",
+        "fund_performance",
+        "trustee_performance",
+    ]
     default_nodes = {node.name for node in pipelines["__default__"].nodes}
     assert {node.name for node in pipelines["fund_performance"].nodes} < default_nodes
     assert {node.name for node in pipelines["trustee_performance"].nodes} < default_nodes

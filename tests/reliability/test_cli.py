@@ -61,30 +61,15 @@ def test_bad_params_and_an_empty_inbox_fail_the_run_naming_each_param(project_co
 def test_a_missing_mapping_file_stops_every_command_naming_the_domain_and_the_file(
     project_copy: Path,
 ) -> None:
-    sources = project_copy / "conf/base/data_sources.yml"
-    sources.write_text(
-        sources.read_text(encoding="utf-8")
-        + """
-  branch_scale:
-    pattern: '(?P<year>20\\d{2})_(?P<month>1[0-2]|0?[1-9]).*branch'
-    table: branch_scale
-    pk: [branch]
-    columns:
-      branch:
-        rule: text
-        source: 机构
-      branch_code:
-        rule: mapping
-        from: branch
-        mapping: branch_codes
-""",
-        encoding="utf-8",
-    )
+    # annuity_performance maps 机构名称 and 业务类型 through tables in mappings.yml.
     (project_copy / "conf/base/mappings.yml").unlink()
     result = run_kedro(project_copy, "run")
     assert result.returncode != 0
     output = _output(result)
-    assert "domain 'branch_scale', key 'columns.branch_code.mapping'" in output
-    assert "unknown mapping 'branch_codes'" in output
+    for column, mapping in (("机构代码", "branch_codes"), ("产品线代码", "product_line_codes")):
+        assert (
+            f"domain 'annuity_performance', key 'columns.{column}.mapping': "
+            f"unknown mapping '{mapping}'"
+        ) in output
     assert "conf/base/mappings.yml missing or empty" in output
     assert not (project_copy / "data/08_reporting/plans").exists()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import cast
 
@@ -35,14 +35,14 @@ class CleanResult:
     sheets: dict[str, str] = field(default_factory=dict)
 
 
-def _resolve_headers(sheet: RawSheet, domain: DomainConfig) -> dict[str, str]:
+def _resolve_headers(headers: Sequence[str], domain: DomainConfig) -> dict[str, str]:
     """Map each normalised source header the domain reads to the sheet's column holding it."""
     aliases = {
         normalise_header(alias): normalise_header(target)
         for alias, target in domain.header_aliases.items()
     }
     present: dict[str, str] = {}
-    for header in sheet.headers:
+    for header in headers:
         present.setdefault(aliases.get(header, header), header)
     for name, spec in domain.columns.items():
         for alias in spec.aliases:
@@ -80,7 +80,8 @@ def _evaluation_order(domain: DomainConfig) -> list[str]:
 
 
 def _references(spec: ColumnSpec) -> list[str]:
-    refs = [spec.from_column] if spec.from_column and not spec.raw else []
+    # A raw copy also waits for its origin: the origin's evaluation records its raw cells.
+    refs = [spec.from_column] if spec.from_column else []
     return refs + [column for default in spec.defaults for column in default.when]
 
 
@@ -145,22 +146,25 @@ def clean_sheet(
 ) -> CleanResult:
     """Clean one sheet's rows by the domain's declarations; every failure becomes a reject."""
     frame = sheet.frame
+    headers: Sequence[str] = sheet.headers
     if domain.transform:
         frame = _load_transform(domain.transform)(frame, domain)
-    present = _resolve_headers(sheet, domain)
+        # A transform may add or rename columns; the rules then see the frame it returns.
+        headers = [str(c) for c in frame.columns if c not in (SOURCE_FILE, SOURCE_ROW)]
+    present = _resolve_headers(headers, domain)
     needed = _needed_headers(domain)
     missing = [header for header, required in needed.items() if required and header not in present]
     if missing:
         raise MissingColumnError(
             f"{sheet.file}, sheet {sheet.sheet!r}: required column(s) {missing} not found in the "
-            f"header row; headers present: {[h for h in sheet.headers if not h.startswith('_unnamed_')]}"
+            f"header row; headers present: {[h for h in headers if not h.startswith('_unnamed_')]}"
         )
     used = {present[header] for header in needed if header in present}
     dropped = {normalise_header(column) for column in domain.drop_columns}
     unknown = sorted(
         {
             header
-            for header in sheet.headers
+            for header in headers
             if not header.startswith("_unnamed_") and header not in dropped and header not in used
         }
     )
@@ -232,7 +236,7 @@ def _labelled(headers: list[str], cells: list[pd.Series]) -> pd.Series:
     for part in parts[1:]:
         joined = joined + ", " + part
     any_given = pd.concat([column.notna() for column in cells], axis=1).any(axis=1)
-    return joined.where(any_given, pd.NA).astype("string")
+    return joined.where(any_given, None).astype("string")
 
 
 def _condition(

@@ -9,6 +9,8 @@ into NULL without a reason, so no value is silently lost.
 from __future__ import annotations
 
 import datetime as dt
+import re
+import unicodedata
 from dataclasses import dataclass
 
 import numpy as np
@@ -122,7 +124,7 @@ def code(
     if remove:
         values = values.str.replace(f"[{_char_class(remove)}]", "", regex=True)
     if strip_prefix:
-        values = values.str.replace(f"^(?i:{_char_class(strip_prefix)})", "", regex=True)
+        values = values.str.replace(f"^(?i:{re.escape(strip_prefix)})", "", regex=True)
     if remove or strip_prefix:
         # "- 0" less its "-" is " 0": trim again, or a code is stored with a leading blank.
         values = values.str.strip()
@@ -194,12 +196,15 @@ def decimal(
 
 
 def text(cells: pd.Series, *, placeholders: list[str] | None = None) -> RuleResult:
-    """Trimmed text; placeholder spellings (case-insensitive) become NULL."""
+    """Trimmed text; placeholder spellings (case- and width-insensitive) become NULL."""
     values = cells.astype("string").str.strip()
     values = values.where(values != "", None)
     if placeholders:
-        lowered = {placeholder.lower() for placeholder in placeholders}
-        values = values.where(~values.str.lower().isin(lowered).fillna(False).astype(bool), None)
+        lowered = {
+            unicodedata.normalize("NFKC", placeholder).lower() for placeholder in placeholders
+        }
+        spelled = values.str.normalize("NFKC").str.lower()
+        values = values.where(~spelled.isin(lowered).fillna(False).astype(bool), None)
     return RuleResult(values.astype("string"), _no_errors(cells.index))
 
 
