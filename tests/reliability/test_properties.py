@@ -19,6 +19,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from tests.reliability.support import project_domains
 from work_data_hub.cleaning import rules
 from work_data_hub.load_plan import copy_text
 
@@ -104,13 +105,31 @@ def test_year_month_cleans_or_rejects_every_row_and_its_dates_are_fixed_points(
     _check_idempotent(result, rules.month_date(result.values, TODAY))
 
 
-NUMERIC_COLUMNS = [
-    {"precision": 18, "scale": 2, "minimum": 0.0},
-    {"precision": 18, "scale": 4, "minimum": 0.0, "min_exclusive": True},
-    {"precision": 8, "scale": 6, "minimum": -1.0, "maximum": 10.0, "percent": True},
-    {"precision": 10, "scale": 6, "percent": True},
-    {"precision": 18, "scale": 4},
-]
+def _declared(rule_names: tuple[str, ...]) -> dict[str, Any]:
+    """Every column of the project's domains that uses one of ``rule_names``, by domain.column."""
+    return {
+        f"{domain.name}.{name}": spec
+        for domain in project_domains().values()
+        for name, spec in domain.columns.items()
+        if spec.rule in rule_names
+    }
+
+
+# The numeric columns the project declares, plus two shapes it may declare next.
+NUMERIC_COLUMNS = {
+    name: {
+        "precision": spec.precision_scale[0],
+        "scale": spec.precision_scale[1],
+        "minimum": spec.min,
+        "maximum": spec.max,
+        "min_exclusive": spec.min_exclusive,
+        "percent": spec.rule == "rate",
+    }
+    for name, spec in _declared(("decimal", "rate")).items()
+} | {
+    "numeric(18,2) >= 0": {"precision": 18, "scale": 2, "minimum": 0.0},
+    "numeric(10,6) percent": {"precision": 10, "scale": 6, "percent": True},
+}
 
 
 def _fits(value: str, precision: int, scale: int) -> bool:
@@ -118,46 +137,48 @@ def _fits(value: str, precision: int, scale: int) -> bool:
     return abs(rounded) < Decimal(10) ** (precision - scale)
 
 
-@pytest.mark.parametrize(
-    "column", NUMERIC_COLUMNS, ids=lambda c: f"numeric({c['precision']},{c['scale']})"
-)
+@pytest.mark.parametrize("name", sorted(NUMERIC_COLUMNS))
 @PROPERTY_SETTINGS
 @given(values=cell_columns)
 def test_decimal_cleans_or_rejects_every_cell_fits_its_column_and_is_idempotent(
-    column: dict[str, Any], values: list[Any]
+    name: str, values: list[Any]
 ) -> None:
+    column = NUMERIC_COLUMNS[name]
     cells = _series(values)
     result = rules.decimal(cells, **column)
     _check_value_xor_error(cells, result)
     for value in result.values.dropna():
         assert _fits(value, column["precision"], column["scale"]), value
-        if "minimum" in column:
+        if column.get("minimum") is not None:
             assert Decimal(value) >= Decimal(str(column["minimum"])), value
-        if "maximum" in column:
+        if column.get("maximum") is not None:
             assert Decimal(value) <= Decimal(str(column["maximum"])), value
     _check_idempotent(result, rules.decimal(result.values, **column))
 
 
-CODE_RULES = [
-    {},
-    {"remove": "-_ ", "allowed": "^[A-Z0-9.]+$"},  # trustee plan_code, company_code
-    {"upper": False, "replace": {"1P0290": "P0290", "1P0807": "P0807"}},
-    {"strip_prefix": "F"},
-    {"strip_prefix": "C", "remove": "-"},
-]
+# The code columns the project declares, plus the bare rule.
+CODE_RULES = {
+    name: {
+        "upper": spec.upper,
+        "remove": spec.remove,
+        "strip_prefix": spec.strip_prefix,
+        "replace": spec.replace,
+        "allowed": spec.allowed,
+    }
+    for name, spec in _declared(("code",)).items()
+} | {"bare code rule": {}}
 
 
-@pytest.mark.parametrize("options", CODE_RULES, ids=str)
+@pytest.mark.parametrize("name", sorted(CODE_RULES))
 @PROPERTY_SETTINGS
 @given(values=cell_columns)
 @example(values=["FF1", "- 0", " C-1 ", "1P0290"])
-def test_code_cleans_or_rejects_every_cell_and_is_idempotent(
-    options: dict[str, Any], values: list[Any]
-) -> None:
+def test_code_cleans_or_rejects_every_cell_and_is_idempotent(name: str, values: list[Any]) -> None:
+    options = CODE_RULES[name]
     cells = _series(values)
     result = rules.code(cells, **options)
     _check_value_xor_error(cells, result)
-    if "strip_prefix" in options:
+    if options.get("strip_prefix"):
         # strip_prefix removes the prefix once ("FF1" -> "F1", as DOMAINS.md says: "a leading
         # F removed"), so only an output that does not start with it again is a fixed point.
         prefix = options["strip_prefix"].upper()
