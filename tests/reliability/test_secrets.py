@@ -9,6 +9,7 @@ are created readable by the owner only.
 from __future__ import annotations
 
 import json
+import os
 import stat
 import traceback
 from pathlib import Path
@@ -126,3 +127,18 @@ def test_a_failed_load_names_no_password(
     assert ENV_PASSWORD not in said
     assert "127.0.0.1" in said  # the message still names the server
     assert _files_holding(tmp_path / "out", ENV_PASSWORD) == []
+
+
+def test_plans_and_rejects_are_owner_only_even_under_a_permissive_umask(tmp_path: Path) -> None:
+    inbox = tmp_path / "inbox"
+    rows = trustee_rows(3)
+    rows[0][2] = "P#1"  # one reject, so the rejects file has a row of data
+    write_workbook(inbox / "2024_11_受托业绩.xlsx", rows)
+    previous = os.umask(0)
+    try:
+        outcome = run_domain(inbox, tmp_path / "out")
+    finally:
+        os.umask(previous)
+    assert len(outcome.rejects) == 1
+    for path in (outcome.plan_path, outcome.rejects_path):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
