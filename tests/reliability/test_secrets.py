@@ -99,6 +99,10 @@ def _failing_runs(shared_database: URL) -> dict[str, tuple[str, str | None]]:
             _with_password(shared_database.set(database="wdh_no_such_database"), ENV_PASSWORD),
             None,
         ),
+        "port not a number": (
+            f"postgresql://postgres:{ENV_PASSWORD}@127.0.0.1:notaport/{shared_database.database}",
+            None,
+        ),
         "failing statement": (
             _with_password(shared_database, ENV_PASSWORD),
             f"DROP TABLE IF EXISTS {quote(TABLE)}; CREATE TABLE {quote(TABLE)} (report_date date)",
@@ -106,7 +110,9 @@ def _failing_runs(shared_database: URL) -> dict[str, tuple[str, str | None]]:
     }
 
 
-@pytest.mark.parametrize("case", ["unreachable port", "unknown database", "failing statement"])
+@pytest.mark.parametrize(
+    "case", ["unreachable port", "unknown database", "port not a number", "failing statement"]
+)
 def test_a_failed_load_names_no_password(
     case: str,
     tmp_path: Path,
@@ -125,7 +131,8 @@ def test_a_failed_load_names_no_password(
         run_domain(inbox, tmp_path / "out", execute=True)
     said = _everything_said(caught.value)
     assert ENV_PASSWORD not in said
-    assert "127.0.0.1" in said  # the message still names the server
+    # The message still names the server, or the setting that does not parse.
+    assert ("127.0.0.1" if case != "port not a number" else "WDH_DATABASE__URI") in said
     assert _files_holding(tmp_path / "out", ENV_PASSWORD) == []
 
 
