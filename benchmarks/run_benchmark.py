@@ -68,6 +68,7 @@ HERE = Path(__file__).resolve().parent
 PROJECT_ROOT = HERE.parent
 OUTPUT = HERE / "output"
 DEFAULT_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
+DOMAIN = "trustee_performance"
 TRUSTEE_FILE = "2024_11_受托业绩报告.xlsx"
 # Rows with a bad cell (one in BAD_ROW_EVERY) are rejected; execute tolerates that share.
 MAX_REJECT_RATIO = 0.001
@@ -365,7 +366,8 @@ def run_kedro(
     name = "execute" if execute else "plan"
     log = OUTPUT / f"{name}_{rows}.log"
     profiler = ["-m", "cProfile", "-o", str(profile)] if profile else []
-    command = [sys.executable, *profiler, "-m", "kedro", "run", "--params", params]
+    command = [sys.executable, *profiler, "-m", "kedro", "run", "--pipelines", DOMAIN]
+    command += ["--params", params]
     result = _run_child(command, project, env, log)
     if result["code"]:
         raise SystemExit(f"kedro run ({name}) failed at {rows} rows; see {log}")

@@ -8,21 +8,47 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import io
 import random
+import re
+import zipfile
 from pathlib import Path
 
 from openpyxl import Workbook
 
 FIXED_TIMESTAMP = dt.datetime(2024, 12, 1, 9, 0, 0)
+OVERWRITE = False
 TRUSTEE_HEADERS = ["年", "月", "计划 代码", "公司代码", "收益率", "净值", "规模"]
 
 
 def _save(workbook: Workbook, path: Path) -> None:
+    """Save with fixed timestamps (zip entries and docProps), so reruns give the same bytes.
+
+    An existing file is left alone unless ``OVERWRITE`` is set: committed sample workbooks
+    keep their bytes when the generator gains new ones.
+    """
+    if path.exists() and not OVERWRITE:
+        return
     workbook.properties.creator = "WorkDataHub sample generator"
     workbook.properties.created = FIXED_TIMESTAMP
     workbook.properties.modified = FIXED_TIMESTAMP
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    stamp = FIXED_TIMESTAMP.strftime("%Y-%m-%dT%H:%M:%SZ")
+    fixed = io.BytesIO()
+    with zipfile.ZipFile(buffer) as source, zipfile.ZipFile(fixed, "w") as target:
+        for entry in source.infolist():
+            data = source.read(entry)
+            if entry.filename == "docProps/core.xml":
+                data = re.sub(
+                    rb"(<dcterms:modified[^>]*>)[^<]*(<)", rb"\g<1>" + stamp.encode() + rb"\2", data
+                )
+            info = zipfile.ZipInfo(entry.filename, FIXED_TIMESTAMP.timetuple()[:6])
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = entry.external_attr
+            target.writestr(info, data)
     path.parent.mkdir(parents=True, exist_ok=True)
-    workbook.save(path)
+    path.write_bytes(fixed.getvalue())
 
 
 def trustee_rows(year: int, month: int, plans: int, seed: int) -> list[list[object]]:
@@ -69,6 +95,122 @@ def write_trustee(
     _save(workbook, path)
 
 
+ANNUITY_HEADERS = [
+    "月度",
+    "业务类型",
+    "计划类型",
+    "计划号",
+    "计划名称",
+    "组合类型",
+    "组合代码",
+    "组合名称",
+    "客户名称",
+    "期初资产规模",
+    "期末资产规模",
+    "供款",
+    "流失（含待遇支付）",
+    "流失",
+    "待遇支付",
+    "投资收益",
+    "年化收益率",
+    "机构",
+    "集团企业客户号",
+    "备注",
+    "id",
+    "数据来源",
+]
+BUSINESS_TYPES = ["企年投资", "企年受托", "职年投资", "职年受托", "其他"]
+BRANCHES = ["北京", "上海", "湖北", "新疆", "广东", "江苏", "西藏", None]
+
+
+def _month_cell(year: int, month: int, index: int) -> object:
+    """The same month in the spellings departments use (DOMAINS.md, annuity_performance)."""
+    spellings: list[object] = [
+        dt.datetime(year, month, 1),
+        f"{year}{month:02d}",
+        year * 100 + month,
+        f"{year}年{month}月",
+        f"{year % 100}年{month}月",
+        f"{year}-{month:02d}",
+        f"{year}{month:02d}15",
+        f"{year}年{month}月15日",
+        f"{year}-{month:02d}-15",
+        f"{year}{month:02d}".translate(str.maketrans("0123456789", "０１２３４５６７８９")),
+    ]
+    return spellings[index % len(spellings)]
+
+
+def annuity_rows(year: int, month: int, count: int, seed: int) -> list[list[object]]:
+    """Synthetic 规模明细 rows exercising every rule; names are made up (示例企业NNN)."""
+    rng = random.Random(seed)
+    rows: list[list[object]] = []
+    for index in range(count):
+        business = BUSINESS_TYPES[index % len(BUSINESS_TYPES)]
+        plan_type = "集合计划" if index % 3 else "单一计划"
+        plan_code: object = (
+            None
+            if index % 7 == 3
+            else ("1P0290" if index % 11 == 0 else f"p{1000 + index % 9:04d}")
+        )
+        portfolio: object = (
+            None if index % 6 == 2 else (100000 + index if index % 4 == 0 else f"F{200000 + index}")
+        )
+        customer = (
+            ["null", "空白", "-", "无"][index % 4]
+            if index % 10 == 9
+            else f"  示例企业{index + 1:03d}有限公司 "
+        )
+        opening = round(rng.uniform(1e5, 5e8), 2)
+        contribution = round(rng.uniform(0, 1e7), 2)
+        outflow = round(rng.uniform(0, 5e6), 2)
+        benefit = round(rng.uniform(0, outflow), 2)
+        gain = round(rng.uniform(-2e6, 8e6), 2)
+        rate = round(rng.uniform(-0.03, 0.08), 6)
+        rows.append(
+            [
+                _month_cell(year, month, index),
+                business,
+                plan_type,
+                plan_code,
+                f"示例年金计划{index % 9 + 1}号",
+                "含权益" if index % 2 else "固定收益",
+                portfolio,
+                f"示例组合{index + 1}",
+                customer,
+                f"{opening:,.2f}",
+                round(opening + contribution - outflow + gain, 2),
+                contribution,
+                f"{outflow:,.2f}",
+                round(outflow - benefit, 2),
+                benefit,
+                gain,
+                f"{rate * 100:.4f}%" if index % 2 else rate,
+                BRANCHES[index % len(BRANCHES)],
+                f"C{600000000 + index * 37}",
+                "样例数据" if index % 5 == 0 else None,
+                index + 1,
+                "样例系统",
+            ]
+        )
+    return rows
+
+
+def write_annuity(path: Path, year: int, month: int, *, count: int = 40, seed: int = 0) -> None:
+    """A cover sheet first, then 规模明细: the detail sheet is found by name, not position."""
+    workbook = Workbook()
+    cover = workbook.active
+    cover.title = "说明"
+    cover.append([f"{year}年{month}月年金终稿数据（样例，非真实数据）"])
+    cover.append(["由 scripts/make_sample_inbox.py 生成"])
+    detail = workbook.create_sheet("规模明细")
+    detail.append(ANNUITY_HEADERS)
+    for row in annuity_rows(year, month, count, seed):
+        detail.append(row)
+    detail.append([])
+    detail.append(["合计", None, None, None, None, None, None, None, None, "—"])
+    _save(workbook, path)
+
+
 def make_inbox(root: Path) -> None:
     write_trustee(
         root / "2024" / "09" / "2024_09_受托业绩报告.xlsx",
@@ -83,12 +225,25 @@ def make_inbox(root: Path) -> None:
         root / "2024" / "11" / "V2" / "2024-11 受托业绩.xlsx", 2024, 11, plans=14, seed=12
     )
     write_trustee(root / "backup" / "2024_12_受托业绩报告.xlsx", 2024, 12, seed=13)
+    write_annuity(root / "2024" / "10" / "2024年10月年金终稿数据.xlsx", 2024, 10, seed=20)
+    write_annuity(
+        root / "2024" / "11" / "【for年金分战区经营分析】24年11月年金终稿数据1209采集.xlsx",
+        2024,
+        11,
+        count=45,
+        seed=21,
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--inbox", type=Path, default=Path("data/01_raw"))
+    parser.add_argument(
+        "--overwrite", action="store_true", help="rewrite workbooks that already exist"
+    )
     args = parser.parse_args()
+    global OVERWRITE  # noqa: PLW0603  (a script-wide switch, set once from the command line)
+    OVERWRITE = args.overwrite
     make_inbox(args.inbox)
     print(f"Sample inbox written under {args.inbox}")
 

@@ -189,8 +189,13 @@ def test_copy_payload_reads_back_as_the_same_values(db_connection) -> None:  # t
 
 
 def _trustee_domain() -> DomainConfig:
-    raw = yaml.safe_load((PROJECT_ROOT / "conf/base/data_sources.yml").read_text(encoding="utf-8"))
-    return parse_domains(raw, {})["trustee_performance"]
+    conf = PROJECT_ROOT / "conf" / "base"
+    raw = yaml.safe_load((conf / "data_sources.yml").read_text(encoding="utf-8"))
+    mappings = yaml.safe_load((conf / "mappings.yml").read_text(encoding="utf-8")) or {}
+    tables = {
+        str(name): {str(k): str(v) for k, v in table.items()} for name, table in mappings.items()
+    }
+    return parse_domains(raw, tables)["trustee_performance"]
 
 
 def _workbooks(inbox: Path) -> dict[str, Callable[[], ExcelWorkbook]]:

@@ -6,7 +6,10 @@ registry) and the validated :class:`DomainConfig` objects are passed on to the o
 
 from __future__ import annotations
 
+import difflib
+import importlib
 import re
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -15,6 +18,7 @@ LoadMode = Literal["delete_insert", "append", "upsert"]
 RuleName = Literal["year_month", "month_date", "code", "decimal", "rate", "text", "mapping", "copy"]
 
 _TYPE_PATTERN = re.compile(r"^(date|text|integer|numeric\((\d+),(\d+)\))$")
+_DOTTED_PATH = re.compile(r"[A-Za-z_][\w.]*\.[A-Za-z_]\w*")
 LINEAGE_COLUMNS: tuple[str, ...] = ("_source_file", "_source_row", "_run_id")
 
 
@@ -148,7 +152,7 @@ class DomainConfig(_Strict):
     @field_validator("transform")
     @classmethod
     def _dotted_path(cls, value: str | None) -> str | None:
-        if value is not None and not re.fullmatch(r"[A-Za-z_][\w.]*\.[A-Za-z_]\w*", value):
+        if value is not None and not _DOTTED_PATH.fullmatch(value):
             raise ValueError(f"{value!r} is not a dotted path to a Python function")
         return value
 
@@ -181,19 +185,123 @@ class DataSourcesError(ValueError):
     """``data_sources.yml`` is invalid; the message lists every problem with domain and key."""
 
 
+def _known_keys(location: tuple[str | int, ...]) -> list[str]:
+    """The keys allowed where ``location`` points: a domain, a column or a column default."""
+    model: type[BaseModel] = DomainConfig
+    if len(location) >= 4 and location[0] == "columns" and location[2] == "defaults":
+        model = DefaultWhen
+    elif len(location) >= 3 and location[0] == "columns":
+        model = ColumnSpec
+    keys = [field.alias or name for name, field in model.model_fields.items()]
+    return sorted(key for key in keys if key != "name")
+
+
+def _describe(problem: Any) -> str:
+    """One pydantic problem as a sentence a person editing the YAML can act on."""
+    location = tuple(problem["loc"])
+    kind = problem["type"]
+    if kind == "extra_forbidden":
+        key = str(location[-1])
+        known = _known_keys(location)
+        close = difflib.get_close_matches(key, known, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        return f"unknown key{hint} (allowed here: {', '.join(known)})"
+    if kind == "missing":
+        return "is required but missing"
+    message = str(problem["msg"]).removeprefix("Value error, ")
+    if kind == "value_error":
+        return message
+    return f"{message} (got {problem.get('input')!r})"
+
+
 def _format_errors(domain: str, error: ValidationError) -> list[str]:
     lines = []
     for problem in error.errors():
+        if not problem["loc"] and problem["type"] == "value_error":
+            continue  # cross-references: reported from the raw settings by _reference_problems
         key = ".".join(str(part) for part in problem["loc"]) or "(domain)"
-        message = problem["msg"].removeprefix("Value error, ")
-        lines.append(f"domain '{domain}', key '{key}': {message}")
+        lines.append(f"domain '{domain}', key '{key}': {_describe(problem)}")
     return lines
+
+
+def _reference_problems(
+    name: str, body: dict[str, Any], mappings: dict[str, dict[str, str]] | None
+) -> list[str]:
+    """Checks across keys (pk, from, when, mapping, mode), made on the raw settings.
+
+    They run even when other keys of the domain are invalid, so one pass reports everything.
+    """
+    problems: list[str] = []
+    columns = body.get("columns")
+    declared = set(columns) if isinstance(columns, dict) else set()
+    pk = body.get("pk")
+    if isinstance(pk, list):
+        if not pk:
+            problems.append(f"domain '{name}', key 'pk': needs at least one column")
+        unknown = [column for column in pk if column not in declared]
+        if unknown and isinstance(columns, dict):
+            problems.append(
+                f"domain '{name}', key 'pk': {unknown} not among the declared columns "
+                f"{sorted(declared)}"
+            )
+    if body.get("mode") == "upsert" and body.get("unique_pk") is not True:
+        problems.append(f"domain '{name}', key 'mode': upsert needs a unique pk (unique_pk: true)")
+    clash = sorted(declared & set(LINEAGE_COLUMNS))
+    if clash:
+        problems.append(
+            f"domain '{name}', key 'columns': {clash} are lineage columns the load adds itself"
+        )
+    for column, spec in (columns or {}).items() if isinstance(columns, dict) else ():
+        if not isinstance(spec, dict):
+            continue
+        references = [spec["from"]] if isinstance(spec.get("from"), str) else []
+        for default in spec.get("defaults") or []:
+            if isinstance(default, dict) and isinstance(default.get("when"), dict):
+                references += [str(ref) for ref in default["when"]]
+        missing = [ref for ref in references if ref not in declared]
+        if missing:
+            problems.append(
+                f"domain '{name}', key 'columns.{column}': refers to undeclared columns {missing}"
+            )
+        mapping = spec.get("mapping")
+        if isinstance(mapping, str) and mappings is not None and mapping not in mappings:
+            known = (
+                f"mappings.yml has {sorted(mappings)}"
+                if mappings
+                else "no mappings are defined (is conf/base/mappings.yml missing or empty?)"
+            )
+            problems.append(
+                f"domain '{name}', key 'columns.{column}.mapping': unknown mapping "
+                f"{mapping!r}; {known}"
+            )
+    return problems
+
+
+def _transform_problem(name: str, dotted: str) -> str | None:
+    """A transform must name an importable function; say why when it does not."""
+    module_name, _, function_name = dotted.rpartition(".")
+    try:
+        module = importlib.import_module(module_name)
+    except Exception as exc:  # the module is the project's own code: any failure is reported
+        return (
+            f"domain '{name}', key 'transform': cannot import module {module_name!r} "
+            f"({type(exc).__name__}: {exc})"
+        )
+    if not callable(getattr(module, function_name, None)):
+        return (
+            f"domain '{name}', key 'transform': module {module_name!r} has no function "
+            f"{function_name!r}"
+        )
+    return None
 
 
 def parse_domains(
     raw: dict[str, Any], mappings: dict[str, dict[str, str]] | None = None
 ) -> dict[str, DomainConfig]:
-    """Validate the ``domains`` section of ``data_sources.yml``; report all problems at once."""
+    """Validate the ``domains`` section of ``data_sources.yml``; report all problems at once.
+
+    ``mappings`` (the tables of ``mappings.yml``) lets ``mapping:`` names be checked too.
+    """
     domains_raw = raw.get("domains")
     problems: list[str] = []
     unknown_top = sorted(set(raw) - {"domains"})
@@ -214,20 +322,23 @@ def parse_domains(
         if not isinstance(body, dict):
             problems.append(f"domain '{name}': expected a mapping of settings")
             continue
+        found = _reference_problems(name, body, mappings)
         try:
             domain = DomainConfig.model_validate({"name": name, **body})
         except ValidationError as exc:
-            problems.extend(_format_errors(name, exc))
-            continue
-        for column, spec in domain.columns.items():
-            if spec.mapping and mappings is not None and spec.mapping not in mappings:
-                problems.append(
-                    f"domain '{name}', key 'columns.{column}.mapping': unknown mapping "
-                    f"{spec.mapping!r}; mappings.yml has {sorted(mappings)}"
-                )
-        domains[name] = domain
+            found = _format_errors(name, exc) + found
+        else:
+            domains[name] = domain
+        transform = body.get("transform")
+        if isinstance(transform, str) and _DOTTED_PATH.fullmatch(transform):
+            problem = _transform_problem(name, transform)
+            found += [problem] if problem else []
+        problems.extend(found)
     if problems:
-        raise DataSourcesError("Invalid data_sources.yml:\n  " + "\n  ".join(problems))
+        raise DataSourcesError(
+            f"Invalid data_sources.yml ({len(problems)} problem"
+            f"{'s' if len(problems) > 1 else ''}):\n  " + "\n  ".join(problems)
+        )
     return domains
 
 
@@ -241,18 +352,26 @@ class RunParameters(_Strict):
     inbox: str = "data/01_raw"
     max_reject_ratio: Annotated[float, Field(ge=0, le=1)] = 0.0
 
+    # The messages leave out the value: check_run_parameters appends "(got ...)".
+    @field_validator("execute", mode="before")
+    @classmethod
+    def _boolean(cls, value: object) -> object:
+        if not isinstance(value, bool):
+            raise ValueError("must be true or false (as in --params execute=true)")
+        return value
+
     @field_validator("max_files", mode="before")
     @classmethod
     def _whole_number(cls, value: object) -> object:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ValueError(f"must be a whole number from 1 upwards, got {value!r}")
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError("must be a whole number from 1 upwards")
         return value
 
     @field_validator("max_reject_ratio", mode="before")
     @classmethod
     def _ratio(cls, value: object) -> object:
         if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ValueError(f"must be a number from 0 to 1, got {value!r}")
+            raise ValueError("must be a number from 0 to 1")
         return float(value)
 
 
@@ -260,18 +379,43 @@ class RunParametersError(ValueError):
     """A runtime parameter has the wrong type or value; the message names it."""
 
 
-def check_run_parameters(params: dict[str, Any]) -> RunParameters:
-    """Validate ``execute``, ``max_files``, ``inbox`` and ``max_reject_ratio`` with clear messages."""
+def _inbox_problem(inbox: str) -> str | None:
+    """Why ``inbox`` cannot be searched, or None. Stops at the first file it finds."""
+    root = Path(inbox)
+    if not root.is_dir():
+        return f"param 'inbox': folder {inbox!r} does not exist or is not a folder"
+    if next((path for path in root.rglob("*") if path.is_file()), None) is None:
+        return f"param 'inbox': folder {inbox!r} holds no files, so no domain's pattern can match"
+    return None
+
+
+def check_run_parameters(
+    params: dict[str, Any], *, inbox_must_hold_files: bool = False
+) -> RunParameters:
+    """Validate ``execute``, ``max_files``, ``inbox`` and ``max_reject_ratio`` with clear messages.
+
+    With ``inbox_must_hold_files`` (the run's start) a missing or empty inbox is refused too,
+    together with any other bad parameter, before any file is read.
+    """
+    problems: list[str] = []
+    checked: RunParameters | None = None
     try:
-        return RunParameters.model_validate(params)
+        checked = RunParameters.model_validate(params)
     except ValidationError as exc:
         problems = [
             f"param '{'.'.join(str(p) for p in problem['loc'])}': "
             f"{problem['msg'].removeprefix('Value error, ')} (got {problem.get('input')!r})"
             for problem in exc.errors()
         ]
+    inbox = params.get("inbox")
+    if inbox_must_hold_files and isinstance(inbox, str):
+        inbox_problem = _inbox_problem(inbox)
+        if inbox_problem:
+            problems.append(inbox_problem)
+    if problems or checked is None:
         raise RunParametersError(
             "Invalid runtime parameters:\n  "
             + "\n  ".join(problems)
-            + "\n  e.g. kedro run --params execute=true,max_files=3"
+            + "\n  e.g. kedro run --params execute=true,max_files=3,inbox=data/01_raw"
         ) from None
+    return checked

@@ -145,11 +145,14 @@ def discover(
     *,
     inbox: str,
 ) -> Selection:
-    """Apply every Discovery rule; raise :class:`NoMatchingFileError` when nothing matches."""
+    """Apply every Discovery rule; raise :class:`NoMatchingFileError` when nothing matches.
+
+    The pattern is shown as written in data_sources.yml (not repr'd, which doubles backslashes).
+    """
     dated = match_domain(candidates, pattern)
     if not dated:
         raise NoMatchingFileError(
-            f"No workbook under inbox {inbox!r} matches pattern {pattern.pattern!r} "
+            f"No workbook under inbox {inbox!r} matches pattern '{pattern.pattern}' "
             f"(looked at {len(candidates)} files; .xlsx/.xlsm only, temp/backup/archive, hidden "
             "and lock files skipped)"
         )

@@ -63,20 +63,94 @@ class LoadPlan:
         return self.rows_rejected / self.rows_read if self.rows_read else 0.0
 
 
+def literal(text: str) -> str:
+    """A SQL string literal (``standard_conforming_strings`` is on since PostgreSQL 9.1)."""
+    if "\x00" in text:
+        raise ValueError(f"{text!r}: a NUL character cannot appear in a SQL string")
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _text_array(values: list[str]) -> str:
+    return "ARRAY[" + ", ".join(literal(value) for value in values) + "]::text[]"
+
+
+def check_table_statement(domain: DomainConfig) -> Statement:
+    """Fail, naming them, when an existing table lacks a declared column or has another type.
+
+    The load never alters a table: a table made by hand or by an older ``data_sources.yml``
+    must be fixed by a person. For ``upsert`` the table must also have a unique constraint on
+    exactly the pk columns, which ``ON CONFLICT`` needs. Runs in the plan too, so psql and
+    execute fail the same way.
+    """
+    declared = {name: spec.type for name, spec in domain.columns.items()}
+    declared.update({name: _LINEAGE_TYPES[name].split()[0] for name in LINEAGE_COLUMNS})
+    target = f"to_regclass({literal(quote(domain.table))})"
+    body = f"""
+DECLARE
+    target regclass := {target};
+    problems text;
+BEGIN
+    SELECT string_agg(
+        CASE WHEN found.atttypid IS NULL
+            THEN format('column %I is missing (declared %s)', wanted.name, wanted.type)
+            ELSE format('column %I is %s, declared %s', wanted.name,
+                        format_type(found.atttypid, found.atttypmod), wanted.type)
+        END, '; ' ORDER BY wanted.position)
+    INTO problems
+    FROM unnest({_text_array(list(declared))}, {_text_array(list(declared.values()))})
+        WITH ORDINALITY AS wanted(name, type, position)
+    LEFT JOIN pg_attribute AS found
+        ON found.attrelid = target AND found.attname = wanted.name
+        AND found.attnum > 0 AND NOT found.attisdropped
+    WHERE found.atttypid IS NULL OR format_type(found.atttypid, found.atttypmod) <> wanted.type;
+    IF problems IS NOT NULL THEN
+        RAISE EXCEPTION 'table % does not match data_sources.yml: %', target, problems
+            USING HINT = 'WorkDataHub never alters a table: change the table (ALTER TABLE) '
+                         'or the domain''s columns, then run again';
+    END IF;"""
+    if domain.mode == "upsert":
+        body += f"""
+    IF NOT EXISTS (
+        SELECT 1 FROM pg_index AS unique_index
+        WHERE unique_index.indrelid = target AND unique_index.indisunique
+            AND unique_index.indpred IS NULL AND unique_index.indexprs IS NULL
+            AND ARRAY(
+                SELECT attname::text FROM pg_attribute
+                WHERE attrelid = target AND attnum = ANY(unique_index.indkey) ORDER BY 1
+            ) = ARRAY(SELECT unnest({_text_array(domain.pk)}) ORDER BY 1)
+    ) THEN
+        RAISE EXCEPTION 'table % has no unique constraint on its pk (%), which upsert needs',
+            target, {literal(", ".join(domain.pk))}
+            USING HINT = 'WorkDataHub never alters a table: add the constraint '
+                         '(ALTER TABLE ... ADD PRIMARY KEY) and run again';
+    END IF;"""
+    body += "\nEND\n"
+    tag = "$wdh_check$"
+    if tag in body:
+        raise ValueError(f"domain {domain.name!r}: a name contains {tag}")
+    return Statement("check_table", f"DO {tag}{body}{tag}")
+
+
 def lock_key(table: str) -> int:
     """A stable signed 64-bit advisory-lock key for one target table."""
     digest = hashlib.sha256(f"work_data_hub:{table}".encode()).digest()
     return int.from_bytes(digest[:8], "big", signed=True)
 
 
-def _copy_field(values: pd.Series) -> list[str]:
+def _copy_field(values: pd.Series, column: str) -> list[str]:
     """One column as COPY text fields: escaped text, ``\\N`` for NULL."""
     text = values.astype("string")
     present = text.notna().to_numpy()
     fields = text.to_numpy(dtype=object, na_value=_COPY_NULL)
-    # One C-level join and one regex scan per column instead of a search per cell: the
-    # characters COPY must escape are rare, so the per-cell replacement almost never runs.
-    if _COPY_SPECIAL.search("".join(fields[present])):
+    # One C-level join and one scan per column instead of a search per cell: the characters
+    # COPY must escape are rare, so the per-cell replacement almost never runs.
+    joined = "".join(fields[present])
+    if "\x00" in joined:
+        # COPY would fail mid-load; cleaning rejects such cells, so this is a bug guard.
+        raise ValueError(
+            f"column {column!r} holds a NUL character (U+0000), which PostgreSQL text cannot store"
+        )
+    if _COPY_SPECIAL.search(joined):
         escaped = text.str.replace(_COPY_SPECIAL.pattern, _copy_escape, regex=True)
         fields = escaped.to_numpy(dtype=object, na_value=_COPY_NULL)
     result: list[str] = fields.tolist()
@@ -95,7 +169,7 @@ def copy_text(rows: pd.DataFrame, columns: list[str]) -> bytes:
     """
     if rows.empty:
         return b""
-    fields = [_copy_field(rows[column]) for column in columns]
+    fields = [_copy_field(rows[column], column) for column in columns]
     lines = map("\t".join, zip(*fields, strict=True))
     return ("\n".join(lines) + "\n").encode("utf-8")
 
@@ -131,6 +205,7 @@ def build_load_plan(
             + ",\n    ".join([*declared, *lineage, *constraint])
             + "\n)",
         ),
+        check_table_statement(domain),
     ]
     if not domain.unique_pk:
         statements.append(
@@ -139,8 +214,12 @@ def build_load_plan(
                 f"CREATE INDEX IF NOT EXISTS {quote(domain.table + '_scope_idx')} ON {table} ({pk})",
             )
         )
+    # A NULL key would escape the delete scope (NULL = NULL is not true) and duplicate rows;
+    # cleaning rejects such rows, and the stage refuses any that slip through.
     staged_declared = [
-        *declared,
+        f"{quote(name)} {spec.type}" + (" NOT NULL" if name in domain.pk else "")
+        for name, spec in domain.columns.items()
+    ] + [
         f"{quote('_source_file')} text",
         f"{quote('_source_row')} integer",
     ]

@@ -11,6 +11,7 @@ from kedro.framework.project import settings
 from kedro.pipeline import Pipeline
 from kedro.utils import find_kedro_project
 
+from work_data_hub import settings as project_settings
 from work_data_hub.config import DataSourcesError, DomainConfig, parse_domains
 from work_data_hub.pipelines.ingest import create_pipeline
 
@@ -26,12 +27,17 @@ class DomainPipelines(dict[str, Pipeline]):
 def load_domains(
     project_path: Path | None = None, env: str | None = None
 ) -> tuple[dict[str, DomainConfig], dict[str, dict[str, str]]]:
-    """Read and validate ``data_sources.yml`` and ``mappings.yml`` through Kedro's config loader."""
+    """Read and validate ``data_sources.yml`` and ``mappings.yml`` through Kedro's config loader.
+
+    The loader is built from this project's settings module rather than Kedro's ``settings``
+    proxy, so that tests and notebooks that never bootstrapped the project read the same files.
+    """
     root = project_path or find_kedro_project(Path.cwd()) or Path.cwd()
-    loader = settings.CONFIG_LOADER_CLASS(
+    loader_args: dict[str, Any] = dict(project_settings.CONFIG_LOADER_ARGS)
+    loader = project_settings.CONFIG_LOADER_CLASS(
         conf_source=str(root / settings.CONF_SOURCE),
         env=env or os.environ.get("KEDRO_ENV"),
-        **settings.CONFIG_LOADER_ARGS,
+        **loader_args,
     )
     try:
         raw: dict[str, Any] = dict(loader["data_sources"])

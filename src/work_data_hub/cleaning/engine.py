@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import cast
 
@@ -15,6 +15,9 @@ from work_data_hub.cleaning.reading import SOURCE_FILE, SOURCE_ROW, RawSheet, no
 from work_data_hub.config import ColumnSpec, DomainConfig
 
 REJECT_COLUMNS = ["file", "sheet", "row", "column", "value", "reason"]
+# Excel cannot hold more characters in a cell; a longer one was not typed in Excel (a generated
+# or corrupt file) and is rejected rather than pushed into the warehouse.
+EXCEL_CELL_LIMIT = 32_767
 Transform = Callable[[pd.DataFrame, DomainConfig], pd.DataFrame]
 
 
@@ -28,16 +31,18 @@ class CleanResult:
     rejects: pd.DataFrame
     rows_read: int
     unknown_headers: list[str] = field(default_factory=list)
+    # file name -> the sheet its rows came from, so that duplicate-key rejects name the sheet.
+    sheets: dict[str, str] = field(default_factory=dict)
 
 
-def _resolve_headers(sheet: RawSheet, domain: DomainConfig) -> dict[str, str]:
+def _resolve_headers(headers: Sequence[str], domain: DomainConfig) -> dict[str, str]:
     """Map each normalised source header the domain reads to the sheet's column holding it."""
     aliases = {
         normalise_header(alias): normalise_header(target)
         for alias, target in domain.header_aliases.items()
     }
     present: dict[str, str] = {}
-    for header in sheet.headers:
+    for header in headers:
         present.setdefault(aliases.get(header, header), header)
     for name, spec in domain.columns.items():
         for alias in spec.aliases:
@@ -75,7 +80,8 @@ def _evaluation_order(domain: DomainConfig) -> list[str]:
 
 
 def _references(spec: ColumnSpec) -> list[str]:
-    refs = [spec.from_column] if spec.from_column and not spec.raw else []
+    # A raw copy also waits for its origin: the origin's evaluation records its raw cells.
+    refs = [spec.from_column] if spec.from_column else []
     return refs + [column for default in spec.defaults for column in default.when]
 
 
@@ -140,22 +146,25 @@ def clean_sheet(
 ) -> CleanResult:
     """Clean one sheet's rows by the domain's declarations; every failure becomes a reject."""
     frame = sheet.frame
+    headers: Sequence[str] = sheet.headers
     if domain.transform:
         frame = _load_transform(domain.transform)(frame, domain)
-    present = _resolve_headers(sheet, domain)
+        # A transform may add or rename columns; the rules then see the frame it returns.
+        headers = [str(c) for c in frame.columns if c not in (SOURCE_FILE, SOURCE_ROW)]
+    present = _resolve_headers(headers, domain)
     needed = _needed_headers(domain)
     missing = [header for header, required in needed.items() if required and header not in present]
     if missing:
         raise MissingColumnError(
             f"{sheet.file}, sheet {sheet.sheet!r}: required column(s) {missing} not found in the "
-            f"header row; headers present: {[h for h in sheet.headers if not h.startswith('_unnamed_')]}"
+            f"header row; headers present: {[h for h in headers if not h.startswith('_unnamed_')]}"
         )
     used = {present[header] for header in needed if header in present}
     dropped = {normalise_header(column) for column in domain.drop_columns}
     unknown = sorted(
         {
             header
-            for header in sheet.headers
+            for header in headers
             if not header.startswith("_unnamed_") and header not in dropped and header not in used
         }
     )
@@ -167,8 +176,13 @@ def clean_sheet(
         spec = domain.columns[name]
         headers = [normalise_header(header) for header in spec.source_headers(name)]
         if headers:
-            raw_of[name] = source.get(
-                headers[0], pd.Series(pd.NA, index=frame.index, dtype="string")
+            cells = [
+                source.get(header, pd.Series(pd.NA, index=frame.index, dtype="string"))
+                for header in headers
+            ]
+            # A reject shows every cell a column is made of (年 and 月), not just the first.
+            raw_of[name] = (
+                cells[0] if len(cells) == 1 else _labelled(spec.source_headers(name), cells)
             )
         result = _apply_rule(name, spec, source, cleaned, raw_of, mappings, today, frame.index)
         values = result.values
@@ -181,9 +195,48 @@ def clean_sheet(
         column_errors = result.errors.copy()
         if spec.required or name in domain.pk:
             column_errors[values.isna() & column_errors.isna()] = "required value is missing"
+        if name in raw_of:
+            lengths = raw_of[name].str.len()
+            too_long = (lengths > EXCEL_CELL_LIMIT).fillna(False).astype(bool)
+            column_errors[too_long] = (
+                "cell has " + lengths[too_long].astype("string") + " characters, more than "
+                f"Excel's limit of {EXCEL_CELL_LIMIT}"
+            )
+            # calamine decodes an escaped _x0000_ to NUL, which no PostgreSQL text can hold.
+            has_nul = raw_of[name].str.contains("\x00", regex=False).fillna(False).astype(bool)
+            column_errors[has_nul & ~too_long] = (
+                "cell holds a NUL character (U+0000), which PostgreSQL text cannot store"
+            )
         cleaned[name] = values
         errors[name] = column_errors
     return _collect(sheet, domain, frame, raw_of, cleaned, errors, unknown)
+
+
+def _shortened(values: pd.Series) -> pd.Series:
+    """Values past Excel's cell limit cut to their start, so a rejects file stays readable."""
+    long = (values.str.len() > EXCEL_CELL_LIMIT).fillna(False).astype(bool)
+    if not long.any():
+        return values
+    shortened = values.copy()
+    shortened[long] = (
+        values[long].str.slice(0, 100)
+        + "... ("
+        + values[long].str.len().astype("string")
+        + " characters)"
+    )
+    return shortened
+
+
+def _labelled(headers: list[str], cells: list[pd.Series]) -> pd.Series:
+    """``年=2024, 月=13`` for a column read from several cells; empty cells show as nothing."""
+    parts = [
+        header + "=" + column.fillna("") for header, column in zip(headers, cells, strict=True)
+    ]
+    joined = parts[0]
+    for part in parts[1:]:
+        joined = joined + ", " + part
+    any_given = pd.concat([column.notna() for column in cells], axis=1).any(axis=1)
+    return joined.where(any_given, None).astype("string")
 
 
 def _condition(
@@ -219,7 +272,7 @@ def _collect(
                     "sheet": sheet.sheet,
                     "row": frame.loc[bad, SOURCE_ROW],
                     "column": name,
-                    "value": original[bad],
+                    "value": _shortened(original[bad]),
                     "reason": column_errors[bad],
                 }
             )
@@ -237,12 +290,14 @@ def _collect(
         rejects=rejects,
         rows_read=len(frame),
         unknown_headers=unknown,
+        sheets={sheet.file: sheet.sheet},
     )
 
 
 def combine(results: list[CleanResult], domain: DomainConfig) -> CleanResult:
     """All files' rows together; rows sharing a unique pk (in any file) are all rejected."""
     rows = pd.concat([result.rows for result in results], ignore_index=True)
+    sheets = {file: sheet for result in results for file, sheet in result.sheets.items()}
     rejects = [result.rejects for result in results if len(result.rejects)]
     if domain.unique_pk and len(rows):
         duplicated = rows.duplicated(subset=domain.pk, keep=False)
@@ -257,9 +312,7 @@ def combine(results: list[CleanResult], domain: DomainConfig) -> CleanResult:
                 pd.DataFrame(
                     {
                         "file": dupes[SOURCE_FILE],
-                        "sheet": str(domain.sheet)
-                        if isinstance(domain.sheet, str)
-                        else f"#{domain.sheet + 1}",
+                        "sheet": dupes[SOURCE_FILE].map(sheets).fillna(str(domain.sheet)),
                         "row": dupes[SOURCE_ROW],
                         "column": ", ".join(domain.pk),
                         "value": key_text,
@@ -278,4 +331,5 @@ def combine(results: list[CleanResult], domain: DomainConfig) -> CleanResult:
         rejects=all_rejects.reset_index(drop=True),
         rows_read=sum(result.rows_read for result in results),
         unknown_headers=sorted({h for result in results for h in result.unknown_headers}),
+        sheets=sheets,
     )

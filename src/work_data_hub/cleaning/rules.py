@@ -9,6 +9,8 @@ into NULL without a reason, so no value is silently lost.
 from __future__ import annotations
 
 import datetime as dt
+import re
+import unicodedata
 from dataclasses import dataclass
 
 import numpy as np
@@ -122,7 +124,10 @@ def code(
     if remove:
         values = values.str.replace(f"[{_char_class(remove)}]", "", regex=True)
     if strip_prefix:
-        values = values.str.replace(f"^(?i:{_char_class(strip_prefix)})", "", regex=True)
+        values = values.str.replace(f"^(?i:{re.escape(strip_prefix)})", "", regex=True)
+    if remove or strip_prefix:
+        # "- 0" less its "-" is " 0": trim again, or a code is stored with a leading blank.
+        values = values.str.strip()
     if replace:
         values = values.replace(replace)
     values = values.where(values != "", None)
@@ -147,7 +152,8 @@ def _numbers(cells: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
     text = text.str.removesuffix("%")
     numeric = text.str.fullmatch(_NUMBER).fillna(False).astype(bool)
     text = text.where(numeric, None)
-    return text, pd.to_numeric(text, errors="coerce"), is_percent
+    # Always float: all-integer text gives an Int64 column, which `5%` -> 0.05 cannot go into.
+    return text, pd.to_numeric(text, errors="coerce").astype("float64"), is_percent
 
 
 def decimal(
@@ -169,6 +175,8 @@ def decimal(
     present = cells.notna()
     not_number = present & text.isna()
     errors[not_number] = "not a number"
+    # Digits pandas cannot convert (past Python's 4,300-digit int limit) would reach COPY unchecked.
+    errors[present & ~not_number & values.isna()] = f"too large for numeric({precision},{scale})"
     if percent:
         values = values.where(~is_percent, (values / 100).round(scale + 6))
         text = text.where(~is_percent, values.astype(str))
@@ -188,12 +196,15 @@ def decimal(
 
 
 def text(cells: pd.Series, *, placeholders: list[str] | None = None) -> RuleResult:
-    """Trimmed text; placeholder spellings (case-insensitive) become NULL."""
+    """Trimmed text; placeholder spellings (case- and width-insensitive) become NULL."""
     values = cells.astype("string").str.strip()
     values = values.where(values != "", None)
     if placeholders:
-        lowered = {placeholder.lower() for placeholder in placeholders}
-        values = values.where(~values.str.lower().isin(lowered).fillna(False).astype(bool), None)
+        lowered = {
+            unicodedata.normalize("NFKC", placeholder).lower() for placeholder in placeholders
+        }
+        spelled = values.str.normalize("NFKC").str.lower()
+        values = values.where(~spelled.isin(lowered).fillna(False).astype(bool), None)
     return RuleResult(values.astype("string"), _no_errors(cells.index))
 
 

@@ -8,17 +8,27 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from kedro.io import AbstractVersionedDataset, DatasetError, Version
 
 from work_data_hub.load_plan import LoadPlan, render_psql
-from work_data_hub.warehouse import ENVIRONMENT_VARIABLES, describe, resolve_url
+from work_data_hub.warehouse import (
+    CREDENTIALS_ENTRY,
+    ENVIRONMENT_VARIABLES,
+    WarehouseAddress,
+    WarehouseConfigError,
+    describe,
+    resolve_address,
+)
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import URL
 
 logger = logging.getLogger(__name__)
+
+# A failing row's values can be long; the message keeps the start.
+_DETAIL_LIMIT = 300
 
 
 class RejectedRowsError(DatasetError):
@@ -64,8 +74,19 @@ class PostgresLoadDataset(AbstractVersionedDataset[LoadPlan, bytes]):
           connect_timeout: 10
 
     The database address comes from ``WDH_DATABASE__URI``, else ``WDH_DATABASE__HOST``,
-    ``__PORT``, ``__USER``, ``__PASSWORD``, ``__DB``, else ``credentials['con']``. Plan-only
-    saves never import the driver and never connect.
+    ``__PORT``, ``__USER``, ``__PASSWORD``, ``__DB``, else ``credentials['con']``
+    (see :mod:`work_data_hub.warehouse`). Plan-only saves never import the driver and never
+    connect.
+
+    Executing runs the plan's own statements on one autocommit connection, so its ``BEGIN``
+    and ``COMMIT`` frame the transaction exactly as under psql; the plan takes a
+    transaction-scoped advisory lock on the table first, so two runs of one domain queue. The
+    rows go through ``COPY ... FROM STDIN`` from the in-memory payload. Any failure rolls back
+    and raises :class:`LoadFailedError` naming the step, the server's reason and the address
+    (never the password); the connection is closed on every path. With rejected rows above
+    the plan's ``max_reject_ratio`` nothing connects: :class:`RejectedRowsError`. What
+    PostgreSQL reported (rows deleted and inserted, transaction seconds) is in ``last_result``,
+    which the run-report hook copies.
     """
 
     def __init__(
@@ -120,15 +141,20 @@ class PostgresLoadDataset(AbstractVersionedDataset[LoadPlan, bytes]):
                 f"({data.reject_ratio:.2%}, above max_reject_ratio {data.max_reject_ratio:.2%}); "
                 f"nothing was loaded. See the rejects file and the plan {path}."
             )
-        self.last_result = self._apply(data, path)
+        try:
+            address = resolve_address(self._credentials)
+        except WarehouseConfigError as exc:
+            raise LoadFailedError(f"{data.domain}: {exc}; nothing was loaded.") from None
+        self.last_result = self._apply(data, path, address)
 
-    def _apply(self, plan: LoadPlan, path: Path) -> LoadResult:
-        url = resolve_url(self._credentials)
-        connection = self._connect(url)
+    def _apply(self, plan: LoadPlan, path: Path, address: WarehouseAddress) -> LoadResult:
+        """Run the plan's statements, in order, in the one transaction they open and commit."""
+        connection = self._connect(address)
         deleted: int | None = None
         inserted: int | None = None
         started = time.perf_counter()
         try:
+            # The plan carries its own BEGIN and COMMIT, exactly as psql runs it.
             connection.autocommit = True
             with connection.cursor() as cursor:
                 if self._statement_timeout_ms:
@@ -136,16 +162,15 @@ class PostgresLoadDataset(AbstractVersionedDataset[LoadPlan, bytes]):
                 for statement in plan.statements:
                     try:
                         if statement.copy_rows:
-                            cursor.copy_expert(statement.sql, io.BytesIO(plan.copy_payload))
+                            cursor.copy_expert(statement.sql, self._payload_stream(plan))
                         else:
                             cursor.execute(statement.sql)
                     except Exception as exc:
-                        self._rollback(connection)
-                        raise LoadFailedError(
-                            f"{plan.domain}: loading table {plan.table!r} failed at step "
-                            f"'{statement.purpose}' ({describe(url)}): {str(exc).strip()}. "
-                            "The transaction was rolled back; the table is unchanged."
-                        ) from None
+                        failure = self._failure(
+                            plan, statement.purpose, exc, connection, address, path
+                        )
+                        # from None: the driver's exception can carry connection details.
+                        raise failure from None
                     if statement.purpose == "delete":
                         deleted = cursor.rowcount
                     elif statement.purpose == "insert":
@@ -163,31 +188,73 @@ class PostgresLoadDataset(AbstractVersionedDataset[LoadPlan, bytes]):
         )
         return LoadResult(str(path), True, deleted, inserted, round(seconds, 3))
 
-    def _connect(self, url: URL) -> Any:
+    @staticmethod
+    def _payload_stream(plan: LoadPlan) -> BinaryIO:
+        """The COPY rows as an in-memory stream (the plan's own bytes, never a temp file)."""
+        return io.BytesIO(plan.copy_payload)
+
+    def _connect(self, address: WarehouseAddress) -> Any:
         import psycopg2  # noqa: PLC0415  (plan-only runs must not import the driver)
 
+        url = address.url
+        logger.info("Connecting to the warehouse (%s)", address.describe())
+        options: dict[str, Any] = {
+            "connect_timeout": self._connect_timeout,
+            "application_name": "work_data_hub",
+            **{str(key): str(value) for key, value in url.query.items()},
+            "client_encoding": "UTF8",
+        }
         try:
-            options: dict[str, Any] = {str(k): str(v) for k, v in url.query.items()}
             return psycopg2.connect(
                 host=url.host,
                 port=url.port or 5432,
                 user=url.username,
                 password=url.password,
                 dbname=url.database,
-                connect_timeout=self._connect_timeout,
-                application_name="work_data_hub",
-                client_encoding="UTF8",
                 **options,
             )
         except psycopg2.Error as exc:
-            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            if url.password:
-                reason = reason.replace(str(url.password), "***")
             raise LoadFailedError(
-                f"Cannot connect to the warehouse ({describe(url)}): {reason}. "
-                f"Check {', '.join(ENVIRONMENT_VARIABLES)} or 'warehouse' in "
-                "conf/local/credentials.yml."
+                f"Cannot connect to the warehouse ({address.describe()}): "
+                f"{_reason(exc, url)} Check {', '.join(ENVIRONMENT_VARIABLES)} or "
+                f"{CREDENTIALS_ENTRY}. Nothing was loaded."
             ) from None
+
+    def _failure(
+        self,
+        plan: LoadPlan,
+        step: str,
+        error: Exception,
+        connection: Any,
+        address: WarehouseAddress,
+        path: Path,
+    ) -> LoadFailedError:
+        """Roll back (if the server is still there) and say what happened to the table."""
+        reason = _reason(error, address.url)
+        # psycopg2 marks the connection closed when the server went away (terminated, crashed).
+        lost = bool(connection.closed)
+        if lost:
+            reason = f"the connection to the server was lost ({reason.rstrip('.')})."
+        else:
+            self._rollback(connection)
+        if lost and step == "commit":
+            outcome = (
+                "The server may have committed the load just before the connection was lost: "
+                f"check the table's _run_id ({plan.run_id}) before running again."
+            )
+        elif lost:
+            outcome = (
+                "The server rolled the transaction back: the table is unchanged and nothing "
+                "was loaded."
+            )
+        else:
+            outcome = (
+                "The transaction was rolled back: the table is unchanged and nothing was loaded."
+            )
+        return LoadFailedError(
+            f"{plan.domain}: loading table {plan.table!r} failed at step '{step}' "
+            f"({describe(address.url)}): {reason} {outcome} Plan: {path}"
+        )
 
     @staticmethod
     def _rollback(connection: Any) -> None:
@@ -196,3 +263,24 @@ class PostgresLoadDataset(AbstractVersionedDataset[LoadPlan, bytes]):
                 connection.cursor().execute("ROLLBACK")
         except Exception:
             logger.debug("ROLLBACK after a failed load did not reach the server", exc_info=True)
+
+
+def _reason(exc: BaseException, url: URL) -> str:
+    """The server's message (and detail) on one line, without the password."""
+    diag = getattr(exc, "diag", None)
+    primary = getattr(diag, "message_primary", None)
+    if primary:
+        parts = [primary]
+        detail = getattr(diag, "message_detail", None)
+        hint = getattr(diag, "message_hint", None)
+        if detail:
+            parts.append(detail[:_DETAIL_LIMIT] + ("..." if len(detail) > _DETAIL_LIMIT else ""))
+        if hint:
+            parts.append(hint)
+        text = ". ".join(part.strip().rstrip(".") for part in parts)
+    else:
+        lines = [" ".join(line.split()) for line in str(exc).splitlines() if line.strip()]
+        text = "; ".join(lines) or type(exc).__name__
+    if url.password:
+        text = text.replace(str(url.password), "***")
+    return text if text.endswith((".", "?", "!")) else text + "."
