@@ -125,7 +125,9 @@ def test_report_date_rejects(year: Any, month: Any, reason: str) -> None:
     assert result.rows.empty
     assert result.rejects["column"].tolist() == ["report_date"]
     assert result.rejects["reason"].tolist() == [reason]
-    assert result.rejects["value"].tolist() == [pd.NA if year is None else str(year)]
+    # The reject shows both cells the date is made of, so a bad month is visible too.
+    shown = f"年={year or ''}, 月={month or ''}"
+    assert result.rejects["value"].tolist() == [pd.NA if year is None and month is None else shown]
 
 
 # --- plan_code and company_code -------------------------------------------------------------

@@ -265,9 +265,14 @@ def _reference_problems(
             )
         mapping = spec.get("mapping")
         if isinstance(mapping, str) and mappings is not None and mapping not in mappings:
+            known = (
+                f"mappings.yml has {sorted(mappings)}"
+                if mappings
+                else "no mappings are defined (is conf/base/mappings.yml missing or empty?)"
+            )
             problems.append(
                 f"domain '{name}', key 'columns.{column}.mapping': unknown mapping "
-                f"{mapping!r}; mappings.yml has {sorted(mappings)}"
+                f"{mapping!r}; {known}"
             )
     return problems
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,24 @@ RUN_PARAMETERS = ("execute", "max_files", "inbox", "max_reject_ratio")
 def _domain_and_step(name: str) -> tuple[str, str]:
     domain, _, step = name.rpartition(".")
     return domain or "(none)", step
+
+
+class ReportingFolderError(OSError):
+    """The reporting folder cannot be written; raised before any file is read or loaded."""
+
+
+def _check_writable(folder: Path) -> None:
+    """Fail before anything is read or loaded, not after a load whose report cannot be kept."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        raise ReportingFolderError(
+            f"The reporting folder {folder} cannot be written ({exc.strerror or exc}: "
+            f"{exc.filename or folder}); nothing was read or loaded. Make it a writable folder "
+            "or point 'reporting_dir' in conf/base/globals.yml elsewhere."
+        ) from None
 
 
 class RunReportHooks:
@@ -53,6 +72,7 @@ class RunReportHooks:
         }
         if "params:run_report_dir" in catalog:
             self._report_dir = Path(catalog.load("params:run_report_dir"))
+        _check_writable(self._report_dir)
         self._run = {
             "run_id": run_params["run_id"],
             "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),

@@ -77,7 +77,7 @@ def _variable(field: str) -> str:
 def _parse(uri: str, origin: str) -> URL:
     try:
         url = make_url(uri)
-    except ArgumentError:
+    except (ArgumentError, ValueError):  # ValueError: a port that is not a number
         raise WarehouseConfigError(
             f"{origin} is not a connection string like postgresql://user:password@host:5432/db"
         ) from None

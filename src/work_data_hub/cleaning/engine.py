@@ -15,6 +15,9 @@ from work_data_hub.cleaning.reading import SOURCE_FILE, SOURCE_ROW, RawSheet, no
 from work_data_hub.config import ColumnSpec, DomainConfig
 
 REJECT_COLUMNS = ["file", "sheet", "row", "column", "value", "reason"]
+# Excel cannot hold more characters in a cell; a longer one was not typed in Excel (a generated
+# or corrupt file) and is rejected rather than pushed into the warehouse.
+EXCEL_CELL_LIMIT = 32_767
 Transform = Callable[[pd.DataFrame, DomainConfig], pd.DataFrame]
 
 
@@ -173,8 +176,13 @@ def clean_sheet(
         spec = domain.columns[name]
         headers = [normalise_header(header) for header in spec.source_headers(name)]
         if headers:
-            raw_of[name] = source.get(
-                headers[0], pd.Series(pd.NA, index=frame.index, dtype="string")
+            cells = [
+                source.get(header, pd.Series(pd.NA, index=frame.index, dtype="string"))
+                for header in headers
+            ]
+            # A reject shows every cell a column is made of (年 and 月), not just the first.
+            raw_of[name] = (
+                cells[0] if len(cells) == 1 else _labelled(spec.source_headers(name), cells)
             )
         result = _apply_rule(name, spec, source, cleaned, raw_of, mappings, today, frame.index)
         values = result.values
@@ -187,9 +195,48 @@ def clean_sheet(
         column_errors = result.errors.copy()
         if spec.required or name in domain.pk:
             column_errors[values.isna() & column_errors.isna()] = "required value is missing"
+        if name in raw_of:
+            lengths = raw_of[name].str.len()
+            too_long = (lengths > EXCEL_CELL_LIMIT).fillna(False).astype(bool)
+            column_errors[too_long] = (
+                "cell has " + lengths[too_long].astype("string") + " characters, more than "
+                f"Excel's limit of {EXCEL_CELL_LIMIT}"
+            )
+            # calamine decodes an escaped _x0000_ to NUL, which no PostgreSQL text can hold.
+            has_nul = raw_of[name].str.contains("\x00", regex=False).fillna(False).astype(bool)
+            column_errors[has_nul & ~too_long] = (
+                "cell holds a NUL character (U+0000), which PostgreSQL text cannot store"
+            )
         cleaned[name] = values
         errors[name] = column_errors
     return _collect(sheet, domain, frame, raw_of, cleaned, errors, unknown)
+
+
+def _shortened(values: pd.Series) -> pd.Series:
+    """Values past Excel's cell limit cut to their start, so a rejects file stays readable."""
+    long = (values.str.len() > EXCEL_CELL_LIMIT).fillna(False).astype(bool)
+    if not long.any():
+        return values
+    shortened = values.copy()
+    shortened[long] = (
+        values[long].str.slice(0, 100)
+        + "... ("
+        + values[long].str.len().astype("string")
+        + " characters)"
+    )
+    return shortened
+
+
+def _labelled(headers: list[str], cells: list[pd.Series]) -> pd.Series:
+    """``年=2024, 月=13`` for a column read from several cells; empty cells show as nothing."""
+    parts = [
+        header + "=" + column.fillna("") for header, column in zip(headers, cells, strict=True)
+    ]
+    joined = parts[0]
+    for part in parts[1:]:
+        joined = joined + ", " + part
+    any_given = pd.concat([column.notna() for column in cells], axis=1).any(axis=1)
+    return joined.where(any_given, None).astype("string")
 
 
 def _condition(
@@ -225,7 +272,7 @@ def _collect(
                     "sheet": sheet.sheet,
                     "row": frame.loc[bad, SOURCE_ROW],
                     "column": name,
-                    "value": original[bad],
+                    "value": _shortened(original[bad]),
                     "reason": column_errors[bad],
                 }
             )

@@ -125,6 +125,9 @@ def code(
         values = values.str.replace(f"[{_char_class(remove)}]", "", regex=True)
     if strip_prefix:
         values = values.str.replace(f"^(?i:{re.escape(strip_prefix)})", "", regex=True)
+    if remove or strip_prefix:
+        # "- 0" less its "-" is " 0": trim again, or a code is stored with a leading blank.
+        values = values.str.strip()
     if replace:
         values = values.replace(replace)
     values = values.where(values != "", None)
@@ -172,6 +175,8 @@ def decimal(
     present = cells.notna()
     not_number = present & text.isna()
     errors[not_number] = "not a number"
+    # Digits pandas cannot convert (past Python's 4,300-digit int limit) would reach COPY unchecked.
+    errors[present & ~not_number & values.isna()] = f"too large for numeric({precision},{scale})"
     if percent:
         values = values.where(~is_percent, (values / 100).round(scale + 6))
         text = text.where(~is_percent, values.astype(str))

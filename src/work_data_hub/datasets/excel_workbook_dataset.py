@@ -22,13 +22,17 @@ class ExcelWorkbook:
         self.path = path
         self.name = path.name
         self._workbook = workbook
+        self._parsed: dict[str, Any] = {}
 
     @property
     def sheet_names(self) -> list[str]:
         return list(self._workbook.sheet_names)
 
-    def read_rows(self, sheet: str | int) -> tuple[str, list[list[Cell]]]:
-        """``(sheet name, rows)`` where ``rows[i]`` is Excel row ``i + 1``."""
+    def parse(self, sheet: str | int) -> str:
+        """Parse one sheet's XML (calamine does this without holding the GIL); its name.
+
+        Done ahead by a reader thread, so that parsing the next workbook overlaps cleaning.
+        """
         names = self.sheet_names
         if isinstance(sheet, int):
             if not 0 <= sheet < len(names):
@@ -38,12 +42,24 @@ class ExcelWorkbook:
             sheet_name = names[sheet]
         else:
             sheet_name = sheet
+        if sheet_name not in self._parsed:
+            try:
+                self._parsed[sheet_name] = self._workbook.get_sheet_by_name(sheet_name)
+            except WorksheetNotFound as exc:
+                raise WorkbookReadError(
+                    f"{self.name}: sheet {sheet_name!r} not found; sheets are {names}"
+                ) from exc
+            except CalamineError as exc:
+                raise WorkbookReadError(
+                    f"{self.name}: sheet {sheet_name!r} cannot be read: {exc}"
+                ) from exc
+        return sheet_name
+
+    def read_rows(self, sheet: str | int) -> tuple[str, list[list[Cell]]]:
+        """``(sheet name, rows)`` where ``rows[i]`` is Excel row ``i + 1``."""
+        sheet_name = self.parse(sheet)
         try:
-            rows = self._workbook.get_sheet_by_name(sheet_name).to_python(skip_empty_area=False)
-        except WorksheetNotFound as exc:
-            raise WorkbookReadError(
-                f"{self.name}: sheet {sheet_name!r} not found; sheets are {names}"
-            ) from exc
+            rows = self._parsed.pop(sheet_name).to_python(skip_empty_area=False)
         except CalamineError as exc:
             raise WorkbookReadError(
                 f"{self.name}: sheet {sheet_name!r} cannot be read: {exc}"

@@ -10,6 +10,7 @@ import hashlib
 import logging
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -95,29 +96,51 @@ def clean_workbooks(
     results: list[CleanResult] = []
     rows_blank = rows_total = 0
     files: dict[str, dict[str, Any]] = {}
-    for file in manifest.selection.selected:
-        started = time.perf_counter()
-        sheet = read_sheet(
-            workbooks[_partition_id(workbooks, file.path)](), domain.sheet, domain.header_row
+    selected = manifest.selection.selected
+
+    def open_and_parse(file: DatedFile) -> ExcelWorkbook:
+        workbook = workbooks[_partition_id(workbooks, file.path)]()
+        workbook.parse(domain.sheet)
+        return workbook
+
+    # The next workbook is opened and its sheet parsed while this one is cleaned: calamine
+    # parses without holding the GIL, so on two cores that parse overlaps the pandas work.
+    # Turning cells into Python objects and text needs the GIL, so it stays on this thread.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="read_ahead") as read_ahead:
+        pending: list[Future[ExcelWorkbook]] = (
+            [read_ahead.submit(open_and_parse, selected[0])] if selected else []
         )
-        result = clean_sheet(sheet, domain, mappings, today)
-        results.append(result)
-        rows_blank += sheet.rows_blank
-        rows_total += sheet.rows_total
-        files[file.path] = {
-            "sheet": sheet.sheet,
-            "rows_read": result.rows_read,
-            "rows_skipped": sheet.rows_blank + sheet.rows_total,
-            "seconds": round(time.perf_counter() - started, 3),
-        }
-        logger.info(
-            "%s: read %s rows from %s (%s blank and %s total rows skipped)",
-            domain.name,
-            result.rows_read,
-            file.path,
-            sheet.rows_blank,
-            sheet.rows_total,
-        )
+        for position, file in enumerate(selected):
+            started = time.perf_counter()
+            workbook = pending.pop().result()
+            if position + 1 < len(selected):
+                pending.append(read_ahead.submit(open_and_parse, selected[position + 1]))
+            try:
+                sheet = read_sheet(workbook, domain.sheet, domain.header_row)
+                del workbook
+                result = clean_sheet(sheet, domain, mappings, today)
+            except BaseException:
+                for future in pending:
+                    future.cancel()
+                raise
+            results.append(result)
+            rows_blank += sheet.rows_blank
+            rows_total += sheet.rows_total
+            files[file.path] = {
+                "sheet": sheet.sheet,
+                "rows_read": result.rows_read,
+                "rows_skipped": sheet.rows_blank + sheet.rows_total,
+                "seconds": round(time.perf_counter() - started, 3),
+            }
+            logger.info(
+                "%s: read %s rows from %s (%s blank and %s total rows skipped)",
+                domain.name,
+                result.rows_read,
+                file.path,
+                sheet.rows_blank,
+                sheet.rows_total,
+            )
+            del sheet
     combined = combine(results, domain)
     summary = {
         "rows_read": combined.rows_read,

@@ -1,0 +1,64 @@
+"""Fixtures of the reliability suite: a database holding a known baseline load.
+
+The suite shares one database (created once, dropped at the end) and rebuilds the target table
+before each test, which costs milliseconds where a fresh database costs most of a second.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy.engine import URL
+
+from tests.conftest import _connect
+from tests.reliability.support import TABLE, load_baseline, table_digest
+from work_data_hub.load_plan import quote
+
+
+@dataclass
+class Baseline:
+    """A database whose trustee_performance table holds a good load, and its digest."""
+
+    url: URL
+    connection: Any
+    digest: str
+    reporting: Path
+
+    def unchanged(self) -> bool:
+        return table_digest(self.connection) == self.digest
+
+
+@pytest.fixture(scope="session")
+def shared_database(postgres_server: URL) -> Iterator[URL]:
+    name = f"wdh_reliability_{uuid.uuid4().hex[:12]}"
+    admin = _connect(postgres_server)
+    admin.autocommit = True
+    with admin.cursor() as cursor:
+        cursor.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield postgres_server.set(database=name)
+    finally:
+        with admin.cursor() as cursor:
+            cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
+
+
+@pytest.fixture
+def shared_connection(shared_database: URL) -> Iterator[Any]:
+    connection = _connect(shared_database)
+    connection.autocommit = True
+    yield connection
+    connection.close()
+
+
+@pytest.fixture
+def baseline(tmp_path: Path, shared_database: URL, shared_connection: Any) -> Baseline:
+    with shared_connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE IF EXISTS {quote(TABLE)}")
+    digest, reporting = load_baseline(tmp_path, shared_database, shared_connection)
+    return Baseline(shared_database, shared_connection, digest, reporting)
