@@ -8,12 +8,14 @@ import logging
 from pathlib import Path
 from types import SimpleNamespace
 
+import pytest
 from rich.console import Console
 
 from tests.conftest import PROJECT_ROOT
 from tests.helpers import run_kedro
 from work_data_hub.json_lines import JsonLinesFileHandler
 from work_data_hub.progress import ProgressHooks
+from work_data_hub.run_log_hooks import RunLogHooks
 
 COUNTED_FIELDS = (
     "rows_read",
@@ -152,3 +154,20 @@ def test_progress_is_silent_when_output_is_not_a_terminal() -> None:
     assert override is None  # the node's inputs are untouched
     assert opened == ["2024/10/a.xlsx", "2024/11/b.xlsx"]
     assert pipe.getvalue() == ""
+
+
+def test_an_unusable_log_folder_is_reported_and_does_not_stop_the_run(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    blocker = tmp_path / "not_a_folder"
+    blocker.write_text("", encoding="utf-8")
+    hooks = RunLogHooks()
+    handlers = list(logging.getLogger().handlers)
+    with caplog.at_level(logging.WARNING):
+        hooks.before_pipeline_run(
+            run_params={"run_id": "r1"},
+            catalog=_Catalog({"params:run_log_dir": str(blocker / "logs")}),
+        )
+    hooks.after_pipeline_run()
+    assert logging.getLogger().handlers == handlers
+    assert "no JSON-lines log" in caplog.text and "run_log_dir" in caplog.text

@@ -21,6 +21,7 @@ from kedro.framework.hooks import hook_impl
 from work_data_hub.json_lines import JsonLinesFileHandler
 
 DEFAULT_LOG_DIR = "data/08_reporting/logs"
+logger = logging.getLogger(__name__)
 
 
 class RunLogHooks:
@@ -39,8 +40,20 @@ class RunLogHooks:
         log_dir = Path(DEFAULT_LOG_DIR)
         if "params:run_log_dir" in catalog:
             log_dir = Path(catalog.load("params:run_log_dir"))
-        log_dir.mkdir(parents=True, exist_ok=True)
         run_id = str(run_params["run_id"])
+        try:
+            log_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            # The run report's own check stops the run when the reporting folder is unusable;
+            # a log folder alone going wrong must not stop a load, but is said out loud.
+            logger.warning(
+                "Run %s: no JSON-lines log, the folder %s cannot be created (%s); set "
+                "'run_log_dir' in conf/base/parameters.yml to a writable folder",
+                run_id,
+                log_dir,
+                exc.strerror or exc,
+            )
+            return
         self.path = log_dir / f"run_{run_id.replace(':', '-')}.jsonl"
         self._handler = JsonLinesFileHandler(self.path, fields={"run_id": run_id})
         self._handler.setLevel(self._level)
