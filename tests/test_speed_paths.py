@@ -237,3 +237,29 @@ def test_an_unreadable_workbook_read_ahead_still_fails_naming_the_file(tmp_path:
 
     with pytest.raises(WorkbookReadError, match=r"2024_09_受托业绩报告\.xlsx"):
         clean_workbooks(workbooks, manifest, domain=domain, mappings={})
+
+
+def test_rules_applied_once_per_distinct_value_match_the_rule_applied_to_every_cell() -> None:
+    import datetime as dt
+
+    import pandas as pd
+
+    from work_data_hub.cleaning import rules
+    from work_data_hub.cleaning.engine import once_per_distinct_value
+
+    years = pd.Series(["2024", "2024年", None, "20x4", "2024.0"] * 40, dtype="string")
+    months = pd.Series(["11", "11月", "13", None, "11"] * 40, dtype="string")
+    amounts = pd.Series(["1,000.5", "¥2", "abc", None, "-3"] * 40, dtype="string")
+    today = dt.date(2026, 1, 1)
+
+    def year_month(cells: list[pd.Series]) -> rules.RuleResult:
+        return rules.year_month(cells[0], cells[1], today)
+
+    def amount(cells: list[pd.Series]) -> rules.RuleResult:
+        return rules.decimal(cells[0], precision=18, scale=4, minimum=0)
+
+    for apply, cells in ((year_month, [years, months]), (amount, [amounts])):
+        expected = apply(cells)
+        spread = once_per_distinct_value(apply, cells)
+        pd.testing.assert_series_equal(spread.values, expected.values, check_names=False)
+        pd.testing.assert_series_equal(spread.errors, expected.errors, check_names=False)

@@ -8,6 +8,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import cast
 
+import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from work_data_hub.cleaning import rules
@@ -99,6 +101,43 @@ def _apply_rule(
     cells = [
         source.get(header, pd.Series(pd.NA, index=index, dtype="string")) for header in headers
     ]
+    if spec.rule in ELEMENTWISE_RULES:
+        return once_per_distinct_value(lambda distinct: _cell_rule(spec, distinct, today), cells)
+    origin = cast(str, spec.from_column)
+    if spec.rule == "mapping":
+        return rules.mapping(cleaned[origin], mappings[cast(str, spec.mapping)])
+    values = raw_of[origin] if spec.raw else cleaned[origin]
+    return rules.RuleResult(values.astype("string"), rules._no_errors(index))
+
+
+# Rules whose result for a row depends on that row's own cells alone.
+ELEMENTWISE_RULES = frozenset({"year_month", "month_date", "code", "decimal", "rate", "text"})
+
+
+def once_per_distinct_value(
+    apply: Callable[[list[pd.Series]], rules.RuleResult], cells: list[pd.Series]
+) -> rules.RuleResult:
+    """Apply an element-wise rule to each distinct cell (tuple) once, then spread the result.
+
+    Monthly workbooks repeat years, months, codes and names on most rows; the string work of
+    a rule costs a Python call per cell, so doing it per distinct value is where the time goes.
+    """
+    index = cells[0].index
+    combined: npt.NDArray[np.int64] = np.zeros(len(index), dtype=np.int64)
+    for column in cells:
+        codes, uniques = pd.factorize(column, use_na_sentinel=False)
+        combined = combined * (len(uniques) + 1) + codes
+    distinct, first_rows, inverse = np.unique(combined, return_index=True, return_inverse=True)
+    if len(distinct) * 2 > len(index):
+        return apply(cells)
+    result = apply([column.iloc[first_rows].reset_index(drop=True) for column in cells])
+    return rules.RuleResult(
+        values=pd.Series(result.values.array.take(inverse), index=index, dtype="string"),
+        errors=pd.Series(result.errors.array.take(inverse), index=index, dtype="string"),
+    )
+
+
+def _cell_rule(spec: ColumnSpec, cells: list[pd.Series], today: dt.date) -> rules.RuleResult:
     if spec.rule == "year_month":
         return rules.year_month(cells[0], cells[1], today)
     if spec.rule == "month_date":
@@ -123,13 +162,7 @@ def _apply_rule(
             min_exclusive=spec.min_exclusive,
             percent=spec.rule == "rate",
         )
-    if spec.rule == "text":
-        return rules.text(cells[0], placeholders=spec.placeholders)
-    origin = cast(str, spec.from_column)
-    if spec.rule == "mapping":
-        return rules.mapping(cleaned[origin], mappings[cast(str, spec.mapping)])
-    values = raw_of[origin] if spec.raw else cleaned[origin]
-    return rules.RuleResult(values.astype("string"), rules._no_errors(index))
+    return rules.text(cells[0], placeholders=spec.placeholders)
 
 
 def _load_transform(dotted: str) -> Transform:
