@@ -172,7 +172,7 @@ CODE_RULES = {
 @pytest.mark.parametrize("name", sorted(CODE_RULES))
 @PROPERTY_SETTINGS
 @given(values=cell_columns)
-@example(values=["FF1", "- 0", " C-1 ", "1P0290"])
+@example(values=["FF1", "- 0", " C-1 ", "1P0290", "ῗ"])
 def test_code_cleans_or_rejects_every_cell_and_is_idempotent(name: str, values: list[Any]) -> None:
     options = CODE_RULES[name]
     cells = _series(values)

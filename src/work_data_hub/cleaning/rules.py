@@ -120,7 +120,8 @@ def code(
     """Trimmed (and upper-cased) codes, characters in ``remove`` dropped, exact replacements."""
     values = _normalised(cells)
     if upper:
-        values = values.str.upper()
+        # Upper-casing can leave a sequence that NFKC composes differently (ῗ -> Ϊ͂).
+        values = values.str.upper().str.normalize("NFKC")
     if remove:
         values = values.str.replace(f"[{_char_class(remove)}]", "", regex=True)
     if strip_prefix:
