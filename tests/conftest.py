@@ -6,6 +6,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -50,20 +51,27 @@ def postgres_server() -> URL:
     return url
 
 
-@pytest.fixture
-def database_url(postgres_server: URL) -> Iterator[URL]:
-    """A fresh, empty database for one test, dropped afterwards."""
-    name = f"wdh_test_{uuid.uuid4().hex[:12]}"
-    admin = _connect(postgres_server)
+@contextmanager
+def fresh_database(server: URL, prefix: str = "wdh_test") -> Iterator[URL]:
+    """A new, empty database on ``server``, dropped on exit."""
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    admin = _connect(server)
     admin.autocommit = True
     with admin.cursor() as cursor:
         cursor.execute(f'CREATE DATABASE "{name}"')
     try:
-        yield postgres_server.set(database=name)
+        yield server.set(database=name)
     finally:
         with admin.cursor() as cursor:
             cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.close()
+
+
+@pytest.fixture
+def database_url(postgres_server: URL) -> Iterator[URL]:
+    """A fresh, empty database for one test, dropped afterwards."""
+    with fresh_database(postgres_server) as url:
+        yield url
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ before each test, which costs milliseconds where a fresh database costs most of 
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +14,7 @@ from typing import Any
 import pytest
 from sqlalchemy.engine import URL
 
-from tests.conftest import _connect
+from tests.conftest import _connect, fresh_database
 from tests.reliability.support import TABLE, load_baseline, table_digest
 from work_data_hub.load_plan import quote
 
@@ -35,17 +34,8 @@ class Baseline:
 
 @pytest.fixture(scope="session")
 def shared_database(postgres_server: URL) -> Iterator[URL]:
-    name = f"wdh_reliability_{uuid.uuid4().hex[:12]}"
-    admin = _connect(postgres_server)
-    admin.autocommit = True
-    with admin.cursor() as cursor:
-        cursor.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield postgres_server.set(database=name)
-    finally:
-        with admin.cursor() as cursor:
-            cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
+    with fresh_database(postgres_server, prefix="wdh_reliability") as url:
+        yield url
 
 
 @pytest.fixture
