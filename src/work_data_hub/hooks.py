@@ -14,6 +14,7 @@ from kedro.framework.hooks import hook_impl
 from kedro.pipeline import Node, Pipeline
 
 from work_data_hub.config import check_run_parameters
+from work_data_hub.owner_only import open_owner_only
 
 logger = logging.getLogger("work_data_hub.run")
 
@@ -228,10 +229,8 @@ class RunReportHooks:
             "seconds": round(time.perf_counter() - clock, 3),
             "domains": self._domains,
         }
-        self._report_dir.mkdir(parents=True, exist_ok=True)
         path = self._report_dir / f"run_{self._run['run_id'].replace(':', '-')}.json"
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        with os.fdopen(open_owner_only(path), "w", encoding="utf-8") as handle:
             json.dump(report, handle, ensure_ascii=False, indent=2, default=str)
         logger.info(
             "Run %s %s in %.2fs; run report: %s",

@@ -14,6 +14,8 @@ import logging
 import os
 from typing import Any
 
+from work_data_hub.owner_only import open_owner_only
+
 # Attributes every LogRecord has, plus the markup hints Kedro's RichHandler reads: not "extra".
 _RECORD_ATTRIBUTES = frozenset(
     vars(logging.LogRecord("", 0, "", 0, "", None, None)).keys()
@@ -57,5 +59,4 @@ class JsonLinesFileHandler(logging.FileHandler):
         self.setFormatter(JsonLinesFormatter(fields))
 
     def _open(self) -> io.TextIOWrapper:
-        descriptor = os.open(self.baseFilename, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        return open(descriptor, "a", encoding="utf-8")
+        return open(open_owner_only(self.baseFilename, append=True), "a", encoding="utf-8")

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 from kedro.io import AbstractVersionedDataset, DatasetError, Version
 
 from work_data_hub.load_plan import LoadPlan, render_psql
+from work_data_hub.owner_only import open_owner_only
 from work_data_hub.warehouse import (
     CREDENTIALS_ENTRY,
     ENVIRONMENT_VARIABLES,
@@ -126,10 +127,8 @@ class PostgresLoadDataset(AbstractVersionedDataset[LoadPlan, bytes]):
 
     def save(self, data: LoadPlan) -> None:
         path = Path(self._get_save_path())
-        path.parent.mkdir(parents=True, exist_ok=True)
         # Plans carry the rows themselves: readable by the owner only.
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(descriptor, "wb") as handle:
+        with os.fdopen(open_owner_only(path), "wb") as handle:
             handle.write(render_psql(data))
         self.last_result = LoadResult(plan_path=str(path), executed=False)
         logger.info("Wrote the load plan for %s to %s", data.domain, path)

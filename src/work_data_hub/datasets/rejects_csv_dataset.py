@@ -7,13 +7,12 @@ load plans they are created with mode 0600 rather than the umask's usual world-r
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import pandas as pd
 from kedro.io.core import get_filepath_str
 from kedro_datasets.pandas import CSVDataset
 
-OWNER_ONLY = 0o600
+from work_data_hub.owner_only import open_owner_only
 
 
 class OwnerOnlyCSVDataset(CSVDataset):  # type: ignore[misc]
@@ -32,10 +31,7 @@ class OwnerOnlyCSVDataset(CSVDataset):  # type: ignore[misc]
         # new version timestamp and write elsewhere.
         save_path = get_filepath_str(self._get_save_path(), self._protocol)
         if self._protocol == "file":
-            path = Path(save_path)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, OWNER_ONLY))
-            os.chmod(path, OWNER_ONLY)
+            os.close(open_owner_only(save_path))
         with self._fs.open(save_path, **self._fs_open_args_save) as fs_file:
             data.to_csv(path_or_buf=fs_file, **self._save_args)
         self._invalidate_cache()
