@@ -84,13 +84,8 @@ TARGET_SCALING = 1.3
 
 
 def _connect(url: str) -> Any:
-    parsed = make_url(url)
     return psycopg2.connect(
-        host=parsed.host,
-        port=parsed.port or 5432,
-        user=parsed.username,
-        password=parsed.password,
-        dbname=parsed.database,
+        **make_url(url).translate_connect_args(username="user", database="dbname")
     )
 
 

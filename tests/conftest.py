@@ -23,14 +23,8 @@ def _server_url() -> URL:
 def _connect(url: URL):  # type: ignore[no-untyped-def]
     import psycopg2
 
-    return psycopg2.connect(
-        host=url.host,
-        port=url.port or 5432,
-        user=url.username,
-        password=url.password,
-        dbname=url.database or "postgres",
-        connect_timeout=5,
-    )
+    arguments = url.translate_connect_args(username="user", database="dbname")
+    return psycopg2.connect(**{"dbname": "postgres", **arguments}, connect_timeout=5)
 
 
 @pytest.fixture(scope="session")

@@ -205,11 +205,7 @@ class PostgresLoadDataset(AbstractVersionedDataset[LoadPlan, bytes]):
         }
         try:
             return psycopg2.connect(
-                host=url.host,
-                port=url.port or 5432,
-                user=url.username,
-                password=url.password,
-                dbname=url.database,
+                **{"port": 5432, **url.translate_connect_args(username="user", database="dbname")},
                 **options,
             )
         except psycopg2.Error as exc:
