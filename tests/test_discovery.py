@@ -350,3 +350,24 @@ def test_max_files_through_the_pipeline_reads_only_the_selected_workbooks(
     assert sorted(copied) == plans
     for name in ("2024_07", "(旧)", "~$", "backup", "2024_12"):
         assert name not in plan
+
+
+def test_a_backslash_in_a_file_name_is_part_of_the_name(tmp_path: Path) -> None:
+    from kedro_datasets.partitions import PartitionedDataset
+
+    from work_data_hub.pipelines.ingest import nodes
+
+    domains, mappings = load_domains(PROJECT_ROOT)
+    trustee = domains["trustee_performance"]
+    inbox = tmp_path / "inbox"
+    write_trustee(inbox / "2024" / "2024_11_受托业绩\\报告.xlsx", 2024, 11)
+    workbooks = PartitionedDataset(
+        path=str(inbox),
+        dataset={"type": "work_data_hub.datasets.excel_workbook_dataset.ExcelWorkbookDataset"},
+    ).load()
+    manifest = nodes.select_workbooks(workbooks, str(inbox), 1, domain=trustee)
+    assert [f.path for f in manifest.selection.selected] == ["2024/2024_11_受托业绩\\报告.xlsx"]
+    rows, _, summary = nodes.clean_workbooks(workbooks, manifest, domain=trustee, mappings=mappings)
+    assert summary["rows_read"] == 1 and rows["_source_file"].tolist() == [
+        "2024_11_受托业绩\\报告.xlsx"
+    ]

@@ -64,16 +64,13 @@ def select_workbooks(
     workbooks: WorkbookLoaders, inbox: str, max_files: int, *, domain: DomainConfig
 ) -> FileManifest:
     """Pick the domain's files by the Discovery rules; nothing is opened as a workbook here."""
-    check_run_parameters({"inbox": inbox, "max_files": max_files})
+    check_run_parameters({"inbox": inbox, "max_files": max_files}, inbox_must_hold_files=True)
     root = Path(inbox)
-    if not root.is_dir():
-        raise FileNotFoundError(
-            f"inbox {inbox!r} does not exist or is not a folder (param 'inbox')"
-        )
     candidates = []
+    # Partition ids are POSIX paths relative to the inbox (fsspec), the form discovery expects.
     for partition in workbooks:
         stat = (root / partition).stat()
-        candidates.append(FileCandidate(partition.replace("\\", "/"), stat.st_size, stat.st_mtime))
+        candidates.append(FileCandidate(partition, stat.st_size, stat.st_mtime))
     selection = discover(candidates, domain.compiled_pattern, max_files, inbox=inbox)
     hashed = [*selection.selected, *selection.superseded]
     manifest = FileManifest(inbox, selection, {f.path: _sha256(root / f.path) for f in hashed})
@@ -99,7 +96,7 @@ def clean_workbooks(
     selected = manifest.selection.selected
 
     def open_and_parse(file: DatedFile) -> ExcelWorkbook:
-        workbook = workbooks[_partition_id(workbooks, file.path)]()
+        workbook = workbooks[file.path]()
         workbook.parse(domain.sheet)
         return workbook
 
@@ -163,10 +160,6 @@ def _rejected_rows(result: CleanResult) -> int:
     if result.rejects.empty:
         return 0
     return int(result.rejects[["file", "row"]].drop_duplicates().shape[0])
-
-
-def _partition_id(workbooks: WorkbookLoaders, path: str) -> str:
-    return path if path in workbooks else path.replace("/", "\\")
 
 
 def plan_load(
