@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.helpers import run_kedro
+from tests.helpers import run_kedro, run_trustee
 from tests.workbooks import write_garbage, write_trustee, write_workbook
 from work_data_hub.config import RunParametersError, check_run_parameters
 
@@ -110,9 +110,7 @@ def test_bad_inboxes_name_the_inbox_pattern_file_sheet_or_column(
     no_match = tmp_path / "no_match"
     write_trustee(no_match / "backup" / "2024_11_受托业绩.xlsx", 2024, 11)
     write_trustee(no_match / "2024_11_规模明细.xlsx", 2024, 11)
-    result = run_kedro(
-        project_copy, "run", "--pipelines", "trustee_performance", "--params", f"inbox={no_match}"
-    )
+    result = run_trustee(project_copy, f"inbox={no_match}")
     assert_failed_without_plan(
         project_copy, result, f"No workbook under inbox '{no_match}' matches pattern", "受托业绩'"
     )
@@ -124,9 +122,7 @@ def test_bad_inboxes_name_the_inbox_pattern_file_sheet_or_column(
     corrupt = tmp_path / "corrupt"
     write_trustee(corrupt / "2024_10_受托业绩.xlsx", 2024, 10)
     write_garbage(corrupt / "2024_11_受托业绩.xlsx")
-    result = run_kedro(
-        project_copy, "run", "--pipelines", "trustee_performance", "--params", f"inbox={corrupt}"
-    )
+    result = run_trustee(project_copy, f"inbox={corrupt}")
     assert_failed_without_plan(
         project_copy, result, "2024_11_受托业绩.xlsx", "not a readable Excel workbook"
     )
@@ -140,14 +136,7 @@ def test_bad_inboxes_name_the_inbox_pattern_file_sheet_or_column(
         [["年", "月", "公司代码", "收益率"], [2024, 11, "C1", 0.1]],
         sheet="十一月",
     )
-    result = run_kedro(
-        project_copy,
-        "run",
-        "--pipelines",
-        "trustee_performance",
-        "--params",
-        f"inbox={missing_column}",
-    )
+    result = run_trustee(project_copy, f"inbox={missing_column}")
     assert_failed_without_plan(
         project_copy,
         result,

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import PROJECT_ROOT
-from tests.helpers import run_kedro
+from tests.helpers import run_trustee
 from tests.workbooks import write_garbage, write_trustee
 from work_data_hub.discovery import (
     FileCandidate,
@@ -320,14 +320,7 @@ def test_max_files_through_the_pipeline_reads_only_the_selected_workbooks(
 ) -> None:
     inbox = tmp_path / "inbox"
     _multi_period_inbox(inbox)
-    result = run_kedro(
-        project_copy,
-        "run",
-        "--pipelines",
-        "trustee_performance",
-        "--params",
-        f"max_files={max_files},inbox={inbox}",
-    )
+    result = run_trustee(project_copy, f"max_files={max_files},inbox={inbox}")
     assert result.returncode == 0, result.stdout + result.stderr
 
     domain = _report(project_copy)["domains"]["trustee_performance"]

@@ -14,7 +14,7 @@ import pytest
 import yaml
 from sqlalchemy.engine import URL
 
-from tests.helpers import run_kedro
+from tests.helpers import run_trustee
 from tests.workbooks import TRUSTEE_HEADERS, write_workbook
 from work_data_hub.config import DomainConfig, parse_domains
 from work_data_hub.load_plan import build_load_plan, render_psql
@@ -202,9 +202,7 @@ def test_the_plan_kedro_writes_applies_to_a_fresh_database(
     rows.append(["合计", None, None, None, None, None, None, None])
     write_workbook(inbox / "2024_11_受托业绩.xlsx", rows, sheet="十一月")
 
-    result = run_kedro(
-        project_copy, "run", "--pipelines", "trustee_performance", "--params", f"inbox={inbox}"
-    )
+    result = run_trustee(project_copy, f"inbox={inbox}")
     assert result.returncode == 0, result.stdout + result.stderr
     rejects = [
         p for p in (project_copy / "data/08_reporting/rejects").rglob("*.csv") if p.is_file()
