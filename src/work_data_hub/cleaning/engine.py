@@ -107,7 +107,7 @@ def _apply_rule(
     if spec.rule == "mapping":
         return rules.mapping(cleaned[origin], mappings[cast(str, spec.mapping)])
     values = raw_of[origin] if spec.raw else cleaned[origin]
-    return rules.RuleResult(values.astype("string"), rules._no_errors(index))
+    return rules.RuleResult(values.astype("string"), rules.no_errors(index))
 
 
 # Rules whose result for a row depends on that row's own cells alone.

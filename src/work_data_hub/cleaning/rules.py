@@ -26,7 +26,7 @@ class RuleResult:
     errors: pd.Series
 
 
-def _no_errors(index: pd.Index) -> pd.Series:
+def no_errors(index: pd.Index) -> pd.Series:
     return pd.Series(pd.NA, index=index, dtype="string")
 
 
@@ -47,7 +47,7 @@ def _check_period(
     cells: pd.Series, years: pd.Series, months: pd.Series, today: dt.date, bad: str
 ) -> RuleResult:
     """Dates from parsed years and months: 2000-2099, month 1-12, not after this month."""
-    errors = _no_errors(cells.index)
+    errors = no_errors(cells.index)
     present = cells.notna()
     unparsed = present & (years.isna() | months.isna())
     errors[unparsed] = bad
@@ -132,7 +132,7 @@ def code(
     if replace:
         values = values.replace(replace)
     values = values.where(values != "", None)
-    errors = _no_errors(cells.index)
+    errors = no_errors(cells.index)
     if allowed:
         invalid = values.notna() & ~values.str.fullmatch(allowed).fillna(False).astype(bool)
         errors[invalid] = f"code has characters outside {allowed}"
@@ -172,7 +172,7 @@ def decimal(
     With ``percent``, ``5.5%`` means 0.055 and a bare number is already a fraction.
     """
     text, values, is_percent = _numbers(cells)
-    errors = _no_errors(cells.index)
+    errors = no_errors(cells.index)
     present = cells.notna()
     not_number = present & text.isna()
     errors[not_number] = "not a number"
@@ -206,13 +206,13 @@ def text(cells: pd.Series, *, placeholders: list[str] | None = None) -> RuleResu
         }
         spelled = values.str.normalize("NFKC").str.lower()
         values = values.where(~spelled.isin(lowered).fillna(False).astype(bool), None)
-    return RuleResult(values.astype("string"), _no_errors(cells.index))
+    return RuleResult(values.astype("string"), no_errors(cells.index))
 
 
 def mapping(cells: pd.Series, table: dict[str, str]) -> RuleResult:
     """Look each value up in ``table``; unknown or empty values are NULL (for a default)."""
     values = cells.astype("string").map(table, na_action="ignore").astype("string")
-    return RuleResult(values, _no_errors(cells.index))
+    return RuleResult(values, no_errors(cells.index))
 
 
 def apply_defaults(values: pd.Series, conditions: list[tuple[pd.Series, str]]) -> pd.Series:
