@@ -59,9 +59,9 @@ from workbooks import write_trustee_workbook
 
 from work_data_hub.cleaning.engine import clean_sheet, combine
 from work_data_hub.cleaning.reading import normalise_header, read_sheet
+from work_data_hub.config.project import load_domains
 from work_data_hub.datasets.excel_workbook_dataset import ExcelWorkbookDataset
-from work_data_hub.load_plan import build_load_plan
-from work_data_hub.pipeline_registry import load_domains
+from work_data_hub.load.plan import build_load_plan
 from work_data_hub.pipelines.ingest.nodes import clean_workbooks, select_workbooks
 
 HERE = Path(__file__).resolve().parent

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.helpers import run_kedro, run_trustee
-from tests.workbooks import write_garbage, write_trustee, write_workbook
+from tests.support.cli import run_kedro, run_trustee
+from tests.support.workbooks import write_garbage, write_trustee, write_workbook
 from work_data_hub.config import RunParametersError, check_run_parameters
 
 

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import PROJECT_ROOT
-from tests.helpers import run_trustee
-from tests.workbooks import write_garbage, write_trustee
+from tests.support.cli import run_trustee
+from tests.support.workbooks import write_garbage, write_trustee
+from work_data_hub.config.project import load_domains
 from work_data_hub.discovery import (
     FileCandidate,
     NoMatchingFileError,
@@ -21,7 +22,6 @@ from work_data_hub.discovery import (
     select_files,
     version_of,
 )
-from work_data_hub.pipeline_registry import load_domains
 
 TRUSTEE = load_domains(PROJECT_ROOT)[0]["trustee_performance"]
 PATTERN = TRUSTEE.compiled_pattern

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.helpers import run_kedro
+from tests.support.cli import run_kedro
 
 
 def test_kedro_run_plans_the_sample_inbox(project_copy: Path) -> None:

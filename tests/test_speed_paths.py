@@ -18,13 +18,10 @@ from openpyxl import Workbook
 from tests.conftest import PROJECT_ROOT
 from work_data_hub.cleaning.engine import clean_sheet, combine
 from work_data_hub.cleaning.reading import cells_as_text, read_sheet
+from work_data_hub.cleaning.workbook import ExcelWorkbook, WorkbookReadError
 from work_data_hub.config import DomainConfig, parse_domains
-from work_data_hub.datasets.excel_workbook_dataset import (
-    ExcelWorkbook,
-    ExcelWorkbookDataset,
-    WorkbookReadError,
-)
-from work_data_hub.load_plan import copy_text
+from work_data_hub.datasets.excel_workbook_dataset import ExcelWorkbookDataset
+from work_data_hub.load.copy_format import copy_text
 from work_data_hub.pipelines.ingest.nodes import clean_workbooks, select_workbooks
 
 

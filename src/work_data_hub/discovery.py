@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import PurePosixPath
+from typing import Any
 
 EXCLUDED_FOLDERS = frozenset({"temp", "backup", "archive"})
 EXCLUDED_SUFFIXES = frozenset({".tmp", ".bak", ".eml"})
@@ -157,3 +158,26 @@ def discover(
             "and lock files skipped)"
         )
     return select_files(dated, max_files)
+
+
+@dataclass(frozen=True)
+class FileManifest:
+    """The discovery verdict plus each reported file's sha256, for the run report."""
+
+    inbox: str
+    selection: Selection
+    sha256: dict[str, str]
+
+    def report(self) -> dict[str, Any]:
+        def entry(file: DatedFile, with_hash: bool = True) -> dict[str, Any]:
+            item: dict[str, Any] = {"path": file.path, "period": file.period, "size": file.size}
+            if with_hash:
+                item["sha256"] = self.sha256.get(file.path)
+            return item
+
+        return {
+            "inbox": self.inbox,
+            "selected": [entry(f) for f in self.selection.selected],
+            "superseded": [entry(f) for f in self.selection.superseded],
+            "not_selected": [entry(f, with_hash=False) for f in self.selection.not_selected],
+        }

@@ -2,10 +2,10 @@
 
 from kedro.config import OmegaConfigLoader
 
-from work_data_hub.hooks import RunReportHooks
-from work_data_hub.offline import disable_kedro_viz_update_check
-from work_data_hub.progress import ProgressHooks
-from work_data_hub.run_log_hooks import RunLogHooks
+from work_data_hub.hooks.progress import ProgressHooks
+from work_data_hub.hooks.run_log import RunLogHooks
+from work_data_hub.hooks.run_report import RunReportHooks
+from work_data_hub.integrations.kedro_viz import disable_kedro_viz_update_check
 
 # Nothing in this project reaches the network; see work_data_hub/offline.py.
 disable_kedro_viz_update_check()

@@ -16,7 +16,7 @@ from sqlalchemy.engine import URL
 
 from tests.conftest import _connect, fresh_database
 from tests.reliability.support import TABLE, load_baseline, table_digest
-from work_data_hub.load_plan import quote
+from work_data_hub.load.sql import quote
 
 
 @dataclass

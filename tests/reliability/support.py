@@ -25,7 +25,7 @@ from sqlalchemy.engine import URL
 
 from work_data_hub.config import DomainConfig, parse_domains
 from work_data_hub.datasets.postgres_load_dataset import LoadResult, PostgresLoadDataset
-from work_data_hub.load_plan import quote
+from work_data_hub.load.sql import quote
 from work_data_hub.pipelines.ingest import nodes
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import run_kedro
 from tests.reliability.conftest import Baseline
+from tests.support.cli import run_kedro
 
 pytestmark = pytest.mark.database
 

@@ -1,7 +1,7 @@
 """Database faults this suite owns: a statement timeout and a table altered since the last run.
 
 (Unreachable servers, wrong passwords, a connection killed during COPY and concurrent runs are
-tested with execute mode in tests/test_execute_load.py.)
+tested with execute mode in tests/datasets/test_execute_load.py.)
 """
 
 from __future__ import annotations

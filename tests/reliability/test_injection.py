@@ -16,7 +16,7 @@ import pytest
 
 from tests.reliability.support import run_domain, write_workbook
 from work_data_hub.config import parse_domains
-from work_data_hub.load_plan import quote
+from work_data_hub.load.sql import quote
 
 pytestmark = pytest.mark.database
 

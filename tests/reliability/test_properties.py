@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from tests.reliability.support import project_domains
 from work_data_hub.cleaning import rules
-from work_data_hub.load_plan import copy_text
+from work_data_hub.load.copy_format import copy_text
 
 TODAY = dt.date(2026, 11, 25)
 PROPERTY_SETTINGS = settings(

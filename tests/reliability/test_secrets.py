@@ -18,9 +18,9 @@ from typing import Any
 import pytest
 from sqlalchemy.engine import URL
 
-from tests.helpers import run_kedro
 from tests.reliability.support import TABLE, run_domain, trustee_rows, write_workbook
-from work_data_hub.load_plan import quote
+from tests.support.cli import run_kedro
+from work_data_hub.load.sql import quote
 
 pytestmark = pytest.mark.database
 

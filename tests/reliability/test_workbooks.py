@@ -27,8 +27,8 @@ from tests.reliability.support import (
     workbook_bytes,
     write_workbook,
 )
+from work_data_hub.cleaning.workbook import WorkbookReadError
 from work_data_hub.config import parse_domains
-from work_data_hub.datasets.excel_workbook_dataset import WorkbookReadError
 from work_data_hub.datasets.postgres_load_dataset import RejectedRowsError
 
 pytestmark = pytest.mark.database

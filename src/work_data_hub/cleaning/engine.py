@@ -15,6 +15,7 @@ import pandas as pd
 from work_data_hub.cleaning import rules
 from work_data_hub.cleaning.reading import SOURCE_FILE, SOURCE_ROW, RawSheet, normalise_header
 from work_data_hub.config import ColumnSpec, DomainConfig
+from work_data_hub.errors import WorkDataHubError
 
 REJECT_COLUMNS = ["file", "sheet", "row", "column", "value", "reason"]
 # Excel cannot hold more characters in a cell; a longer one was not typed in Excel (a generated
@@ -23,7 +24,7 @@ EXCEL_CELL_LIMIT = 32_767
 Transform = Callable[[pd.DataFrame, DomainConfig], pd.DataFrame]
 
 
-class MissingColumnError(ValueError):
+class MissingColumnError(WorkDataHubError, ValueError):
     """A workbook lacks a header the domain requires; the message names file, sheet, header."""
 
 

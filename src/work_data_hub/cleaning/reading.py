@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from work_data_hub.datasets.excel_workbook_dataset import Cell, ExcelWorkbook, WorkbookReadError
+from work_data_hub.cleaning.workbook import Cell, ExcelWorkbook, WorkbookReadError
 
 SOURCE_FILE = "_source_file"
 SOURCE_ROW = "_source_row"

@@ -12,9 +12,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 from kedro.io import AbstractVersionedDataset, DatasetError, Version
 
-from work_data_hub.load_plan import LoadPlan, render_psql
-from work_data_hub.owner_only import open_owner_only
-from work_data_hub.warehouse import (
+from work_data_hub.config.warehouse import (
     CREDENTIALS_ENTRY,
     ENVIRONMENT_VARIABLES,
     WarehouseAddress,
@@ -22,6 +20,10 @@ from work_data_hub.warehouse import (
     describe,
     resolve_address,
 )
+from work_data_hub.datasets.owner_only import open_owner_only
+from work_data_hub.errors import WorkDataHubError
+from work_data_hub.load.plan import LoadPlan
+from work_data_hub.load.psql import render_psql
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import URL
@@ -32,11 +34,11 @@ logger = logging.getLogger(__name__)
 _DETAIL_LIMIT = 300
 
 
-class RejectedRowsError(DatasetError):
+class RejectedRowsError(WorkDataHubError, DatasetError):
     """Too many rejected rows for an execute run; nothing was loaded."""
 
 
-class LoadFailedError(DatasetError):
+class LoadFailedError(WorkDataHubError, DatasetError):
     """The database refused the load; the transaction was rolled back, nothing changed."""
 
 
@@ -61,7 +63,7 @@ def _strict_bool(value: object, name: str) -> bool:
 
 
 class PostgresLoadDataset(AbstractVersionedDataset[LoadPlan, bytes]):
-    """Saves a :class:`~work_data_hub.load_plan.LoadPlan`: always as a versioned psql script,
+    """Saves a :class:`~work_data_hub.load.plan.LoadPlan`: always as a versioned psql script,
     and, when ``execute`` is true, also by running the same statements in one transaction.
 
     Loading returns the plan script's bytes. Example catalog entry::
@@ -76,7 +78,7 @@ class PostgresLoadDataset(AbstractVersionedDataset[LoadPlan, bytes]):
 
     The database address comes from ``WDH_DATABASE__URI``, else ``WDH_DATABASE__HOST``,
     ``__PORT``, ``__USER``, ``__PASSWORD``, ``__DB``, else ``credentials['con']``
-    (see :mod:`work_data_hub.warehouse`). Plan-only saves never import the driver and never
+    (see :mod:`work_data_hub.config.warehouse`). Plan-only saves never import the driver and never
     connect.
 
     Executing runs the plan's own statements on one autocommit connection, so its ``BEGIN``

@@ -12,7 +12,7 @@ import pandas as pd
 from kedro.io.core import get_filepath_str
 from kedro_datasets.pandas import CSVDataset
 
-from work_data_hub.owner_only import open_owner_only
+from work_data_hub.datasets.owner_only import open_owner_only
 
 
 class OwnerOnlyCSVDataset(CSVDataset):  # type: ignore[misc]

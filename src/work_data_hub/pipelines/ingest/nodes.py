@@ -11,7 +11,6 @@ import logging
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,37 +18,14 @@ import pandas as pd
 
 from work_data_hub.cleaning.engine import CleanResult, clean_sheet, combine
 from work_data_hub.cleaning.reading import read_sheet
+from work_data_hub.cleaning.workbook import ExcelWorkbook
 from work_data_hub.config import DomainConfig, check_run_parameters
-from work_data_hub.datasets.excel_workbook_dataset import ExcelWorkbook
-from work_data_hub.discovery import DatedFile, FileCandidate, Selection, discover
-from work_data_hub.load_plan import LoadPlan, build_load_plan
+from work_data_hub.discovery import DatedFile, FileCandidate, FileManifest, discover
+from work_data_hub.load.plan import LoadPlan, build_load_plan
 
 logger = logging.getLogger(__name__)
 
 WorkbookLoaders = dict[str, Callable[[], ExcelWorkbook]]
-
-
-@dataclass(frozen=True)
-class FileManifest:
-    """The discovery verdict plus each reported file's sha256, for the run report."""
-
-    inbox: str
-    selection: Selection
-    sha256: dict[str, str]
-
-    def report(self) -> dict[str, Any]:
-        def entry(file: DatedFile, with_hash: bool = True) -> dict[str, Any]:
-            item: dict[str, Any] = {"path": file.path, "period": file.period, "size": file.size}
-            if with_hash:
-                item["sha256"] = self.sha256.get(file.path)
-            return item
-
-        return {
-            "inbox": self.inbox,
-            "selected": [entry(f) for f in self.selection.selected],
-            "superseded": [entry(f) for f in self.selection.superseded],
-            "not_selected": [entry(f, with_hash=False) for f in self.selection.not_selected],
-        }
 
 
 def _sha256(path: Path) -> str:

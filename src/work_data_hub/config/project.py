@@ -1,0 +1,76 @@
+"""The Kedro project and environment a command works in, and the domains it declares.
+
+The only place that works out the Kedro environment (``--env``, else ``KEDRO_ENV``, else Kedro's
+default run environment) and reads ``data_sources.yml`` and ``mappings.yml``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from kedro.config import MissingConfigException
+from kedro.framework.project import settings
+from kedro.utils import find_kedro_project
+
+from work_data_hub.config.domains import DataSourcesError, DomainConfig, parse_domains
+
+DEFAULT_RUN_ENV = "local"
+# The source checkout this module belongs to: the project when a tool starts elsewhere.
+SOURCE_PROJECT_PATH = Path(__file__).resolve().parents[3]
+
+
+def kedro_env(command_args: Sequence[str] = ()) -> str | None:
+    """The environment a command names (``--env``/``-e``), else ``KEDRO_ENV``, else None."""
+    for position, argument in enumerate(command_args):
+        if argument in ("--env", "-e") and position + 1 < len(command_args):
+            return command_args[position + 1]
+        if argument.startswith("--env="):
+            return argument.removeprefix("--env=")
+    return os.environ.get("KEDRO_ENV") or None
+
+
+def run_env(explicit: str | None = None) -> str:
+    """The environment a run uses: ``explicit``, else ``KEDRO_ENV``, else ``local``."""
+    return explicit or kedro_env() or DEFAULT_RUN_ENV
+
+
+def project_path(start: Path | None = None) -> Path:
+    """The Kedro project around ``start`` (the working directory), else this source checkout."""
+    return find_kedro_project(start or Path.cwd()) or SOURCE_PROJECT_PATH
+
+
+def load_domains(
+    project_path: Path | None = None, env: str | None = None
+) -> tuple[dict[str, DomainConfig], dict[str, dict[str, str]]]:
+    """Read and validate ``data_sources.yml`` and ``mappings.yml`` through Kedro's config loader.
+
+    The loader is built from this project's settings module rather than Kedro's ``settings``
+    proxy, so that tests and notebooks that never bootstrapped the project read the same files.
+    """
+    from work_data_hub import settings as project_settings  # noqa: PLC0415  (settings imports hooks)
+
+    root = project_path or find_kedro_project(Path.cwd()) or Path.cwd()
+    loader_args: dict[str, Any] = dict(project_settings.CONFIG_LOADER_ARGS)
+    loader = project_settings.CONFIG_LOADER_CLASS(
+        conf_source=str(root / settings.CONF_SOURCE),
+        env=env or kedro_env(),
+        **loader_args,
+    )
+    try:
+        raw: dict[str, Any] = dict(loader["data_sources"])
+    except MissingConfigException as exc:
+        raise DataSourcesError(
+            f"No data_sources.yml under {root / settings.CONF_SOURCE}: {exc}"
+        ) from None
+    try:
+        mappings_raw: dict[str, Any] = dict(loader["mappings"])
+    except MissingConfigException:
+        mappings_raw = {}
+    mappings = {
+        str(name): {str(key): str(value) for key, value in (table or {}).items()}
+        for name, table in mappings_raw.items()
+    }
+    return parse_domains(raw, mappings), mappings

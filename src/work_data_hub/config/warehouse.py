@@ -1,0 +1,163 @@
+"""Where the warehouse is: ``WDH_DATABASE__*`` variables, else the Kedro credentials entry.
+
+Order (DOMAINS.md, "Database settings"): ``WDH_DATABASE__URI``; else ``WDH_DATABASE__HOST``
+with ``__PORT`` (5432), ``__USER``, ``__PASSWORD`` and ``__DB``; else ``warehouse: {con: ...}``
+in ``conf/local/credentials.yml``. The variables are read through a nested pydantic-settings
+model (``WDH_`` prefix, ``__`` delimiter). The system this replaces silently ignored them, so a
+variable that is set but cannot take effect is an error here, not a shrug.
+
+Connection strings are parsed and rendered by SQLAlchemy's ``URL``; messages show host, port
+and database through :func:`describe`, never the password.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, SecretStr, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+
+from work_data_hub.errors import WorkDataHubError
+
+logger = logging.getLogger(__name__)
+
+ENVIRONMENT_VARIABLES = (
+    "WDH_DATABASE__URI",
+    "WDH_DATABASE__HOST",
+    "WDH_DATABASE__PORT",
+    "WDH_DATABASE__USER",
+    "WDH_DATABASE__PASSWORD",
+    "WDH_DATABASE__DB",
+)
+CREDENTIALS_ENTRY = "'warehouse: {con: postgresql://...}' in conf/local/credentials.yml"
+_HOST_GROUP = ("port", "user", "password", "db")
+
+
+class DatabaseSettings(BaseModel):
+    """The ``WDH_DATABASE__*`` group; each field is one variable."""
+
+    uri: SecretStr | None = None
+    host: str | None = None
+    port: int | None = None
+    user: str | None = None
+    password: SecretStr | None = None
+    db: str | None = None
+
+
+class WarehouseSettings(BaseSettings):
+    """``WDH_DATABASE__URI`` or ``WDH_DATABASE__HOST/__PORT/__USER/__PASSWORD/__DB``."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="WDH_", env_nested_delimiter="__", extra="ignore", case_sensitive=False
+    )
+    database: DatabaseSettings = DatabaseSettings()
+
+
+class WarehouseConfigError(WorkDataHubError, ValueError):
+    """No usable database address; the message names the variables and the credentials key."""
+
+
+@dataclass(frozen=True)
+class WarehouseAddress:
+    """The resolved connection URL and the setting it came from (for messages)."""
+
+    url: URL
+    source: str
+
+    def describe(self) -> str:
+        return f"{describe(self.url)}, from {self.source}"
+
+
+def _variable(field: str) -> str:
+    return f"WDH_DATABASE__{field.upper()}"
+
+
+def _parse(uri: str, origin: str) -> URL:
+    try:
+        url = make_url(uri)
+    except (ArgumentError, ValueError):  # ValueError: a port that is not a number
+        raise WarehouseConfigError(
+            f"{origin} is not a connection string like postgresql://user:password@host:5432/db"
+        ) from None
+    if not url.drivername.startswith("postgresql"):
+        raise WarehouseConfigError(f"{origin} must be a postgresql:// URL, not {url.drivername}://")
+    return url
+
+
+def read_settings() -> WarehouseSettings:
+    """The ``WDH_DATABASE__*`` variables; a malformed one is named (its value is not shown)."""
+    try:
+        return WarehouseSettings()
+    except ValidationError as exc:
+        problems = [
+            f"{'WDH_' + '__'.join(str(part) for part in problem['loc']).upper()}: {problem['msg']}"
+            for problem in exc.errors(include_input=False, include_url=False)
+        ]
+        raise WarehouseConfigError("Invalid database settings: " + "; ".join(problems)) from None
+
+
+def resolve_address(
+    credentials: dict[str, Any] | None, settings: WarehouseSettings | None = None
+) -> WarehouseAddress:
+    """The warehouse address: ``WDH_DATABASE__URI``, else the ``__HOST`` group, else credentials."""
+    database = (settings or read_settings()).database
+    group_set = [_variable(field) for field in _HOST_GROUP if getattr(database, field) is not None]
+    if database.uri is not None:
+        if database.host is not None or group_set:
+            ignored = ([_variable("host")] if database.host is not None else []) + group_set
+            logger.warning(
+                "WDH_DATABASE__URI is set, so %s %s ignored",
+                ", ".join(ignored),
+                "is" if len(ignored) == 1 else "are",
+            )
+        url = _parse(database.uri.get_secret_value(), "WDH_DATABASE__URI")
+        return WarehouseAddress(url, "WDH_DATABASE__URI")
+    if database.host is not None:
+        if not database.db:
+            raise WarehouseConfigError(
+                "WDH_DATABASE__HOST is set but WDH_DATABASE__DB is not: name the database too"
+            )
+        url = URL.create(
+            "postgresql",
+            username=database.user,
+            password=(database.password.get_secret_value() or None) if database.password else None,
+            host=database.host,
+            port=database.port or 5432,
+            database=database.db,
+        )
+        return WarehouseAddress(url, "WDH_DATABASE__HOST, __PORT, __USER, __PASSWORD, __DB")
+    if group_set:
+        raise WarehouseConfigError(
+            f"{', '.join(group_set)} {'is' if len(group_set) == 1 else 'are'} set but "
+            "WDH_DATABASE__HOST is not: set WDH_DATABASE__HOST too, or use WDH_DATABASE__URI"
+        )
+    con = (credentials or {}).get("con")
+    if con:
+        return WarehouseAddress(
+            _parse(str(con), "credentials 'warehouse.con' in conf/local/credentials.yml"),
+            "credentials 'warehouse.con' in conf/local/credentials.yml",
+        )
+    raise WarehouseConfigError(
+        "execute=true needs a database: set WDH_DATABASE__URI "
+        "(postgresql://user:password@host:5432/db), or WDH_DATABASE__HOST, __PORT, __USER, "
+        f"__PASSWORD and __DB, or {CREDENTIALS_ENTRY}"
+    )
+
+
+def resolve_url(
+    credentials: dict[str, Any] | None, settings: WarehouseSettings | None = None
+) -> URL:
+    """The warehouse URL alone (see :func:`resolve_address`)."""
+    return resolve_address(credentials, settings).url
+
+
+def describe(url: URL) -> str:
+    """Host, port and database for messages; never the password."""
+    return (
+        f"host {url.host or '(local socket)'}, port {url.port or 5432}, "
+        f"database {url.database or '(default)'}"
+    )

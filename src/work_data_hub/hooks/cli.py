@@ -1,0 +1,43 @@
+"""Check ``data_sources.yml`` before any kedro command that loads the domains starts.
+
+Registered as a Kedro CLI hook through the ``kedro.cli_hooks`` entry point in pyproject.toml.
+Without it, ``kedro viz run`` would start its server process, which dies on a bad config
+while the parent waits for it; this check stops every such command first, with the list of
+problems and exit code 1.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+import yaml
+from kedro.framework.cli.hooks import cli_hook_impl
+
+# Commands that build the pipelines (and so read data_sources.yml).
+CHECKED_COMMANDS = frozenset({"run", "registry", "viz", "ipython", "jupyter", "catalog"})
+PACKAGE_NAME = "work_data_hub"
+
+
+class DataSourcesCheck:
+    """Validates the domains once per command; a bad config ends the command cleanly."""
+
+    @cli_hook_impl
+    def before_command_run(self, project_metadata: Any, command_args: list[str]) -> None:
+        if project_metadata is None or project_metadata.package_name != PACKAGE_NAME:
+            return
+        if not command_args or command_args[0] not in CHECKED_COMMANDS:
+            return
+        if "--help" in command_args or "-h" in command_args:
+            return
+        from work_data_hub.config import DataSourcesError  # noqa: PLC0415
+        from work_data_hub.config.project import kedro_env, load_domains  # noqa: PLC0415
+
+        try:
+            load_domains(project_metadata.project_path, kedro_env(command_args))
+        except (DataSourcesError, yaml.YAMLError) as exc:  # YAML syntax: Kedro names file, line
+            click.secho(f"Error: {exc}", err=True, fg="red")
+            raise SystemExit(1) from None
+
+
+cli_hooks = DataSourcesCheck()

@@ -1,0 +1,95 @@
+"""Kedro-Viz works offline on every domain pipeline: `kedro viz build` in a scratch project."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.support.cli import run_kedro
+
+SECRET = "s3cret-not-for-viz"
+STEPS = ("select_workbooks", "clean_workbooks", "plan_load")
+LAYERS = {
+    "inbox_workbooks": "raw",
+    "file_manifest": "intermediate",
+    "clean_rows": "primary",
+    "cleaning_summary": "primary",
+    "rejects": "reporting",
+    "load_plan": "reporting",
+}
+
+
+def test_kedro_viz_build_shows_each_domain_with_layers_and_no_credentials(
+    project_copy: Path,
+) -> None:
+    (project_copy / "conf/local/credentials.yml").write_text(
+        f"warehouse:\n  con: postgresql://loader:{SECRET}@db.example:5432/warehouse\n",
+        encoding="utf-8",
+    )
+    result = run_kedro(
+        project_copy,
+        "viz",
+        "build",
+        env={"WDH_DATABASE__URI": f"postgresql://loader:{SECRET}@db.example/warehouse"},
+    )
+    assert result.returncode == 0, result.stderr + result.stdout
+    build = project_copy / "build"
+    main = json.loads((build / "api/main").read_text(encoding="utf-8"))
+    nodes = {node["name"]: node for node in main["nodes"]}
+
+    sources = project_copy / "conf/base/data_sources.yml"
+    domains = yaml.safe_load(sources.read_text(encoding="utf-8"))["domains"]
+    assert domains
+    for domain in domains:
+        for step in STEPS:
+            task = next(
+                (
+                    n
+                    for n in main["nodes"]
+                    if n["type"] == "task" and n["name"] == step and domain in n["pipelines"]
+                ),
+                None,
+            )
+            assert task is not None, f"{domain}: node {step} missing from Kedro-Viz"
+            detail = json.loads((build / "api/nodes" / task["id"]).read_text(encoding="utf-8"))
+            assert f"def {step}(" in detail["code"], "the node's source is shown"
+        for dataset, layer in LAYERS.items():
+            assert nodes[f"{domain}.{dataset}"]["layer"] == layer, dataset
+        pipeline = json.loads((build / "api/pipelines" / domain).read_text(encoding="utf-8"))
+        assert {n["name"] for n in pipeline["nodes"] if n["type"] == "task"} == set(STEPS)
+    assert nodes["run_id"]["layer"] == "raw"
+    assert main["layers"] == ["raw", "intermediate", "primary", "reporting"]
+
+    for path in build.rglob("*"):
+        if path.is_file() and path.suffix not in (".js", ".css", ".ico", ".png", ".svg"):
+            text = path.read_text(encoding="utf-8", errors="replace")
+            assert SECRET not in text, f"credentials leaked into {path}"
+    # `.telemetry` says consent: false, so no Heap analytics snippet is injected.
+    assert "heapanalytics" not in (build / "index.html").read_text(encoding="utf-8")
+
+
+def test_kedro_viz_update_check_does_not_reach_the_network(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import requests
+
+    # The server imports its /api/version response before it loads the project's settings.
+    from kedro_viz.api.rest.responses import version
+    from kedro_viz.integrations import pypi
+
+    import work_data_hub.settings  # noqa: F401  (importing the settings switches it off)
+    from work_data_hub.integrations.kedro_viz import disable_kedro_viz_update_check
+
+    monkeypatch.setattr(pypi, "get_latest_version", pypi.get_latest_version)  # restored after
+    monkeypatch.setattr(version, "get_latest_version", version.get_latest_version)
+
+    def no_network(*args: object, **kwargs: object) -> None:
+        raise AssertionError(f"kedro-viz tried to reach the network: {args}")
+
+    monkeypatch.setattr(requests, "get", no_network)
+    assert disable_kedro_viz_update_check()
+    assert pypi.get_latest_version() is None  # `kedro viz run` before starting the server
+    assert version.get_version_response().latest == "None"  # the server's /api/version
