@@ -5,12 +5,14 @@ from kedro.config import OmegaConfigLoader
 from work_data_hub.hooks.progress import ProgressHooks
 from work_data_hub.hooks.run_log import RunLogHooks
 from work_data_hub.hooks.run_report import RunReportHooks
+from work_data_hub.hooks.warehouse import WarehouseHooks
 from work_data_hub.integrations.kedro_viz import disable_kedro_viz_update_check
 
 # Nothing in this project reaches the network; see work_data_hub/offline.py.
 disable_kedro_viz_update_check()
 
-HOOKS = (RunReportHooks(), RunLogHooks(), ProgressHooks())
+# pluggy calls the last registered first: WarehouseHooks checks prod before the run starts.
+HOOKS = (RunReportHooks(), RunLogHooks(), ProgressHooks(), WarehouseHooks())
 
 CONFIG_LOADER_CLASS = OmegaConfigLoader
 CONFIG_LOADER_ARGS = {

@@ -5,9 +5,11 @@ from __future__ import annotations
 import logging
 import shutil
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 from kedro.config import OmegaConfigLoader
+from sqlalchemy.engine import URL
 
 from work_data_hub.config.warehouse import (
     ENVIRONMENT_VARIABLES,
@@ -16,6 +18,7 @@ from work_data_hub.config.warehouse import (
     resolve_address,
     resolve_url,
 )
+from work_data_hub.datasets import embedded_warehouse
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "pw-N0t/In@Logs"
@@ -142,9 +145,9 @@ def test_a_bad_uri_is_named(monkeypatch: pytest.MonkeyPatch, uri: str, message: 
     assert "pw" not in str(caught.value)
 
 
-def test_nothing_set_names_every_way_to_set_it() -> None:
+def test_nothing_set_in_prod_names_every_way_to_set_it() -> None:
     with pytest.raises(WarehouseConfigError) as caught:
-        resolve_url({})
+        resolve_url({}, env="prod")
     message = str(caught.value)
     for text in ("WDH_DATABASE__URI", "WDH_DATABASE__HOST", "__PORT", "__DB", "credentials.yml"):
         assert text in message
@@ -158,3 +161,57 @@ def test_describe_never_shows_the_password(monkeypatch: pytest.MonkeyPatch) -> N
     url = resolve_url(None)
     assert url.password == PASSWORD
     assert describe(url) == "host h, port 5432, database db"
+
+
+def test_nothing_set_outside_prod_is_the_local_warehouse(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    started: list[Path] = []
+
+    def fake_start(project: Path) -> URL:
+        started.append(project)
+        return URL.create("postgresql", username="postgres", database="warehouse")
+
+    monkeypatch.setattr(embedded_warehouse, "local_warehouse_address", fake_start)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("KEDRO_ENV", raising=False)
+    address = resolve_address({})
+    assert address.embedded and address.describe() == "embedded, data/warehouse"
+    assert address.url.database == "warehouse" and len(started) == 1
+
+
+@pytest.mark.parametrize("character", ["@", "/", "#", "?"])
+@pytest.mark.parametrize("route", ["uri", "credentials"])
+def test_a_password_with_an_unencoded_special_character_is_refused_masked(
+    monkeypatch: pytest.MonkeyPatch, character: str, route: str
+) -> None:
+    password = f"Sec{character}ret-Tail-7f3a"
+    uri = f"postgresql://loader:{password}@db.example:6543/warehouse"
+    if route == "uri":
+        _set(monkeypatch, uri=uri)
+    with pytest.raises(WarehouseConfigError) as caught:
+        resolve_url({"con": uri} if route == "credentials" else None)
+    message = str(caught.value)
+    assert "postgresql://loader:***@db.example:6543/warehouse" in message
+    assert "percent-encode" in message and "%40" in message
+    assert ("WDH_DATABASE__URI" if route == "uri" else "credentials.yml") in message
+    for part in (password, "Sec", "ret-Tail-7f3a"):
+        assert part not in message
+
+
+@pytest.mark.parametrize("character", ["@", "/", "#", "?", ":", "%"])
+def test_a_percent_encoded_password_is_read_back_exactly(
+    monkeypatch: pytest.MonkeyPatch, character: str
+) -> None:
+    password = f"Sec{character}ret"
+    _set(
+        monkeypatch,
+        uri=f"postgresql://loader:{quote(password, safe='')}@db.example/wh?sslmode=require",
+    )
+    url = resolve_url(None)
+    assert (url.password, url.host, url.database) == (password, "db.example", "wh")
+
+
+def test_an_at_sign_in_the_query_is_not_taken_for_a_password() -> None:
+    url = resolve_url({"con": "postgresql://loader@db.example/wh?application_name=a@b"})
+    assert (url.host, url.query["application_name"]) == ("db.example", "a@b")

@@ -2,12 +2,16 @@
 
 Order (DOMAINS.md, "Database settings"): ``WDH_DATABASE__URI``; else ``WDH_DATABASE__HOST``
 with ``__PORT`` (5432), ``__USER``, ``__PASSWORD`` and ``__DB``; else ``warehouse: {con: ...}``
-in ``conf/local/credentials.yml``. The variables are read through a nested pydantic-settings
-model (``WDH_`` prefix, ``__`` delimiter). The system this replaces silently ignored them, so a
-variable that is set but cannot take effect is an error here, not a shrug.
+in ``conf/local/credentials.yml``; else, outside the ``prod`` environment, the project's local
+warehouse, an embedded PostgreSQL under ``data/warehouse`` started on demand
+(:mod:`work_data_hub.datasets.embedded_warehouse`). The variables are read through a nested
+pydantic-settings model (``WDH_`` prefix, ``__`` delimiter). The system this replaces silently
+ignored them, so a variable that is set but cannot take effect is an error here, not a shrug.
 
 Connection strings are parsed and rendered by SQLAlchemy's ``URL``; messages show host, port
-and database through :func:`describe`, never the password.
+and database through :func:`describe`, never the password. A password holding an unencoded
+``@``, ``/``, ``#`` or ``?`` makes SQLAlchemy read part of it as the host (which messages would
+then print): such a URL is refused, shown with everything before its last ``@`` masked.
 """
 
 from __future__ import annotations
@@ -15,12 +19,14 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 from pydantic import BaseModel, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
+from work_data_hub.config.project import project_path, run_env
 from work_data_hub.errors import WorkDataHubError
 
 logger = logging.getLogger(__name__)
@@ -34,6 +40,8 @@ ENVIRONMENT_VARIABLES = (
     "WDH_DATABASE__DB",
 )
 CREDENTIALS_ENTRY = "'warehouse: {con: postgresql://...}' in conf/local/credentials.yml"
+# The Kedro environment that never falls back to the local warehouse.
+PRODUCTION_ENV = "prod"
 _HOST_GROUP = ("port", "user", "password", "db")
 
 
@@ -63,12 +71,19 @@ class WarehouseConfigError(WorkDataHubError, ValueError):
 
 @dataclass(frozen=True)
 class WarehouseAddress:
-    """The resolved connection URL and the setting it came from (for messages)."""
+    """The resolved connection URL and the setting it came from (for messages).
+
+    For the local warehouse ``source`` is ``embedded, data/warehouse``: its socket folder and
+    database say nothing a reader needs.
+    """
 
     url: URL
     source: str
+    embedded: bool = False
 
     def describe(self) -> str:
+        if self.embedded:
+            return self.source
         return f"{describe(self.url)}, from {self.source}"
 
 
@@ -76,7 +91,41 @@ def _variable(field: str) -> str:
     return f"WDH_DATABASE__{field.upper()}"
 
 
+def masked(uri: str) -> str:
+    """``uri`` with everything between the user name and its last ``@`` replaced by ``***``."""
+    scheme, separator, rest = uri.partition("://")
+    if not separator or "@" not in rest:
+        return uri if not separator else f"{scheme}://{rest}"
+    user_info, _, tail = rest.rpartition("@")
+    user = user_info.split(":", 1)[0]
+    return f"{scheme}://{user}:***@{tail}"
+
+
+def _check_encoded(uri: str, origin: str) -> None:
+    """Refuse a URL whose user or password needs percent-encoding.
+
+    An unencoded ``@``, ``/``, ``#`` or ``?`` in the password makes SQLAlchemy's reading and
+    the URL standard's (``urlsplit``) disagree on the user or the host; a well-formed URL never
+    does.
+    """
+    try:
+        url = make_url(uri)
+        standard = urlsplit(uri)
+        agree = (url.host or None) == (standard.hostname or None) and (url.username or None) == (
+            unquote(standard.username) if standard.username else None
+        )
+    except (ArgumentError, ValueError):
+        agree = "@" not in uri.partition("://")[2].rpartition("@")[0]
+    if not agree:
+        raise WarehouseConfigError(
+            f"{origin} cannot be read: {masked(uri)}. An @, /, # or ? in its user or password "
+            "must be percent-encoded: @ as %40, / as %2F, # as %23, ? as %3F (for example with "
+            "urllib.parse.quote(password, safe=''))."
+        )
+
+
 def _parse(uri: str, origin: str) -> URL:
+    _check_encoded(uri, origin)
     try:
         url = make_url(uri)
     except (ArgumentError, ValueError):  # ValueError: a port that is not a number
@@ -101,9 +150,37 @@ def read_settings() -> WarehouseSettings:
 
 
 def resolve_address(
-    credentials: dict[str, Any] | None, settings: WarehouseSettings | None = None
+    credentials: dict[str, Any] | None,
+    settings: WarehouseSettings | None = None,
+    *,
+    env: str | None = None,
 ) -> WarehouseAddress:
-    """The warehouse address: ``WDH_DATABASE__URI``, else the ``__HOST`` group, else credentials."""
+    """The warehouse address: ``WDH_DATABASE__URI``, else the ``__HOST`` group, else credentials,
+    else (outside ``prod``) the local warehouse, started now if it is not running."""
+    configured = configured_address(credentials, settings)
+    if configured is not None:
+        return configured
+    environment = run_env(env)
+    if environment == PRODUCTION_ENV:
+        raise WarehouseConfigError(
+            f"The {PRODUCTION_ENV!r} environment loads only into a configured warehouse, and "
+            "none is: set WDH_DATABASE__URI (postgresql://user:password@host:5432/db), or "
+            f"WDH_DATABASE__HOST, __PORT, __USER, __PASSWORD and __DB, or {CREDENTIALS_ENTRY}. "
+            "(Other environments use the local embedded warehouse under data/warehouse.)"
+        )
+    from work_data_hub.datasets.embedded_warehouse import (  # noqa: PLC0415  (only when used)
+        WAREHOUSE_FOLDER,
+        local_warehouse_address,
+    )
+
+    url = local_warehouse_address(project_path())
+    return WarehouseAddress(url, f"embedded, {WAREHOUSE_FOLDER.as_posix()}", embedded=True)
+
+
+def configured_address(
+    credentials: dict[str, Any] | None, settings: WarehouseSettings | None = None
+) -> WarehouseAddress | None:
+    """The warehouse the variables or the credentials entry name; None when nothing is set."""
     database = (settings or read_settings()).database
     group_set = [_variable(field) for field in _HOST_GROUP if getattr(database, field) is not None]
     if database.uri is not None:
@@ -141,18 +218,17 @@ def resolve_address(
             _parse(str(con), "credentials 'warehouse.con' in conf/local/credentials.yml"),
             "credentials 'warehouse.con' in conf/local/credentials.yml",
         )
-    raise WarehouseConfigError(
-        "execute=true needs a database: set WDH_DATABASE__URI "
-        "(postgresql://user:password@host:5432/db), or WDH_DATABASE__HOST, __PORT, __USER, "
-        f"__PASSWORD and __DB, or {CREDENTIALS_ENTRY}"
-    )
+    return None
 
 
 def resolve_url(
-    credentials: dict[str, Any] | None, settings: WarehouseSettings | None = None
+    credentials: dict[str, Any] | None,
+    settings: WarehouseSettings | None = None,
+    *,
+    env: str | None = None,
 ) -> URL:
     """The warehouse URL alone (see :func:`resolve_address`)."""
-    return resolve_address(credentials, settings).url
+    return resolve_address(credentials, settings, env=env).url
 
 
 def describe(url: URL) -> str:

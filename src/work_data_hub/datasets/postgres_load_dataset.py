@@ -51,6 +51,8 @@ class LoadResult:
     rows_deleted: int | None = None
     rows_inserted: int | None = None
     transaction_seconds: float | None = None
+    # Which warehouse was loaded: "embedded, data/warehouse" or the configured host and database.
+    warehouse: str | None = None
 
 
 def _strict_bool(value: object, name: str) -> bool:
@@ -187,7 +189,7 @@ class PostgresLoadDataset(AbstractVersionedDataset[LoadPlan, bytes]):
             inserted,
             seconds,
         )
-        return LoadResult(str(path), True, deleted, inserted, round(seconds, 3))
+        return LoadResult(str(path), True, deleted, inserted, round(seconds, 3), address.describe())
 
     @staticmethod
     def _payload_stream(plan: LoadPlan) -> BinaryIO:

@@ -149,6 +149,7 @@ class RunReportHooks:
                 rows_deleted=result.rows_deleted,
                 rows_inserted=result.rows_inserted,
                 transaction_seconds=result.transaction_seconds,
+                warehouse=result.warehouse,
             )
         domain["status"] = "loaded" if domain.get("executed") else "planned"
         self._log_domain(domain_name, domain)

@@ -1,0 +1,58 @@
+"""The warehouse around a run: ``prod`` refuses to start without one; the local one is stopped.
+
+Before the pipeline runs (so before any workbook is read), an ``execute=true`` run reads its
+warehouse settings (``WDH_DATABASE__*`` or the credentials entry): one that cannot be used (a
+URL whose password needs percent-encoding, say) stops the run there, and in the ``prod``
+environment so does having none, since ``prod`` never falls back to the local embedded
+warehouse. Other environments start the local warehouse on demand, when the first load
+resolves its address; whichever way the run ends, this hook stops it again.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from kedro.config import MissingConfigException
+from kedro.framework.hooks import hook_impl
+
+from work_data_hub.config.project import DEFAULT_RUN_ENV
+from work_data_hub.config.warehouse import PRODUCTION_ENV, configured_address, resolve_address
+from work_data_hub.datasets.embedded_warehouse import stop_local_warehouses
+
+logger = logging.getLogger(__name__)
+
+CREDENTIALS_KEY = "warehouse"
+
+
+class WarehouseHooks:
+    """Refuses an ``execute=true`` run in ``prod`` with no warehouse; stops the local one."""
+
+    def __init__(self) -> None:
+        self._credentials: dict[str, Any] | None = None
+
+    @hook_impl
+    def after_context_created(self, context: Any) -> None:
+        try:
+            credentials = context.config_loader["credentials"]
+        except MissingConfigException:
+            credentials = {}
+        self._credentials = dict(credentials.get(CREDENTIALS_KEY) or {})
+
+    @hook_impl
+    def before_pipeline_run(self, run_params: dict[str, Any], catalog: Any) -> None:
+        env = run_params.get("env") or DEFAULT_RUN_ENV
+        execute = catalog.load("params:execute") if "params:execute" in catalog else False
+        if execute is not True:
+            return
+        if configured_address(self._credentials) is None and env == PRODUCTION_ENV:
+            # Raises, naming WDH_DATABASE__URI and the credentials entry.
+            resolve_address(self._credentials, env=env)
+
+    @hook_impl
+    def after_pipeline_run(self) -> None:
+        stop_local_warehouses()
+
+    @hook_impl
+    def on_pipeline_error(self) -> None:
+        stop_local_warehouses()
