@@ -44,10 +44,10 @@ def warehouse_engine(credentials: dict[str, Any] | None) -> Engine:
 class WarehouseTableDataset(SQLTableDataset):  # type: ignore[misc]
     """Loads one warehouse table as a DataFrame (read-only). Example catalog entry::
 
-        "warehouse.{table}":
-          type: work_data_hub.datasets.warehouse_sql.WarehouseTableDataset
-          table_name: "{table}"
-          credentials: warehouse
+    "warehouse.{table}":
+      type: work_data_hub.datasets.warehouse_sql.WarehouseTableDataset
+      table_name: "{table}"
+      credentials: warehouse
     """
 
     def __init__(
@@ -84,10 +84,10 @@ class WarehouseTableDataset(SQLTableDataset):  # type: ignore[misc]
 class WarehouseQueryDataset(SQLQueryDataset):  # type: ignore[misc]
     """Loads the result of one query on the warehouse as a DataFrame. Example catalog entry::
 
-        warehouse.ledger:
-          type: work_data_hub.datasets.warehouse_sql.WarehouseQueryDataset
-          sql: SELECT * FROM wdh_loads ORDER BY committed_at
-          credentials: warehouse
+    warehouse.ledger:
+      type: work_data_hub.datasets.warehouse_sql.WarehouseQueryDataset
+      sql: SELECT * FROM wdh_loads ORDER BY committed_at
+      credentials: warehouse
     """
 
     def __init__(
