@@ -123,7 +123,11 @@ def _run(program: str, arguments: list[str], user: str | None) -> subprocess.Com
 
 
 def _pg_ctl(arguments: list[str], data_dir: Path) -> None:
-    result = _run("pg_ctl", ["-D", str(data_dir), *arguments], _system_user())
+    user = _system_user()
+    if user is not None and data_dir.is_dir():
+        # Again each time: a tool may have closed a parent since (pytest re-closes its temp root).
+        _wheel().utils.ensure_prefix_permissions(data_dir)
+    result = _run("pg_ctl", ["-D", str(data_dir), *arguments], user)
     if result.returncode != 0:
         raise EmbeddedServerError(
             f"pg_ctl {arguments[-1]} failed for the embedded PostgreSQL in {data_dir}: "
