@@ -149,3 +149,28 @@ def test_plans_and_rejects_are_owner_only_even_under_a_permissive_umask(tmp_path
     assert len(outcome.rejects) == 1
     for path in (outcome.plan_path, outcome.rejects_path):
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+
+
+def test_a_password_that_needs_percent_encoding_is_refused_and_never_shown(
+    project_copy: Path, shared_database: URL
+) -> None:
+    """Unencoded, the password's tail would be read as the host and printed everywhere.
+    (tests/config/test_warehouse.py refuses /, # and ? the same way.)"""
+    head, tail = "Unenc0ded", "Tail-Of-The-Pa55word-4e1b"
+    password = f"{head}@{tail}"
+    server = shared_database
+    uri = f"postgresql://{server.username}:{password}@{server.host}:{server.port}/{server.database}"
+    result = run_kedro(
+        project_copy, "run", "--params", "execute=true", env={"WDH_DATABASE__URI": uri}
+    )
+    console = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "percent-encode" in console and "WDH_DATABASE__URI" in console
+    assert f"postgresql://{server.username}:***@" in console
+    for part in (password, head, tail):
+        assert part not in console
+    # Nothing a run leaves (reports, logs, plans, Kedro-Viz's run events) holds any of it.
+    written = [p for p in project_copy.rglob("*") if p.is_file() and "conf" not in p.parts]
+    assert [
+        f"{p}: {s}" for p in written for s in (head, tail) if s.encode() in p.read_bytes()
+    ] == []
