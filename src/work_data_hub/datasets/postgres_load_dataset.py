@@ -22,8 +22,11 @@ from work_data_hub.config.warehouse import (
 )
 from work_data_hub.datasets.owner_only import open_owner_only
 from work_data_hub.errors import WorkDataHubError
+from work_data_hub.load.guards import FORCE_STALE_SETTING
 from work_data_hub.load.plan import LoadPlan
+from work_data_hub.load.plan_file import PlanFileError, SavedPlan, read_plan_file
 from work_data_hub.load.psql import render_psql
+from work_data_hub.load.summary import PlanDiff, PlanSummary
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import URL
@@ -51,6 +54,8 @@ class LoadResult:
     rows_deleted: int | None = None
     rows_inserted: int | None = None
     transaction_seconds: float | None = None
+    # The plan's summary (load.summary) as data, for the run report and the log.
+    summary: dict[str, Any] | None = None
 
 
 def _strict_bool(value: object, name: str) -> bool:
@@ -73,13 +78,20 @@ class PostgresLoadDataset(AbstractVersionedDataset[LoadPlan, bytes]):
           filepath: data/08_reporting/plans/{domain}.sql
           versioned: true
           execute: ${runtime_params:execute, ${globals:execute}}
+          diff: ${runtime_params:diff, false}
+          rejects_filepath: data/08_reporting/rejects/{domain}.csv
           credentials: warehouse
           connect_timeout: 10
 
     The database address comes from ``WDH_DATABASE__URI``, else ``WDH_DATABASE__HOST``,
     ``__PORT``, ``__USER``, ``__PASSWORD``, ``__DB``, else ``credentials['con']``
     (see :mod:`work_data_hub.config.warehouse`). Plan-only saves never import the driver and never
-    connect.
+    connect, except with ``diff`` true: then one ``READ ONLY`` transaction counts what the plan
+    would delete and insert (:mod:`work_data_hub.load.diff`), shown in the plan's summary.
+
+    Executing applies the plan *file* just written (:meth:`apply_plan_file`, which
+    ``apply_plan`` uses too): it is read back, its checksum verified, and its own steps run, so
+    what a person reviews is what gets applied.
 
     Executing runs the plan's own statements on one autocommit connection, so its ``BEGIN``
     and ``COMMIT`` frame the transaction exactly as under psql; the plan takes a
@@ -97,6 +109,8 @@ class PostgresLoadDataset(AbstractVersionedDataset[LoadPlan, bytes]):
         *,
         filepath: str,
         execute: bool = False,
+        diff: bool = False,
+        rejects_filepath: str | None = None,
         credentials: dict[str, Any] | None = None,
         connect_timeout: int = 10,
         statement_timeout_ms: int = 0,
@@ -107,6 +121,8 @@ class PostgresLoadDataset(AbstractVersionedDataset[LoadPlan, bytes]):
             filepath=PurePosixPath(filepath), version=version, exists_function=self._file_exists
         )
         self._execute = _strict_bool(execute, "execute")
+        self._diff = _strict_bool(diff, "diff")
+        self._rejects_filepath = rejects_filepath
         self._credentials = dict(credentials or {})
         self._connect_timeout = connect_timeout
         self._statement_timeout_ms = statement_timeout_ms
@@ -121,6 +137,7 @@ class PostgresLoadDataset(AbstractVersionedDataset[LoadPlan, bytes]):
         return {
             "filepath": str(self._filepath),
             "execute": self._execute,
+            "diff": self._diff,
             "version": self._version,
         }
 
@@ -129,11 +146,26 @@ class PostgresLoadDataset(AbstractVersionedDataset[LoadPlan, bytes]):
 
     def save(self, data: LoadPlan) -> None:
         path = Path(self._get_save_path())
+        summary = data.summary
+        if summary is not None:
+            summary = summary.with_rejects_file(self._rejects_file(summary))
+            if self._diff:
+                summary = summary.with_diff(self._diff_against_warehouse(data))
         # Plans carry the rows themselves: readable by the owner only.
+        text = render_psql(data, summary)
         with os.fdopen(open_owner_only(path), "wb") as handle:
-            handle.write(render_psql(data))
-        self.last_result = LoadResult(plan_path=str(path), executed=False)
-        logger.info("Wrote the load plan for %s to %s", data.domain, path)
+            handle.write(text)
+        saved = read_plan_file(text, str(path))
+        self.last_result = LoadResult(
+            plan_path=str(path), executed=False, summary=saved.summary.as_dict()
+        )
+        logger.info(
+            "Wrote the load plan for %s to %s:\n%s",
+            data.domain,
+            path,
+            saved.summary.log_text(),
+            extra={"event": "plan_summary", "summary": saved.summary.as_dict()},
+        )
         if not self._execute:
             return
         if data.rows_rejected and data.reject_ratio > data.max_reject_ratio:
@@ -142,13 +174,93 @@ class PostgresLoadDataset(AbstractVersionedDataset[LoadPlan, bytes]):
                 f"({data.reject_ratio:.2%}, above max_reject_ratio {data.max_reject_ratio:.2%}); "
                 f"nothing was loaded. See the rejects file and the plan {path}."
             )
-        try:
-            address = resolve_address(self._credentials)
-        except WarehouseConfigError as exc:
-            raise LoadFailedError(f"{data.domain}: {exc}; nothing was loaded.") from None
-        self.last_result = self._apply(data, path, address)
+        self.last_result = self.apply_plan_file(path)
 
-    def _apply(self, plan: LoadPlan, path: Path, address: WarehouseAddress) -> LoadResult:
+    def _address(self, domain: str) -> WarehouseAddress:
+        try:
+            return resolve_address(self._credentials)
+        except WarehouseConfigError as exc:
+            raise LoadFailedError(f"{domain}: {exc}; nothing was loaded.") from None
+
+    def _rejects_file(self, summary: PlanSummary) -> str | None:
+        """Where this run's rejects file is (the rejects dataset shares the run's version)."""
+        if not summary.rows_rejected or not self._rejects_filepath:
+            return None
+        rejects = PurePosixPath(self._rejects_filepath)
+        version = self.resolve_save_version()
+        return str(rejects / version / rejects.name) if version else str(rejects)
+
+    def _diff_against_warehouse(self, plan: LoadPlan) -> PlanDiff:
+        """Count what the plan would change, inside one READ ONLY transaction; never writes."""
+        from work_data_hub.load.diff import payload_columns  # noqa: PLC0415
+
+        query = plan.diff_query
+        if query is None:
+            raise LoadFailedError(f"{plan.domain}: this plan cannot be compared (no diff query).")
+        address = self._address(plan.domain)
+        connection = self._connect(address)
+        try:
+            connection.autocommit = True
+            with connection.cursor() as cursor:
+                cursor.execute("BEGIN")
+                cursor.execute("SET TRANSACTION READ ONLY")
+                cursor.execute(query.table_check)
+                if not cursor.fetchone()[0]:
+                    diff = query.answer_without_table(plan.rows_to_insert)
+                else:
+                    arrays = payload_columns(
+                        plan.copy_payload, query.payload_layout, query.payload_columns
+                    )
+                    cursor.execute(query.sql, arrays)
+                    diff = query.answer(cursor.fetchone(), plan.rows_to_insert)
+                cursor.execute("ROLLBACK")
+        except Exception as exc:
+            if isinstance(exc, LoadFailedError):
+                raise
+            raise LoadFailedError(
+                f"{plan.domain}: diff=true could not read table {plan.table!r} "
+                f"({describe(address.url)}): {_reason(exc, address.url)} Nothing was written."
+            ) from None
+        finally:
+            connection.close()
+        logger.info(
+            "%s diff against %s: %s rows to delete, %s to insert",
+            plan.domain,
+            plan.table,
+            diff.rows_to_delete,
+            diff.rows_to_insert,
+            extra={"event": "diff", "domain": plan.domain, "diff": vars(diff)},
+        )
+        return diff
+
+    def apply_plan_file(self, path: Path, *, force: bool = False) -> LoadResult:
+        """Apply the plan file at ``path`` exactly: its own steps, one transaction, checked.
+
+        A file whose checksum does not hold is refused before connecting. The plan's guards
+        refuse it inside its transaction when it was already applied or is stale; ``force``
+        sets ``wdh.force_stale`` on the session, which lifts the staleness guard only.
+        """
+        saved = read_plan_file(path.read_bytes(), str(path))
+        if not saved.intact:
+            raise PlanFileError(
+                f"{path} was changed after it was made (its checksum {saved.plan_sha256} does "
+                "not match its bytes); it is never applied, even with force=true. Make a new "
+                "plan with kedro run."
+            )
+        address = self._address(saved.summary.domain)
+        result = self._apply(saved, path, address, force=force)
+        return LoadResult(
+            result.plan_path,
+            result.executed,
+            result.rows_deleted,
+            result.rows_inserted,
+            result.transaction_seconds,
+            summary=saved.summary.as_dict(),
+        )
+
+    def _apply(
+        self, plan: SavedPlan, path: Path, address: WarehouseAddress, *, force: bool = False
+    ) -> LoadResult:
         """Run the plan's statements, in order, in the one transaction they open and commit."""
         connection = self._connect(address)
         deleted: int | None = None
@@ -160,9 +272,11 @@ class PostgresLoadDataset(AbstractVersionedDataset[LoadPlan, bytes]):
             with connection.cursor() as cursor:
                 if self._statement_timeout_ms:
                     cursor.execute(f"SET statement_timeout = {int(self._statement_timeout_ms)}")
-                for statement in plan.statements:
+                if force:
+                    cursor.execute(f"SET {FORCE_STALE_SETTING} = on")
+                for statement in plan.steps:
                     try:
-                        if statement.copy_rows:
+                        if statement.rows is not None:
                             cursor.copy_expert(statement.sql, self._payload_stream(plan))
                         else:
                             cursor.execute(statement.sql)
@@ -181,8 +295,8 @@ class PostgresLoadDataset(AbstractVersionedDataset[LoadPlan, bytes]):
         seconds = time.perf_counter() - started
         logger.info(
             "Loaded %s into %s: %s rows deleted, %s inserted in %.2fs",
-            plan.domain,
-            plan.table,
+            plan.summary.domain,
+            plan.summary.table,
             deleted,
             inserted,
             seconds,
@@ -190,8 +304,8 @@ class PostgresLoadDataset(AbstractVersionedDataset[LoadPlan, bytes]):
         return LoadResult(str(path), True, deleted, inserted, round(seconds, 3))
 
     @staticmethod
-    def _payload_stream(plan: LoadPlan) -> BinaryIO:
-        """The COPY rows as an in-memory stream (the plan's own bytes, never a temp file)."""
+    def _payload_stream(plan: SavedPlan) -> BinaryIO:
+        """The COPY rows as an in-memory stream: the plan file's own bytes, as reviewed."""
         return io.BytesIO(plan.copy_payload)
 
     def _connect(self, address: WarehouseAddress) -> Any:
@@ -219,7 +333,7 @@ class PostgresLoadDataset(AbstractVersionedDataset[LoadPlan, bytes]):
 
     def _failure(
         self,
-        plan: LoadPlan,
+        plan: SavedPlan,
         step: str,
         error: Exception,
         connection: Any,
@@ -237,7 +351,7 @@ class PostgresLoadDataset(AbstractVersionedDataset[LoadPlan, bytes]):
         if lost and step == "commit":
             outcome = (
                 "The server may have committed the load just before the connection was lost: "
-                f"check the table's _run_id ({plan.run_id}) before running again."
+                f"check the table's _run_id ({plan.summary.run_id}) before running again."
             )
         elif lost:
             outcome = (
@@ -249,7 +363,7 @@ class PostgresLoadDataset(AbstractVersionedDataset[LoadPlan, bytes]):
                 "The transaction was rolled back: the table is unchanged and nothing was loaded."
             )
         return LoadFailedError(
-            f"{plan.domain}: loading table {plan.table!r} failed at step '{step}' "
+            f"{plan.summary.domain}: loading table {plan.summary.table!r} failed at step '{step}' "
             f"({describe(address.url)}): {reason} {outcome} Plan: {path}"
         )
 

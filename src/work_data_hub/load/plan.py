@@ -7,6 +7,7 @@ the driver, so the two cannot drift. Identifiers are quoted by SQLAlchemy's Post
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import re
 from dataclasses import dataclass, field
@@ -14,8 +15,11 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from work_data_hub.config import LINEAGE_COLUMNS, DomainConfig
+from work_data_hub.discovery import FileManifest
 from work_data_hub.load.copy_format import copy_text
+from work_data_hub.load.diff import DiffQuery, build_diff_query
 from work_data_hub.load.sql import literal, quote, text_array
+from work_data_hub.load.summary import PlanSummary, build_plan_summary
 
 _RUN_ID = re.compile(r"^[0-9A-Za-z_.:-]{1,64}$")
 _LINEAGE_TYPES = {
@@ -49,6 +53,9 @@ class LoadPlan:
     rows_rejected: int
     max_reject_ratio: float
     source_files: tuple[str, ...] = field(default_factory=tuple)
+    # What the plan file's header shows, and the read-only query behind diff=true.
+    summary: PlanSummary | None = None
+    diff_query: DiffQuery | None = None
 
     @property
     def reject_ratio(self) -> float:
@@ -126,6 +133,8 @@ def build_load_plan(
     rows_read: int,
     rows_rejected: int,
     max_reject_ratio: float,
+    manifest: FileManifest | None = None,
+    created_at: dt.datetime | None = None,
 ) -> LoadPlan:
     """The statements that load ``rows`` into the domain's table by its mode."""
     if not _RUN_ID.match(run_id):
@@ -215,4 +224,22 @@ def build_load_plan(
         rows_rejected=rows_rejected,
         max_reject_ratio=max_reject_ratio,
         source_files=tuple(sorted(rows["_source_file"].unique().tolist())) if len(rows) else (),
+        summary=build_plan_summary(
+            rows,
+            domain=domain.name,
+            table=domain.table,
+            mode=domain.mode,
+            run_id=run_id,
+            refresh_scope=domain.refresh_scope,
+            manifest=manifest,
+            rows_read=rows_read,
+            rows_rejected=rows_rejected,
+            created_at=created_at,
+        ),
+        diff_query=build_diff_query(
+            domain,
+            unique_key=domain.unique_key,
+            refresh_scope=domain.refresh_scope,
+            payload_layout=staged_columns,
+        ),
     )

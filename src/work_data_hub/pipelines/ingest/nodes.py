@@ -143,6 +143,7 @@ def plan_load(
     cleaning_summary: dict[str, Any],
     run_id: str,
     max_reject_ratio: float,
+    manifest: FileManifest | None = None,
     *,
     domain: DomainConfig,
 ) -> LoadPlan:
@@ -154,4 +155,5 @@ def plan_load(
         rows_read=int(cleaning_summary["rows_read"]),
         rows_rejected=int(cleaning_summary["rows_rejected"]),
         max_reject_ratio=max_reject_ratio,
+        manifest=manifest,
     )

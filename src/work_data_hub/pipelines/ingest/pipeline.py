@@ -49,7 +49,13 @@ def create_pipeline(domain: DomainConfig, mappings: dict[str, dict[str, str]]) -
             ),
             Node(
                 _bound(nodes.plan_load, domain=domain),
-                inputs=["clean_rows", "cleaning_summary", "run_id", "params:max_reject_ratio"],
+                inputs=[
+                    "clean_rows",
+                    "cleaning_summary",
+                    "run_id",
+                    "params:max_reject_ratio",
+                    "file_manifest",
+                ],
                 outputs="load_plan",
                 name="plan_load",
             ),
