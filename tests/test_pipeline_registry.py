@@ -158,6 +158,7 @@ def test_register_pipelines_reads_the_projects_data_sources_file(
     assert sorted(pipelines) == [
         "__default__",
         "annuity_performance",
+        "apply_plan",
         "fund_performance",
         "trustee_performance",
     ]

@@ -21,6 +21,8 @@ RuleName = Literal["year_month", "month_date", "code", "decimal", "rate", "text"
 _TYPE_PATTERN = re.compile(r"^(date|text|integer|numeric\((\d+),(\d+)\))$")
 _DOTTED_PATH = re.compile(r"[A-Za-z_][\w.]*\.[A-Za-z_]\w*")
 LINEAGE_COLUMNS: tuple[str, ...] = ("_source_file", "_source_row", "_run_id")
+# Pipeline names the project registers itself (pipelines/apply_plan): no domain may take them.
+RESERVED_NAMES = frozenset({"apply_plan"})
 
 
 class _Strict(BaseModel):
@@ -329,6 +331,12 @@ def parse_domains(
         if not re.fullmatch(r"[a-z][a-z0-9_]*", str(name)):
             problems.append(
                 f"domain '{name}': a domain name must be lower_snake_case (it names a pipeline)"
+            )
+            continue
+        if name in RESERVED_NAMES:
+            problems.append(
+                f"domain '{name}': the name is reserved for the pipeline "
+                f"`kedro run --pipelines {name}`; rename the domain"
             )
             continue
         if not isinstance(body, dict):

@@ -12,9 +12,10 @@ They run next to the ledger row, after the table lock, so psql, ``execute=true``
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 from work_data_hub.load.sql import literal
-from work_data_hub.load.summary import CHECKSUM_PLACEHOLDER
+from work_data_hub.load.summary import CHECKSUM_PLACEHOLDER, PlanSummary
 
 # A custom setting (a dotted name): a session sets it, the plan's text never changes.
 FORCE_STALE_SETTING = "wdh.force_stale"
@@ -67,3 +68,92 @@ END
     if _TAG in body:
         raise ValueError(f"domain {domain!r}: a name contains {_TAG}")
     return f"DO {_TAG}{body}{_TAG}"
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    """One committed load, as ``wdh_loads`` records it (the fields the checks need)."""
+
+    plan_sha256: str
+    domain: str
+    run_id: str
+    committed_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class PlanVerdict:
+    """What checking a saved plan found. ``refusals`` is empty when it may be applied."""
+
+    plan_path: str
+    summary: PlanSummary
+    intact: bool
+    applied_by: LedgerEntry | None
+    newer_loads: tuple[LedgerEntry, ...]
+    forced: bool
+
+    @property
+    def stale(self) -> bool:
+        return bool(self.newer_loads)
+
+    @property
+    def refusals(self) -> list[str]:
+        reasons = []
+        if not self.intact:
+            reasons.append(
+                f"modified: {self.plan_path} no longer matches its checksum "
+                f"{self.summary.plan_sha256}; a changed plan is never applied, even with "
+                "force=true. Make a new plan with kedro run."
+            )
+        if self.applied_by is not None:
+            reasons.append(
+                f"{ALREADY_APPLIED}: run {self.applied_by.run_id} applied this plan at "
+                f"{self.applied_by.committed_at.isoformat()}; a plan is applied once."
+            )
+        if self.stale and not self.forced:
+            newest = self.newer_loads[-1]
+            reasons.append(
+                f"{STALE}: the plan was made at {self.summary.created_at}, and run "
+                f"{newest.run_id} committed a newer load of {self.summary.domain} at "
+                f"{newest.committed_at.isoformat()}; make a new plan, or pass force=true to "
+                "apply this one anyway."
+            )
+        return reasons
+
+    @property
+    def text(self) -> str:
+        """The verdict in one paragraph, as the log and the refusal show it."""
+        refusals = self.refusals
+        if refusals:
+            return "The plan is refused: " + " ".join(refusals)
+        forced = (
+            f" (stale: {len(self.newer_loads)} newer load(s); force=true applies it anyway)"
+            if self.stale
+            else ""
+        )
+        return f"The plan is intact, not applied yet and not stale{forced}: it can be applied."
+
+
+def check_plan(
+    *,
+    plan_path: str,
+    summary: PlanSummary,
+    intact: bool,
+    ledger: list[LedgerEntry],
+    force: bool,
+) -> PlanVerdict:
+    """The checks ``apply_plan`` makes before applying; the plan's own guards repeat two of them."""
+    applied = next((entry for entry in ledger if entry.plan_sha256 == summary.plan_sha256), None)
+    made_at = summary.made_at
+    newer = tuple(
+        sorted(
+            (
+                entry
+                for entry in ledger
+                if entry.domain == summary.domain
+                and entry.committed_at > made_at
+                and entry is not applied
+            ),
+            key=lambda entry: entry.committed_at,
+        )
+    )
+    return PlanVerdict(plan_path, summary, intact, applied, newer, forced=force)
