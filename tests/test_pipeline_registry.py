@@ -84,15 +84,15 @@ def _domain_with(**changes: Any) -> dict[str, Any]:
         (_domain_with(pattern="(?P<year>\\d{4}"), "key 'pattern': not a valid regex"),
         (_domain_with(pattern="(?P<year>\\d{4})"), "key 'pattern': needs the named groups"),
         (
-            _domain_with(pk=["report_date", "fund_id"]),
-            "key 'pk': ['fund_id'] not among the declared",
+            _domain_with(unique_key=["report_date", "fund_id"]),
+            "key 'unique_key': ['fund_id'] not among the declared",
         ),
         (_domain_with(mode="merge"), "key 'mode': Input should be 'delete_insert'"),
         (_domain_with(columns__plan_code__type="varchar"), "key 'columns.plan_code.type'"),
         (_domain_with(columns__plan_code__rule="shout"), "key 'columns.plan_code.rule'"),
         (_domain_with(columns__plan_code__allowed="[A-"), "'allowed' is not a valid regex"),
         (_domain_with(header_row=0), "key 'header_row'"),
-        (_domain_with(mode="upsert", unique_pk=False), "key 'mode': upsert needs a unique pk"),
+        (_domain_with(mode="upsert", unique_key=None), "key 'mode': upsert needs a unique_key"),
         ({"domains": {"Trustee": {}}}, "domain 'Trustee': a domain name must be lower_snake_case"),
         ({"domain": {}}, "unknown top-level keys ['domain']"),
     ],
@@ -167,7 +167,7 @@ def test_register_pipelines_reads_the_projects_data_sources_file(
     assert {node.name for node in pipelines["trustee_performance"].nodes} < default_nodes
 
     broken = with_second_domain()
-    broken["domains"]["fund_performance"]["pk"] = ["fund_id"]
+    broken["domains"]["fund_performance"]["refresh_scope"] = ["fund_id"]
     path.write_text(yaml.safe_dump(broken, allow_unicode=True), encoding="utf-8")
-    with pytest.raises(DataSourcesError, match="domain 'fund_performance', key 'pk'"):
+    with pytest.raises(DataSourcesError, match="domain 'fund_performance', key 'refresh_scope'"):
         register_pipelines()

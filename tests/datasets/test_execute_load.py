@@ -40,7 +40,7 @@ LEDGER = DomainConfig.model_validate(
         "name": "ledger",
         "pattern": r"(?P<year>\d{4})(?P<month>\d{2})",
         "table": "Ledger 账本",
-        "pk": ["period", "account"],
+        "refresh_scope": ["period", "account"],
         "mode": "delete_insert",
         "columns": {
             "period": {"type": "date"},
@@ -52,10 +52,21 @@ LEDGER = DomainConfig.model_validate(
     }
 )
 APPEND = LEDGER.model_copy(
-    update={"name": "ledger_append", "table": "ledger_append", "mode": "append"}
+    update={
+        "name": "ledger_append",
+        "table": "ledger_append",
+        "mode": "append",
+        "refresh_scope": [],
+    }
 )
 UPSERT = LEDGER.model_copy(
-    update={"name": "ledger_upsert", "table": "ledger_upsert", "mode": "upsert", "unique_pk": True}
+    update={
+        "name": "ledger_upsert",
+        "table": "ledger_upsert",
+        "mode": "upsert",
+        "unique_key": ["period", "account"],
+        "refresh_scope": [],
+    }
 )
 AWKWARD_NOTES = [
     "tab\there",
@@ -291,7 +302,7 @@ def _create_by_hand(connection: Any, table: str, columns: str) -> None:
         cursor.execute(f"""INSERT INTO "{table}" (period, account) VALUES ('2024-01-01', 'X')""")
 
 
-def test_upsert_into_a_table_without_a_unique_pk_fails_clearly(
+def test_upsert_into_a_table_without_a_unique_key_fails_clearly(
     database_url: URL, db_connection: Any, tmp_path: Path
 ) -> None:
     _create_by_hand(
@@ -304,7 +315,7 @@ def test_upsert_into_a_table_without_a_unique_pk_fails_clearly(
     with pytest.raises(LoadFailedError) as caught:
         execute(plan_for(ledger_rows("2024-11-01", ["A1"], 1, 1), UPSERT), database_url, tmp_path)
     message = str(caught.value)
-    assert "ledger_upsert has no unique constraint on its pk (period, account)" in message
+    assert "ledger_upsert has no unique constraint on its unique_key (period, account)" in message
     assert "upsert" in message and "rolled back" in message
     assert physical_rows(db_connection, UPSERT.table) == before
 

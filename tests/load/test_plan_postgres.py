@@ -48,8 +48,8 @@ NOTES_DOMAIN: dict[str, Any] = {
         "notes": {
             "pattern": r"(?P<year>\d{4})_(?P<month>\d{2})_notes",
             "table": "备注 表",
-            "pk": ["编号"],
-            "unique_pk": True,
+            "unique_key": ["编号"],
+            "refresh_scope": ["编号"],
             "columns": {
                 "编号": {"type": "integer", "rule": "text", "required": True},
                 "备注": {"type": "text", "rule": "text"},

@@ -63,11 +63,11 @@ def test_sheet_by_name_aliases_dropped_and_unknown_columns(tmp_path: Path, brack
 def test_declared_columns_are_the_contract_table(tmp_path: Path) -> None:
     domains, _ = project_declarations()
     domain = domains["annuity_performance"]
-    assert (domain.table, domain.mode, domain.pk, domain.unique_pk, domain.sheet) == (
+    assert (domain.table, domain.mode, domain.refresh_scope, domain.unique_key, domain.sheet) == (
         "annuity_performance",
         "delete_insert",
         ["月度", "业务类型", "计划类型"],
-        False,
+        None,
         "规模明细",
     )
     types = {name: spec.type for name, spec in domain.columns.items()}

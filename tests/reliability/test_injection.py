@@ -43,8 +43,8 @@ def _domain() -> Any:
             "notes": {
                 "pattern": r"(?P<year>20\d{2})_(?P<month>1[0-2]|0?[1-9])_notes",
                 "table": "notes; DROP TABLE canary",
-                "pk": ["ref"],
-                "unique_pk": True,
+                "unique_key": ["ref"],
+                "refresh_scope": ["ref"],
                 "columns": {
                     "ref": {"rule": "code", "source": "编号", "required": True},
                     ODD_COLUMN: {"rule": "text", "source": "说明"},

@@ -67,7 +67,7 @@ def check_table_statement(domain: DomainConfig) -> Statement:
 
     The load never alters a table: a table made by hand or by an older ``data_sources.yml``
     must be fixed by a person. For ``upsert`` the table must also have a unique constraint on
-    exactly the pk columns, which ``ON CONFLICT`` needs. Runs in the plan too, so psql and
+    exactly the unique_key columns, which ``ON CONFLICT`` needs. Runs in the plan too, so psql and
     execute fail the same way.
     """
     declared = {name: spec.type for name, spec in domain.columns.items()}
@@ -96,7 +96,7 @@ BEGIN
             USING HINT = 'WorkDataHub never alters a table: change the table (ALTER TABLE) '
                          'or the domain''s columns, then run again';
     END IF;"""
-    if domain.mode == "upsert":
+    if domain.mode == "upsert" and domain.unique_key:
         body += f"""
     IF NOT EXISTS (
         SELECT 1 FROM pg_index AS unique_index
@@ -105,10 +105,10 @@ BEGIN
             AND ARRAY(
                 SELECT attname::text FROM pg_attribute
                 WHERE attrelid = target AND attnum = ANY(unique_index.indkey) ORDER BY 1
-            ) = ARRAY(SELECT unnest({text_array(domain.pk)}) ORDER BY 1)
+            ) = ARRAY(SELECT unnest({text_array(domain.unique_key)}) ORDER BY 1)
     ) THEN
-        RAISE EXCEPTION 'table % has no unique constraint on its pk (%), which upsert needs',
-            target, {literal(", ".join(domain.pk))}
+        RAISE EXCEPTION 'table % has no unique constraint on its unique_key (%), which upsert needs',
+            target, {literal(", ".join(domain.unique_key))}
             USING HINT = 'WorkDataHub never alters a table: add the constraint '
                          '(ALTER TABLE ... ADD PRIMARY KEY) and run again';
     END IF;"""
@@ -145,9 +145,12 @@ def build_load_plan(
     staged_columns = [*data_columns, "_source_file", "_source_row"]
     declared = [f"{quote(name)} {spec.type}" for name, spec in domain.columns.items()]
     lineage = [f"{quote(name)} {_LINEAGE_TYPES[name]}" for name in LINEAGE_COLUMNS]
-    pk = ", ".join(quote(column) for column in domain.pk)
+    key = ", ".join(quote(column) for column in domain.unique_key or [])
+    scope = ", ".join(quote(column) for column in domain.refresh_scope)
     constraint = (
-        [f"CONSTRAINT {quote(domain.table + '_pk')} PRIMARY KEY ({pk})"] if domain.unique_pk else []
+        [f"CONSTRAINT {quote(domain.table + '_pk')} PRIMARY KEY ({key})"]
+        if domain.unique_key
+        else []
     )
     statements = [
         Statement("begin", "BEGIN"),
@@ -160,17 +163,19 @@ def build_load_plan(
         ),
         check_table_statement(domain),
     ]
-    if not domain.unique_pk:
+    # The delete finds its scope by an index; a scope that leads the primary key uses that one.
+    key_prefix = (domain.unique_key or [])[: len(domain.refresh_scope)]
+    if domain.refresh_scope and key_prefix != domain.refresh_scope:
         statements.append(
             Statement(
                 "create_scope_index",
-                f"CREATE INDEX IF NOT EXISTS {quote(domain.table + '_scope_idx')} ON {table} ({pk})",
+                f"CREATE INDEX IF NOT EXISTS {quote(domain.table + '_scope_idx')} ON {table} ({scope})",
             )
         )
-    # A NULL key would escape the delete scope (NULL = NULL is not true) and duplicate rows;
+    # A NULL scope value would escape the delete (NULL = NULL is not true) and duplicate rows;
     # cleaning rejects such rows, and the stage refuses any that slip through.
     staged_declared = [
-        f"{quote(name)} {spec.type}" + (" NOT NULL" if name in domain.pk else "")
+        f"{quote(name)} {spec.type}" + (" NOT NULL" if name in domain.non_null_columns else "")
         for name, spec in domain.columns.items()
     ] + [
         f"{quote('_source_file')} text",
@@ -190,11 +195,13 @@ def build_load_plan(
         ),
     ]
     if domain.mode == "delete_insert":
-        matches = " AND ".join(f"target.{quote(c)} = scope.{quote(c)}" for c in domain.pk)
+        matches = " AND ".join(
+            f"target.{quote(c)} = scope.{quote(c)}" for c in domain.refresh_scope
+        )
         statements.append(
             Statement(
                 "delete",
-                f"DELETE FROM {table} AS target USING (SELECT DISTINCT {pk} FROM {stage}) AS scope "
+                f"DELETE FROM {table} AS target USING (SELECT DISTINCT {scope} FROM {stage}) AS scope "
                 f"WHERE {matches}",
             )
         )
@@ -208,9 +215,9 @@ def build_load_plan(
         updates = ", ".join(
             f"{quote(c)} = EXCLUDED.{quote(c)}"
             for c in [*staged_columns, "_run_id"]
-            if c not in domain.pk
+            if c not in (domain.unique_key or [])
         )
-        insert += f"\nON CONFLICT ({pk}) DO UPDATE SET {updates}"
+        insert += f"\nON CONFLICT ({key}) DO UPDATE SET {updates}"
     statements += [Statement("insert", insert), Statement("commit", "COMMIT")]
     return LoadPlan(
         domain=domain.name,
