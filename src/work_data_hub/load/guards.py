@@ -95,6 +95,19 @@ class PlanVerdict:
     def stale(self) -> bool:
         return bool(self.newer_loads)
 
+    # The names a LoadPlan gives them, so the run report reads a verdict like a plan.
+    @property
+    def table(self) -> str:
+        return self.summary.table
+
+    @property
+    def mode(self) -> str:
+        return self.summary.mode
+
+    @property
+    def rows_to_insert(self) -> int:
+        return self.summary.rows_to_insert
+
     @property
     def refusals(self) -> list[str]:
         reasons = []
