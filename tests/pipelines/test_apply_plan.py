@@ -96,7 +96,7 @@ def test_the_summary_counts_are_what_execute_reports(project_copy: Path, databas
         {"report_date": "2024-11-01"},
     ]
     text = Path(report["plan_file"]).read_text(encoding="utf-8")
-    assert f"-- plan sha256:   {summary['plan_sha256']}" in text
+    assert f"-- plan_sha256: {summary['plan_sha256']}" in text
     assert "-- rows to insert: 38; rows read: 39; rows rejected: 1 (see " in text
 
 

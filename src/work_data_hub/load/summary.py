@@ -103,7 +103,7 @@ class PlanSummary:
             f"-- table:         {self.table}",
             f"-- mode:          {self.mode}",
             f"-- made at:       {self.created_at} by run {self.run_id}",
-            f"-- plan sha256:   {self.plan_sha256}",
+            f"-- plan_sha256: {self.plan_sha256}",
             f"-- files ({len(self.files)}):",
             *(
                 f"--   {file.path}  period {file.period}  rows {file.rows}  "
