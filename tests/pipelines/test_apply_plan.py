@@ -4,6 +4,7 @@ apply; one test per "Done when" line, on the sample inbox against the real Postg
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,7 @@ import pytest
 from sqlalchemy.engine import URL
 
 from tests.support.cli import run_kedro, run_trustee
-from tests.support.database import digest, physical_rows, table_exists
+from tests.support.database import con, digest, physical_rows, table_exists
 
 pytestmark = pytest.mark.database
 
@@ -37,6 +38,20 @@ def _plan(
     assert result.returncode == 0, _output(result)
     report = _domain_report(project)
     return Path(report["plan_file"]), report
+
+
+def psql(plan: Path, database_url: URL) -> subprocess.CompletedProcess[str]:
+    """What a person types: psql -v ON_ERROR_STOP=1 -f PLAN <database>."""
+    program = shutil.which("psql")
+    if program is None:
+        pytest.skip("psql is not installed")
+    return subprocess.run(
+        [program, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-f", str(plan), con(database_url)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
 
 
 def _apply(
@@ -183,3 +198,39 @@ def test_apply_plan_is_a_reserved_name(project_copy: Path) -> None:
     result = run_kedro(project_copy, "registry", "list")
     assert result.returncode != 0
     assert "domain 'apply_plan': the name is reserved" in _output(result)
+
+
+def test_a_second_apply_is_refused_as_already_applied(
+    project_copy: Path, database_url: URL, db_connection: Any
+) -> None:
+    plan, _ = _plan(project_copy)
+    first = _apply(project_copy, plan, database_url, "execute=true")
+    assert first.returncode == 0, _output(first)
+    before = physical_rows(db_connection, TABLE)
+
+    again = _apply(project_copy, plan, database_url, "execute=true,force=true")
+    assert again.returncode != 0
+    assert "already applied" in _output(again)
+    by_psql = psql(plan, database_url)
+    assert by_psql.returncode != 0 and "already applied" in by_psql.stderr
+    assert physical_rows(db_connection, TABLE) == before
+
+
+def test_a_plan_made_before_a_newer_load_is_stale_and_force_applies_it(
+    project_copy: Path, database_url: URL, db_connection: Any
+) -> None:
+    plan, _ = _plan(project_copy)
+    newer = run_trustee(project_copy, "max_files=1,execute=true", database_url=database_url)
+    assert newer.returncode == 0, _output(newer)
+    before = physical_rows(db_connection, TABLE)
+
+    refused = _apply(project_copy, plan, database_url, "execute=true")
+    assert refused.returncode != 0
+    assert "stale" in _output(refused) and "force=true" in _output(refused)
+    by_psql = psql(plan, database_url)
+    assert by_psql.returncode != 0 and "stale" in by_psql.stderr
+    assert physical_rows(db_connection, TABLE) == before
+
+    forced = _apply(project_copy, plan, database_url, "execute=true,force=true")
+    assert forced.returncode == 0, _output(forced)
+    assert digest(db_connection, TABLE)[1] == 38

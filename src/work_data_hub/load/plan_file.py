@@ -133,4 +133,4 @@ def _steps(text: bytes, position: int) -> tuple[PlanStep, ...] | None:
                 return None
             position = rows_end + 3
         steps.append(PlanStep(header["purpose"].decode(), sql.decode("utf-8"), rows))
-    return tuple(steps) if steps else None
+    return tuple(steps)
