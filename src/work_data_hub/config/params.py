@@ -23,9 +23,10 @@ class RunParameters(_Strict):
     max_files: Annotated[int, Field(ge=1)] = 1
     inbox: str = "data/01_raw"
     max_reject_ratio: Annotated[float, Field(ge=0, le=1)] = 0.0
+    reload: bool = False
 
     # The messages leave out the value: check_run_parameters appends "(got ...)".
-    @field_validator("execute", mode="before")
+    @field_validator("execute", "reload", mode="before")
     @classmethod
     def _boolean(cls, value: object) -> object:
         if not isinstance(value, bool):

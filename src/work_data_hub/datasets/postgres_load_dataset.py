@@ -8,30 +8,29 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import Any, BinaryIO
 
 from kedro.io import AbstractVersionedDataset, DatasetError, Version
 
 from work_data_hub.config.warehouse import (
-    CREDENTIALS_ENTRY,
-    ENVIRONMENT_VARIABLES,
     WarehouseAddress,
     WarehouseConfigError,
     describe,
     resolve_address,
 )
 from work_data_hub.datasets.owner_only import open_owner_only
+from work_data_hub.datasets.warehouse_connection import (
+    WarehouseConnectionError,
+    connect,
+    interruptible,
+    server_reason,
+    without_wait_callback,
+)
 from work_data_hub.errors import WorkDataHubError
 from work_data_hub.load.plan import LoadPlan
-from work_data_hub.load.psql import render_psql
-
-if TYPE_CHECKING:
-    from sqlalchemy.engine import URL
+from work_data_hub.load.psql import SealedPlan, seal
 
 logger = logging.getLogger(__name__)
-
-# A failing row's values can be long; the message keeps the start.
-_DETAIL_LIMIT = 300
 
 
 class RejectedRowsError(WorkDataHubError, DatasetError):
@@ -51,6 +50,8 @@ class LoadResult:
     rows_deleted: int | None = None
     rows_inserted: int | None = None
     transaction_seconds: float | None = None
+    plan_sha256: str | None = None
+    nothing_to_load: bool = False
 
 
 def _strict_bool(value: object, name: str) -> bool:
@@ -129,11 +130,20 @@ class PostgresLoadDataset(AbstractVersionedDataset[LoadPlan, bytes]):
 
     def save(self, data: LoadPlan) -> None:
         path = Path(self._get_save_path())
+        sealed = seal(data)
         # Plans carry the rows themselves: readable by the owner only.
         with os.fdopen(open_owner_only(path), "wb") as handle:
-            handle.write(render_psql(data))
-        self.last_result = LoadResult(plan_path=str(path), executed=False)
+            handle.write(sealed.script)
+        self.last_result = LoadResult(
+            plan_path=str(path),
+            executed=False,
+            plan_sha256=sealed.plan_sha256,
+            nothing_to_load=data.nothing_to_load,
+        )
         logger.info("Wrote the load plan for %s to %s", data.domain, path)
+        if data.nothing_to_load:
+            logger.info("%s: nothing to load, every selected file is already loaded", data.domain)
+            return
         if not self._execute:
             return
         if data.rows_rejected and data.reject_ratio > data.max_reject_ratio:
@@ -146,24 +156,32 @@ class PostgresLoadDataset(AbstractVersionedDataset[LoadPlan, bytes]):
             address = resolve_address(self._credentials)
         except WarehouseConfigError as exc:
             raise LoadFailedError(f"{data.domain}: {exc}; nothing was loaded.") from None
-        self.last_result = self._apply(data, path, address)
+        with interruptible():
+            self.last_result = self._apply(data, sealed, path, address)
 
-    def _apply(self, plan: LoadPlan, path: Path, address: WarehouseAddress) -> LoadResult:
+    def _apply(
+        self, plan: LoadPlan, sealed: SealedPlan, path: Path, address: WarehouseAddress
+    ) -> LoadResult:
         """Run the plan's statements, in order, in the one transaction they open and commit."""
-        connection = self._connect(address)
+        try:
+            connection = connect(
+                address, connect_timeout=self._connect_timeout, purpose=f"load {plan.domain}"
+            )
+        except WarehouseConnectionError as exc:
+            raise LoadFailedError(str(exc)) from None
         deleted: int | None = None
         inserted: int | None = None
         started = time.perf_counter()
         try:
             # The plan carries its own BEGIN and COMMIT, exactly as psql runs it.
-            connection.autocommit = True
             with connection.cursor() as cursor:
                 if self._statement_timeout_ms:
                     cursor.execute(f"SET statement_timeout = {int(self._statement_timeout_ms)}")
-                for statement in plan.statements:
+                for statement in sealed.statements:
                     try:
                         if statement.copy_rows:
-                            cursor.copy_expert(statement.sql, self._payload_stream(plan))
+                            with without_wait_callback():
+                                cursor.copy_expert(statement.sql, self._payload_stream(plan))
                         else:
                             cursor.execute(statement.sql)
                     except Exception as exc:
@@ -172,10 +190,9 @@ class PostgresLoadDataset(AbstractVersionedDataset[LoadPlan, bytes]):
                         )
                         # from None: the driver's exception can carry connection details.
                         raise failure from None
-                    if statement.purpose == "delete":
-                        deleted = cursor.rowcount
-                    elif statement.purpose == "insert":
-                        inserted = cursor.rowcount
+                    if statement.purpose == "record_load":
+                        # The ledger row's own counts: what psql would record too.
+                        deleted, inserted = cursor.fetchone()
         finally:
             connection.close()
         seconds = time.perf_counter() - started
@@ -187,35 +204,12 @@ class PostgresLoadDataset(AbstractVersionedDataset[LoadPlan, bytes]):
             inserted,
             seconds,
         )
-        return LoadResult(str(path), True, deleted, inserted, round(seconds, 3))
+        return LoadResult(str(path), True, deleted, inserted, round(seconds, 3), sealed.plan_sha256)
 
     @staticmethod
     def _payload_stream(plan: LoadPlan) -> BinaryIO:
         """The COPY rows as an in-memory stream (the plan's own bytes, never a temp file)."""
         return io.BytesIO(plan.copy_payload)
-
-    def _connect(self, address: WarehouseAddress) -> Any:
-        import psycopg2  # noqa: PLC0415  (plan-only runs must not import the driver)
-
-        url = address.url
-        logger.info("Connecting to the warehouse (%s)", address.describe())
-        options: dict[str, Any] = {
-            "connect_timeout": self._connect_timeout,
-            "application_name": "work_data_hub",
-            **{str(key): str(value) for key, value in url.query.items()},
-            "client_encoding": "UTF8",
-        }
-        try:
-            return psycopg2.connect(
-                **{"port": 5432, **url.translate_connect_args(username="user", database="dbname")},
-                **options,
-            )
-        except psycopg2.Error as exc:
-            raise LoadFailedError(
-                f"Cannot connect to the warehouse ({address.describe()}): "
-                f"{_reason(exc, url)} Check {', '.join(ENVIRONMENT_VARIABLES)} or "
-                f"{CREDENTIALS_ENTRY}. Nothing was loaded."
-            ) from None
 
     def _failure(
         self,
@@ -227,7 +221,7 @@ class PostgresLoadDataset(AbstractVersionedDataset[LoadPlan, bytes]):
         path: Path,
     ) -> LoadFailedError:
         """Roll back (if the server is still there) and say what happened to the table."""
-        reason = _reason(error, address.url)
+        reason = server_reason(error, address.url)
         # psycopg2 marks the connection closed when the server went away (terminated, crashed).
         lost = bool(connection.closed)
         if lost:
@@ -260,24 +254,3 @@ class PostgresLoadDataset(AbstractVersionedDataset[LoadPlan, bytes]):
                 connection.cursor().execute("ROLLBACK")
         except Exception:
             logger.debug("ROLLBACK after a failed load did not reach the server", exc_info=True)
-
-
-def _reason(exc: BaseException, url: URL) -> str:
-    """The server's message (and detail) on one line, without the password."""
-    diag = getattr(exc, "diag", None)
-    primary = getattr(diag, "message_primary", None)
-    if primary:
-        parts = [primary]
-        detail = getattr(diag, "message_detail", None)
-        hint = getattr(diag, "message_hint", None)
-        if detail:
-            parts.append(detail[:_DETAIL_LIMIT] + ("..." if len(detail) > _DETAIL_LIMIT else ""))
-        if hint:
-            parts.append(hint)
-        text = ". ".join(part.strip().rstrip(".") for part in parts)
-    else:
-        lines = [" ".join(line.split()) for line in str(exc).splitlines() if line.strip()]
-        text = "; ".join(lines) or type(exc).__name__
-    if url.password:
-        text = text.replace(str(url.password), "***")
-    return text if text.endswith((".", "?", "!")) else text + "."
