@@ -6,6 +6,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 from sqlalchemy.engine import URL
 
@@ -60,6 +61,17 @@ def test_sheet_by_name_aliases_dropped_and_unknown_columns(tmp_path: Path, brack
     assert "备注" not in result.rows and "id" not in result.rows
 
 
+def test_the_group_customer_name_is_kept_trimmed_and_empty_is_null(tmp_path: Path) -> None:
+    domains, mappings = project_declarations()
+    headers = [*ANNUITY_HEADERS, "集团企业客户名称"]
+    rows = [annuity_row(集团企业客户名称="  示例集团  ", id=1), annuity_row(集团企业客户名称="", id=2)]
+    path = write_annuity_workbook(tmp_path / "2024年11月年金终稿数据.xlsx", rows, headers)
+    result = clean_workbook(path, domains["annuity_performance"], mappings)
+    assert result.rejects.empty and result.unknown_headers == []
+    names = result.rows["集团企业客户名称"].tolist()
+    assert names[0] == "示例集团" and pd.isna(names[1])
+
+
 def test_declared_columns_are_the_contract_table(tmp_path: Path) -> None:
     domains, _ = project_declarations()
     domain = domains["annuity_performance"]
@@ -86,7 +98,7 @@ def test_declared_columns_are_the_contract_table(tmp_path: Path) -> None:
         [
             "业务类型", "计划类型", "计划名称", "组合类型", "组合名称", "机构名称", "计划代码",
             "组合代码", "客户名称", "机构代码", "产品线代码", "集团企业客户号", "年金账户号",
-            "年金账户名",
+            "年金账户名", "集团企业客户名称",
         ]
     )  # fmt: skip
     assert domain.transform is None  # everything is said in YAML
