@@ -29,6 +29,7 @@ from work_data_hub.datasets.postgres_load_dataset import (
     RejectedRowsError,
 )
 from work_data_hub.load.plan import LoadPlan, build_load_plan, lock_key
+from work_data_hub.load.psql import seal
 
 PASSWORD = "Pw-9f3kQz-not-for-logs"
 COLUMNS = ["period", "account", "amount", "note", "units"]
@@ -171,7 +172,8 @@ def test_execute_and_the_psql_applied_plan_leave_identical_tables(
     assert result.rows_deleted == 2 and result.rows_inserted == 6
 
     with db_connection.cursor() as cursor:
-        cursor.execute(f'DROP TABLE "{LEDGER.table}"')
+        # A fresh warehouse (a plan is applied once: the ledger would refuse it again).
+        cursor.execute(f'DROP TABLE "{LEDGER.table}", wdh_loads')
     execute(before, database_url, tmp_path)
     psql_apply(result.plan_path, database_url)
     assert digest(db_connection, LEDGER.table) == executed
@@ -185,11 +187,15 @@ def test_the_plan_file_is_the_executed_statement_list(database_url: URL, tmp_pat
     plan = plan_for(ledger_rows("2024-10-01", ["A1"], seed=1))
     result = execute(plan, database_url, tmp_path)
     script = Path(result.plan_path).read_text(encoding="utf-8")
-    positions = [script.index(statement.sql + ";\n") for statement in plan.statements]
+    # The statements as executed: sealed with the plan's own checksum (in the ledger row).
+    executed = seal(plan).statements
+    assert executed[-2].purpose == "record_load" and result.plan_sha256 in executed[-2].sql
+    positions = [script.index(statement.sql + ";\n") for statement in executed]
     assert positions == sorted(positions)
-    assert [s.purpose for s in plan.statements][:4] == [
+    assert [s.purpose for s in plan.statements][:5] == [
         "begin",
         "lock",
+        "pin_schema",
         "create_table",
         "check_table",
     ]
@@ -257,7 +263,7 @@ def test_append_only_inserts(database_url: URL, db_connection: Any, tmp_path: Pa
     execute(plan_for(rows, APPEND, run_id="first"), database_url, tmp_path)
     first_rows = physical_rows(db_connection, APPEND.table)
     result = execute(plan_for(rows, APPEND, run_id="second"), database_url, tmp_path)
-    assert (result.rows_deleted, result.rows_inserted) == (None, 4)
+    assert (result.rows_deleted, result.rows_inserted) == (0, 4)  # as the ledger row records
     assert physical_rows(db_connection, APPEND.table, "_run_id = 'first'") == first_rows
     assert digest(db_connection, APPEND.table)[1] == 8
 
@@ -282,7 +288,7 @@ def test_upsert_updates_matching_keys_and_inserts_new_ones(
         source_file="2024_11 ledger v2.xlsx",
     )
     result = execute(plan_for(second, UPSERT, run_id="second"), database_url, tmp_path)
-    assert (result.rows_deleted, result.rows_inserted) == (None, 2)  # PostgreSQL counts both
+    assert (result.rows_deleted, result.rows_inserted) == (0, 2)  # PostgreSQL counts both
     assert physical_rows(db_connection, UPSERT.table, "account = 'A1'") == untouched
     with db_connection.cursor() as cursor:
         cursor.execute(
@@ -486,7 +492,7 @@ def test_two_runs_of_one_domain_at_once_serialize_and_both_finish(
         holder.close()
     for thread in threads:
         thread.join(timeout=120)
-    assert not errors, errors
+    assert not errors, "\n".join(str(e) for e in errors)
     assert sorted(results) == ["run-a", "run-b"]
 
     with db_connection.cursor() as cursor:

@@ -74,7 +74,7 @@ def test_hostile_text_round_trips_and_runs_nothing(
 ) -> None:
     domain = _domain()
     with shared_connection.cursor() as cursor:
-        cursor.execute(f"DROP TABLE IF EXISTS canary, {quote(domain.table)}")
+        cursor.execute(f"DROP TABLE IF EXISTS canary, {quote(domain.table)}, wdh_loads")
         cursor.execute("CREATE TABLE canary (id integer PRIMARY KEY, note text)")
         cursor.execute("INSERT INTO canary VALUES (1, 'alive')")
     inbox = tmp_path / "inbox"
@@ -106,7 +106,7 @@ def test_hostile_text_round_trips_and_runs_nothing(
     if shutil.which("psql") is None:
         pytest.skip("psql is not installed; the plan file was not applied by hand")
     with shared_connection.cursor() as cursor:
-        cursor.execute(f"DROP TABLE {quote(domain.table)}")
+        cursor.execute(f"DROP TABLE {quote(domain.table)}, wdh_loads")  # a plan applies once
     applied = subprocess.run(
         [
             "psql",

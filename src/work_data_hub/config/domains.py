@@ -9,13 +9,15 @@ from __future__ import annotations
 import difflib
 import importlib
 import re
-from typing import Annotated, Any, Literal, get_args
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from work_data_hub.errors import WorkDataHubError
+from work_data_hub.load.modes import LOAD_MODES
 
-LoadMode = Literal["delete_insert", "append", "upsert"]
+# A mode is a name registered in work_data_hub.load.modes, which also says what it needs.
+LoadMode = str
 RuleName = Literal["year_month", "month_date", "code", "decimal", "rate", "text", "mapping", "copy"]
 
 _TYPE_PATTERN = re.compile(r"^(date|text|integer|numeric\((\d+),(\d+)\))$")
@@ -158,6 +160,17 @@ class DomainConfig(_Strict):
             )
         return value
 
+    @field_validator("mode")
+    @classmethod
+    def _registered_mode(cls, value: str) -> str:
+        if value not in LOAD_MODES:
+            names = [repr(name) for name in LOAD_MODES]
+            raise ValueError(
+                f"Input should be {', '.join(names[:-1])} or {names[-1]} "
+                f"(the registered load modes; got {value!r})"
+            )
+        return value
+
     @field_validator("transform")
     @classmethod
     def _dotted_path(cls, value: str | None) -> str | None:
@@ -224,27 +237,33 @@ def _key_problems(settings: dict[str, Any], declared: set[str] | None) -> list[t
     problems: list[tuple[str, str]] = []
     unique_key = settings.get("unique_key")
     refresh_scope = settings.get("refresh_scope")
-    mode = _mode_of(settings)
+    mode = LOAD_MODES.get(str(_mode_of(settings)))
     if unique_key is not None:
         problems += _column_list_problems("unique_key", unique_key, declared)
-    if mode not in get_args(LoadMode):
+    if mode is None:
         return problems  # an unknown mode is reported by the model's own field check
-    if mode == "delete_insert" and not refresh_scope:
+    if mode.uses_refresh_scope and not refresh_scope:
         problems.append(
             (
                 "refresh_scope",
-                "mode delete_insert needs the columns whose value combinations a load "
+                f"mode {mode.name} needs the columns whose value combinations a load "
                 "replaces (e.g. refresh_scope: [report_date] replaces whole months)",
             )
         )
-    elif mode == "delete_insert":
+    elif mode.uses_refresh_scope:
         problems += _column_list_problems("refresh_scope", refresh_scope, declared)
     elif refresh_scope:
+        users = [name for name, spec in LOAD_MODES.items() if spec.uses_refresh_scope]
         problems.append(
-            ("refresh_scope", f"only mode delete_insert uses a refresh scope (mode is {mode})")
+            (
+                "refresh_scope",
+                f"only mode {', '.join(users)} uses a refresh scope (mode is {mode.name})",
+            )
         )
-    if mode == "upsert" and not unique_key:
-        problems.append(("mode", "upsert needs a unique_key (the columns ON CONFLICT matches)"))
+    if mode.needs_unique_key and not unique_key:
+        problems.append(
+            ("mode", f"{mode.name} needs a unique_key (the columns its ON CONFLICT matches)")
+        )
     return problems
 
 

@@ -32,16 +32,16 @@ from work_data_hub.datasets.postgres_load_dataset import (
     LoadFailedError,
     LoadResult,
     PostgresLoadDataset,
-    _reason,
     _strict_bool,
 )
+from work_data_hub.datasets.warehouse_connection import server_reason
 from work_data_hub.errors import WorkDataHubError
 from work_data_hub.load.guards import LedgerEntry, PlanVerdict
+from work_data_hub.load.ledger import LEDGER_TABLE
 from work_data_hub.load.plan_file import PlanFileError, SavedPlan, read_plan_file
 
 logger = logging.getLogger(__name__)
 
-LEDGER_TABLE = "wdh_loads"
 _HOW = "kedro run --pipelines apply_plan --params plan=<plan file>[,execute=true][,force=true]"
 
 
@@ -94,7 +94,7 @@ class PlanLedgerDataset(AbstractDataset[None, list[LedgerEntry]]):
 
     def load(self) -> list[LedgerEntry]:
         address = self._warehouse._address("apply_plan")
-        connection = self._warehouse._connect(address)
+        connection = self._warehouse._connection(address, "check a saved plan")
         try:
             connection.autocommit = True
             with connection.cursor() as cursor:
@@ -112,7 +112,7 @@ class PlanLedgerDataset(AbstractDataset[None, list[LedgerEntry]]):
         except Exception as exc:
             raise LoadFailedError(
                 f"apply_plan could not read the ledger {LEDGER_TABLE}: "
-                f"{_reason(exc, address.url)} Nothing was written."
+                f"{server_reason(exc, address.url)} Nothing was written."
             ) from None
         finally:
             connection.close()

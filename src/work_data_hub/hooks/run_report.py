@@ -19,7 +19,16 @@ from work_data_hub.errors import WorkDataHubError
 
 logger = logging.getLogger("work_data_hub.run")
 
-RUN_PARAMETERS = ("execute", "max_files", "inbox", "max_reject_ratio", "diff", "plan", "force")
+RUN_PARAMETERS = (
+    "execute",
+    "max_files",
+    "inbox",
+    "max_reject_ratio",
+    "reload",
+    "diff",
+    "plan",
+    "force",
+)
 
 
 def _domain_and_step(name: str) -> tuple[str, str]:

@@ -55,6 +55,8 @@ def build_diff_query(
 ) -> DiffQuery:
     """Counts rows_to_delete and, with a unique key, keys new / changed / unchanged / gone.
 
+    ``refresh_scope`` is empty for a mode that replaces nothing (then nothing is deleted).
+
     Its parameters are one ``text[]`` per data column, in ``payload_columns`` order, taken
     from the plan's COPY payload, whose columns are ``payload_layout``.
     """
@@ -66,7 +68,7 @@ def build_diff_query(
     arrays = ", ".join("%s::text[]" for _ in data_columns)
     names = ", ".join(quote(f"c{position}") for position in range(len(data_columns)))
     table = quote(domain.table)
-    if domain.mode == "delete_insert" and refresh_scope:
+    if refresh_scope:
         scope_columns = ", ".join(quote(column) for column in refresh_scope)
         replaced = (
             f"SELECT target.* FROM {table} AS target "

@@ -37,6 +37,7 @@ def guard_sql(
     plan's ISO timestamp. The checksum is the placeholder until the plan file is rendered.
     """
     made_at = dt.datetime.fromisoformat(created_at).isoformat(timespec="microseconds")
+    ledger_name = ledger_table.replace("'", "''")
     body = f"""
 DECLARE
     earlier record;
@@ -44,7 +45,7 @@ BEGIN
     SELECT run_id, committed_at INTO earlier FROM {ledger_table}
         WHERE plan_sha256 = {literal(plan_sha256)} LIMIT 1;
     IF FOUND THEN
-        RAISE EXCEPTION 'plan {plan_sha256} was {ALREADY_APPLIED} by run % at %; the table is unchanged',
+        RAISE EXCEPTION 'plan {plan_sha256} was {ALREADY_APPLIED} by run % at % (see {ledger_name}); the table is unchanged',
             earlier.run_id, earlier.committed_at
             USING HINT = 'A plan is applied once. To load the files again, make a new plan '
                          '(kedro run) and review it.';

@@ -19,12 +19,12 @@ and psql sees an ordinary script (the step lines are comments to it).
 
 from __future__ import annotations
 
-import hashlib
 import re
 from dataclasses import dataclass
 
 from work_data_hub.errors import WorkDataHubError
-from work_data_hub.load.summary import CHECKSUM_PLACEHOLDER, PlanSummary, read_summary
+from work_data_hub.load.checksum import PlanChecksumError, verify
+from work_data_hub.load.summary import PlanSummary, read_summary
 
 _STEP = re.compile(
     rb"-- step (?P<purpose>[a-z_]+): (?P<sql>\d+) bytes of SQL(?:, (?P<rows>\d+) bytes of rows)?\n"
@@ -67,31 +67,6 @@ def step_header(purpose: str, sql: bytes, rows: bytes | None) -> bytes:
     return f"-- step {purpose}: {len(sql)} bytes of SQL{rows_part}\n".encode()
 
 
-def placeholder_checksum(text: bytes) -> str:
-    """SHA-256 of ``text`` as rendered with the checksum placeholder in place of the checksum."""
-    return hashlib.sha256(text).hexdigest()
-
-
-def seal(rendered: bytes) -> tuple[bytes, str]:
-    """The plan bytes with their own checksum written in, and that checksum.
-
-    ``rendered`` carries the 64-zero placeholder wherever the checksum belongs; its SHA-256 is
-    the plan's ``plan_sha256``, so any other changed byte changes it.
-    """
-    checksum = placeholder_checksum(rendered)
-    return rendered.replace(CHECKSUM_PLACEHOLDER.encode(), checksum.encode()), checksum
-
-
-def verify(text: bytes, claimed: str) -> bool:
-    """True when ``text`` hashes to ``claimed`` with every occurrence of it replaced by zeros."""
-    if not re.fullmatch(r"[0-9a-f]{64}", claimed) or claimed == CHECKSUM_PLACEHOLDER:
-        return False
-    return (
-        placeholder_checksum(text.replace(claimed.encode(), CHECKSUM_PLACEHOLDER.encode()))
-        == claimed
-    )
-
-
 def read_plan_file(text: bytes, path: str) -> SavedPlan:
     """The plan in ``text`` (the file at ``path``): summary, steps and checksum verdict.
 
@@ -104,7 +79,10 @@ def read_plan_file(text: bytes, path: str) -> SavedPlan:
             f"{path} is not a WorkDataHub plan (no '-- summary-json:' line): make plans with "
             "kedro run, then pass the file under data/08_reporting/plans/ as plan=PATH"
         )
-    intact = verify(text, summary.plan_sha256)
+    try:
+        intact = verify(text) == summary.plan_sha256
+    except PlanChecksumError:
+        intact = False
     first = re.search(rb"(?m)^-- step ", text)
     steps = _steps(text, first.start() if first else len(text)) if intact else None
     if steps is None:

@@ -10,16 +10,16 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
-from pathlib import PurePosixPath
 from typing import Any
 
 import pandas as pd
 
-from work_data_hub.discovery import FileManifest
+from work_data_hub.load.checksum import PLACEHOLDER
 
 # The plan's own checksum is written where this placeholder stands (see ``load.checksum``).
-CHECKSUM_PLACEHOLDER = "0" * 64
+CHECKSUM_PLACEHOLDER = PLACEHOLDER
 SUMMARY_JSON_PREFIX = "-- summary-json: "
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
@@ -111,7 +111,7 @@ class PlanSummary:
                 for file in self.files
             ),
         ]
-        if self.mode == "delete_insert":
+        if self.refresh_scope:
             lines.append(
                 f"-- replaces {len(self.refresh_scopes)} refresh scope(s) ({scope_names}):"
             )
@@ -163,22 +163,28 @@ def build_plan_summary(
     mode: str,
     run_id: str,
     refresh_scope: list[str],
-    manifest: FileManifest | None,
+    uses_refresh_scope: bool,
+    files: Sequence[Any],
     rows_read: int,
     rows_rejected: int,
-    created_at: dt.datetime | None = None,
+    created_at: dt.datetime,
 ) -> PlanSummary:
-    """The summary of a plan that loads ``rows`` (the clean rows with their lineage)."""
-    made = (created_at or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
+    """The summary of a plan that loads ``rows`` (the clean rows with their lineage).
+
+    ``files`` are the plan's files (``path``, ``period``, ``sha256``, ``rows``), as the ledger
+    records them.
+    """
     return PlanSummary(
         domain=domain,
         table=table,
         mode=mode,
         run_id=run_id,
-        created_at=made.isoformat(timespec="microseconds"),
-        refresh_scope=tuple(refresh_scope),
-        refresh_scopes=scopes_of(rows, refresh_scope) if mode == "delete_insert" else (),
-        files=_files(rows, manifest),
+        created_at=created_at.astimezone(dt.UTC).isoformat(timespec="microseconds"),
+        refresh_scope=tuple(refresh_scope) if uses_refresh_scope else (),
+        refresh_scopes=scopes_of(rows, refresh_scope) if uses_refresh_scope else (),
+        files=tuple(
+            PlannedFile(file.path, file.period or "", file.sha256, int(file.rows)) for file in files
+        ),
         rows_read=rows_read,
         rows_to_insert=len(rows),
         rows_rejected=rows_rejected,
@@ -195,22 +201,6 @@ def scopes_of(rows: pd.DataFrame, refresh_scope: list[str]) -> tuple[tuple[str |
         for scope in distinct.itertuples(index=False, name=None)
     }
     return tuple(sorted(scopes, key=lambda scope: tuple(value or "" for value in scope)))
-
-
-def _files(rows: pd.DataFrame, manifest: FileManifest | None) -> tuple[PlannedFile, ...]:
-    counts: dict[str, int] = (
-        {str(name): int(count) for name, count in rows["_source_file"].value_counts().items()}
-        if len(rows) and "_source_file" in rows
-        else {}
-    )
-    if manifest is None:
-        return tuple(PlannedFile(name, "", None, count) for name, count in sorted(counts.items()))
-    planned = []
-    for file in manifest.selection.selected:
-        # Lineage names the file by its inbox-relative path (or, in older runs, its name).
-        count = counts.get(file.path, counts.get(PurePosixPath(file.path).name, 0))
-        planned.append(PlannedFile(file.path, file.period, manifest.sha256.get(file.path), count))
-    return tuple(planned)
 
 
 def read_summary(plan_text: bytes) -> PlanSummary | None:
