@@ -84,15 +84,15 @@ def _domain_with(**changes: Any) -> dict[str, Any]:
         (_domain_with(pattern="(?P<year>\\d{4}"), "key 'pattern': not a valid regex"),
         (_domain_with(pattern="(?P<year>\\d{4})"), "key 'pattern': needs the named groups"),
         (
-            _domain_with(pk=["report_date", "fund_id"]),
-            "key 'pk': ['fund_id'] not among the declared",
+            _domain_with(unique_key=["report_date", "fund_id"]),
+            "key 'unique_key': ['fund_id'] not among the declared",
         ),
         (_domain_with(mode="merge"), "key 'mode': Input should be 'delete_insert'"),
         (_domain_with(columns__plan_code__type="varchar"), "key 'columns.plan_code.type'"),
         (_domain_with(columns__plan_code__rule="shout"), "key 'columns.plan_code.rule'"),
         (_domain_with(columns__plan_code__allowed="[A-"), "'allowed' is not a valid regex"),
         (_domain_with(header_row=0), "key 'header_row'"),
-        (_domain_with(mode="upsert", unique_pk=False), "key 'mode': upsert needs a unique pk"),
+        (_domain_with(mode="upsert", unique_key=None), "key 'mode': upsert needs a unique_key"),
         ({"domains": {"Trustee": {}}}, "domain 'Trustee': a domain name must be lower_snake_case"),
         ({"domain": {}}, "unknown top-level keys ['domain']"),
     ],
@@ -138,7 +138,7 @@ def test_a_domain_added_to_data_sources_yml_is_listed_and_runs_alone(
     plans = [p for p in (reporting / "plans").rglob("*.sql") if p.is_file()]
     assert [p.parent.parent.name for p in plans] == ["fund_performance.sql"]
     plan = plans[0].read_text(encoding="utf-8")
-    assert 'CREATE TABLE IF NOT EXISTS "基金 业绩"' in plan
+    assert 'CREATE TABLE "基金 业绩"' in plan  # run only if the table is missing
     copied = sorted(line.split("\t")[1] for line in plan.splitlines() if line.count("\t") == 7)
     assert copied == ["F1", "F2"]
     report = json.loads(next((reporting / "run_reports").glob("*.json")).read_text("utf-8"))
@@ -158,6 +158,7 @@ def test_register_pipelines_reads_the_projects_data_sources_file(
     assert sorted(pipelines) == [
         "__default__",
         "annuity_performance",
+        "apply_plan",
         "fund_performance",
         "trustee_performance",
     ]
@@ -166,7 +167,7 @@ def test_register_pipelines_reads_the_projects_data_sources_file(
     assert {node.name for node in pipelines["trustee_performance"].nodes} < default_nodes
 
     broken = with_second_domain()
-    broken["domains"]["fund_performance"]["pk"] = ["fund_id"]
+    broken["domains"]["fund_performance"]["refresh_scope"] = ["fund_id"]
     path.write_text(yaml.safe_dump(broken, allow_unicode=True), encoding="utf-8")
-    with pytest.raises(DataSourcesError, match="domain 'fund_performance', key 'pk'"):
+    with pytest.raises(DataSourcesError, match="domain 'fund_performance', key 'refresh_scope'"):
         register_pipelines()

@@ -212,9 +212,15 @@ def test_reading_ahead_gives_what_reading_one_file_after_another_gives() -> None
     rows, rejects, summary = clean_workbooks(workbooks, manifest, domain=domain, mappings={})
 
     today = dt.date.today()
+
+    def opened(path: str) -> ExcelWorkbook:
+        workbook = workbooks[path]()
+        workbook.name = path  # lineage names the file by its path in the inbox, as the node does
+        return workbook
+
     one_by_one = combine(
         [
-            clean_sheet(read_sheet(workbooks[file.path](), 0), domain, {}, today)
+            clean_sheet(read_sheet(opened(file.path), 0), domain, {}, today)
             for file in manifest.selection.selected
         ],
         domain,

@@ -161,12 +161,25 @@ def discover(
 
 
 @dataclass(frozen=True)
+class AlreadyLoaded:
+    """A selected file the ledger says is loaded: same sha256 for its period, by ``run_id``."""
+
+    file: DatedFile
+    run_id: str
+
+
+@dataclass(frozen=True)
 class FileManifest:
-    """The discovery verdict plus each reported file's sha256, for the run report."""
+    """The discovery verdict plus each reported file's sha256, for the run report.
+
+    ``already_loaded`` are selected files left out because the ledger has them (they are no
+    longer in ``selection.selected``).
+    """
 
     inbox: str
     selection: Selection
     sha256: dict[str, str]
+    already_loaded: tuple[AlreadyLoaded, ...] = ()
 
     def report(self) -> dict[str, Any]:
         def entry(file: DatedFile, with_hash: bool = True) -> dict[str, Any]:
@@ -180,4 +193,7 @@ class FileManifest:
             "selected": [entry(f) for f in self.selection.selected],
             "superseded": [entry(f) for f in self.selection.superseded],
             "not_selected": [entry(f, with_hash=False) for f in self.selection.not_selected],
+            "already_loaded": [
+                {**entry(skipped.file), "run_id": skipped.run_id} for skipped in self.already_loaded
+            ],
         }

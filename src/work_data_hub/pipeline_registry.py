@@ -5,6 +5,7 @@ from __future__ import annotations
 from kedro.pipeline import Pipeline
 
 from work_data_hub.config.project import load_domains
+from work_data_hub.pipelines import apply_plan
 from work_data_hub.pipelines.ingest import create_pipeline
 
 
@@ -12,15 +13,17 @@ class DomainPipelines(dict[str, Pipeline]):
     """The registered pipelines; asking for an unknown one lists the valid domains."""
 
     def __missing__(self, name: str) -> Pipeline:
-        domains = sorted(key for key in self if key != "__default__")
+        domains = sorted(key for key in self if key not in ("__default__", "apply_plan"))
         raise KeyError(f"Unknown pipeline {name!r}. Valid domains: {', '.join(domains)}")
 
 
 def register_pipelines() -> dict[str, Pipeline]:
-    """Register the project's pipelines: one per domain, and ``__default__`` for all."""
+    """Register the project's pipelines: one per domain, ``__default__`` for all domains, and
+    ``apply_plan`` (run only when named: it applies a saved plan)."""
     domains, mappings = load_domains()
     pipelines = DomainPipelines(
         {name: create_pipeline(domain, mappings) for name, domain in domains.items()}
     )
     pipelines["__default__"] = sum(pipelines.values(), Pipeline([]))
+    pipelines[apply_plan.PIPELINE_NAME] = apply_plan.create_pipeline()
     return pipelines

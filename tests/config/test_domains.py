@@ -13,7 +13,7 @@ from kedro.framework.cli.cli import KedroCLI
 
 from tests.support.annuity import project_declarations, run_session
 from tests.support.cli import run_kedro
-from work_data_hub.config import DataSourcesError, parse_domains
+from work_data_hub.config import DataSourcesError, DomainConfig, parse_domains
 
 MAPPINGS = {"branch_codes": {"北京": "G01"}}
 
@@ -23,7 +23,7 @@ def _valid_domain() -> dict[str, Any]:
         "pattern": r"(?P<year>20\d{2})(?P<month>1[0-2]|0?[1-9]).*demo",
         "sheet": 0,
         "table": "demo",
-        "pk": ["月份"],
+        "refresh_scope": ["月份"],
         "mode": "delete_insert",
         "columns": {
             "月份": {"type": "date", "rule": "month_date"},
@@ -56,14 +56,21 @@ def test_a_valid_declaration_parses() -> None:
         ({"modus": "append"}, "modus", "did you mean 'mode'"),
         ({"pattern": "(?P<year>20\\d{2}"}, "pattern", "not a valid regex"),
         ({"pattern": "(?P<year>20\\d{2})_demo"}, "pattern", "missing ['month']"),
-        ({"pk": ["月份", "计划代码"]}, "pk", "['计划代码'] not among the declared columns"),
+        ({"refresh_scope": ["月份", "计划代码"]}, "refresh_scope",
+         "['计划代码'] not among the declared columns"),
+        ({"unique_key": ["月份", "计划代码"]}, "unique_key",
+         "['计划代码'] not among the declared columns"),
+        ({"unique_key": []}, "unique_key", "needs at least one column"),
+        ({"refresh_scope": ["月份", "月份"]}, "refresh_scope", "['月份'] listed more than once"),
+        ({"refresh_scope": []}, "refresh_scope", "mode delete_insert needs the columns"),
+        ({"mode": "append"}, "refresh_scope", "only mode delete_insert uses a refresh scope"),
         ({"mode": "merge"}, "mode", "got 'merge'"),
-        ({"mode": "upsert"}, "mode", "unique pk"),
+        ({"mode": "upsert", "refresh_scope": []}, "mode", "upsert needs a unique_key"),
         ({"transform": "no_such_package.clean"}, "transform", "cannot import module"),
         ({"transform": "work_data_hub.config.no_such_function"}, "transform", "no function"),
         ({"header_row": 0}, "header_row", "greater than or equal to 1"),
     ],
-)
+)  # fmt: skip
 def test_each_domain_problem_names_the_domain_and_key(
     change: dict[str, Any], key: str, message: str
 ) -> None:
@@ -101,7 +108,7 @@ def test_each_column_problem_names_the_domain_and_key(
 
 
 def test_all_problems_of_all_domains_are_reported_at_once() -> None:
-    broken = _valid_domain() | {"mode": "merge", "colour": "red", "pk": ["nope"]}
+    broken = _valid_domain() | {"mode": "merge", "colour": "red", "unique_key": ["nope"]}
     broken["columns"] = broken["columns"] | {"x": {"type": "money", "rule": "lookup"}}
     other = _valid_domain() | {"pattern": "no groups"}
     problems = _problems(first=broken, second=other, good=_valid_domain())
@@ -110,12 +117,35 @@ def test_all_problems_of_all_domains_are_reported_at_once() -> None:
         [
             ("first", "mode"),
             ("first", "colour"),
-            ("first", "pk"),
+            ("first", "unique_key"),
             ("first", "columns.x.type"),
             ("first", "columns.x.rule"),
             ("second", "pattern"),
         ]
     )
+
+
+@pytest.mark.parametrize("old_key", ["pk", "unique_pk"])
+def test_a_file_still_using_pk_is_told_the_new_keys(old_key: str) -> None:
+    domain = _valid_domain() | {old_key: ["月份"] if old_key == "pk" else True}
+    (problem,) = _problems(demo=domain)
+    assert problem.startswith(f"domain 'demo', key '{old_key}': replaced"), problem
+    assert "'refresh_scope'" in problem or "unique_key:" in problem
+
+
+def test_a_domain_built_in_code_is_checked_by_the_same_rules() -> None:
+    with pytest.raises(ValueError, match="key 'mode': upsert needs a unique_key"):
+        DomainConfig.model_validate({"name": "demo", **_valid_domain(), "mode": "upsert",
+                                     "refresh_scope": []})  # fmt: skip
+
+
+def test_key_and_scope_are_read_as_declared() -> None:
+    domains, _ = project_declarations()
+    trustee, annuity = domains["trustee_performance"], domains["annuity_performance"]
+    assert trustee.unique_key == ["report_date", "plan_code", "company_code"]
+    assert trustee.refresh_scope == ["report_date"]
+    assert annuity.unique_key is None
+    assert annuity.refresh_scope == ["月度", "业务类型", "计划类型"]
 
 
 def test_top_level_problems() -> None:
@@ -133,14 +163,14 @@ def _break_config(project: Path) -> None:
     raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     trustee = raw["domains"]["trustee_performance"]
     trustee["mode"] = "merge"
-    trustee["pk"] = ["report_date", "plan"]
+    trustee["unique_key"] = ["report_date", "plan"]
     raw["domains"]["annuity_performance"]["columns"]["机构代码"]["mapping"] = "branches"
     path.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
 
 
 EXPECTED_LINES = [
     "domain 'trustee_performance', key 'mode'",
-    "domain 'trustee_performance', key 'pk': ['plan'] not among the declared columns",
+    "domain 'trustee_performance', key 'unique_key': ['plan'] not among the declared columns",
     "domain 'annuity_performance', key 'columns.机构代码.mapping': unknown mapping 'branches'",
 ]
 

@@ -30,6 +30,7 @@ from work_data_hub.datasets.postgres_load_dataset import (
     RejectedRowsError,
 )
 from work_data_hub.load.plan import LoadPlan, build_load_plan, lock_key
+from work_data_hub.load.psql import seal
 
 PASSWORD = "Pw-9f3kQz-not-for-logs"
 COLUMNS = ["period", "account", "amount", "note", "units"]
@@ -41,7 +42,7 @@ LEDGER = DomainConfig.model_validate(
         "name": "ledger",
         "pattern": r"(?P<year>\d{4})(?P<month>\d{2})",
         "table": "Ledger 账本",
-        "pk": ["period", "account"],
+        "refresh_scope": ["period", "account"],
         "mode": "delete_insert",
         "columns": {
             "period": {"type": "date"},
@@ -53,10 +54,21 @@ LEDGER = DomainConfig.model_validate(
     }
 )
 APPEND = LEDGER.model_copy(
-    update={"name": "ledger_append", "table": "ledger_append", "mode": "append"}
+    update={
+        "name": "ledger_append",
+        "table": "ledger_append",
+        "mode": "append",
+        "refresh_scope": [],
+    }
 )
 UPSERT = LEDGER.model_copy(
-    update={"name": "ledger_upsert", "table": "ledger_upsert", "mode": "upsert", "unique_pk": True}
+    update={
+        "name": "ledger_upsert",
+        "table": "ledger_upsert",
+        "mode": "upsert",
+        "unique_key": ["period", "account"],
+        "refresh_scope": [],
+    }
 )
 AWKWARD_NOTES = [
     "tab\there",
@@ -161,7 +173,8 @@ def test_execute_and_the_psql_applied_plan_leave_identical_tables(
     assert result.rows_deleted == 2 and result.rows_inserted == 6
 
     with db_connection.cursor() as cursor:
-        cursor.execute(f'DROP TABLE "{LEDGER.table}"')
+        # A fresh warehouse (a plan is applied once: the ledger would refuse it again).
+        cursor.execute(f'DROP TABLE "{LEDGER.table}", wdh_loads')
     execute(before, database_url, tmp_path)
     psql_apply(result.plan_path, database_url)
     assert digest(db_connection, LEDGER.table) == executed
@@ -175,11 +188,15 @@ def test_the_plan_file_is_the_executed_statement_list(database_url: URL, tmp_pat
     plan = plan_for(ledger_rows("2024-10-01", ["A1"], seed=1))
     result = execute(plan, database_url, tmp_path)
     script = Path(result.plan_path).read_text(encoding="utf-8")
-    positions = [script.index(statement.sql + ";\n") for statement in plan.statements]
+    # The statements as executed: sealed with the plan's own checksum (in the ledger row).
+    executed = seal(plan).statements
+    assert executed[-2].purpose == "record_load" and result.plan_sha256 in executed[-2].sql
+    positions = [script.index(statement.sql + ";\n") for statement in executed]
     assert positions == sorted(positions)
-    assert [s.purpose for s in plan.statements][:4] == [
+    assert [s.purpose for s in plan.statements][:5] == [
         "begin",
         "lock",
+        "pin_schema",
         "create_table",
         "check_table",
     ]
@@ -247,7 +264,7 @@ def test_append_only_inserts(database_url: URL, db_connection: Any, tmp_path: Pa
     execute(plan_for(rows, APPEND, run_id="first"), database_url, tmp_path)
     first_rows = physical_rows(db_connection, APPEND.table)
     result = execute(plan_for(rows, APPEND, run_id="second"), database_url, tmp_path)
-    assert (result.rows_deleted, result.rows_inserted) == (None, 4)
+    assert (result.rows_deleted, result.rows_inserted) == (0, 4)  # as the ledger row records
     assert physical_rows(db_connection, APPEND.table, "_run_id = 'first'") == first_rows
     assert digest(db_connection, APPEND.table)[1] == 8
 
@@ -272,7 +289,7 @@ def test_upsert_updates_matching_keys_and_inserts_new_ones(
         source_file="2024_11 ledger v2.xlsx",
     )
     result = execute(plan_for(second, UPSERT, run_id="second"), database_url, tmp_path)
-    assert (result.rows_deleted, result.rows_inserted) == (None, 2)  # PostgreSQL counts both
+    assert (result.rows_deleted, result.rows_inserted) == (0, 2)  # PostgreSQL counts both
     assert physical_rows(db_connection, UPSERT.table, "account = 'A1'") == untouched
     with db_connection.cursor() as cursor:
         cursor.execute(
@@ -292,7 +309,7 @@ def _create_by_hand(connection: Any, table: str, columns: str) -> None:
         cursor.execute(f"""INSERT INTO "{table}" (period, account) VALUES ('2024-01-01', 'X')""")
 
 
-def test_upsert_into_a_table_without_a_unique_pk_fails_clearly(
+def test_upsert_into_a_table_without_a_unique_key_fails_clearly(
     database_url: URL, db_connection: Any, tmp_path: Path
 ) -> None:
     _create_by_hand(
@@ -305,7 +322,7 @@ def test_upsert_into_a_table_without_a_unique_pk_fails_clearly(
     with pytest.raises(LoadFailedError) as caught:
         execute(plan_for(ledger_rows("2024-11-01", ["A1"], 1, 1), UPSERT), database_url, tmp_path)
     message = str(caught.value)
-    assert "ledger_upsert has no unique constraint on its pk (period, account)" in message
+    assert "ledger_upsert has no unique constraint on its unique_key (period, account)" in message
     assert "upsert" in message and "rolled back" in message
     assert physical_rows(db_connection, UPSERT.table) == before
 
@@ -476,7 +493,7 @@ def test_two_runs_of_one_domain_at_once_serialize_and_both_finish(
         holder.close()
     for thread in threads:
         thread.join(timeout=120)
-    assert not errors, errors
+    assert not errors, "\n".join(str(e) for e in errors)
     assert sorted(results) == ["run-a", "run-b"]
 
     with db_connection.cursor() as cursor:

@@ -48,8 +48,8 @@ NOTES_DOMAIN: dict[str, Any] = {
         "notes": {
             "pattern": r"(?P<year>\d{4})_(?P<month>\d{2})_notes",
             "table": "备注 表",
-            "pk": ["编号"],
-            "unique_pk": True,
+            "unique_key": ["编号"],
+            "refresh_scope": ["编号"],
             "columns": {
                 "编号": {"type": "integer", "rule": "text", "required": True},
                 "备注": {"type": "text", "rule": "text"},
@@ -59,7 +59,7 @@ NOTES_DOMAIN: dict[str, Any] = {
 }
 
 
-def apply_plan(plan: Path, url: URL) -> subprocess.CompletedProcess[str]:
+def apply_plan(plan: Path, url: URL, *, succeeds: bool = True) -> subprocess.CompletedProcess[str]:
     """Exactly what a person types: psql -v ON_ERROR_STOP=1 -f PLAN <database>."""
     result = subprocess.run(
         [
@@ -75,7 +75,7 @@ def apply_plan(plan: Path, url: URL) -> subprocess.CompletedProcess[str]:
         check=False,
         timeout=120,
     )
-    assert result.returncode == 0, result.stderr
+    assert (result.returncode == 0) is succeeds, result.stderr
     return result
 
 
@@ -128,7 +128,9 @@ def test_the_same_plan_twice_and_a_later_run_leave_the_same_table(
     first, _ = notes_plan(tmp_path, TRICKY_TEXTS, "run-1")
     apply_plan(first, database_url)
     once = table_rows(db_connection, "备注 表")
-    apply_plan(first, database_url)
+    # A plan is applied once (its plan_sha256 is unique in the ledger): the second is refused.
+    again = apply_plan(first, database_url, succeeds=False)
+    assert "wdh_loads" in again.stderr
     assert table_rows(db_connection, "备注 表") == once
     later, _ = notes_plan(tmp_path, TRICKY_TEXTS, "run-2")
     apply_plan(later, database_url)
@@ -241,5 +243,6 @@ def test_the_plan_kedro_writes_applies_to_a_fresh_database(
         )
     assert loaded == expected
 
-    apply_plan(plans[0], database_url)
+    # Applied once only (the ledger's plan_sha256 is unique); the refusal changes nothing.
+    apply_plan(plans[0], database_url, succeeds=False)
     assert table_rows(db_connection, "受托业绩 备注") == expected

@@ -6,6 +6,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 from sqlalchemy.engine import URL
 
@@ -60,14 +61,28 @@ def test_sheet_by_name_aliases_dropped_and_unknown_columns(tmp_path: Path, brack
     assert "备注" not in result.rows and "id" not in result.rows
 
 
+def test_the_group_customer_name_is_kept_trimmed_and_empty_is_null(tmp_path: Path) -> None:
+    domains, mappings = project_declarations()
+    headers = [*ANNUITY_HEADERS, "集团企业客户名称"]
+    rows = [
+        annuity_row(集团企业客户名称="  示例集团  ", id=1),
+        annuity_row(集团企业客户名称="", id=2),
+    ]
+    path = write_annuity_workbook(tmp_path / "2024年11月年金终稿数据.xlsx", rows, headers)
+    result = clean_workbook(path, domains["annuity_performance"], mappings)
+    assert result.rejects.empty and result.unknown_headers == []
+    names = result.rows["集团企业客户名称"].tolist()
+    assert names[0] == "示例集团" and pd.isna(names[1])
+
+
 def test_declared_columns_are_the_contract_table(tmp_path: Path) -> None:
     domains, _ = project_declarations()
     domain = domains["annuity_performance"]
-    assert (domain.table, domain.mode, domain.pk, domain.unique_pk, domain.sheet) == (
+    assert (domain.table, domain.mode, domain.refresh_scope, domain.unique_key, domain.sheet) == (
         "annuity_performance",
         "delete_insert",
         ["月度", "业务类型", "计划类型"],
-        False,
+        None,
         "规模明细",
     )
     types = {name: spec.type for name, spec in domain.columns.items()}
@@ -86,7 +101,7 @@ def test_declared_columns_are_the_contract_table(tmp_path: Path) -> None:
         [
             "业务类型", "计划类型", "计划名称", "组合类型", "组合名称", "机构名称", "计划代码",
             "组合代码", "客户名称", "机构代码", "产品线代码", "集团企业客户号", "年金账户号",
-            "年金账户名",
+            "年金账户名", "集团企业客户名称",
         ]
     )  # fmt: skip
     assert domain.transform is None  # everything is said in YAML
@@ -157,7 +172,9 @@ def test_two_months_load_and_reloading_one_leaves_the_other_intact(
     assert {m: c for m, (c, _) in _month_rows(db_connection).items()} == {MONTH_11: 45}
 
     second = run(max_files=2)["domains"]["annuity_performance"]
-    assert (second["rows_deleted"], second["rows_inserted"]) == (45, 85)
+    # November is already loaded (same sha256, says the ledger): only October is loaded.
+    assert [f["period"] for f in second["files"]["already_loaded"]] == ["2024-11"]
+    assert (second["rows_deleted"], second["rows_inserted"]) == (0, 40)
     after_two = _month_rows(db_connection)
     assert {m: c for m, (c, _) in after_two.items()} == {MONTH_10: 40, MONTH_11: 45}
     october = _month_digest(db_connection, MONTH_10)
@@ -194,7 +211,8 @@ def test_plan_applied_with_psql_and_execute_give_the_same_table(
     assert applied.returncode == 0, applied.stderr
     from_plan = table_digest(db_connection, "annuity_performance")
     with db_connection.cursor() as cursor:
-        cursor.execute("DROP TABLE annuity_performance")
+        # A fresh warehouse: table and ledger (which would say these files are loaded).
+        cursor.execute("DROP TABLE annuity_performance, wdh_loads")
 
     executed = run_session(
         project_copy, monkeypatch, pipelines=["annuity_performance"], database_url=database_url,

@@ -49,6 +49,6 @@ def shared_connection(shared_database: URL) -> Iterator[Any]:
 @pytest.fixture
 def baseline(tmp_path: Path, shared_database: URL, shared_connection: Any) -> Baseline:
     with shared_connection.cursor() as cursor:
-        cursor.execute(f"DROP TABLE IF EXISTS {quote(TABLE)}")
+        cursor.execute(f"DROP TABLE IF EXISTS {quote(TABLE)}, wdh_loads")
     digest, reporting = load_baseline(tmp_path, shared_database, shared_connection)
     return Baseline(shared_database, shared_connection, digest, reporting)

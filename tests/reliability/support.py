@@ -143,8 +143,10 @@ def run_domain(
     run_id: str | None = None,
     mappings: dict[str, dict[str, str]] | None = None,
     statement_timeout_ms: int = 0,
+    reload: bool = False,
 ) -> RunOutcome:
     """One domain end to end, in-process, through the project's catalog dataset types."""
+    from work_data_hub.datasets.load_ledger_dataset import LoadLedgerDataset
     from work_data_hub.datasets.rejects_csv_dataset import OwnerOnlyCSVDataset
 
     domain = domain or trustee_domain()
@@ -154,7 +156,12 @@ def run_domain(
         path=str(inbox),
         dataset={"type": "work_data_hub.datasets.excel_workbook_dataset.ExcelWorkbookDataset"},
     ).load()
-    manifest = nodes.select_workbooks(workbooks, str(inbox), max_files, domain=domain)
+    credentials = (
+        {"con": database_url.render_as_string(hide_password=False)} if database_url else {}
+    )
+    selected = nodes.select_workbooks(workbooks, str(inbox), max_files, domain=domain)
+    ledger = LoadLedgerDataset(execute=execute, credentials=credentials).load()
+    manifest = nodes.skip_loaded(selected, ledger, reload, domain=domain)
     rows, rejects, summary = nodes.clean_workbooks(
         workbooks, manifest, domain=domain, mappings=mappings or {}
     )
@@ -164,10 +171,7 @@ def run_domain(
         save_args={"index": False, "encoding": "utf-8-sig"},
     )
     rejects_dataset.save(rejects)
-    plan = nodes.plan_load(rows, summary, run_id, max_reject_ratio, domain=domain)
-    credentials = (
-        {"con": database_url.render_as_string(hide_password=False)} if database_url else {}
-    )
+    plan = nodes.plan_load(rows, summary, manifest, run_id, max_reject_ratio, domain=domain)
     plan_dataset = PostgresLoadDataset(
         filepath=str(reporting / "plans" / f"{domain.name}.sql"),
         execute=execute,

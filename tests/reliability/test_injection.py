@@ -43,8 +43,8 @@ def _domain() -> Any:
             "notes": {
                 "pattern": r"(?P<year>20\d{2})_(?P<month>1[0-2]|0?[1-9])_notes",
                 "table": "notes; DROP TABLE canary",
-                "pk": ["ref"],
-                "unique_pk": True,
+                "unique_key": ["ref"],
+                "refresh_scope": ["ref"],
                 "columns": {
                     "ref": {"rule": "code", "source": "编号", "required": True},
                     ODD_COLUMN: {"rule": "text", "source": "说明"},
@@ -74,7 +74,7 @@ def test_hostile_text_round_trips_and_runs_nothing(
 ) -> None:
     domain = _domain()
     with shared_connection.cursor() as cursor:
-        cursor.execute(f"DROP TABLE IF EXISTS canary, {quote(domain.table)}")
+        cursor.execute(f"DROP TABLE IF EXISTS canary, {quote(domain.table)}, wdh_loads")
         cursor.execute("CREATE TABLE canary (id integer PRIMARY KEY, note text)")
         cursor.execute("INSERT INTO canary VALUES (1, 'alive')")
     inbox = tmp_path / "inbox"
@@ -106,7 +106,7 @@ def test_hostile_text_round_trips_and_runs_nothing(
     if shutil.which("psql") is None:
         pytest.skip("psql is not installed; the plan file was not applied by hand")
     with shared_connection.cursor() as cursor:
-        cursor.execute(f"DROP TABLE {quote(domain.table)}")
+        cursor.execute(f"DROP TABLE {quote(domain.table)}, wdh_loads")  # a plan applies once
     applied = subprocess.run(
         [
             "psql",

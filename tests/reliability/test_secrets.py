@@ -53,7 +53,7 @@ def test_an_execute_run_with_rejects_leaks_no_password_and_writes_owner_only_fil
     project_copy: Path, shared_database: URL, shared_connection: Any
 ) -> None:
     with shared_connection.cursor() as cursor:
-        cursor.execute(f"DROP TABLE IF EXISTS {quote(TABLE)}")
+        cursor.execute(f"DROP TABLE IF EXISTS {quote(TABLE)}, wdh_loads")
     env = _project_with_secrets(project_copy, shared_database)
     # Three periods: the September file has a bad row, which the ratio lets through.
     result = run_kedro(

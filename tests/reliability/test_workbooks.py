@@ -238,7 +238,7 @@ def test_a_nul_character_in_a_text_cell_rejects_the_row(tmp_path: Path) -> None:
                 "notes": {
                     "pattern": r"(?P<year>20\d{2})_(?P<month>1[0-2]|0?[1-9])_notes",
                     "table": "notes",
-                    "pk": ["ref"],
+                    "refresh_scope": ["ref"],
                     "columns": {
                         "ref": {"rule": "code", "source": "编号"},
                         "note": {"rule": "text", "source": "说明"},

@@ -61,7 +61,7 @@ def _needed_headers(domain: DomainConfig) -> dict[str, bool]:
     for name, spec in domain.columns.items():
         for source in spec.source_headers(name):
             key = normalise_header(source)
-            needed[key] = needed.get(key, False) or spec.required or name in domain.pk
+            needed[key] = needed.get(key, False) or spec.required or name in domain.non_null_columns
     return needed
 
 
@@ -227,7 +227,7 @@ def clean_sheet(
             ]
             values = rules.apply_defaults(values, conditions)
         column_errors = result.errors.copy()
-        if spec.required or name in domain.pk:
+        if spec.required or name in domain.non_null_columns:
             column_errors[values.isna() & column_errors.isna()] = "required value is missing"
         if name in raw_of:
             lengths = raw_of[name].str.len()
@@ -329,16 +329,16 @@ def _collect(
 
 
 def combine(results: list[CleanResult], domain: DomainConfig) -> CleanResult:
-    """All files' rows together; rows sharing a unique pk (in any file) are all rejected."""
+    """All files' rows together; rows sharing a unique key (in any file) are all rejected."""
     rows = pd.concat([result.rows for result in results], ignore_index=True)
     sheets = {file: sheet for result in results for file, sheet in result.sheets.items()}
     rejects = [result.rejects for result in results if len(result.rejects)]
-    if domain.unique_pk and len(rows):
-        duplicated = rows.duplicated(subset=domain.pk, keep=False)
+    if domain.unique_key and len(rows):
+        duplicated = rows.duplicated(subset=domain.unique_key, keep=False)
         if duplicated.any():
             dupes = rows[duplicated]
-            key_text = dupes[domain.pk[0]].astype("string").fillna("")
-            for column in domain.pk[1:]:
+            key_text = dupes[domain.unique_key[0]].astype("string").fillna("")
+            for column in domain.unique_key[1:]:
                 key_text = key_text + " | " + dupes[column].astype("string").fillna("")
             places = dupes[SOURCE_FILE] + " row " + dupes[SOURCE_ROW].astype("string")
             occurrences = places.groupby(key_text).transform("; ".join)
@@ -348,7 +348,7 @@ def combine(results: list[CleanResult], domain: DomainConfig) -> CleanResult:
                         "file": dupes[SOURCE_FILE],
                         "sheet": dupes[SOURCE_FILE].map(sheets).fillna(str(domain.sheet)),
                         "row": dupes[SOURCE_ROW],
-                        "column": ", ".join(domain.pk),
+                        "column": ", ".join(domain.unique_key),
                         "value": key_text,
                         "reason": "duplicate key; rows with this key: " + occurrences,
                     }

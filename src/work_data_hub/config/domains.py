@@ -14,13 +14,17 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from work_data_hub.errors import WorkDataHubError
+from work_data_hub.load.modes import LOAD_MODES
 
-LoadMode = Literal["delete_insert", "append", "upsert"]
+# A mode is a name registered in work_data_hub.load.modes, which also says what it needs.
+LoadMode = str
 RuleName = Literal["year_month", "month_date", "code", "decimal", "rate", "text", "mapping", "copy"]
 
 _TYPE_PATTERN = re.compile(r"^(date|text|integer|numeric\((\d+),(\d+)\))$")
 _DOTTED_PATH = re.compile(r"[A-Za-z_][\w.]*\.[A-Za-z_]\w*")
 LINEAGE_COLUMNS: tuple[str, ...] = ("_source_file", "_source_row", "_run_id")
+# Pipeline names the project registers itself (pipelines/apply_plan): no domain may take them.
+RESERVED_NAMES = frozenset({"apply_plan"})
 
 
 class _Strict(BaseModel):
@@ -120,7 +124,13 @@ class ColumnSpec(_Strict):
 
 
 class DomainConfig(_Strict):
-    """One domain: which files, which sheet, which table and how to clean and load it."""
+    """One domain: which files, which sheet, which table and how to clean and load it.
+
+    ``unique_key`` and ``refresh_scope`` are two different things (DOMAINS.md, Loading): the
+    key is what no two rows may share (the table's ``PRIMARY KEY``, needed by ``upsert``); the
+    scope is what a ``delete_insert`` load replaces (every target row whose scope columns equal
+    a combination present in the new rows).
+    """
 
     name: str
     description: str = ""
@@ -128,8 +138,8 @@ class DomainConfig(_Strict):
     sheet: str | int = 0
     header_row: Annotated[int, Field(ge=1)] = 1
     table: str
-    pk: list[str]
-    unique_pk: bool = False
+    unique_key: list[str] | None = None
+    refresh_scope: list[str] = Field(default_factory=list)
     mode: LoadMode = "delete_insert"
     header_aliases: dict[str, str] = Field(default_factory=dict)
     drop_columns: list[str] = Field(default_factory=list)
@@ -150,6 +160,17 @@ class DomainConfig(_Strict):
             )
         return value
 
+    @field_validator("mode")
+    @classmethod
+    def _registered_mode(cls, value: str) -> str:
+        if value not in LOAD_MODES:
+            names = [repr(name) for name in LOAD_MODES]
+            raise ValueError(
+                f"Input should be {', '.join(names[:-1])} or {names[-1]} "
+                f"(the registered load modes; got {value!r})"
+            )
+        return value
+
     @field_validator("transform")
     @classmethod
     def _dotted_path(cls, value: str | None) -> str | None:
@@ -158,39 +179,138 @@ class DomainConfig(_Strict):
         return value
 
     @model_validator(mode="after")
-    def _pk_and_references(self) -> DomainConfig:
-        if not self.pk:
-            raise ValueError("pk: needs at least one column")
-        unknown = [column for column in self.pk if column not in self.columns]
-        if unknown:
-            raise ValueError(f"pk: {unknown} not among the declared columns")
-        if self.mode == "upsert" and not self.unique_pk:
-            raise ValueError("mode: upsert needs a unique pk (set unique_pk: true)")
-        for name, spec in self.columns.items():
-            references = [spec.from_column] if spec.from_column else []
-            references += [column for default in spec.defaults for column in default.when]
-            missing = [ref for ref in references if ref not in self.columns]
-            if missing:
-                raise ValueError(f"columns.{name}: refers to undeclared columns {missing}")
-        lineage_clash = [column for column in LINEAGE_COLUMNS if column in self.columns]
-        if lineage_clash:
-            raise ValueError(f"columns: {lineage_clash} are lineage columns the load adds itself")
+    def _keys_and_references(self) -> DomainConfig:
+        # The same checks parse_domains makes on the raw settings, so a DomainConfig built
+        # in code is held to the very rules (and messages) a data_sources.yml entry is.
+        problems = cross_field_problems(self.model_dump(by_alias=True, exclude={"name"}))
+        if problems:
+            raise ValueError("; ".join(f"key '{key}': {message}" for key, message in problems))
         return self
 
     @property
     def compiled_pattern(self) -> re.Pattern[str]:
         return re.compile(self.pattern, re.IGNORECASE)
 
-    # The two roles `pk` plays today, named as the contract names them (DOMAINS.md, Loading).
     @property
-    def unique_key(self) -> list[str] | None:
-        """Columns no two rows of a delivery may share (the table's PRIMARY KEY), or None."""
-        return list(self.pk) if self.unique_pk else None
+    def non_null_columns(self) -> list[str]:
+        """Key and scope columns: a NULL there would escape the delete or the key, so rejected."""
+        return list(dict.fromkeys([*(self.unique_key or []), *self.refresh_scope]))
 
-    @property
-    def refresh_scope(self) -> list[str]:
-        """Columns whose value combinations present in the new rows are replaced."""
-        return list(self.pk)
+
+# Keys of data_sources.yml that were replaced, with what to write instead.
+_REPLACED_KEYS = {
+    "pk": (
+        "replaced by 'unique_key' (columns no two rows may share: the table's PRIMARY KEY) "
+        "and 'refresh_scope' (the columns whose value combinations a delete_insert load "
+        "replaces); write one or both instead"
+    ),
+    "unique_pk": (
+        "replaced: declare 'unique_key: [columns]' for a unique key, or leave it out "
+        "(and use 'refresh_scope') when rows may repeat"
+    ),
+}
+
+
+def _mode_of(settings: dict[str, Any]) -> object:
+    return settings.get("mode", DomainConfig.model_fields["mode"].default)
+
+
+def _column_list_problems(
+    key: str, value: object, declared: set[str] | None
+) -> list[tuple[str, str]]:
+    if not isinstance(value, list):
+        return []  # a wrong type is reported by the model's own field check
+    if not value:
+        return [(key, "needs at least one column")]
+    problems = []
+    repeated = sorted({str(column) for column in value if value.count(column) > 1})
+    if repeated:
+        problems.append((key, f"{repeated} listed more than once"))
+    unknown = [column for column in value if column not in (declared or set())]
+    if unknown and declared is not None:
+        problems.append((key, f"{unknown} not among the declared columns {sorted(declared)}"))
+    return problems
+
+
+def _key_problems(settings: dict[str, Any], declared: set[str] | None) -> list[tuple[str, str]]:
+    """unique_key, refresh_scope and the mode that uses them."""
+    problems: list[tuple[str, str]] = []
+    unique_key = settings.get("unique_key")
+    refresh_scope = settings.get("refresh_scope")
+    mode = LOAD_MODES.get(str(_mode_of(settings)))
+    if unique_key is not None:
+        problems += _column_list_problems("unique_key", unique_key, declared)
+    if mode is None:
+        return problems  # an unknown mode is reported by the model's own field check
+    if mode.uses_refresh_scope and not refresh_scope:
+        problems.append(
+            (
+                "refresh_scope",
+                f"mode {mode.name} needs the columns whose value combinations a load "
+                "replaces (e.g. refresh_scope: [report_date] replaces whole months)",
+            )
+        )
+    elif mode.uses_refresh_scope:
+        problems += _column_list_problems("refresh_scope", refresh_scope, declared)
+    elif refresh_scope:
+        users = [name for name, spec in LOAD_MODES.items() if spec.uses_refresh_scope]
+        problems.append(
+            (
+                "refresh_scope",
+                f"only mode {', '.join(users)} uses a refresh scope (mode is {mode.name})",
+            )
+        )
+    if mode.needs_unique_key and not unique_key:
+        problems.append(
+            ("mode", f"{mode.name} needs a unique_key (the columns its ON CONFLICT matches)")
+        )
+    return problems
+
+
+def _column_problems(
+    columns: dict[str, Any], mappings: dict[str, dict[str, str]] | None
+) -> list[tuple[str, str]]:
+    """References between columns (from, when), mapping names and lineage names."""
+    problems: list[tuple[str, str]] = []
+    declared = set(columns)
+    clash = sorted(declared & set(LINEAGE_COLUMNS))
+    if clash:
+        problems.append(("columns", f"{clash} are lineage columns the load adds itself"))
+    for column, spec in columns.items():
+        if not isinstance(spec, dict):
+            continue
+        references = [spec["from"]] if isinstance(spec.get("from"), str) else []
+        for default in spec.get("defaults") or []:
+            if isinstance(default, dict) and isinstance(default.get("when"), dict):
+                references += [str(ref) for ref in default["when"]]
+        missing = [ref for ref in references if ref not in declared]
+        if missing:
+            problems.append((f"columns.{column}", f"refers to undeclared columns {missing}"))
+        mapping = spec.get("mapping")
+        if isinstance(mapping, str) and mappings is not None and mapping not in mappings:
+            known = (
+                f"mappings.yml has {sorted(mappings)}"
+                if mappings
+                else "no mappings are defined (is conf/base/mappings.yml missing or empty?)"
+            )
+            problems.append((f"columns.{column}.mapping", f"unknown mapping {mapping!r}; {known}"))
+    return problems
+
+
+def cross_field_problems(
+    settings: dict[str, Any], mappings: dict[str, dict[str, str]] | None = None
+) -> list[tuple[str, str]]:
+    """The checks across keys of one domain, as ``(key, message)`` pairs.
+
+    The one place these rules live: parse_domains runs them on the raw settings (so they are
+    reported even when other keys are invalid, all in one pass) and DomainConfig's validator
+    on its own values. ``mappings`` (the tables of ``mappings.yml``) lets ``mapping:`` names be
+    checked too.
+    """
+    columns = settings.get("columns")
+    if not isinstance(columns, dict):
+        return _key_problems(settings, None)
+    return _key_problems(settings, set(columns)) + _column_problems(columns, mappings)
 
 
 class DataSourcesError(WorkDataHubError, ValueError):
@@ -214,6 +334,8 @@ def _describe(problem: Any) -> str:
     kind = problem["type"]
     if kind == "extra_forbidden":
         key = str(location[-1])
+        if len(location) == 1 and key in _REPLACED_KEYS:
+            return _REPLACED_KEYS[key]
         known = _known_keys(location)
         close = difflib.get_close_matches(key, known, n=1)
         hint = f"; did you mean {close[0]!r}?" if close else ""
@@ -230,63 +352,10 @@ def _format_errors(domain: str, error: ValidationError) -> list[str]:
     lines = []
     for problem in error.errors():
         if not problem["loc"] and problem["type"] == "value_error":
-            continue  # cross-references: reported from the raw settings by _reference_problems
+            continue  # cross-field checks: reported from the raw settings, see parse_domains
         key = ".".join(str(part) for part in problem["loc"]) or "(domain)"
         lines.append(f"domain '{domain}', key '{key}': {_describe(problem)}")
     return lines
-
-
-def _reference_problems(
-    name: str, body: dict[str, Any], mappings: dict[str, dict[str, str]] | None
-) -> list[str]:
-    """Checks across keys (pk, from, when, mapping, mode), made on the raw settings.
-
-    They run even when other keys of the domain are invalid, so one pass reports everything.
-    """
-    problems: list[str] = []
-    columns = body.get("columns")
-    declared = set(columns) if isinstance(columns, dict) else set()
-    pk = body.get("pk")
-    if isinstance(pk, list):
-        if not pk:
-            problems.append(f"domain '{name}', key 'pk': needs at least one column")
-        unknown = [column for column in pk if column not in declared]
-        if unknown and isinstance(columns, dict):
-            problems.append(
-                f"domain '{name}', key 'pk': {unknown} not among the declared columns "
-                f"{sorted(declared)}"
-            )
-    if body.get("mode") == "upsert" and body.get("unique_pk") is not True:
-        problems.append(f"domain '{name}', key 'mode': upsert needs a unique pk (unique_pk: true)")
-    clash = sorted(declared & set(LINEAGE_COLUMNS))
-    if clash:
-        problems.append(
-            f"domain '{name}', key 'columns': {clash} are lineage columns the load adds itself"
-        )
-    for column, spec in (columns or {}).items() if isinstance(columns, dict) else ():
-        if not isinstance(spec, dict):
-            continue
-        references = [spec["from"]] if isinstance(spec.get("from"), str) else []
-        for default in spec.get("defaults") or []:
-            if isinstance(default, dict) and isinstance(default.get("when"), dict):
-                references += [str(ref) for ref in default["when"]]
-        missing = [ref for ref in references if ref not in declared]
-        if missing:
-            problems.append(
-                f"domain '{name}', key 'columns.{column}': refers to undeclared columns {missing}"
-            )
-        mapping = spec.get("mapping")
-        if isinstance(mapping, str) and mappings is not None and mapping not in mappings:
-            known = (
-                f"mappings.yml has {sorted(mappings)}"
-                if mappings
-                else "no mappings are defined (is conf/base/mappings.yml missing or empty?)"
-            )
-            problems.append(
-                f"domain '{name}', key 'columns.{column}.mapping': unknown mapping "
-                f"{mapping!r}; {known}"
-            )
-    return problems
 
 
 def _transform_problem(name: str, dotted: str) -> str | None:
@@ -331,10 +400,19 @@ def parse_domains(
                 f"domain '{name}': a domain name must be lower_snake_case (it names a pipeline)"
             )
             continue
+        if name in RESERVED_NAMES:
+            problems.append(
+                f"domain '{name}': the name is reserved for the pipeline "
+                f"`kedro run --pipelines {name}`; rename the domain"
+            )
+            continue
         if not isinstance(body, dict):
             problems.append(f"domain '{name}': expected a mapping of settings")
             continue
-        found = _reference_problems(name, body, mappings)
+        found = [
+            f"domain '{name}', key '{key}': {message}"
+            for key, message in cross_field_problems(body, mappings)
+        ]
         try:
             domain = DomainConfig.model_validate({"name": name, **body})
         except ValidationError as exc:

@@ -23,13 +23,25 @@ class RunParameters(_Strict):
     max_files: Annotated[int, Field(ge=1)] = 1
     inbox: str = "data/01_raw"
     max_reject_ratio: Annotated[float, Field(ge=0, le=1)] = 0.0
+    reload: bool = False
+    # Review and apply: diff counts against the warehouse; plan and force are apply_plan's.
+    diff: bool = False
+    plan: str | None = None
+    force: bool = False
 
     # The messages leave out the value: check_run_parameters appends "(got ...)".
-    @field_validator("execute", mode="before")
+    @field_validator("execute", "reload", "diff", "force", mode="before")
     @classmethod
     def _boolean(cls, value: object) -> object:
         if not isinstance(value, bool):
             raise ValueError("must be true or false (as in --params execute=true)")
+        return value
+
+    @field_validator("plan", mode="before")
+    @classmethod
+    def _path(cls, value: object) -> object:
+        if value is not None and (not isinstance(value, str) or not value.strip()):
+            raise ValueError("must be the path of a saved plan file (plan=data/08_reporting/...)")
         return value
 
     @field_validator("max_files", mode="before")

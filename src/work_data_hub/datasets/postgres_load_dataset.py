@@ -8,30 +8,32 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import Any, BinaryIO
 
 from kedro.io import AbstractVersionedDataset, DatasetError, Version
 
 from work_data_hub.config.warehouse import (
-    CREDENTIALS_ENTRY,
-    ENVIRONMENT_VARIABLES,
     WarehouseAddress,
     WarehouseConfigError,
     describe,
     resolve_address,
 )
 from work_data_hub.datasets.owner_only import open_owner_only
+from work_data_hub.datasets.warehouse_connection import (
+    WarehouseConnectionError,
+    connect,
+    interruptible,
+    server_reason,
+    without_wait_callback,
+)
 from work_data_hub.errors import WorkDataHubError
+from work_data_hub.load.guards import FORCE_STALE_SETTING
 from work_data_hub.load.plan import LoadPlan
-from work_data_hub.load.psql import render_psql
-
-if TYPE_CHECKING:
-    from sqlalchemy.engine import URL
+from work_data_hub.load.plan_file import PlanFileError, SavedPlan, read_plan_file
+from work_data_hub.load.psql import seal
+from work_data_hub.load.summary import PlanDiff, PlanSummary
 
 logger = logging.getLogger(__name__)
-
-# A failing row's values can be long; the message keeps the start.
-_DETAIL_LIMIT = 300
 
 
 class RejectedRowsError(WorkDataHubError, DatasetError):
@@ -51,6 +53,10 @@ class LoadResult:
     rows_deleted: int | None = None
     rows_inserted: int | None = None
     transaction_seconds: float | None = None
+    plan_sha256: str | None = None
+    nothing_to_load: bool = False
+    # The plan's summary (load.summary) as data, for the run report and the log.
+    summary: dict[str, Any] | None = None
     # Which warehouse was loaded: "embedded, data/warehouse" or the configured host and database.
     warehouse: str | None = None
 
@@ -99,6 +105,8 @@ class PostgresLoadDataset(AbstractVersionedDataset[LoadPlan, bytes]):
         *,
         filepath: str,
         execute: bool = False,
+        diff: bool = False,
+        rejects_filepath: str | None = None,
         credentials: dict[str, Any] | None = None,
         connect_timeout: int = 10,
         statement_timeout_ms: int = 0,
@@ -109,6 +117,8 @@ class PostgresLoadDataset(AbstractVersionedDataset[LoadPlan, bytes]):
             filepath=PurePosixPath(filepath), version=version, exists_function=self._file_exists
         )
         self._execute = _strict_bool(execute, "execute")
+        self._diff = _strict_bool(diff, "diff")
+        self._rejects_filepath = rejects_filepath
         self._credentials = dict(credentials or {})
         self._connect_timeout = connect_timeout
         self._statement_timeout_ms = statement_timeout_ms
@@ -123,6 +133,7 @@ class PostgresLoadDataset(AbstractVersionedDataset[LoadPlan, bytes]):
         return {
             "filepath": str(self._filepath),
             "execute": self._execute,
+            "diff": self._diff,
             "version": self._version,
         }
 
@@ -131,11 +142,33 @@ class PostgresLoadDataset(AbstractVersionedDataset[LoadPlan, bytes]):
 
     def save(self, data: LoadPlan) -> None:
         path = Path(self._get_save_path())
+        summary = data.summary
+        if summary is not None:
+            summary = summary.with_rejects_file(self._rejects_file(summary))
+            if self._diff and not data.nothing_to_load:
+                summary = summary.with_diff(self._diff_against_warehouse(data))
+        sealed = seal(data, summary)
         # Plans carry the rows themselves: readable by the owner only.
         with os.fdopen(open_owner_only(path), "wb") as handle:
-            handle.write(render_psql(data))
-        self.last_result = LoadResult(plan_path=str(path), executed=False)
-        logger.info("Wrote the load plan for %s to %s", data.domain, path)
+            handle.write(sealed.script)
+        shown = read_plan_file(sealed.script, str(path)).summary
+        self.last_result = LoadResult(
+            plan_path=str(path),
+            executed=False,
+            plan_sha256=sealed.plan_sha256,
+            nothing_to_load=data.nothing_to_load,
+            summary=shown.as_dict(),
+        )
+        logger.info(
+            "Wrote the load plan for %s to %s:\n%s",
+            data.domain,
+            path,
+            shown.log_text(),
+            extra={"event": "plan_summary", "domain": data.domain, "summary": shown.as_dict()},
+        )
+        if data.nothing_to_load:
+            logger.info("%s: nothing to load, every selected file is already loaded", data.domain)
+            return
         if not self._execute:
             return
         if data.rows_rejected and data.reject_ratio > data.max_reject_ratio:
@@ -144,28 +177,122 @@ class PostgresLoadDataset(AbstractVersionedDataset[LoadPlan, bytes]):
                 f"({data.reject_ratio:.2%}, above max_reject_ratio {data.max_reject_ratio:.2%}); "
                 f"nothing was loaded. See the rejects file and the plan {path}."
             )
-        try:
-            address = resolve_address(self._credentials)
-        except WarehouseConfigError as exc:
-            raise LoadFailedError(f"{data.domain}: {exc}; nothing was loaded.") from None
-        self.last_result = self._apply(data, path, address)
+        # One path: the file just written is read back, checked and applied, as apply_plan does.
+        self.last_result = self.apply_plan_file(path)
 
-    def _apply(self, plan: LoadPlan, path: Path, address: WarehouseAddress) -> LoadResult:
+    def _address(self, domain: str) -> WarehouseAddress:
+        try:
+            return resolve_address(self._credentials)
+        except WarehouseConfigError as exc:
+            raise LoadFailedError(f"{domain}: {exc}; nothing was loaded.") from None
+
+    def _connection(self, address: WarehouseAddress, purpose: str) -> Any:
+        try:
+            return connect(address, connect_timeout=self._connect_timeout, purpose=purpose)
+        except WarehouseConnectionError as exc:
+            raise LoadFailedError(str(exc)) from None
+
+    def _rejects_file(self, summary: PlanSummary) -> str | None:
+        """Where this run's rejects file is (the rejects dataset shares the run's version)."""
+        if not summary.rows_rejected or not self._rejects_filepath:
+            return None
+        rejects = PurePosixPath(self._rejects_filepath)
+        version = self.resolve_save_version()
+        return str(rejects / version / rejects.name) if version else str(rejects)
+
+    def _diff_against_warehouse(self, plan: LoadPlan) -> PlanDiff:
+        """Count what the plan would change, inside one READ ONLY transaction; never writes."""
+        from work_data_hub.load.diff import payload_columns  # noqa: PLC0415
+
+        query = plan.diff_query
+        if query is None:
+            raise LoadFailedError(f"{plan.domain}: this plan cannot be compared (no diff query).")
+        address = self._address(plan.domain)
+        connection = self._connection(address, f"diff {plan.domain}")
+        try:
+            connection.autocommit = True
+            with connection.cursor() as cursor:
+                cursor.execute("BEGIN")
+                cursor.execute("SET TRANSACTION READ ONLY")
+                cursor.execute(query.table_check)
+                if not cursor.fetchone()[0]:
+                    diff = query.answer_without_table(plan.rows_to_insert)
+                else:
+                    arrays = payload_columns(
+                        plan.copy_payload, query.payload_layout, query.payload_columns
+                    )
+                    cursor.execute(query.sql, arrays)
+                    diff = query.answer(cursor.fetchone(), plan.rows_to_insert)
+                cursor.execute("ROLLBACK")
+        except LoadFailedError:
+            raise
+        except Exception as exc:
+            raise LoadFailedError(
+                f"{plan.domain}: diff=true could not read table {plan.table!r} "
+                f"({describe(address.url)}): {server_reason(exc, address.url)} "
+                "Nothing was written."
+            ) from None
+        finally:
+            connection.close()
+        logger.info(
+            "%s diff against %s: %s rows to delete, %s to insert",
+            plan.domain,
+            plan.table,
+            diff.rows_to_delete,
+            diff.rows_to_insert,
+            extra={"event": "diff", "domain": plan.domain, "diff": vars(diff)},
+        )
+        return diff
+
+    def apply_plan_file(self, path: Path, *, force: bool = False) -> LoadResult:
+        """Apply the plan file at ``path`` exactly: its own steps, one transaction, checked.
+
+        A file whose checksum does not hold is refused before connecting. The plan's guards
+        refuse it inside its transaction when it was already applied or is stale; ``force``
+        sets ``wdh.force_stale`` on the session, which lifts the staleness guard only.
+        """
+        saved = read_plan_file(path.read_bytes(), str(path))
+        if not saved.intact:
+            raise PlanFileError(
+                f"{path} was modified after it was made (its checksum {saved.plan_sha256} does "
+                "not match its bytes); a changed plan is never applied, even with force=true. "
+                "Make a new plan with kedro run."
+            )
+        if not saved.steps:
+            return LoadResult(str(path), False, 0, 0, None, saved.plan_sha256, True)
+        address = self._address(saved.summary.domain)
+        with interruptible():
+            result = self._apply(saved, path, address, force=force)
+        return LoadResult(
+            result.plan_path,
+            result.executed,
+            result.rows_deleted,
+            result.rows_inserted,
+            result.transaction_seconds,
+            saved.plan_sha256,
+            summary=saved.summary.as_dict(),
+        )
+
+    def _apply(
+        self, plan: SavedPlan, path: Path, address: WarehouseAddress, *, force: bool = False
+    ) -> LoadResult:
         """Run the plan's statements, in order, in the one transaction they open and commit."""
-        connection = self._connect(address)
+        connection = self._connection(address, f"load {plan.summary.domain}")
         deleted: int | None = None
         inserted: int | None = None
         started = time.perf_counter()
         try:
             # The plan carries its own BEGIN and COMMIT, exactly as psql runs it.
-            connection.autocommit = True
             with connection.cursor() as cursor:
                 if self._statement_timeout_ms:
                     cursor.execute(f"SET statement_timeout = {int(self._statement_timeout_ms)}")
-                for statement in plan.statements:
+                if force:
+                    cursor.execute(f"SET {FORCE_STALE_SETTING} = on")
+                for statement in plan.steps:
                     try:
-                        if statement.copy_rows:
-                            cursor.copy_expert(statement.sql, self._payload_stream(plan))
+                        if statement.rows is not None:
+                            with without_wait_callback():
+                                cursor.copy_expert(statement.sql, self._payload_stream(plan))
                         else:
                             cursor.execute(statement.sql)
                     except Exception as exc:
@@ -174,54 +301,38 @@ class PostgresLoadDataset(AbstractVersionedDataset[LoadPlan, bytes]):
                         )
                         # from None: the driver's exception can carry connection details.
                         raise failure from None
-                    if statement.purpose == "delete":
-                        deleted = cursor.rowcount
-                    elif statement.purpose == "insert":
-                        inserted = cursor.rowcount
+                    if statement.purpose == "record_load":
+                        # The ledger row's own counts: what psql would record too.
+                        deleted, inserted = cursor.fetchone()
         finally:
             connection.close()
         seconds = time.perf_counter() - started
         logger.info(
             "Loaded %s into %s: %s rows deleted, %s inserted in %.2fs",
-            plan.domain,
-            plan.table,
+            plan.summary.domain,
+            plan.summary.table,
             deleted,
             inserted,
             seconds,
         )
-        return LoadResult(str(path), True, deleted, inserted, round(seconds, 3), address.describe())
+        return LoadResult(
+            str(path),
+            True,
+            deleted,
+            inserted,
+            round(seconds, 3),
+            plan.plan_sha256,
+            warehouse=address.describe(),
+        )
 
     @staticmethod
-    def _payload_stream(plan: LoadPlan) -> BinaryIO:
-        """The COPY rows as an in-memory stream (the plan's own bytes, never a temp file)."""
+    def _payload_stream(plan: SavedPlan) -> BinaryIO:
+        """The COPY rows as an in-memory stream: the plan file's own bytes, as reviewed."""
         return io.BytesIO(plan.copy_payload)
-
-    def _connect(self, address: WarehouseAddress) -> Any:
-        import psycopg2  # noqa: PLC0415  (plan-only runs must not import the driver)
-
-        url = address.url
-        logger.info("Connecting to the warehouse (%s)", address.describe())
-        options: dict[str, Any] = {
-            "connect_timeout": self._connect_timeout,
-            "application_name": "work_data_hub",
-            **{str(key): str(value) for key, value in url.query.items()},
-            "client_encoding": "UTF8",
-        }
-        try:
-            return psycopg2.connect(
-                **{"port": 5432, **url.translate_connect_args(username="user", database="dbname")},
-                **options,
-            )
-        except psycopg2.Error as exc:
-            raise LoadFailedError(
-                f"Cannot connect to the warehouse ({address.describe()}): "
-                f"{_reason(exc, url)} Check {', '.join(ENVIRONMENT_VARIABLES)} or "
-                f"{CREDENTIALS_ENTRY}. Nothing was loaded."
-            ) from None
 
     def _failure(
         self,
-        plan: LoadPlan,
+        plan: SavedPlan,
         step: str,
         error: Exception,
         connection: Any,
@@ -229,7 +340,7 @@ class PostgresLoadDataset(AbstractVersionedDataset[LoadPlan, bytes]):
         path: Path,
     ) -> LoadFailedError:
         """Roll back (if the server is still there) and say what happened to the table."""
-        reason = _reason(error, address.url)
+        reason = server_reason(error, address.url)
         # psycopg2 marks the connection closed when the server went away (terminated, crashed).
         lost = bool(connection.closed)
         if lost:
@@ -239,7 +350,7 @@ class PostgresLoadDataset(AbstractVersionedDataset[LoadPlan, bytes]):
         if lost and step == "commit":
             outcome = (
                 "The server may have committed the load just before the connection was lost: "
-                f"check the table's _run_id ({plan.run_id}) before running again."
+                f"check the table's _run_id ({plan.summary.run_id}) before running again."
             )
         elif lost:
             outcome = (
@@ -251,7 +362,7 @@ class PostgresLoadDataset(AbstractVersionedDataset[LoadPlan, bytes]):
                 "The transaction was rolled back: the table is unchanged and nothing was loaded."
             )
         return LoadFailedError(
-            f"{plan.domain}: loading table {plan.table!r} failed at step '{step}' "
+            f"{plan.summary.domain}: loading table {plan.summary.table!r} failed at step '{step}' "
             f"({describe(address.url)}): {reason} {outcome} Plan: {path}"
         )
 
@@ -262,24 +373,3 @@ class PostgresLoadDataset(AbstractVersionedDataset[LoadPlan, bytes]):
                 connection.cursor().execute("ROLLBACK")
         except Exception:
             logger.debug("ROLLBACK after a failed load did not reach the server", exc_info=True)
-
-
-def _reason(exc: BaseException, url: URL) -> str:
-    """The server's message (and detail) on one line, without the password."""
-    diag = getattr(exc, "diag", None)
-    primary = getattr(diag, "message_primary", None)
-    if primary:
-        parts = [primary]
-        detail = getattr(diag, "message_detail", None)
-        hint = getattr(diag, "message_hint", None)
-        if detail:
-            parts.append(detail[:_DETAIL_LIMIT] + ("..." if len(detail) > _DETAIL_LIMIT else ""))
-        if hint:
-            parts.append(hint)
-        text = ". ".join(part.strip().rstrip(".") for part in parts)
-    else:
-        lines = [" ".join(line.split()) for line in str(exc).splitlines() if line.strip()]
-        text = "; ".join(lines) or type(exc).__name__
-    if url.password:
-        text = text.replace(str(url.password), "***")
-    return text if text.endswith((".", "?", "!")) else text + "."

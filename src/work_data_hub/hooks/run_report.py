@@ -19,7 +19,16 @@ from work_data_hub.errors import WorkDataHubError
 
 logger = logging.getLogger("work_data_hub.run")
 
-RUN_PARAMETERS = ("execute", "max_files", "inbox", "max_reject_ratio")
+RUN_PARAMETERS = (
+    "execute",
+    "max_files",
+    "inbox",
+    "max_reject_ratio",
+    "reload",
+    "diff",
+    "plan",
+    "force",
+)
 
 
 def _domain_and_step(name: str) -> tuple[str, str]:
@@ -151,6 +160,11 @@ class RunReportHooks:
                 transaction_seconds=result.transaction_seconds,
                 warehouse=result.warehouse,
             )
+            summary = getattr(result, "summary", None)
+            if summary:
+                domain.update(summary=summary, plan_sha256=summary.get("plan_sha256"))
+                if summary.get("diff") is not None:
+                    domain["diff"] = summary["diff"]
         domain["status"] = "loaded" if domain.get("executed") else "planned"
         self._log_domain(domain_name, domain)
 

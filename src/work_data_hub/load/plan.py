@@ -2,20 +2,42 @@
 
 Plan mode renders this list as a psql script and execute mode runs the very same list through
 the driver, so the two cannot drift. Identifiers are quoted by SQLAlchemy's PostgreSQL dialect
-(no driver is imported); values travel only inside the COPY payload.
+(no driver is imported); values travel only inside the COPY payload and as quoted literals of
+the ledger row.
+
+Safe under any ``search_path``: the first statement pins the transaction's search_path to the
+target table's schema (then ``pg_temp``), the stage is always ``pg_temp.<name>``, and messages
+name the schema-qualified table. DDL runs only for what is missing, so a loader role with just
+the table privileges of its mode can load into existing objects.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import pandas as pd
 
 from work_data_hub.config import LINEAGE_COLUMNS, DomainConfig
 from work_data_hub.load.copy_format import copy_text
-from work_data_hub.load.sql import literal, quote, text_array
+from work_data_hub.load.diff import DiffQuery, build_diff_query
+from work_data_hub.load.guards import guard_sql
+from work_data_hub.load.ledger import (
+    LEDGER_TABLE,
+    LoadedFile,
+    config_sha256,
+    create_ledger_statement,
+    record_load_statement,
+)
+from work_data_hub.load.modes import LOAD_MODES, ROWS_DELETED, ROWS_INSERTED, LoadTarget
+from work_data_hub.load.modes import mode_statements as _mode_statements
+from work_data_hub.load.sql import Statement, literal, quote, text_array
+from work_data_hub.load.summary import PlanSummary, build_plan_summary
+
+__all__ = ["LoadPlan", "LoadedFile", "Statement", "build_load_plan", "lock_key"]
 
 _RUN_ID = re.compile(r"^[0-9A-Za-z_.:-]{1,64}$")
 _LINEAGE_TYPES = {
@@ -23,20 +45,16 @@ _LINEAGE_TYPES = {
     "_source_row": "integer NOT NULL",
     "_run_id": "text NOT NULL",
 }
-
-
-@dataclass(frozen=True)
-class Statement:
-    """One step of the load. ``copy_rows`` marks the COPY whose payload is the plan's rows."""
-
-    purpose: str
-    sql: str
-    copy_rows: bool = False
+# The target's schema-qualified name, as every DO block of the plan computes it.
+_QUALIFIED = "pg_catalog.format('%I.%I', pg_catalog.current_schema(), {name})"
 
 
 @dataclass(frozen=True)
 class LoadPlan:
-    """Everything needed to apply one domain's load, in order, in one transaction."""
+    """Everything needed to apply one domain's load, in order, in one transaction.
+
+    A plan without statements loads nothing: every selected file was already loaded.
+    """
 
     domain: str
     table: str
@@ -48,11 +66,113 @@ class LoadPlan:
     rows_read: int
     rows_rejected: int
     max_reject_ratio: float
-    source_files: tuple[str, ...] = field(default_factory=tuple)
+    files: tuple[LoadedFile, ...] = field(default_factory=tuple)
+    # What the plan file's header shows, and the read-only query behind diff=true.
+    summary: PlanSummary | None = None
+    diff_query: DiffQuery | None = None
 
     @property
     def reject_ratio(self) -> float:
         return self.rows_rejected / self.rows_read if self.rows_read else 0.0
+
+    @property
+    def source_files(self) -> tuple[str, ...]:
+        return tuple(file.path for file in self.files)
+
+    @property
+    def nothing_to_load(self) -> bool:
+        return not self.statements
+
+
+def _do_block(purpose: str, body: str) -> Statement:
+    tag = f"$wdh_{purpose}$"
+    if tag in body:
+        raise ValueError(f"a name in the domain contains {tag}")
+    return Statement(purpose, f"DO {tag}{body}{tag}")
+
+
+def pin_schema_statement(domain: DomainConfig) -> Statement:
+    """Pin this transaction's search_path to the target's schema, then ``pg_temp``.
+
+    The schema is the existing table's, else the one ``CREATE TABLE`` would use. Listing
+    ``pg_temp`` last (and naming the stage ``pg_temp.<name>``) means no table of another schema
+    can stand in for the target, the ledger or the stage, whatever the role's search_path.
+    """
+    body = f"""
+DECLARE
+    target_schema text;
+BEGIN
+    SELECT namespace.nspname INTO target_schema
+    FROM pg_catalog.pg_class AS class
+    JOIN pg_catalog.pg_namespace AS namespace ON namespace.oid = class.relnamespace
+    WHERE class.oid = pg_catalog.to_regclass({literal(quote(domain.table))})
+        AND NOT namespace.nspname LIKE 'pg\\_temp\\_%';
+    target_schema := COALESCE(target_schema, pg_catalog.current_schema());
+    IF target_schema IS NULL THEN
+        RAISE EXCEPTION 'no schema for table %: the search_path (%) names no existing schema',
+            {literal(domain.table)}, pg_catalog.current_setting('search_path')
+            USING HINT = 'set the role''s search_path (ALTER ROLE ... SET search_path) '
+                         'to the warehouse schema';
+    END IF;
+    IF NOT pg_catalog.has_database_privilege(pg_catalog.current_database(), 'TEMPORARY') THEN
+        RAISE EXCEPTION 'role % may not create the temporary stage table', current_user
+            USING HINT = pg_catalog.format('GRANT TEMPORARY ON DATABASE %I TO %I',
+                                           pg_catalog.current_database(), current_user);
+    END IF;
+    PERFORM pg_catalog.set_config('search_path',
+                                  pg_catalog.format('%I, pg_temp', target_schema), true);
+    PERFORM pg_catalog.set_config('{ROWS_DELETED}', '0', true);
+    PERFORM pg_catalog.set_config('{ROWS_INSERTED}', '0', true);
+END
+"""
+    return _do_block("pin_schema", body)
+
+
+def create_table_statement(domain: DomainConfig) -> Statement:
+    """Create the table if it is missing; else check the loader has its mode's privileges."""
+    declared = [f"{quote(name)} {spec.type}" for name, spec in domain.columns.items()]
+    lineage = [f"{quote(name)} {_LINEAGE_TYPES[name]}" for name in LINEAGE_COLUMNS]
+    key = ", ".join(quote(column) for column in domain.unique_key or [])
+    constraint = (
+        [f"CONSTRAINT {quote(domain.table + '_pk')} PRIMARY KEY ({key})"]
+        if domain.unique_key
+        else []
+    )
+    create = (
+        f"CREATE TABLE {quote(domain.table)} (\n    "
+        + ",\n    ".join([*declared, *lineage, *constraint])
+        + "\n)"
+    )
+    privileges = LOAD_MODES[domain.mode].privileges
+    body = f"""
+DECLARE
+    target text := {_QUALIFIED.format(name=literal(domain.table))};
+    missing text;
+BEGIN
+    IF pg_catalog.to_regclass(target) IS NULL THEN
+        BEGIN
+            EXECUTE {literal(create)};
+        EXCEPTION WHEN duplicate_table THEN
+            NULL;  -- created meanwhile by a concurrent run (the lock comes first; belt and braces)
+        WHEN insufficient_privilege THEN
+            RAISE EXCEPTION 'table % is missing and role % may not create it', target, current_user
+                USING HINT = pg_catalog.format(
+                    'GRANT CREATE ON SCHEMA %I TO %I, or create the table as its owner',
+                    pg_catalog.current_schema(), current_user);
+        END;
+        RETURN;
+    END IF;
+    SELECT pg_catalog.string_agg(wanted, ', ') INTO missing
+    FROM pg_catalog.unnest({text_array(list(privileges))}) AS wanted
+    WHERE NOT pg_catalog.has_table_privilege(target, wanted);
+    IF missing IS NOT NULL THEN
+        RAISE EXCEPTION 'role % lacks % on table % (mode {domain.mode} needs {", ".join(privileges)})',
+            current_user, missing, target
+            USING HINT = pg_catalog.format('GRANT %s ON %s TO %I', missing, target, current_user);
+    END IF;
+END
+"""
+    return _do_block("create_table", body)
 
 
 def check_table_statement(domain: DomainConfig) -> Statement:
@@ -60,62 +180,99 @@ def check_table_statement(domain: DomainConfig) -> Statement:
 
     The load never alters a table: a table made by hand or by an older ``data_sources.yml``
     must be fixed by a person. For ``upsert`` the table must also have a unique constraint on
-    exactly the pk columns, which ``ON CONFLICT`` needs. Runs in the plan too, so psql and
-    execute fail the same way.
+    exactly the unique_key columns, which ``ON CONFLICT`` needs. Runs in the plan too, so psql
+    and execute fail the same way.
     """
     declared = {name: spec.type for name, spec in domain.columns.items()}
     declared.update({name: _LINEAGE_TYPES[name].split()[0] for name in LINEAGE_COLUMNS})
-    target = f"to_regclass({literal(quote(domain.table))})"
     body = f"""
 DECLARE
-    target regclass := {target};
+    target_name text := {_QUALIFIED.format(name=literal(domain.table))};
+    target regclass := pg_catalog.to_regclass(target_name);
     problems text;
 BEGIN
-    SELECT string_agg(
+    SELECT pg_catalog.string_agg(
         CASE WHEN found.atttypid IS NULL
-            THEN format('column %I is missing (declared %s)', wanted.name, wanted.type)
-            ELSE format('column %I is %s, declared %s', wanted.name,
-                        format_type(found.atttypid, found.atttypmod), wanted.type)
+            THEN pg_catalog.format('column %I is missing (declared %s)', wanted.name, wanted.type)
+            ELSE pg_catalog.format('column %I is %s, declared %s', wanted.name,
+                        pg_catalog.format_type(found.atttypid, found.atttypmod), wanted.type)
         END, '; ' ORDER BY wanted.position)
     INTO problems
     FROM unnest({text_array(list(declared))}, {text_array(list(declared.values()))})
         WITH ORDINALITY AS wanted(name, type, position)
-    LEFT JOIN pg_attribute AS found
+    LEFT JOIN pg_catalog.pg_attribute AS found
         ON found.attrelid = target AND found.attname = wanted.name
         AND found.attnum > 0 AND NOT found.attisdropped
-    WHERE found.atttypid IS NULL OR format_type(found.atttypid, found.atttypmod) <> wanted.type;
+    WHERE found.atttypid IS NULL
+        OR pg_catalog.format_type(found.atttypid, found.atttypmod) <> wanted.type;
     IF problems IS NOT NULL THEN
-        RAISE EXCEPTION 'table % does not match data_sources.yml: %', target, problems
+        RAISE EXCEPTION 'table % does not match data_sources.yml: %', target_name, problems
             USING HINT = 'WorkDataHub never alters a table: change the table (ALTER TABLE) '
                          'or the domain''s columns, then run again';
     END IF;"""
-    if domain.mode == "upsert":
+    if LOAD_MODES[domain.mode].needs_unique_key and domain.unique_key:
         body += f"""
     IF NOT EXISTS (
-        SELECT 1 FROM pg_index AS unique_index
+        SELECT 1 FROM pg_catalog.pg_index AS unique_index
         WHERE unique_index.indrelid = target AND unique_index.indisunique
             AND unique_index.indpred IS NULL AND unique_index.indexprs IS NULL
             AND ARRAY(
-                SELECT attname::text FROM pg_attribute
+                SELECT attname::text FROM pg_catalog.pg_attribute
                 WHERE attrelid = target AND attnum = ANY(unique_index.indkey) ORDER BY 1
-            ) = ARRAY(SELECT unnest({text_array(domain.pk)}) ORDER BY 1)
+            ) = ARRAY(SELECT pg_catalog.unnest({text_array(domain.unique_key)}) ORDER BY 1)
     ) THEN
-        RAISE EXCEPTION 'table % has no unique constraint on its pk (%), which upsert needs',
-            target, {literal(", ".join(domain.pk))}
+        RAISE EXCEPTION
+            'table % has no unique constraint on its unique_key (%), which {domain.mode} needs',
+            target_name, {literal(", ".join(domain.unique_key))}
             USING HINT = 'WorkDataHub never alters a table: add the constraint '
                          '(ALTER TABLE ... ADD PRIMARY KEY) and run again';
     END IF;"""
     body += "\nEND\n"
-    tag = "$wdh_check$"
-    if tag in body:
-        raise ValueError(f"domain {domain.name!r}: a name contains {tag}")
-    return Statement("check_table", f"DO {tag}{body}{tag}")
+    return _do_block("check_table", body)
+
+
+def create_scope_index_statement(domain: DomainConfig) -> Statement | None:
+    """An index for the delete's scope, created only if missing (None: the key serves)."""
+    scope = domain.refresh_scope
+    if not scope or not LOAD_MODES[domain.mode].uses_refresh_scope:
+        return None
+    if (domain.unique_key or [])[: len(scope)] == scope:
+        return None  # the primary key's index leads with the scope columns
+    name = domain.table + "_scope_idx"
+    create = (
+        f"CREATE INDEX {quote(name)} ON {quote(domain.table)} "
+        f"({', '.join(quote(column) for column in scope)})"
+    )
+    body = f"""
+DECLARE
+    index_name text := {_QUALIFIED.format(name=literal(name))};
+BEGIN
+    IF pg_catalog.to_regclass(index_name) IS NULL THEN
+        EXECUTE {literal(create)};
+    END IF;
+EXCEPTION WHEN insufficient_privilege THEN
+    RAISE EXCEPTION 'index % is missing and role % may not create it (only the table''s owner can)',
+        index_name, current_user
+        USING HINT = 'create it once as the owner: ' || {literal(create)};
+END
+"""
+    return _do_block("create_scope_index", body)
 
 
 def lock_key(table: str) -> int:
     """A stable signed 64-bit advisory-lock key for one target table."""
     digest = hashlib.sha256(f"work_data_hub:{table}".encode()).digest()
     return int.from_bytes(digest[:8], "big", signed=True)
+
+
+def _loaded_files(rows: pd.DataFrame, files: Sequence[LoadedFile] | None) -> tuple[LoadedFile, ...]:
+    if files is not None:
+        return tuple(files)
+    # Without a manifest (tests, benchmarks) the ledger still names each file and its rows.
+    if not len(rows):
+        return ()
+    counts = rows["_source_file"].value_counts().sort_index()
+    return tuple(LoadedFile(str(path), None, None, int(n)) for path, n in counts.items())
 
 
 def build_load_plan(
@@ -126,48 +283,84 @@ def build_load_plan(
     rows_read: int,
     rows_rejected: int,
     max_reject_ratio: float,
+    files: Sequence[LoadedFile] | None = None,
+    created_at: dt.datetime | None = None,
 ) -> LoadPlan:
-    """The statements that load ``rows`` into the domain's table by its mode."""
+    """The statements that load ``rows`` into the domain's table by its mode.
+
+    ``files`` are the files the rows come from, as the ledger records them; an empty sequence
+    means every selected file was already loaded, and the plan has nothing to do.
+    ``created_at`` (default: now) is when the plan was made: its guard refuses it once a load of
+    the domain committed later (see :mod:`work_data_hub.load.guards`).
+    """
     if not _RUN_ID.match(run_id):
         raise ValueError(f"run_id {run_id!r} must be 1-64 letters, digits or _.:-")
-    table = quote(domain.table)
-    stage = quote(f"wdh_stage_{domain.name}")
-    data_columns = list(domain.columns)
-    staged_columns = [*data_columns, "_source_file", "_source_row"]
-    declared = [f"{quote(name)} {spec.type}" for name, spec in domain.columns.items()]
-    lineage = [f"{quote(name)} {_LINEAGE_TYPES[name]}" for name in LINEAGE_COLUMNS]
-    pk = ", ".join(quote(column) for column in domain.pk)
-    constraint = (
-        [f"CONSTRAINT {quote(domain.table + '_pk')} PRIMARY KEY ({pk})"] if domain.unique_pk else []
+    loaded = _loaded_files(rows, files)
+    staged_columns = [*domain.columns, "_source_file", "_source_row"]
+    mode = LOAD_MODES[domain.mode]
+    summary = build_plan_summary(
+        rows,
+        domain=domain.name,
+        table=domain.table,
+        mode=domain.mode,
+        run_id=run_id,
+        refresh_scope=domain.refresh_scope,
+        uses_refresh_scope=mode.uses_refresh_scope,
+        files=loaded,
+        rows_read=rows_read,
+        rows_rejected=rows_rejected,
+        created_at=created_at or dt.datetime.now(dt.UTC),
     )
-    statements = [
-        Statement("begin", "BEGIN"),
-        Statement("lock", f"SELECT pg_advisory_xact_lock({lock_key(domain.table)})"),
-        Statement(
-            "create_table",
-            f"CREATE TABLE IF NOT EXISTS {table} (\n    "
-            + ",\n    ".join([*declared, *lineage, *constraint])
-            + "\n)",
+    plan = LoadPlan(
+        domain=domain.name,
+        table=domain.table,
+        mode=domain.mode,
+        run_id=run_id,
+        statements=(),
+        copy_payload=b"",
+        rows_to_insert=0,
+        rows_read=rows_read,
+        rows_rejected=rows_rejected,
+        max_reject_ratio=max_reject_ratio,
+        files=loaded,
+        summary=summary,
+        diff_query=build_diff_query(
+            domain,
+            unique_key=domain.unique_key,
+            refresh_scope=domain.refresh_scope if mode.uses_refresh_scope else [],
+            payload_layout=staged_columns,
         ),
-        check_table_statement(domain),
-    ]
-    if not domain.unique_pk:
-        statements.append(
-            Statement(
-                "create_scope_index",
-                f"CREATE INDEX IF NOT EXISTS {quote(domain.table + '_scope_idx')} ON {table} ({pk})",
-            )
-        )
-    # A NULL key would escape the delete scope (NULL = NULL is not true) and duplicate rows;
-    # cleaning rejects such rows, and the stage refuses any that slip through.
+    )
+    if files is not None and not loaded:
+        return plan
+    stage = f"pg_temp.{quote(f'wdh_stage_{domain.name}')}"
+    # A NULL scope or key value would escape the delete (NULL = NULL is not true) and
+    # duplicate rows; cleaning rejects such rows, and the stage refuses any that slip through.
     staged_declared = [
-        f"{quote(name)} {spec.type}" + (" NOT NULL" if name in domain.pk else "")
+        f"{quote(name)} {spec.type}" + (" NOT NULL" if name in domain.non_null_columns else "")
         for name, spec in domain.columns.items()
     ] + [
         f"{quote('_source_file')} text",
         f"{quote('_source_row')} integer",
     ]
-    statements += [
+    scope_index = create_scope_index_statement(domain)
+    statements = [
+        Statement("begin", "BEGIN"),
+        # First, so that the catalog lookups below see what a run this one waited for made.
+        Statement("lock", f"SELECT pg_catalog.pg_advisory_xact_lock({lock_key(domain.table)})"),
+        pin_schema_statement(domain),
+        create_table_statement(domain),
+        check_table_statement(domain),
+        *([scope_index] if scope_index else []),
+        create_ledger_statement(lock_key(LEDGER_TABLE)),
+        # Next to the ledger row's table: a plan applied before, or made before a newer load
+        # of the domain, stops here (psql too), before any row changes.
+        Statement(
+            "guard",
+            guard_sql(
+                ledger_table=quote(LEDGER_TABLE), domain=domain.name, created_at=summary.created_at
+            ),
+        ),
         Statement(
             "create_stage",
             f"CREATE TEMPORARY TABLE {stage} (\n    "
@@ -180,39 +373,31 @@ def build_load_plan(
             copy_rows=True,
         ),
     ]
-    if domain.mode == "delete_insert":
-        matches = " AND ".join(f"target.{quote(c)} = scope.{quote(c)}" for c in domain.pk)
-        statements.append(
-            Statement(
-                "delete",
-                f"DELETE FROM {table} AS target USING (SELECT DISTINCT {pk} FROM {stage}) AS scope "
-                f"WHERE {matches}",
-            )
-        )
-    target_columns = ", ".join(quote(c) for c in [*staged_columns, "_run_id"])
-    selected = ", ".join(quote(c) for c in staged_columns)
-    insert = (
-        f"INSERT INTO {table} ({target_columns})\n"
-        f"SELECT {selected}, '{run_id}' FROM {stage} ORDER BY {quote('_source_file')}, {quote('_source_row')}"
-    )
-    if domain.mode == "upsert":
-        updates = ", ".join(
-            f"{quote(c)} = EXCLUDED.{quote(c)}"
-            for c in [*staged_columns, "_run_id"]
-            if c not in domain.pk
-        )
-        insert += f"\nON CONFLICT ({pk}) DO UPDATE SET {updates}"
-    statements += [Statement("insert", insert), Statement("commit", "COMMIT")]
-    return LoadPlan(
-        domain=domain.name,
-        table=domain.table,
-        mode=domain.mode,
+    target = LoadTarget(
+        table=quote(domain.table),
+        stage=stage,
+        columns=tuple(staged_columns),
         run_id=run_id,
-        statements=tuple(statements),
-        copy_payload=copy_text(rows, staged_columns),
-        rows_to_insert=len(rows),
-        rows_read=rows_read,
-        rows_rejected=rows_rejected,
-        max_reject_ratio=max_reject_ratio,
-        source_files=tuple(sorted(rows["_source_file"].unique().tolist())) if len(rows) else (),
+        unique_key=tuple(domain.unique_key or ()),
+        refresh_scope=tuple(domain.refresh_scope),
+    )
+    statements += _mode_statements(domain.mode, target)
+    statements += [
+        record_load_statement(
+            run_id=run_id,
+            domain=domain.name,
+            table=domain.table,
+            mode=domain.mode,
+            config_sha256=config_sha256(domain),
+            files=loaded,
+        ),
+        Statement("commit", "COMMIT"),
+    ]
+    return LoadPlan(
+        **{
+            **plan.__dict__,
+            "statements": tuple(statements),
+            "copy_payload": copy_text(rows, staged_columns),
+            "rows_to_insert": len(rows),
+        }
     )

@@ -5,9 +5,20 @@ No driver is imported: plan-only runs compose the same SQL that execute runs.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sqlalchemy.dialects import postgresql
 
 _PREPARER = postgresql.dialect().identifier_preparer  # type: ignore[no-untyped-call]
+
+
+@dataclass(frozen=True)
+class Statement:
+    """One step of the load. ``copy_rows`` marks the COPY whose payload is the plan's rows."""
+
+    purpose: str
+    sql: str
+    copy_rows: bool = False
 
 
 def quote(identifier: str) -> str:

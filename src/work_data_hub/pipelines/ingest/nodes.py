@@ -11,17 +11,25 @@ import logging
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from work_data_hub.cleaning.engine import CleanResult, clean_sheet, combine
-from work_data_hub.cleaning.reading import read_sheet
+from work_data_hub.cleaning.engine import REJECT_COLUMNS, CleanResult, clean_sheet, combine
+from work_data_hub.cleaning.reading import SOURCE_FILE, SOURCE_ROW, read_sheet
 from work_data_hub.cleaning.workbook import ExcelWorkbook
 from work_data_hub.config import DomainConfig, check_run_parameters
-from work_data_hub.discovery import DatedFile, FileCandidate, FileManifest, discover
-from work_data_hub.load.plan import LoadPlan, build_load_plan
+from work_data_hub.discovery import (
+    AlreadyLoaded,
+    DatedFile,
+    FileCandidate,
+    FileManifest,
+    discover,
+)
+from work_data_hub.load.ledger import LedgerReader
+from work_data_hub.load.plan import LoadedFile, LoadPlan, build_load_plan
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +65,38 @@ def select_workbooks(
     return manifest
 
 
+def skip_loaded(
+    manifest: FileManifest, ledger: LedgerReader, reload: bool, *, domain: DomainConfig
+) -> FileManifest:
+    """Leave out each selected file whose sha256 the newest load of its period loaded.
+
+    The ledger is empty in plan-only runs, so they plan every selected file; ``reload``
+    loads them again anyway.
+    """
+    newest = ledger.newest_loads(domain.name, domain.table)
+    if reload or not newest:
+        return manifest
+    keep: list[DatedFile] = []
+    skipped: list[AlreadyLoaded] = []
+    for file in manifest.selection.selected:
+        loaded = newest.get(file.period)
+        if loaded is not None and loaded.sha256 == manifest.sha256.get(file.path):
+            skipped.append(AlreadyLoaded(file, loaded.run_id))
+            logger.info(
+                "%s: already loaded %s (period %s) by run %s; reload=true loads it again",
+                domain.name,
+                file.path,
+                file.period,
+                loaded.run_id,
+                extra={"event": "already_loaded", "domain": domain.name, "file": file.path,
+                       "period": file.period, "loaded_by_run": loaded.run_id},
+            )  # fmt: skip
+        else:
+            keep.append(file)
+    selection = replace(manifest.selection, selected=tuple(keep))
+    return replace(manifest, selection=selection, already_loaded=tuple(skipped))
+
+
 def clean_workbooks(
     workbooks: WorkbookLoaders,
     manifest: FileManifest,
@@ -73,8 +113,13 @@ def clean_workbooks(
 
     def open_and_parse(file: DatedFile) -> ExcelWorkbook:
         workbook = workbooks[file.path]()
+        # Lineage and messages name the file by its path in the inbox, so V1 and V2 differ.
+        workbook.name = file.path
         workbook.parse(domain.sheet)
         return workbook
+
+    if not selected:
+        return _nothing_to_clean(domain)
 
     # The next workbook is opened and its sheet parsed while this one is cleaned: calamine
     # parses without holding the GIL, so on two cores that parse overlaps the pandas work.
@@ -132,6 +177,22 @@ def clean_workbooks(
     return combined.rows, combined.rejects, summary
 
 
+def _nothing_to_clean(domain: DomainConfig) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
+    """Every selected file is already loaded: no rows, no rejects."""
+    rows = pd.DataFrame(columns=[*domain.columns, SOURCE_FILE, SOURCE_ROW])
+    summary = {
+        "rows_read": 0,
+        "rows_skipped": 0,
+        "rows_skipped_blank": 0,
+        "rows_skipped_total": 0,
+        "rows_rejected": 0,
+        "rows_clean": 0,
+        "unknown_columns": [],
+        "files": {},
+    }
+    return rows, pd.DataFrame(columns=REJECT_COLUMNS), summary
+
+
 def _rejected_rows(result: CleanResult) -> int:
     if result.rejects.empty:
         return 0
@@ -141,12 +202,23 @@ def _rejected_rows(result: CleanResult) -> int:
 def plan_load(
     rows: pd.DataFrame,
     cleaning_summary: dict[str, Any],
+    manifest: FileManifest,
     run_id: str,
     max_reject_ratio: float,
     *,
     domain: DomainConfig,
 ) -> LoadPlan:
     """The load as data: statements and COPY payload, the same for plan and execute."""
+    rows_per_file = rows[SOURCE_FILE].value_counts().to_dict() if len(rows) else {}
+    files = [
+        LoadedFile(
+            path=file.path,
+            sha256=manifest.sha256.get(file.path),
+            period=file.period,
+            rows=int(rows_per_file.get(file.path, 0)),
+        )
+        for file in manifest.selection.selected
+    ]
     return build_load_plan(
         rows,
         domain,
@@ -154,4 +226,5 @@ def plan_load(
         rows_read=int(cleaning_summary["rows_read"]),
         rows_rejected=int(cleaning_summary["rows_rejected"]),
         max_reject_ratio=max_reject_ratio,
+        files=files,
     )

@@ -12,7 +12,12 @@ from work_data_hub.config import DomainConfig
 from work_data_hub.pipelines.ingest import nodes
 
 # Run-wide parameters stay un-prefixed in every namespaced domain pipeline.
-SHARED_PARAMETERS = {"params:inbox", "params:max_files", "params:max_reject_ratio"}
+SHARED_PARAMETERS = {
+    "params:inbox",
+    "params:max_files",
+    "params:max_reject_ratio",
+    "params:reload",
+}
 
 
 def _bound(function: Any, **bound: Any) -> Any:
@@ -38,8 +43,14 @@ def create_pipeline(domain: DomainConfig, mappings: dict[str, dict[str, str]]) -
             Node(
                 _bound(nodes.select_workbooks, domain=domain),
                 inputs=["inbox_workbooks", "params:inbox", "params:max_files"],
-                outputs="file_manifest",
+                outputs="selected_files",
                 name="select_workbooks",
+            ),
+            Node(
+                _bound(nodes.skip_loaded, domain=domain),
+                inputs=["selected_files", "load_ledger", "params:reload"],
+                outputs="file_manifest",
+                name="skip_loaded",
             ),
             Node(
                 _bound(nodes.clean_workbooks, domain=domain, mappings=mappings),
@@ -49,7 +60,13 @@ def create_pipeline(domain: DomainConfig, mappings: dict[str, dict[str, str]]) -
             ),
             Node(
                 _bound(nodes.plan_load, domain=domain),
-                inputs=["clean_rows", "cleaning_summary", "run_id", "params:max_reject_ratio"],
+                inputs=[
+                    "clean_rows",
+                    "cleaning_summary",
+                    "file_manifest",
+                    "run_id",
+                    "params:max_reject_ratio",
+                ],
                 outputs="load_plan",
                 name="plan_load",
             ),

@@ -1,0 +1,115 @@
+"""The driver boundary: open a psycopg2 connection to the warehouse, say why it failed.
+
+Only datasets import this, and only when they execute: plan-only runs never import the driver.
+Inside :func:`interruptible`, connecting and queries can be interrupted (Ctrl-C, SIGTERM):
+psycopg2 then waits for the server through :func:`psycopg2.extras.wait_select`, which a signal
+wakes up, instead of blocking in libpq until the server answers (e.g. after a lock wait).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+from kedro.io import DatasetError
+
+from work_data_hub.config.warehouse import (
+    CREDENTIALS_ENTRY,
+    ENVIRONMENT_VARIABLES,
+    WarehouseAddress,
+)
+from work_data_hub.errors import WorkDataHubError
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import URL
+
+logger = logging.getLogger(__name__)
+
+# A failing row's values can be long; the message keeps the start.
+_DETAIL_LIMIT = 300
+
+
+class WarehouseConnectionError(WorkDataHubError, DatasetError):
+    """The warehouse cannot be reached; the message names host and database, never the password."""
+
+
+def connect(address: WarehouseAddress, *, connect_timeout: int, purpose: str) -> Any:
+    """A connection in autocommit mode (statements bring their own BEGIN/COMMIT)."""
+    import psycopg2  # noqa: PLC0415  (plan-only runs must not import the driver)
+
+    url = address.url
+    logger.info("Connecting to the warehouse (%s) to %s", address.describe(), purpose)
+    options: dict[str, Any] = {
+        "connect_timeout": connect_timeout,
+        "application_name": "work_data_hub",
+        **{str(key): str(value) for key, value in url.query.items()},
+        "client_encoding": "UTF8",
+    }
+    try:
+        connection = psycopg2.connect(
+            **{"port": 5432, **url.translate_connect_args(username="user", database="dbname")},
+            **options,
+        )
+    except psycopg2.Error as exc:
+        raise WarehouseConnectionError(
+            f"Cannot connect to the warehouse ({address.describe()}): "
+            f"{server_reason(exc, url)} Check {', '.join(ENVIRONMENT_VARIABLES)} or "
+            f"{CREDENTIALS_ENTRY}. Nothing was loaded."
+        ) from None
+    connection.autocommit = True
+    return connection
+
+
+@contextmanager
+def interruptible() -> Iterator[None]:
+    """Within it, psycopg2 waits through ``wait_select`` (process-wide; restored on exit)."""
+    import psycopg2.extensions  # noqa: PLC0415
+    import psycopg2.extras  # noqa: PLC0415
+
+    previous = psycopg2.extensions.get_wait_callback()
+    psycopg2.extensions.set_wait_callback(psycopg2.extras.wait_select)
+    try:
+        yield
+    finally:
+        psycopg2.extensions.set_wait_callback(previous)
+
+
+@contextmanager
+def without_wait_callback() -> Iterator[None]:
+    """For ``copy_expert``, which psycopg2 refuses under a wait callback.
+
+    The COPY fills the load's own temporary stage, which no other session can lock, so it never
+    waits on anyone; every statement that can wait (the advisory lock, the delete) runs with
+    the callback, and so stays interruptible.
+    """
+    import psycopg2.extensions  # noqa: PLC0415
+
+    previous = psycopg2.extensions.get_wait_callback()
+    psycopg2.extensions.set_wait_callback(None)
+    try:
+        yield
+    finally:
+        psycopg2.extensions.set_wait_callback(previous)
+
+
+def server_reason(exc: BaseException, url: URL) -> str:
+    """The server's message (and detail) on one line, without the password."""
+    diag = getattr(exc, "diag", None)
+    primary = getattr(diag, "message_primary", None)
+    if primary:
+        parts = [primary]
+        detail = getattr(diag, "message_detail", None)
+        hint = getattr(diag, "message_hint", None)
+        if detail:
+            parts.append(detail[:_DETAIL_LIMIT] + ("..." if len(detail) > _DETAIL_LIMIT else ""))
+        if hint:
+            parts.append(hint)
+        text = ". ".join(part.strip().rstrip(".") for part in parts)
+    else:
+        lines = [" ".join(line.split()) for line in str(exc).splitlines() if line.strip()]
+        text = "; ".join(lines) or type(exc).__name__
+    if url.password:
+        text = text.replace(str(url.password), "***")
+    return text if text.endswith((".", "?", "!")) else text + "."

@@ -1,0 +1,157 @@
+"""``diff=true``: what a plan would change, asked of the warehouse in one read-only query.
+
+Pure: builds the query and reads its answer; the dataset runs it in a ``READ ONLY``
+transaction. A read-only transaction may not create even a temporary table, so the plan's rows
+travel as one text array per column (``unnest``) and PostgreSQL casts them to the declared
+types, comparing values exactly as the load would store them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from work_data_hub.config import DomainConfig
+from work_data_hub.load.sql import literal, quote
+from work_data_hub.load.summary import PlanDiff
+
+_UNESCAPE = {"\\\\": "\\", "\\t": "\t", "\\n": "\n", "\\r": "\r"}
+
+
+@dataclass(frozen=True)
+class DiffQuery:
+    """The read-only query for one domain, and which payload columns feed its arrays."""
+
+    table: str
+    sql: str
+    payload_columns: tuple[str, ...]
+    payload_layout: tuple[str, ...]
+    keyed: bool
+
+    @property
+    def table_check(self) -> str:
+        """Whether the table exists (then ``sql`` can run)."""
+        return f"SELECT to_regclass({literal(quote(self.table))}) IS NOT NULL"
+
+    def answer(self, row: Sequence[int | None], rows_to_insert: int) -> PlanDiff:
+        """The query's one row as a :class:`PlanDiff`."""
+        deleted, new, changed, unchanged, disappearing = (int(value or 0) for value in row)
+        if not self.keyed:
+            return PlanDiff(rows_to_delete=deleted, rows_to_insert=rows_to_insert)
+        return PlanDiff(deleted, rows_to_insert, new, changed, unchanged, disappearing)
+
+    def answer_without_table(self, rows_to_insert: int) -> PlanDiff:
+        if not self.keyed:
+            return PlanDiff(0, rows_to_insert, table_exists=False)
+        return PlanDiff(0, rows_to_insert, rows_to_insert, 0, 0, 0, table_exists=False)
+
+
+def build_diff_query(
+    domain: DomainConfig,
+    *,
+    unique_key: list[str] | None,
+    refresh_scope: list[str],
+    payload_layout: Sequence[str],
+) -> DiffQuery:
+    """Counts rows_to_delete and, with a unique key, keys new / changed / unchanged / gone.
+
+    ``refresh_scope`` is empty for a mode that replaces nothing (then nothing is deleted).
+
+    Its parameters are one ``text[]`` per data column, in ``payload_columns`` order, taken
+    from the plan's COPY payload, whose columns are ``payload_layout``.
+    """
+    data_columns = list(domain.columns)
+    typed = ", ".join(
+        f"new_text.{quote(f'c{position}')}::{spec.type} AS {quote(name)}"
+        for position, (name, spec) in enumerate(domain.columns.items())
+    )
+    arrays = ", ".join("%s::text[]" for _ in data_columns)
+    names = ", ".join(quote(f"c{position}") for position in range(len(data_columns)))
+    table = quote(domain.table)
+    if refresh_scope:
+        scope_columns = ", ".join(quote(column) for column in refresh_scope)
+        replaced = (
+            f"SELECT target.* FROM {table} AS target "
+            f"JOIN (SELECT DISTINCT {scope_columns} FROM new) AS scope USING ({scope_columns})"
+        )
+    else:
+        replaced = f"SELECT * FROM {table} WHERE false"
+    parts = [
+        f"WITH new AS (SELECT {typed} FROM unnest({arrays}) AS new_text({names})),",
+        f"replaced AS ({replaced})",
+        "SELECT (SELECT count(*) FROM replaced) AS rows_to_delete",
+    ]
+    if unique_key:
+        keys = ", ".join(quote(column) for column in unique_key)
+        compared = [column for column in data_columns if column not in unique_key]
+        differs = (
+            "ROW("
+            + ", ".join(f"new.{quote(c)}" for c in compared)
+            + ") IS DISTINCT FROM ROW("
+            + ", ".join(f"target.{quote(c)}" for c in compared)
+            + ")"
+            if compared
+            else "false"
+        )
+        parts += [
+            f", (SELECT count(*) FROM new WHERE NOT EXISTS "
+            f"(SELECT 1 FROM {table} AS target WHERE {_same(unique_key)})) AS keys_new",
+            f", (SELECT count(*) FROM new JOIN {table} AS target USING ({keys}) "
+            f"WHERE {differs}) AS keys_changed",
+            f", (SELECT count(*) FROM new JOIN {table} AS target USING ({keys}) "
+            f"WHERE NOT ({differs})) AS keys_unchanged",
+            f", (SELECT count(*) FROM replaced AS target WHERE NOT EXISTS "
+            f"(SELECT 1 FROM new WHERE {_same(unique_key)})) AS keys_disappearing",
+        ]
+    else:
+        parts.append(", NULL, NULL, NULL, NULL")
+    return DiffQuery(
+        table=domain.table,
+        sql="\n".join(parts),
+        payload_columns=tuple(data_columns),
+        payload_layout=tuple(payload_layout),
+        keyed=bool(unique_key),
+    )
+
+
+def _same(columns: list[str]) -> str:
+    return " AND ".join(f"target.{quote(c)} = new.{quote(c)}" for c in columns)
+
+
+def payload_columns(
+    payload: bytes, names: Sequence[str], wanted: Sequence[str]
+) -> list[list[str | None]]:
+    """The ``wanted`` columns of a COPY text payload whose columns are ``names``, as text.
+
+    Undoes exactly what ``copy_format.copy_text`` writes: ``\\N`` is NULL; ``\\\\``, ``\\t``,
+    ``\\n``, ``\\r`` are the characters they stand for.
+    """
+    positions = [names.index(name) for name in wanted]
+    columns: list[list[str | None]] = [[] for _ in wanted]
+    text = payload.decode("utf-8")
+    for line in text.split("\n")[:-1] if text else ():
+        fields = line.split("\t")
+        for column, position in zip(columns, positions, strict=True):
+            column.append(_unescape(fields[position]))
+    return columns
+
+
+def _unescape(field: str) -> str | None:
+    if field == "\\N":
+        return None
+    if "\\" not in field:
+        return field
+    out = []
+    index = 0
+    while index < len(field):
+        pair = field[index : index + 2]
+        if pair in _UNESCAPE:
+            out.append(_UNESCAPE[pair])
+            index += 2
+        else:
+            out.append(field[index])
+            index += 1
+    return "".join(out)
+
+
+__all__ = ["DiffQuery", "build_diff_query", "payload_columns"]

@@ -1,0 +1,184 @@
+"""The load ledger ``wdh_loads``: one row per load, written by the plan in the load's transaction.
+
+dlt's ``_dlt_loads`` is the anchor; this one also names the files. The row is an ``INSERT`` in
+the plan itself, so a plan applied by psql writes the same row as ``execute=true``, and the
+ledger and the table can never disagree. Its counts come from the transaction-local settings
+the mode's statements keep (see :mod:`work_data_hub.load.modes`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Protocol
+
+from work_data_hub import __version__
+from work_data_hub.load.checksum import PLACEHOLDER
+from work_data_hub.load.modes import ROWS_DELETED, ROWS_INSERTED
+from work_data_hub.load.sql import Statement, literal, quote
+
+if TYPE_CHECKING:
+    from work_data_hub.config import DomainConfig
+
+LEDGER_TABLE = "wdh_loads"
+
+LEDGER_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("run_id", "text NOT NULL"),
+    ("domain", "text NOT NULL"),
+    ("table_name", "text NOT NULL"),
+    ("mode", "text NOT NULL"),
+    ("plan_sha256", "text NOT NULL"),
+    ("config_sha256", "text NOT NULL"),
+    ("files", "jsonb NOT NULL"),
+    ("rows_deleted", "bigint NOT NULL"),
+    ("rows_inserted", "bigint NOT NULL"),
+    ("committed_at", "timestamp with time zone NOT NULL"),
+    ("loaded_by", "text NOT NULL"),
+    ("tool_version", "text NOT NULL"),
+)
+
+
+@dataclass(frozen=True)
+class LoadedFile:
+    """One file of a load as the ledger names it: path relative to the inbox, its checksum."""
+
+    path: str
+    sha256: str | None
+    period: str | None
+    rows: int
+
+
+def config_sha256(domain: DomainConfig) -> str:
+    """SHA-256 of the domain's declaration (canonical JSON), so a changed config is visible."""
+    declaration = json.dumps(
+        domain.model_dump(mode="json", by_alias=True),
+        sort_keys=True,
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(declaration.encode("utf-8")).hexdigest()
+
+
+def files_json(files: Sequence[LoadedFile]) -> str:
+    return json.dumps([asdict(file) for file in files], ensure_ascii=False)
+
+
+def _ledger_ddl() -> tuple[str, str]:
+    columns = ",\n    ".join(f"{quote(name)} {kind}" for name, kind in LEDGER_COLUMNS)
+    return (
+        f"CREATE TABLE {quote(LEDGER_TABLE)} (\n    {columns},\n"
+        f"    CONSTRAINT {quote(LEDGER_TABLE + '_pk')} PRIMARY KEY ({quote('plan_sha256')})\n)",
+        f"CREATE INDEX {quote(LEDGER_TABLE + '_domain_idx')} ON {quote(LEDGER_TABLE)} "
+        f"({quote('domain')}, {quote('committed_at')})",
+    )
+
+
+def create_ledger_statement(lock: int) -> Statement:
+    """Create ``wdh_loads`` in the target's schema if it is missing, else check the grants.
+
+    DDL runs only when the table is missing (a loader role without CREATE can use an existing
+    ledger); ``lock`` serialises the first loads of different domains, which would otherwise
+    race to create it.
+    """
+    ledger = literal(LEDGER_TABLE)
+    create_table, create_index = _ledger_ddl()
+    body = f"""
+DECLARE
+    ledger text := pg_catalog.format('%I.%I', pg_catalog.current_schema(), {ledger});
+    missing text;
+BEGIN
+    IF pg_catalog.to_regclass(ledger) IS NULL THEN
+        PERFORM pg_catalog.pg_advisory_xact_lock({lock});
+    END IF;
+    IF pg_catalog.to_regclass(ledger) IS NULL THEN
+        BEGIN
+            EXECUTE {literal(create_table)};
+            EXECUTE {literal(create_index)};
+        EXCEPTION WHEN duplicate_table THEN
+            NULL;  -- the first load of another domain created it meanwhile
+        WHEN insufficient_privilege THEN
+            RAISE EXCEPTION 'the load ledger % is missing and role % may not create it',
+                ledger, current_user
+                USING HINT = pg_catalog.format(
+                    'GRANT CREATE ON SCHEMA %I TO %I, or let its owner create it once',
+                    pg_catalog.current_schema(), current_user);
+        END;
+        RETURN;
+    END IF;
+    SELECT pg_catalog.string_agg(wanted, ', ') INTO missing
+    FROM pg_catalog.unnest(ARRAY['SELECT', 'INSERT']) AS wanted
+    WHERE NOT pg_catalog.has_table_privilege(ledger, wanted);
+    IF missing IS NOT NULL THEN
+        RAISE EXCEPTION 'role % lacks % on the load ledger %', current_user, missing, ledger
+            USING HINT = pg_catalog.format('GRANT %s ON %s TO %I', missing, ledger, current_user);
+    END IF;
+END
+"""
+    return Statement("create_ledger", f"DO $wdh_ledger${body}$wdh_ledger$")
+
+
+def record_load_statement(
+    *,
+    run_id: str,
+    domain: str,
+    table: str,
+    mode: str,
+    config_sha256: str,
+    files: Sequence[LoadedFile],
+) -> Statement:
+    """The ledger row; ``plan_sha256`` is the placeholder until the plan is sealed."""
+    counted = [
+        f"COALESCE(NULLIF(pg_catalog.current_setting('{setting}', true), '')::bigint, 0)"
+        for setting in (ROWS_DELETED, ROWS_INSERTED)
+    ]
+    values = [
+        literal(run_id),
+        literal(domain),
+        literal(table),
+        literal(mode),
+        literal(PLACEHOLDER),
+        literal(config_sha256),
+        f"{literal(files_json(files))}::jsonb",
+        *counted,
+        "pg_catalog.clock_timestamp()",
+        "current_user",
+        literal(__version__),
+    ]
+    names = ", ".join(quote(name) for name, _ in LEDGER_COLUMNS)
+    return Statement(
+        "record_load",
+        f"INSERT INTO {quote(LEDGER_TABLE)} ({names})\nVALUES ({', '.join(values)})\n"
+        f"RETURNING {quote('rows_deleted')}, {quote('rows_inserted')}",
+    )
+
+
+def newest_loads_sql(schema: str) -> str:
+    """Per period, the file the newest committed load of a domain (``%(domain)s``) loaded."""
+    ledger = f"{quote(schema)}.{quote(LEDGER_TABLE)}"
+    return (
+        "SELECT DISTINCT ON (file.period) file.period, file.path, file.sha256, load.run_id, "
+        "load.committed_at\n"
+        f"FROM {ledger} AS load, "
+        "pg_catalog.jsonb_to_recordset(load.files) AS file(path text, sha256 text, period text)\n"
+        "WHERE load.domain = %(domain)s AND file.period IS NOT NULL\n"
+        "ORDER BY file.period, load.committed_at DESC"
+    )
+
+
+@dataclass(frozen=True)
+class NewestLoad:
+    """For one period, the file the newest committed load of a domain loaded, and its run."""
+
+    period: str
+    path: str
+    sha256: str | None
+    run_id: str
+    committed_at: str
+
+
+class LedgerReader(Protocol):
+    """What the ingest pipeline needs of the ledger (the dataset provides it)."""
+
+    def newest_loads(self, domain: str, table: str) -> dict[str, NewestLoad]: ...

@@ -1,0 +1,152 @@
+"""The load modes: one function per mode returning its statements, registered by name.
+
+As in dlt's ``sql_jobs.py`` (one SQL generator per load strategy), a mode is nothing but the
+statements that move the staged rows into the target table. ``data_sources.yml`` accepts a
+``mode:`` only if it is registered here, so a mode without a function cannot exist.
+
+Adding a mode touches this module (and its test) only::
+
+    @register_load_mode("insert_new", privileges=("SELECT", "INSERT"), needs_unique_key=True)
+    def insert_new(target: LoadTarget) -> list[Statement]:
+        return [insert_statement(target, conflict="DO NOTHING")]
+
+Each mode's statements record what they changed in the transaction-local settings
+``wdh.rows_deleted`` and ``wdh.rows_inserted``, which the ledger row reads (so a plan applied
+by psql records the same counts as execute).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from work_data_hub.load.sql import Statement, quote
+
+ROWS_DELETED = "wdh.rows_deleted"
+ROWS_INSERTED = "wdh.rows_inserted"
+
+
+@dataclass(frozen=True)
+class LoadTarget:
+    """What a mode's statements need: quoted names and the column roles, no values."""
+
+    table: str
+    stage: str
+    columns: tuple[str, ...]
+    run_id: str
+    unique_key: tuple[str, ...] = ()
+    refresh_scope: tuple[str, ...] = ()
+
+
+ModeStatements = Callable[[LoadTarget], list[Statement]]
+
+
+@dataclass(frozen=True)
+class LoadModeSpec:
+    """A registered mode: its statements and what a domain and the loader role need for it."""
+
+    name: str
+    statements: ModeStatements
+    privileges: tuple[str, ...]
+    needs_unique_key: bool = False
+    uses_refresh_scope: bool = False
+
+
+LOAD_MODES: dict[str, LoadModeSpec] = {}
+
+
+def register_load_mode(
+    name: str,
+    *,
+    privileges: tuple[str, ...],
+    needs_unique_key: bool = False,
+    uses_refresh_scope: bool = False,
+) -> Callable[[ModeStatements], ModeStatements]:
+    """Register ``function`` as the statements of mode ``name`` (see the module docstring).
+
+    ``privileges`` are the table privileges the loader role needs on an existing target.
+    """
+
+    def register(function: ModeStatements) -> ModeStatements:
+        if name in LOAD_MODES:
+            raise ValueError(f"load mode {name!r} is registered twice")
+        LOAD_MODES[name] = LoadModeSpec(
+            name, function, privileges, needs_unique_key, uses_refresh_scope
+        )
+        return function
+
+    return register
+
+
+def mode_statements(name: str, target: LoadTarget) -> list[Statement]:
+    """The statements of mode ``name`` (config validation has refused unregistered names)."""
+    return LOAD_MODES[name].statements(target)
+
+
+def _counted(step: str, modifying_sql: str, setting: str) -> Statement:
+    """``modifying_sql`` (a DELETE/INSERT ... RETURNING 1) with its row count kept in ``setting``."""
+    return Statement(
+        step,
+        f"WITH changed AS (\n{modifying_sql}\n    RETURNING 1\n)\n"
+        f"SELECT pg_catalog.set_config('{setting}', pg_catalog.count(*)::text, true) "
+        "FROM changed",
+    )
+
+
+def insert_statement(target: LoadTarget, *, conflict: str = "") -> Statement:
+    """Every staged row into the target, stamped with the run id, in source order."""
+    columns = [*target.columns, "_run_id"]
+    selected = ", ".join(quote(column) for column in target.columns)
+    sql = (
+        f"INSERT INTO {target.table} ({', '.join(quote(c) for c in columns)})\n"
+        f"SELECT {selected}, '{target.run_id}' FROM {target.stage} "
+        f"ORDER BY {quote('_source_file')}, {quote('_source_row')}"
+    )
+    if conflict:
+        sql += f"\n{conflict}"
+    return _counted("insert", sql, ROWS_INSERTED)
+
+
+def delete_scope_statement(target: LoadTarget) -> Statement:
+    """Delete every target row whose refresh-scope values occur among the staged rows.
+
+    Set-based against the stage, so 100k scope combinations cost one join, not an IN list.
+    """
+    scope = ", ".join(quote(column) for column in target.refresh_scope)
+    matches = " AND ".join(
+        f"target.{quote(column)} = scope.{quote(column)}" for column in target.refresh_scope
+    )
+    sql = (
+        f"DELETE FROM {target.table} AS target "
+        f"USING (SELECT DISTINCT {scope} FROM {target.stage}) AS scope WHERE {matches}"
+    )
+    return _counted("delete", sql, ROWS_DELETED)
+
+
+@register_load_mode(
+    "delete_insert", privileges=("SELECT", "INSERT", "DELETE"), uses_refresh_scope=True
+)
+def delete_insert(target: LoadTarget) -> list[Statement]:
+    """Replace every refresh-scope combination present in the new rows, then insert them."""
+    return [delete_scope_statement(target), insert_statement(target)]
+
+
+@register_load_mode("append", privileges=("INSERT",))
+def append(target: LoadTarget) -> list[Statement]:
+    """Insert only; the same file appended twice is there twice (the ledger skips reruns)."""
+    return [insert_statement(target)]
+
+
+@register_load_mode("upsert", privileges=("SELECT", "INSERT", "UPDATE"), needs_unique_key=True)
+def upsert(target: LoadTarget) -> list[Statement]:
+    """Insert, or update the row with the same unique key (``ON CONFLICT ... DO UPDATE``)."""
+    key = set(target.unique_key)
+    updates = ", ".join(
+        f"{quote(column)} = EXCLUDED.{quote(column)}"
+        for column in [*target.columns, "_run_id"]
+        if column not in key
+    )
+    conflict = (
+        f"ON CONFLICT ({', '.join(quote(c) for c in target.unique_key)}) DO UPDATE SET {updates}"
+    )
+    return [insert_statement(target, conflict=conflict)]

@@ -1,0 +1,108 @@
+"""The guards inside a plan: psql applies a plan once, and never after a newer load of its domain."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+from sqlalchemy.engine import URL
+
+from tests.support.database import con, physical_rows
+from work_data_hub.config import parse_domains
+from work_data_hub.load.plan import build_load_plan
+from work_data_hub.load.psql import render_psql
+
+pytestmark = pytest.mark.database
+
+DOMAIN = parse_domains(
+    {
+        "domains": {
+            "notes": {
+                "pattern": r"(?P<year>\d{4})_(?P<month>\d{2})_notes",
+                "table": "notes",
+                "unique_key": ["month", "code"],
+                "refresh_scope": ["month"],
+                "columns": {
+                    "month": {"type": "text", "rule": "text", "required": True},
+                    "code": {"type": "text", "rule": "text", "required": True},
+                    "note": {"type": "text", "rule": "text"},
+                },
+            }
+        }
+    }
+)["notes"]
+
+
+def _plan(tmp_path: Path, run_id: str, made_at: dt.datetime, codes: list[str]) -> Path:
+    rows = pd.DataFrame(
+        {
+            "month": pd.Series(["2024-11"] * len(codes), dtype="string"),
+            "code": pd.Series(codes, dtype="string"),
+            "note": pd.Series([f"from {run_id}"] * len(codes), dtype="string"),
+            "_source_file": "2024/11/2024_11_notes.xlsx",
+            "_source_row": range(2, len(codes) + 2),
+        }
+    )
+    plan = build_load_plan(
+        rows,
+        DOMAIN,
+        run_id=run_id,
+        rows_read=len(codes),
+        rows_rejected=0,
+        max_reject_ratio=0,
+        created_at=made_at,
+    )
+    path = tmp_path / f"{run_id}.sql"
+    path.write_bytes(render_psql(plan))
+    return path
+
+
+def _psql(plan: Path, url: URL, **env: str) -> subprocess.CompletedProcess[str]:
+    program = shutil.which("psql")
+    if program is None:
+        pytest.skip("psql is not installed")
+    return subprocess.run(
+        [program, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-f", str(plan), con(url)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+        env={**os.environ, **env},
+    )
+
+
+def test_psql_applies_a_plan_once(tmp_path: Path, database_url: URL, db_connection: Any) -> None:
+    plan = _plan(tmp_path, "run-1", dt.datetime.now(dt.UTC), ["A", "B"])
+    assert _psql(plan, database_url).returncode == 0
+    before = physical_rows(db_connection, "notes")
+
+    again = _psql(plan, database_url)
+    assert again.returncode != 0
+    assert "already applied" in again.stderr
+    assert physical_rows(db_connection, "notes") == before
+
+
+def test_psql_refuses_a_stale_plan_unless_the_session_forces_it(
+    tmp_path: Path, database_url: URL, db_connection: Any
+) -> None:
+    older = _plan(tmp_path, "older", dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5), ["A"])
+    newer = _plan(tmp_path, "newer", dt.datetime.now(dt.UTC), ["A", "B"])
+    assert _psql(newer, database_url).returncode == 0
+    before = physical_rows(db_connection, "notes")
+
+    stale = _psql(older, database_url)
+    assert stale.returncode != 0
+    assert "stale" in stale.stderr and "run newer committed a newer load" in stale.stderr
+    assert physical_rows(db_connection, "notes") == before
+
+    forced = _psql(older, database_url, PGOPTIONS="-c wdh.force_stale=on")
+    assert forced.returncode == 0, forced.stderr
+    with db_connection.cursor() as cursor:
+        cursor.execute("SELECT code, note FROM notes ORDER BY code")
+        assert cursor.fetchall() == [("A", "from older")]
