@@ -18,9 +18,7 @@ class DomainPipelines(dict[str, Pipeline]):
 
 def register_pipelines() -> dict[str, Pipeline]:
     """Register the project's pipelines: one per domain, and ``__default__`` for all."""
-    domains, mappings = load_domains()
-    pipelines = DomainPipelines(
-        {name: create_pipeline(domain, mappings) for name, domain in domains.items()}
-    )
+    domains, _ = load_domains()  # mapping tables are already resolved into the domains
+    pipelines = DomainPipelines({name: create_pipeline(domain) for name, domain in domains.items()})
     pipelines["__default__"] = sum(pipelines.values(), Pipeline([]))
     return pipelines

@@ -11,7 +11,7 @@ import hashlib
 import re
 from dataclasses import dataclass, field
 
-import pandas as pd
+import polars as pl
 
 from work_data_hub.config import LINEAGE_COLUMNS, DomainConfig
 from work_data_hub.load.copy_format import copy_text
@@ -119,7 +119,7 @@ def lock_key(table: str) -> int:
 
 
 def build_load_plan(
-    rows: pd.DataFrame,
+    rows: pl.DataFrame,
     domain: DomainConfig,
     *,
     run_id: str,
@@ -214,5 +214,5 @@ def build_load_plan(
         rows_read=rows_read,
         rows_rejected=rows_rejected,
         max_reject_ratio=max_reject_ratio,
-        source_files=tuple(sorted(rows["_source_file"].unique().tolist())) if len(rows) else (),
+        source_files=tuple(sorted(rows["_source_file"].unique().to_list())) if len(rows) else (),
     )
