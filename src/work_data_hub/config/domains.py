@@ -378,7 +378,8 @@ def _reference_problems(
         if (
             spec.get("rule") == "mapping"
             and isinstance(mapping, str)
-            and mapping not in (mappings or {})
+            and mappings is not None
+            and mapping not in mappings
         ):
             known = (
                 f"mappings.yml has {sorted(mappings)}"
