@@ -482,3 +482,34 @@ def _origin(given: RuleInput) -> pl.Series:
     if given.origin is None:
         raise ValueError("a rule that reads another column was given no column")
     return given.origin
+
+
+# --- the reference page -----------------------------------------------------------------------
+
+
+def _option_line(name: str, info: Any) -> str:
+    annotation = getattr(info.annotation, "__name__", None) or str(info.annotation)
+    annotation = annotation.replace("typing.", "").replace("NoneType", "None")
+    if info.is_required():
+        return f"`{name}` ({annotation}, required)"
+    default = info.get_default(call_default_factory=True)
+    return f"`{name}` ({annotation}, default `{default!r}`)"
+
+
+def describe_rules() -> str:
+    """The registered rules as a Markdown table: the "Cleaning rules" section of the docs."""
+    lines = [
+        "| rule | reads | yields | options | what it does |",
+        "|---|---|---|---|---|",
+    ]
+    for name in sorted(RULES):
+        rule = RULES[name]
+        reads = {0: "the column in `from`", 1: "one header", 2: "two headers"}[rule.cells]
+        yields = ", ".join(sorted(rule.types)) if rule.types else "the type of `from`"
+        options = [_option_line(option, info) for option, info in rule.options.model_fields.items()]
+        summary = rule.summary.replace("``", "`").replace("|", "\\|")
+        listed = ("; ".join(options) or "none").replace("|", "\\|")
+        lines.append(f"| `{name}` | {reads} | {yields} | {listed} | {summary} |")
+    defaults = ", ".join(f"{kind} → `{rule}`" for kind, rule in DEFAULT_RULE_FOR_TYPE.items())
+    lines += ["", f"A column that declares a type but no rule gets: {defaults}."]
+    return "\n".join(lines) + "\n"
