@@ -20,7 +20,8 @@ import polars as pl
 
 from work_data_hub.cleaning import rules
 from work_data_hub.cleaning.reading import SOURCE_FILE, SOURCE_ROW, RawSheet, normalise_header
-from work_data_hub.cleaning.registry import RULES, RuleInput
+from work_data_hub.cleaning.registry import RULES, Rule, RuleInput
+from work_data_hub.cleaning.rules import RuleResult
 from work_data_hub.config import ColumnSpec, DomainConfig
 from work_data_hub.errors import WorkDataHubError
 
@@ -238,22 +239,7 @@ def _load_transform(dotted: str) -> Transform:
 
 def _as_polars(frame: pd.DataFrame | pl.DataFrame) -> pl.DataFrame:
     """The reader's frame as polars text columns (the reader may still hand over pandas)."""
-    if isinstance(frame, pl.DataFrame):
-        polars_frame = frame
-    else:
-        plain = pd.DataFrame(
-            {
-                str(name): (
-                    frame[name].astype("string").astype(object).where(frame[name].notna(), None)
-                    if name != SOURCE_ROW
-                    else frame[name].astype("int64")
-                )
-                for name in frame.columns
-            }
-        )
-        polars_frame = pl.from_pandas(
-            plain, schema_overrides={str(c): pl.String for c in plain if c != SOURCE_ROW}
-        )
+    polars_frame = frame if isinstance(frame, pl.DataFrame) else pl.from_pandas(frame)
     casts = [
         pl.col(name).cast(pl.Int64 if name == SOURCE_ROW else pl.String)
         for name in polars_frame.columns
@@ -274,7 +260,7 @@ def _labelled(headers: list[str], cells: list[pl.Series]) -> pl.Series:
 
 
 def _condition(when: dict[str, list[str]], cleaned: dict[str, pl.Series], rows: int) -> pl.Series:
-    holds = pl.Series([True] * rows)
+    holds = rules.filled(True, rows, pl.Boolean)
     for column, allowed in when.items():
         holds = holds & cleaned[column].is_in(
             pl.Series(allowed, dtype=pl.String).implode()
@@ -284,6 +270,11 @@ def _condition(when: dict[str, list[str]], cleaned: dict[str, pl.Series], rows: 
 
 def _cell_checks(raw: pl.Series) -> pl.Series:
     """Reasons no rule can fix: longer than Excel allows, or a NUL PostgreSQL cannot store."""
+    # Bytes are at least characters and cost nothing to count: characters only past the limit.
+    long = (raw.str.len_bytes() > EXCEL_CELL_LIMIT).fill_null(False)
+    has_nul = raw.str.contains("\x00", literal=True).fill_null(False)
+    if not long.any() and not has_nul.any():
+        return rules.no_errors(len(raw))
     lengths = raw.str.len_chars()
     return rules.first_reason(
         (
@@ -292,11 +283,40 @@ def _cell_checks(raw: pl.Series) -> pl.Series:
             f"{EXCEL_CELL_LIMIT}",
         ),
         # calamine decodes an escaped _x0000_ to NUL, which no PostgreSQL text can hold.
-        (
-            raw.str.contains("\x00", literal=True),
-            "cell holds a NUL character (U+0000), which PostgreSQL text cannot store",
-        ),
+        (has_nul, "cell holds a NUL character (U+0000), which PostgreSQL text cannot store"),
     )
+
+
+# Below this many rows the bookkeeping of distinct values costs more than it saves.
+_DISTINCT_MIN_ROWS = 5_000
+
+
+def _apply_once_per_distinct(
+    rule: Rule[Any],
+    cells: list[pl.Series],
+    origin: pl.Series | None,
+    today: dt.date,
+    spec: ColumnSpec,
+) -> RuleResult:
+    """The rule on each distinct cell (tuple) once, joined back to the rows.
+
+    A cell rule's result depends on the row's own cells only, and monthly workbooks repeat
+    years, months, codes and names on most rows.
+    """
+    given = RuleInput(tuple(cells), origin, today, spec.type)
+    if rule.reads_column or len(cells[0]) < _DISTINCT_MIN_ROWS:
+        return rule.apply(given, spec.options)
+    names = [f"c{i}" for i in range(len(cells))]
+    frame = pl.DataFrame([cell.alias(name) for cell, name in zip(cells, names, strict=True)])
+    distinct = frame.unique(maintain_order=False)
+    if len(distinct) * 2 > len(frame):
+        return rule.apply(given, spec.options)
+    once = rule.apply(
+        RuleInput(tuple(distinct[name] for name in names), None, today, spec.type), spec.options
+    )
+    lookup = distinct.with_columns(once.values.alias("_value"), once.errors.alias("_error"))
+    spread = frame.join(lookup, on=names, how="left", nulls_equal=True, maintain_order="left")
+    return RuleResult(spread["_value"], spread["_error"])
 
 
 def clean_sheet(sheet: RawSheet, domain: DomainConfig, today: dt.date) -> CleanResult:
@@ -320,7 +340,7 @@ def clean_sheet(sheet: RawSheet, domain: DomainConfig, today: dt.date) -> CleanR
             absent,
         )
     rows = len(frame)
-    empty = pl.Series([None] * rows, dtype=pl.String)
+    empty = rules.filled(None, rows, pl.String)
     raw_of: dict[str, pl.Series] = {}
     cleaned: dict[str, pl.Series] = {}
     errors: dict[str, pl.Series] = {}
@@ -338,7 +358,7 @@ def clean_sheet(sheet: RawSheet, domain: DomainConfig, today: dt.date) -> CleanR
             source_column = cast(str, spec.from_column)
             reads_raw = spec.options.reads_raw
             origin = raw_of.get(source_column, empty) if reads_raw else cleaned[source_column]
-        result = rule.apply(RuleInput(tuple(cells), origin, today, spec.type), spec.options)
+        result = _apply_once_per_distinct(rule, cells, origin, today, spec)
         values = result.values
         if spec.defaults:
             conditions = [
@@ -396,7 +416,7 @@ def _collect(
     absent: list[str],
 ) -> CleanResult:
     rows = len(frame)
-    rejected = pl.Series([False] * rows)
+    rejected = rules.filled(False, rows, pl.Boolean)
     reject_parts = []
     lineage = frame.select(SOURCE_FILE, SOURCE_ROW)
     for name, column_errors in errors.items():
@@ -404,7 +424,7 @@ def _collect(
         if not bad.any():
             continue
         rejected = rejected | bad
-        original = raw_of.get(name, pl.Series([None] * rows, dtype=pl.String))
+        original = raw_of.get(name, rules.filled(None, rows, pl.String))
         part = pl.DataFrame(
             {
                 "file": lineage[SOURCE_FILE],

@@ -313,18 +313,58 @@ class DecimalOptions(RuleOptions):
 _CURRENCY_AND_SEPARATORS = f"[,¥${rules.WHITESPACE_CLASS}]"
 
 
+# Most amount cells arrive as plain digits (the reader renders number cells so): they skip
+# the cleaning of currency signs, separators and full-width forms.
+_PLAIN_NUMBER = r"^[+-]?[0-9]+(?:\.[0-9]*)?$"
+
+
 def _decimal(given: RuleInput, options: DecimalOptions, *, percent: bool) -> RuleResult:
     (cells,) = given.cells
     precision, scale = given.precision_scale
-    text = rules.normalised(cells).str.replace_all(_CURRENCY_AND_SEPARATORS, "")
-    is_percent = text.str.ends_with("%").fill_null(False)
-    text = text.str.strip_suffix("%")
-    numeric = text.str.contains(rules.NUMBER).fill_null(False)
+    plain = cells.str.contains(_PLAIN_NUMBER).fill_null(False)
+    # Series.scatter writes in place: work on copies, never on the sheet's own cells.
+    text = cells.clone()
+    is_percent = rules.filled(False, len(cells), pl.Boolean)
+    messy_rows = (~plain & cells.is_not_null()).arg_true()
+    if len(messy_rows):
+        messy = rules.normalised(cells.gather(messy_rows)).str.replace_all(
+            _CURRENCY_AND_SEPARATORS, ""
+        )
+        text = text.scatter(messy_rows, messy.str.strip_suffix("%"))
+        is_percent = is_percent.scatter(messy_rows, messy.str.ends_with("%").fill_null(False))
+    numeric = plain | text.str.contains(rules.NUMBER).fill_null(False)
     text = rules.where(text, numeric)
-    shift = rules.where(pl.Series([-2] * len(text), dtype=pl.Int64), is_percent & percent)
-    numbers = rules.parse_numbers(text, shift.fill_null(0))
-    rendered = rules.render_numbers(numbers)
-    magnitude = rules.as_float(rendered)
+    shifted = is_percent & percent
+    # Exact digits only where the size is in doubt (many integer digits, an exponent) or the
+    # point moves (a percentage): elsewhere the text is the value and it fits.
+    integer_digits = (
+        text.str.replace(r"^[+-]?0*", "")
+        .str.find(r"[.eE]")
+        .fill_null(text.str.replace(r"^[+-]?0*", "").str.len_chars())
+    )
+    careful = numeric & (
+        shifted | text.str.contains("[eE]").fill_null(False) | (integer_digits >= precision - scale)
+    )
+    values = text.clone()
+    too_large = rules.filled(False, len(text), pl.Boolean)
+    exponent_too_large = rules.filled(False, len(text), pl.Boolean)
+    careful_rows = careful.arg_true()
+    if len(careful_rows):
+        subset = text.gather(careful_rows)
+        shift = rules.filled(-2, len(subset), pl.Int64)
+        shift = rules.where(shift, shifted.gather(careful_rows)).fill_null(0)
+        numbers = rules.parse_numbers(subset, shift)
+        rendered = rules.render_numbers(numbers)
+        if percent:
+            moved = shifted.gather(careful_rows)
+            rendered_or_text = pl.DataFrame({"r": rendered, "t": subset, "m": moved}).select(
+                pl.when(pl.col("m")).then(pl.col("r")).otherwise(pl.col("t")).alias("r")
+            )["r"]
+            # The text as delivered (PostgreSQL reads `1e3` too); digits move for a percentage.
+            values = values.scatter(careful_rows, rendered_or_text)
+        too_large = too_large.scatter(careful_rows, rules.too_large(numbers, precision, scale))
+        exponent_too_large = exponent_too_large.scatter(careful_rows, numbers.exponent_too_large)
+    magnitude = rules.as_float(values)
     present = cells.is_not_null()
     size = f"too large for numeric({precision},{scale})"
     bounds: list[tuple[pl.Series, str]] = []
@@ -335,17 +375,11 @@ def _decimal(given: RuleInput, options: DecimalOptions, *, percent: bool) -> Rul
         bounds.append((magnitude > options.max, f"must be <= {options.max:g}"))
     errors = rules.first_reason(
         (present & ~numeric, "not a number"),
-        (present & numbers.exponent_too_large, size),
+        (present & exponent_too_large, size),
         *([] if percent else [(present & is_percent, "a percentage where an amount is expected")]),
         *[(present & condition, reason) for condition, reason in bounds],
-        (present & rules.too_large(numbers, precision, scale), size),
+        (present & too_large, size),
     )
-    # The text as delivered (PostgreSQL reads `1e3` too); digits moved only for a percentage.
-    values = rendered if percent else text
-    if percent:
-        values = pl.DataFrame({"r": rendered, "t": text, "p": is_percent}).select(
-            pl.when(pl.col("p")).then(pl.col("r")).otherwise(pl.col("t")).alias("r")
-        )["r"]
     return RuleResult(rules.where(values, present & errors.is_null()), errors)
 
 
@@ -375,10 +409,11 @@ class CodeOptions(RuleOptions):
     @classmethod
     def _compiles(cls, value: str | None) -> str | None:
         if value is not None:
+            # Python's re only: config is read in every kedro command, and a process that
+            # forks later (Kedro-Viz does) hangs if polars' thread pool has started.
             try:
                 re.compile(value)
-                pl.Series([""]).str.contains(value)
-            except (re.error, pl.exceptions.ComputeError) as exc:
+            except re.error as exc:
                 raise ValueError(f"'allowed' is not a valid regex: {exc}") from exc
         return value
 
@@ -407,11 +442,16 @@ def code(given: RuleInput, options: CodeOptions) -> RuleResult:
         values = values.replace(list(options.replace), list(options.replace.values()))
     values = rules.empty_as_null(values)
     present = cells.is_not_null()
-    invalid = pl.Series([False] * len(values))
+    invalid = rules.filled(False, len(values), pl.Boolean)
     if options.allowed:
-        invalid = values.is_not_null() & ~values.str.contains(f"^(?:{options.allowed})$").fill_null(
-            False
-        )
+        try:
+            fits = values.str.contains(f"^(?:{options.allowed})$")
+        except pl.exceptions.ComputeError as exc:
+            raise ValueError(
+                f"'allowed' {options.allowed!r} is a Python regex that polars cannot run "
+                f"(lookarounds and backreferences are not supported): {exc}"
+            ) from exc
+        invalid = values.is_not_null() & ~fits.fill_null(False)
     errors = rules.first_reason(
         (invalid, f"code has characters outside {options.allowed}"),
         (present & values.is_null(), "code is empty after cleaning"),

@@ -30,8 +30,15 @@ class RuleResult:
     errors: pl.Series
 
 
+def filled(
+    value: bool | int | str | None, length: int, dtype: pl.DataType | type[pl.DataType]
+) -> pl.Series:
+    """``length`` copies of ``value``, built in native code."""
+    return pl.repeat(value, length, dtype=dtype, eager=True)
+
+
 def no_errors(length: int) -> pl.Series:
-    return pl.Series("errors", [None] * length, dtype=pl.String)
+    return filled(None, length, pl.String)
 
 
 def _frame(**columns: pl.Series) -> pl.DataFrame:
@@ -235,6 +242,10 @@ def render_numbers(numbers: ParsedNumbers) -> pl.Series:
         .when(pl.col("p") >= pl.col("length"))
         .then(pl.col("d").str.reverse().str.zfill(pl.col("p")).str.reverse())
         .otherwise(pl.col("d").str.slice(0, pl.col("p")) + "." + pl.col("d").str.slice(pl.col("p")))
+    )
+    # Trailing fraction zeros carry nothing once the digits moved: 10.4770% is 0.10477.
+    frame = frame.with_columns(
+        body=pl.col("body").str.replace(r"(\.[0-9]*?)0+$", "${1}").str.strip_suffix(".")
     )
     return frame.select(
         pl.when(pl.col("neg") & (pl.col("d") != ""))
