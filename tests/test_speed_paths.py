@@ -258,3 +258,10 @@ def test_columnar_rules_give_each_cell_what_the_rule_gives_that_cell_alone() -> 
             alone = run_rule(name, *(s.slice(row, 1) for s in series), today=today, **options)  # type: ignore[arg-type]
             assert whole.values[row] == alone.values[0], (name, row)
             assert whole.errors[row] == alone.errors[0], (name, row)
+
+
+def test_copy_text_never_writes_a_line_psql_reads_as_the_end_of_data() -> None:
+    rows = pl.DataFrame({"text": ["\\.", "a\n\\.", "\\."], "_source_row": [2, 3, 4]})
+    lines = copy_text(rows, ["text", "_source_row"]).decode().split("\n")
+    assert "\\." not in lines
+    assert lines[:3] == ["\\\\.\t2", "a\\n\\\\.\t3", "\\\\.\t4"]

@@ -146,3 +146,13 @@ def test_the_docs_list_every_registered_rule_as_the_registry_describes_it() -> N
     assert section == describe_rules(), (
         "docs/contract.md's rule table is out of date: paste describe_rules() between the markers"
     )
+
+
+def test_rules_strip_white_space_as_python_does() -> None:
+    """Rust's white space leaves out U+001C-U+001F; the rules strip what str.strip() strips."""
+    from work_data_hub.cleaning.rules import PYTHON_WHITESPACE
+
+    python = {chr(code) for code in range(0x110000) if chr(code).isspace()}
+    assert set(PYTHON_WHITESPACE) == python
+    padded = "\x1c\u3000 P1 \x85\x1f"
+    assert run_rule("text", pl.Series([padded])).values.to_list() == [padded.strip()]
