@@ -13,7 +13,7 @@ from kedro.framework.startup import bootstrap_project
 from openpyxl import Workbook
 
 from work_data_hub.cleaning.engine import CleanResult, clean_sheet
-from work_data_hub.cleaning.reading import read_sheet
+from work_data_hub.cleaning.reading import headers_read_by, read_sheet
 from work_data_hub.config import DomainConfig, parse_domains
 from work_data_hub.datasets.excel_workbook_dataset import ExcelWorkbookDataset
 
@@ -123,7 +123,7 @@ def clean_workbook(
 ) -> CleanResult:
     """Read the domain's sheet from ``path`` and clean it as a run would."""
     workbook = ExcelWorkbookDataset(filepath=str(path)).load()
-    sheet = read_sheet(workbook, domain.sheet, domain.header_row)
+    sheet = read_sheet(workbook, domain.sheet, domain.header_row, reads=headers_read_by(domain))
     return clean_sheet(sheet, domain, mappings, TODAY)
 
 

@@ -13,7 +13,14 @@ import numpy.typing as npt
 import pandas as pd
 
 from work_data_hub.cleaning import rules
-from work_data_hub.cleaning.reading import SOURCE_FILE, SOURCE_ROW, RawSheet, normalise_header
+from work_data_hub.cleaning.reading import (
+    SOURCE_FILE,
+    SOURCE_ROW,
+    RawSheet,
+    normalise_header,
+    pandas_frame,
+    pandas_problems,
+)
 from work_data_hub.config import ColumnSpec, DomainConfig
 from work_data_hub.errors import WorkDataHubError
 
@@ -179,7 +186,9 @@ def clean_sheet(
     today: dt.date,
 ) -> CleanResult:
     """Clean one sheet's rows by the domain's declarations; every failure becomes a reject."""
-    frame = sheet.frame
+    frame = pandas_frame(sheet)
+    # Cells that hold no value (an Excel error, a formula without a value): always a reject.
+    problems = pandas_problems(sheet)
     headers: Sequence[str] = sheet.headers
     if domain.transform:
         frame = _load_transform(domain.transform)(frame, domain)
@@ -229,6 +238,10 @@ def clean_sheet(
         column_errors = result.errors.copy()
         if spec.required or name in domain.pk:
             column_errors[values.isna() & column_errors.isna()] = "required value is missing"
+        for header in headers:
+            if present.get(header) in problems:
+                problem = problems[present[header]]
+                column_errors = problem.where(problem.notna(), column_errors)
         if name in raw_of:
             lengths = raw_of[name].str.len()
             too_long = (lengths > EXCEL_CELL_LIMIT).fillna(False).astype(bool)

@@ -17,7 +17,7 @@ from typing import Any
 import pandas as pd
 
 from work_data_hub.cleaning.engine import CleanResult, clean_sheet, combine
-from work_data_hub.cleaning.reading import read_sheet
+from work_data_hub.cleaning.reading import headers_read_by, read_sheet
 from work_data_hub.cleaning.workbook import ExcelWorkbook
 from work_data_hub.config import DomainConfig, check_run_parameters
 from work_data_hub.discovery import DatedFile, FileCandidate, FileManifest, discover
@@ -89,7 +89,9 @@ def clean_workbooks(
             if position + 1 < len(selected):
                 pending.append(read_ahead.submit(open_and_parse, selected[position + 1]))
             try:
-                sheet = read_sheet(workbook, domain.sheet, domain.header_row)
+                sheet = read_sheet(
+                    workbook, domain.sheet, domain.header_row, reads=headers_read_by(domain)
+                )
                 del workbook
                 result = clean_sheet(sheet, domain, mappings, today)
             except BaseException:
