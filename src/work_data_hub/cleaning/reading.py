@@ -15,7 +15,7 @@ import polars as pl
 
 from work_data_hub.cleaning.sheet_xml import MarkedCell, column_letters
 from work_data_hub.cleaning.workbook import (
-    NINE_DECIMALS,
+    NUMBER_TEXT,
     ExcelWorkbook,
     SheetCells,
     WorkbookReadError,
@@ -25,6 +25,7 @@ from work_data_hub.config import DomainConfig
 SOURCE_FILE = "_source_file"
 SOURCE_ROW = "_source_row"
 UNNAMED = "_unnamed_"
+NINE_DECIMALS = r"^-?\d+\.\d{9}$"
 TOTAL_ROW_MARKERS = frozenset({"合计", "总计", "小计"})
 # The one definition of white space, for the reader and the rules alike: Unicode's White_Space
 # property, which is what ``\s`` means in polars' (Rust) regular expressions and what
@@ -127,8 +128,8 @@ def plain_number_text(numbers: pl.Expr) -> pl.Expr:
 
 def _person_text(cells: SheetCells) -> pl.DataFrame:
     """fastexcel's text as a person reads the cell in Excel: dates without a midnight time,
-    time-only cells without Excel's day zero, ``-0`` as ``0``, and numbers printed with 9
-    decimals in their exact shortest form (from the second, float read of that column)."""
+    time-only cells without Excel's day zero, ``-0`` as ``0``, and numbers whose 9-decimal
+    print lost digits in their exact shortest form (from the second, float read)."""
     expressions = []
     for name in cells.text.columns:
         cell = pl.col(name)
@@ -137,10 +138,19 @@ def _person_text(cells: SheetCells) -> pl.DataFrame:
             .str.replace(r"^(\d{4}-\d{2}-\d{2}) 00:00:00$", "$1")
             .replace("-0", "0")
         )
+        # Printed with all 9 decimals: either exact digits of a short number, or 17 or more
+        # significant digits, which read back as the same float; its shortest text either way.
+        nine = cell.str.contains(NINE_DECIMALS)
+        text = (
+            pl.when(nine)
+            .then(plain_number_text(cell.cast(pl.Float64, strict=False)))
+            .otherwise(text)
+        )
         if name in cells.floats.columns:
-            exact = plain_number_text(pl.col(f"{name}__float"))
-            rounded = cell.str.contains(NINE_DECIMALS) & pl.col(f"{name}__float").is_not_null()
-            text = pl.when(rounded).then(exact).otherwise(text)
+            number = pl.col(f"{name}__float")
+            # A whole float's text is already exact (and has no ``.0``); a fraction's may not be.
+            rounded = cell.str.contains(NUMBER_TEXT) & (number != number.floor())
+            text = pl.when(rounded).then(plain_number_text(number)).otherwise(text)
         expressions.append(text.alias(name))
     frame = cells.text
     if cells.floats.width:

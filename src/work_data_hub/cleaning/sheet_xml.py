@@ -43,12 +43,23 @@ _BOOLEAN_CELL = re.compile(
         + r'\bt="b"[^>]*>\s*(?:<f\b[^>]*?(?:/>|>[^<]*</f>)\s*)?<v>(?P<flag>[01])</v>'
     ).encode()
 )
+# A stored number with more decimals than fastexcel prints (9), or a small one in exponent form.
+_LONG_NUMBER = re.compile(rb"<v>-?\d+(?:\.\d{10,}|(?:\.\d+)?[eE]-)")
 _REFERENCE = re.compile(rb'\br="(?P<column>[A-Z]{1,3})(?P<row>\d+)"')
 _TYPE = re.compile(rb'\bt="(?P<type>\w+)"')
 _TEXT_TYPES = frozenset({b"s", b"str", b"inlineStr"})
 _MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
 _RELATIONSHIPS = "{http://schemas.openxmlformats.org/package/2006/relationships}"
 _RELATIONSHIP_ID = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id"
+
+
+@dataclass(frozen=True)
+class SheetMarks:
+    """What the sheet's XML says beyond the values: marked cells, and whether any number has
+    more digits than a 9-decimal print keeps."""
+
+    cells: list[MarkedCell]
+    long_numbers: bool
 
 
 @dataclass(frozen=True)
@@ -79,7 +90,7 @@ def column_letters(index: int) -> str:
     return letters
 
 
-def marked_cells(path: Path, sheet_name: str, first_column: int) -> list[MarkedCell]:
+def marked_cells(path: Path, sheet_name: str, first_column: int) -> SheetMarks:
     """The cells of ``sheet_name`` that need more than their value's text (see module doc).
 
     Positions are 0-based: the row is Excel's row minus one, the column counts from
@@ -89,15 +100,17 @@ def marked_cells(path: Path, sheet_name: str, first_column: int) -> list[MarkedC
         with zipfile.ZipFile(path) as archive:
             member = _sheet_member(archive, sheet_name)
             if member is None:
-                return []
+                return SheetMarks([], long_numbers=True)
+            cells: list[MarkedCell] = []
+            long_numbers = False
             with archive.open(member) as stream:
-                return [
-                    cell
-                    for block in _row_blocks(stream)
-                    for cell in _marked_in_block(block, first_column)
-                ]
+                for block in _row_blocks(stream):
+                    cells.extend(_marked_in_block(block, first_column))
+                    long_numbers = long_numbers or _LONG_NUMBER.search(block) is not None
+            return SheetMarks(cells, long_numbers)
     except (zipfile.BadZipFile, KeyError, ElementTree.ParseError):
-        return []
+        # No XML to look at: read every number twice rather than risk a rounded one.
+        return SheetMarks([], long_numbers=True)
 
 
 def _sheet_member(archive: zipfile.ZipFile, sheet_name: str) -> str | None:

@@ -4,8 +4,8 @@ fastexcel turns every cell into text in Rust, without a Python object per cell; 
 say in that text is recovered here and nowhere else:
 
 - error cells (``#DIV/0!``) come back empty; their positions come with the read (CellErrors);
-- numbers are printed with at most 9 decimals, so a column holding such a number is read a
-  second time as floats, for the digits the text lost;
+- numbers are printed with at most 9 decimals, so when the sheet's XML holds a number with
+  more, the columns holding numbers are read a second time as floats, for the lost digits;
 - formula cells without a cached value, number cells without a number (what a writer makes of
   NaN), literal ``NaN`` numbers and booleans are told apart by one pass over the sheet's XML
   that looks only at the few cells which hold such markers (:mod:`work_data_hub.cleaning.sheet_xml`).
@@ -36,9 +36,9 @@ EXCEL_ERRORS = {
     "GettingData": "#GETTING_DATA",
 }
 _ERROR_DETAIL = re.compile(r"Error\((\w+)\)")
-# fastexcel prints a float with 9 decimals (trailing zeros dropped): exactly 9 decimals means
-# the number may have been rounded.
-NINE_DECIMALS = r"^-?\d+\.\d{9}$"
+# fastexcel prints a float with 9 decimals, trailing zeros dropped (1/3 -> 0.333333333,
+# 2.0000000001 -> 2): such text may stand for a number with more digits.
+NUMBER_TEXT = r"^-?\d+(?:\.\d+)?$"
 
 
 class WorkbookReadError(WorkDataHubError):
@@ -124,18 +124,20 @@ class ExcelWorkbook:
         text = pl.DataFrame(pl.from_arrow(batch))
         del batch
         first_column = columns[0].absolute_index if columns else 0
-        marked = [*_error_cells(errors), *marked_cells(self.path, sheet_name, first_column)]
+        marks = marked_cells(self.path, sheet_name, first_column)
         return SheetCells(
             name=sheet_name,
             text=text,
             first_column=first_column,
-            floats=self._floats_of_rounded_numbers(sheet_name, text),
-            marked=tuple(marked),
+            floats=self._floats(sheet_name, text) if marks.long_numbers else pl.DataFrame(),
+            marked=(*_error_cells(errors), *marks.cells),
         )
 
-    def _floats_of_rounded_numbers(self, sheet_name: str, text: pl.DataFrame) -> pl.DataFrame:
-        rounded = text.select(pl.all().str.contains(NINE_DECIMALS).any())
-        positions = [i for i, hit in enumerate(rounded.row(0) if len(rounded) else ()) if hit]
+    def _floats(self, sheet_name: str, text: pl.DataFrame) -> pl.DataFrame:
+        """The columns holding numbers, read again as floats (only when some number has more
+        digits than the text kept)."""
+        numeric = text.select(pl.all().str.contains(NUMBER_TEXT).any())
+        positions = [i for i, hit in enumerate(numeric.row(0) if len(numeric) else ()) if hit]
         if not positions:
             return pl.DataFrame()
         # A second read of only these columns; text cells among them read as null (ignored).
