@@ -14,10 +14,10 @@ import posixpath
 import re
 import zipfile
 from collections.abc import Iterator
-from typing import IO
 from dataclasses import dataclass
 from html import unescape
 from pathlib import Path
+from typing import IO
 from xml.etree import ElementTree
 
 BLOCK_BYTES = 1 << 24
