@@ -136,10 +136,10 @@ def test_read_sheet_skips_and_counts_blank_and_total_rows(tmp_path: Path) -> Non
 
     assert raw.headers == ("年", "计划代码", "规模")
     assert (raw.rows_blank, raw.rows_total) == (1, 2)
-    assert raw.frame["_source_row"].tolist() == [2, 6, 7]
-    assert raw.frame["年"].tolist() == ["2024", "2024年", "小计x"]
-    assert raw.frame["计划代码"].tolist() == ["P-1", pd.NA, pd.NA]
-    assert raw.frame["规模"].tolist() == ["1.5", "1,000", pd.NA]
+    assert raw.frame["_source_row"].to_list() == [2, 6, 7]
+    assert raw.frame["年"].to_list() == ["2024", "2024年", "小计x"]
+    assert raw.frame["计划代码"].to_list() == ["P-1", None, None]
+    assert raw.frame["规模"].to_list() == ["1.5", "1,000", None]
 
 
 def _rows() -> pl.DataFrame:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import polars as pl
 import pytest
 import yaml
 
@@ -46,7 +47,7 @@ def sheet_of(rows: list[dict[str, Any]], file: str = "2024_11_受托业绩.xlsx"
     text = pd.DataFrame({name: cells_as_text(frame[name]) for name in TRUSTEE_HEADERS})
     text["_source_file"] = file
     text["_source_row"] = range(2, 2 + len(rows))
-    return RawSheet(text, file, "受托业绩", tuple(TRUSTEE_HEADERS), 0, 0)
+    return RawSheet(pl.from_pandas(text), file, "受托业绩", tuple(TRUSTEE_HEADERS), 0, 0)
 
 
 def clean(*rows: dict[str, Any], file: str = "2024_11_受托业绩.xlsx") -> Cleaned:
@@ -375,7 +376,9 @@ def test_optional_columns_may_be_absent_and_are_null() -> None:
     frame = pd.DataFrame({"年": ["2024"], "月": ["11"], "计划代码": ["P1"], "公司代码": ["C1"]})
     frame = frame.astype("string")
     frame["_source_file"], frame["_source_row"] = "f.xlsx", 2
-    sheet = RawSheet(frame, "f.xlsx", "s", ("年", "月", "计划代码", "公司代码"), 0, 0)
+    sheet = RawSheet(
+        pl.from_pandas(frame), "f.xlsx", "s", ("年", "月", "计划代码", "公司代码"), 0, 0
+    )
     raw = yaml.safe_load((PROJECT_ROOT / "conf/base/data_sources.yml").read_text(encoding="utf-8"))
     columns = raw["domains"]["trustee_performance"]["columns"]
     for name in ("return_rate", "net_asset_value", "fund_scale"):

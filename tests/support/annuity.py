@@ -14,7 +14,7 @@ from openpyxl import Workbook
 
 from tests.support.frames import Cleaned, pandas_view
 from work_data_hub.cleaning.engine import clean_sheet
-from work_data_hub.cleaning.reading import read_sheet
+from work_data_hub.cleaning.reading import headers_read_by, read_sheet
 from work_data_hub.config import DomainConfig, parse_domains
 from work_data_hub.datasets.excel_workbook_dataset import ExcelWorkbookDataset
 
@@ -122,7 +122,7 @@ def write_annuity_workbook(
 def clean_workbook(path: Path, domain: DomainConfig) -> Cleaned:
     """Read the domain's sheet from ``path`` and clean it as a run would (rows as pandas)."""
     workbook = ExcelWorkbookDataset(filepath=str(path)).load()
-    sheet = read_sheet(workbook, domain.sheet, domain.header_row)
+    sheet = read_sheet(workbook, domain.sheet, domain.header_row, reads=headers_read_by(domain))
     return pandas_view(clean_sheet(sheet, domain, TODAY))
 
 

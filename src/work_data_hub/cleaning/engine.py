@@ -238,7 +238,7 @@ def _load_transform(dotted: str) -> Transform:
 
 
 def _as_polars(frame: pd.DataFrame | pl.DataFrame) -> pl.DataFrame:
-    """The reader's frame as polars text columns (the reader may still hand over pandas)."""
+    """A frame as polars text columns; a domain's transform works on (and returns) pandas."""
     polars_frame = frame if isinstance(frame, pl.DataFrame) else pl.from_pandas(frame)
     casts = [
         pl.col(name).cast(pl.Int64 if name == SOURCE_ROW else pl.String)

@@ -23,7 +23,7 @@ from work_data_hub.cleaning.engine import (
     clean_sheet,
     combine,
 )
-from work_data_hub.cleaning.reading import read_sheet
+from work_data_hub.cleaning.reading import headers_read_by, read_sheet
 from work_data_hub.cleaning.workbook import ExcelWorkbook
 from work_data_hub.config import DomainConfig, check_run_parameters
 from work_data_hub.discovery import DatedFile, FileCandidate, FileManifest, discover
@@ -94,7 +94,9 @@ def clean_workbooks(
             if position + 1 < len(selected):
                 pending.append(read_ahead.submit(open_and_parse, selected[position + 1]))
             try:
-                sheet = read_sheet(workbook, domain.sheet, domain.header_row)
+                sheet = read_sheet(
+                    workbook, domain.sheet, domain.header_row, reads=headers_read_by(domain)
+                )
                 del workbook
                 result = clean_sheet(sheet, domain, today)
             except BaseException:
