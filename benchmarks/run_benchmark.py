@@ -49,6 +49,7 @@ from typing import Any
 
 import openpyxl  # noqa: F401  (loaded at start-up, so reading times only reading)
 import pandas as pd
+import polars as pl
 import psycopg2
 from kedro.framework.startup import bootstrap_project
 from psycopg2.extras import execute_values
@@ -100,7 +101,7 @@ def _trustee_table_ddl() -> str:
     bootstrap_project(PROJECT_ROOT)
     domains, _ = load_domains(PROJECT_ROOT)
     domain = domains["trustee_performance"]
-    empty = pd.DataFrame(columns=[*domain.columns, "_source_file", "_source_row"])
+    empty = pl.DataFrame(schema=[*domain.columns, "_source_file", "_source_row"])
     plan = build_load_plan(
         empty, domain, run_id="old", rows_read=0, rows_rejected=0, max_reject_ratio=0
     )
@@ -391,7 +392,7 @@ def extrapolate(result: dict[str, Any], factor: float) -> None:
 
 def overlap_check(rows: int, files: int = 3, rounds: int = 3) -> str:
     """clean_workbooks (reads file n+1 while cleaning file n) against one file after another."""
-    domains, mappings = load_domains(PROJECT_ROOT)
+    domains, _ = load_domains(PROJECT_ROOT)
     domain = domains["trustee_performance"]
     inbox = OUTPUT / f"inbox_overlap_{files}x{rows}"
     for month in range(1, files + 1):
@@ -406,11 +407,11 @@ def overlap_check(rows: int, files: int = 3, rounds: int = 3) -> str:
     ratios = []
     for _ in range(rounds):
         started = time.perf_counter()
-        clean_workbooks(loaders, manifest, domain=domain, mappings=mappings)
+        clean_workbooks(loaders, manifest, domain=domain)
         ahead = time.perf_counter() - started
         started = time.perf_counter()
         sheets = [read_sheet(loaders[f.path](), domain.sheet) for f in manifest.selection.selected]
-        combine([clean_sheet(sheet, domain, mappings, today) for sheet in sheets], domain)
+        combine([clean_sheet(sheet, domain, today) for sheet in sheets], domain)
         ratios.append((time.perf_counter() - started) / ahead)
     ratios.sort()
     return (

@@ -350,7 +350,7 @@ def test_a_backslash_in_a_file_name_is_part_of_the_name(tmp_path: Path) -> None:
 
     from work_data_hub.pipelines.ingest import nodes
 
-    domains, mappings = load_domains(PROJECT_ROOT)
+    domains, _ = load_domains(PROJECT_ROOT)
     trustee = domains["trustee_performance"]
     inbox = tmp_path / "inbox"
     write_trustee(inbox / "2024" / "2024_11_受托业绩\\报告.xlsx", 2024, 11)
@@ -360,8 +360,8 @@ def test_a_backslash_in_a_file_name_is_part_of_the_name(tmp_path: Path) -> None:
     ).load()
     manifest = nodes.select_workbooks(workbooks, str(inbox), 1, domain=trustee)
     assert [f.path for f in manifest.selection.selected] == ["2024/2024_11_受托业绩\\报告.xlsx"]
-    rows, _, summary = nodes.clean_workbooks(workbooks, manifest, domain=trustee, mappings=mappings)
+    rows, _, summary = nodes.clean_workbooks(workbooks, manifest, domain=trustee)
     # Lineage is the path relative to the inbox (issue 11), the backslash still in the name.
-    assert summary["rows_read"] == 1 and rows["_source_file"].tolist() == [
+    assert summary.rows_read == 1 and rows["_source_file"].to_list() == [
         "2024/2024_11_受托业绩\\报告.xlsx"
     ]

@@ -42,7 +42,7 @@ def test_the_project_registers_one_pipeline_per_domain_and_a_default() -> None:
     assert "trustee_performance" in domains
     from work_data_hub.pipelines.ingest import create_pipeline
 
-    pipelines = DomainPipelines({name: create_pipeline(d, {}) for name, d in domains.items()})
+    pipelines = DomainPipelines({name: create_pipeline(d) for name, d in domains.items()})
     node_names = {node.name for node in pipelines["trustee_performance"].nodes}
     assert node_names == {
         "trustee_performance.select_workbooks",

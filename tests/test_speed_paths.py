@@ -9,15 +9,18 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import polars as pl
 import pytest
 import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from openpyxl import Workbook
+from polars.testing import assert_frame_equal
 
 from tests.conftest import PROJECT_ROOT
 from work_data_hub.cleaning.engine import clean_sheet, combine
 from work_data_hub.cleaning.reading import cells_as_text, read_sheet
+from work_data_hub.cleaning.registry import run_rule
 from work_data_hub.cleaning.workbook import ExcelWorkbook, WorkbookReadError
 from work_data_hub.config import DomainConfig, parse_domains
 from work_data_hub.datasets.excel_workbook_dataset import ExcelWorkbookDataset
@@ -133,19 +136,19 @@ def test_read_sheet_skips_and_counts_blank_and_total_rows(tmp_path: Path) -> Non
 
     assert raw.headers == ("年", "计划代码", "规模")
     assert (raw.rows_blank, raw.rows_total) == (1, 2)
-    assert raw.frame["_source_row"].tolist() == [2, 6, 7]
-    assert raw.frame["年"].tolist() == ["2024", "2024年", "小计x"]
-    assert raw.frame["计划代码"].tolist() == ["P-1", pd.NA, pd.NA]
-    assert raw.frame["规模"].tolist() == ["1.5", "1,000", pd.NA]
+    assert raw.frame["_source_row"].to_list() == [2, 6, 7]
+    assert raw.frame["年"].to_list() == ["2024", "2024年", "小计x"]
+    assert raw.frame["计划代码"].to_list() == ["P-1", None, None]
+    assert raw.frame["规模"].to_list() == ["1.5", "1,000", None]
 
 
-def _rows() -> pd.DataFrame:
-    return pd.DataFrame(
+def _rows() -> pl.DataFrame:
+    return pl.DataFrame(
         {
-            "text": pd.array(
-                ["a\\b", "tab\there", None, "line\nbreak\r", "", "\\N", "中文"], dtype="string"
+            "text": pl.Series(
+                ["a\\b", "tab\there", None, "line\nbreak\r", "", "\\N", "中文"], dtype=pl.String
             ),
-            "empty": pd.array([None] * 7, dtype="string"),
+            "empty": pl.Series([None] * 7, dtype=pl.String),
             "_source_row": [2, 3, 4, 5, 6, 7, 8],
         }
     )
@@ -163,7 +166,7 @@ def test_copy_text_escapes_and_marks_nulls() -> None:
         "中文\t\\N\t8",
         "",
     ]
-    assert copy_text(_rows().iloc[:0], ["text"]) == b""
+    assert copy_text(_rows().head(0), ["text"]) == b""
 
 
 @pytest.mark.database
@@ -179,8 +182,7 @@ def test_copy_payload_reads_back_as_the_same_values(db_connection) -> None:  # t
         cursor.execute("SELECT text, empty, _source_row FROM t ORDER BY _source_row")
         back = cursor.fetchall()
     expected = [
-        (None if pd.isna(text) else text, None, row)
-        for text, row in zip(rows["text"], rows["_source_row"], strict=True)
+        (text, None, row) for text, row in zip(rows["text"], rows["_source_row"], strict=True)
     ]
     assert back == expected
 
@@ -209,7 +211,7 @@ def test_reading_ahead_gives_what_reading_one_file_after_another_gives() -> None
     manifest = select_workbooks(workbooks, str(inbox), 3, domain=domain)
     assert len(manifest.selection.selected) == 3
 
-    rows, rejects, summary = clean_workbooks(workbooks, manifest, domain=domain, mappings={})
+    rows, rejects, summary = clean_workbooks(workbooks, manifest, domain=domain)
 
     today = dt.date.today()
 
@@ -220,14 +222,14 @@ def test_reading_ahead_gives_what_reading_one_file_after_another_gives() -> None
 
     one_by_one = combine(
         [
-            clean_sheet(read_sheet(opened(file.path), 0), domain, {}, today)
+            clean_sheet(read_sheet(opened(file.path), 0), domain, today)
             for file in manifest.selection.selected
         ],
         domain,
     )
-    pd.testing.assert_frame_equal(rows, one_by_one.rows)
+    assert_frame_equal(rows, one_by_one.rows)
     pd.testing.assert_frame_equal(rejects, one_by_one.rejects)
-    assert list(summary["files"]) == [file.path for file in manifest.selection.selected]
+    assert list(summary.files) == [file.path for file in manifest.selection.selected]
 
 
 def test_an_unreadable_workbook_read_ahead_still_fails_naming_the_file(tmp_path: Path) -> None:
@@ -239,30 +241,33 @@ def test_an_unreadable_workbook_read_ahead_still_fails_naming_the_file(tmp_path:
     manifest = select_workbooks(workbooks, str(inbox), 2, domain=domain)
 
     with pytest.raises(WorkbookReadError, match=r"2024_09_受托业绩报告\.xlsx"):
-        clean_workbooks(workbooks, manifest, domain=domain, mappings={})
+        clean_workbooks(workbooks, manifest, domain=domain)
 
 
-def test_rules_applied_once_per_distinct_value_match_the_rule_applied_to_every_cell() -> None:
-    import datetime as dt
-
-    import pandas as pd
-
-    from work_data_hub.cleaning import rules
-    from work_data_hub.cleaning.engine import once_per_distinct_value
-
-    years = pd.Series(["2024", "2024年", None, "20x4", "2024.0"] * 40, dtype="string")
-    months = pd.Series(["11", "11月", "13", None, "11"] * 40, dtype="string")
-    amounts = pd.Series(["1,000.5", "¥2", "abc", None, "-3"] * 40, dtype="string")
+def test_columnar_rules_give_each_cell_what_the_rule_gives_that_cell_alone() -> None:
+    """A rule over a whole column is the rule per cell: no value depends on its neighbours."""
+    years = ["2024", "2024年", None, "20x4", "2024.0"] * 4
+    months = ["11", "11月", "13", None, "11"] * 4
+    amounts = ["1,000.5", "¥2", "abc", None, "-3"] * 4
     today = dt.date(2026, 1, 1)
+    cases: list[tuple[str, list[list[str | None]], dict[str, object]]] = [
+        ("year_month", [years, months], {}),
+        ("decimal", [amounts], {"column_type": "numeric(18,4)", "min": 0}),
+        ("rate", [amounts], {"column_type": "numeric(8,6)", "max": 10}),
+        ("code", [amounts], {"remove": "-,", "allowed": "^[0-9.]+$"}),
+        ("month_date", [years], {}),
+    ]
+    for name, columns, options in cases:
+        series = [pl.Series(column, dtype=pl.String) for column in columns]
+        whole = run_rule(name, *series, today=today, **options)  # type: ignore[arg-type]
+        for row in range(len(columns[0])):
+            alone = run_rule(name, *(s.slice(row, 1) for s in series), today=today, **options)  # type: ignore[arg-type]
+            assert whole.values[row] == alone.values[0], (name, row)
+            assert whole.errors[row] == alone.errors[0], (name, row)
 
-    def year_month(cells: list[pd.Series]) -> rules.RuleResult:
-        return rules.year_month(cells[0], cells[1], today)
 
-    def amount(cells: list[pd.Series]) -> rules.RuleResult:
-        return rules.decimal(cells[0], precision=18, scale=4, minimum=0)
-
-    for apply, cells in ((year_month, [years, months]), (amount, [amounts])):
-        expected = apply(cells)
-        spread = once_per_distinct_value(apply, cells)
-        pd.testing.assert_series_equal(spread.values, expected.values, check_names=False)
-        pd.testing.assert_series_equal(spread.errors, expected.errors, check_names=False)
+def test_copy_text_never_writes_a_line_psql_reads_as_the_end_of_data() -> None:
+    rows = pl.DataFrame({"text": ["\\.", "a\n\\.", "\\."], "_source_row": [2, 3, 4]})
+    lines = copy_text(rows, ["text", "_source_row"]).decode().split("\n")
+    assert "\\." not in lines
+    assert lines[:3] == ["\\\\.\t2", "a\\n\\\\.\t3", "\\\\.\t4"]

@@ -20,10 +20,8 @@ class DomainPipelines(dict[str, Pipeline]):
 def register_pipelines() -> dict[str, Pipeline]:
     """Register the project's pipelines: one per domain, ``__default__`` for all domains, and
     ``apply_plan`` (run only when named: it applies a saved plan)."""
-    domains, mappings = load_domains()
-    pipelines = DomainPipelines(
-        {name: create_pipeline(domain, mappings) for name, domain in domains.items()}
-    )
+    domains, _ = load_domains()  # mapping tables are already resolved into the domains
+    pipelines = DomainPipelines({name: create_pipeline(domain) for name, domain in domains.items()})
     pipelines["__default__"] = sum(pipelines.values(), Pipeline([]))
     pipelines[apply_plan.PIPELINE_NAME] = apply_plan.create_pipeline()
     return pipelines

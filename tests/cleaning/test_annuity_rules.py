@@ -9,8 +9,8 @@ from typing import Any
 import pandas as pd
 import pytest
 
+from tests.support import rule_calls as rules
 from tests.support.annuity import TODAY, annuity_row, clean_annuity
-from work_data_hub.cleaning import rules
 
 
 def _text(values: list[Any]) -> pd.Series:

@@ -50,14 +50,14 @@ def test_messy_headers_are_normalised_when_read(tmp_path: Path) -> None:
     sheet = read_sheet(open_workbook(path), 0)
     assert sheet.sheet == "受托业绩"
     assert sheet.headers == ("年", "月", "计划代码", "公司代码", "收益率(%)", "_unnamed_6", "规模")
-    assert sheet.frame.loc[0, "计划代码"] == "P1"
+    assert sheet.frame["计划代码"][0] == "P1"
 
 
 def test_duplicate_headers_stay_distinct(tmp_path: Path) -> None:
     path = write_workbook(tmp_path / "d.xlsx", [["代码", "代 码", "代码"], ["a", "b", "c"]])
     sheet = read_sheet(open_workbook(path), 0)
     assert sheet.headers == ("代码", "代码.1", "代码.2")
-    assert sheet.frame.loc[0, ["代码", "代码.1", "代码.2"]].tolist() == ["a", "b", "c"]
+    assert sheet.frame.select("代码", "代码.1", "代码.2").row(0) == ("a", "b", "c")
 
 
 def test_blank_and_total_rows_are_skipped_and_counted_and_rows_keep_excel_numbers(
@@ -79,8 +79,8 @@ def test_blank_and_total_rows_are_skipped_and_counted_and_rows_keep_excel_number
     sheet = read_sheet(open_workbook(path), "数据")
     assert sheet.rows_blank == 2
     assert sheet.rows_total == 3
-    assert sheet.frame["名称"].tolist() == ["甲", "乙", "丙", "合计："]
-    assert sheet.frame["_source_row"].tolist() == [2, 4, 9, 10]
+    assert sheet.frame["名称"].to_list() == ["甲", "乙", "丙", "合计："]
+    assert sheet.frame["_source_row"].to_list() == [2, 4, 9, 10]
     assert set(sheet.frame["_source_file"]) == {"t.xlsx"}
 
 
@@ -88,7 +88,7 @@ def test_full_width_total_marker_is_a_total_row(tmp_path: Path) -> None:
     path = write_workbook(tmp_path / "w.xlsx", [["a"], ["x"], ["合\u3000计"]])
     sheet = read_sheet(open_workbook(path), 0)
     assert sheet.rows_total == 1
-    assert sheet.frame["a"].tolist() == ["x"]
+    assert sheet.frame["a"].to_list() == ["x"]
 
 
 def test_source_row_is_the_excel_row_with_empty_leading_rows_and_columns(tmp_path: Path) -> None:
@@ -102,15 +102,15 @@ def test_source_row_is_the_excel_row_with_empty_leading_rows_and_columns(tmp_pat
     path = tmp_path / "offset.xlsx"
     workbook.save(path)
     sheet = read_sheet(open_workbook(path), 0, header_row=3)
-    assert sheet.frame["代码"].tolist() == ["x", "y"]
-    assert sheet.frame["_source_row"].tolist() == [4, 6]
+    assert sheet.frame["代码"].to_list() == ["x", "y"]
+    assert sheet.frame["_source_row"].to_list() == [4, 6]
     assert sheet.rows_blank == 1
 
 
 def test_a_sheet_without_data_rows_gives_an_empty_frame(tmp_path: Path) -> None:
     path = write_workbook(tmp_path / "e.xlsx", [["年", "月"]])
     sheet = read_sheet(open_workbook(path), 0)
-    assert sheet.frame.empty
+    assert sheet.frame.is_empty()
     assert list(sheet.frame.columns) == ["年", "月", "_source_file", "_source_row"]
 
 

@@ -8,23 +8,26 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import polars as pl
 import pytest
+import yaml
 
 from tests.conftest import PROJECT_ROOT
+from tests.support.frames import Cleaned, as_pandas, pandas_view
 from tests.support.workbooks import TRUSTEE_HEADERS, write_workbook
 from work_data_hub.cleaning.engine import (
     REJECT_COLUMNS,
-    CleanResult,
     MissingColumnError,
     clean_sheet,
     combine,
 )
 from work_data_hub.cleaning.reading import RawSheet, cells_as_text, read_sheet
+from work_data_hub.config import parse_domains
 from work_data_hub.config.project import load_domains
 from work_data_hub.datasets.excel_workbook_dataset import ExcelWorkbookDataset
 from work_data_hub.pipelines.ingest.nodes import clean_workbooks, select_workbooks
 
-DOMAINS, MAPPINGS = load_domains(PROJECT_ROOT)
+DOMAINS, _ = load_domains(PROJECT_ROOT)
 TRUSTEE = DOMAINS["trustee_performance"]
 TODAY = dt.date(2025, 1, 15)
 VALID = {
@@ -44,11 +47,11 @@ def sheet_of(rows: list[dict[str, Any]], file: str = "2024_11_受托业绩.xlsx"
     text = pd.DataFrame({name: cells_as_text(frame[name]) for name in TRUSTEE_HEADERS})
     text["_source_file"] = file
     text["_source_row"] = range(2, 2 + len(rows))
-    return RawSheet(text, file, "受托业绩", tuple(TRUSTEE_HEADERS), 0, 0)
+    return RawSheet(pl.from_pandas(text), file, "受托业绩", tuple(TRUSTEE_HEADERS), 0, 0)
 
 
-def clean(*rows: dict[str, Any], file: str = "2024_11_受托业绩.xlsx") -> CleanResult:
-    return clean_sheet(sheet_of(list(rows), file), TRUSTEE, MAPPINGS, TODAY)
+def clean(*rows: dict[str, Any], file: str = "2024_11_受托业绩.xlsx") -> Cleaned:
+    return pandas_view(clean_sheet(sheet_of(list(rows), file), TRUSTEE, TODAY))
 
 
 def one_column(column: str, header: str, cells: list[Any]) -> tuple[list[Any], list[Any]]:
@@ -274,7 +277,7 @@ def test_duplicate_keys_in_one_file_are_both_rejected() -> None:
         VALID | {"计划代码": "p-001", "净值": "2"},  # the same key once cleaned
         VALID | {"计划代码": "P002"},
     )
-    combined = combine([first], TRUSTEE)
+    combined = pandas_view(combine([first.result], TRUSTEE))
     assert combined.rows["plan_code"].tolist() == ["P002"]
     duplicates = combined.rejects
     assert duplicates["row"].tolist() == [2, 3]
@@ -288,7 +291,7 @@ def test_duplicate_keys_in_one_file_are_both_rejected() -> None:
 def test_duplicate_keys_across_two_files_are_both_rejected() -> None:
     october = clean(VALID | {"月": 10}, VALID, file="2024_10_受托业绩.xlsx")
     november = clean(VALID | {"计划代码": "P009"}, VALID, file="2024_11_受托业绩.xlsx")
-    combined = combine([october, november], TRUSTEE)
+    combined = pandas_view(combine([october.result, november.result], TRUSTEE))
     assert sorted(combined.rows["plan_code"] + "@" + combined.rows["report_date"]) == [
         "P001@2024-10-01",
         "P009@2024-11-01",
@@ -317,29 +320,39 @@ def test_duplicates_across_two_workbooks_through_the_nodes(tmp_path: Path) -> No
         for path in inbox.rglob("*.xlsx")
     }
     manifest = select_workbooks(loaders, str(inbox), 2, domain=TRUSTEE)
-    rows, rejects, summary = clean_workbooks(loaders, manifest, domain=TRUSTEE, mappings=MAPPINGS)
+    clean_rows, rejects, summary = clean_workbooks(loaders, manifest, domain=TRUSTEE)
+    rows = as_pandas(clean_rows)
     assert rows["plan_code"].tolist() == ["P1"]
     assert rejects[["file", "row", "column"]].values.tolist() == [
         ["2024_10_受托业绩.xlsx", 3, "report_date, plan_code, company_code"],
         ["2024_11_受托业绩.xlsx", 2, "report_date, plan_code, company_code"],
         ["2024_11_受托业绩.xlsx", 4, "return_rate"],
     ]
-    assert summary["rows_read"] == 4
-    assert summary["rows_rejected"] == 3
-    assert summary["rows_skipped_blank"] == 1
-    assert summary["rows_clean"] == 1
+    assert summary.rows_read == 4
+    assert summary.rows_rejected == 3
+    assert summary.rows_skipped_blank == 1
+    assert summary.rows_clean == 1
 
 
 def test_messy_headers_in_a_workbook_still_match_the_declared_sources(tmp_path: Path) -> None:
-    headers = [" 年 ", "月\n", "计划\u3000代码", "公司\r\n代码", "收益率", "净 值", "ＦＯＯ"]
-    path = write_workbook(tmp_path / "m.xlsx", [headers, [2024, 11, "P1", "C1", "5%", 1, 2]])
+    headers = [
+        " 年 ",
+        "月\n",
+        "计划\u3000代码",
+        "公司\r\n代码",
+        "收益率",
+        "净 值",
+        "规\n模",
+        "ＦＯＯ",
+    ]
+    path = write_workbook(tmp_path / "m.xlsx", [headers, [2024, 11, "P1", "C1", "5%", 1, None, 2]])
     sheet = read_sheet(ExcelWorkbookDataset(filepath=str(path)).load(), 0)
-    result = clean_sheet(sheet, TRUSTEE, MAPPINGS, TODAY)
+    result = pandas_view(clean_sheet(sheet, TRUSTEE, TODAY))
     assert result.rejects.empty
     assert result.rows[["plan_code", "company_code", "net_asset_value"]].values.tolist() == [
         ["P1", "C1", "1"]
     ]
-    assert result.rows["fund_scale"].isna().all()  # 规模 is absent: optional, NULL
+    assert result.rows["fund_scale"].isna().all()  # 规模's cell is empty: NULL
     assert result.unknown_headers == ["FOO"]
 
 
@@ -351,20 +364,29 @@ def test_a_missing_required_column_names_file_sheet_and_header(tmp_path: Path) -
     )
     sheet = read_sheet(ExcelWorkbookDataset(filepath=str(path)).load(), 0)
     with pytest.raises(MissingColumnError) as raised:
-        clean_sheet(sheet, TRUSTEE, MAPPINGS, TODAY)
+        clean_sheet(sheet, TRUSTEE, TODAY)
     message = str(raised.value)
     assert "2024_11_受托业绩.xlsx" in message and "'受托业绩'" in message
     assert "'公司代码'" in message
-    assert (
-        "净值" not in message.split("headers present", maxsplit=1)[0]
-    )  # optional columns may be absent
+    # Since issue 16 every declared header must be present unless its column is optional.
+    assert "净值" in message.split("headers present", maxsplit=1)[0]
 
 
 def test_optional_columns_may_be_absent_and_are_null() -> None:
     frame = pd.DataFrame({"年": ["2024"], "月": ["11"], "计划代码": ["P1"], "公司代码": ["C1"]})
     frame = frame.astype("string")
     frame["_source_file"], frame["_source_row"] = "f.xlsx", 2
-    sheet = RawSheet(frame, "f.xlsx", "s", ("年", "月", "计划代码", "公司代码"), 0, 0)
-    result = clean_sheet(sheet, TRUSTEE, MAPPINGS, TODAY)
+    sheet = RawSheet(
+        pl.from_pandas(frame), "f.xlsx", "s", ("年", "月", "计划代码", "公司代码"), 0, 0
+    )
+    raw = yaml.safe_load((PROJECT_ROOT / "conf/base/data_sources.yml").read_text(encoding="utf-8"))
+    columns = raw["domains"]["trustee_performance"]["columns"]
+    for name in ("return_rate", "net_asset_value", "fund_scale"):
+        columns[name]["optional"] = True
+    trustee = parse_domains(
+        {"domains": {"trustee_performance": raw["domains"]["trustee_performance"]}}
+    )["trustee_performance"]
+    result = pandas_view(clean_sheet(sheet, trustee, TODAY))
     assert result.rejects.empty
     assert result.rows[["return_rate", "net_asset_value", "fund_scale"]].isna().all().all()
+    assert result.absent_columns == ["return_rate", "net_asset_value", "fund_scale"]

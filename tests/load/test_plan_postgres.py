@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import polars as pl
 import pytest
 import yaml
 from sqlalchemy.engine import URL
@@ -51,7 +52,7 @@ NOTES_DOMAIN: dict[str, Any] = {
             "unique_key": ["编号"],
             "refresh_scope": ["编号"],
             "columns": {
-                "编号": {"type": "integer", "rule": "text", "required": True},
+                "编号": {"type": "integer", "rule": "integer", "required": True},
                 "备注": {"type": "text", "rule": "text"},
             },
         }
@@ -94,13 +95,15 @@ def table_rows(connection: Any, table: str, *, with_run_id: bool = False) -> lis
 
 def notes_plan(tmp_path: Path, texts: list[str | None], run_id: str) -> tuple[Path, DomainConfig]:
     domain = parse_domains(NOTES_DOMAIN)["notes"]
-    rows = pd.DataFrame(
-        {
-            "编号": pd.Series([str(i) for i in range(1, len(texts) + 1)], dtype="string"),
-            "备注": pd.Series(texts, dtype="string"),
-            "_source_file": "2024_11_notes 😀 \"'.xlsx",
-            "_source_row": range(2, len(texts) + 2),
-        }
+    rows = pl.from_pandas(
+        pd.DataFrame(
+            {
+                "编号": pd.Series([str(i) for i in range(1, len(texts) + 1)], dtype="string"),
+                "备注": pd.Series(texts, dtype="string"),
+                "_source_file": "2024_11_notes 😀 \"'.xlsx",
+                "_source_row": range(2, len(texts) + 2),
+            }
+        )
     )
     plan = build_load_plan(
         rows, domain, run_id=run_id, rows_read=len(rows), rows_rejected=0, max_reject_ratio=0

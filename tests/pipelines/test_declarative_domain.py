@@ -103,7 +103,7 @@ def split_period_and_branch(frame: pd.DataFrame, domain: DomainConfig) -> pd.Dat
     return frame.assign(月份=parts[0].str.strip(), 机构名称=parts[1].str.strip())
 
 
-def _domain(**overrides: Any) -> tuple[DomainConfig, dict[str, dict[str, str]]]:
+def _domain(**overrides: Any) -> DomainConfig:
     body: dict[str, Any] = {
         "pattern": r"(?P<year>20\d{2})(?P<month>\d{2})_x",
         "sheet": "数据",
@@ -116,18 +116,18 @@ def _domain(**overrides: Any) -> tuple[DomainConfig, dict[str, dict[str, str]]]:
     }
     body.update(overrides)
     mappings = {"branch_codes": {"北京": "G01"}}
-    return parse_domains({"domains": {"demo": body}}, mappings)["demo"], mappings
+    return parse_domains({"domains": {"demo": body}}, mappings)["demo"]
 
 
 def test_a_transform_named_by_dotted_path_runs_before_the_rules(tmp_path: Path) -> None:
-    domain, mappings = _domain(
+    domain = _domain(
         transform="tests.pipelines.test_declarative_domain.split_period_and_branch",
         drop_columns=["期间机构"],
     )
     path = write_workbook(
         tmp_path / "202411_x.xlsx", {"数据": [["期间机构"], ["2024-11 / 北京"], ["2024-10/上海"]]}
     )
-    result = clean_workbook(path, domain, mappings)
+    result = clean_workbook(path, domain)
     assert result.rows[["月份", "机构名称"]].values.tolist() == [
         ["2024-11-01", "北京"],
         ["2024-10-01", "上海"],
@@ -136,7 +136,7 @@ def test_a_transform_named_by_dotted_path_runs_before_the_rules(tmp_path: Path) 
 
 
 def test_a_raw_copy_may_be_declared_before_its_origin(tmp_path: Path) -> None:
-    domain, mappings = _domain(
+    domain = _domain(
         columns={
             "原始名称": {"rule": "copy", "from": "名称", "raw": True},
             "月份": {"type": "date", "rule": "month_date"},
@@ -144,16 +144,17 @@ def test_a_raw_copy_may_be_declared_before_its_origin(tmp_path: Path) -> None:
         }
     )
     path = write_workbook(tmp_path / "202411_x.xlsx", {"数据": [["月份", "名称"], ["202411", "-"]]})
-    result = clean_workbook(path, domain, mappings)
+    result = clean_workbook(path, domain)
     assert result.rows["原始名称"].iloc[0] == "-"
     assert pd.isna(result.rows["名称"].iloc[0])
 
 
 def test_aliases_of_a_column_and_optional_columns_missing_from_the_sheet(tmp_path: Path) -> None:
-    domain, mappings = _domain(
+    domain = _domain(
         columns={
             "月份": {"type": "date", "rule": "month_date", "aliases": ["统计月份"]},
-            "机构名称": {"type": "text"},
+            # Since issue 16 a declared header may be missing only from an optional column.
+            "机构名称": {"type": "text", "optional": True},
             "机构代码": {
                 "rule": "mapping", "from": "机构名称", "mapping": "branch_codes",
                 "defaults": [{"value": "G00"}],
@@ -161,7 +162,7 @@ def test_aliases_of_a_column_and_optional_columns_missing_from_the_sheet(tmp_pat
         }
     )  # fmt: skip
     path = write_workbook(tmp_path / "202411_x.xlsx", {"数据": [["统计月份"], ["2024年11月"]]})
-    result = clean_workbook(path, domain, mappings)
+    result = clean_workbook(path, domain)
     assert result.rows[["月份", "机构代码"]].iloc[0].tolist() == ["2024-11-01", "G00"]
     assert pd.isna(result.rows["机构名称"].iloc[0])
 
@@ -169,10 +170,10 @@ def test_aliases_of_a_column_and_optional_columns_missing_from_the_sheet(tmp_pat
 def test_a_required_column_missing_from_the_sheet_names_file_sheet_and_header(
     tmp_path: Path,
 ) -> None:
-    domain, mappings = _domain()
+    domain = _domain()
     path = write_workbook(tmp_path / "202411_x.xlsx", {"数据": [["机构名称"], ["北京"]]})
     with pytest.raises(MissingColumnError, match=r"202411_x\.xlsx, sheet '数据'.*'月份'"):
-        clean_workbook(path, domain, mappings)
+        clean_workbook(path, domain)
 
 
 def test_the_readme_example_domain_is_valid_and_cleans_a_workbook(tmp_path: Path) -> None:
@@ -197,7 +198,7 @@ def test_the_readme_example_domain_is_valid_and_cleans_a_workbook(tmp_path: Path
             ]
         },
     )
-    result = clean_workbook(path, domain, mappings)
+    result = clean_workbook(path, domain)
     assert result.rejects.empty and result.unknown_headers == []
     frame = result.rows.drop(columns=["_source_file"])
     assert [[None if pd.isna(v) else v for v in row] for row in frame.itertuples(index=False)] == [

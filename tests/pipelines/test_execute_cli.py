@@ -11,7 +11,7 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
+import polars as pl
 import yaml
 from openpyxl import load_workbook
 from sqlalchemy.engine import URL
@@ -72,7 +72,7 @@ def test_a_load_failing_midway_exits_non_zero_and_leaves_the_table_as_before(
         yaml.safe_load((project_copy / "conf/base/data_sources.yml").read_text(encoding="utf-8"))
     )
     empty = build_load_plan(
-        pd.DataFrame(columns=[*domains[TABLE].columns, "_source_file", "_source_row"]),
+        pl.DataFrame(schema=[*domains[TABLE].columns, "_source_file", "_source_row"]),
         domains[TABLE],
         run_id="setup",
         rows_read=0,

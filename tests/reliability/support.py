@@ -23,6 +23,7 @@ from kedro_datasets.partitions import PartitionedDataset
 from openpyxl import Workbook
 from sqlalchemy.engine import URL
 
+from tests.support.frames import as_pandas
 from work_data_hub.config import DomainConfig, parse_domains
 from work_data_hub.datasets.postgres_load_dataset import LoadResult, PostgresLoadDataset
 from work_data_hub.load.sql import quote
@@ -141,7 +142,6 @@ def run_domain(
     max_files: int = 1,
     max_reject_ratio: float = 0.0,
     run_id: str | None = None,
-    mappings: dict[str, dict[str, str]] | None = None,
     statement_timeout_ms: int = 0,
     reload: bool = False,
 ) -> RunOutcome:
@@ -162,9 +162,7 @@ def run_domain(
     selected = nodes.select_workbooks(workbooks, str(inbox), max_files, domain=domain)
     ledger = LoadLedgerDataset(execute=execute, credentials=credentials).load()
     manifest = nodes.skip_loaded(selected, ledger, reload, domain=domain)
-    rows, rejects, summary = nodes.clean_workbooks(
-        workbooks, manifest, domain=domain, mappings=mappings or {}
-    )
+    rows, rejects, summary = nodes.clean_workbooks(workbooks, manifest, domain=domain)
     rejects_dataset = OwnerOnlyCSVDataset(
         filepath=str(reporting / "rejects" / f"{domain.name}.csv"),
         version=version,
@@ -183,9 +181,9 @@ def run_domain(
     rejects_path = reporting / "rejects" / f"{domain.name}.csv" / run_id / f"{domain.name}.csv"
     plan_dataset.save(plan)
     return RunOutcome(
-        rows=rows,
+        rows=as_pandas(rows),
         rejects=rejects,
-        summary=summary,
+        summary=summary.report(),
         plan_text=plan_path.read_text(encoding="utf-8"),
         plan_path=plan_path,
         rejects_path=rejects_path,

@@ -15,12 +15,13 @@ from decimal import Decimal
 from typing import Any
 
 import pandas as pd
+import polars as pl
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from tests.reliability.support import project_domains
-from work_data_hub.cleaning import rules
+from tests.support import rule_calls as rules
 from work_data_hub.load.copy_format import copy_text
 
 TODAY = dt.date(2026, 11, 25)
@@ -120,9 +121,9 @@ NUMERIC_COLUMNS = {
     name: {
         "precision": spec.precision_scale[0],
         "scale": spec.precision_scale[1],
-        "minimum": spec.min,
-        "maximum": spec.max,
-        "min_exclusive": spec.min_exclusive,
+        "minimum": spec.options.min,
+        "maximum": spec.options.max,
+        "min_exclusive": spec.options.min_exclusive,
         "percent": spec.rule == "rate",
     }
     for name, spec in _declared(("decimal", "rate")).items()
@@ -159,11 +160,11 @@ def test_decimal_cleans_or_rejects_every_cell_fits_its_column_and_is_idempotent(
 # The code columns the project declares, plus the bare rule.
 CODE_RULES = {
     name: {
-        "upper": spec.upper,
-        "remove": spec.remove,
-        "strip_prefix": spec.strip_prefix,
-        "replace": spec.replace,
-        "allowed": spec.allowed,
+        "upper": spec.options.upper,
+        "remove": spec.options.remove,
+        "strip_prefix": spec.options.strip_prefix,
+        "replace": spec.options.replace,
+        "allowed": spec.options.allowed,
     }
     for name, spec in _declared(("code",)).items()
 } | {"bare code rule": {}}
@@ -218,11 +219,11 @@ def copy_connection(shared_database: Any) -> Any:
 def test_any_unicode_text_round_trips_through_copy(
     copy_connection: Any, rows: list[tuple[str | None, str]]
 ) -> None:
-    frame = pd.DataFrame(
+    frame = pl.DataFrame(
         {
             "position": range(len(rows)),
-            "a": pd.Series([r[0] for r in rows], dtype="string"),
-            "b": pd.Series([r[1] for r in rows], dtype="string"),
+            "a": pl.Series([r[0] for r in rows], dtype=pl.String),
+            "b": pl.Series([r[1] for r in rows], dtype=pl.String),
         }
     )
     payload = copy_text(frame, ["position", "a", "b"])
@@ -234,6 +235,6 @@ def test_any_unicode_text_round_trips_through_copy(
 
 
 def test_copy_text_refuses_a_nul_character() -> None:
-    frame = pd.DataFrame({"a": pd.Series(["ok", "bad\x00value"], dtype="string")})
+    frame = pl.DataFrame({"a": pl.Series(["ok", "bad\x00value"], dtype=pl.String)})
     with pytest.raises(ValueError, match="'a' holds a NUL character"):
         copy_text(frame, ["a"])

@@ -12,8 +12,9 @@ from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
 from openpyxl import Workbook
 
-from work_data_hub.cleaning.engine import CleanResult, clean_sheet
-from work_data_hub.cleaning.reading import read_sheet
+from tests.support.frames import Cleaned, pandas_view
+from work_data_hub.cleaning.engine import clean_sheet
+from work_data_hub.cleaning.reading import headers_read_by, read_sheet
 from work_data_hub.config import DomainConfig, parse_domains
 from work_data_hub.datasets.excel_workbook_dataset import ExcelWorkbookDataset
 
@@ -118,19 +119,17 @@ def write_annuity_workbook(
     )
 
 
-def clean_workbook(
-    path: Path, domain: DomainConfig, mappings: dict[str, dict[str, str]]
-) -> CleanResult:
-    """Read the domain's sheet from ``path`` and clean it as a run would."""
+def clean_workbook(path: Path, domain: DomainConfig) -> Cleaned:
+    """Read the domain's sheet from ``path`` and clean it as a run would (rows as pandas)."""
     workbook = ExcelWorkbookDataset(filepath=str(path)).load()
-    sheet = read_sheet(workbook, domain.sheet, domain.header_row)
-    return clean_sheet(sheet, domain, mappings, TODAY)
+    sheet = read_sheet(workbook, domain.sheet, domain.header_row, reads=headers_read_by(domain))
+    return pandas_view(clean_sheet(sheet, domain, TODAY))
 
 
-def clean_annuity(tmp_path: Path, rows: list[dict[str, Any]]) -> CleanResult:
-    domains, mappings = project_declarations()
+def clean_annuity(tmp_path: Path, rows: list[dict[str, Any]]) -> Cleaned:
+    domains, _ = project_declarations()
     path = write_annuity_workbook(tmp_path / "2024年11月年金终稿数据.xlsx", rows)
-    return clean_workbook(path, domains["annuity_performance"], mappings)
+    return clean_workbook(path, domains["annuity_performance"])
 
 
 def table_digest(connection: Any, table: str) -> tuple[int, str]:

@@ -1,41 +1,132 @@
-"""Apply a domain's declared columns to the rows read from its workbooks; split rejects."""
+"""Apply a domain's declared columns to the rows read from its workbooks; split rejects.
+
+Columnar (polars): each column's rule yields its clean values and a reason column; a row with
+any reason is rejected, one reject line per bad cell. Values stay text in the form PostgreSQL
+reads for the column's type (decimals as exact digits, never floats), ready for COPY.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import importlib
-from collections.abc import Callable, Sequence
+import logging
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import cast
+from typing import Any, cast
 
-import numpy as np
-import numpy.typing as npt
 import pandas as pd
+import polars as pl
 
 from work_data_hub.cleaning import rules
 from work_data_hub.cleaning.reading import SOURCE_FILE, SOURCE_ROW, RawSheet, normalise_header
+from work_data_hub.cleaning.registry import RULES, Rule, RuleInput
+from work_data_hub.cleaning.rules import RuleResult
 from work_data_hub.config import ColumnSpec, DomainConfig
 from work_data_hub.errors import WorkDataHubError
+
+logger = logging.getLogger(__name__)
 
 REJECT_COLUMNS = ["file", "sheet", "row", "column", "value", "reason"]
 # Excel cannot hold more characters in a cell; a longer one was not typed in Excel (a generated
 # or corrupt file) and is rejected rather than pushed into the warehouse.
 EXCEL_CELL_LIMIT = 32_767
 Transform = Callable[[pd.DataFrame, DomainConfig], pd.DataFrame]
+_REJECT_SCHEMA = {
+    "file": pl.String,
+    "sheet": pl.String,
+    "row": pl.Int64,
+    "column": pl.String,
+    "value": pl.String,
+    "reason": pl.String,
+}
 
 
 class MissingColumnError(WorkDataHubError, ValueError):
-    """A workbook lacks a header the domain requires; the message names file, sheet, header."""
+    """A workbook lacks a header the domain reads; the message names file, sheet, header."""
 
 
 @dataclass
 class CleanResult:
-    rows: pd.DataFrame
+    """One sheet's (or, from :func:`combine`, all files') clean rows and rejects."""
+
+    rows: pl.DataFrame
+    # Small (one line per bad cell) and saved by the CSV dataset: pandas, see REJECT_COLUMNS.
     rejects: pd.DataFrame
     rows_read: int
     unknown_headers: list[str] = field(default_factory=list)
+    # Declared optional columns whose header this delivery lacks (loaded as NULL).
+    absent_columns: list[str] = field(default_factory=list)
     # file name -> the sheet its rows came from, so that duplicate-key rejects name the sheet.
     sheets: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def rows_rejected(self) -> int:
+        """Rejected rows (a row with several bad cells counts once)."""
+        if self.rejects.empty:
+            return 0
+        return int(self.rejects[["file", "row"]].drop_duplicates().shape[0])
+
+
+@dataclass(frozen=True)
+class FileCleaning:
+    """What cleaning one file did, for the run report."""
+
+    sheet: str
+    rows_read: int
+    rows_skipped: int
+    seconds: float
+
+
+@dataclass(frozen=True)
+class CleaningSummary:
+    """The counts of one domain's cleaning, used by the plan node and the run report."""
+
+    rows_read: int
+    rows_skipped_blank: int
+    rows_skipped_total: int
+    rows_rejected: int
+    rows_clean: int
+    unknown_columns: tuple[str, ...] = ()
+    absent_columns: tuple[str, ...] = ()
+    files: Mapping[str, FileCleaning] = field(default_factory=dict)
+
+    @property
+    def rows_skipped(self) -> int:
+        return self.rows_skipped_blank + self.rows_skipped_total
+
+    def report(self) -> dict[str, Any]:
+        """The summary as the run report's JSON fields."""
+        return {
+            "rows_read": self.rows_read,
+            "rows_skipped": self.rows_skipped,
+            "rows_skipped_blank": self.rows_skipped_blank,
+            "rows_skipped_total": self.rows_skipped_total,
+            "rows_rejected": self.rows_rejected,
+            "rows_clean": self.rows_clean,
+            "unknown_columns": list(self.unknown_columns),
+            "absent_columns": list(self.absent_columns),
+            "files": {
+                path: {
+                    "sheet": file.sheet,
+                    "rows_read": file.rows_read,
+                    "rows_skipped": file.rows_skipped,
+                    "seconds": file.seconds,
+                }
+                for path, file in self.files.items()
+            },
+        }
+
+
+def _rejects_as_pandas(rejects: pl.DataFrame) -> pd.DataFrame:
+    """The rejects as the CSV dataset saves them: pandas, text columns with NA for empty."""
+    frame = rejects.cast(_REJECT_SCHEMA).to_pandas()  # type: ignore[arg-type]
+    for name, dtype in _REJECT_SCHEMA.items():
+        frame[name] = frame[name].astype("string" if dtype == pl.String else "int64")
+    return frame[REJECT_COLUMNS]
+
+
+# --- headers --------------------------------------------------------------------------------
 
 
 def _resolve_headers(headers: Sequence[str], domain: DomainConfig) -> dict[str, str]:
@@ -56,13 +147,65 @@ def _resolve_headers(headers: Sequence[str], domain: DomainConfig) -> dict[str, 
 
 
 def _needed_headers(domain: DomainConfig) -> dict[str, bool]:
-    """Every source header the domain reads, and whether it must be present."""
-    needed: dict[str, bool] = {}
+    """Every source header the domain reads, and whether a delivery may lack it."""
+    may_be_absent: dict[str, bool] = {}
     for name, spec in domain.columns.items():
         for source in spec.source_headers(name):
             key = normalise_header(source)
-            needed[key] = needed.get(key, False) or spec.required or name in domain.non_null_columns
-    return needed
+            may_be_absent[key] = may_be_absent.get(key, True) and spec.optional
+    return may_be_absent
+
+
+def _check_headers(
+    sheet: RawSheet, domain: DomainConfig, headers: Sequence[str]
+) -> tuple[dict[str, str], list[str], list[str]]:
+    """(source header -> sheet column, unknown headers, absent optional columns).
+
+    A declared header that is missing refuses the delivery unless its column is ``optional``:
+    a renamed header must not turn a column into NULLs (``规模`` delivered as ``规模(元)``).
+    """
+    present = _resolve_headers(headers, domain)
+    needed = _needed_headers(domain)
+    used = {present[header] for header in needed if header in present}
+    dropped = {normalise_header(column) for column in domain.drop_columns}
+    unknown = sorted(
+        {
+            header
+            for header in headers
+            if not header.startswith("_unnamed_") and header not in dropped and header not in used
+        }
+    )
+    missing = [header for header, optional in needed.items() if header not in present]
+    refused = [header for header in missing if not needed[header]]
+    if refused:
+        candidates = (
+            sorted({match for header in refused for match in _look_alike(header, unknown)})
+            or unknown
+        )
+        hint = (
+            f"; unknown headers in the sheet that might be it: {candidates}" if candidates else ""
+        )
+        raise MissingColumnError(
+            f"{sheet.file}, sheet {sheet.sheet!r}: declared column header(s) {refused} not found "
+            f"in the header row{hint}; headers present: "
+            f"{[h for h in headers if not h.startswith('_unnamed_')]}. Rename the header in the "
+            "workbook, or add it as an alias of the column in data_sources.yml (or mark the "
+            "column `optional: true` if deliveries may leave it out)"
+        )
+    absent = [
+        name
+        for name, spec in domain.columns.items()
+        if any(normalise_header(source) in missing for source in spec.source_headers(name))
+    ]
+    return present, unknown, absent
+
+
+def _look_alike(header: str, unknown: list[str]) -> list[str]:
+    contains = [other for other in unknown if header in other or other in header]
+    return contains or difflib.get_close_matches(header, unknown, n=3, cutoff=0.5)
+
+
+# --- columns --------------------------------------------------------------------------------
 
 
 def _evaluation_order(domain: DomainConfig) -> list[str]:
@@ -88,282 +231,288 @@ def _references(spec: ColumnSpec) -> list[str]:
     return refs + [column for default in spec.defaults for column in default.when]
 
 
-def _apply_rule(
-    name: str,
-    spec: ColumnSpec,
-    source: dict[str, pd.Series],
-    cleaned: dict[str, pd.Series],
-    raw_of: dict[str, pd.Series],
-    mappings: dict[str, dict[str, str]],
-    today: dt.date,
-    index: pd.Index,
-) -> rules.RuleResult:
-    headers = [normalise_header(header) for header in spec.source_headers(name)]
-    cells = [
-        source.get(header, pd.Series(pd.NA, index=index, dtype="string")) for header in headers
-    ]
-    if spec.rule in ELEMENTWISE_RULES:
-        return once_per_distinct_value(lambda distinct: _cell_rule(spec, distinct, today), cells)
-    origin = cast(str, spec.from_column)
-    if spec.rule == "mapping":
-        return rules.mapping(cleaned[origin], mappings[cast(str, spec.mapping)])
-    values = raw_of[origin] if spec.raw else cleaned[origin]
-    return rules.RuleResult(values.astype("string"), rules.no_errors(index))
-
-
-# Rules whose result for a row depends on that row's own cells alone.
-ELEMENTWISE_RULES = frozenset({"year_month", "month_date", "code", "decimal", "rate", "text"})
-
-
-def once_per_distinct_value(
-    apply: Callable[[list[pd.Series]], rules.RuleResult], cells: list[pd.Series]
-) -> rules.RuleResult:
-    """Apply an element-wise rule to each distinct cell (tuple) once, then spread the result.
-
-    Monthly workbooks repeat years, months, codes and names on most rows; the string work of
-    a rule costs a Python call per cell, so doing it per distinct value is where the time goes.
-    """
-    index = cells[0].index
-    combined: npt.NDArray[np.int64] = np.zeros(len(index), dtype=np.int64)
-    for column in cells:
-        codes, uniques = pd.factorize(column, use_na_sentinel=False)
-        combined = combined * (len(uniques) + 1) + codes
-    distinct, first_rows, inverse = np.unique(combined, return_index=True, return_inverse=True)
-    if len(distinct) * 2 > len(index):
-        return apply(cells)
-    result = apply([column.iloc[first_rows].reset_index(drop=True) for column in cells])
-    return rules.RuleResult(
-        values=pd.Series(result.values.array.take(inverse), index=index, dtype="string"),
-        errors=pd.Series(result.errors.array.take(inverse), index=index, dtype="string"),
-    )
-
-
-def _cell_rule(spec: ColumnSpec, cells: list[pd.Series], today: dt.date) -> rules.RuleResult:
-    if spec.rule == "year_month":
-        return rules.year_month(cells[0], cells[1], today)
-    if spec.rule == "month_date":
-        return rules.month_date(cells[0], today)
-    if spec.rule == "code":
-        return rules.code(
-            cells[0],
-            upper=spec.upper,
-            remove=spec.remove,
-            strip_prefix=spec.strip_prefix,
-            replace=spec.replace,
-            allowed=spec.allowed,
-        )
-    if spec.rule in ("decimal", "rate"):
-        precision, scale = spec.precision_scale or (18, 0)
-        return rules.decimal(
-            cells[0],
-            precision=precision,
-            scale=scale,
-            minimum=spec.min,
-            maximum=spec.max,
-            min_exclusive=spec.min_exclusive,
-            percent=spec.rule == "rate",
-        )
-    return rules.text(cells[0], placeholders=spec.placeholders)
-
-
 def _load_transform(dotted: str) -> Transform:
     module_name, _, function_name = dotted.rpartition(".")
     function = getattr(importlib.import_module(module_name), function_name)
     return cast(Transform, function)
 
 
-def clean_sheet(
-    sheet: RawSheet,
-    domain: DomainConfig,
-    mappings: dict[str, dict[str, str]],
-    today: dt.date,
-) -> CleanResult:
-    """Clean one sheet's rows by the domain's declarations; every failure becomes a reject."""
-    frame = sheet.frame
-    headers: Sequence[str] = sheet.headers
-    if domain.transform:
-        frame = _load_transform(domain.transform)(frame, domain)
-        # A transform may add or rename columns; the rules then see the frame it returns.
-        headers = [str(c) for c in frame.columns if c not in (SOURCE_FILE, SOURCE_ROW)]
-    present = _resolve_headers(headers, domain)
-    needed = _needed_headers(domain)
-    missing = [header for header, required in needed.items() if required and header not in present]
-    if missing:
-        raise MissingColumnError(
-            f"{sheet.file}, sheet {sheet.sheet!r}: required column(s) {missing} not found in the "
-            f"header row; headers present: {[h for h in headers if not h.startswith('_unnamed_')]}"
-        )
-    used = {present[header] for header in needed if header in present}
-    dropped = {normalise_header(column) for column in domain.drop_columns}
-    unknown = sorted(
-        {
-            header
-            for header in headers
-            if not header.startswith("_unnamed_") and header not in dropped and header not in used
-        }
+def _as_polars(frame: pd.DataFrame | pl.DataFrame) -> pl.DataFrame:
+    """A frame as polars text columns; a domain's transform works on (and returns) pandas."""
+    polars_frame = frame if isinstance(frame, pl.DataFrame) else pl.from_pandas(frame)
+    casts = [
+        pl.col(name).cast(pl.Int64 if name == SOURCE_ROW else pl.String)
+        for name in polars_frame.columns
+    ]
+    return polars_frame.with_columns(casts)
+
+
+def _labelled(headers: list[str], cells: list[pl.Series]) -> pl.Series:
+    """``年=2024, 月=13`` for a column read from several cells; empty cells show as nothing."""
+    frame = pl.DataFrame([cell.alias(f"c{i}") for i, cell in enumerate(cells)])
+    parts = [
+        pl.lit(f"{header}=") + pl.col(f"c{i}").fill_null("") for i, header in enumerate(headers)
+    ]
+    any_given = pl.any_horizontal([pl.col(f"c{i}").is_not_null() for i in range(len(cells))])
+    return frame.select(
+        pl.when(any_given).then(pl.concat_str(parts, separator=", ")).otherwise(None).alias("v")
+    )["v"]
+
+
+def _condition(when: dict[str, list[str]], cleaned: dict[str, pl.Series], rows: int) -> pl.Series:
+    holds = rules.filled(True, rows, pl.Boolean)
+    for column, allowed in when.items():
+        holds = holds & cleaned[column].is_in(
+            pl.Series(allowed, dtype=pl.String).implode()
+        ).fill_null(False)
+    return holds
+
+
+def _cell_checks(raw: pl.Series) -> pl.Series:
+    """Reasons no rule can fix: longer than Excel allows, or a NUL PostgreSQL cannot store."""
+    # Bytes are at least characters and cost nothing to count: characters only past the limit.
+    long = (raw.str.len_bytes() > EXCEL_CELL_LIMIT).fill_null(False)
+    has_nul = raw.str.contains("\x00", literal=True).fill_null(False)
+    if not long.any() and not has_nul.any():
+        return rules.no_errors(len(raw))
+    lengths = raw.str.len_chars()
+    return rules.first_reason(
+        (
+            lengths > EXCEL_CELL_LIMIT,
+            "cell has " + lengths.cast(pl.String) + f" characters, more than Excel's limit of "
+            f"{EXCEL_CELL_LIMIT}",
+        ),
+        # calamine decodes an escaped _x0000_ to NUL, which no PostgreSQL text can hold.
+        (has_nul, "cell holds a NUL character (U+0000), which PostgreSQL text cannot store"),
     )
-    source = {header: frame[column] for header, column in present.items() if column in frame}
-    raw_of: dict[str, pd.Series] = {}
-    cleaned: dict[str, pd.Series] = {}
-    errors: dict[str, pd.Series] = {}
+
+
+# Below this many rows the bookkeeping of distinct values costs more than it saves.
+_DISTINCT_MIN_ROWS = 5_000
+
+
+def _apply_once_per_distinct(
+    rule: Rule[Any],
+    cells: list[pl.Series],
+    origin: pl.Series | None,
+    today: dt.date,
+    spec: ColumnSpec,
+) -> RuleResult:
+    """The rule on each distinct cell (tuple) once, joined back to the rows.
+
+    A cell rule's result depends on the row's own cells only, and monthly workbooks repeat
+    years, months, codes and names on most rows.
+    """
+    given = RuleInput(tuple(cells), origin, today, spec.type)
+    if rule.reads_column or len(cells[0]) < _DISTINCT_MIN_ROWS:
+        return rule.apply(given, spec.options)
+    names = [f"c{i}" for i in range(len(cells))]
+    frame = pl.DataFrame([cell.alias(name) for cell, name in zip(cells, names, strict=True)])
+    distinct = frame.unique(maintain_order=False)
+    if len(distinct) * 2 > len(frame):
+        return rule.apply(given, spec.options)
+    once = rule.apply(
+        RuleInput(tuple(distinct[name] for name in names), None, today, spec.type), spec.options
+    )
+    lookup = distinct.with_columns(once.values.alias("_value"), once.errors.alias("_error"))
+    spread = frame.join(lookup, on=names, how="left", nulls_equal=True, maintain_order="left")
+    return RuleResult(spread["_value"], spread["_error"])
+
+
+def clean_sheet(sheet: RawSheet, domain: DomainConfig, today: dt.date) -> CleanResult:
+    """Clean one sheet's rows by the domain's declarations; every failure becomes a reject."""
+    frame = _as_polars(sheet.frame)
+    headers: Sequence[str] = sheet.headers
+    problems_frame = getattr(sheet, "cell_problems", None)
+    cell_problems = _as_polars(problems_frame) if problems_frame is not None else None
+    if domain.transform:
+        transformed = _load_transform(domain.transform)(_pandas_text(frame), domain)
+        # A transform may add or rename columns; the rules then see the frame it returns.
+        frame = _as_polars(transformed)
+        headers = [str(c) for c in frame.columns if c not in (SOURCE_FILE, SOURCE_ROW)]
+        cell_problems = None
+    present, unknown, absent = _check_headers(sheet, domain, headers)
+    if absent:
+        logger.warning(
+            "%s, sheet %r: optional column(s) %s have no header in this delivery; loaded as NULL",
+            sheet.file,
+            sheet.sheet,
+            absent,
+        )
+    rows = len(frame)
+    empty = rules.filled(None, rows, pl.String)
+    raw_of: dict[str, pl.Series] = {}
+    cleaned: dict[str, pl.Series] = {}
+    errors: dict[str, pl.Series] = {}
     for name in _evaluation_order(domain):
         spec = domain.columns[name]
-        headers = [normalise_header(header) for header in spec.source_headers(name)]
-        if headers:
-            cells = [
-                source.get(header, pd.Series(pd.NA, index=frame.index, dtype="string"))
-                for header in headers
-            ]
+        rule = RULES[spec.rule]
+        sources = spec.source_headers(name)
+        columns = [present.get(normalise_header(header)) for header in sources]
+        cells = [frame[column] if column in frame.columns else empty for column in columns]
+        if sources:
             # A reject shows every cell a column is made of (年 and 月), not just the first.
-            raw_of[name] = (
-                cells[0] if len(cells) == 1 else _labelled(spec.source_headers(name), cells)
-            )
-        result = _apply_rule(name, spec, source, cleaned, raw_of, mappings, today, frame.index)
+            raw_of[name] = cells[0] if len(cells) == 1 else _labelled(sources, cells)
+        origin = None
+        if rule.reads_column:
+            source_column = cast(str, spec.from_column)
+            reads_raw = spec.options.reads_raw
+            origin = raw_of.get(source_column, empty) if reads_raw else cleaned[source_column]
+        result = _apply_once_per_distinct(rule, cells, origin, today, spec)
         values = result.values
         if spec.defaults:
             conditions = [
-                (_condition(default.when, cleaned, frame.index), default.value)
+                (_condition(default.when, cleaned, rows), default.value)
                 for default in spec.defaults
             ]
             values = rules.apply_defaults(values, conditions)
-        column_errors = result.errors.copy()
+        column_errors = result.errors
         if spec.required or name in domain.non_null_columns:
-            column_errors[values.isna() & column_errors.isna()] = "required value is missing"
+            column_errors = rules.coalesce_reasons(
+                column_errors,
+                rules.first_reason((values.is_null(), "required value is missing")),
+            )
         if name in raw_of:
-            lengths = raw_of[name].str.len()
-            too_long = (lengths > EXCEL_CELL_LIMIT).fillna(False).astype(bool)
-            column_errors[too_long] = (
-                "cell has " + lengths[too_long].astype("string") + " characters, more than "
-                f"Excel's limit of {EXCEL_CELL_LIMIT}"
-            )
-            # calamine decodes an escaped _x0000_ to NUL, which no PostgreSQL text can hold.
-            has_nul = raw_of[name].str.contains("\x00", regex=False).fillna(False).astype(bool)
-            column_errors[has_nul & ~too_long] = (
-                "cell holds a NUL character (U+0000), which PostgreSQL text cannot store"
-            )
-        cleaned[name] = values
+            column_errors = rules.coalesce_reasons(_cell_checks(raw_of[name]), column_errors)
+        if cell_problems is not None:
+            # The reader's word on a cell (an error cell, a formula without a value) comes first.
+            for column in columns:
+                if column in cell_problems.columns:
+                    column_errors = rules.coalesce_reasons(cell_problems[column], column_errors)
+        cleaned[name] = rules.where(values, column_errors.is_null())
         errors[name] = column_errors
-    return _collect(sheet, domain, frame, raw_of, cleaned, errors, unknown)
+    return _collect(sheet, domain, frame, raw_of, cleaned, errors, unknown, absent)
 
 
-def _shortened(values: pd.Series) -> pd.Series:
+def _pandas_text(frame: pl.DataFrame) -> pd.DataFrame:
+    pandas_frame = frame.to_pandas()
+    for name, dtype in frame.schema.items():
+        if dtype == pl.String:
+            pandas_frame[name] = pandas_frame[name].astype("string")
+    return pandas_frame
+
+
+def _shortened(values: pl.Series) -> pl.Series:
     """Values past Excel's cell limit cut to their start, so a rejects file stays readable."""
-    long = (values.str.len() > EXCEL_CELL_LIMIT).fillna(False).astype(bool)
-    if not long.any():
-        return values
-    shortened = values.copy()
-    shortened[long] = (
-        values[long].str.slice(0, 100)
-        + "... ("
-        + values[long].str.len().astype("string")
-        + " characters)"
-    )
-    return shortened
-
-
-def _labelled(headers: list[str], cells: list[pd.Series]) -> pd.Series:
-    """``年=2024, 月=13`` for a column read from several cells; empty cells show as nothing."""
-    parts = [
-        header + "=" + column.fillna("") for header, column in zip(headers, cells, strict=True)
-    ]
-    joined = parts[0]
-    for part in parts[1:]:
-        joined = joined + ", " + part
-    any_given = pd.concat([column.notna() for column in cells], axis=1).any(axis=1)
-    return joined.where(any_given, None).astype("string")
-
-
-def _condition(
-    when: dict[str, list[str]], cleaned: dict[str, pd.Series], index: pd.Index
-) -> pd.Series:
-    holds = pd.Series(True, index=index)
-    for column, allowed in when.items():
-        holds &= cleaned[column].isin(allowed).fillna(False).astype(bool)
-    return holds
+    lengths = values.str.len_chars()
+    return pl.DataFrame({"v": values, "n": lengths}).select(
+        pl.when(pl.col("n") > EXCEL_CELL_LIMIT)
+        .then(
+            pl.col("v").str.slice(0, 100) + "... (" + pl.col("n").cast(pl.String) + " characters)"
+        )
+        .otherwise(pl.col("v"))
+        .alias("v")
+    )["v"]
 
 
 def _collect(
     sheet: RawSheet,
     domain: DomainConfig,
-    frame: pd.DataFrame,
-    raw_of: dict[str, pd.Series],
-    cleaned: dict[str, pd.Series],
-    errors: dict[str, pd.Series],
+    frame: pl.DataFrame,
+    raw_of: dict[str, pl.Series],
+    cleaned: dict[str, pl.Series],
+    errors: dict[str, pl.Series],
     unknown: list[str],
+    absent: list[str],
 ) -> CleanResult:
-    rejected = pd.Series(False, index=frame.index)
+    rows = len(frame)
+    rejected = rules.filled(False, rows, pl.Boolean)
     reject_parts = []
+    lineage = frame.select(SOURCE_FILE, SOURCE_ROW)
     for name, column_errors in errors.items():
-        bad = column_errors.notna()
+        bad = column_errors.is_not_null()
         if not bad.any():
             continue
-        rejected |= bad
-        original = raw_of.get(name, pd.Series(pd.NA, index=frame.index, dtype="string"))
+        rejected = rejected | bad
+        original = raw_of.get(name, rules.filled(None, rows, pl.String))
+        part = pl.DataFrame(
+            {
+                "file": lineage[SOURCE_FILE],
+                "row": lineage[SOURCE_ROW],
+                "value": _shortened(original),
+                "reason": column_errors,
+            }
+        ).filter(bad)
         reject_parts.append(
-            pd.DataFrame(
-                {
-                    "file": frame.loc[bad, SOURCE_FILE],
-                    "sheet": sheet.sheet,
-                    "row": frame.loc[bad, SOURCE_ROW],
-                    "column": name,
-                    "value": _shortened(original[bad]),
-                    "reason": column_errors[bad],
-                }
+            part.select(
+                "file",
+                pl.lit(sheet.sheet, dtype=pl.String).alias("sheet"),
+                "row",
+                pl.lit(name, dtype=pl.String).alias("column"),
+                "value",
+                "reason",
             )
         )
-    rejects = (
-        pd.concat(reject_parts, ignore_index=True)
-        if reject_parts
-        else pd.DataFrame(columns=REJECT_COLUMNS)
+    rejects = pl.concat(reject_parts) if reject_parts else pl.DataFrame(schema=_REJECT_SCHEMA)
+    clean_rows = (
+        pl.DataFrame(
+            [cleaned[name].alias(name).cast(pl.String) for name in domain.columns]
+            + [lineage[SOURCE_FILE], lineage[SOURCE_ROW]]
+        )
+        if rows
+        else _empty_rows(domain)
     )
-    rows = pd.DataFrame({name: cleaned[name] for name in domain.columns}, index=frame.index)
-    rows[SOURCE_FILE] = frame[SOURCE_FILE]
-    rows[SOURCE_ROW] = frame[SOURCE_ROW]
     return CleanResult(
-        rows=rows[~rejected].reset_index(drop=True),
-        rejects=rejects,
-        rows_read=len(frame),
+        rows=clean_rows.filter(~rejected) if rows else clean_rows,
+        rejects=_rejects_as_pandas(rejects),
+        rows_read=rows,
         unknown_headers=unknown,
+        absent_columns=absent,
         sheets={sheet.file: sheet.sheet},
     )
 
 
+def _empty_rows(domain: DomainConfig) -> pl.DataFrame:
+    schema: dict[str, Any] = {name: pl.String for name in domain.columns}
+    schema.update({SOURCE_FILE: pl.String, SOURCE_ROW: pl.Int64})
+    return pl.DataFrame(schema=schema)
+
+
 def combine(results: list[CleanResult], domain: DomainConfig) -> CleanResult:
-    """All files' rows together; rows sharing a unique key (in any file) are all rejected."""
-    rows = pd.concat([result.rows for result in results], ignore_index=True)
+    """All files' rows together; rows sharing the unique key (in any file) are all rejected."""
+    rows = pl.concat([result.rows for result in results]) if results else _empty_rows(domain)
     sheets = {file: sheet for result in results for file, sheet in result.sheets.items()}
     rejects = [result.rejects for result in results if len(result.rejects)]
-    if domain.unique_key and len(rows):
-        duplicated = rows.duplicated(subset=domain.unique_key, keep=False)
+    key = domain.unique_key
+    if key and len(rows):
+        duplicated = rows.select(pl.struct(key).is_duplicated()).to_series()
         if duplicated.any():
-            dupes = rows[duplicated]
-            key_text = dupes[domain.unique_key[0]].astype("string").fillna("")
-            for column in domain.unique_key[1:]:
-                key_text = key_text + " | " + dupes[column].astype("string").fillna("")
-            places = dupes[SOURCE_FILE] + " row " + dupes[SOURCE_ROW].astype("string")
-            occurrences = places.groupby(key_text).transform("; ".join)
+            dupes = rows.filter(duplicated).with_columns(
+                key_text=pl.concat_str([pl.col(c).fill_null("") for c in key], separator=" | "),
+                place=pl.col(SOURCE_FILE) + " row " + pl.col(SOURCE_ROW).cast(pl.String),
+            )
+            dupes = dupes.with_columns(
+                occurrences=pl.col("place").str.join("; ").over("key_text", mapping_strategy="join")
+            )
+            sheet_of = pl.DataFrame(
+                {"file": list(sheets), "sheet": list(sheets.values())},
+                schema={"file": pl.String, "sheet": pl.String},
+            )
+            reject_rows = dupes.select(
+                pl.col(SOURCE_FILE).alias("file"),
+                pl.col(SOURCE_ROW).alias("row"),
+                pl.lit(", ".join(key)).alias("column"),
+                pl.col("key_text").alias("value"),
+                ("duplicate key; rows with this key: " + pl.col("occurrences")).alias("reason"),
+            ).join(sheet_of, on="file", how="left", maintain_order="left")
             rejects.append(
-                pd.DataFrame(
-                    {
-                        "file": dupes[SOURCE_FILE],
-                        "sheet": dupes[SOURCE_FILE].map(sheets).fillna(str(domain.sheet)),
-                        "row": dupes[SOURCE_ROW],
-                        "column": ", ".join(domain.unique_key),
-                        "value": key_text,
-                        "reason": "duplicate key; rows with this key: " + occurrences,
-                    }
+                _rejects_as_pandas(
+                    reject_rows.with_columns(pl.col("sheet").fill_null(str(domain.sheet))).select(
+                        REJECT_COLUMNS
+                    )
                 )
             )
-            rows = rows[~duplicated]
+            rows = rows.filter(~duplicated)
     all_rejects = (
         pd.concat(rejects, ignore_index=True).sort_values(["file", "row"], kind="stable")
         if rejects
-        else pd.DataFrame(columns=REJECT_COLUMNS)
+        else _rejects_as_pandas(pl.DataFrame(schema=_REJECT_SCHEMA))
     )
     return CleanResult(
-        rows=rows.reset_index(drop=True),
+        rows=rows,
         rejects=all_rejects.reset_index(drop=True),
         rows_read=sum(result.rows_read for result in results),
         unknown_headers=sorted({h for result in results for h in result.unknown_headers}),
+        absent_columns=sorted({c for result in results for c in result.absent_columns}),
         sheets=sheets,
     )

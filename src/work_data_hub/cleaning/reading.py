@@ -1,33 +1,70 @@
-"""Read one sheet of a workbook into a frame of text cells, keeping Excel's row numbers."""
+"""Read one sheet of a workbook into String columns of the text a person sees, Excel rows kept."""
 
 from __future__ import annotations
 
 import datetime as dt
 import unicodedata
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import polars as pl
 
-from work_data_hub.cleaning.workbook import Cell, ExcelWorkbook, WorkbookReadError
+from work_data_hub.cleaning.sheet_xml import MarkedCell, column_letters
+from work_data_hub.cleaning.workbook import (
+    NUMBER_TEXT,
+    ExcelWorkbook,
+    SheetCells,
+    WorkbookReadError,
+)
+from work_data_hub.config import DomainConfig
 
 SOURCE_FILE = "_source_file"
 SOURCE_ROW = "_source_row"
+UNNAMED = "_unnamed_"
+NINE_DECIMALS = r"^-?\d+\.\d{9}$"
 TOTAL_ROW_MARKERS = frozenset({"合计", "总计", "小计"})
+# The one definition of white space, for the reader and the rules alike: Unicode's White_Space
+# property, which is what ``\s`` means in polars' (Rust) regular expressions and what
+# ``str.strip_chars()`` strips. (Python's ``str.isspace`` also counts U+001C..U+001F.)
+WHITE_SPACE_ONLY = r"^\s*$"
+
+
+def is_empty(cells: pl.Expr) -> pl.Expr:
+    """True where a cell is empty: null, or only white space (see WHITE_SPACE_ONLY)."""
+    return cells.is_null() | cells.str.contains(WHITE_SPACE_ONLY)
 
 
 @dataclass(frozen=True)
 class RawSheet:
-    """A sheet's data rows as text, with normalised headers and lineage columns."""
+    """A sheet's data rows as text, with normalised headers and lineage columns.
 
-    frame: pd.DataFrame
+    ``frame``: one String column per header (null = empty cell), ``_source_file`` (String) and
+    ``_source_row`` (Int64, the Excel row). ``cell_problems``: the same height and header
+    columns, a String reason where a cell holds something that is not a value (an Excel error,
+    a formula without a cached value, a NaN number), null elsewhere; the frame holds that
+    cell's text (``#DIV/0!``), so that it is shown in the reject.
+    """
+
+    frame: pl.DataFrame
     file: str
     sheet: str
     headers: tuple[str, ...]
     rows_blank: int
     rows_total: int
+    cell_problems: pl.DataFrame = field(default_factory=pl.DataFrame)
+
+    def __post_init__(self) -> None:
+        if self.cell_problems.width == 0 and self.headers:
+            # Built by hand (tests): no cell has a problem.
+            height = len(self.frame)
+            none = pl.DataFrame(
+                [pl.Series(name, [None] * height, dtype=pl.String) for name in self.headers]
+            )
+            object.__setattr__(self, "cell_problems", none)
 
 
 def normalise_header(header: object) -> str:
@@ -36,12 +73,23 @@ def normalise_header(header: object) -> str:
     return "".join(text.split())
 
 
+def headers_read_by(domain: DomainConfig) -> frozenset[str]:
+    """Every normalised header the domain may read a column from (sources and aliases)."""
+    names = {
+        normalise_header(header)
+        for name, spec in domain.columns.items()
+        for header in [*spec.source_headers(name), *spec.aliases]
+    }
+    names.update(normalise_header(alias) for alias in domain.header_aliases)
+    return frozenset(names)
+
+
 def _unique_headers(raw: Sequence[Any]) -> list[str]:
     seen: dict[str, int] = {}
     headers = []
     for position, cell in enumerate(raw, start=1):
-        name = normalise_header(cell) if cell not in (None, "") else ""
-        name = name or f"_unnamed_{position}"
+        name = normalise_header(cell) if cell is not None else ""
+        name = name or f"{UNNAMED}{position}"
         if name in seen:
             seen[name] += 1
             name = f"{name}.{seen[name]}"
@@ -51,6 +99,259 @@ def _unique_headers(raw: Sequence[Any]) -> list[str]:
     return headers
 
 
+def plain_number_text(numbers: pl.Expr) -> pl.Expr:
+    """Floats as their shortest round-trip text, without an exponent (``3e-9`` -> ``0.000000003``).
+
+    polars prints the shortest digits that read back as the same float, in exponent form for
+    very small or large numbers; the digits are moved around the decimal point here.
+    """
+    shortest = numbers.cast(pl.String)
+    parts = shortest.str.extract_groups(r"^(-?)(\d+)(?:\.(\d+))?e([+-]?\d+)$")
+    sign, whole, fraction = (
+        parts.struct.field("1"),
+        parts.struct.field("2"),
+        parts.struct.field("3").fill_null(""),
+    )
+    digits = whole + fraction
+    point = whole.str.len_chars().cast(pl.Int64) + parts.struct.field("4").cast(pl.Int64)
+    zeros = pl.lit("0" * 400)
+    length = digits.str.len_chars().cast(pl.Int64)
+    moved = (
+        pl.when(point <= 0)
+        .then(sign + "0." + zeros.str.slice(0, -point) + digits)
+        .when(point >= length)
+        .then(sign + digits + zeros.str.slice(0, point - length))
+        .otherwise(sign + digits.str.slice(0, point) + "." + digits.str.slice(point))
+    )
+    return pl.when(shortest.str.contains("e")).then(moved).otherwise(shortest)
+
+
+def _person_text(cells: SheetCells) -> pl.DataFrame:
+    """fastexcel's text as a person reads the cell in Excel: dates without a midnight time,
+    time-only cells without Excel's day zero, ``-0`` as ``0``, and numbers whose 9-decimal
+    print lost digits in their exact shortest form (from the second, float read)."""
+    expressions = []
+    for name in cells.text.columns:
+        cell = pl.col(name)
+        text = (
+            cell.str.replace(r"^1899-12-31 (\d{2}:\d{2}:\d{2}(?:\.\d+)?)$", "$1")
+            .str.replace(r"^(\d{4}-\d{2}-\d{2}) 00:00:00$", "$1")
+            .replace("-0", "0")
+        )
+        # Printed with all 9 decimals: either exact digits of a short number, or 17 or more
+        # significant digits, which read back as the same float; its shortest text either way.
+        nine = cell.str.contains(NINE_DECIMALS)
+        text = (
+            pl.when(nine)
+            .then(plain_number_text(cell.cast(pl.Float64, strict=False)))
+            .otherwise(text)
+        )
+        if name in cells.floats.columns:
+            number = pl.col(f"{name}__float")
+            # A whole float's text is already exact (and has no ``.0``); a fraction's may not be.
+            rounded = cell.str.contains(NUMBER_TEXT) & (number != number.floor())
+            text = pl.when(rounded).then(plain_number_text(number)).otherwise(text)
+        expressions.append(text.alias(name))
+    frame = cells.text
+    if cells.floats.width:
+        frame = frame.hstack(cells.floats.rename(lambda name: f"{name}__float"))
+    return frame.select(expressions)
+
+
+def _with_marked_cells(
+    text: pl.DataFrame, marked: Sequence[MarkedCell], file: str, sheet: str, first_column: int
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """``text`` with each marked cell's text in place, and a frame of the marked cells' reasons.
+
+    A marked cell may lie outside the range of cells that hold values (a formula without a
+    value in a column of its own): the frames grow to hold it.
+    """
+    problems = pl.DataFrame(
+        [pl.Series(name, [None] * text.height, dtype=pl.String) for name in text.columns]
+    )
+    if not marked:
+        return text, problems
+    for cell in marked:
+        if cell.row < 0 or cell.column < -first_column:
+            raise WorkbookReadError(
+                f"{file}, sheet {sheet!r}: a cell without a cell reference holds "
+                f"{cell.text!r} ({cell.reason or 'a boolean'}); open the workbook in Excel "
+                "and save it"
+            )
+    left = max(0, -min(cell.column for cell in marked))
+    width = max(text.width, max(cell.column for cell in marked) + 1) + left
+    height = max(text.height, max(cell.row for cell in marked) + 1)
+    names = [f"__column_{index}" for index in range(width)]
+    text = _padded(text, names, left, height)
+    problems = _padded(problems, names, left, height)
+    text_updates: dict[int, tuple[list[int], list[str]]] = {}
+    problem_updates: dict[int, tuple[list[int], list[str]]] = {}
+    for cell in marked:
+        rows, values = text_updates.setdefault(cell.column + left, ([], []))
+        rows.append(cell.row)
+        values.append(cell.text)
+        if cell.reason is not None:
+            rows, values = problem_updates.setdefault(cell.column + left, ([], []))
+            rows.append(cell.row)
+            values.append(cell.reason)
+    return _scattered(text, text_updates), _scattered(problems, problem_updates)
+
+
+def _padded(frame: pl.DataFrame, names: list[str], left: int, height: int) -> pl.DataFrame:
+    columns = [pl.Series(names[i], [None] * frame.height, dtype=pl.String) for i in range(left)]
+    columns += [series.rename(names[left + i]) for i, series in enumerate(frame.get_columns())]
+    columns += [
+        pl.Series(name, [None] * frame.height, dtype=pl.String) for name in names[len(columns) :]
+    ]
+    padded = pl.DataFrame(columns)
+    if height > padded.height:
+        extra = pl.DataFrame(
+            [pl.Series(name, [None] * (height - padded.height), dtype=pl.String) for name in names]
+        )
+        padded = pl.concat([padded, extra])
+    return padded
+
+
+def _scattered(
+    frame: pl.DataFrame, updates: dict[int, tuple[list[int], list[str]]]
+) -> pl.DataFrame:
+    columns = frame.get_columns()
+    for position, (rows, values) in updates.items():
+        columns[position] = columns[position].scatter(rows, values)
+    return pl.DataFrame(columns)
+
+
+def _check_headers(
+    raw: Sequence[Any], reads: Collection[str], file: str, sheet: str, first_column: int
+) -> None:
+    """A header the domain reads must not appear twice: which one holds the data is a guess."""
+    names = [normalise_header(cell) if cell is not None else "" for cell in raw]
+    for name, count in Counter(names).items():
+        if name and count > 1 and name in reads:
+            letters = [
+                column_letters(first_column + position)
+                for position, other in enumerate(names)
+                if other == name
+            ]
+            raise WorkbookReadError(
+                f"{file}, sheet {sheet!r}: header {name!r} appears {count} times (columns "
+                f"{', '.join(letters)}); keep one column under that header and rename or "
+                "delete the others"
+            )
+
+
+def _check_header_less_data(
+    frame: pl.DataFrame,
+    headers: Sequence[str],
+    file: str,
+    sheet: str,
+    header_row: int,
+    first_column: int,
+) -> None:
+    """Data under a column without a header would be dropped unseen: it is an error."""
+    unnamed = [name for name in headers if name.startswith(UNNAMED)]
+    if not unnamed or not frame.height:
+        return
+    filled = frame.select(pl.col(unnamed).is_not_null().arg_true().first())
+    for name in unnamed:
+        first = filled[name][0]
+        if first is None:
+            continue
+        position = headers.index(name)
+        letter = column_letters(first_column + position)
+        row = frame[SOURCE_ROW][int(first)]
+        raise WorkbookReadError(
+            f"{file}, sheet {sheet!r}: column {letter} holds data (first at {letter}{row}) but "
+            f"has no header in row {header_row} (a merged header names only its first "
+            "column); give the column a header or clear it"
+        )
+
+
+def read_sheet(
+    workbook: ExcelWorkbook,
+    sheet: str | int,
+    header_row: int = 1,
+    *,
+    reads: Collection[str] = frozenset(),
+) -> RawSheet:
+    """The declared sheet of ``workbook`` as text cells; blank and total rows skipped, counted.
+
+    ``header_row`` is the Excel row of the headers; ``reads`` are the (normalised) headers the
+    domain reads, which must not appear twice (:func:`headers_read_by`).
+    """
+    cells = workbook.read_cells(sheet)
+    sheet_name = cells.name
+    text, problems = _with_marked_cells(
+        _person_text(cells), cells.marked, workbook.name, cells.name, cells.first_column
+    )
+    first_column = cells.first_column - max(0, -min((c.column for c in cells.marked), default=0))
+    del cells
+    if text.height < header_row:
+        raise WorkbookReadError(
+            f"{workbook.name}: sheet {sheet_name!r} has no header row "
+            f"(expected at row {header_row})"
+        )
+    raw_headers = text.row(header_row - 1)
+    _check_headers(raw_headers, reads, workbook.name, sheet_name, first_column)
+    headers = _unique_headers(
+        [None if cell is None or not cell.strip() else cell for cell in raw_headers]
+    )
+    body = text.slice(header_row).rename(dict(zip(text.columns, headers, strict=True)))
+    problems = problems.slice(header_row).rename(dict(zip(problems.columns, headers, strict=True)))
+    del text
+    body = body.with_columns(
+        pl.when(~is_empty(pl.col(name))).then(pl.col(name)).alias(name) for name in headers
+    )
+    blank = body.select(
+        pl.all_horizontal(pl.col(headers).is_null()) if headers else pl.lit(True)
+    ).to_series()
+    first = pl.col(headers[0]) if headers else pl.lit(None, dtype=pl.String)
+    marker = first.str.normalize("NFKC").str.replace_all(r"\s", "").is_in(list(TOTAL_ROW_MARKERS))
+    total = body.select(marker.fill_null(False)).to_series() & ~blank
+    keep = ~blank & ~total
+    kept = body.with_columns(
+        pl.lit(workbook.name, dtype=pl.String).alias(SOURCE_FILE),
+        pl.int_range(header_row + 1, header_row + 1 + body.height, dtype=pl.Int64).alias(
+            SOURCE_ROW
+        ),
+    ).filter(keep)
+    del body
+    _check_header_less_data(kept, headers, workbook.name, sheet_name, header_row, first_column)
+    return RawSheet(
+        frame=kept,
+        file=workbook.name,
+        sheet=sheet_name,
+        headers=tuple(headers),
+        rows_blank=int(blank.sum()),
+        rows_total=int(total.sum()),
+        cell_problems=problems.filter(keep),
+    )
+
+
+def pandas_frame(sheet: RawSheet) -> pd.DataFrame:
+    """The sheet's frame as the pandas engine reads it: ``string`` columns, NA = empty.
+
+    The bridge until the engine is columnar; a frame built with pandas passes as it is.
+    """
+    frame: pl.DataFrame | pd.DataFrame = sheet.frame
+    if isinstance(frame, pd.DataFrame):
+        return frame
+    text = frame.select([*sheet.headers, SOURCE_FILE]).to_pandas()
+    converted = text.astype(pd.StringDtype("python"))
+    converted[SOURCE_ROW] = frame[SOURCE_ROW].to_numpy().astype("int64")
+    return converted
+
+
+def pandas_problems(sheet: RawSheet) -> dict[str, pd.Series]:
+    """Each header's cell problems (NA = none) as pandas Series, for the pandas engine."""
+    problems = sheet.cell_problems
+    return {
+        name: pd.Series(problems[name].to_list(), dtype=pd.StringDtype("python"))
+        for name in problems.columns
+        if problems[name].null_count() < problems.height
+    }
+
+
 _type_of = np.frompyfunc(type, 1, 1)
 _is_space = np.frompyfunc(str.isspace, 1, 1)
 _as_str = np.frompyfunc(str, 1, 1)
@@ -58,7 +359,7 @@ _DATE_TYPES = (dt.datetime, dt.date, pd.Timestamp)
 
 
 def cells_as_text(column: pd.Series) -> pd.Series:
-    """Every cell as the text a person sees; NA for empty cells. Never turns a value into NA.
+    """Python cells (as tests and transforms build them) as text; NA for empty cells.
 
     Whole numbers lose their ``.0``; dates become ISO text, so the text rules see one form.
     Cells are grouped by their exact type with numpy ufuncs (no per-row Python code) and each
@@ -116,63 +417,3 @@ def _string_array(
     if pd.StringDtype().storage == "python":
         return pd.arrays.StringArray(values)
     return pd.array(values, dtype="string")
-
-
-def _cell_matrix(body: list[list[Cell]], headers: list[str]) -> np.ndarray[Any, Any]:
-    """The body rows as one 2-D object array (calamine's ranges are rectangular)."""
-    width = len(headers)
-    if not body:
-        return np.empty((0, width), dtype=object)
-    if all(len(row) == width for row in body):
-        matrix = np.empty((len(body), width), dtype=object)
-        matrix[:] = body
-        return matrix
-    return pd.DataFrame(body, columns=headers, dtype=object).to_numpy(dtype=object)
-
-
-def _total_rows(first: pd.Series) -> np.ndarray[Any, np.dtype[np.bool_]]:
-    """Rows whose first cell reads 合计/总计/小计 once normalised; each distinct value once."""
-    codes, distinct = pd.factorize(first)
-    if not len(distinct):
-        return np.zeros(len(first), dtype=bool)
-    spelled = pd.Series(distinct, dtype="string").str.normalize("NFKC")
-    is_marker = spelled.str.replace(r"\s+", "", regex=True).isin(TOTAL_ROW_MARKERS)
-    marker_of = np.append(is_marker.fillna(False).to_numpy(dtype=bool), False)
-    return marker_of[codes]  # code -1 (an empty cell) picks the appended False
-
-
-def read_sheet(workbook: ExcelWorkbook, sheet: str | int, header_row: int = 1) -> RawSheet:
-    """The declared sheet of ``workbook`` as text cells; blank and total rows skipped, counted."""
-    sheet_name, rows = workbook.read_rows(sheet)
-    if len(rows) < header_row:
-        raise WorkbookReadError(
-            f"{workbook.name}: sheet {sheet_name!r} has no header row (expected at row {header_row})"
-        )
-    headers = _unique_headers(rows[header_row - 1])
-    cells = _cell_matrix(rows[header_row:], headers)
-    del rows  # the cells now live in the matrix: keep one copy of a large sheet, not two
-    index = pd.RangeIndex(header_row + 1, header_row + 1 + len(cells))
-    text = pd.DataFrame(
-        {
-            name: cells_as_text(pd.Series(cells[:, position], index=index, copy=False))
-            for position, name in enumerate(headers)
-        },
-        index=index,
-    )
-    del cells
-    blank = np.ones(len(text), dtype=bool)
-    for name in headers:
-        blank &= text[name].isna().to_numpy()
-    total = _total_rows(text.iloc[:, 0]) if headers else np.zeros(len(text), dtype=bool)
-    keep = ~blank & ~total
-    kept = text[keep]
-    kept[SOURCE_FILE] = workbook.name
-    kept[SOURCE_ROW] = kept.index.astype("int64")
-    return RawSheet(
-        frame=kept.reset_index(drop=True),
-        file=workbook.name,
-        sheet=sheet_name,
-        headers=tuple(headers),
-        rows_blank=int(blank.sum()),
-        rows_total=int((total & ~blank).sum()),
-    )

@@ -1,223 +1,260 @@
-"""The declared cleaning rules: one vectorised function each, text in, text out.
+"""Columnar building blocks the registered rules are made of (see :mod:`.registry`).
 
-Every rule takes the cells as a ``string`` Series (NA = empty cell) and returns a
-:class:`RuleResult`: the cleaned values (NA = NULL) and, per row, the reason the cell is
-rejected (NA = accepted). A rule never raises on a value and never turns a non-empty cell
-into NULL without a reason, so no value is silently lost.
+Every helper takes and returns polars Series of text (null = empty cell) and works column at a
+time: no Python code runs per cell. Each helper evaluates eagerly, so a value shared by later
+steps is computed once (a lazy expression tree would recompute it at every use).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import re
-import unicodedata
 from dataclasses import dataclass
 
-import numpy as np
-import pandas as pd
+import polars as pl
 
-_CURRENCY_AND_SEPARATORS = r"[,\s¥$]"
-_NUMBER = r"^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$"
+# Python's str.isspace() characters. Rust's (and so polars') white space leaves out the
+# separators U+001C-U+001F, which Python (and so the old pandas rules and the reader) strips.
+PYTHON_WHITESPACE = (
+    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680"
+    "\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a"
+    "\u2028\u2029\u202f\u205f\u3000"
+)
+WHITESPACE_CLASS = "".join(f"\\x{{{ord(ch):x}}}" for ch in PYTHON_WHITESPACE)
 
 
 @dataclass(frozen=True)
 class RuleResult:
-    values: pd.Series
-    errors: pd.Series
+    """A rule's output: the clean values (null = NULL) and per row why it is rejected (null = ok)."""
+
+    values: pl.Series
+    errors: pl.Series
 
 
-def no_errors(index: pd.Index) -> pd.Series:
-    return pd.Series(pd.NA, index=index, dtype="string")
+def filled(
+    value: bool | int | str | None, length: int, dtype: pl.DataType | type[pl.DataType]
+) -> pl.Series:
+    """``length`` copies of ``value``, built in native code."""
+    return pl.repeat(value, length, dtype=dtype, eager=True)
 
 
-def _normalised(cells: pd.Series) -> pd.Series:
-    return cells.astype("string").str.normalize("NFKC").str.strip()
+def no_errors(length: int) -> pl.Series:
+    return filled(None, length, pl.String)
 
 
-def _first_of_month(years: pd.Series, months: pd.Series) -> pd.Series:
-    return (
-        years.astype("Int64").astype("string").str.zfill(4)
-        + "-"
-        + months.astype("Int64").astype("string").str.zfill(2)
-        + "-01"
-    )
+def _frame(**columns: pl.Series) -> pl.DataFrame:
+    return pl.DataFrame([series.alias(name) for name, series in columns.items()])
 
 
-def _check_period(
-    cells: pd.Series, years: pd.Series, months: pd.Series, today: dt.date, bad: str
+def strip(cells: pl.Series) -> pl.Series:
+    """Leading and trailing white space removed, by Python's definition of white space."""
+    return cells.cast(pl.String).str.strip_chars(PYTHON_WHITESPACE)
+
+
+def normalised(cells: pl.Series) -> pl.Series:
+    """Full-width to half-width (NFKC), then trimmed."""
+    return strip(cells.cast(pl.String).str.normalize("NFKC"))
+
+
+def empty_as_null(values: pl.Series) -> pl.Series:
+    return _frame(v=values).select(
+        pl.when(pl.col("v") != "").then(pl.col("v")).otherwise(None).alias("v")
+    )["v"]
+
+
+def first_of_month(years: pl.Series, months: pl.Series) -> pl.Series:
+    return _frame(y=years, m=months).select(
+        pl.format(
+            "{}-{}-01",
+            pl.col("y").cast(pl.String).str.zfill(4),
+            pl.col("m").cast(pl.String).str.zfill(2),
+        ).alias("y")
+    )["y"]
+
+
+def check_period(
+    present: pl.Series, years: pl.Series, months: pl.Series, today: dt.date, bad: str
 ) -> RuleResult:
     """Dates from parsed years and months: 2000-2099, month 1-12, not after this month."""
-    errors = no_errors(cells.index)
-    present = cells.notna()
-    unparsed = present & (years.isna() | months.isna())
-    errors[unparsed] = bad
-    out_of_range = present & ~unparsed & ~(years.between(2000, 2099) & months.between(1, 12))
-    errors[out_of_range] = "year must be 2000-2099 and month 1-12"
-    future = (
-        present & ~unparsed & ~out_of_range & (years * 12 + months > today.year * 12 + today.month)
+    this_month = today.year * 12 + today.month
+    checked = _frame(present=present, y=years.cast(pl.Int64), m=months.cast(pl.Int64)).with_columns(
+        unparsed=pl.col("present") & (pl.col("y").is_null() | pl.col("m").is_null()),
+        in_range=pl.col("y").is_between(2000, 2099) & pl.col("m").is_between(1, 12),
     )
-    errors[future] = f"period is in the future (after {today:%Y-%m})"
-    values = _first_of_month(years, months).where(present & errors.isna(), pd.NA)
-    return RuleResult(values.astype("string"), errors)
-
-
-def year_month(year_cells: pd.Series, month_cells: pd.Series, today: dt.date) -> RuleResult:
-    """First day of (年, 月): years like ``2024``, ``2024年``, ``2024.0``; months like ``11月``."""
-    years = pd.to_numeric(
-        _normalised(year_cells).str.extract(r"^(\d{4})(?:\.0+)?年?$", expand=False), errors="coerce"
+    checked = checked.with_columns(
+        errors=pl.when(~pl.col("present"))
+        .then(None)
+        .when(pl.col("unparsed"))
+        .then(pl.lit(bad))
+        .when(~pl.col("in_range"))
+        .then(pl.lit("year must be 2000-2099 and month 1-12"))
+        .when(pl.col("y") * 12 + pl.col("m") > this_month)
+        .then(pl.lit(f"period is in the future (after {today:%Y-%m})"))
+        .otherwise(None)
     )
-    months = pd.to_numeric(
-        _normalised(month_cells).str.extract(r"^(\d{1,2})(?:\.0+)?月?$", expand=False),
-        errors="coerce",
-    )
-    both = year_cells.notna() & month_cells.notna()
-    either = year_cells.notna() | month_cells.notna()
-    cells = year_cells.where(both, pd.NA)
-    result = _check_period(cells, years, months, today, "year or month is not a number")
-    errors = result.errors.copy()
-    errors[either & ~both] = "year and month must both be given"
-    return RuleResult(result.values, errors)
+    values = first_of_month(checked["y"], checked["m"])
+    keep = checked["present"] & checked["errors"].is_null()
+    return RuleResult(_where(values, keep), checked["errors"])
 
 
-_MONTH_SPELLINGS = (
-    r"^(?P<year>\d{4})(?P<month>\d{2})(?:\d{2})?$",
-    r"^(?P<year>\d{4})[-/.](?P<month>\d{1,2})(?:[-/.]\d{1,2})?(?:[ T]\d{1,2}:\d{2}(?::\d{2})?)?$",
-    r"^(?P<year>\d{2}|\d{4})年(?P<month>\d{1,2})月(?:\d{1,2}日)?$",
-)
-_EXCEL_EPOCH = pd.Timestamp("1899-12-30")
+def _where(values: pl.Series, keep: pl.Series) -> pl.Series:
+    """``values`` where ``keep`` holds, else null."""
+    return _frame(v=values, k=keep).select(
+        pl.when(pl.col("k").fill_null(False)).then(pl.col("v")).otherwise(None).alias("v")
+    )["v"]
 
 
-def month_date(cells: pd.Series, today: dt.date) -> RuleResult:
-    """First day of the month from the spellings people use, Excel dates and serial numbers."""
-    text = _normalised(cells).str.replace(r"\s+", " ", regex=True)
-    years = pd.Series(np.nan, index=cells.index)
-    months = pd.Series(np.nan, index=cells.index)
-    for spelling in _MONTH_SPELLINGS:
-        parts = text.str.extract(spelling)
-        found = parts["year"].notna() & years.isna()
-        years[found] = pd.to_numeric(parts.loc[found, "year"])
-        months[found] = pd.to_numeric(parts.loc[found, "month"])
-    short = years < 100
-    years[short] += 2000
-    serial = pd.to_numeric(text.where(years.isna()), errors="coerce")
-    is_serial = serial.between(20000, 80000) & (serial == np.floor(serial))
-    if is_serial.any():
-        stamps = _EXCEL_EPOCH + pd.to_timedelta(serial[is_serial], unit="D")
-        years[is_serial] = stamps.dt.year
-        months[is_serial] = stamps.dt.month
-    return _check_period(cells, years, months, today, "not a recognised month or date")
+def where(values: pl.Series, keep: pl.Series) -> pl.Series:
+    return _where(values, keep)
 
 
-def code(
-    cells: pd.Series,
-    *,
-    upper: bool = True,
-    remove: str = "",
-    strip_prefix: str | None = None,
-    replace: dict[str, str] | None = None,
-    allowed: str | None = None,
-) -> RuleResult:
-    """Trimmed (and upper-cased) codes, characters in ``remove`` dropped, exact replacements."""
-    values = _normalised(cells)
-    if upper:
-        # Upper-casing can leave a sequence that NFKC composes differently (ῗ -> Ϊ͂).
-        values = values.str.upper().str.normalize("NFKC")
-    if remove:
-        values = values.str.replace(f"[{_char_class(remove)}]", "", regex=True)
-    if strip_prefix:
-        values = values.str.replace(f"^(?i:{re.escape(strip_prefix)})", "", regex=True)
-    if remove or strip_prefix:
-        # "- 0" less its "-" is " 0": trim again, or a code is stored with a leading blank.
-        values = values.str.strip()
-    if replace:
-        values = values.replace(replace)
-    values = values.where(values != "", None)
-    errors = no_errors(cells.index)
-    if allowed:
-        invalid = values.notna() & ~values.str.fullmatch(allowed).fillna(False).astype(bool)
-        errors[invalid] = f"code has characters outside {allowed}"
-        values = values.where(~invalid, pd.NA)
-    emptied = cells.notna() & values.isna() & errors.isna()
-    errors[emptied] = "code is empty after cleaning"
-    return RuleResult(values.astype("string"), errors)
+def first_reason(*reasons: tuple[pl.Series, str | pl.Series]) -> pl.Series:
+    """Per row the reason of the first condition that holds (null when none does)."""
+    columns = {f"c{i}": condition for i, (condition, _) in enumerate(reasons)}
+    texts = {f"t{i}": text for i, (_, text) in enumerate(reasons) if isinstance(text, pl.Series)}
+    frame = _frame(**columns, **texts)
+    chain: pl.Expr | None = None
+    for i, (_, text) in enumerate(reasons):
+        value = pl.col(f"t{i}") if isinstance(text, pl.Series) else pl.lit(text, dtype=pl.String)
+        condition = pl.col(f"c{i}").fill_null(False)
+        chain = (
+            pl.when(condition).then(value) if chain is None else chain.when(condition).then(value)  # type: ignore[attr-defined]
+        )
+    if chain is None:
+        return no_errors(len(frame))
+    return frame.select(chain.otherwise(None).cast(pl.String).alias("r"))["r"]  # type: ignore[attr-defined]
 
 
-def _char_class(characters: str) -> str:
-    return "".join("\\" + ch if ch in "\\^-]" else ch for ch in characters)
-
-
-def _numbers(cells: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
-    """(cleaned text, float value, is_percent) with separators and currency symbols removed."""
-    text = _normalised(cells).str.replace(_CURRENCY_AND_SEPARATORS, "", regex=True)
-    is_percent = text.str.endswith("%").fillna(False).astype(bool)
-    text = text.str.removesuffix("%")
-    numeric = text.str.fullmatch(_NUMBER).fillna(False).astype(bool)
-    text = text.where(numeric, None)
-    # Always float: all-integer text gives an Int64 column, which `5%` -> 0.05 cannot go into.
-    return text, pd.to_numeric(text, errors="coerce").astype("float64"), is_percent
-
-
-def decimal(
-    cells: pd.Series,
-    *,
-    precision: int,
-    scale: int,
-    minimum: float | None = None,
-    maximum: float | None = None,
-    min_exclusive: bool = False,
-    percent: bool = False,
-) -> RuleResult:
-    """Numbers with ``,``, spaces and ``¥ ￥ $`` removed, within bounds and the column's size.
-
-    With ``percent``, ``5.5%`` means 0.055 and a bare number is already a fraction.
-    """
-    text, values, is_percent = _numbers(cells)
-    errors = no_errors(cells.index)
-    present = cells.notna()
-    not_number = present & text.isna()
-    errors[not_number] = "not a number"
-    # Digits pandas cannot convert (past Python's 4,300-digit int limit) would reach COPY unchecked.
-    errors[present & ~not_number & values.isna()] = f"too large for numeric({precision},{scale})"
-    if percent:
-        values = values.where(~is_percent, (values / 100).round(scale + 6))
-        text = text.where(~is_percent, values.astype(str))
-    else:
-        errors[present & is_percent & ~not_number] = "a percentage where an amount is expected"
-    checked = present & errors.isna()
-    if minimum is not None:
-        below = checked & ((values <= minimum) if min_exclusive else (values < minimum))
-        errors[below] = f"must be {'>' if min_exclusive else '>='} {minimum:g}"
-    if maximum is not None:
-        errors[checked & (values > maximum) & errors.isna()] = f"must be <= {maximum:g}"
-    limit = 10.0 ** (precision - scale)
-    too_large = checked & errors.isna() & (values.abs().round(scale) >= limit)
-    errors[too_large] = f"too large for numeric({precision},{scale})"
-    values_text = text.where(present & errors.isna(), pd.NA)
-    return RuleResult(values_text.astype("string"), errors)
-
-
-def text(cells: pd.Series, *, placeholders: list[str] | None = None) -> RuleResult:
-    """Trimmed text; placeholder spellings (case- and width-insensitive) become NULL."""
-    values = cells.astype("string").str.strip()
-    values = values.where(values != "", None)
-    if placeholders:
-        lowered = {
-            unicodedata.normalize("NFKC", placeholder).lower() for placeholder in placeholders
-        }
-        spelled = values.str.normalize("NFKC").str.lower()
-        values = values.where(~spelled.isin(lowered).fillna(False).astype(bool), None)
-    return RuleResult(values.astype("string"), no_errors(cells.index))
-
-
-def mapping(cells: pd.Series, table: dict[str, str]) -> RuleResult:
-    """Look each value up in ``table``; unknown or empty values are NULL (for a default)."""
-    values = cells.astype("string").map(table, na_action="ignore").astype("string")
-    return RuleResult(values, no_errors(cells.index))
-
-
-def apply_defaults(values: pd.Series, conditions: list[tuple[pd.Series, str]]) -> pd.Series:
+def apply_defaults(values: pl.Series, conditions: list[tuple[pl.Series, str]]) -> pl.Series:
     """Fill empty values from the first ``(condition, value)`` pair whose condition holds."""
-    filled = values.copy()
+    filled = values
     for holds, default in conditions:
-        filled = filled.where(~(filled.isna() & holds), default)
-    return filled.astype("string")
+        filled = _frame(v=filled, h=holds).select(
+            pl.when(pl.col("v").is_null() & pl.col("h").fill_null(False))
+            .then(pl.lit(default))
+            .otherwise(pl.col("v"))
+            .alias("v")
+        )["v"]
+    return filled
+
+
+def coalesce_reasons(first: pl.Series, second: pl.Series) -> pl.Series:
+    """``first`` where it gives a reason, else ``second``."""
+    return _frame(a=first, b=second).select(pl.coalesce("a", "b").alias("a"))["a"]
+
+
+@dataclass(frozen=True)
+class ParsedNumbers:
+    """Numbers as exact digits: value = (-1 if negative) * 0.<digits> * 10**point."""
+
+    digits: pl.Series  # significant digits, no leading zeros ("" for zero)
+    point: pl.Series  # Int64
+    negative: pl.Series  # bool
+    exponent_too_large: pl.Series  # bool: an exponent no numeric(p,s) can hold
+
+
+_NUMBER_PARTS = r"^([+-]?)([0-9]*)\.?([0-9]*)(?:[eE]([+-]?[0-9]+))?$"
+NUMBER = r"^[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$"
+# Beyond this exponent a number is far past any numeric(p,s) (at most 1000 digits) or rounds
+# to zero at any scale: no need to build its digits.
+_EXPONENT_LIMIT = 2000
+
+
+def parse_numbers(text: pl.Series, shift: pl.Series) -> ParsedNumbers:
+    """Exact digits of number text (``NUMBER``), with the decimal point moved by ``shift``.
+
+    Digits, not floats: ``9999999999999999`` keeps 16 digits (a float would round it to 1e16).
+    """
+    parts = _frame(t=text, shift=shift.cast(pl.Int64)).with_columns(
+        p=pl.col("t").str.extract_groups(_NUMBER_PARTS)
+    )
+    parts = parts.select(
+        negative=pl.col("p").struct.field("1") == "-",
+        whole=pl.col("p").struct.field("2"),
+        digits=pl.col("p").struct.field("2") + pl.col("p").struct.field("3"),
+        exponent=pl.col("p").struct.field("4").cast(pl.Int64, strict=False),
+        exponent_given=pl.col("p").struct.field("4").is_not_null(),
+        exponent_text=pl.col("p").struct.field("4"),
+        shift=pl.col("shift"),
+    )
+    out_of_reach = pl.col("exponent_given") & (
+        pl.col("exponent").is_null() | (pl.col("exponent").abs() > _EXPONENT_LIMIT)
+    )
+    negative_exponent = pl.col("exponent_text").str.starts_with("-")
+    parts = parts.with_columns(
+        # A huge positive exponent overflows every numeric(p,s); a huge negative one rounds
+        # to zero at any scale, so it is clamped rather than spelled out in full.
+        exponent_too_large=(out_of_reach & ~negative_exponent).fill_null(False),
+        exponent=pl.when(out_of_reach & negative_exponent)
+        .then(-_EXPONENT_LIMIT)
+        .when(out_of_reach)
+        .then(0)
+        .otherwise(pl.col("exponent").fill_null(0)),
+        significant=pl.col("digits").str.strip_chars_start("0"),
+    )
+    parts = parts.with_columns(
+        point=pl.col("whole").str.len_chars().cast(pl.Int64)
+        + pl.col("exponent")
+        + pl.col("shift")
+        - (pl.col("digits").str.len_chars() - pl.col("significant").str.len_chars()).cast(pl.Int64)
+    )
+    return ParsedNumbers(
+        digits=parts["significant"],
+        point=parts["point"],
+        negative=parts["negative"].fill_null(False),
+        exponent_too_large=parts["exponent_too_large"].fill_null(False),
+    )
+
+
+def too_large(numbers: ParsedNumbers, precision: int, scale: int) -> pl.Series:
+    """True where the number, rounded half up to ``scale`` decimals, has too many digits.
+
+    PostgreSQL rounds on input, so 99.995 overflows numeric(4,2): its rounding carries into a
+    third integer digit.
+    """
+    whole_digits = precision - scale
+    frame = _frame(d=numbers.digits, p=numbers.point, big=numbers.exponent_too_large)
+    return frame.select(
+        (
+            (pl.col("d") != "")
+            & (
+                pl.col("big")
+                | (pl.col("p") > whole_digits)
+                | (
+                    (pl.col("p") == whole_digits)
+                    & (pl.col("d").str.len_chars() > precision)
+                    & pl.col("d").str.slice(0, precision).str.contains("^9+$")
+                    & (pl.col("d").str.slice(precision, 1) >= "5")
+                )
+            )
+        ).alias("r")
+    )["r"]
+
+
+def render_numbers(numbers: ParsedNumbers) -> pl.Series:
+    """Plain decimal text of exact digits (``0.055``, ``-1234.50``): what COPY sends as is."""
+    frame = _frame(d=numbers.digits, p=numbers.point, neg=numbers.negative)
+    frame = frame.with_columns(length=pl.col("d").str.len_chars().cast(pl.Int64))
+    frame = frame.with_columns(
+        body=pl.when(pl.col("d") == "")
+        .then(pl.lit("0"))
+        .when(pl.col("p") <= 0)
+        .then("0." + pl.col("d").str.zfill(pl.col("length") - pl.col("p")))
+        .when(pl.col("p") >= pl.col("length"))
+        .then(pl.col("d").str.reverse().str.zfill(pl.col("p")).str.reverse())
+        .otherwise(pl.col("d").str.slice(0, pl.col("p")) + "." + pl.col("d").str.slice(pl.col("p")))
+    )
+    # Trailing fraction zeros carry nothing once the digits moved: 10.4770% is 0.10477.
+    frame = frame.with_columns(
+        body=pl.col("body").str.replace(r"(\.[0-9]*?)0+$", "${1}").str.strip_suffix(".")
+    )
+    return frame.select(
+        pl.when(pl.col("neg") & (pl.col("d") != ""))
+        .then("-" + pl.col("body"))
+        .otherwise(pl.col("body"))
+        .alias("r")
+    )["r"]
+
+
+def as_float(rendered: pl.Series) -> pl.Series:
+    """For comparing with a column's bounds only; the value itself stays exact text."""
+    return rendered.cast(pl.Float64, strict=False)

@@ -1,84 +1,197 @@
-"""Open one Excel workbook with a Rust-backed reader (calamine); sheets are read on demand."""
+"""Open one Excel workbook and read a sheet's cells into Arrow columns (fastexcel, Rust-backed).
+
+fastexcel turns every cell into text in Rust, without a Python object per cell; what it cannot
+say in that text is recovered here and nowhere else:
+
+- error cells (``#DIV/0!``) come back empty; their positions come with the read (CellErrors);
+- numbers are printed with at most 9 decimals, so when the sheet's XML holds a number with
+  more, the columns holding numbers are read a second time as floats, for the lost digits;
+- formula cells without a cached value, number cells without a number (what a writer makes of
+  NaN), literal ``NaN`` numbers and booleans are told apart by one pass over the sheet's XML
+  that looks only at the few cells which hold such markers (:mod:`work_data_hub.cleaning.sheet_xml`).
+"""
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from python_calamine import CalamineError, CalamineWorkbook, PasswordError, WorksheetNotFound
+import fastexcel
+import polars as pl
 
+from work_data_hub.cleaning.sheet_xml import MarkedCell, marked_cells
 from work_data_hub.errors import WorkDataHubError
 
-Cell = Any
+# calamine's names for Excel's error values, and the text Excel shows for each.
+EXCEL_ERRORS = {
+    "Div0": "#DIV/0!",
+    "NA": "#N/A",
+    "Name": "#NAME?",
+    "Null": "#NULL!",
+    "Num": "#NUM!",
+    "Ref": "#REF!",
+    "Value": "#VALUE!",
+    "GettingData": "#GETTING_DATA",
+}
+_ERROR_DETAIL = re.compile(r"Error\((\w+)\)")
+# fastexcel prints a float with 9 decimals, trailing zeros dropped (1/3 -> 0.333333333,
+# 2.0000000001 -> 2): such text may stand for a number with more digits.
+NUMBER_TEXT = r"^-?\d+(?:\.\d+)?$"
 
 
 class WorkbookReadError(WorkDataHubError):
     """A workbook cannot be opened or lacks what the domain needs; the message names the file."""
 
 
-class ExcelWorkbook:
-    """An opened workbook: its file name, its sheets, and rows read on demand."""
+@dataclass(frozen=True)
+class SheetCells:
+    """One sheet as read: text columns from Excel row 1 on, and what the text cannot say.
 
-    def __init__(self, path: Path, workbook: CalamineWorkbook) -> None:
+    ``text`` has one String column per column of the sheet's used range (``first_column`` is
+    the 0-based Excel column of the first); row ``i`` is Excel row ``i + 1``. ``floats`` holds,
+    for the columns where a number was printed with 9 decimals, the same column read as floats.
+    ``marked`` are the cells whose text is not what they hold (errors, formulas without a value,
+    NaN numbers, booleans), at 0-based positions in ``text``.
+    """
+
+    name: str
+    text: pl.DataFrame
+    first_column: int
+    floats: pl.DataFrame
+    marked: tuple[MarkedCell, ...]
+
+
+class ExcelWorkbook:
+    """An opened workbook: its file name, its sheets, and cells read on demand."""
+
+    def __init__(self, path: Path, reader: fastexcel.ExcelReader) -> None:
         self.path = path
+        # The one source of the ``_source_file`` lineage string.
         self.name = path.name
-        self._workbook = workbook
+        self._reader = reader
         self._parsed: dict[str, Any] = {}
 
     @property
     def sheet_names(self) -> list[str]:
-        return list(self._workbook.sheet_names)
+        return list(self._reader.sheet_names)
 
-    def parse(self, sheet: str | int) -> str:
-        """Parse one sheet's XML (calamine does this without holding the GIL); its name.
-
-        Done ahead by a reader thread, so that parsing the next workbook overlaps cleaning.
-        """
+    def sheet_name(self, sheet: str | int) -> str:
+        """The name of ``sheet`` (a name, or a 0-based position); a missing one names the file."""
         names = self.sheet_names
         if isinstance(sheet, int):
             if not 0 <= sheet < len(names):
                 raise WorkbookReadError(
                     f"{self.name}: has no sheet number {sheet + 1}; sheets are {names}"
                 )
-            sheet_name = names[sheet]
-        else:
-            sheet_name = sheet
+            return names[sheet]
+        if sheet not in names:
+            raise WorkbookReadError(f"{self.name}: sheet {sheet!r} not found; sheets are {names}")
+        return sheet
+
+    def parse(self, sheet: str | int) -> str:
+        """Parse one sheet's XML into fastexcel's cells (in Rust); its name.
+
+        Done ahead by a reader thread, so that parsing the next workbook overlaps cleaning.
+        """
+        sheet_name = self.sheet_name(sheet)
         if sheet_name not in self._parsed:
-            try:
-                self._parsed[sheet_name] = self._workbook.get_sheet_by_name(sheet_name)
-            except WorksheetNotFound as exc:
-                raise WorkbookReadError(
-                    f"{self.name}: sheet {sheet_name!r} not found; sheets are {names}"
-                ) from exc
-            except CalamineError as exc:
-                raise WorkbookReadError(
-                    f"{self.name}: sheet {sheet_name!r} cannot be read: {exc}"
-                ) from exc
+            self._parsed[sheet_name] = self._load(sheet_name, dtypes="string")
         return sheet_name
 
-    def read_rows(self, sheet: str | int) -> tuple[str, list[list[Cell]]]:
-        """``(sheet name, rows)`` where ``rows[i]`` is Excel row ``i + 1``."""
-        sheet_name = self.parse(sheet)
+    def _load(self, sheet_name: str, **options: Any) -> Any:
         try:
-            rows = self._parsed.pop(sheet_name).to_python(skip_empty_area=False)
-        except CalamineError as exc:
+            # header_row=None and skip_rows=0: row i is Excel row i + 1, leading empty rows kept.
+            return self._reader.load_sheet(sheet_name, header_row=None, skip_rows=0, **options)
+        except fastexcel.FastExcelError as exc:
             raise WorkbookReadError(
                 f"{self.name}: sheet {sheet_name!r} cannot be read: {exc}"
             ) from exc
-        return sheet_name, rows
+
+    def read_cells(self, sheet: str | int) -> SheetCells:
+        """Every cell of ``sheet`` as text, with what the text cannot say (see SheetCells)."""
+        sheet_name = self.parse(sheet)
+        loaded = self._parsed.pop(sheet_name)
+        columns = loaded.available_columns()
+        try:
+            batch, errors = loaded.to_arrow_with_errors()
+        except fastexcel.FastExcelError as exc:
+            raise WorkbookReadError(
+                f"{self.name}: sheet {sheet_name!r} cannot be read: {exc}"
+            ) from exc
+        del loaded
+        text = pl.DataFrame(pl.from_arrow(batch))
+        del batch
+        first_column = columns[0].absolute_index if columns else 0
+        marks = marked_cells(self.path, sheet_name, first_column)
+        return SheetCells(
+            name=sheet_name,
+            text=text,
+            first_column=first_column,
+            floats=self._floats(sheet_name, text) if marks.long_numbers else pl.DataFrame(),
+            marked=(*_error_cells(errors), *marks.cells),
+        )
+
+    def _floats(self, sheet_name: str, text: pl.DataFrame) -> pl.DataFrame:
+        """The columns holding numbers, read again as floats (only when some number has more
+        digits than the text kept)."""
+        numeric = text.select(pl.all().str.contains(NUMBER_TEXT).any())
+        positions = [i for i, hit in enumerate(numeric.row(0) if len(numeric) else ()) if hit]
+        if not positions:
+            return pl.DataFrame()
+        # A second read of only these columns; text cells among them read as null (ignored).
+        floats, _ = self._load(
+            sheet_name, dtypes="float", use_columns=positions
+        ).to_arrow_with_errors()
+        frame = pl.DataFrame(pl.from_arrow(floats))
+        return frame.rename(
+            dict(zip(frame.columns, [text.columns[i] for i in positions], strict=True))
+        )
+
+
+def _error_cells(errors: Any) -> list[MarkedCell]:
+    """Cells fastexcel could not give as text: Excel's error values (``#N/A``) and the like."""
+    if errors is None:
+        return []
+    marked = []
+    for error in errors.errors:
+        row, column = error.position
+        found = _ERROR_DETAIL.search(error.detail)
+        if found:
+            shown = EXCEL_ERRORS.get(found.group(1), f"#{found.group(1)}")
+            marked.append(MarkedCell(row, column, shown, f"Excel error cell {shown}"))
+        else:
+            marked.append(MarkedCell(row, column, "", f"cell cannot be read: {error.detail}"))
+    return marked
 
 
 def open_workbook(path: Path) -> ExcelWorkbook:
     """Open ``path``; an unreadable or password-protected file is a :class:`WorkbookReadError`."""
     try:
-        workbook = CalamineWorkbook.from_path(str(path))
-    except PasswordError as exc:
-        raise WorkbookReadError(
-            f"{path}: the workbook is password-protected; save it without a "
-            "password and drop it in the inbox again"
-        ) from exc
-    except (CalamineError, OSError, ValueError) as exc:
+        reader = fastexcel.read_excel(path)
+    except (fastexcel.FastExcelError, OSError, ValueError) as exc:
+        if _is_encrypted(path):
+            raise WorkbookReadError(
+                f"{path}: the workbook is password-protected; save it without a "
+                "password and drop it in the inbox again"
+            ) from exc
         raise WorkbookReadError(
             f"{path}: not a readable Excel workbook ({type(exc).__name__}: {exc})"
         ) from exc
-    return ExcelWorkbook(path, workbook)
+    return ExcelWorkbook(path, reader)
+
+
+# An encrypted OOXML workbook is an OLE2 compound file (not a zip) holding an EncryptionInfo
+# stream; its name is stored in UTF-16.
+_OLE2_SIGNATURE = bytes.fromhex("d0cf11e0a1b11ae1")
+_ENCRYPTION_INFO = "EncryptionInfo".encode("utf-16-le")
+
+
+def _is_encrypted(path: Path) -> bool:
+    try:
+        with path.open("rb") as file:
+            head = file.read(1 << 20)
+    except OSError:
+        return False
+    return head.startswith(_OLE2_SIGNATURE) and _ENCRYPTION_INFO in head

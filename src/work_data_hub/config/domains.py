@@ -9,16 +9,33 @@ from __future__ import annotations
 import difflib
 import importlib
 import re
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Union
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
+from work_data_hub.cleaning.registry import (
+    DEFAULT_RULE_FOR_TYPE,
+    MAPPINGS_CONTEXT,
+    RULE_TAG,
+    RULES,
+    RuleOptions,
+    type_kind,
+)
 from work_data_hub.errors import WorkDataHubError
 from work_data_hub.load.modes import LOAD_MODES
 
 # A mode is a name registered in work_data_hub.load.modes, which also says what it needs.
 LoadMode = str
-RuleName = Literal["year_month", "month_date", "code", "decimal", "rate", "text", "mapping", "copy"]
+RuleName = str  # a name registered in work_data_hub.cleaning.registry.RULES
 
 _TYPE_PATTERN = re.compile(r"^(date|text|integer|numeric\((\d+),(\d+)\))$")
 _DOTTED_PATH = re.compile(r"[A-Za-z_][\w.]*\.[A-Za-z_]\w*")
@@ -41,32 +58,64 @@ class DefaultWhen(_Strict):
     value: str
 
 
+# The keys every column takes, whatever its rule; any other key is an option of the rule.
+COLUMN_KEYS = ("type", "source", "aliases", "rule", "required", "optional", "from", "defaults")
+
+
+def _rule_of(options: Any) -> str | None:
+    if isinstance(options, dict):
+        tag = options.get(RULE_TAG)
+        return tag if isinstance(tag, str) else None
+    for name, rule in RULES.items():
+        if type(options) is rule.options:
+            return name
+    return None
+
+
+# One options model per registered rule, chosen by the column's `rule:` (built from the
+# registry at import, so a rule registered there is a rule the YAML may name).
+if TYPE_CHECKING:
+    RuleOptionsOf = RuleOptions
+else:
+    RuleOptionsOf = Annotated[
+        Union[tuple(Annotated[rule.options, Tag(name)] for name, rule in RULES.items())],  # noqa: UP007
+        Discriminator(_rule_of),
+    ]
+
+
 class ColumnSpec(_Strict):
-    """How one output column is typed, found in the workbook and cleaned."""
+    """How one output column is typed, found in the workbook and cleaned.
+
+    In YAML a column's rule options sit beside its other keys (``rule: code``,
+    ``remove: "-_ "``); they are gathered into ``options`` and validated by the rule's own
+    model (see :mod:`work_data_hub.cleaning.registry`).
+    """
 
     type: str = "text"
     source: str | list[str] | None = None
     aliases: list[str] = Field(default_factory=list)
-    rule: RuleName = "text"
+    rule: str
     required: bool = False
-    # decimal / rate
-    min: float | None = None
-    max: float | None = None
-    min_exclusive: bool = False
-    # code
-    remove: str = ""
-    allowed: str | None = None
-    upper: bool = True
-    strip_prefix: str | None = None
-    replace: dict[str, str] = Field(default_factory=dict)
-    # text
-    placeholders: list[str] = Field(default_factory=list)
-    # mapping / copy
+    # The header may be missing from a delivery: the column is then NULL and the run warns.
+    optional: bool = False
     from_column: str | None = Field(default=None, alias="from")
-    mapping: str | None = None
-    raw: bool = False
-    # any rule
     defaults: list[DefaultWhen] = Field(default_factory=list)
+    options: RuleOptionsOf
+
+    @model_validator(mode="before")
+    @classmethod
+    def _gather_options(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        if "options" in data and not any(key not in (*COLUMN_KEYS, "options") for key in data):
+            return data  # already gathered (a copy of a validated column)
+        rule = data.get("rule")
+        if rule is None:
+            declared = str(data.get("type", "text")).replace(" ", "").lower()
+            rule = DEFAULT_RULE_FOR_TYPE.get(type_kind(declared), "text")
+        common = {key: value for key, value in data.items() if key in COLUMN_KEYS}
+        options = {key: value for key, value in data.items() if key not in COLUMN_KEYS}
+        return {**common, "rule": rule, "options": {RULE_TAG: rule, **options}}
 
     @field_validator("type")
     @classmethod
@@ -81,30 +130,42 @@ class ColumnSpec(_Strict):
             raise ValueError(f"numeric scale exceeds precision in {value!r}")
         return normalised
 
-    @field_validator("allowed")
+    @field_validator("rule")
     @classmethod
-    def _compiles(cls, value: str | None) -> str | None:
-        if value is not None:
-            try:
-                re.compile(value)
-            except re.error as exc:
-                raise ValueError(f"'allowed' is not a valid regex: {exc}") from exc
+    def _registered(cls, value: str) -> str:
+        if value not in RULES:
+            raise ValueError(
+                f"unknown rule; the registered rules are {', '.join(sorted(RULES))} (got {value!r})"
+            )
         return value
 
     @model_validator(mode="after")
-    def _rule_needs(self) -> ColumnSpec:
-        if self.rule == "year_month" and not (
-            isinstance(self.source, list) and len(self.source) == 2
-        ):
-            raise ValueError("rule year_month needs 'source: [<year header>, <month header>]'")
-        if self.rule in ("mapping", "copy") and not self.from_column:
-            raise ValueError(f"rule {self.rule} needs 'from: <column>'")
-        if self.rule == "mapping" and not self.mapping:
-            raise ValueError("rule mapping needs 'mapping: <name of a mapping in mappings.yml>'")
-        if self.rule in ("decimal", "rate") and not self.type.startswith("numeric"):
-            raise ValueError(f"rule {self.rule} needs a numeric(precision,scale) type")
-        if self.rule in ("year_month", "month_date") and self.type != "date":
-            raise ValueError(f"rule {self.rule} needs type date")
+    def _rule_fits(self) -> ColumnSpec:
+        rule = RULES[self.rule]
+        if rule.cells == 2 and not (isinstance(self.source, list) and len(self.source) == 2):
+            raise ValueError(f"rule {self.rule} needs 'source: [<year header>, <month header>]'")
+        if rule.cells == 1 and isinstance(self.source, list) and len(self.source) != 1:
+            raise ValueError(f"rule {self.rule} reads one header; 'source' lists {self.source}")
+        if rule.reads_column:
+            if not self.from_column:
+                raise ValueError(f"rule {self.rule} needs 'from: <column>'")
+            given = [key for key in ("source", "aliases", "optional") if getattr(self, key)]
+            if given:
+                raise ValueError(
+                    f"{given} do not apply to rule {self.rule}: it reads column "
+                    f"{self.from_column!r}, not a header"
+                )
+        elif self.from_column:
+            raise ValueError(f"'from' does not apply to rule {self.rule}: it reads its own header")
+        if rule.types is not None and type_kind(self.type) not in rule.types:
+            wanted = (
+                "a numeric(precision,scale) type"
+                if rule.types == {"numeric"}
+                else "type " + " or ".join(sorted(rule.types))
+            )
+            raise ValueError(f"rule {self.rule} needs {wanted}, not {self.type}")
+        if self.required and self.optional:
+            raise ValueError("a column cannot be both required and optional")
         return self
 
     @property
@@ -116,7 +177,7 @@ class ColumnSpec(_Strict):
 
     def source_headers(self, output_name: str) -> list[str]:
         """The workbook headers this column reads, in order (its own name if none is given)."""
-        if self.rule in ("mapping", "copy"):
+        if RULES[self.rule].reads_column:
             return []
         if self.source is None:
             return [output_name]
@@ -287,7 +348,12 @@ def _column_problems(
         if missing:
             problems.append((f"columns.{column}", f"refers to undeclared columns {missing}"))
         mapping = spec.get("mapping")
-        if isinstance(mapping, str) and mappings is not None and mapping not in mappings:
+        if (
+            spec.get("rule") == "mapping"
+            and isinstance(mapping, str)
+            and mappings is not None
+            and mapping not in mappings
+        ):
             known = (
                 f"mappings.yml has {sorted(mappings)}"
                 if mappings
@@ -317,15 +383,23 @@ class DataSourcesError(WorkDataHubError, ValueError):
     """``data_sources.yml`` is invalid; the message lists every problem with domain and key."""
 
 
-def _known_keys(location: tuple[str | int, ...]) -> list[str]:
+def _known_keys(location: tuple[str | int, ...], rule: str | None = None) -> list[str]:
     """The keys allowed where ``location`` points: a domain, a column or a column default."""
-    model: type[BaseModel] = DomainConfig
     if len(location) >= 4 and location[0] == "columns" and location[2] == "defaults":
-        model = DefaultWhen
+        keys = [field.alias or name for name, field in DefaultWhen.model_fields.items()]
     elif len(location) >= 3 and location[0] == "columns":
-        model = ColumnSpec
-    keys = [field.alias or name for name, field in model.model_fields.items()]
+        keys = list(COLUMN_KEYS)
+        if rule in RULES:
+            keys += list(RULES[rule].options.model_fields)
+    else:
+        keys = [field.alias or name for name, field in DomainConfig.model_fields.items()]
     return sorted(key for key in keys if key != "name")
+
+
+def _unknown_key(key: str, known: list[str]) -> str:
+    close = difflib.get_close_matches(key, known, n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    return f"unknown key{hint} (allowed here: {', '.join(known)})"
 
 
 def _describe(problem: Any) -> str:
@@ -336,10 +410,7 @@ def _describe(problem: Any) -> str:
         key = str(location[-1])
         if len(location) == 1 and key in _REPLACED_KEYS:
             return _REPLACED_KEYS[key]
-        known = _known_keys(location)
-        close = difflib.get_close_matches(key, known, n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
-        return f"unknown key{hint} (allowed here: {', '.join(known)})"
+        return _unknown_key(key, _known_keys(location))
     if kind == "missing":
         return "is required but missing"
     message = str(problem["msg"]).removeprefix("Value error, ")
@@ -348,13 +419,47 @@ def _describe(problem: Any) -> str:
     return f"{message} (got {problem.get('input')!r})"
 
 
+def _describe_option(problem: Any) -> tuple[tuple[Any, ...], str] | None:
+    """A problem inside a column's rule options, placed at the column's own YAML key.
+
+    Pydantic locates it at ``columns.<name>.options.<rule>.<option>``; the YAML spells the
+    option beside the column's other keys, so the message says ``columns.<name>.<option>``.
+    """
+    location = tuple(problem["loc"])
+    at = location.index("options")
+    column, inner = location[:at], location[at + 1 :]
+    if problem["type"] in ("union_tag_invalid", "union_tag_not_found") or not inner:
+        return None  # an unknown rule: reported on the column's `rule` key
+    rule, option = str(inner[0]), inner[1:]
+    kind = problem["type"]
+    if kind == "extra_forbidden":
+        key = str(option[-1])
+        takes = sorted(RULES[rule].options.model_fields)
+        known = _known_keys((*column, "x"), rule)
+        return (*column, key), (
+            f"{_unknown_key(key, known).split(' (allowed', 1)[0]}: not an option of rule {rule} "
+            f"(rule {rule} takes: {', '.join(takes) or 'no options'}; every column takes: "
+            f"{', '.join(COLUMN_KEYS)})"
+        )
+    if kind == "missing" and option:
+        return column, f"rule {rule} needs '{option[0]}:'"
+    return column + option, _describe(problem)
+
+
 def _format_errors(domain: str, error: ValidationError) -> list[str]:
     lines = []
     for problem in error.errors():
         if not problem["loc"] and problem["type"] == "value_error":
             continue  # cross-field checks: reported from the raw settings, see parse_domains
-        key = ".".join(str(part) for part in problem["loc"]) or "(domain)"
-        lines.append(f"domain '{domain}', key '{key}': {_describe(problem)}")
+        location: tuple[Any, ...] = tuple(problem["loc"])
+        described: str | None = None
+        if "options" in location and location[:1] == ("columns",):
+            placed = _describe_option(problem)
+            if placed is None:
+                continue
+            location, described = placed
+        key = ".".join(str(part) for part in location) or "(domain)"
+        lines.append(f"domain '{domain}', key '{key}': {described or _describe(problem)}")
     return lines
 
 
@@ -414,7 +519,9 @@ def parse_domains(
             for key, message in cross_field_problems(body, mappings)
         ]
         try:
-            domain = DomainConfig.model_validate({"name": name, **body})
+            domain = DomainConfig.model_validate(
+                {"name": name, **body}, context={MAPPINGS_CONTEXT: mappings or {}}
+            )
         except ValidationError as exc:
             found = _format_errors(name, exc) + found
         else:

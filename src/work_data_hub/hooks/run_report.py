@@ -127,8 +127,9 @@ class RunReportHooks:
                 domain["files"] = value.report()
                 self._log_files(domain_name, domain["files"])
             elif output == "cleaning_summary":
-                domain.update({k: v for k, v in value.items() if k != "files"})
-                domain["files_read"] = value["files"]
+                summary = value.report()
+                domain.update({k: v for k, v in summary.items() if k != "files"})
+                domain["files_read"] = summary["files"]
             elif output == "load_plan":
                 domain.update(table=value.table, mode=value.mode, rows_planned=value.rows_to_insert)
 

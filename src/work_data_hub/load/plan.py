@@ -19,7 +19,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-import pandas as pd
+import polars as pl
 
 from work_data_hub.config import LINEAGE_COLUMNS, DomainConfig
 from work_data_hub.load.copy_format import copy_text
@@ -265,18 +265,18 @@ def lock_key(table: str) -> int:
     return int.from_bytes(digest[:8], "big", signed=True)
 
 
-def _loaded_files(rows: pd.DataFrame, files: Sequence[LoadedFile] | None) -> tuple[LoadedFile, ...]:
+def _loaded_files(rows: pl.DataFrame, files: Sequence[LoadedFile] | None) -> tuple[LoadedFile, ...]:
     if files is not None:
         return tuple(files)
     # Without a manifest (tests, benchmarks) the ledger still names each file and its rows.
     if not len(rows):
         return ()
-    counts = rows["_source_file"].value_counts().sort_index()
-    return tuple(LoadedFile(str(path), None, None, int(n)) for path, n in counts.items())
+    counts = rows.group_by("_source_file").len().sort("_source_file")
+    return tuple(LoadedFile(str(path), None, None, int(n)) for path, n in counts.iter_rows())
 
 
 def build_load_plan(
-    rows: pd.DataFrame,
+    rows: pl.DataFrame,
     domain: DomainConfig,
     *,
     run_id: str,

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-import pandas as pd
+import polars as pl
 
 from work_data_hub.load.checksum import PLACEHOLDER
 
@@ -156,7 +156,7 @@ def _diff_lines(diff: PlanDiff) -> list[str]:
 
 
 def build_plan_summary(
-    rows: pd.DataFrame,
+    rows: pl.DataFrame,
     *,
     domain: str,
     table: str,
@@ -191,15 +191,12 @@ def build_plan_summary(
     )
 
 
-def scopes_of(rows: pd.DataFrame, refresh_scope: list[str]) -> tuple[tuple[str | None, ...], ...]:
+def scopes_of(rows: pl.DataFrame, refresh_scope: list[str]) -> tuple[tuple[str | None, ...], ...]:
     """The distinct refresh-scope combinations in ``rows``, as text, sorted."""
-    if rows.empty or not refresh_scope:
+    if rows.is_empty() or not refresh_scope:
         return ()
-    distinct = rows[refresh_scope].astype("string").drop_duplicates()
-    scopes = {
-        tuple(None if pd.isna(value) else str(value) for value in scope)
-        for scope in distinct.itertuples(index=False, name=None)
-    }
+    distinct = rows.select(pl.col(refresh_scope).cast(pl.String)).unique()
+    scopes = set(distinct.iter_rows())
     return tuple(sorted(scopes, key=lambda scope: tuple(value or "" for value in scope)))
 
 

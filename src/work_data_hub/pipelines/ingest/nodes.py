@@ -13,12 +13,18 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
+import polars as pl
 
-from work_data_hub.cleaning.engine import REJECT_COLUMNS, CleanResult, clean_sheet, combine
-from work_data_hub.cleaning.reading import SOURCE_FILE, SOURCE_ROW, read_sheet
+from work_data_hub.cleaning.engine import (
+    CleaningSummary,
+    CleanResult,
+    FileCleaning,
+    clean_sheet,
+    combine,
+)
+from work_data_hub.cleaning.reading import SOURCE_FILE, headers_read_by, read_sheet
 from work_data_hub.cleaning.workbook import ExcelWorkbook
 from work_data_hub.config import DomainConfig, check_run_parameters
 from work_data_hub.discovery import (
@@ -102,13 +108,12 @@ def clean_workbooks(
     manifest: FileManifest,
     *,
     domain: DomainConfig,
-    mappings: dict[str, dict[str, str]],
-) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
+) -> tuple[pl.DataFrame, pd.DataFrame, CleaningSummary]:
     """Read only the selected workbooks, clean their rows, and split off the rejects."""
     today = dt.date.today()
     results: list[CleanResult] = []
     rows_blank = rows_total = 0
-    files: dict[str, dict[str, Any]] = {}
+    files: dict[str, FileCleaning] = {}
     selected = manifest.selection.selected
 
     def open_and_parse(file: DatedFile) -> ExcelWorkbook:
@@ -117,9 +122,6 @@ def clean_workbooks(
         workbook.name = file.path
         workbook.parse(domain.sheet)
         return workbook
-
-    if not selected:
-        return _nothing_to_clean(domain)
 
     # The next workbook is opened and its sheet parsed while this one is cleaned: calamine
     # parses without holding the GIL, so on two cores that parse overlaps the pandas work.
@@ -134,9 +136,11 @@ def clean_workbooks(
             if position + 1 < len(selected):
                 pending.append(read_ahead.submit(open_and_parse, selected[position + 1]))
             try:
-                sheet = read_sheet(workbook, domain.sheet, domain.header_row)
+                sheet = read_sheet(
+                    workbook, domain.sheet, domain.header_row, reads=headers_read_by(domain)
+                )
                 del workbook
-                result = clean_sheet(sheet, domain, mappings, today)
+                result = clean_sheet(sheet, domain, today)
             except BaseException:
                 for future in pending:
                     future.cancel()
@@ -144,12 +148,12 @@ def clean_workbooks(
             results.append(result)
             rows_blank += sheet.rows_blank
             rows_total += sheet.rows_total
-            files[file.path] = {
-                "sheet": sheet.sheet,
-                "rows_read": result.rows_read,
-                "rows_skipped": sheet.rows_blank + sheet.rows_total,
-                "seconds": round(time.perf_counter() - started, 3),
-            }
+            files[file.path] = FileCleaning(
+                sheet=sheet.sheet,
+                rows_read=result.rows_read,
+                rows_skipped=sheet.rows_blank + sheet.rows_total,
+                seconds=round(time.perf_counter() - started, 3),
+            )
             logger.info(
                 "%s: read %s rows from %s (%s blank and %s total rows skipped)",
                 domain.name,
@@ -160,48 +164,32 @@ def clean_workbooks(
             )
             del sheet
     combined = combine(results, domain)
-    summary = {
-        "rows_read": combined.rows_read,
-        "rows_skipped": rows_blank + rows_total,
-        "rows_skipped_blank": rows_blank,
-        "rows_skipped_total": rows_total,
-        "rows_rejected": _rejected_rows(combined),
-        "rows_clean": len(combined.rows),
-        "unknown_columns": combined.unknown_headers,
-        "files": files,
-    }
-    if summary["rows_rejected"]:
+    summary = CleaningSummary(
+        rows_read=combined.rows_read,
+        rows_skipped_blank=rows_blank,
+        rows_skipped_total=rows_total,
+        rows_rejected=combined.rows_rejected,
+        rows_clean=len(combined.rows),
+        unknown_columns=tuple(combined.unknown_headers),
+        absent_columns=tuple(combined.absent_columns),
+        files=files,
+    )
+    if summary.absent_columns:
         logger.warning(
-            "%s: %s rows rejected; see the rejects file", domain.name, summary["rows_rejected"]
+            "%s: optional column(s) %s had no header in a delivery and are NULL there",
+            domain.name,
+            list(summary.absent_columns),
+        )
+    if summary.rows_rejected:
+        logger.warning(
+            "%s: %s rows rejected; see the rejects file", domain.name, summary.rows_rejected
         )
     return combined.rows, combined.rejects, summary
 
 
-def _nothing_to_clean(domain: DomainConfig) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
-    """Every selected file is already loaded: no rows, no rejects."""
-    rows = pd.DataFrame(columns=[*domain.columns, SOURCE_FILE, SOURCE_ROW])
-    summary = {
-        "rows_read": 0,
-        "rows_skipped": 0,
-        "rows_skipped_blank": 0,
-        "rows_skipped_total": 0,
-        "rows_rejected": 0,
-        "rows_clean": 0,
-        "unknown_columns": [],
-        "files": {},
-    }
-    return rows, pd.DataFrame(columns=REJECT_COLUMNS), summary
-
-
-def _rejected_rows(result: CleanResult) -> int:
-    if result.rejects.empty:
-        return 0
-    return int(result.rejects[["file", "row"]].drop_duplicates().shape[0])
-
-
 def plan_load(
-    rows: pd.DataFrame,
-    cleaning_summary: dict[str, Any],
+    rows: pl.DataFrame,
+    cleaning_summary: CleaningSummary,
     manifest: FileManifest,
     run_id: str,
     max_reject_ratio: float,
@@ -209,7 +197,7 @@ def plan_load(
     domain: DomainConfig,
 ) -> LoadPlan:
     """The load as data: statements and COPY payload, the same for plan and execute."""
-    rows_per_file = rows[SOURCE_FILE].value_counts().to_dict() if len(rows) else {}
+    rows_per_file = dict(rows.group_by(SOURCE_FILE).len().iter_rows()) if len(rows) else {}
     files = [
         LoadedFile(
             path=file.path,
@@ -223,8 +211,8 @@ def plan_load(
         rows,
         domain,
         run_id=run_id,
-        rows_read=int(cleaning_summary["rows_read"]),
-        rows_rejected=int(cleaning_summary["rows_rejected"]),
+        rows_read=cleaning_summary.rows_read,
+        rows_rejected=cleaning_summary.rows_rejected,
         max_reject_ratio=max_reject_ratio,
         files=files,
     )

@@ -36,7 +36,7 @@ def _bound(function: Any, **bound: Any) -> Any:
     return node_function
 
 
-def create_pipeline(domain: DomainConfig, mappings: dict[str, dict[str, str]]) -> Pipeline:
+def create_pipeline(domain: DomainConfig) -> Pipeline:
     """Discover, clean and plan one domain; the plan dataset applies it when ``execute``."""
     template = Pipeline(
         [
@@ -53,7 +53,7 @@ def create_pipeline(domain: DomainConfig, mappings: dict[str, dict[str, str]]) -
                 name="skip_loaded",
             ),
             Node(
-                _bound(nodes.clean_workbooks, domain=domain, mappings=mappings),
+                _bound(nodes.clean_workbooks, domain=domain),
                 inputs=["inbox_workbooks", "file_manifest"],
                 outputs=["clean_rows", "rejects", "cleaning_summary"],
                 name="clean_workbooks",

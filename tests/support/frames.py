@@ -1,0 +1,42 @@
+"""Clean rows (polars) seen as pandas, so tests can compare them with pandas' NA semantics."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pandas as pd
+import polars as pl
+
+from work_data_hub.cleaning.engine import CleanResult
+
+
+def as_pandas(rows: pl.DataFrame) -> pd.DataFrame:
+    """Text columns as pandas ``string`` (NA for NULL), integers as int64."""
+    frame = rows.to_pandas()
+    for name, dtype in rows.schema.items():
+        if dtype == pl.String:
+            frame[name] = frame[name].astype("string")
+    return frame
+
+
+@dataclass
+class Cleaned:
+    """A :class:`CleanResult` with its rows as pandas; ``result`` is the engine's own."""
+
+    result: CleanResult
+    rows: pd.DataFrame
+    rejects: pd.DataFrame
+    rows_read: int
+    unknown_headers: list[str] = field(default_factory=list)
+    absent_columns: list[str] = field(default_factory=list)
+
+
+def pandas_view(result: CleanResult) -> Cleaned:
+    return Cleaned(
+        result,
+        as_pandas(result.rows),
+        result.rejects,
+        result.rows_read,
+        result.unknown_headers,
+        result.absent_columns,
+    )
