@@ -5,7 +5,16 @@ from __future__ import annotations
 from kedro.pipeline import Pipeline
 
 from work_data_hub.config.project import load_domains
+from work_data_hub.errors import WorkDataHubError
 from work_data_hub.pipelines.ingest import create_pipeline
+
+
+class UnknownPipelineError(WorkDataHubError, KeyError):
+    """``--pipelines`` names no registered pipeline; the message lists the valid domains."""
+
+    def __str__(self) -> str:
+        # KeyError's own str() quotes the message.
+        return str(self.args[0])
 
 
 class DomainPipelines(dict[str, Pipeline]):
@@ -13,7 +22,9 @@ class DomainPipelines(dict[str, Pipeline]):
 
     def __missing__(self, name: str) -> Pipeline:
         domains = sorted(key for key in self if key != "__default__")
-        raise KeyError(f"Unknown pipeline {name!r}. Valid domains: {', '.join(domains)}")
+        raise UnknownPipelineError(
+            f"Unknown pipeline {name!r}. Valid domains: {', '.join(domains)}"
+        )
 
 
 def register_pipelines() -> dict[str, Pipeline]:

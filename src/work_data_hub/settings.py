@@ -3,6 +3,7 @@
 from kedro.config import OmegaConfigLoader
 
 from work_data_hub.hooks.progress import ProgressHooks
+from work_data_hub.hooks.run_context import RunContextHooks
 from work_data_hub.hooks.run_log import RunLogHooks
 from work_data_hub.hooks.run_report import RunReportHooks
 from work_data_hub.integrations.kedro_viz import disable_kedro_viz_update_check
@@ -10,7 +11,8 @@ from work_data_hub.integrations.kedro_viz import disable_kedro_viz_update_check
 # Nothing in this project reaches the network; see work_data_hub/offline.py.
 disable_kedro_viz_update_check()
 
-HOOKS = (RunReportHooks(), RunLogHooks(), ProgressHooks())
+# Order matters where no tryfirst/trylast says otherwise: pluggy calls the last one first.
+HOOKS = (RunContextHooks(), RunReportHooks(), RunLogHooks(), ProgressHooks())
 
 CONFIG_LOADER_CLASS = OmegaConfigLoader
 CONFIG_LOADER_ARGS = {

@@ -145,7 +145,7 @@ def run_domain(
     statement_timeout_ms: int = 0,
 ) -> RunOutcome:
     """One domain end to end, in-process, through the project's catalog dataset types."""
-    from work_data_hub.datasets.rejects_csv_dataset import OwnerOnlyCSVDataset
+    from work_data_hub.datasets.rejects_csv_dataset import RejectsCSVDataset
 
     domain = domain or trustee_domain()
     run_id = run_id or dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H.%M.%S.%fZ")
@@ -158,10 +158,8 @@ def run_domain(
     rows, rejects, summary = nodes.clean_workbooks(
         workbooks, manifest, domain=domain, mappings=mappings or {}
     )
-    rejects_dataset = OwnerOnlyCSVDataset(
-        filepath=str(reporting / "rejects" / f"{domain.name}.csv"),
-        version=version,
-        save_args={"index": False, "encoding": "utf-8-sig"},
+    rejects_dataset = RejectsCSVDataset(
+        filepath=str(reporting / "rejects" / f"{domain.name}.csv"), version=version
     )
     rejects_dataset.save(rejects)
     plan = nodes.plan_load(rows, summary, run_id, max_reject_ratio, domain=domain)

@@ -14,6 +14,19 @@ from work_data_hub.pipelines.ingest import nodes
 # Run-wide parameters stay un-prefixed in every namespaced domain pipeline.
 SHARED_PARAMETERS = {"params:inbox", "params:max_files", "params:max_reject_ratio"}
 
+# The names the hooks (run report, progress) and the catalog's dataset factories rely on; inside
+# a domain each is prefixed by the namespace ("trustee_performance.load_plan").
+SELECT_STEP = "select_workbooks"
+CLEAN_STEP = "clean_workbooks"
+PLAN_STEP = "plan_load"
+INBOX_WORKBOOKS = "inbox_workbooks"
+FILE_MANIFEST = "file_manifest"
+CLEAN_ROWS = "clean_rows"
+REJECTS = "rejects"
+CLEANING_SUMMARY = "cleaning_summary"
+LOAD_PLAN = "load_plan"
+RUN_ID = "run_id"
+
 
 def _bound(function: Any, **bound: Any) -> Any:
     """``function`` with the domain's settings bound, keeping its name and source for Kedro-Viz.
@@ -37,21 +50,21 @@ def create_pipeline(domain: DomainConfig, mappings: dict[str, dict[str, str]]) -
         [
             Node(
                 _bound(nodes.select_workbooks, domain=domain),
-                inputs=["inbox_workbooks", "params:inbox", "params:max_files"],
-                outputs="file_manifest",
-                name="select_workbooks",
+                inputs=[INBOX_WORKBOOKS, "params:inbox", "params:max_files"],
+                outputs=FILE_MANIFEST,
+                name=SELECT_STEP,
             ),
             Node(
                 _bound(nodes.clean_workbooks, domain=domain, mappings=mappings),
-                inputs=["inbox_workbooks", "file_manifest"],
-                outputs=["clean_rows", "rejects", "cleaning_summary"],
-                name="clean_workbooks",
+                inputs=[INBOX_WORKBOOKS, FILE_MANIFEST],
+                outputs=[CLEAN_ROWS, REJECTS, CLEANING_SUMMARY],
+                name=CLEAN_STEP,
             ),
             Node(
                 _bound(nodes.plan_load, domain=domain),
-                inputs=["clean_rows", "cleaning_summary", "run_id", "params:max_reject_ratio"],
-                outputs="load_plan",
-                name="plan_load",
+                inputs=[CLEAN_ROWS, CLEANING_SUMMARY, RUN_ID, "params:max_reject_ratio"],
+                outputs=LOAD_PLAN,
+                name=PLAN_STEP,
             ),
         ],
         tags=["ingest"],
@@ -60,6 +73,6 @@ def create_pipeline(domain: DomainConfig, mappings: dict[str, dict[str, str]]) -
         template,
         namespace=domain.name,
         parameters=SHARED_PARAMETERS,
-        inputs={"run_id"},
+        inputs={RUN_ID},
         tags=[domain.name],
     )
