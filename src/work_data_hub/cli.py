@@ -17,20 +17,17 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, ClassVar
 
 import click
-from kedro.framework.cli.project import run as kedro_run
-from kedro.framework.cli.utils import _split_params, split_string
 
-from work_data_hub.config.params import (
-    check_command_line_params,
-    check_parameter_names,
-    describe_run_parameters,
-)
 from work_data_hub.errors import WorkDataHubError
+
+# Kedro imports this module for every command in the project (`kedro --version` too): what the
+# run command needs (Kedro's own run command, the params' pydantic model) is imported when it
+# is built, in ProjectCommands.get_command.
 
 VERBOSE_VARIABLE = "WDH_VERBOSE"
 PLAIN_LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -92,6 +89,8 @@ def plain_logs_off_terminal() -> None:
 
 
 def _params_help() -> str:
+    from work_data_hub.config.params import describe_run_parameters  # noqa: PLC0415
+
     rows = describe_run_parameters()
     width = max(len(name) for name, _, _ in rows)
     lines = [
@@ -109,6 +108,13 @@ def _raw_params(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
 
 def _checked_params(ctx: click.Context, param: click.Parameter, raw: Any) -> dict[str, Any]:
     """``--params`` checked on its text (names, booleans), then parsed by Kedro's parser."""
+    from kedro.framework.cli.utils import _split_params, split_string  # noqa: PLC0415
+
+    from work_data_hub.config.params import (  # noqa: PLC0415
+        check_command_line_params,
+        check_parameter_names,
+    )
+
     if isinstance(raw, dict):  # from --config: already parsed
         check_parameter_names(raw)
         return raw
@@ -130,6 +136,8 @@ def _check_pipelines(pipeline: str | None, pipelines: list[str]) -> None:
 
 
 def _run_command() -> click.Command:
+    from kedro.framework.cli.project import run as kedro_run  # noqa: PLC0415
+
     params: list[click.Parameter] = []
     params_option: click.Parameter | None = None
     for parameter in kedro_run.params:
@@ -175,9 +183,20 @@ def _run_command() -> click.Command:
     )
 
 
-@click.group(name="work_data_hub")
+class ProjectCommands(click.Group):
+    """The project's commands, each built when first asked for."""
+
+    _factories: ClassVar[dict[str, Callable[[], click.Command]]] = {"run": _run_command}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(self._factories)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in self._factories:
+            self.add_command(self._factories[cmd_name]())
+        return self.commands.get(cmd_name)
+
+
+@click.group(name="work_data_hub", cls=ProjectCommands)
 def cli() -> None:
     """WorkDataHub's project commands."""
-
-
-cli.add_command(_run_command())

@@ -18,7 +18,7 @@ from rich.console import Console
 if TYPE_CHECKING:
     from rich.progress import Progress
 
-from work_data_hub.pipelines.ingest.pipeline import (
+from work_data_hub.pipelines.ingest.names import (
     CLEAN_STEP,
     FILE_MANIFEST,
     INBOX_WORKBOOKS,

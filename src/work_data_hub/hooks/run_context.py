@@ -12,19 +12,18 @@ from typing import Any
 
 from kedro.framework.hooks import hook_impl
 
-from work_data_hub.config.params import (
-    RunParametersError,
-    check_parameter_names,
-    check_run_parameters,
-    run_parameter_names,
-)
-from work_data_hub.pipelines.ingest.pipeline import RUN_ID
+from work_data_hub.pipelines.ingest.names import RUN_ID
+
+# work_data_hub.config is imported when a run starts, not when settings.py is: every kedro
+# command imports the settings, and the config package brings pydantic's models.
 
 logger = logging.getLogger("work_data_hub.run")
 
 
 def run_parameters(catalog: Any) -> dict[str, Any]:
     """The runtime parameters as the run's catalog resolved them (defaults included)."""
+    from work_data_hub.config.params import run_parameter_names  # noqa: PLC0415
+
     return {
         name: catalog.load(f"params:{name}")
         for name in run_parameter_names()
@@ -38,6 +37,12 @@ class RunContextHooks:
     # tryfirst: before the progress display starts and before any other hook reads the params.
     @hook_impl(tryfirst=True)
     def before_pipeline_run(self, run_params: dict[str, Any], catalog: Any) -> None:
+        from work_data_hub.config.params import (  # noqa: PLC0415
+            RunParametersError,
+            check_parameter_names,
+            check_run_parameters,
+        )
+
         run_id = run_params["run_id"]
         try:
             check_parameter_names(run_params.get("runtime_params") or {})

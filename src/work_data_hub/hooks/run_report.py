@@ -26,7 +26,7 @@ from work_data_hub.datasets.owner_only import open_owner_only
 from work_data_hub.datasets.results import ReportsFile, ReportsLoad, SaveResultMissingError
 from work_data_hub.errors import WorkDataHubError
 from work_data_hub.hooks.run_context import run_parameters
-from work_data_hub.pipelines.ingest.pipeline import (
+from work_data_hub.pipelines.ingest.names import (
     CLEANING_SUMMARY,
     FILE_MANIFEST,
     LOAD_PLAN,
@@ -59,6 +59,13 @@ def plural(count: int, noun: str) -> str:
 def _without_none(fields: dict[str, Any]) -> dict[str, Any]:
     # A count nobody measured is absent, never None (plan-only runs delete and insert nothing).
     return {key: value for key, value in fields.items() if value is not None}
+
+
+def pipelines_run(run_params: dict[str, Any]) -> list[str]:
+    """The pipelines a run was asked for: ``kedro run --pipelines``, or (kedro-dagster, whose
+    jobs filter ``__default__`` by namespace) the domains of the job, else ``__default__``."""
+    names = run_params.get("pipeline_names") or run_params.get("node_namespaces")
+    return list(names or [run_params.get("pipeline_name") or "__default__"])
 
 
 class ReportingFolderError(WorkDataHubError, OSError):
@@ -139,7 +146,7 @@ class RunReportHooks:
             "run_id": run_params["run_id"],
             "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "env": run_params.get("env"),
-            "pipelines": run_params.get("pipeline_names") or ["__default__"],
+            "pipelines": pipelines_run(run_params),
             "params": params,
             "_clock": time.perf_counter(),
         }
@@ -152,8 +159,14 @@ class RunReportHooks:
         )
 
     @hook_impl
-    def before_node_run(self, node: Node) -> None:
+    def before_node_run(self, node: Node, inputs: dict[str, Any]) -> None:
         self._started[node.name] = time.perf_counter()
+        # The values the nodes got: under Dagster a job's run config can override the catalog's.
+        params = self._run.get("params")
+        if params is not None:
+            for name, value in inputs.items():
+                if name.startswith("params:") and name.removeprefix("params:") in params:
+                    params[name.removeprefix("params:")] = value
         domain_name, _ = _domain_and_step(node.name)
         domain = self._domain(domain_name)
         if domain["status"] == "not_run":

@@ -11,21 +11,23 @@ from kedro.pipeline import Node, Pipeline
 from work_data_hub.config import DomainConfig
 from work_data_hub.pipelines.ingest import nodes
 
+# The names the hooks and the catalog's dataset factories rely on (defined in names.py, which
+# imports nothing, so that the hooks can import them without the nodes' pandas and SQL).
+from work_data_hub.pipelines.ingest.names import (
+    CLEAN_ROWS,
+    CLEAN_STEP,
+    CLEANING_SUMMARY,
+    FILE_MANIFEST,
+    INBOX_WORKBOOKS,
+    LOAD_PLAN,
+    PLAN_STEP,
+    REJECTS,
+    RUN_ID,
+    SELECT_STEP,
+)
+
 # Run-wide parameters stay un-prefixed in every namespaced domain pipeline.
 SHARED_PARAMETERS = {"params:inbox", "params:max_files", "params:max_reject_ratio"}
-
-# The names the hooks (run report, progress) and the catalog's dataset factories rely on; inside
-# a domain each is prefixed by the namespace ("trustee_performance.load_plan").
-SELECT_STEP = "select_workbooks"
-CLEAN_STEP = "clean_workbooks"
-PLAN_STEP = "plan_load"
-INBOX_WORKBOOKS = "inbox_workbooks"
-FILE_MANIFEST = "file_manifest"
-CLEAN_ROWS = "clean_rows"
-REJECTS = "rejects"
-CLEANING_SUMMARY = "cleaning_summary"
-LOAD_PLAN = "load_plan"
-RUN_ID = "run_id"
 
 
 def _bound(function: Any, **bound: Any) -> Any:
