@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any
 
+from work_data_hub.errors import WorkDataHubError
+
 EXCLUDED_FOLDERS = frozenset({"temp", "backup", "archive"})
 EXCLUDED_SUFFIXES = frozenset({".tmp", ".bak", ".eml"})
 WORKBOOK_SUFFIXES = frozenset({".xlsx", ".xlsm"})
@@ -50,7 +52,7 @@ class Selection:
     not_selected: tuple[DatedFile, ...]
 
 
-class NoMatchingFileError(FileNotFoundError):
+class NoMatchingFileError(WorkDataHubError, FileNotFoundError):
     """No file under the inbox matches a domain's pattern."""
 
 

@@ -5,16 +5,29 @@ from __future__ import annotations
 from kedro.pipeline import Pipeline
 
 from work_data_hub.config.project import load_domains
+from work_data_hub.errors import WorkDataHubError
 from work_data_hub.pipelines import apply_plan
 from work_data_hub.pipelines.ingest import create_pipeline
+
+
+class UnknownPipelineError(WorkDataHubError, KeyError):
+    """``--pipelines`` names no registered pipeline; the message lists the valid domains."""
+
+    def __str__(self) -> str:
+        # KeyError's own str() quotes the message.
+        return str(self.args[0])
 
 
 class DomainPipelines(dict[str, Pipeline]):
     """The registered pipelines; asking for an unknown one lists the valid domains."""
 
     def __missing__(self, name: str) -> Pipeline:
-        domains = sorted(key for key in self if key not in ("__default__", "apply_plan"))
-        raise KeyError(f"Unknown pipeline {name!r}. Valid domains: {', '.join(domains)}")
+        domains = sorted(
+            key for key in self if key not in ("__default__", apply_plan.PIPELINE_NAME)
+        )
+        raise UnknownPipelineError(
+            f"Unknown pipeline {name!r}. Valid domains: {', '.join(domains)}"
+        )
 
 
 def register_pipelines() -> dict[str, Pipeline]:

@@ -3,16 +3,24 @@
 from kedro.config import OmegaConfigLoader
 
 from work_data_hub.hooks.progress import ProgressHooks
+from work_data_hub.hooks.run_context import RunContextHooks
 from work_data_hub.hooks.run_log import RunLogHooks
 from work_data_hub.hooks.run_report import RunReportHooks
 from work_data_hub.hooks.warehouse import WarehouseHooks
-from work_data_hub.integrations.kedro_viz import disable_kedro_viz_update_check
+from work_data_hub.integrations.kedro_viz import disable_if_loaded
 
-# Nothing in this project reaches the network; see work_data_hub/offline.py.
-disable_kedro_viz_update_check()
+# Nothing in this project reaches the network: Kedro-Viz's server process has imported kedro-viz
+# before it loads these settings (`kedro viz ...` itself: hooks/cli.py). See
+# integrations/kedro_viz.py.
+disable_if_loaded()
 
-# pluggy calls the last registered first: WarehouseHooks checks prod before the run starts.
-HOOKS = (RunReportHooks(), RunLogHooks(), ProgressHooks(), WarehouseHooks())
+# Kedro-Viz's run hooks write .viz/kedro_pipeline_events.json (holding a failing row's values)
+# and .viz/stats.json outside data/, world-readable: every file a run writes is under data/.
+DISABLE_HOOKS_FOR_PLUGINS = ("kedro-viz",)
+
+# Order matters where no tryfirst/trylast says otherwise: pluggy calls the last one first
+# (WarehouseHooks checks prod's warehouse before the run starts).
+HOOKS = (RunContextHooks(), RunReportHooks(), RunLogHooks(), ProgressHooks(), WarehouseHooks())
 
 CONFIG_LOADER_CLASS = OmegaConfigLoader
 CONFIG_LOADER_ARGS = {

@@ -80,7 +80,7 @@ def test_kedro_viz_update_check_does_not_reach_the_network(
     from kedro_viz.api.rest.responses import version
     from kedro_viz.integrations import pypi
 
-    import work_data_hub.settings  # noqa: F401  (importing the settings switches it off)
+    import work_data_hub.settings  # noqa: F401  (in the server process this switches it off)
     from work_data_hub.integrations.kedro_viz import disable_kedro_viz_update_check
 
     monkeypatch.setattr(pypi, "get_latest_version", pypi.get_latest_version)  # restored after
@@ -91,5 +91,35 @@ def test_kedro_viz_update_check_does_not_reach_the_network(
 
     monkeypatch.setattr(requests, "get", no_network)
     assert disable_kedro_viz_update_check()
-    assert pypi.get_latest_version() is None  # `kedro viz run` before starting the server
-    assert version.get_version_response().latest == "None"  # the server's /api/version
+    from kedro_viz import __version__
+
+    # `kedro viz run` before starting the server: no upgrade hint.
+    assert not pypi.is_running_outdated_version(pypi.parse(__version__), pypi.get_latest_version())
+    # The server's /api/version: the installed version is the newest, so the page shows no
+    # "Kedro-Viz None is here!" banner.
+    response = version.get_version_response()
+    assert response.latest == __version__ == response.installed and not response.is_outdated
+
+
+def test_the_patched_kedro_viz_attributes_still_exist() -> None:
+    """Fails when a kedro-viz release moves what integrations/kedro_viz.py replaces."""
+    import importlib
+
+    from work_data_hub.integrations import kedro_viz
+
+    for module in (kedro_viz.PYPI_MODULE, kedro_viz.VERSION_RESPONSE_MODULE):
+        assert callable(importlib.import_module(module).get_latest_version), module
+    from kedro_viz.integrations.pypi import is_running_outdated_version  # used by `viz run`
+
+    assert callable(is_running_outdated_version)
+
+
+def test_kedro_viz_run_hooks_are_off_by_their_distribution_name() -> None:
+    """settings.DISABLE_HOOKS_FOR_PLUGINS names the distribution whose hooks write .viz/."""
+    from importlib.metadata import entry_points
+
+    from work_data_hub import settings
+
+    hooks = [ep for ep in entry_points(group="kedro.hooks") if ep.module.startswith("kedro_viz")]
+    assert hooks, "kedro-viz registers no run hooks any more: drop DISABLE_HOOKS_FOR_PLUGINS"
+    assert {ep.dist.name for ep in hooks if ep.dist} <= set(settings.DISABLE_HOOKS_FOR_PLUGINS)

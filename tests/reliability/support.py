@@ -147,7 +147,7 @@ def run_domain(
 ) -> RunOutcome:
     """One domain end to end, in-process, through the project's catalog dataset types."""
     from work_data_hub.datasets.load_ledger_dataset import LoadLedgerDataset
-    from work_data_hub.datasets.rejects_csv_dataset import OwnerOnlyCSVDataset
+    from work_data_hub.datasets.rejects_csv_dataset import RejectsCSVDataset
 
     domain = domain or trustee_domain()
     run_id = run_id or dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H.%M.%S.%fZ")
@@ -163,10 +163,8 @@ def run_domain(
     ledger = LoadLedgerDataset(execute=execute, credentials=credentials).load()
     manifest = nodes.skip_loaded(selected, ledger, reload, domain=domain)
     rows, rejects, summary = nodes.clean_workbooks(workbooks, manifest, domain=domain)
-    rejects_dataset = OwnerOnlyCSVDataset(
-        filepath=str(reporting / "rejects" / f"{domain.name}.csv"),
-        version=version,
-        save_args={"index": False, "encoding": "utf-8-sig"},
+    rejects_dataset = RejectsCSVDataset(
+        filepath=str(reporting / "rejects" / f"{domain.name}.csv"), version=version
     )
     rejects_dataset.save(rejects)
     plan = nodes.plan_load(rows, summary, manifest, run_id, max_reject_ratio, domain=domain)

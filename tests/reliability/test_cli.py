@@ -73,3 +73,110 @@ def test_a_missing_mapping_file_stops_every_command_naming_the_domain_and_the_fi
         ) in output
     assert "conf/base/mappings.yml missing or empty" in output
     assert not (project_copy / "data/08_reporting/plans").exists()
+
+
+# Issue 14: a user mistake ends with a short message naming the fix, and a non-zero exit.
+MAX_LINES = 25
+
+
+def _lines(result) -> list[str]:  # type: ignore[no-untyped-def]
+    return [line for line in (result.stdout + result.stderr).splitlines() if line.strip()]
+
+
+def _assert_short(result, *expected: str) -> str:  # type: ignore[no-untyped-def]
+    lines = _lines(result)
+    assert result.returncode != 0
+    assert len(lines) <= MAX_LINES, "\n".join(lines)
+    assert "Traceback" not in result.stderr and "╭" not in result.stdout + result.stderr
+    output = _output(result)
+    for text in expected:
+        assert text in output, output
+    return lines[-1]
+
+
+def test_bad_params_and_an_unknown_pipeline_end_with_a_short_message(project_copy: Path) -> None:
+    misspelt = run_kedro(project_copy, "run", "--params", "max_file=3")
+    _assert_short(
+        misspelt,
+        "param 'max_file' is not a runtime parameter; did you mean 'max_files'?",
+        "Valid params: execute, max_files, inbox, max_reject_ratio",
+    )
+    for text in ("yes", "on"):
+        boolean = run_kedro(project_copy, "run", "--params", f"execute={text}")
+        _assert_short(boolean, "param 'execute': must be true or false", f"(got '{text}')")
+    unknown = run_kedro(project_copy, "run", "--pipelines", "trustee_performanc")
+    last = _assert_short(unknown, "Unknown pipeline 'trustee_performanc'")
+    assert last.endswith("Valid domains: annuity_performance, trustee_performance")
+    assert not (project_copy / "data/08_reporting/plans").exists()
+
+
+def test_verbose_shows_the_traceback_of_a_user_mistake(project_copy: Path) -> None:
+    for switch, env in ((["--verbose"], {}), ([], {"WDH_VERBOSE": "1"})):
+        result = run_kedro(project_copy, "run", *switch, "--params", "max_file=3", env=env)
+        assert result.returncode != 0
+        assert "Traceback" in result.stderr + result.stdout or "╭" in result.stdout
+        assert "RunParametersError" in result.stdout + result.stderr
+
+
+def test_run_help_lists_every_runtime_param_with_its_default(project_copy: Path) -> None:
+    from work_data_hub.config.params import describe_run_parameters
+
+    result = run_kedro(project_copy, "run", "--help")
+    assert result.returncode == 0, result.stderr
+    output = _output(result)
+    assert "--verbose" in output and "WDH_VERBOSE=1" in output
+    for name, default, meaning in describe_run_parameters():
+        assert f"{name} {meaning} (default {default})" in output, name
+
+
+def test_no_database_ends_short_with_a_summary_naming_the_failed_domain(
+    project_copy: Path,
+) -> None:
+    result = run_kedro(
+        project_copy, "run", "--pipelines", "trustee_performance", "--params", "execute=true"
+    )
+    last = _assert_short(result, "WDH_DATABASE__URI", "nothing was loaded")
+    assert last.startswith("Error: trustee_performance:")
+    lines = _lines(result)
+    header = next(i for i, line in enumerate(lines) if line.split()[:2] == ["domain", "status"])
+    assert lines[header].split()[2:] == ["files", "read", "rejected", "inserted", "plan"]
+    assert lines[header + 1].split()[:3] == ["trustee_performance", "failed", "1"]
+
+
+@pytest.mark.database
+def test_too_many_rejects_ends_short_naming_max_reject_ratio(
+    project_copy: Path, baseline: Baseline
+) -> None:
+    from tests.support.workbooks import trustee_rows, write_workbook
+
+    inbox = project_copy / "data/other_inbox"
+    rows = trustee_rows(2024, 12, ["P001", "P002"])
+    rows[2][4] = "n/a"  # a yield that is not a number: that row is rejected
+    write_workbook(inbox / "2024_12_受托业绩.xlsx", rows)
+    result = run_kedro(
+        project_copy,
+        "run",
+        "--pipelines",
+        "trustee_performance",
+        "--params",
+        f"execute=true,inbox={inbox}",
+        database_url=baseline.url,
+    )
+    _assert_short(result, "rows were rejected", "max_reject_ratio", "nothing was loaded")
+    assert baseline.unchanged()
+
+
+def test_a_run_ends_with_a_summary_table_and_writes_only_under_data(project_copy: Path) -> None:
+    result = run_kedro(project_copy, "run")
+    assert result.returncode == 0, result.stderr
+    lines = _lines(result)
+    header = next(i for i, line in enumerate(lines) if line.split()[:2] == ["domain", "status"])
+    rows = {line.split()[0]: line.split() for line in lines[header + 1 : header + 3]}
+    assert set(rows) == {"annuity_performance", "trustee_performance"}
+    assert all(row[1] == "planned" and row[-1].endswith(".sql") for row in rows.values())
+    # Off a terminal, one line per log record: nothing wrapped at 80 columns.
+    assert any(len(line) > 120 for line in lines)
+    # Every file the run (or a plugin, Kedro-Viz's run hooks) wrote is under data/.
+    assert not (project_copy / ".viz").exists()
+    written = {p.relative_to(project_copy).parts[0] for p in project_copy.rglob("*") if p.is_file()}
+    assert written <= {"data", "conf", "src", "pyproject.toml", ".telemetry", ".kedro.yml"}

@@ -1,7 +1,15 @@
-"""The runtime parameters (``kedro run --params ...``), checked before any file is read."""
+"""The runtime parameters (``kedro run --params ...``), checked before any file is read.
+
+:class:`RunParameters` is the one place a runtime parameter is declared: its name, type,
+default and meaning (the field's ``description``). The strict name check, the boolean check of
+the command line's text, ``kedro run --help`` and the run report all read it from there, so
+adding a parameter is one field here (and its default in ``conf/base/parameters.yml``).
+"""
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -9,25 +17,47 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from work_data_hub.errors import WorkDataHubError
 
+DEFAULT_INBOX = "data/01_raw"
+SAMPLE_INBOX = "samples/inbox"
+BOOLEAN_TEXTS = {"true": True, "false": False}
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
-
-class RunParameters(_Strict):
+class RunParameters(BaseModel):
     """The runtime parameters (``kedro run --params ...``), checked before any file is read."""
 
     model_config = ConfigDict(extra="ignore", frozen=True, strict=True)
 
-    execute: bool = False
-    max_files: Annotated[int, Field(ge=1)] = 1
-    inbox: str = "data/01_raw"
-    max_reject_ratio: Annotated[float, Field(ge=0, le=1)] = 0.0
-    reload: bool = False
-    # Review and apply: diff counts against the warehouse; plan and force are apply_plan's.
-    diff: bool = False
-    plan: str | None = None
-    force: bool = False
+    execute: bool = Field(
+        default=False,
+        description="apply the load to PostgreSQL in one transaction; false only writes the plan",
+    )
+    max_files: Annotated[int, Field(ge=1)] = Field(
+        default=1, description="the newest N periods read per domain"
+    )
+    inbox: str = Field(
+        default=DEFAULT_INBOX,
+        description="the folder searched recursively for every domain's workbooks",
+    )
+    max_reject_ratio: Annotated[float, Field(ge=0, le=1)] = Field(
+        default=0.0,
+        description="share of rejected rows (0 to 1) an execute run still loads",
+    )
+    reload: bool = Field(
+        default=False,
+        description="load selected files again even if the ledger says they are loaded",
+    )
+    diff: bool = Field(
+        default=False,
+        description="plan-only runs: read the warehouse (read-only) and report what would change",
+    )
+    plan: str | None = Field(
+        default=None,
+        description="apply_plan: the saved plan file to check (and, with execute=true, apply)",
+    )
+    force: bool = Field(
+        default=False,
+        description="apply_plan: apply a plan even if a newer load made it stale",
+    )
 
     # The messages leave out the value: check_run_parameters appends "(got ...)".
     @field_validator("execute", "reload", "diff", "force", mode="before")
@@ -63,28 +93,111 @@ class RunParametersError(WorkDataHubError, ValueError):
     """A runtime parameter has the wrong type or value; the message names it."""
 
 
+def run_parameter_names() -> tuple[str, ...]:
+    """Every runtime parameter, in declaration order."""
+    return tuple(RunParameters.model_fields)
+
+
+def boolean_parameter_names() -> frozenset[str]:
+    """The runtime parameters that take ``true`` or ``false``."""
+    return frozenset(
+        name for name, field in RunParameters.model_fields.items() if field.annotation is bool
+    )
+
+
+def describe_run_parameters() -> list[tuple[str, str, str]]:
+    """(name, default as typed on the command line, meaning) for each runtime parameter."""
+    rows = []
+    for name, field in RunParameters.model_fields.items():
+        default = field.default
+        if default is None:
+            shown = "(none)"
+        else:
+            shown = str(default).lower() if isinstance(default, bool) else str(default)
+        rows.append((name, shown, field.description or ""))
+    return rows
+
+
+def _unknown_name_problem(name: str) -> str:
+    valid = run_parameter_names()
+    close = difflib.get_close_matches(name, valid, n=1, cutoff=0.6)
+    hint = f" did you mean '{close[0]}'?" if close else ""
+    return f"param {name!r} is not a runtime parameter;{hint} Valid params: {', '.join(valid)}"
+
+
+def _name_problems(names: Iterable[str]) -> list[str]:
+    return [_unknown_name_problem(name) for name in names if name not in RunParameters.model_fields]
+
+
+def _boolean_text_problems(texts: Mapping[str, str]) -> list[str]:
+    return [
+        f"param '{name}': must be true or false (as in --params {name}=true) (got {text!r})"
+        for name, text in texts.items()
+        if name in boolean_parameter_names() and text.strip().lower() not in BOOLEAN_TEXTS
+    ]
+
+
+def check_parameter_names(names: Iterable[str]) -> None:
+    """Refuse any name that is not a runtime parameter, suggesting the closest one."""
+    problems = _name_problems(names)
+    if problems:
+        raise RunParametersError(_message(problems))
+
+
+def check_command_line_params(texts: Mapping[str, str], parsed: Mapping[str, Any]) -> None:
+    """Check ``--params`` as typed (``texts``) and as Kedro parsed it; every problem at once.
+
+    Booleans are checked on the text: Kedro's ``--params`` parser reads ``yes`` and ``on`` as
+    true, so after it the difference is gone. An inbox given here must exist and hold files.
+    """
+    problems = _name_problems(texts) + _boolean_text_problems(texts)
+    given = {
+        name: value
+        for name, value in parsed.items()
+        if name in RunParameters.model_fields and not any(f"'{name}'" in p for p in problems)
+    }
+    problems += _value_problems(given, inbox_must_hold_files=True)[1]
+    if problems:
+        raise RunParametersError(_message(problems))
+
+
+def _message(problems: list[str]) -> str:
+    return (
+        "Invalid runtime parameters:\n  "
+        + "\n  ".join(problems)
+        + f"\n  e.g. kedro run --params execute=true,max_files=3,inbox={DEFAULT_INBOX}"
+        + "\n  (kedro run --help lists every runtime parameter)"
+    )
+
+
 def _inbox_problem(inbox: str) -> str | None:
     """Why ``inbox`` cannot be searched, or None. Stops at the first file it finds."""
     root = Path(inbox)
+    sample = (
+        f" (to try the shipped sample: --params inbox={SAMPLE_INBOX}, or copy it in with "
+        f"`uv run python scripts/make_sample_inbox.py --inbox {DEFAULT_INBOX}`)"
+        if inbox == DEFAULT_INBOX
+        else ""
+    )
     if not root.is_dir():
-        return f"param 'inbox': folder {inbox!r} does not exist or is not a folder"
-    if next((path for path in root.rglob("*") if path.is_file()), None) is None:
-        return f"param 'inbox': folder {inbox!r} holds no files, so no domain's pattern can match"
+        return f"param 'inbox': folder {inbox!r} does not exist or is not a folder{sample}"
+    # Hidden files (the skeleton's .gitkeep) are never workbooks: discovery skips them too.
+    visible = (p for p in root.rglob("*") if p.is_file() and not p.name.startswith("."))
+    if next(visible, None) is None:
+        return (
+            f"param 'inbox': folder {inbox!r} holds no files, so no domain's pattern can "
+            f"match{sample}"
+        )
     return None
 
 
-def check_run_parameters(
-    params: dict[str, Any], *, inbox_must_hold_files: bool = False
-) -> RunParameters:
-    """Validate ``execute``, ``max_files``, ``inbox`` and ``max_reject_ratio`` with clear messages.
-
-    With ``inbox_must_hold_files`` (the run's start) a missing or empty inbox is refused too,
-    together with any other bad parameter, before any file is read.
-    """
+def _value_problems(
+    params: Mapping[str, Any], *, inbox_must_hold_files: bool
+) -> tuple[RunParameters | None, list[str]]:
     problems: list[str] = []
     checked: RunParameters | None = None
     try:
-        checked = RunParameters.model_validate(params)
+        checked = RunParameters.model_validate(dict(params))
     except ValidationError as exc:
         problems = [
             f"param '{'.'.join(str(p) for p in problem['loc'])}': "
@@ -96,10 +209,18 @@ def check_run_parameters(
         inbox_problem = _inbox_problem(inbox)
         if inbox_problem:
             problems.append(inbox_problem)
+    return checked, problems
+
+
+def check_run_parameters(
+    params: dict[str, Any], *, inbox_must_hold_files: bool = False
+) -> RunParameters:
+    """Validate the runtime parameters with clear messages.
+
+    With ``inbox_must_hold_files`` (the run's start) a missing or empty inbox is refused too,
+    together with any other bad parameter, before any file is read.
+    """
+    checked, problems = _value_problems(params, inbox_must_hold_files=inbox_must_hold_files)
     if problems or checked is None:
-        raise RunParametersError(
-            "Invalid runtime parameters:\n  "
-            + "\n  ".join(problems)
-            + "\n  e.g. kedro run --params execute=true,max_files=3,inbox=data/01_raw"
-        ) from None
+        raise RunParametersError(_message(problems)) from None
     return checked

@@ -1,37 +1,67 @@
-"""``OwnerOnlyCSVDataset``: kedro-datasets' ``pandas.CSVDataset``, files readable by the owner only.
+"""``RejectsCSVDataset``: the rejected rows as a CSV file Excel opens and people can trust.
 
 Rejected rows carry the bad values themselves (names, amounts, account numbers), so like the
-load plans they are created with mode 0600 rather than the umask's usual world-readable 0644.
+load plans the file is created with mode 0600 rather than the umask's usual world-readable 0644.
+It is UTF-8 with a byte-order mark, so Excel (also on a Chinese Windows) shows the names right,
+and it reads back with every value as the text written: a bad value ``n/a`` stays ``n/a``, an
+empty cell stays empty, nothing becomes ``NaN``.
 """
 
 from __future__ import annotations
 
 import os
+from pathlib import Path, PurePosixPath
+from typing import Any
 
 import pandas as pd
-from kedro.io.core import get_filepath_str
-from kedro_datasets.pandas import CSVDataset
+from kedro.io import AbstractVersionedDataset, Version
 
 from work_data_hub.datasets.owner_only import open_owner_only
+from work_data_hub.datasets.results import FileWritten
+
+ENCODING = "utf-8-sig"  # UTF-8 with BOM: what Excel needs to recognise UTF-8
 
 
-class OwnerOnlyCSVDataset(CSVDataset):  # type: ignore[misc]
-    """A ``pandas.CSVDataset`` whose local files are created with mode 0600. Catalog entry::
+class RejectsCSVDataset(AbstractVersionedDataset[pd.DataFrame, pd.DataFrame]):
+    """Saves a DataFrame of rejected rows as an owner-only, versioned CSV. Catalog entry::
 
-    "{domain}.rejects":
-      type: work_data_hub.datasets.rejects_csv_dataset.OwnerOnlyCSVDataset
-      filepath: data/08_reporting/rejects/{domain}.csv
-      versioned: true
+        "{domain}.rejects":
+          type: work_data_hub.datasets.rejects_csv_dataset.RejectsCSVDataset
+          filepath: data/08_reporting/rejects/{domain}.csv
+          versioned: true
+
+    ``load`` returns every column as text (``dtype=str``, no NA guessing). The last save's file
+    is in ``last_written`` (see :mod:`work_data_hub.datasets.results`).
     """
 
+    def __init__(
+        self,
+        *,
+        filepath: str,
+        version: Version | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(
+            filepath=PurePosixPath(filepath), version=version, exists_function=self._file_exists
+        )
+        self.metadata = metadata
+        self.last_written: FileWritten | None = None
+
+    @staticmethod
+    def _file_exists(path: str) -> bool:
+        return Path(path).is_file()
+
+    def _describe(self) -> dict[str, Any]:
+        return {"filepath": str(self._filepath), "version": self._version}
+
+    def load(self) -> pd.DataFrame:
+        return pd.read_csv(
+            self._get_load_path(), dtype=str, keep_default_na=False, encoding=ENCODING
+        )
+
     def save(self, data: pd.DataFrame) -> None:
-        # The body of CSVDataset.save, with the file created 0600 first, so that there is no
-        # moment where it is readable by others (a chmod after the write would leave one).
-        # Not a super().save() call: that is Kedro's versioning wrapper again, which may pick a
-        # new version timestamp and write elsewhere.
-        save_path = get_filepath_str(self._get_save_path(), self._protocol)
-        if self._protocol == "file":
-            os.close(open_owner_only(save_path))
-        with self._fs.open(save_path, **self._fs_open_args_save) as fs_file:
-            data.to_csv(path_or_buf=fs_file, **self._save_args)
-        self._invalidate_cache()
+        path = Path(self._get_save_path())
+        # Created 0600 before the first byte, so the rows are never readable by others.
+        with os.fdopen(open_owner_only(path), "w", encoding=ENCODING, newline="") as handle:
+            data.to_csv(handle, index=False)
+        self.last_written = FileWritten(str(path))

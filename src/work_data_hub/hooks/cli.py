@@ -26,6 +26,12 @@ class DataSourcesCheck:
     def before_command_run(self, project_metadata: Any, command_args: list[str]) -> None:
         if project_metadata is None or project_metadata.package_name != PACKAGE_NAME:
             return
+        if command_args and command_args[0] == "viz":
+            from work_data_hub.integrations.kedro_viz import (  # noqa: PLC0415
+                disable_kedro_viz_update_check,
+            )
+
+            disable_kedro_viz_update_check()  # offline: no PyPI request, no upgrade banner
         if not command_args or command_args[0] not in CHECKED_COMMANDS:
             return
         if "--help" in command_args or "-h" in command_args:

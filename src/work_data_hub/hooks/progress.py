@@ -18,8 +18,12 @@ from rich.console import Console
 if TYPE_CHECKING:
     from rich.progress import Progress
 
-READ_STEP = "clean_workbooks"
-PLAN_OUTPUT = "load_plan"
+from work_data_hub.pipelines.ingest.names import (
+    CLEAN_STEP,
+    FILE_MANIFEST,
+    INBOX_WORKBOOKS,
+    LOAD_PLAN,
+)
 
 
 def _is_interactive(console: Console) -> bool:
@@ -64,10 +68,10 @@ class ProgressHooks:
     @hook_impl
     def before_node_run(self, node: Node, inputs: dict[str, Any]) -> dict[str, Any] | None:
         domain, _, step = node.name.rpartition(".")
-        if self._progress is None or step != READ_STEP:
+        if self._progress is None or step != CLEAN_STEP:
             return None
-        workbooks_name = f"{domain}.inbox_workbooks"
-        manifest = inputs.get(f"{domain}.file_manifest")
+        workbooks_name = f"{domain}.{INBOX_WORKBOOKS}"
+        manifest = inputs.get(f"{domain}.{FILE_MANIFEST}")
         workbooks = inputs.get(workbooks_name)
         if manifest is None or workbooks is None:
             return None
@@ -103,7 +107,7 @@ class ProgressHooks:
     @hook_impl
     def before_dataset_saved(self, dataset_name: str, data: Any) -> None:
         domain, _, output = dataset_name.rpartition(".")
-        if self._progress is None or output != PLAN_OUTPUT:
+        if self._progress is None or output != LOAD_PLAN:
             return
         rows = getattr(data, "rows_to_insert", 0)
         table = getattr(data, "table", domain)

@@ -1,4 +1,13 @@
-"""Turns node and dataset events into the run report (JSON) and log lines with the same fields."""
+"""Turns node and dataset events into the run report (JSON), log events with the same fields,
+and the per-domain summary table every run ends with (on success and on failure).
+
+Coupled to the pipeline by the names exported from :mod:`work_data_hub.pipelines.ingest.pipeline`
+and to the datasets by the protocols of :mod:`work_data_hub.datasets.results`.
+
+A domain's status: ``not_run`` (none of its nodes ran), ``stopped`` (some ran, then another
+domain's failure ended the run), ``failed`` (one of its own nodes failed: ``failed_step`` and
+``error`` say which and why), ``planned`` (plan written) or ``loaded`` (plan applied).
+"""
 
 from __future__ import annotations
 
@@ -13,27 +22,50 @@ from typing import Any
 from kedro.framework.hooks import hook_impl
 from kedro.pipeline import Node, Pipeline
 
-from work_data_hub.config import check_run_parameters
 from work_data_hub.datasets.owner_only import open_owner_only
+from work_data_hub.datasets.results import ReportsFile, ReportsLoad, SaveResultMissingError
 from work_data_hub.errors import WorkDataHubError
+from work_data_hub.hooks.run_context import run_parameters
+from work_data_hub.pipelines.ingest.names import (
+    CLEANING_SUMMARY,
+    FILE_MANIFEST,
+    LOAD_PLAN,
+    REJECTS,
+)
 
 logger = logging.getLogger("work_data_hub.run")
 
-RUN_PARAMETERS = (
-    "execute",
-    "max_files",
-    "inbox",
-    "max_reject_ratio",
-    "reload",
-    "diff",
-    "plan",
-    "force",
+# Counts in the domain_done message, in order: (field, how the message names it).
+_MESSAGE_COUNTS = (
+    ("rows_read", "read"),
+    ("rows_skipped", "skipped"),
+    ("rows_rejected", "rejected"),
+    ("rows_planned", "planned"),
+    ("rows_deleted", "deleted"),
+    ("rows_inserted", "inserted"),
 )
 
 
 def _domain_and_step(name: str) -> tuple[str, str]:
     domain, _, step = name.rpartition(".")
     return domain or "(none)", step
+
+
+def plural(count: int, noun: str) -> str:
+    """``1 row``, ``2 rows``, ``0 files``."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
+def _without_none(fields: dict[str, Any]) -> dict[str, Any]:
+    # A count nobody measured is absent, never None (plan-only runs delete and insert nothing).
+    return {key: value for key, value in fields.items() if value is not None}
+
+
+def pipelines_run(run_params: dict[str, Any]) -> list[str]:
+    """The pipelines a run was asked for: ``kedro run --pipelines``, or (kedro-dagster, whose
+    jobs filter ``__default__`` by namespace) the domains of the job, else ``__default__``."""
+    names = run_params.get("pipeline_names") or run_params.get("node_namespaces")
+    return list(names or [run_params.get("pipeline_name") or "__default__"])
 
 
 class ReportingFolderError(WorkDataHubError, OSError):
@@ -54,6 +86,33 @@ def _check_writable(folder: Path) -> None:
         ) from None
 
 
+def summary_table(domains: dict[str, dict[str, Any]]) -> str:
+    """One line per domain: status, files, rows read / rejected / inserted, plan file."""
+    header = ("domain", "status", "files", "read", "rejected", "inserted", "plan")
+    rows: list[tuple[str, ...]] = [header]
+    for name, domain in domains.items():
+        files = domain.get("files", {}).get("selected")
+        rows.append(
+            (
+                name,
+                str(domain["status"]),
+                "-" if files is None else str(len(files)),
+                *(
+                    "-" if domain.get(field) is None else str(domain[field])
+                    for field in ("rows_read", "rows_rejected", "rows_inserted")
+                ),
+                str(domain.get("plan_file", "-")),
+            )
+        )
+    widths = [max(len(row[column]) for row in rows) for column in range(len(header) - 1)]
+    return "\n".join(
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False))
+        + "  "
+        + row[-1]
+        for row in rows
+    )
+
+
 class RunReportHooks:
     """Collects per-domain counts, files and timings; writes one JSON report per run."""
 
@@ -68,7 +127,7 @@ class RunReportHooks:
         self._report_dir = Path("data/08_reporting/run_reports")
 
     def _domain(self, name: str) -> dict[str, Any]:
-        return self._domains.setdefault(name, {"status": "pending", "seconds": {}})
+        return self._domains.setdefault(name, {"status": "not_run", "seconds": {}})
 
     @hook_impl
     def before_pipeline_run(
@@ -76,61 +135,60 @@ class RunReportHooks:
     ) -> None:
         self._reset()
         self._catalog = catalog
-        params = {
-            name: catalog.load(f"params:{name}")
-            for name in RUN_PARAMETERS
-            if f"params:{name}" in catalog
-        }
+        params = run_parameters(catalog)
         if "params:run_report_dir" in catalog:
             self._report_dir = Path(catalog.load("params:run_report_dir"))
         _check_writable(self._report_dir)
+        for node in pipeline.nodes:
+            if node.namespace:
+                self._domain(node.namespace)
         self._run = {
             "run_id": run_params["run_id"],
             "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "env": run_params.get("env"),
-            "pipelines": run_params.get("pipeline_names") or ["__default__"],
+            "pipelines": pipelines_run(run_params),
             "params": params,
             "_clock": time.perf_counter(),
         }
-        for node in pipeline.nodes:
-            if node.namespace:
-                self._domain(node.namespace)
         logger.info(
             "Run %s started: domains %s, params %s",
             run_params["run_id"],
-            sorted(self._domains),
-            params,
+            ", ".join(sorted(self._domains)),
+            ", ".join(f"{name}={value}" for name, value in params.items()),
             extra={"event": "run_start", "run_id": run_params["run_id"], "params": params},
         )
-        check_run_parameters(params, inbox_must_hold_files=True)
-        if "run_id" in catalog:
-            # Declared in catalog.yml (for its Kedro-Viz layer): fill it, do not replace it.
-            catalog.save("run_id", run_params["run_id"])
-        else:
-            catalog["run_id"] = run_params["run_id"]
 
     @hook_impl
-    def before_node_run(self, node: Node) -> None:
+    def before_node_run(self, node: Node, inputs: dict[str, Any]) -> None:
         self._started[node.name] = time.perf_counter()
+        # The values the nodes got: under Dagster a job's run config can override the catalog's.
+        params = self._run.get("params")
+        if params is not None:
+            for name, value in inputs.items():
+                if name.startswith("params:") and name.removeprefix("params:") in params:
+                    params[name.removeprefix("params:")] = value
+        domain_name, _ = _domain_and_step(node.name)
+        domain = self._domain(domain_name)
+        if domain["status"] == "not_run":
+            domain["status"] = "running"
 
     @hook_impl
     def after_node_run(self, node: Node, outputs: dict[str, Any]) -> None:
         domain_name, step = _domain_and_step(node.name)
         domain = self._domain(domain_name)
-        domain["status"] = "running"
         domain["seconds"][step] = round(
             time.perf_counter() - self._started.pop(node.name, time.perf_counter()), 3
         )
         for name, value in outputs.items():
             _, output = _domain_and_step(name)
-            if output == "file_manifest":
+            if output == FILE_MANIFEST:
                 domain["files"] = value.report()
                 self._log_files(domain_name, domain["files"])
-            elif output == "cleaning_summary":
+            elif output == CLEANING_SUMMARY:
                 summary = value.report()
-                domain.update({k: v for k, v in summary.items() if k != "files"})
+                domain.update(_without_none({k: v for k, v in summary.items() if k != "files"}))
                 domain["files_read"] = summary["files"]
-            elif output == "load_plan":
+            elif output == LOAD_PLAN:
                 domain.update(table=value.table, mode=value.mode, rows_planned=value.rows_to_insert)
 
     @hook_impl
@@ -143,39 +201,53 @@ class RunReportHooks:
         seconds = time.perf_counter() - self._started.pop(
             f"save:{dataset_name}", time.perf_counter()
         )
-        if output not in ("load_plan", "rejects") or self._catalog is None:
+        if output not in (LOAD_PLAN, REJECTS) or self._catalog is None:
             return
         domain = self._domain(domain_name)
         domain["seconds"][f"save_{output}"] = round(seconds, 3)
-        dataset = self._catalog[dataset_name]
-        if output == "rejects":
-            domain["rejects_file"] = str(dataset._get_load_path())
+        if output == REJECTS:
+            written = self._reporting(dataset_name, ReportsFile).last_written
+            if written is not None:
+                domain["rejects_file"] = written.path
             return
-        result = getattr(dataset, "last_result", None)
-        if result is not None:
-            domain.update(
-                plan_file=result.plan_path,
-                executed=result.executed,
-                rows_deleted=result.rows_deleted,
-                rows_inserted=result.rows_inserted,
-                transaction_seconds=result.transaction_seconds,
-                warehouse=result.warehouse,
-            )
-            summary = getattr(result, "summary", None)
-            if summary:
-                domain.update(summary=summary, plan_sha256=summary.get("plan_sha256"))
-                if summary.get("diff") is not None:
-                    domain["diff"] = summary["diff"]
+        self._record_load(domain, dataset_name)
         domain["status"] = "loaded" if domain.get("executed") else "planned"
         self._log_domain(domain_name, domain)
+
+    def _reporting(self, dataset_name: str, protocol: type) -> Any:
+        dataset = self._catalog.get(dataset_name)
+        if not isinstance(dataset, protocol):
+            raise SaveResultMissingError(dataset_name, dataset, protocol)
+        return dataset
+
+    def _record_load(self, domain: dict[str, Any], dataset_name: str) -> None:
+        result = self._reporting(dataset_name, ReportsLoad).last_result
+        if result is None:
+            return
+        domain.update(
+            _without_none(
+                {
+                    "plan_file": result.plan_path,
+                    "executed": result.executed,
+                    "rows_deleted": result.rows_deleted,
+                    "rows_inserted": result.rows_inserted,
+                    "transaction_seconds": result.transaction_seconds,
+                    "warehouse": result.warehouse,
+                }
+            )
+        )
+        if result.summary:
+            domain.update(summary=result.summary, plan_sha256=result.summary.get("plan_sha256"))
+            if result.summary.get("diff") is not None:
+                domain["diff"] = result.summary["diff"]
 
     def _log_files(self, name: str, files: dict[str, Any]) -> None:
         selected = [{"path": f["path"], "period": f["period"]} for f in files["selected"]]
         superseded = [{"path": f["path"], "period": f["period"]} for f in files["superseded"]]
         logger.info(
-            "%s: %s files selected, %s superseded, %s not selected",
+            "%s: %s selected, %s superseded, %s not selected",
             name,
-            len(selected),
+            plural(len(selected), "file"),
             len(superseded),
             len(files["not_selected"]),
             extra={
@@ -189,27 +261,57 @@ class RunReportHooks:
 
     def _log_domain(self, name: str, domain: dict[str, Any]) -> None:
         fields = {k: v for k, v in domain.items() if k not in ("files", "files_read")}
+        counts = ", ".join(
+            f"{label} {domain[field]}" for field, label in _MESSAGE_COUNTS if field in domain
+        )
+        where = f"table {domain['table']}, mode {domain['mode']}; " if "table" in domain else ""
         logger.info(
-            "%s: %s; table %s, mode %s, read %s, skipped %s, rejected %s, planned %s, "
-            "deleted %s, inserted %s",
+            "%s: %s; %srows %s",
             name,
             domain["status"],
-            domain.get("table"),
-            domain.get("mode"),
-            domain.get("rows_read"),
-            domain.get("rows_skipped"),
-            domain.get("rows_rejected"),
-            domain.get("rows_planned"),
-            domain.get("rows_deleted"),
-            domain.get("rows_inserted"),
+            where,
+            counts,
             extra={"event": "domain_done", "domain": name, **fields},
         )
 
     @hook_impl
     def on_node_error(self, error: Exception, node: Node) -> None:
+        self._started.pop(node.name, None)
         domain_name, step = _domain_and_step(node.name)
+        self._fail(domain_name, step, error)
+
+    def _fail(self, domain_name: str, step: str, error: BaseException) -> None:
         domain = self._domain(domain_name)
+        if domain["status"] == "failed":
+            return
         domain.update(status="failed", failed_step=step, error=str(error))
+        self._record_failed_plan(domain_name, domain)
+        fields = {k: v for k, v in domain.items() if k not in ("files", "files_read")}
+        # ERROR, so that alerts on errors catch a failed domain; the console's final line
+        # (work_data_hub.cli) gives the reason, the event's fields keep it.
+        logger.error(
+            "%s: failed at step %s",
+            domain_name,
+            step,
+            extra={
+                "event": "domain_done",
+                "domain": domain_name,
+                "step": step,
+                "reason": str(error),
+                **fields,
+            },
+        )
+
+    def _record_failed_plan(self, name: str, domain: dict[str, Any]) -> None:
+        """A refused execute still wrote its plan: the report says where, and that nothing loaded."""
+        if self._catalog is None:
+            return
+        plan = f"{name}.{LOAD_PLAN}"
+        # Only a dataset the run already made (``in catalog`` would also match the pattern).
+        if plan in list(self._catalog.keys()):
+            result = self._reporting(plan, ReportsLoad).last_result
+            if result is not None:
+                domain.update(plan_file=result.plan_path, executed=False)
 
     @hook_impl
     def after_pipeline_run(self, run_params: dict[str, Any]) -> None:
@@ -217,22 +319,16 @@ class RunReportHooks:
 
     @hook_impl
     def on_pipeline_error(self, error: Exception, run_params: dict[str, Any]) -> None:
+        # What started and never finished failed: a node (when Kedro did not call
+        # on_node_error for it) or a dataset save (Kedro has no hook for a failed save).
+        for started in list(self._started):
+            name = started.removeprefix("save:")
+            domain_name, step = _domain_and_step(name)
+            self._fail(domain_name, f"save_{step}" if started.startswith("save:") else step, error)
+        self._started.clear()
         for domain in self._domains.values():
-            if domain["status"] in ("running", "pending") and "error" not in domain:
-                domain["status"] = "failed" if domain["status"] == "running" else "not_run"
-        failed = [d for d in self._domains.values() if d["status"] == "failed"]
-        if failed and "error" not in failed[0]:
-            failed[0]["error"] = str(error)
-        for name, domain in self._domains.items():
-            # A refused execute still wrote its plan: the report says where, and that nothing loaded.
-            plan = f"{name}.load_plan"
-            if domain["status"] != "failed" or self._catalog is None:
-                continue
-            # Only a dataset the run already made (``in catalog`` would also match the pattern).
-            if plan in list(self._catalog.keys()):
-                result = getattr(self._catalog[plan], "last_result", None)
-                if result is not None:
-                    domain.update(plan_file=result.plan_path, executed=False)
+            if domain["status"] == "running":
+                domain["status"] = "stopped"
         self._write_report("failed", str(error))
 
     def _write_report(self, status: str, error: str | None) -> None:
@@ -250,11 +346,12 @@ class RunReportHooks:
         with os.fdopen(open_owner_only(path), "w", encoding="utf-8") as handle:
             json.dump(report, handle, ensure_ascii=False, indent=2, default=str)
         logger.info(
-            "Run %s %s in %.2fs; run report: %s",
+            "Run %s %s in %.2fs; run report: %s\n%s",
             self._run["run_id"],
             status,
             report["seconds"],
             path,
+            summary_table(self._domains),
             extra={
                 "event": "run_end",
                 "run_id": self._run["run_id"],

@@ -5,8 +5,17 @@ file (``consent: false``). What remains is Kedro-Viz's update check: ``kedro viz
 for the newest kedro-viz version before starting (``kedro_viz.integrations.pypi``, with a 30 s
 timeout and no setting to turn it off), and so does its server for the web page's
 ``/api/version``. Without a network that call waits for DNS or the timeout; behind a proxy it
-reaches the internet. :func:`disable_kedro_viz_update_check` makes both report "no newer
-version" without a request.
+reaches the internet. :func:`disable_kedro_viz_update_check` makes both report the installed
+version as the newest, without a request: no upgrade hint in the console, and no
+"Kedro-Viz None is here!" banner on the page (which a ``None`` answer would show).
+
+Applied where kedro-viz runs, not on every kedro command (importing kedro-viz costs ~0.1 s):
+by the CLI hook (work_data_hub.hooks.cli) before ``kedro viz ...``, and by settings.py in the
+server process, which has imported kedro-viz before it loads the project.
+
+Patched attributes (fenced by ``kedro-viz<13`` in pyproject.toml, guarded by
+tests/integrations/test_viz.py): ``kedro_viz.integrations.pypi.get_latest_version`` and
+``kedro_viz.api.rest.responses.version.get_latest_version``.
 """
 
 from __future__ import annotations
@@ -14,27 +23,43 @@ from __future__ import annotations
 import importlib
 import logging
 import sys
+from typing import Any
 
 logger = logging.getLogger(__name__)
 
 
-def _no_newer_version() -> None:
-    """Stands in for ``kedro_viz.integrations.pypi.get_latest_version``: nothing is asked."""
-    return None
+PYPI_MODULE = "kedro_viz.integrations.pypi"
+VERSION_RESPONSE_MODULE = "kedro_viz.api.rest.responses.version"
+
+
+def _installed_version() -> Any:
+    """Stands in for ``kedro_viz.integrations.pypi.get_latest_version``: nothing is asked, and
+    the installed version is the newest one known."""
+    from kedro_viz import __version__  # noqa: PLC0415
+    from packaging.version import parse  # noqa: PLC0415
+
+    return parse(__version__)
+
+
+def disable_if_loaded() -> bool:
+    """:func:`disable_kedro_viz_update_check` when kedro-viz is already imported (its server)."""
+    if "kedro_viz" not in sys.modules:
+        return False
+    return disable_kedro_viz_update_check()
 
 
 def disable_kedro_viz_update_check() -> bool:
     """Replace Kedro-Viz's PyPI version lookup; ``False`` when kedro-viz is not installed."""
     try:
-        pypi = importlib.import_module("kedro_viz.integrations.pypi")
+        pypi = importlib.import_module(PYPI_MODULE)
     except ImportError:
         return False
     # `kedro viz run` imports the function from this module when it runs, so replacing the
     # module attribute is enough there; the upgrade hint is simply never shown.
-    setattr(pypi, "get_latest_version", _no_newer_version)  # noqa: B010
+    setattr(pypi, "get_latest_version", _installed_version)  # noqa: B010
     # The server's /api/version (asked by the web page) bound the function when its module was
     # imported, which happens before the server loads the project and so these settings.
-    version_response = sys.modules.get("kedro_viz.api.rest.responses.version")
+    version_response = sys.modules.get(VERSION_RESPONSE_MODULE)
     if version_response is not None:
-        setattr(version_response, "get_latest_version", _no_newer_version)  # noqa: B010
+        setattr(version_response, "get_latest_version", _installed_version)  # noqa: B010
     return True

@@ -11,6 +11,24 @@ from kedro.pipeline import Node, Pipeline
 from work_data_hub.config import DomainConfig
 from work_data_hub.pipelines.ingest import nodes
 
+# The names the hooks and the catalog's dataset factories rely on (defined in names.py, which
+# imports nothing, so that the hooks can import them without the nodes' pandas and SQL).
+from work_data_hub.pipelines.ingest.names import (
+    CLEAN_ROWS,
+    CLEAN_STEP,
+    CLEANING_SUMMARY,
+    FILE_MANIFEST,
+    INBOX_WORKBOOKS,
+    LOAD_LEDGER,
+    LOAD_PLAN,
+    PLAN_STEP,
+    REJECTS,
+    RUN_ID,
+    SELECT_STEP,
+    SELECTED_FILES,
+    SKIP_STEP,
+)
+
 # Run-wide parameters stay un-prefixed in every namespaced domain pipeline.
 SHARED_PARAMETERS = {
     "params:inbox",
@@ -42,33 +60,33 @@ def create_pipeline(domain: DomainConfig) -> Pipeline:
         [
             Node(
                 _bound(nodes.select_workbooks, domain=domain),
-                inputs=["inbox_workbooks", "params:inbox", "params:max_files"],
-                outputs="selected_files",
-                name="select_workbooks",
+                inputs=[INBOX_WORKBOOKS, "params:inbox", "params:max_files"],
+                outputs=SELECTED_FILES,
+                name=SELECT_STEP,
             ),
             Node(
                 _bound(nodes.skip_loaded, domain=domain),
-                inputs=["selected_files", "load_ledger", "params:reload"],
-                outputs="file_manifest",
-                name="skip_loaded",
+                inputs=[SELECTED_FILES, LOAD_LEDGER, "params:reload"],
+                outputs=FILE_MANIFEST,
+                name=SKIP_STEP,
             ),
             Node(
                 _bound(nodes.clean_workbooks, domain=domain),
-                inputs=["inbox_workbooks", "file_manifest"],
-                outputs=["clean_rows", "rejects", "cleaning_summary"],
-                name="clean_workbooks",
+                inputs=[INBOX_WORKBOOKS, FILE_MANIFEST],
+                outputs=[CLEAN_ROWS, REJECTS, CLEANING_SUMMARY],
+                name=CLEAN_STEP,
             ),
             Node(
                 _bound(nodes.plan_load, domain=domain),
                 inputs=[
-                    "clean_rows",
-                    "cleaning_summary",
-                    "file_manifest",
-                    "run_id",
+                    CLEAN_ROWS,
+                    CLEANING_SUMMARY,
+                    FILE_MANIFEST,
+                    RUN_ID,
                     "params:max_reject_ratio",
                 ],
-                outputs="load_plan",
-                name="plan_load",
+                outputs=LOAD_PLAN,
+                name=PLAN_STEP,
             ),
         ],
         tags=["ingest"],
@@ -77,6 +95,6 @@ def create_pipeline(domain: DomainConfig) -> Pipeline:
         template,
         namespace=domain.name,
         parameters=SHARED_PARAMETERS,
-        inputs={"run_id"},
+        inputs={RUN_ID},
         tags=[domain.name],
     )

@@ -1,0 +1,202 @@
+"""The project's ``kedro run``: Kedro's own command with short errors and strict params.
+
+Kedro imports ``<package>.cli`` and lets its ``cli`` group override the built-in commands
+(``kedro.framework.cli.cli.KedroCLI.project_groups``). This ``run`` keeps every option of
+Kedro's ``run`` and adds:
+
+- a user mistake (any :class:`~work_data_hub.errors.WorkDataHubError`: params, config, inbox,
+  workbook, warehouse, rejects) ends with its short message and exit code 1; the traceback
+  only with ``--verbose`` or ``WDH_VERBOSE=1``. Any other exception keeps its traceback;
+- ``--params`` is strict: an unknown name is refused with "did you mean" and the valid names,
+  a boolean is ``true`` or ``false`` only; ``kedro run --help`` lists the params;
+- off a terminal (cron, CI, a pipe) log lines are written plainly, one line each, not wrapped.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, ClassVar
+
+import click
+
+from work_data_hub.errors import WorkDataHubError
+
+# Kedro imports this module for every command in the project (`kedro --version` too): what the
+# run command needs (Kedro's own run command, the params' pydantic model) is imported when it
+# is built, in ProjectCommands.get_command.
+
+VERBOSE_VARIABLE = "WDH_VERBOSE"
+PLAIN_LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def _verbose_requested(flag: bool) -> bool:
+    return flag or os.environ.get(VERBOSE_VARIABLE, "").strip().lower() in ("1", "true", "yes")
+
+
+def user_error(exc: BaseException) -> WorkDataHubError | None:
+    """The project's own error behind ``exc`` (itself, or what it was raised from), if any.
+
+    Kedro wraps some exceptions (a dataset's save error becomes a ``DatasetError``, an unknown
+    pipeline's ``KeyError`` a ``ValueError``); the cause chain still holds ours.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, WorkDataHubError):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None
+
+
+@contextmanager
+def short_errors(verbose: bool) -> Iterator[None]:
+    """Turn a user mistake into its message and exit code 1; let anything else through."""
+    try:
+        yield
+    except Exception as exc:
+        error = user_error(exc)
+        if error is None or verbose:
+            raise
+        # The message is the last thing printed (`kedro run --help` names the verbose switch).
+        click.secho(f"Error: {error}", err=True, fg="red")
+        sys.exit(1)
+
+
+def plain_logs_off_terminal() -> None:
+    """Off a terminal, swap Rich's console handler for one plain line per record.
+
+    Rich wraps every record at the console's width (80 columns when it cannot ask a terminal),
+    splitting paths; a log collector wants each record on one line.
+    """
+    from rich import get_console  # noqa: PLC0415
+    from rich.logging import RichHandler  # noqa: PLC0415
+
+    if get_console().is_terminal:
+        return
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        if isinstance(handler, RichHandler):
+            plain = logging.StreamHandler(sys.stderr)
+            plain.setLevel(handler.level)
+            plain.setFormatter(logging.Formatter(PLAIN_LOG_FORMAT))
+            root.removeHandler(handler)
+            root.addHandler(plain)
+
+
+def _params_help() -> str:
+    from work_data_hub.config.params import describe_run_parameters  # noqa: PLC0415
+
+    rows = describe_run_parameters()
+    width = max(len(name) for name, _, _ in rows)
+    lines = [
+        f"{name.ljust(width)}  {meaning} (default {default})" for name, default, meaning in rows
+    ]
+    return "\b\nRuntime params (--params name=value,...):\n" + "\n".join(
+        f"  {line}" for line in lines
+    )
+
+
+def _raw_params(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    # Kept as typed: checked in the command, where a mistake gets the short message.
+    return value
+
+
+def _checked_params(ctx: click.Context, param: click.Parameter, raw: Any) -> dict[str, Any]:
+    """``--params`` checked on its text (names, booleans), then parsed by Kedro's parser."""
+    from kedro.framework.cli.utils import _split_params, split_string  # noqa: PLC0415
+
+    from work_data_hub.config.params import (  # noqa: PLC0415
+        check_command_line_params,
+        check_parameter_names,
+    )
+
+    if isinstance(raw, dict):  # from --config: already parsed
+        check_parameter_names(raw)
+        return raw
+    texts: dict[str, str] = {}
+    for item in split_string(ctx, param, raw or ""):
+        key, _, text = item.partition("=")
+        texts[key.strip().split(".")[0]] = text
+    parsed: dict[str, Any] = _split_params(ctx, param, raw or "")
+    check_command_line_params(texts, parsed)
+    return parsed
+
+
+def _check_pipelines(pipeline: str | None, pipelines: list[str]) -> None:
+    """An unknown pipeline is refused with the valid domains, before the session starts."""
+    from kedro.framework.project import pipelines as registered  # noqa: PLC0415
+
+    for name in [*([pipeline] if pipeline else []), *pipelines]:
+        registered[name]  # an unknown name raises UnknownPipelineError, listing the domains
+
+
+def _run_command() -> click.Command:
+    from kedro.framework.cli.project import run as kedro_run  # noqa: PLC0415
+
+    params: list[click.Parameter] = []
+    params_option: click.Parameter | None = None
+    for parameter in kedro_run.params:
+        if parameter.name == "params" and isinstance(parameter, click.Option):
+            params_option = click.Option(
+                ["--params"],
+                type=click.UNPROCESSED,
+                default="",
+                help="Runtime params name=value, comma separated (listed below).",
+                callback=_raw_params,
+            )
+            params.append(params_option)
+        else:
+            params.append(parameter)
+    params.append(
+        click.Option(
+            ["--verbose"],
+            is_flag=True,
+            default=False,
+            help=f"Show the traceback of a user mistake too (or set {VERBOSE_VARIABLE}=1).",
+        )
+    )
+
+    def run(verbose: bool, **options: Any) -> Any:
+        ctx = click.get_current_context()
+        verbose = _verbose_requested(verbose)
+        plain_logs_off_terminal()
+        with short_errors(verbose):
+            assert params_option is not None
+            options["params"] = _checked_params(ctx, params_option, options["params"])
+            _check_pipelines(options.get("pipeline"), options.get("pipelines") or [])
+            assert kedro_run.callback is not None
+            return kedro_run.callback(**options)
+
+    return click.Command(
+        name="run",
+        callback=run,
+        params=params,
+        help=(kedro_run.help or "Run the pipeline.")
+        + " A user mistake ends with a short message naming what to fix.",
+        epilog=_params_help(),
+        context_settings={"max_content_width": 100},
+    )
+
+
+class ProjectCommands(click.Group):
+    """The project's commands, each built when first asked for."""
+
+    _factories: ClassVar[dict[str, Callable[[], click.Command]]] = {"run": _run_command}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(self._factories)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in self._factories:
+            self.add_command(self._factories[cmd_name]())
+        return self.commands.get(cmd_name)
+
+
+@click.group(name="work_data_hub", cls=ProjectCommands)
+def cli() -> None:
+    """WorkDataHub's project commands."""

@@ -1,0 +1,65 @@
+"""What a dataset tells the run report about its last save: one public, typed seam.
+
+The hooks read a save's outcome through these protocols, never through a private Kedro
+method or a ``getattr`` with a default: a catalog entry that stops being one of these datasets
+(renamed, retyped) fails the run report loudly with :class:`SaveResultMissingError` instead of
+leaving its fields out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
+
+
+class LoadOutcome(Protocol):
+    """The outcome of saving a load plan (``PostgresLoadDataset.LoadResult``)."""
+
+    @property
+    def plan_path(self) -> str: ...
+    @property
+    def executed(self) -> bool: ...
+    @property
+    def rows_deleted(self) -> int | None: ...
+    @property
+    def rows_inserted(self) -> int | None: ...
+    @property
+    def transaction_seconds(self) -> float | None: ...
+    @property
+    def warehouse(self) -> str | None: ...
+    @property
+    def summary(self) -> dict[str, Any] | None: ...
+
+
+@runtime_checkable
+class ReportsLoad(Protocol):
+    """A dataset whose last save (a plan written and maybe applied) is in ``last_result``."""
+
+    @property
+    def last_result(self) -> LoadOutcome | None: ...
+
+
+@dataclass(frozen=True)
+class FileWritten:
+    """A dataset's last save wrote one file, at ``path``."""
+
+    path: str
+
+
+@runtime_checkable
+class ReportsFile(Protocol):
+    """A dataset whose last save wrote one file, named in ``last_written``."""
+
+    @property
+    def last_written(self) -> FileWritten | None: ...
+
+
+class SaveResultMissingError(TypeError):
+    """A dataset the run report reads does not report its saves: a bug, not a user mistake."""
+
+    def __init__(self, dataset_name: str, dataset: object, expected: type) -> None:
+        super().__init__(
+            f"Dataset {dataset_name!r} is a {type(dataset).__name__}, which does not implement "
+            f"{expected.__name__}: the run report cannot say what its save did. Check its "
+            "catalog entry (conf/base/catalog.yml) and the names in pipelines/ingest/pipeline.py."
+        )
