@@ -22,6 +22,7 @@ from work_data_hub.cleaning.workbook import ExcelWorkbook
 from work_data_hub.config import DomainConfig, check_run_parameters
 from work_data_hub.discovery import DatedFile, FileCandidate, FileManifest, discover
 from work_data_hub.load.plan import LoadPlan, build_load_plan
+from work_data_hub.text import plural
 
 logger = logging.getLogger(__name__)
 
@@ -106,9 +107,9 @@ def clean_workbooks(
                 "seconds": round(time.perf_counter() - started, 3),
             }
             logger.info(
-                "%s: read %s rows from %s (%s blank and %s total rows skipped)",
+                "%s: read %s from %s (%s blank and %s total skipped)",
                 domain.name,
-                result.rows_read,
+                plural(result.rows_read, "row"),
                 file.path,
                 sheet.rows_blank,
                 sheet.rows_total,
@@ -127,7 +128,9 @@ def clean_workbooks(
     }
     if summary["rows_rejected"]:
         logger.warning(
-            "%s: %s rows rejected; see the rejects file", domain.name, summary["rows_rejected"]
+            "%s: %s rejected; see the rejects file",
+            domain.name,
+            plural(_rejected_rows(combined), "row"),
         )
     return combined.rows, combined.rejects, summary
 
