@@ -60,6 +60,8 @@ def test_the_catalog_rejects_file_has_a_bom_and_reads_back_as_written(
     assert back.to_dict("list") == REJECTS.astype(str).to_dict("list")
     assert back.loc[0, "value"] == "n/a" and back.loc[1, "value"] == ""
     assert set(back.dtypes.astype(str)) <= {"object", "str", "string"}
+    preview = dataset.preview(nrows=1)  # what Kedro-Viz shows
+    assert preview["data"] == [["2024_11_受托业绩.xlsx", "3", "收益率", "n/a", "not a number"]]
 
 
 def test_an_empty_rejects_frame_is_a_header_only_file(tmp_path: Path) -> None:

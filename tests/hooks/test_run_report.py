@@ -13,9 +13,10 @@ from kedro.io import DataCatalog, MemoryDataset
 from tests.support.cli import run_kedro
 from tests.support.workbooks import write_garbage
 from work_data_hub.datasets.results import SaveResultMissingError
-from work_data_hub.hooks.run_report import RunReportHooks, pipelines_run, plural, summary_table
+from work_data_hub.hooks.run_report import RunReportHooks, pipelines_run, summary_table
 from work_data_hub.pipelines.ingest import names
 from work_data_hub.pipelines.ingest.pipeline import create_pipeline
+from work_data_hub.text import plural
 
 
 def _report(project: Path) -> dict[str, Any]:

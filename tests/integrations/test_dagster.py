@@ -126,3 +126,28 @@ def test_the_patched_kedro_and_kedro_dagster_attributes_still_exist(project_copy
         translator = KedroProjectTranslator(env="base", project_path=project_copy)
         translator.to_dagster()
     assert hasattr(translator, "_catalog") and "params:inbox" in translator._catalog
+
+
+def test_the_run_report_records_the_params_a_dagster_run_config_gave_the_nodes(
+    project_copy: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dg = _dagster()
+    from tests.support.workbooks import write_trustee
+    from work_data_hub.integrations.dagster import build_definitions
+
+    write_trustee(project_copy / "data/01_raw/2024/12/2024-12 受托业绩.xlsx", 2024, 12)
+    monkeypatch.chdir(project_copy)
+    job = build_definitions(env="base", project_path=project_copy).resolve_job_def(
+        "base__trustee_performance__ingest"
+    )
+    run_config = {
+        # kedro-dagster names an op's param config fields as Kedro does: "params:max_files".
+        "ops": {"trustee_performance__select_workbooks": {"config": {"params:max_files": 2}}}
+    }
+    result = job.execute_in_process(run_config=run_config, instance=dg.DagsterInstance.ephemeral())
+    assert result.success
+    (report_path,) = (project_copy / "data/08_reporting/run_reports").glob("run_*.json")
+    report = json.loads(report_path.read_text(encoding="utf-8"))
+    assert report["params"]["max_files"] == 2
+    selected = report["domains"]["trustee_performance"]["files"]["selected"]
+    assert sorted(f["period"] for f in selected) == ["2024-11", "2024-12"]

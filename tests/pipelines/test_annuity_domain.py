@@ -62,7 +62,7 @@ def test_sheet_by_name_aliases_dropped_and_unknown_columns(tmp_path: Path, brack
 
 
 def test_the_group_customer_name_is_kept_trimmed_and_empty_is_null(tmp_path: Path) -> None:
-    domains, mappings = project_declarations()
+    domains, _ = project_declarations()
     headers = ANNUITY_HEADERS
     rows = [
         annuity_row(集团企业客户名称="  示例集团  ", id=1),

@@ -180,3 +180,29 @@ def test_a_run_ends_with_a_summary_table_and_writes_only_under_data(project_copy
     assert not (project_copy / ".viz").exists()
     written = {p.relative_to(project_copy).parts[0] for p in project_copy.rglob("*") if p.is_file()}
     assert written <= {"data", "conf", "src", "pyproject.toml", ".telemetry", ".kedro.yml"}
+
+
+def test_only_the_projects_own_errors_are_shortened() -> None:
+    import click
+    from kedro.io import DatasetError
+
+    from work_data_hub.cli import short_errors, user_error
+    from work_data_hub.config import RunParametersError
+
+    mistake = RunParametersError("param 'x': bad")
+    try:
+        try:
+            raise mistake
+        except RunParametersError as exc:
+            raise DatasetError("Failed while saving data to dataset d") from exc
+    except DatasetError as wrapped:
+        assert user_error(wrapped) is mistake  # found behind Kedro's wrapping
+    with pytest.raises(SystemExit) as stopped, short_errors(verbose=False):
+        raise mistake
+    assert stopped.value.code == 1
+    with pytest.raises(RunParametersError), short_errors(verbose=True):
+        raise mistake
+    # A bug keeps its traceback: not turned into a message.
+    with pytest.raises(ZeroDivisionError), short_errors(verbose=False):
+        _ = 1 / 0
+    assert user_error(click.ClickException("x")) is None

@@ -32,6 +32,7 @@ from work_data_hub.pipelines.ingest.names import (
     LOAD_PLAN,
     REJECTS,
 )
+from work_data_hub.text import plural
 
 logger = logging.getLogger("work_data_hub.run")
 
@@ -49,11 +50,6 @@ _MESSAGE_COUNTS = (
 def _domain_and_step(name: str) -> tuple[str, str]:
     domain, _, step = name.rpartition(".")
     return domain or "(none)", step
-
-
-def plural(count: int, noun: str) -> str:
-    """``1 row``, ``2 rows``, ``0 files``."""
-    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
 def _without_none(fields: dict[str, Any]) -> dict[str, Any]:

@@ -36,6 +36,7 @@ from work_data_hub.discovery import (
 )
 from work_data_hub.load.ledger import LedgerReader
 from work_data_hub.load.plan import LoadedFile, LoadPlan, build_load_plan
+from work_data_hub.text import plural
 
 logger = logging.getLogger(__name__)
 
@@ -155,9 +156,9 @@ def clean_workbooks(
                 seconds=round(time.perf_counter() - started, 3),
             )
             logger.info(
-                "%s: read %s rows from %s (%s blank and %s total rows skipped)",
+                "%s: read %s from %s (%s blank and %s total skipped)",
                 domain.name,
-                result.rows_read,
+                plural(result.rows_read, "row"),
                 file.path,
                 sheet.rows_blank,
                 sheet.rows_total,
@@ -182,7 +183,9 @@ def clean_workbooks(
         )
     if summary.rows_rejected:
         logger.warning(
-            "%s: %s rows rejected; see the rejects file", domain.name, summary.rows_rejected
+            "%s: %s rejected; see the rejects file",
+            domain.name,
+            plural(summary.rows_rejected, "row"),
         )
     return combined.rows, combined.rejects, summary
 
