@@ -268,7 +268,7 @@ def warm_up(project: Path) -> None:
     """One untimed run of each kind of child, so every method starts with compiled bytecode."""
     env = _child_env()
     log = OUTPUT / "warm_up.log"
-    sample = PROJECT_ROOT / "samples" / "inbox"
+    sample = PROJECT_ROOT / "data" / "01_raw"
     commands = [
         [sys.executable, str(Path(__file__).resolve()), "--child", "imports"],
         [sys.executable, "-m", "kedro", "run", "--params", f"inbox={sample}"],
@@ -478,7 +478,7 @@ def _arguments() -> argparse.Namespace:
 def main() -> None:
     args = _arguments()
     if args.child == "imports":  # warm-up: touch what the recipes import lazily
-        _read_with_openpyxl(next((PROJECT_ROOT / "samples" / "inbox").rglob("*.xlsx")))
+        _read_with_openpyxl(next((PROJECT_ROOT / "data" / "01_raw").rglob("*.xlsx")))
         _trustee_table_ddl()
         return
     if args.child:

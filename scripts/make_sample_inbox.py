@@ -1,9 +1,8 @@
-"""Write the synthetic sample inbox under samples/inbox (no real people's or companies' data).
+"""Write the synthetic sample inbox under data/01_raw (no real people's or companies' data).
 
-Run with `uv run python scripts/make_sample_inbox.py`; the workbooks it writes are committed so
-that `uv run kedro run --params inbox=samples/inbox` works on a fresh clone. Same input, same
-bytes: reruns change nothing. `--inbox data/01_raw` copies the sample into the default inbox
-(git-ignored, like every real workbook there).
+Run with `uv run python scripts/make_sample_inbox.py`; the workbooks it writes are committed
+(`git add -f`: everything else under data/ is git-ignored, so real workbooks never are) so that
+`uv run kedro run` works on a fresh clone. Same input, same bytes: reruns change nothing.
 """
 
 from __future__ import annotations
@@ -241,7 +240,7 @@ def make_inbox(root: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--inbox", type=Path, default=Path("samples/inbox"))
+    parser.add_argument("--inbox", type=Path, default=Path("data/01_raw"))
     parser.add_argument(
         "--overwrite", action="store_true", help="rewrite workbooks that already exist"
     )

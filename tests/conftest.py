@@ -134,8 +134,8 @@ def project_copy(tmp_path: Path) -> Path:
             shutil.copy2(PROJECT_ROOT / name, target / name)
     shutil.copytree(PROJECT_ROOT / "conf", target / "conf", ignore=shutil.ignore_patterns("local"))
     (target / "conf" / "local").mkdir(exist_ok=True)
-    # The shipped sample, as the default inbox of the copy.
-    shutil.copytree(PROJECT_ROOT / "samples" / "inbox", target / "data" / "01_raw")
+    # The shipped sample: the default inbox of the copy.
+    shutil.copytree(PROJECT_ROOT / "data" / "01_raw", target / "data" / "01_raw")
     shutil.copytree(
         PROJECT_ROOT / "src",
         target / "src",

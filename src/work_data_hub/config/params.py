@@ -18,7 +18,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from work_data_hub.errors import WorkDataHubError
 
 DEFAULT_INBOX = "data/01_raw"
-SAMPLE_INBOX = "samples/inbox"
 BOOLEAN_TEXTS = {"true": True, "false": False}
 
 
@@ -173,20 +172,14 @@ def _message(problems: list[str]) -> str:
 def _inbox_problem(inbox: str) -> str | None:
     """Why ``inbox`` cannot be searched, or None. Stops at the first file it finds."""
     root = Path(inbox)
-    sample = (
-        f" (to try the shipped sample: --params inbox={SAMPLE_INBOX}, or copy it in with "
-        f"`uv run python scripts/make_sample_inbox.py --inbox {DEFAULT_INBOX}`)"
-        if inbox == DEFAULT_INBOX
-        else ""
-    )
     if not root.is_dir():
-        return f"param 'inbox': folder {inbox!r} does not exist or is not a folder{sample}"
+        return f"param 'inbox': folder {inbox!r} does not exist or is not a folder"
     # Hidden files (the skeleton's .gitkeep) are never workbooks: discovery skips them too.
     visible = (p for p in root.rglob("*") if p.is_file() and not p.name.startswith("."))
     if next(visible, None) is None:
         return (
-            f"param 'inbox': folder {inbox!r} holds no files, so no domain's pattern can "
-            f"match{sample}"
+            f"param 'inbox': folder {inbox!r} holds no files, so no domain's pattern can match"
+            f" (the shipped sample: `uv run python scripts/make_sample_inbox.py --inbox {inbox}`)"
         )
     return None
 
