@@ -87,15 +87,18 @@ def test_a_plan_dataset_that_does_not_report_its_save_fails_loudly() -> None:
 def test_the_pipeline_uses_the_names_the_hooks_rely_on() -> None:
     from tests.reliability.support import trustee_domain
 
-    pipeline = create_pipeline(trustee_domain(), {})
+    pipeline = create_pipeline(trustee_domain())
     prefix = "trustee_performance."
     assert {n.name for n in pipeline.nodes} == {
-        prefix + step for step in (names.SELECT_STEP, names.CLEAN_STEP, names.PLAN_STEP)
+        prefix + step
+        for step in (names.SELECT_STEP, names.SKIP_STEP, names.CLEAN_STEP, names.PLAN_STEP)
     }
-    outputs = {prefix + o for o in (names.FILE_MANIFEST, names.CLEAN_ROWS, names.REJECTS)}
+    outputs = {prefix + o for o in (names.SELECTED_FILES, names.FILE_MANIFEST, names.CLEAN_ROWS)}
+    outputs |= {prefix + names.REJECTS}
     outputs |= {prefix + o for o in (names.CLEANING_SUMMARY, names.LOAD_PLAN)}
     assert pipeline.all_outputs() == outputs
     assert names.RUN_ID in pipeline.inputs() and prefix + names.INBOX_WORKBOOKS in pipeline.inputs()
+    assert prefix + names.LOAD_LEDGER in pipeline.inputs()
 
 
 def test_summary_table_plurals_and_pipelines() -> None:

@@ -132,11 +132,22 @@ def test_run_help_lists_every_runtime_param_with_its_default(project_copy: Path)
 def test_no_database_ends_short_with_a_summary_naming_the_failed_domain(
     project_copy: Path,
 ) -> None:
+    from tests.support.database import closed_port
+
+    # Nothing listens there: a configured warehouse that cannot be reached (with nothing
+    # configured, execute=true would load into the local embedded warehouse).
+    unreachable = f"postgresql://loader@127.0.0.1:{closed_port()}/warehouse"
     result = run_kedro(
-        project_copy, "run", "--pipelines", "trustee_performance", "--params", "execute=true"
+        project_copy,
+        "run",
+        "--pipelines",
+        "trustee_performance",
+        "--params",
+        "execute=true",
+        env={"WDH_DATABASE__URI": unreachable},
     )
-    last = _assert_short(result, "WDH_DATABASE__URI", "nothing was loaded")
-    assert last.startswith("Error: trustee_performance:")
+    last = _assert_short(result, "WDH_DATABASE__URI", "Cannot connect to the warehouse")
+    assert last.startswith("Error: trustee_performance:") or last.startswith("Error: Cannot")
     lines = _lines(result)
     header = next(i for i, line in enumerate(lines) if line.split()[:2] == ["domain", "status"])
     assert lines[header].split()[2:] == ["files", "read", "rejected", "inserted", "plan"]

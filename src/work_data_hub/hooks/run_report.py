@@ -31,6 +31,7 @@ from work_data_hub.pipelines.ingest.names import (
     FILE_MANIFEST,
     LOAD_PLAN,
     REJECTS,
+    SELECTED_FILES,
 )
 from work_data_hub.text import plural
 
@@ -177,7 +178,10 @@ class RunReportHooks:
         )
         for name, value in outputs.items():
             _, output = _domain_and_step(name)
-            if output == FILE_MANIFEST:
+            if output == SELECTED_FILES:
+                # Kept in case the ledger cannot be read: the report still names the files.
+                domain["files"] = value.report()
+            elif output == FILE_MANIFEST:
                 domain["files"] = value.report()
                 self._log_files(domain_name, domain["files"])
             elif output == CLEANING_SUMMARY:
@@ -186,6 +190,15 @@ class RunReportHooks:
                 domain["files_read"] = summary["files"]
             elif output == LOAD_PLAN:
                 domain.update(table=value.table, mode=value.mode, rows_planned=value.rows_to_insert)
+
+    @hook_impl
+    def before_dataset_loaded(self, dataset_name: str) -> None:
+        # A load that never finishes (the ledger's warehouse unreachable) fails its domain.
+        self._started[f"load:{dataset_name}"] = time.perf_counter()
+
+    @hook_impl
+    def after_dataset_loaded(self, dataset_name: str) -> None:
+        self._started.pop(f"load:{dataset_name}", None)
 
     @hook_impl
     def before_dataset_saved(self, dataset_name: str) -> None:
@@ -316,11 +329,15 @@ class RunReportHooks:
     @hook_impl
     def on_pipeline_error(self, error: Exception, run_params: dict[str, Any]) -> None:
         # What started and never finished failed: a node (when Kedro did not call
-        # on_node_error for it) or a dataset save (Kedro has no hook for a failed save).
+        # on_node_error for it) or a dataset load or save (Kedro has no hook for those failing).
         for started in list(self._started):
-            name = started.removeprefix("save:")
+            kind, _, name = (
+                started.rpartition(":")
+                if started.startswith(("save:", "load:"))
+                else ("", "", started)
+            )
             domain_name, step = _domain_and_step(name)
-            self._fail(domain_name, f"save_{step}" if started.startswith("save:") else step, error)
+            self._fail(domain_name, f"{kind}_{step}" if kind else step, error)
         self._started.clear()
         for domain in self._domains.values():
             if domain["status"] == "running":
