@@ -80,7 +80,16 @@ from work_data_hub.config.project import load_domains
 HERE = Path(__file__).resolve().parent
 PROJECT_ROOT = HERE.parent
 OUTPUT = HERE / "output"
-SAMPLE_INBOX = PROJECT_ROOT / "data" / "01_raw"
+# Where a checkout keeps its committed sample inbox (it has moved before; either is copied).
+SAMPLE_FOLDERS = (Path("data") / "01_raw", Path("samples"))
+SAMPLE_INBOX = next(
+    (
+        PROJECT_ROOT / folder
+        for folder in (Path("samples/inbox"), Path("data/01_raw"))
+        if (PROJECT_ROOT / folder).is_dir()
+    ),
+    PROJECT_ROOT / "data" / "01_raw",
+)
 # The code before the columnar engine (issue 15): the `arch` layout, as merged.
 BASELINE_COMMIT = "7fd21b8e533efbaada0fe56a6897586c8f918cb6"
 SHEET_DATA_ROWS = 1_048_575  # Excel's 1,048,576 rows less the header
@@ -388,7 +397,9 @@ def _copy_project(target: Path, source: Path) -> Path:
     (target / "conf" / "local").mkdir(exist_ok=True)
     ignore = shutil.ignore_patterns("__pycache__", "*.egg-info")
     shutil.copytree(source / "src", target / "src", ignore=ignore)
-    shutil.copytree(SAMPLE_INBOX, target / "data" / "01_raw", ignore=ignore)
+    for folder in SAMPLE_FOLDERS:  # the checkout's own sample inbox, where its conf expects it
+        if (source / folder).is_dir():
+            shutil.copytree(source / folder, target / folder, ignore=ignore)
     return target
 
 
