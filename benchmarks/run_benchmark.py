@@ -157,7 +157,8 @@ def _read_with_openpyxl(path: Path) -> Any:
 def _trustee_table_ddl() -> str:
     """trustee_performance as data_sources.yml declares it, so both recipes fill one table."""
     bootstrap_project(PROJECT_ROOT)
-    domains, _ = load_domains(PROJECT_ROOT)
+    loaded = load_domains(PROJECT_ROOT)  # (domains, mappings) until mappings live in domains
+    domains = loaded[0] if isinstance(loaded, tuple) else loaded
     domain = domains["trustee_performance"]
     columns = [f'"{name}" {spec.type}' for name, spec in domain.columns.items()]
     columns += ['"_source_file" text NOT NULL', '"_source_row" integer NOT NULL']
