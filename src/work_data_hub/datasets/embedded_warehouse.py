@@ -47,6 +47,8 @@ WAREHOUSE_DATABASE = "warehouse"
 SERVER_LOG = "server.log"
 _OWNER_FILE = "wdh_owner.json"
 _START_TIMEOUT_SECONDS = 60
+# Run as root, a parent folder closed by another tool meanwhile is opened again this often.
+_PERMISSION_ATTEMPTS = 3
 
 
 class EmbeddedServerError(WorkDataHubError, RuntimeError):
@@ -124,15 +126,23 @@ def _run(program: str, arguments: list[str], user: str | None) -> subprocess.Com
 
 def _pg_ctl(arguments: list[str], data_dir: Path) -> None:
     user = _system_user()
-    if user is not None and data_dir.is_dir():
-        # Again each time: a tool may have closed a parent since (pytest re-closes its temp root).
-        _wheel().utils.ensure_prefix_permissions(data_dir)
-    result = _run("pg_ctl", ["-D", str(data_dir), *arguments], user)
-    if result.returncode != 0:
-        raise EmbeddedServerError(
-            f"pg_ctl {arguments[-1]} failed for the embedded PostgreSQL in {data_dir}: "
-            f"{_last_lines(result.stderr or result.stdout)}{_log_tail(data_dir)}"
-        )
+    for attempt in range(_PERMISSION_ATTEMPTS):
+        if user is not None and data_dir.is_dir():
+            # Each time: a tool may have closed a parent since (pytest re-closes its temp root).
+            _wheel().utils.ensure_prefix_permissions(data_dir)
+        result = _run("pg_ctl", ["-D", str(data_dir), *arguments], user)
+        if result.returncode == 0:
+            return
+        said = result.stderr or result.stdout
+        # pg_ctl may only have lost sight of the folder while it waited: check the outcome.
+        if (running_server(data_dir) is None) == (arguments[-1] == "stop"):
+            return
+        if user is None or "Permission denied" not in said or attempt == _PERMISSION_ATTEMPTS - 1:
+            break
+    raise EmbeddedServerError(
+        f"pg_ctl {arguments[-1]} failed for the embedded PostgreSQL in {data_dir}: "
+        f"{_last_lines(said)}{_log_tail(data_dir)}"
+    )
 
 
 def _last_lines(text: str, count: int = 5) -> str:
