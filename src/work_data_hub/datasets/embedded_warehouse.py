@@ -170,7 +170,24 @@ def initialise(data_dir: Path, *, password: str | None = None, durable: bool = T
     owner only); with it, every connection must prove the password (``scram-sha-256``).
     """
     user = _system_user()
-    _hand_over(data_dir, user)
+    for attempt in range(_PERMISSION_ATTEMPTS):
+        _hand_over(data_dir, user)
+        result = _initdb(data_dir, user, password, durable)
+        if result.returncode == 0:
+            return
+        said = result.stderr or result.stdout
+        if user is None or "Permission denied" not in said or attempt == _PERMISSION_ATTEMPTS - 1:
+            break
+        # A parent folder was closed meanwhile (see _pg_ctl): start again from nothing.
+        shutil.rmtree(data_dir, ignore_errors=True)
+    raise EmbeddedServerError(
+        f"initdb failed for the embedded PostgreSQL in {data_dir}: {_last_lines(said)}"
+    )
+
+
+def _initdb(
+    data_dir: Path, user: str | None, password: str | None, durable: bool
+) -> subprocess.CompletedProcess[str]:
     with tempfile.TemporaryDirectory(prefix="wdh-initdb-") as scratch:
         arguments = ["-D", str(data_dir), "-U", SUPERUSER, "--encoding=UTF8", "--locale=C"]
         if password is None:
@@ -184,12 +201,7 @@ def initialise(data_dir: Path, *, password: str | None = None, durable: bool = T
             arguments += ["--auth=scram-sha-256", f"--pwfile={password_file}"]
         if not durable:
             arguments += ["--no-sync"]
-        result = _run("initdb", arguments, user)
-    if result.returncode != 0:
-        raise EmbeddedServerError(
-            f"initdb failed for the embedded PostgreSQL in {data_dir}: "
-            f"{_last_lines(result.stderr or result.stdout)}"
-        )
+        return _run("initdb", arguments, user)
 
 
 def start_server(
