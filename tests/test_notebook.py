@@ -14,6 +14,7 @@ from pathlib import Path
 import nbformat
 import pytest
 from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
 
 from tests.conftest import PROJECT_ROOT
 from work_data_hub.config.warehouse import ENVIRONMENT_VARIABLES
@@ -28,6 +29,9 @@ def _text(cell: nbformat.NotebookNode) -> str:
     for output in cell.get("outputs", []):
         parts.append(output.get("text", ""))
         parts.append(output.get("data", {}).get("text/plain", ""))
+        parts.extend(
+            [output.get("ename", ""), output.get("evalue", ""), *output.get("traceback", [])]
+        )
     # Kedro's RichHandler installs rich's pretty printer, which colours the plain-text reprs.
     return ANSI_CODES.sub("", "\n".join(parts))
 
@@ -51,7 +55,13 @@ def test_the_exploration_notebook_plans_loads_and_reads_the_warehouse_back(
         resources={"metadata": {"path": str(project_copy / "notebooks")}},
     )
     try:
-        client.execute()
+        try:
+            client.execute()
+        except CellExecutionError as error:
+            # Kedro's IPython extension prints tracebacks itself: the cell's output holds them.
+            failed = [cell for cell in code_cells(notebook) if cell.source in str(error)]
+            said = "\n".join(_text(cell)[-4000:] for cell in failed)
+            raise AssertionError(f"{error}\n{said}") from error
         left_running = running_server(warehouse_dir(project_copy)) is not None
     finally:
         _stop_a_warehouse_left_running(project_copy)
@@ -82,6 +92,10 @@ def test_the_exploration_notebook_plans_loads_and_reads_the_warehouse_back(
     if ledger is not None:
         assert int(ledger.group(1)) >= 1
     assert not left_running, "the local warehouse stops when the kernel exits"
+
+
+def code_cells(notebook: nbformat.NotebookNode) -> list[nbformat.NotebookNode]:
+    return [cell for cell in notebook.cells if cell.cell_type == "code"]
 
 
 def _stop_a_warehouse_left_running(project: Path) -> None:

@@ -10,8 +10,10 @@ servers by the next test session.
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -129,8 +131,9 @@ def test_a_warehouse_another_live_run_started_is_left_running(
     assert running_server(warehouse_dir(project)) is None
 
 
-def test_test_servers_of_a_killed_session_are_reaped(tmp_path: Path) -> None:
-    root = tmp_path / "servers"
+def test_test_servers_of_a_killed_session_are_reaped() -> None:
+    # Beside the sessions' own folder, as they are (not under pytest's temp root).
+    root = Path(tempfile.mkdtemp(prefix="wdh-reap-test-"))
     folder = root / "run-dead"
     folder.mkdir(parents=True)
     gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], check=True,
@@ -143,9 +146,13 @@ def test_test_servers_of_a_killed_session_are_reaped(tmp_path: Path) -> None:
     server = started.__enter__()
     pid = int((server.data_dir / "postmaster.pid").read_text().split()[0])
 
-    assert reap_leftover_servers(root) == [folder]
-    assert not folder.exists()
-    assert not _running(pid)
+    try:
+        assert reap_leftover_servers(root) == [folder]
+        assert not folder.exists()
+        assert not _running(pid)
+    finally:
+        started.__exit__(None, None, None)
+        shutil.rmtree(root, ignore_errors=True)
 
 
 def _running(pid: int) -> bool:

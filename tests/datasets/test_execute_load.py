@@ -651,10 +651,14 @@ def test_the_host_group_variables_reach_the_real_server(
     assert digest(db_connection, LEDGER.table)[1] == 2
 
 
-def test_no_database_settings_at_all_is_a_clear_error(tmp_path: Path) -> None:
+def test_no_database_settings_at_all_is_a_clear_error_in_prod(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Outside prod, nothing configured means the local warehouse (test_embedded_warehouse.py).
+    monkeypatch.setenv("KEDRO_ENV", "prod")
     dataset = PostgresLoadDataset(filepath=str(tmp_path / "plan.sql"), execute=True)
     with pytest.raises(
-        LoadFailedError, match="execute=true needs a database: set WDH_DATABASE__URI"
+        LoadFailedError, match="configured warehouse, and none is: set WDH_DATABASE__URI"
     ):
         dataset.save(plan_for(ledger_rows("2024-11-01", ["A1"], seed=1)))
     assert (tmp_path / "plan.sql").is_file()

@@ -47,6 +47,8 @@ WAREHOUSE_DATABASE = "warehouse"
 SERVER_LOG = "server.log"
 _OWNER_FILE = "wdh_owner.json"
 _START_TIMEOUT_SECONDS = 60
+# Run as root, a parent folder closed by another tool meanwhile is opened again this often.
+_PERMISSION_ATTEMPTS = 3
 
 
 class EmbeddedServerError(WorkDataHubError, RuntimeError):
@@ -124,15 +126,23 @@ def _run(program: str, arguments: list[str], user: str | None) -> subprocess.Com
 
 def _pg_ctl(arguments: list[str], data_dir: Path) -> None:
     user = _system_user()
-    if user is not None and data_dir.is_dir():
-        # Again each time: a tool may have closed a parent since (pytest re-closes its temp root).
-        _wheel().utils.ensure_prefix_permissions(data_dir)
-    result = _run("pg_ctl", ["-D", str(data_dir), *arguments], user)
-    if result.returncode != 0:
-        raise EmbeddedServerError(
-            f"pg_ctl {arguments[-1]} failed for the embedded PostgreSQL in {data_dir}: "
-            f"{_last_lines(result.stderr or result.stdout)}{_log_tail(data_dir)}"
-        )
+    for attempt in range(_PERMISSION_ATTEMPTS):
+        if user is not None and data_dir.is_dir():
+            # Each time: a tool may have closed a parent since (pytest re-closes its temp root).
+            _wheel().utils.ensure_prefix_permissions(data_dir)
+        result = _run("pg_ctl", ["-D", str(data_dir), *arguments], user)
+        if result.returncode == 0:
+            return
+        said = result.stderr or result.stdout
+        # pg_ctl may only have lost sight of the folder while it waited: check the outcome.
+        if (running_server(data_dir) is None) == (arguments[-1] == "stop"):
+            return
+        if user is None or "Permission denied" not in said or attempt == _PERMISSION_ATTEMPTS - 1:
+            break
+    raise EmbeddedServerError(
+        f"pg_ctl {arguments[-1]} failed for the embedded PostgreSQL in {data_dir}: "
+        f"{_last_lines(said)}{_log_tail(data_dir)}"
+    )
 
 
 def _last_lines(text: str, count: int = 5) -> str:
@@ -160,7 +170,24 @@ def initialise(data_dir: Path, *, password: str | None = None, durable: bool = T
     owner only); with it, every connection must prove the password (``scram-sha-256``).
     """
     user = _system_user()
-    _hand_over(data_dir, user)
+    for attempt in range(_PERMISSION_ATTEMPTS):
+        _hand_over(data_dir, user)
+        result = _initdb(data_dir, user, password, durable)
+        if result.returncode == 0:
+            return
+        said = result.stderr or result.stdout
+        if user is None or "Permission denied" not in said or attempt == _PERMISSION_ATTEMPTS - 1:
+            break
+        # A parent folder was closed meanwhile (see _pg_ctl): start again from nothing.
+        shutil.rmtree(data_dir, ignore_errors=True)
+    raise EmbeddedServerError(
+        f"initdb failed for the embedded PostgreSQL in {data_dir}: {_last_lines(said)}"
+    )
+
+
+def _initdb(
+    data_dir: Path, user: str | None, password: str | None, durable: bool
+) -> subprocess.CompletedProcess[str]:
     with tempfile.TemporaryDirectory(prefix="wdh-initdb-") as scratch:
         arguments = ["-D", str(data_dir), "-U", SUPERUSER, "--encoding=UTF8", "--locale=C"]
         if password is None:
@@ -174,12 +201,7 @@ def initialise(data_dir: Path, *, password: str | None = None, durable: bool = T
             arguments += ["--auth=scram-sha-256", f"--pwfile={password_file}"]
         if not durable:
             arguments += ["--no-sync"]
-        result = _run("initdb", arguments, user)
-    if result.returncode != 0:
-        raise EmbeddedServerError(
-            f"initdb failed for the embedded PostgreSQL in {data_dir}: "
-            f"{_last_lines(result.stderr or result.stdout)}"
-        )
+        return _run("initdb", arguments, user)
 
 
 def start_server(
