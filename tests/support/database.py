@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
@@ -59,7 +60,7 @@ def closed_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def psql_apply(plan_file: str, url: URL) -> None:
+def psql_apply(plan_file: str, url: URL, env: dict[str, str] | None = None) -> None:
     psql = shutil.which("psql")
     if psql is None:
         pytest.skip("psql is not installed; the plan-versus-execute comparison needs it")
@@ -68,5 +69,6 @@ def psql_apply(plan_file: str, url: URL) -> None:
         capture_output=True,
         text=True,
         check=False,
+        env={**os.environ, **env} if env else None,
     )
     assert result.returncode == 0, result.stderr
