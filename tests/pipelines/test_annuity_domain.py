@@ -64,7 +64,10 @@ def test_sheet_by_name_aliases_dropped_and_unknown_columns(tmp_path: Path, brack
 def test_the_group_customer_name_is_kept_trimmed_and_empty_is_null(tmp_path: Path) -> None:
     domains, mappings = project_declarations()
     headers = [*ANNUITY_HEADERS, "集团企业客户名称"]
-    rows = [annuity_row(集团企业客户名称="  示例集团  ", id=1), annuity_row(集团企业客户名称="", id=2)]
+    rows = [
+        annuity_row(集团企业客户名称="  示例集团  ", id=1),
+        annuity_row(集团企业客户名称="", id=2),
+    ]
     path = write_annuity_workbook(tmp_path / "2024年11月年金终稿数据.xlsx", rows, headers)
     result = clean_workbook(path, domains["annuity_performance"], mappings)
     assert result.rejects.empty and result.unknown_headers == []
