@@ -7,6 +7,11 @@ mode in tests/datasets/test_execute_load.py.)
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
+import textwrap
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -18,6 +23,7 @@ import work_data_hub
 from tests.conftest import _connect
 from tests.reliability.conftest import Baseline
 from tests.reliability.support import (
+    PROJECT_ROOT,
     TABLE,
     run_domain,
     table_digest,
@@ -27,6 +33,7 @@ from tests.reliability.support import (
 from tests.support.database import psql_apply
 from work_data_hub.datasets.postgres_load_dataset import LoadFailedError
 from work_data_hub.datasets.warehouse_connection import WarehouseConnectionError
+from work_data_hub.load.plan import lock_key
 
 pytestmark = pytest.mark.database
 
@@ -420,3 +427,64 @@ def test_a_missing_table_the_loader_may_not_create_names_the_grant(
             execute=True,
         )
     assert f"GRANT CREATE ON SCHEMA public TO {loader_role}" in str(caught.value)
+
+
+# --- interrupts (issue 16.5) ---------------------------------------------------------------
+
+
+def _wait_until_it_says_it_waits(child: subprocess.Popen[str], log: Path) -> None:
+    for _ in range(600):
+        if "waiting for the lock on table trustee_performance" in log.read_text("utf-8"):
+            return
+        if child.poll() is not None:
+            pytest.fail(f"the load ended before it queued: {log.read_text('utf-8')}")
+        time.sleep(0.1)
+    pytest.fail(f"the load never said it waits for the lock: {log.read_text('utf-8')}")
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_an_interrupt_stops_a_queued_load_which_says_what_it_waits_for(
+    signum: int, baseline: Baseline, tmp_path: Path
+) -> None:
+    inbox = _november_inbox(tmp_path)
+    url = baseline.url.render_as_string(hide_password=False)
+    script = textwrap.dedent(
+        f"""
+        import logging, sys
+        from pathlib import Path
+        from sqlalchemy.engine import make_url
+        from tests.reliability.support import run_domain
+        logging.basicConfig(level=logging.INFO, stream=sys.stderr)
+        run_domain(Path({str(inbox)!r}), Path({str(tmp_path / "out")!r}),
+                   database_url=make_url({url!r}), execute=True)
+        """
+    )
+    holder = _connect(baseline.url)
+    try:
+        with holder.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", (lock_key(TABLE),))
+        log = tmp_path / "stderr.txt"
+        with log.open("w", encoding="utf-8") as stderr_file:
+            child = subprocess.Popen(
+                [sys.executable, "-c", script],
+                cwd=PROJECT_ROOT,
+                stdout=subprocess.DEVNULL,
+                stderr=stderr_file,
+                text=True,
+            )
+            # Said while it waits, not after: the run's log names the holder meanwhile.
+            _wait_until_it_says_it_waits(child, log)
+            child.send_signal(signum)
+            # Without the fix the load waits for the holder, which never commits: this times out.
+            child.wait(timeout=60)
+        stderr = log.read_text(encoding="utf-8")
+    finally:
+        holder.rollback()
+        holder.close()
+    assert child.returncode != 0
+    assert "waiting for the lock on table trustee_performance" in stderr
+    assert "another load holds it (pid" in stderr
+    assert "canceling statement due to user request" in stderr
+    assert "rolled back" in stderr
+    assert baseline.unchanged()
+    assert _ledger_runs(baseline.connection) == ["baseline"]
