@@ -488,3 +488,29 @@ def test_an_interrupt_stops_a_queued_load_which_says_what_it_waits_for(
     assert "rolled back" in stderr
     assert baseline.unchanged()
     assert _ledger_runs(baseline.connection) == ["baseline"]
+
+
+def _documented_queries() -> list[str]:
+    page = (PROJECT_ROOT / "docs" / "operations.md").read_text(encoding="utf-8")
+    block = page.split("## The ledger queries", 1)[1].split("```sql\n", 1)[1].split("```", 1)[0]
+    return [query.strip() for query in block.split(";") if query.strip()]
+
+
+def test_the_documented_ledger_queries_answer_their_questions(
+    baseline: Baseline, tmp_path: Path
+) -> None:
+    inbox = tmp_path / "inbox"
+    write_workbook(inbox / V1, _november(range(11, 15)))
+    run_domain(inbox, tmp_path / "v1", database_url=baseline.url, execute=True, run_id="v1")
+    which_row, last_month, *_ = _documented_queries()
+    with baseline.connection.cursor() as cursor:
+        cursor.execute(which_row)
+        (found,) = cursor.fetchall()
+        assert (found[0], found[2], found[5]) == (V1, "v1", _sha256(inbox / V1))
+        # "last month" relative to now: move this test's loads there, then ask.
+        cursor.execute("UPDATE wdh_loads SET committed_at = committed_at - interval '1 month'")
+        cursor.execute(last_month)
+        assert [(row[2], row[3]) for row in cursor.fetchall()] == [
+            ("baseline", "2024_10_受托业绩.xlsx"),
+            ("v1", V1),
+        ]
