@@ -37,7 +37,9 @@ def _sealed(note: str = "x") -> tuple[bytes, str]:
 def test_the_plan_carries_its_checksum_in_its_header_and_its_ledger_row() -> None:
     script, checksum = _sealed()
     assert claimed_checksum(script) == checksum and checksum != PLACEHOLDER
-    assert script.count(checksum.encode()) == 2  # the header line and the ledger row
+    # The header line, the summary JSON line, the already-applied guard (its lookup and its
+    # message) and the ledger row.
+    assert script.count(checksum.encode()) == 5
     assert verify(script) == checksum
 
 
