@@ -308,6 +308,10 @@ def _apply_once_per_distinct(
         return rule.apply(given, spec.options)
     names = [f"c{i}" for i in range(len(cells))]
     frame = pl.DataFrame([cell.alias(name) for cell, name in zip(cells, names, strict=True)])
+    # A first slice tells cheaply whether values repeat (codes, years) or not (amounts).
+    probe = frame.head(10_000)
+    if probe.n_unique() * 2 > len(probe):
+        return rule.apply(given, spec.options)
     distinct = frame.unique(maintain_order=False)
     if len(distinct) * 2 > len(frame):
         return rule.apply(given, spec.options)
