@@ -161,7 +161,12 @@ def _person_column(text: pl.Series, floats: pl.Series | None) -> pl.Series:
     )
     if floats is not None:
         # A whole float's text is already exact (and has no ``.0``); a fraction's may not be.
-        rounded = text.str.contains(NUMBER_TEXT) & (floats != floats.floor())
+        # Only where the text reads back as another number did the print lose digits.
+        rounded = (
+            (floats != floats.floor())
+            & (text.cast(pl.Float64, strict=False) != floats)
+            & text.str.contains(NUMBER_TEXT)
+        )
         if rounded.any():
             positions = rounded.fill_null(False).arg_true()
             text = text.scatter(positions, _plain(floats.gather(positions)))
@@ -181,7 +186,12 @@ def _fixed_where(
 
 
 def _plain(numbers: pl.Series) -> pl.Series:
-    return pl.select(plain_number_text(pl.lit(numbers))).to_series()
+    shortest = numbers.cast(pl.String)
+    return _fixed_where(
+        shortest,
+        shortest.str.contains("e", literal=True),
+        lambda chosen: pl.select(plain_number_text(pl.lit(chosen.cast(pl.Float64)))).to_series(),
+    )
 
 
 def _with_marked_cells(
