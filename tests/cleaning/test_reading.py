@@ -6,12 +6,22 @@ import datetime as dt
 from pathlib import Path
 
 import pandas as pd
+import polars as pl
 import pytest
-from openpyxl import Workbook
+from openpyxl import Workbook, load_workbook
 
 from tests.support.workbooks import write_workbook
-from work_data_hub.cleaning.reading import cells_as_text, normalise_header, read_sheet
+from work_data_hub.cleaning.reading import (
+    RawSheet,
+    cells_as_text,
+    headers_read_by,
+    is_empty,
+    normalise_header,
+    plain_number_text,
+    read_sheet,
+)
 from work_data_hub.cleaning.workbook import WorkbookReadError
+from work_data_hub.config import parse_domains
 from work_data_hub.datasets.excel_workbook_dataset import ExcelWorkbookDataset
 
 
@@ -161,3 +171,86 @@ def test_cells_become_the_text_a_person_sees() -> None:
         "2024-11-02",
         "1e+20",
     ]
+
+
+def test_the_frame_is_polars_text_with_lineage_and_a_problem_frame_of_the_same_shape(
+    tmp_path: Path,
+) -> None:
+    path = write_workbook(
+        tmp_path / "p.xlsx", [["代码", "金额"], ["a", 1.5], ["b", "#DIV/0!"], ["c", "=1/0"]]
+    )
+    sheet = read_sheet(open_workbook(path), 0)
+    assert isinstance(sheet.frame, pl.DataFrame)
+    assert sheet.frame.schema == pl.Schema(
+        {"代码": pl.String, "金额": pl.String, "_source_file": pl.String, "_source_row": pl.Int64}
+    )
+    assert sheet.frame["金额"].to_list() == ["1.5", "#DIV/0!", "=1/0"]
+    assert sheet.cell_problems.columns == ["代码", "金额"]
+    assert sheet.cell_problems.height == sheet.frame.height
+    reasons = sheet.cell_problems["金额"].to_list()
+    assert reasons[0] is None and reasons[1] == "Excel error cell #DIV/0!"
+    assert reasons[2].startswith("formula without a cached value")
+    assert sheet.cell_problems["代码"].null_count() == 3
+
+
+def test_a_hand_built_sheet_has_no_cell_problems() -> None:
+    frame = pl.DataFrame({"a": ["x", "y"]})
+    sheet = RawSheet(frame, "f.xlsx", "s", ("a",), 0, 0)
+    assert sheet.cell_problems["a"].to_list() == [None, None]
+
+
+@pytest.mark.parametrize(
+    ("number", "text"),
+    [
+        (3e-9, "0.000000003"),
+        (-1.5e-12, "-0.0000000000015"),
+        (1e20, "100000000000000000000"),
+        (1.25e21, "1250000000000000000000"),
+        (0.5, "0.5"),
+        (345631903.54, "345631903.54"),
+    ],
+)
+def test_plain_number_text_is_shortest_and_without_exponent(number: float, text: str) -> None:
+    result = pl.select(plain_number_text(pl.lit(number, dtype=pl.Float64))).item()
+    assert result == text
+
+
+@pytest.mark.parametrize(
+    ("cell", "empty"),
+    [(None, True), ("", True), (" \t\n", True), ("\u3000", True), ("\u00a0", True), ("x", False)],
+)
+def test_empty_means_null_or_unicode_white_space(cell: str | None, empty: bool) -> None:
+    frame = pl.DataFrame({"c": pl.Series([cell], dtype=pl.String)})
+    assert frame.select(is_empty(pl.col("c"))).item() is empty
+
+
+def test_headers_read_by_a_domain_include_aliases(tmp_path: Path) -> None:
+    domain = parse_domains(
+        {
+            "domains": {
+                "d": {
+                    "pattern": r"(?P<year>20\d{2})_(?P<month>1[0-2]|0?[1-9])_d",
+                    "table": "d",
+                    "pk": ["plan"],
+                    "header_aliases": {"计划 号": "计划代码"},
+                    "columns": {
+                        "plan": {"rule": "code", "source": "计划代码", "aliases": ["计划编号"]},
+                        "name": {"rule": "text"},
+                    },
+                }
+            }
+        }
+    )["d"]
+    assert headers_read_by(domain) == {"计划代码", "计划编号", "计划号", "name"}
+
+
+def test_a_formula_beyond_the_cells_with_values_widens_the_sheet(tmp_path: Path) -> None:
+    path = write_workbook(tmp_path / "w.xlsx", [["a", "b"], ["x", None]])
+    workbook = load_workbook(path)
+    workbook.active["B2"] = "=A2"  # type: ignore[index]
+    workbook.active["B4"] = "=A2"  # type: ignore[index]
+    workbook.save(path)
+    sheet = read_sheet(open_workbook(path), 0)
+    assert sheet.frame["b"].to_list() == ["=A2", "=A2"]
+    assert sheet.frame["_source_row"].to_list() == [2, 4]
+    assert sheet.rows_blank == 1

@@ -178,6 +178,23 @@ def _check_headers(
     missing = [header for header, optional in needed.items() if header not in present]
     refused = [header for header in missing if not needed[header]]
     if refused:
+        strict = {
+            normalise_header(source)
+            for name, spec in domain.columns.items()
+            if spec.required or name in domain.refresh_scope or name in (domain.unique_key or [])
+            for source in spec.source_headers(name)
+        }
+        required = [header for header in refused if header in strict]
+        declared = [header for header in refused if header not in strict]
+        said = []
+        if required:
+            said.append(f"required column(s) {required} not found in the header row")
+        if declared:
+            said.append(
+                f"declared column(s) {declared} not found"
+                + (" either" if required else " in the header row")
+                + " (mark a column `optional: true` if deliveries may leave it out)"
+            )
         candidates = (
             sorted({match for header in refused for match in _look_alike(header, unknown)})
             or unknown
@@ -186,11 +203,9 @@ def _check_headers(
             f"; unknown headers in the sheet that might be it: {candidates}" if candidates else ""
         )
         raise MissingColumnError(
-            f"{sheet.file}, sheet {sheet.sheet!r}: declared column header(s) {refused} not found "
-            f"in the header row{hint}; headers present: "
+            f"{sheet.file}, sheet {sheet.sheet!r}: {'; '.join(said)}{hint}; headers present: "
             f"{[h for h in headers if not h.startswith('_unnamed_')]}. Rename the header in the "
-            "workbook, or add it as an alias of the column in data_sources.yml (or mark the "
-            "column `optional: true` if deliveries may leave it out)"
+            "workbook, or add it as an alias of the column in data_sources.yml"
         )
     absent = [
         name
@@ -308,6 +323,10 @@ def _apply_once_per_distinct(
         return rule.apply(given, spec.options)
     names = [f"c{i}" for i in range(len(cells))]
     frame = pl.DataFrame([cell.alias(name) for cell, name in zip(cells, names, strict=True)])
+    # A first slice tells cheaply whether values repeat (codes, years) or not (amounts).
+    probe = frame.head(10_000)
+    if probe.n_unique() * 2 > len(probe):
+        return rule.apply(given, spec.options)
     distinct = frame.unique(maintain_order=False)
     if len(distinct) * 2 > len(frame):
         return rule.apply(given, spec.options)

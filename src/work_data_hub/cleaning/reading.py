@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import unicodedata
 from collections import Counter
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -116,12 +116,15 @@ def plain_number_text(numbers: pl.Expr) -> pl.Expr:
     point = whole.str.len_chars().cast(pl.Int64) + parts.struct.field("4").cast(pl.Int64)
     zeros = pl.lit("0" * 400)
     length = digits.str.len_chars().cast(pl.Int64)
+    # Every branch is evaluated on every row: lengths are clipped to stay valid.
     moved = (
         pl.when(point <= 0)
-        .then(sign + "0." + zeros.str.slice(0, -point) + digits)
+        .then(sign + "0." + zeros.str.slice(0, (-point).clip(0)) + digits)
         .when(point >= length)
-        .then(sign + digits + zeros.str.slice(0, point - length))
-        .otherwise(sign + digits.str.slice(0, point) + "." + digits.str.slice(point))
+        .then(sign + digits + zeros.str.slice(0, (point - length).clip(0)))
+        .otherwise(
+            sign + digits.str.slice(0, point.clip(0)) + "." + digits.str.slice(point.clip(0))
+        )
     )
     return pl.when(shortest.str.contains("e")).then(moved).otherwise(shortest)
 
@@ -129,33 +132,66 @@ def plain_number_text(numbers: pl.Expr) -> pl.Expr:
 def _person_text(cells: SheetCells) -> pl.DataFrame:
     """fastexcel's text as a person reads the cell in Excel: dates without a midnight time,
     time-only cells without Excel's day zero, ``-0`` as ``0``, and numbers whose 9-decimal
-    print lost digits in their exact shortest form (from the second, float read)."""
-    expressions = []
-    for name in cells.text.columns:
-        cell = pl.col(name)
-        text = (
-            cell.str.replace(r"^1899-12-31 (\d{2}:\d{2}:\d{2}(?:\.\d+)?)$", "$1")
-            .str.replace(r"^(\d{4}-\d{2}-\d{2}) 00:00:00$", "$1")
-            .replace("-0", "0")
+    print lost digits in their exact shortest form (from the second, float read).
+
+    Each fix is computed only on the cells it applies to (most cells need none) and put back
+    in place, one column at a time.
+    """
+    return pl.DataFrame(
+        [
+            _person_column(series, cells.floats[name] if name in cells.floats.columns else None)
+            for name, series in zip(cells.text.columns, cells.text.get_columns(), strict=True)
+        ]
+    )
+
+
+def _person_column(text: pl.Series, floats: pl.Series | None) -> pl.Series:
+    stamps = text.str.contains(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}")
+    if stamps.any():
+        text = text.str.replace(r"^1899-12-31 (\d{2}:\d{2}:\d{2}(?:\.\d+)?)$", "$1").str.replace(
+            r"^(\d{4}-\d{2}-\d{2}) 00:00:00$", "$1"
         )
-        # Printed with all 9 decimals: either exact digits of a short number, or 17 or more
-        # significant digits, which read back as the same float; its shortest text either way.
-        nine = cell.str.contains(NINE_DECIMALS)
-        text = (
-            pl.when(nine)
-            .then(plain_number_text(cell.cast(pl.Float64, strict=False)))
-            .otherwise(text)
+    text = _fixed_where(text, text == "-0", lambda _: pl.Series(["0"]))
+    # Printed with all 9 decimals: either exact digits of a short number, or 17 or more
+    # significant digits, which read back as the same float; its shortest text either way.
+    text = _fixed_where(
+        text,
+        text.str.contains(NINE_DECIMALS),
+        lambda chosen: _plain(chosen.cast(pl.Float64, strict=False)),
+    )
+    if floats is not None:
+        # A whole float's text is already exact (and has no ``.0``); a fraction's may not be.
+        # Only where the text reads back as another number did the print lose digits.
+        rounded = (
+            (floats != floats.floor())
+            & (text.cast(pl.Float64, strict=False) != floats)
+            & text.str.contains(NUMBER_TEXT)
         )
-        if name in cells.floats.columns:
-            number = pl.col(f"{name}__float")
-            # A whole float's text is already exact (and has no ``.0``); a fraction's may not be.
-            rounded = cell.str.contains(NUMBER_TEXT) & (number != number.floor())
-            text = pl.when(rounded).then(plain_number_text(number)).otherwise(text)
-        expressions.append(text.alias(name))
-    frame = cells.text
-    if cells.floats.width:
-        frame = frame.hstack(cells.floats.rename(lambda name: f"{name}__float"))
-    return frame.select(expressions)
+        if rounded.any():
+            positions = rounded.fill_null(False).arg_true()
+            text = text.scatter(positions, _plain(floats.gather(positions)))
+    return text
+
+
+def _fixed_where(
+    text: pl.Series, where: pl.Series, fix: Callable[[pl.Series], pl.Series]
+) -> pl.Series:
+    positions = where.fill_null(False).arg_true()
+    if not len(positions):
+        return text
+    fixed = fix(text.gather(positions))
+    if len(fixed) == 1 and len(positions) > 1:
+        fixed = pl.Series([fixed[0]] * len(positions), dtype=pl.String)
+    return text.scatter(positions, fixed)
+
+
+def _plain(numbers: pl.Series) -> pl.Series:
+    shortest = numbers.cast(pl.String)
+    return _fixed_where(
+        shortest,
+        shortest.str.contains("e", literal=True),
+        lambda chosen: pl.select(plain_number_text(pl.lit(chosen.cast(pl.Float64)))).to_series(),
+    )
 
 
 def _with_marked_cells(

@@ -425,9 +425,10 @@ def code(given: RuleInput, options: CodeOptions) -> RuleResult:
     values = rules.normalised(cells)
     if options.upper:
         # Upper-casing can leave a sequence that NFKC composes differently (ῗ -> Ϊ͂).
-        values = values.str.to_uppercase().str.normalize("NFKC")
-    for character in options.remove:
-        values = values.str.replace_all(character, "", literal=True)
+        values = rules.nfkc(values.str.to_uppercase())
+    if options.remove:
+        removed = "".join(f"\\x{{{ord(character):x}}}" for character in options.remove)
+        values = values.str.replace_all(f"[{removed}]", "")
     if options.strip_prefix:
         prefix = options.strip_prefix
         starts = values.str.to_lowercase().str.starts_with(prefix.lower()).fill_null(False)

@@ -50,9 +50,25 @@ def strip(cells: pl.Series) -> pl.Series:
     return cells.cast(pl.String).str.strip_chars(PYTHON_WHITESPACE)
 
 
+_PRINTABLE_ASCII = r"^[ -~]*$"
+
+
+def nfkc(cells: pl.Series) -> pl.Series:
+    """NFKC (full-width to half-width), run only on the cells that are not plain ASCII.
+
+    NFKC leaves printable ASCII as it is, and most cells are that: checking is far cheaper
+    than normalising.
+    """
+    text = cells.cast(pl.String)
+    others = (~text.str.contains(_PRINTABLE_ASCII).fill_null(True)).arg_true()
+    if not len(others):
+        return text
+    return text.clone().scatter(others, text.gather(others).str.normalize("NFKC"))
+
+
 def normalised(cells: pl.Series) -> pl.Series:
     """Full-width to half-width (NFKC), then trimmed."""
-    return strip(cells.cast(pl.String).str.normalize("NFKC"))
+    return strip(nfkc(cells))
 
 
 def empty_as_null(values: pl.Series) -> pl.Series:

@@ -22,7 +22,7 @@ from xml.etree import ElementTree
 
 BLOCK_BYTES = 1 << 24
 _MARKERS = (b"<f", b"<v/>", b"<v />", b"<v></v>", b't="b"', b"<v>n", b"<v>N", b"<v>i", b"<v>I")
-_SIGNED_MARKERS = (b"<v>-", b"<v>+")
+_SIGNED_MARKERS = (b"<v>-n", b"<v>-N", b"<v>-i", b"<v>-I", b"<v>+")
 _CELL_ATTRIBUTES = r"<c\b(?P<attributes>[^>]*?)"
 # A formula cell: its formula (or a shared formula's reference) and its cached value, if any.
 _FORMULA_CELL = re.compile(
@@ -44,7 +44,14 @@ _BOOLEAN_CELL = re.compile(
     ).encode()
 )
 # A stored number with more decimals than fastexcel prints (9), or a small one in exponent form.
-_LONG_NUMBER = re.compile(rb"<v>-?\d+(?:\.\d{10,}|(?:\.\d+)?[eE]-)")
+# (``1.25E-5`` has 7 decimals, ``1.2345678E-5`` has 12.)
+_LONG_NUMBER = re.compile(
+    (
+        r"<v>-?\d+(?:\.\d{10,}|(?:\.\d*)?[eE]-0*[1-9]\d|"
+        + "|".join(rf"\.\d{{{10 - exponent},}}[eE]-0*{exponent}\b" for exponent in range(1, 10))
+        + ")"
+    ).encode()
+)
 _REFERENCE = re.compile(rb'\br="(?P<column>[A-Z]{1,3})(?P<row>\d+)"')
 _TYPE = re.compile(rb'\bt="(?P<type>\w+)"')
 _TEXT_TYPES = frozenset({b"s", b"str", b"inlineStr"})

@@ -21,7 +21,7 @@ from typing import Any
 import fastexcel
 import polars as pl
 
-from work_data_hub.cleaning.sheet_xml import MarkedCell, marked_cells
+from work_data_hub.cleaning.sheet_xml import MarkedCell, SheetMarks, marked_cells
 from work_data_hub.errors import WorkDataHubError
 
 # calamine's names for Excel's error values, and the text Excel shows for each.
@@ -71,7 +71,8 @@ class ExcelWorkbook:
         # The one source of the ``_source_file`` lineage string.
         self.name = path.name
         self._reader = reader
-        self._parsed: dict[str, Any] = {}
+        # sheet name -> (fastexcel's parsed sheet, its first column, its marked cells)
+        self._parsed: dict[str, tuple[Any, int, SheetMarks]] = {}
 
     @property
     def sheet_names(self) -> list[str]:
@@ -91,13 +92,19 @@ class ExcelWorkbook:
         return sheet
 
     def parse(self, sheet: str | int) -> str:
-        """Parse one sheet's XML into fastexcel's cells (in Rust); its name.
+        """Parse one sheet's XML into fastexcel's cells (in Rust) and look for its marked
+        cells; its name.
 
-        Done ahead by a reader thread, so that parsing the next workbook overlaps cleaning.
+        Done ahead by a reader thread, so that parsing the next workbook overlaps cleaning
+        (both release the GIL for most of their time).
         """
         sheet_name = self.sheet_name(sheet)
         if sheet_name not in self._parsed:
-            self._parsed[sheet_name] = self._load(sheet_name, dtypes="string")
+            loaded = self._load(sheet_name, dtypes="string")
+            columns = loaded.available_columns()
+            first_column = columns[0].absolute_index if columns else 0
+            marks = marked_cells(self.path, sheet_name, first_column)
+            self._parsed[sheet_name] = (loaded, first_column, marks)
         return sheet_name
 
     def _load(self, sheet_name: str, **options: Any) -> Any:
@@ -112,8 +119,7 @@ class ExcelWorkbook:
     def read_cells(self, sheet: str | int) -> SheetCells:
         """Every cell of ``sheet`` as text, with what the text cannot say (see SheetCells)."""
         sheet_name = self.parse(sheet)
-        loaded = self._parsed.pop(sheet_name)
-        columns = loaded.available_columns()
+        loaded, first_column, marks = self._parsed.pop(sheet_name)
         try:
             batch, errors = loaded.to_arrow_with_errors()
         except fastexcel.FastExcelError as exc:
@@ -123,8 +129,6 @@ class ExcelWorkbook:
         del loaded
         text = pl.DataFrame(pl.from_arrow(batch))
         del batch
-        first_column = columns[0].absolute_index if columns else 0
-        marks = marked_cells(self.path, sheet_name, first_column)
         return SheetCells(
             name=sheet_name,
             text=text,

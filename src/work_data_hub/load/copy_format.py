@@ -11,12 +11,15 @@ import polars as pl
 # added after it are not escaped again. A value `\.` becomes `\\.`, never psql's end marker.
 _COPY_ESCAPES = (("\\", "\\\\"), ("\t", "\\t"), ("\n", "\\n"), ("\r", "\\r"))
 _COPY_SPECIAL = r"[\\\t\n\r]"
+_COPY_SPECIAL_OR_NUL = r"[\x00\\\t\n\r]"
 _COPY_NULL = "\\N"
 
 
 def _copy_field(values: pl.Series) -> pl.Series:
     """One column as COPY text: escaped only when some value needs it (rarely)."""
     text = values.cast(pl.String)
+    if values.dtype != pl.String or not text.str.contains(_COPY_SPECIAL_OR_NUL).any():
+        return text  # the common case: one scan, nothing to escape
     if text.str.contains("\x00", literal=True).any():
         # COPY would fail mid-load; cleaning rejects such cells, so this is a bug guard.
         raise ValueError(
