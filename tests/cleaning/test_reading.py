@@ -231,7 +231,7 @@ def test_headers_read_by_a_domain_include_aliases(tmp_path: Path) -> None:
                 "d": {
                     "pattern": r"(?P<year>20\d{2})_(?P<month>1[0-2]|0?[1-9])_d",
                     "table": "d",
-                    "pk": ["plan"],
+                    "refresh_scope": ["plan"],
                     "header_aliases": {"计划 号": "计划代码"},
                     "columns": {
                         "plan": {"rule": "code", "source": "计划代码", "aliases": ["计划编号"]},

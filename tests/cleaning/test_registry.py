@@ -51,7 +51,7 @@ def _domain(column: dict[str, Any]) -> dict[str, Any]:
             "demo": {
                 "pattern": r"(?P<year>20\d{2})(?P<month>\d{2}).*demo",
                 "table": "demo",
-                "pk": ["月份"],
+                "refresh_scope": ["月份"],
                 "columns": {
                     "月份": {"type": "date", "rule": "month_date"},
                     "机构名称": {"type": "text"},

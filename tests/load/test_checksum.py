@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pandas as pd
+import polars as pl
 import pytest
 
 from work_data_hub.config import parse_domains
@@ -23,8 +24,10 @@ DOMAIN = {
 
 
 def _sealed(note: str = "x") -> tuple[bytes, str]:
-    rows = pd.DataFrame(
-        {"code": ["A"], "note": [note], "_source_file": ["f.xlsx"], "_source_row": [2]}
+    rows = pl.from_pandas(
+        pd.DataFrame(
+            {"code": ["A"], "note": [note], "_source_file": ["f.xlsx"], "_source_row": [2]}
+        )
     )
     plan = build_load_plan(
         rows, parse_domains(DOMAIN)["demo"], run_id="r1", rows_read=1, rows_rejected=0,

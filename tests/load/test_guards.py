@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import polars as pl
 import pytest
 from sqlalchemy.engine import URL
 
@@ -40,14 +41,16 @@ DOMAIN = parse_domains(
 
 
 def _plan(tmp_path: Path, run_id: str, made_at: dt.datetime, codes: list[str]) -> Path:
-    rows = pd.DataFrame(
-        {
-            "month": pd.Series(["2024-11"] * len(codes), dtype="string"),
-            "code": pd.Series(codes, dtype="string"),
-            "note": pd.Series([f"from {run_id}"] * len(codes), dtype="string"),
-            "_source_file": "2024/11/2024_11_notes.xlsx",
-            "_source_row": range(2, len(codes) + 2),
-        }
+    rows = pl.from_pandas(
+        pd.DataFrame(
+            {
+                "month": pd.Series(["2024-11"] * len(codes), dtype="string"),
+                "code": pd.Series(codes, dtype="string"),
+                "note": pd.Series([f"from {run_id}"] * len(codes), dtype="string"),
+                "_source_file": "2024/11/2024_11_notes.xlsx",
+                "_source_row": range(2, len(codes) + 2),
+            }
+        )
     )
     plan = build_load_plan(
         rows,

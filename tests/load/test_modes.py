@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pandas as pd
+import polars as pl
 import pytest
 
 from work_data_hub.config import DataSourcesError, parse_domains
@@ -33,14 +34,16 @@ def _domain(mode: str, **keys: Any) -> dict[str, Any]:
     }
 
 
-def _rows() -> pd.DataFrame:
-    return pd.DataFrame(
-        {
-            "code": ["A"],
-            "amount": ["1.00"],
-            "_source_file": ["2024_11_demo.xlsx"],
-            "_source_row": [2],
-        }
+def _rows() -> pl.DataFrame:
+    return pl.from_pandas(
+        pd.DataFrame(
+            {
+                "code": ["A"],
+                "amount": ["1.00"],
+                "_source_file": ["2024_11_demo.xlsx"],
+                "_source_row": [2],
+            }
+        )
     )
 
 

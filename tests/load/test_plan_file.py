@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pandas as pd
+import polars as pl
 import pytest
 
 from work_data_hub.config import parse_domains
@@ -33,14 +34,16 @@ DOMAIN = parse_domains(
 
 
 def _plan(notes: list[str | None]) -> bytes:
-    rows = pd.DataFrame(
-        {
-            "month": pd.Series(["2024-11"] * len(notes), dtype="string"),
-            "code": pd.Series([f"C{i}" for i in range(len(notes))], dtype="string"),
-            "note": pd.Series(notes, dtype="string"),
-            "_source_file": "2024/11/2024_11_notes.xlsx",
-            "_source_row": range(2, len(notes) + 2),
-        }
+    rows = pl.from_pandas(
+        pd.DataFrame(
+            {
+                "month": pd.Series(["2024-11"] * len(notes), dtype="string"),
+                "code": pd.Series([f"C{i}" for i in range(len(notes))], dtype="string"),
+                "note": pd.Series(notes, dtype="string"),
+                "_source_file": "2024/11/2024_11_notes.xlsx",
+                "_source_row": range(2, len(notes) + 2),
+            }
+        )
     )
     plan = build_load_plan(
         rows,
