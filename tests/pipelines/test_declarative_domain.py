@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import re
 from pathlib import Path
 from typing import Any
 
@@ -180,12 +179,6 @@ def test_the_documented_example_domain_is_valid_and_cleans_a_workbook(tmp_path: 
     contract = (PROJECT_ROOT / "docs" / "contract.md").read_text(encoding="utf-8")
     section = contract.split("## Declarative domains", 1)[1]
     example = section.split("```yaml\n", 1)[1].split("```", 1)[0]
-    if re.search(r"^\s*(pk|unique_pk):", example, re.MULTILINE):
-        # Transitional: docs/contract.md's "Declarative domains" belongs to the docs branch, which
-        # rewrites this example with unique_key/refresh_scope. Remove this skip once it has.
-        pytest.skip(
-            "the documented example still declares pk/unique_pk (the docs branch updates it)"
-        )
     _, mappings = project_declarations()
     domain = parse_domains(yaml.safe_load(example), mappings)["branch_headcount"]
     assert period_of("2024年11月机构人数.xlsx", domain.compiled_pattern) == (2024, 11)

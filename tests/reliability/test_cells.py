@@ -32,7 +32,7 @@ def _domain() -> DomainConfig:
                 "notes": {
                     "pattern": r"(?P<year>20\d{2})_(?P<month>1[0-2]|0?[1-9])_notes",
                     "table": "notes",
-                    "pk": ["ref"],
+                    "refresh_scope": ["ref"],
                     "columns": {
                         "ref": {"rule": "code", "source": "编号", "upper": False},
                         "note": {"rule": "text", "source": "说明"},

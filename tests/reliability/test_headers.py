@@ -20,7 +20,7 @@ def _domain() -> DomainConfig:
                 "scale": {
                     "pattern": r"(?P<year>20\d{2})_(?P<month>1[0-2]|0?[1-9])_scale",
                     "table": "scale",
-                    "pk": ["plan"],
+                    "refresh_scope": ["plan"],
                     "columns": {
                         "plan": {"rule": "code", "source": "计划代码"},
                         "fund_scale": {

@@ -38,8 +38,8 @@ TYPED_DOMAIN = {
         "typed": {
             "pattern": r"(?P<year>\d{4})_(?P<month>\d{2})_typed",
             "table": TYPED_TABLE,
-            "pk": ["编号"],
-            "unique_pk": True,
+            "unique_key": ["编号"],
+            "refresh_scope": ["编号"],
             # Types only: each column gets the strict rule of its type.
             "columns": {
                 "编号": {"type": "integer"},
