@@ -46,6 +46,7 @@ def test_the_project_registers_one_pipeline_per_domain_and_a_default() -> None:
     node_names = {node.name for node in pipelines["trustee_performance"].nodes}
     assert node_names == {
         "trustee_performance.select_workbooks",
+        "trustee_performance.skip_loaded",
         "trustee_performance.clean_workbooks",
         "trustee_performance.plan_load",
     }
