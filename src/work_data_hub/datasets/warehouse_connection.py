@@ -79,6 +79,11 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt(f"stopped by signal {signal.Signals(signum).name}")
 
 
+_interruptible_lock = threading.Lock()
+_interruptible_depth = 0
+_interruptible_previous: list[Any] = []
+
+
 @contextmanager
 def interruptible() -> Iterator[None]:
     """Within it, Ctrl-C and SIGTERM cancel the running query, so the load rolls back.
@@ -89,14 +94,22 @@ def interruptible() -> Iterator[None]:
     import psycopg2.extensions  # noqa: PLC0415
     import psycopg2.extras  # noqa: PLC0415
 
-    previous = psycopg2.extensions.get_wait_callback()
-    psycopg2.extensions.set_wait_callback(psycopg2.extras.wait_select)
+    global _interruptible_depth  # noqa: PLW0603  (the callback is process-wide: count users)
+    with _interruptible_lock:
+        if _interruptible_depth == 0:
+            _interruptible_previous[:] = [psycopg2.extensions.get_wait_callback()]
+            psycopg2.extensions.set_wait_callback(psycopg2.extras.wait_select)
+        _interruptible_depth += 1
     on_main_thread = threading.current_thread() is threading.main_thread()
     previous_term = signal.signal(signal.SIGTERM, _interrupt) if on_main_thread else None
     try:
         yield
     finally:
-        psycopg2.extensions.set_wait_callback(previous)
+        # Loads in two threads overlap: only the last one out restores the callback.
+        with _interruptible_lock:
+            _interruptible_depth -= 1
+            if _interruptible_depth == 0:
+                psycopg2.extensions.set_wait_callback(_interruptible_previous.pop())
         if on_main_thread:
             signal.signal(signal.SIGTERM, previous_term)
 
