@@ -454,7 +454,7 @@ def test_an_interrupt_stops_a_queued_load_which_says_what_it_waits_for(
         from pathlib import Path
         from sqlalchemy.engine import make_url
         from tests.reliability.support import run_domain
-        logging.basicConfig(level=logging.INFO, stream=sys.stderr)
+        logging.basicConfig(level=logging.INFO, stream=sys.stderr, force=True)
         run_domain(Path({str(inbox)!r}), Path({str(tmp_path / "out")!r}),
                    database_url=make_url({url!r}), execute=True)
         """

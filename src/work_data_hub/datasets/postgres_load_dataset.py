@@ -6,7 +6,7 @@ import io
 import logging
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 from typing import Any, BinaryIO
 
@@ -266,15 +266,7 @@ class PostgresLoadDataset(AbstractVersionedDataset[LoadPlan, bytes]):
         address = self._address(saved.summary.domain)
         with interruptible():
             result = self._apply(saved, path, address, force=force)
-        return LoadResult(
-            result.plan_path,
-            result.executed,
-            result.rows_deleted,
-            result.rows_inserted,
-            result.transaction_seconds,
-            saved.plan_sha256,
-            summary=saved.summary.as_dict(),
-        )
+        return replace(result, plan_sha256=saved.plan_sha256, summary=saved.summary.as_dict())
 
     def _apply(
         self, plan: SavedPlan, path: Path, address: WarehouseAddress, *, force: bool = False

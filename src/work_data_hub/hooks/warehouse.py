@@ -16,9 +16,8 @@ from typing import Any
 from kedro.config import MissingConfigException
 from kedro.framework.hooks import hook_impl
 
-from work_data_hub.config.project import DEFAULT_RUN_ENV
-from work_data_hub.config.warehouse import PRODUCTION_ENV, configured_address, resolve_address
-from work_data_hub.datasets.embedded_warehouse import stop_local_warehouses
+# The warehouse modules (SQLAlchemy, the domain models) are imported by the hooks that use
+# them: settings.py imports this module for every `kedro` command, `kedro --version` included.
 
 logger = logging.getLogger(__name__)
 
@@ -41,18 +40,31 @@ class WarehouseHooks:
 
     @hook_impl
     def before_pipeline_run(self, run_params: dict[str, Any], catalog: Any) -> None:
-        env = run_params.get("env") or DEFAULT_RUN_ENV
         execute = catalog.load("params:execute") if "params:execute" in catalog else False
         if execute is not True:
             return
+        from work_data_hub.config.project import DEFAULT_RUN_ENV  # noqa: PLC0415
+        from work_data_hub.config.warehouse import (  # noqa: PLC0415
+            PRODUCTION_ENV,
+            configured_address,
+            resolve_address,
+        )
+
+        env = run_params.get("env") or DEFAULT_RUN_ENV
         if configured_address(self._credentials) is None and env == PRODUCTION_ENV:
             # Raises, naming WDH_DATABASE__URI and the credentials entry.
             resolve_address(self._credentials, env=env)
 
     @hook_impl
     def after_pipeline_run(self) -> None:
-        stop_local_warehouses()
+        _stop_local_warehouses()
 
     @hook_impl
     def on_pipeline_error(self) -> None:
-        stop_local_warehouses()
+        _stop_local_warehouses()
+
+
+def _stop_local_warehouses() -> None:
+    from work_data_hub.datasets.embedded_warehouse import stop_local_warehouses  # noqa: PLC0415
+
+    stop_local_warehouses()
