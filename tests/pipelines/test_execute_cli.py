@@ -65,6 +65,20 @@ def test_execute_loads_the_sample_inbox_like_the_plan_and_prints_the_report(
     # A second identical run: tests/datasets/test_execute_load.py (in-process, faster).
 
 
+def test_the_prod_environment_executes_without_the_param(
+    project_copy: Path, database_url: URL, db_connection: Any
+) -> None:
+    # conf/prod/globals.yml says execute: true; the registry's own config loader must not
+    # rebind ${globals:...} to another environment's (it did: --env prod only planned).
+    result = run_kedro(
+        project_copy, "run", "--env", "prod", "--pipelines", TABLE, database_url=database_url
+    )
+    assert result.returncode == 0, _output(result)
+    domain = _report(project_copy)["domains"][TABLE]
+    assert domain["status"] == "loaded" and domain["executed"] is True
+    assert table_exists(db_connection, TABLE)
+
+
 def test_a_load_failing_midway_exits_non_zero_and_leaves_the_table_as_before(
     project_copy: Path, database_url: URL, db_connection: Any
 ) -> None:

@@ -7,6 +7,7 @@ default run environment) and reads ``data_sources.yml`` and ``mappings.yml``.
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,20 @@ def kedro_env(command_args: Sequence[str] = ()) -> str | None:
         if argument.startswith("--env="):
             return argument.removeprefix("--env=")
     return os.environ.get("KEDRO_ENV") or None
+
+
+def command_line_env() -> str | None:
+    """``kedro_env`` of the running ``kedro`` command line (else ``KEDRO_ENV``).
+
+    ``register_pipelines()`` gets no context, and a config loader built in another environment
+    than the session's would rebind ``${globals:...}`` for the whole run (``--env prod`` would
+    then plan only), so the registry reads the environment the command was given.
+    """
+    program = sys.argv[0] if sys.argv else ""
+    # `kedro ...`, or `python -m kedro ...` (whose argv[0] Kedro rewrites to that text).
+    if Path(program).name == "kedro" or program.endswith("-m kedro"):
+        return kedro_env(sys.argv[1:])
+    return kedro_env()
 
 
 def run_env(explicit: str | None = None) -> str:
@@ -56,7 +71,7 @@ def load_domains(
     loader_args: dict[str, Any] = dict(project_settings.CONFIG_LOADER_ARGS)
     loader = project_settings.CONFIG_LOADER_CLASS(
         conf_source=str(root / settings.CONF_SOURCE),
-        env=env or kedro_env(),
+        env=env or command_line_env(),
         **loader_args,
     )
     try:
