@@ -13,6 +13,7 @@ from typing import Any
 from kedro.io import AbstractDataset, DatasetError
 
 from work_data_hub.config.warehouse import WarehouseConfigError, resolve_address
+from work_data_hub.datasets.postgres_load_dataset import strict_bool
 from work_data_hub.datasets.warehouse_connection import connect, interruptible, server_reason
 from work_data_hub.errors import WorkDataHubError
 from work_data_hub.load.ledger import LEDGER_TABLE, NewestLoad, newest_loads_sql
@@ -96,11 +97,7 @@ class LoadLedgerDataset(AbstractDataset[None, LoadLedger]):
         connect_timeout: int = 10,
         metadata: dict[str, Any] | None = None,
     ) -> None:
-        if not isinstance(execute, bool):
-            raise DatasetError(
-                f"execute must be true or false (as in --params execute=true), got {execute!r}"
-            )
-        self._execute = execute
+        self._execute = strict_bool(execute, "execute")
         self._credentials = dict(credentials or {})
         self._connect_timeout = connect_timeout
         self.metadata = metadata

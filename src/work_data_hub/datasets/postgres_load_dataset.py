@@ -61,7 +61,7 @@ class LoadResult:
     warehouse: str | None = None
 
 
-def _strict_bool(value: object, name: str) -> bool:
+def strict_bool(value: object, name: str) -> bool:
     if isinstance(value, bool):
         return value
     raise DatasetError(
@@ -116,8 +116,8 @@ class PostgresLoadDataset(AbstractVersionedDataset[LoadPlan, bytes]):
         super().__init__(
             filepath=PurePosixPath(filepath), version=version, exists_function=self._file_exists
         )
-        self._execute = _strict_bool(execute, "execute")
-        self._diff = _strict_bool(diff, "diff")
+        self._execute = strict_bool(execute, "execute")
+        self._diff = strict_bool(diff, "diff")
         self._rejects_filepath = rejects_filepath
         self._credentials = dict(credentials or {})
         self._connect_timeout = connect_timeout

@@ -32,7 +32,7 @@ from work_data_hub.datasets.postgres_load_dataset import (
     LoadFailedError,
     LoadResult,
     PostgresLoadDataset,
-    _strict_bool,
+    strict_bool,
 )
 from work_data_hub.datasets.warehouse_connection import server_reason
 from work_data_hub.errors import WorkDataHubError
@@ -137,7 +137,7 @@ class AppliedPlanDataset(AbstractDataset[PlanVerdict, None]):
         connect_timeout: int = 10,
         metadata: dict[str, Any] | None = None,
     ) -> None:
-        self._execute = _strict_bool(execute, "execute")
+        self._execute = strict_bool(execute, "execute")
         self._credentials = credentials
         self._connect_timeout = connect_timeout
         self.metadata = metadata
