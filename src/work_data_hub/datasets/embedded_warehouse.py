@@ -113,6 +113,10 @@ def bin_dir() -> Path:
 
 
 def _run(program: str, arguments: list[str], user: str | None) -> subprocess.CompletedProcess[str]:
+    if user is not None:
+        # The server user must reach the wheel's programs: a clone under a 0700 folder
+        # (`mktemp -d`) would otherwise make initdb "Permission denied".
+        _wheel().utils.ensure_prefix_permissions(bin_dir() / program)
     return subprocess.run(
         [str(bin_dir() / program), *arguments],
         capture_output=True,
