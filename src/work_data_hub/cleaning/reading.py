@@ -364,30 +364,6 @@ def read_sheet(
     )
 
 
-def pandas_frame(sheet: RawSheet) -> pd.DataFrame:
-    """The sheet's frame as the pandas engine reads it: ``string`` columns, NA = empty.
-
-    The bridge until the engine is columnar; a frame built with pandas passes as it is.
-    """
-    frame: pl.DataFrame | pd.DataFrame = sheet.frame
-    if isinstance(frame, pd.DataFrame):
-        return frame
-    text = frame.select([*sheet.headers, SOURCE_FILE]).to_pandas()
-    converted = text.astype(pd.StringDtype("python"))
-    converted[SOURCE_ROW] = frame[SOURCE_ROW].to_numpy().astype("int64")
-    return converted
-
-
-def pandas_problems(sheet: RawSheet) -> dict[str, pd.Series]:
-    """Each header's cell problems (NA = none) as pandas Series, for the pandas engine."""
-    problems = sheet.cell_problems
-    return {
-        name: pd.Series(problems[name].to_list(), dtype=pd.StringDtype("python"))
-        for name in problems.columns
-        if problems[name].null_count() < problems.height
-    }
-
-
 _type_of = np.frompyfunc(type, 1, 1)
 _is_space = np.frompyfunc(str.isspace, 1, 1)
 _as_str = np.frompyfunc(str, 1, 1)
