@@ -15,29 +15,13 @@ import pytest
 from sqlalchemy.engine import URL
 
 from tests.support.database import con, physical_rows
-from work_data_hub.config import parse_domains
+from tests.support.plans import notes_domain
 from work_data_hub.load.plan import build_load_plan
 from work_data_hub.load.psql import render_psql
 
 pytestmark = pytest.mark.database
 
-DOMAIN = parse_domains(
-    {
-        "domains": {
-            "notes": {
-                "pattern": r"(?P<year>\d{4})_(?P<month>\d{2})_notes",
-                "table": "notes",
-                "unique_key": ["month", "code"],
-                "refresh_scope": ["month"],
-                "columns": {
-                    "month": {"type": "text", "rule": "text", "required": True},
-                    "code": {"type": "text", "rule": "text", "required": True},
-                    "note": {"type": "text", "rule": "text"},
-                },
-            }
-        }
-    }
-)["notes"]
+DOMAIN = notes_domain()
 
 
 def _plan(tmp_path: Path, run_id: str, made_at: dt.datetime, codes: list[str]) -> Path:

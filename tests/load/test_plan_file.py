@@ -8,29 +8,13 @@ import pandas as pd
 import polars as pl
 import pytest
 
-from work_data_hub.config import parse_domains
+from tests.support.plans import notes_domain
 from work_data_hub.load.plan import build_load_plan
 from work_data_hub.load.plan_file import PlanFileError, read_plan_file, step_header
 from work_data_hub.load.psql import render_psql
 from work_data_hub.load.summary import PlanDiff, read_summary
 
-DOMAIN = parse_domains(
-    {
-        "domains": {
-            "notes": {
-                "pattern": r"(?P<year>\d{4})_(?P<month>\d{2})_notes",
-                "table": "notes",
-                "unique_key": ["month", "code"],
-                "refresh_scope": ["month"],
-                "columns": {
-                    "month": {"type": "text", "rule": "text", "required": True},
-                    "code": {"type": "text", "rule": "text", "required": True},
-                    "note": {"type": "text", "rule": "text"},
-                },
-            }
-        }
-    }
-)["notes"]
+DOMAIN = notes_domain()
 
 
 def _plan(notes: list[str | None]) -> bytes:
