@@ -161,6 +161,40 @@ def test_a_number_as_excel_stores_it_reads_as_its_shortest_exact_text(
 
 
 @pytest.mark.parametrize(
+    ("cell", "text"),
+    [
+        # Attributes in another order than openpyxl writes them (Excel, LibreOffice).
+        ('<c s="0" r="B2"><v>0.12345678901234</v></c>', "0.12345678901234"),
+        ('<c r="B2" t="n" s="0"><v>1.2345678901E-5</v></c>', "0.000012345678901"),
+        # A formula's cached value.
+        ('<c r="B2"><f>1/3</f><v>0.33333333333333331</v></c>', "0.3333333333333333"),
+        # A formula's text result keeps every character, however many digits it holds.
+        ('<c r="B2" t="str"><f>A2</f><v>0.10000000000000000001</v></c>', "0.10000000000000000001"),
+        # Without a cell reference the place is unknown: every number is read again.
+        ('<c t="n"><v>0.12345678901234</v></c>', "0.12345678901234"),
+    ],
+)
+def test_a_number_stored_with_more_than_nine_decimals_keeps_its_digits(
+    cell: str, text: str, tmp_path: Path
+) -> None:
+    path = _write(tmp_path, [["R1", 7654.125, 1]])
+    replace_cell_text(path, '<c r="B2" t="n"><v>7654.125</v></c>', cell)
+    assert _clean(path).rows["note"].tolist() == [text]
+
+
+def test_long_numbers_keep_their_digits_in_a_sheet_that_starts_right_of_column_a(
+    tmp_path: Path,
+) -> None:
+    path = write_workbook(
+        tmp_path / "2024_11_notes.xlsx",
+        [[None, None, *HEADERS], [None, None, "R1", 0.1234567890123, 2.0000000001]],
+    )
+    result = _clean(path)
+    assert result.rows["note"].tolist() == ["0.1234567890123"]
+    assert result.rows["amount"].tolist() == ["2.0000000001"]
+
+
+@pytest.mark.parametrize(
     ("number", "text"),
     [
         (1234567890123450, "1234567890123450"),

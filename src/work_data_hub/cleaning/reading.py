@@ -132,20 +132,21 @@ def plain_number_text(numbers: pl.Expr) -> pl.Expr:
 def _person_text(cells: SheetCells) -> pl.DataFrame:
     """fastexcel's text as a person reads the cell in Excel: dates without a midnight time,
     time-only cells without Excel's day zero, ``-0`` as ``0``, and numbers whose 9-decimal
-    print lost digits in their exact shortest form (from the second, float read).
+    print lost digits in their exact shortest form (from the sheet's stored values).
 
     Each fix is computed only on the cells it applies to (most cells need none) and put back
     in place, one column at a time.
     """
+    exact = cells.exact_numbers.partition_by("column", as_dict=True, include_key=False)
     return pl.DataFrame(
         [
-            _person_column(series, cells.floats[name] if name in cells.floats.columns else None)
-            for name, series in zip(cells.text.columns, cells.text.get_columns(), strict=True)
+            _person_column(series, exact.get((position,)))
+            for position, series in enumerate(cells.text.get_columns())
         ]
     )
 
 
-def _person_column(text: pl.Series, floats: pl.Series | None) -> pl.Series:
+def _person_column(text: pl.Series, exact: pl.DataFrame | None) -> pl.Series:
     stamps = text.str.contains(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}")
     if stamps.any():
         text = text.str.replace(r"^1899-12-31 (\d{2}:\d{2}:\d{2}(?:\.\d+)?)$", "$1").str.replace(
@@ -159,17 +160,20 @@ def _person_column(text: pl.Series, floats: pl.Series | None) -> pl.Series:
         text.str.contains(NINE_DECIMALS),
         lambda chosen: _plain(chosen.cast(pl.Float64, strict=False)),
     )
-    if floats is not None:
+    if exact is not None:
         # A whole float's text is already exact (and has no ``.0``); a fraction's may not be.
-        # Only where the text reads back as another number did the print lose digits.
+        # Only where the text reads back as another number did the print lose digits (a date
+        # or a boolean shown for a number cell is left as shown).
+        inside = exact.filter(pl.col("row") < len(text))
+        rows, values = inside["row"], inside["value"]
+        shown = text.gather(rows)
         rounded = (
-            (floats != floats.floor())
-            & (text.cast(pl.Float64, strict=False) != floats)
-            & text.str.contains(NUMBER_TEXT)
-        )
+            (values != values.floor())
+            & (shown.cast(pl.Float64, strict=False) != values)
+            & shown.str.contains(NUMBER_TEXT)
+        ).fill_null(False)
         if rounded.any():
-            positions = rounded.fill_null(False).arg_true()
-            text = text.scatter(positions, _plain(floats.gather(positions)))
+            text = text.scatter(rows.filter(rounded), _plain(values.filter(rounded)))
     return text
 
 

@@ -2,10 +2,14 @@
 
 A reader that hands out values (calamine, and so fastexcel) shows a formula without a cached
 value, a number cell without a number (what writers make of NaN) and a literal ``NaN`` number
-as empty or as the word ``NaN``, and a boolean as ``true``. The sheet's XML says what they are.
-The XML is streamed from the zip in blocks of whole rows; a block is searched with regular
-expressions only when it holds one of the markers below, and only the matching cells become
-Python objects, so a sheet without such cells costs one decompression and a few byte searches.
+as empty or as the word ``NaN``, a boolean as ``true``, and a number with more than 9 decimals
+rounded to 9. The sheet's XML says what they are.
+
+The XML is streamed from the zip in blocks of whole rows and each block is searched by polars'
+(Rust) regular expressions, which scan it in native code; only a block holding one of the
+markers below is searched again with Python's, and only the matching cells become Python
+objects. Long numbers are collected as a polars frame (row, column, exact value), never one by
+one. So a sheet without such cells costs one decompression and one native scan per block.
 """
 
 from __future__ import annotations
@@ -14,15 +18,19 @@ import posixpath
 import re
 import zipfile
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from html import unescape
 from pathlib import Path
 from typing import IO
 from xml.etree import ElementTree
 
+import polars as pl
+
 BLOCK_BYTES = 1 << 24
-_MARKERS = (b"<f", b"<v/>", b"<v />", b"<v></v>", b't="b"', b"<v>n", b"<v>N", b"<v>i", b"<v>I")
-_SIGNED_MARKERS = (b"<v>-n", b"<v>-N", b"<v>-i", b"<v>-I", b"<v>+")
+# Number cells with their exact values: 0-based row and column, the stored value.
+NUMBER_CELLS_SCHEMA = {"row": pl.Int64, "column": pl.Int64, "value": pl.Float64}
+# A block holding none of these holds no marked cell (the Python patterns below all need one).
+_MARKERS = r'<f|<v ?/>|<v></v>|t="b"|<v>-?[nNiI]|<v>\+'
 _CELL_ATTRIBUTES = r"<c\b(?P<attributes>[^>]*?)"
 # A formula cell: its formula (or a shared formula's reference) and its cached value, if any.
 _FORMULA_CELL = re.compile(
@@ -43,14 +51,16 @@ _BOOLEAN_CELL = re.compile(
         + r'\bt="b"[^>]*>\s*(?:<f\b[^>]*?(?:/>|>[^<]*</f>)\s*)?<v>(?P<flag>[01])</v>'
     ).encode()
 )
-# A stored number with more decimals than fastexcel prints (9), or a small one in exponent form.
-# (``1.25E-5`` has 7 decimals, ``1.2345678E-5`` has 12.)
-_LONG_NUMBER = re.compile(
-    (
-        r"<v>-?\d+(?:\.\d{10,}|(?:\.\d*)?[eE]-0*[1-9]\d|"
-        + "|".join(rf"\.\d{{{10 - exponent},}}[eE]-0*{exponent}\b" for exponent in range(1, 10))
-        + ")"
-    ).encode()
+# A stored number with more decimals than fastexcel prints (9), or a small one in exponent form
+# (``1.25E-5`` has 7 decimals, ``1.2345678E-5`` has 12), in a number cell (no ``t``, or
+# ``t="n"``), a formula's cached value included. Rust syntax: polars scans with it.
+_LONG_DIGITS = (
+    r"-?[0-9]+(?:\.[0-9]{10,}|(?:\.[0-9]*)?[eE]-0*[1-9][0-9]|"
+    + "|".join(rf"\.[0-9]{{{10 - exponent},}}[eE]-0*{exponent}\b" for exponent in range(1, 10))
+    + ")"
+)
+_LONG_NUMBER_CELL = (
+    r"<c\b([^>]*?)>\s*(?:<f\b[^>]*?(?:/>|>[^<]*</f>)\s*)?<v>(" + _LONG_DIGITS + r")</v>"
 )
 _REFERENCE = re.compile(rb'\br="(?P<column>[A-Z]{1,3})(?P<row>\d+)"')
 _TYPE = re.compile(rb'\bt="(?P<type>\w+)"')
@@ -62,11 +72,28 @@ _RELATIONSHIP_ID = "{http://schemas.openxmlformats.org/officeDocument/2006/relat
 
 @dataclass(frozen=True)
 class SheetMarks:
-    """What the sheet's XML says beyond the values: marked cells, and whether any number has
-    more digits than a 9-decimal print keeps."""
+    """What the sheet's XML says beyond the values.
+
+    ``cells``: the marked cells. ``long_numbers``: the number cells stored with more digits
+    than a 9-decimal print keeps, as columns ``row``, ``column`` (0-based, as for cells) and
+    ``value`` (Float64); None when there was no XML to look at, so every number may be rounded.
+    """
 
     cells: list[MarkedCell]
-    long_numbers: bool
+    long_numbers: pl.DataFrame | None
+
+    def shifted(self, first_column: int) -> SheetMarks:
+        """The same marks with columns counted from ``first_column`` (fastexcel's first)."""
+        if not first_column:
+            return self
+        cells = [
+            cell if cell.row < 0 else replace(cell, column=cell.column - first_column)
+            for cell in self.cells
+        ]
+        numbers = self.long_numbers
+        if numbers is not None:
+            numbers = numbers.with_columns(pl.col("column") - first_column)
+        return SheetMarks(cells, numbers)
 
 
 @dataclass(frozen=True)
@@ -97,27 +124,76 @@ def column_letters(index: int) -> str:
     return letters
 
 
-def marked_cells(path: Path, sheet_name: str, first_column: int) -> SheetMarks:
+def marked_cells(path: Path, sheet_name: str) -> SheetMarks:
     """The cells of ``sheet_name`` that need more than their value's text (see module doc).
 
-    Positions are 0-based: the row is Excel's row minus one, the column counts from
-    ``first_column``. A workbook that is not an OOXML zip has no XML to look at: nothing.
+    Positions are 0-based: the row is Excel's row minus one, the column Excel's column
+    (``A`` is 0). A workbook that is not an OOXML zip has no XML to look at: nothing marked,
+    and ``long_numbers`` None.
     """
     try:
         with zipfile.ZipFile(path) as archive:
             member = _sheet_member(archive, sheet_name)
             if member is None:
-                return SheetMarks([], long_numbers=True)
+                return SheetMarks([], long_numbers=None)
             cells: list[MarkedCell] = []
-            long_numbers = False
+            long_numbers: list[pl.DataFrame] = []
             with archive.open(member) as stream:
                 for block in _row_blocks(stream):
-                    cells.extend(_marked_in_block(block, first_column))
-                    long_numbers = long_numbers or _LONG_NUMBER.search(block) is not None
-            return SheetMarks(cells, long_numbers)
+                    found, numbers = _scan(block)
+                    if found:
+                        cells.extend(_marked_in_block(block))
+                    if len(numbers):
+                        long_numbers.append(numbers)
+            return SheetMarks(cells, _long_numbers(long_numbers))
     except (zipfile.BadZipFile, KeyError, ElementTree.ParseError):
-        # No XML to look at: read every number twice rather than risk a rounded one.
-        return SheetMarks([], long_numbers=True)
+        # No XML to look at: every number is read again as a float rather than risk a rounded one.
+        return SheetMarks([], long_numbers=None)
+
+
+def _scan(block: bytes) -> tuple[bool, pl.DataFrame]:
+    """One native pass over ``block``: whether it holds a marker, and its long-number cells."""
+    text = pl.Series("xml", [block.decode("utf-8", errors="replace")])
+    found = pl.select(
+        marked=pl.lit(text).str.contains(_MARKERS),
+        numbers=pl.lit(text).str.extract_all(_LONG_NUMBER_CELL),
+    )
+    numbers = found["numbers"].explode().drop_nulls()
+    return bool(found["marked"][0]), numbers.to_frame("cell")
+
+
+_LETTER_VALUES = {chr(ord("A") + index): index + 1 for index in range(26)} | {"@": 0}
+
+
+def _long_numbers(parts: list[pl.DataFrame]) -> pl.DataFrame | None:
+    """The long-number cells found, as (row, column, value): number cells only.
+
+    None when one of them has no cell reference: its place is unknown, so every number of
+    the sheet is read again as a float instead.
+    """
+    if not parts:
+        return pl.DataFrame(schema=NUMBER_CELLS_SCHEMA)
+    cells = pl.concat(parts).select(
+        pl.col("cell").str.extract_groups(_LONG_NUMBER_CELL).struct.unnest()
+    )
+    attributes, value = pl.col("1"), pl.col("2")
+    cells = cells.filter(~attributes.str.contains(r'\bt="') | attributes.str.contains(r'\bt="n"'))
+    reference = attributes.str.extract_groups(r'\br="([A-Z]{1,3})([0-9]+)"')
+    cells = cells.with_columns(
+        letters=reference.struct.field("1"), row=reference.struct.field("2").cast(pl.Int64)
+    )
+    if cells["row"].null_count():
+        return None
+    padded = pl.col("letters").str.pad_start(3, "@")
+    digit = [
+        padded.str.slice(position, 1).replace_strict(_LETTER_VALUES, return_dtype=pl.Int64)
+        for position in range(3)
+    ]
+    return cells.select(
+        (pl.col("row") - 1).alias("row"),
+        (digit[0] * 676 + digit[1] * 26 + digit[2] - 1).alias("column"),
+        value.cast(pl.Float64).alias("value"),
+    )
 
 
 def _sheet_member(archive: zipfile.ZipFile, sheet_name: str) -> str | None:
@@ -155,11 +231,7 @@ def _row_blocks(stream: IO[bytes]) -> Iterator[bytes]:
         yield carry
 
 
-def _marked_in_block(block: bytes, first_column: int) -> Iterator[MarkedCell]:
-    if not any(marker in block for marker in _MARKERS) and not any(
-        marker in block for marker in _SIGNED_MARKERS
-    ):
-        return
+def _marked_in_block(block: bytes) -> Iterator[MarkedCell]:
     if b"<f" in block:
         for match in _FORMULA_CELL.finditer(block):
             attributes = match["attributes"]
@@ -172,22 +244,21 @@ def _marked_in_block(block: bytes, first_column: int) -> Iterator[MarkedCell]:
             shown = "=" + unescape(formula.decode()) if formula else "(shared formula)"
             yield _at(
                 attributes,
-                first_column,
                 shown,
                 "formula without a cached value; open the workbook in Excel and save it, so "
                 "that the value is stored",
             )
     for match in _EMPTY_VALUE_CELL.finditer(block):
         if _type_of(match["attributes"]) in (None, b"n"):
-            yield _at(match["attributes"], first_column, "NaN", "number cell holds NaN")
+            yield _at(match["attributes"], "NaN", "number cell holds NaN")
     for match in _NOT_A_NUMBER_CELL.finditer(block):
         if _type_of(match["attributes"]) in (None, b"n"):
             word = match["word"].decode()
-            yield _at(match["attributes"], first_column, word, f"number cell holds {word}")
+            yield _at(match["attributes"], word, f"number cell holds {word}")
     if b't="b"' in block:
         for match in _BOOLEAN_CELL.finditer(block):
             shown = "TRUE" if match["flag"] == b"1" else "FALSE"
-            yield _at(match["attributes"], first_column, shown, None)
+            yield _at(match["attributes"], shown, None)
 
 
 def _type_of(attributes: bytes) -> bytes | None:
@@ -195,14 +266,14 @@ def _type_of(attributes: bytes) -> bytes | None:
     return found["type"] if found else None
 
 
-def _at(attributes: bytes, first_column: int, text: str, reason: str | None) -> MarkedCell:
+def _at(attributes: bytes, text: str, reason: str | None) -> MarkedCell:
     reference = _REFERENCE.search(attributes)
     if reference is None:
         # Writers may leave the reference out; the position is then lost, not the cell.
         return MarkedCell(-1, -1, text, reason)
     return MarkedCell(
         int(reference["row"]) - 1,
-        column_index(reference["column"].decode()) - first_column,
+        column_index(reference["column"].decode()),
         text,
         reason,
     )

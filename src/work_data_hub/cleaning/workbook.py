@@ -4,8 +4,9 @@ fastexcel turns every cell into text in Rust, without a Python object per cell; 
 say in that text is recovered here and nowhere else:
 
 - error cells (``#DIV/0!``) come back empty; their positions come with the read (CellErrors);
-- numbers are printed with at most 9 decimals, so when the sheet's XML holds a number with
-  more, the columns holding numbers are read a second time as floats, for the lost digits;
+- numbers are printed with at most 9 decimals: the sheet's XML gives the exact value of each
+  number stored with more (a workbook without that XML has its number columns read a second
+  time, as floats);
 - formula cells without a cached value, number cells without a number (what a writer makes of
   NaN), literal ``NaN`` numbers and booleans are told apart by one pass over the sheet's XML
   that looks only at the few cells which hold such markers (:mod:`work_data_hub.cleaning.sheet_xml`).
@@ -14,6 +15,7 @@ say in that text is recovered here and nowhere else:
 from __future__ import annotations
 
 import re
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,7 +23,12 @@ from typing import Any
 import fastexcel
 import polars as pl
 
-from work_data_hub.cleaning.sheet_xml import MarkedCell, SheetMarks, marked_cells
+from work_data_hub.cleaning.sheet_xml import (
+    NUMBER_CELLS_SCHEMA,
+    MarkedCell,
+    SheetMarks,
+    marked_cells,
+)
 from work_data_hub.errors import WorkDataHubError
 
 # calamine's names for Excel's error values, and the text Excel shows for each.
@@ -50,16 +57,16 @@ class SheetCells:
     """One sheet as read: text columns from Excel row 1 on, and what the text cannot say.
 
     ``text`` has one String column per column of the sheet's used range (``first_column`` is
-    the 0-based Excel column of the first); row ``i`` is Excel row ``i + 1``. ``floats`` holds,
-    for the columns where a number was printed with 9 decimals, the same column read as floats.
-    ``marked`` are the cells whose text is not what they hold (errors, formulas without a value,
+    the 0-based Excel column of the first); row ``i`` is Excel row ``i + 1``. ``exact_numbers``
+    holds the number cells whose text may have lost digits, as ``row``, ``column`` (positions
+    in ``text``) and ``value`` (Float64). ``marked`` are the cells whose text is not what they hold (errors, formulas without a value,
     NaN numbers, booleans), at 0-based positions in ``text``.
     """
 
     name: str
     text: pl.DataFrame
     first_column: int
-    floats: pl.DataFrame
+    exact_numbers: pl.DataFrame
     marked: tuple[MarkedCell, ...]
 
 
@@ -96,15 +103,21 @@ class ExcelWorkbook:
         cells; its name.
 
         Done ahead by a reader thread, so that parsing the next workbook overlaps cleaning
-        (both release the GIL for most of their time).
+        (both release the GIL for most of their time). The XML pass runs beside fastexcel's
+        parse, on the other core: fastexcel holds no GIL while it parses.
         """
         sheet_name = self.sheet_name(sheet)
         if sheet_name not in self._parsed:
-            loaded = self._load(sheet_name, dtypes="string")
-            columns = loaded.available_columns()
-            first_column = columns[0].absolute_index if columns else 0
-            marks = marked_cells(self.path, sheet_name, first_column)
-            self._parsed[sheet_name] = (loaded, first_column, marks)
+            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sheet_xml") as xml_pass:
+                marks = xml_pass.submit(marked_cells, self.path, sheet_name)
+                loaded = self._load(sheet_name, dtypes="string")
+                columns = loaded.available_columns()
+                first_column = columns[0].absolute_index if columns else 0
+                self._parsed[sheet_name] = (
+                    loaded,
+                    first_column,
+                    marks.result().shifted(first_column),
+                )
         return sheet_name
 
     def _load(self, sheet_name: str, **options: Any) -> Any:
@@ -133,24 +146,35 @@ class ExcelWorkbook:
             name=sheet_name,
             text=text,
             first_column=first_column,
-            floats=self._floats(sheet_name, text) if marks.long_numbers else pl.DataFrame(),
+            exact_numbers=(
+                marks.long_numbers
+                if marks.long_numbers is not None
+                else self._floats(sheet_name, text)
+            ),
             marked=(*_error_cells(errors), *marks.cells),
         )
 
     def _floats(self, sheet_name: str, text: pl.DataFrame) -> pl.DataFrame:
-        """The columns holding numbers, read again as floats (only when some number has more
-        digits than the text kept)."""
+        """Every number of the columns holding numbers, read again as floats (for a workbook
+        whose XML could not say which numbers have more digits than the text kept)."""
         numeric = text.select(pl.all().str.contains(NUMBER_TEXT).any())
         positions = [i for i, hit in enumerate(numeric.row(0) if len(numeric) else ()) if hit]
         if not positions:
-            return pl.DataFrame()
+            return pl.DataFrame(schema=NUMBER_CELLS_SCHEMA)
         # A second read of only these columns; text cells among them read as null (ignored).
         floats, _ = self._load(
             sheet_name, dtypes="float", use_columns=positions
         ).to_arrow_with_errors()
         frame = pl.DataFrame(pl.from_arrow(floats))
-        return frame.rename(
-            dict(zip(frame.columns, [text.columns[i] for i in positions], strict=True))
+        return pl.concat(
+            [
+                frame.select(
+                    pl.int_range(pl.len(), dtype=pl.Int64).alias("row"),
+                    pl.lit(position, dtype=pl.Int64).alias("column"),
+                    pl.col(name).cast(pl.Float64).alias("value"),
+                ).drop_nulls("value")
+                for position, name in zip(positions, frame.columns, strict=True)
+            ]
         )
 
 
