@@ -125,6 +125,17 @@ def test_copy_text_round_trips_awkward_values(
     assert {row[2] for row in rows} == {"2024_11_notes 😀 \"'.xlsx"}
 
 
+def test_rows_land_in_the_table_in_source_order(
+    tmp_path: Path, database_url: URL, db_connection: Any
+) -> None:
+    """The insert has no ORDER BY: the stage's own scan keeps the rows in the order of the file."""
+    plan, _ = notes_plan(tmp_path, [f"note {i}" for i in range(5000)], "run-1")
+    apply_plan(plan, database_url)
+    with db_connection.cursor() as cursor:
+        cursor.execute('SELECT "_source_row" FROM "备注 表" ORDER BY ctid')
+        assert [row for (row,) in cursor.fetchall()] == list(range(2, 5002))
+
+
 def test_the_same_plan_twice_and_a_later_run_leave_the_same_table(
     tmp_path: Path, database_url: URL, db_connection: Any
 ) -> None:

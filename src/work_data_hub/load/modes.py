@@ -94,13 +94,18 @@ def _counted(step: str, modifying_sql: str, setting: str) -> Statement:
 
 
 def insert_statement(target: LoadTarget, *, conflict: str = "") -> Statement:
-    """Every staged row into the target, stamped with the run id, in source order."""
+    """Every staged row into the target, stamped with the run id, in source order.
+
+    No ORDER BY: the stage is a temporary table filled by one COPY in source order, and
+    PostgreSQL scans a temporary table from its first block, never in parallel nor joined to
+    another scan midway (synchronized scans are for shared tables), so rows come out as they
+    went in. Sorting 500k rows cost a third of the insert.
+    """
     columns = [*target.columns, "_run_id"]
     selected = ", ".join(quote(column) for column in target.columns)
     sql = (
         f"INSERT INTO {target.table} ({', '.join(quote(c) for c in columns)})\n"
-        f"SELECT {selected}, '{target.run_id}' FROM {target.stage} "
-        f"ORDER BY {quote('_source_file')}, {quote('_source_row')}"
+        f"SELECT {selected}, '{target.run_id}' FROM {target.stage}"
     )
     if conflict:
         sql += f"\n{conflict}"
