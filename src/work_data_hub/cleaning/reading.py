@@ -61,10 +61,13 @@ class RawSheet:
         if self.cell_problems.width == 0 and self.headers:
             # Built by hand (tests): no cell has a problem.
             height = len(self.frame)
-            none = pl.DataFrame(
-                [pl.Series(name, [None] * height, dtype=pl.String) for name in self.headers]
-            )
+            none = pl.DataFrame([_no_text(name, height) for name in self.headers])
             object.__setattr__(self, "cell_problems", none)
+
+
+def _no_text(name: str, height: int) -> pl.Series:
+    """A String column of ``height`` empty cells, built in native code (no list of Nones)."""
+    return pl.repeat(None, height, dtype=pl.String, eager=True).alias(name)
 
 
 def normalise_header(header: object) -> str:
@@ -206,9 +209,7 @@ def _with_marked_cells(
     A marked cell may lie outside the range of cells that hold values (a formula without a
     value in a column of its own): the frames grow to hold it.
     """
-    problems = pl.DataFrame(
-        [pl.Series(name, [None] * text.height, dtype=pl.String) for name in text.columns]
-    )
+    problems = pl.DataFrame([_no_text(name, text.height) for name in text.columns])
     if not marked:
         return text, problems
     for cell in marked:
@@ -238,16 +239,12 @@ def _with_marked_cells(
 
 
 def _padded(frame: pl.DataFrame, names: list[str], left: int, height: int) -> pl.DataFrame:
-    columns = [pl.Series(names[i], [None] * frame.height, dtype=pl.String) for i in range(left)]
+    columns = [_no_text(names[i], frame.height) for i in range(left)]
     columns += [series.rename(names[left + i]) for i, series in enumerate(frame.get_columns())]
-    columns += [
-        pl.Series(name, [None] * frame.height, dtype=pl.String) for name in names[len(columns) :]
-    ]
+    columns += [_no_text(name, frame.height) for name in names[len(columns) :]]
     padded = pl.DataFrame(columns)
     if height > padded.height:
-        extra = pl.DataFrame(
-            [pl.Series(name, [None] * (height - padded.height), dtype=pl.String) for name in names]
-        )
+        extra = pl.DataFrame([_no_text(name, height - padded.height) for name in names])
         padded = pl.concat([padded, extra])
     return padded
 
