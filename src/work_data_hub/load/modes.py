@@ -84,12 +84,19 @@ def mode_statements(name: str, target: LoadTarget) -> list[Statement]:
 
 
 def _counted(step: str, modifying_sql: str, setting: str) -> Statement:
-    """``modifying_sql`` (a DELETE/INSERT ... RETURNING 1) with its row count kept in ``setting``."""
+    """``modifying_sql`` (a DELETE or INSERT) with its row count kept in ``setting``.
+
+    Counted by ``GET DIAGNOSTICS`` in a DO block rather than ``RETURNING`` into a CTE, which
+    collects a row per changed row (7% of a 500k-row insert).
+    """
+    tag = f"$wdh_{step}$"
+    if tag in modifying_sql:
+        raise ValueError(f"a name in the domain contains {tag}")
     return Statement(
         step,
-        f"WITH changed AS (\n{modifying_sql}\n    RETURNING 1\n)\n"
-        f"SELECT pg_catalog.set_config('{setting}', pg_catalog.count(*)::text, true) "
-        "FROM changed",
+        f"DO {tag}\nDECLARE\n    changed bigint;\nBEGIN\n{modifying_sql};\n"
+        "    GET DIAGNOSTICS changed = ROW_COUNT;\n"
+        f"    PERFORM pg_catalog.set_config('{setting}', changed::text, true);\nEND\n{tag}",
     )
 
 
