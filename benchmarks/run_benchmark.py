@@ -382,7 +382,7 @@ def _copy_project(target: Path, source: Path) -> Path:
     """A project to run kedro in (code, conf and the sample inbox); its output stays here."""
     shutil.rmtree(target, ignore_errors=True)
     target.mkdir(parents=True)
-    for name in ("pyproject.toml", ".kedro.yml", ".telemetry"):
+    for name in ("pyproject.toml", "uv.lock", ".kedro.yml", ".telemetry"):
         if (source / name).exists():
             shutil.copy2(source / name, target / name)
     shutil.copytree(source / "conf", target / "conf", ignore=shutil.ignore_patterns("local"))
@@ -411,15 +411,43 @@ def baseline_project(commit: str) -> Path | None:
     if archive.returncode:
         return None
     subprocess.run(["tar", "-x", "-C", str(checkout)], input=archive.stdout, check=True)
-    return _copy_project(OUTPUT / "baseline_project", checkout)
+    project = _copy_project(OUTPUT / "baseline_project", checkout)
+    # Both read the same inbox: this checkout's sample.
+    shutil.rmtree(project / "data" / "01_raw")
+    shutil.copytree(SAMPLE_INBOX, project / "data" / "01_raw")
+    # Its own environment, from its own lock: older code may need packages this one dropped.
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("UV_PROJECT_ENVIRONMENT", "VIRTUAL_ENV")
+    }
+    synced = subprocess.run(
+        ["uv", "sync", "--frozen", "--compile-bytecode", "--quiet", "--project", str(project)],
+        env=env,
+        capture_output=True,
+        check=False,
+    )
+    return project if synced.returncode == 0 else None
 
 
-def warm_up(project: Path) -> None:
-    """One untimed run of each kind of child, so every method starts with compiled bytecode."""
+def project_python(project: Path) -> str:
+    """The project's own interpreter when it has an environment (the baseline), else ours."""
+    own = project / ".venv" / "bin" / "python"
+    return str(own) if own.exists() else sys.executable
+
+
+def warm_up(project: Path, *, recipes: bool = True) -> None:
+    """One untimed run of each kind of child, so every method starts with compiled bytecode.
+
+    ``recipes=False`` for the baseline project: the recipes' warm-up reads this checkout's
+    data_sources.yml, which older code may not understand.
+    """
     log = OUTPUT / "warm_up.log"
     commands = [
-        [sys.executable, str(Path(__file__).resolve()), "--child", "imports"],
-        [sys.executable, "-m", "kedro", "run"],
+        *(
+            [[sys.executable, str(Path(__file__).resolve()), "--child", "imports"]]
+            if recipes
+            else []
+        ),
+        [project_python(project), "-m", "kedro", "run"],
     ]
     for command in commands:
         if _run_child(command, project, _child_env(project), log)["code"]:
@@ -497,7 +525,7 @@ def run_kedro(
     before = set(reports.glob("*.json")) if reports.exists() else set()
     log = OUTPUT / f"{label}.log"
     profiler = ["-m", "cProfile", "-o", str(profile)] if profile else []
-    command = [sys.executable, *profiler, "-m", "kedro", "run"]
+    command = [project_python(project), *profiler, "-m", "kedro", "run"]
     command += ["--pipelines", domain] if domain else []
     command += ["--params", ",".join(params)] if params else []
     result = _run_child(command, project, env, log)
@@ -711,9 +739,11 @@ class Bench:
     def sample(self) -> None:
         baseline = baseline_project(self.args.baseline)
         if baseline is None:
-            self.notes.append(f"sample: git cannot give commit {self.args.baseline}; skipped")
+            self.notes.append(
+                f"sample: commit {self.args.baseline} cannot be checked out and synced; skipped"
+            )
             return
-        warm_up(baseline)
+        warm_up(baseline, recipes=False)
         timings: dict[str, list[dict[str, Any]]] = {"baseline": [], "now": []}
         for round_number in range(self.args.rounds):
             for name, project in (("baseline", baseline), ("now", self.project)):

@@ -18,16 +18,19 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
 from pydantic import BaseModel, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
-from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError
 
 from work_data_hub.config.project import project_path, run_env
 from work_data_hub.errors import WorkDataHubError
+
+if TYPE_CHECKING:
+    # SQLAlchemy is imported where a URL is parsed or made: a plan-only run never needs it,
+    # and its import costs every kedro start a sixth of a second.
+    from sqlalchemy.engine import URL
 
 logger = logging.getLogger(__name__)
 
@@ -108,6 +111,9 @@ def _check_encoded(uri: str, origin: str) -> None:
     the URL standard's (``urlsplit``) disagree on the user or the host; a well-formed URL never
     does.
     """
+    from sqlalchemy.engine import make_url  # noqa: PLC0415
+    from sqlalchemy.exc import ArgumentError  # noqa: PLC0415
+
     try:
         url = make_url(uri)
         standard = urlsplit(uri)
@@ -125,6 +131,9 @@ def _check_encoded(uri: str, origin: str) -> None:
 
 
 def _parse(uri: str, origin: str) -> URL:
+    from sqlalchemy.engine import make_url  # noqa: PLC0415
+    from sqlalchemy.exc import ArgumentError  # noqa: PLC0415
+
     _check_encoded(uri, origin)
     try:
         url = make_url(uri)
@@ -198,6 +207,8 @@ def configured_address(
             raise WarehouseConfigError(
                 "WDH_DATABASE__HOST is set but WDH_DATABASE__DB is not: name the database too"
             )
+        from sqlalchemy.engine import URL  # noqa: PLC0415
+
         url = URL.create(
             "postgresql",
             username=database.user,

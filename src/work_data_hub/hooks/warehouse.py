@@ -11,6 +11,7 @@ resolves its address; whichever way the run ends, this hook stops it again.
 from __future__ import annotations
 
 import logging
+import sys
 from typing import Any
 
 from kedro.config import MissingConfigException
@@ -65,6 +66,8 @@ class WarehouseHooks:
 
 
 def _stop_local_warehouses() -> None:
-    from work_data_hub.datasets.embedded_warehouse import stop_local_warehouses  # noqa: PLC0415
-
-    stop_local_warehouses()
+    # A run that never imported the module started no warehouse (and need not import
+    # SQLAlchemy to say so).
+    embedded = sys.modules.get("work_data_hub.datasets.embedded_warehouse")
+    if embedded is not None:
+        embedded.stop_local_warehouses()
