@@ -57,21 +57,46 @@ def project_path(start: Path | None = None) -> Path:
     return find_kedro_project(start or Path.cwd()) or SOURCE_PROJECT_PATH
 
 
-def load_domains(
-    project_path: Path | None = None, env: str | None = None
-) -> tuple[dict[str, DomainConfig], dict[str, dict[str, str]]]:
+Domains = tuple[dict[str, DomainConfig], dict[str, dict[str, str]]]
+# (conf folder, env, every conf file's path, size and mtime) -> what they declare. A kedro
+# command reads the domains twice (the CLI check, then the pipeline registry): the second
+# read is free while no file changed.
+_READ: dict[tuple[str, str | None, tuple[tuple[str, int, int], ...]], Domains] = {}
+
+
+def _conf_files_stamp(conf: Path) -> tuple[tuple[str, int, int], ...]:
+    stamps = []
+    for folder, _, names in os.walk(conf):
+        for name in names:
+            stat = os.stat(os.path.join(folder, name))
+            stamps.append((os.path.join(folder, name), stat.st_size, stat.st_mtime_ns))
+    return tuple(sorted(stamps))
+
+
+def load_domains(project_path: Path | None = None, env: str | None = None) -> Domains:
     """Read and validate ``data_sources.yml`` and ``mappings.yml`` through Kedro's config loader.
 
     The loader is built from this project's settings module rather than Kedro's ``settings``
     proxy, so that tests and notebooks that never bootstrapped the project read the same files.
     """
+    root = project_path or find_kedro_project(Path.cwd()) or Path.cwd()
+    conf = root / settings.CONF_SOURCE
+    env = env or command_line_env()
+    key = (str(conf.resolve()), env, _conf_files_stamp(conf))
+    if key not in _READ:
+        _READ.clear()
+        _READ[key] = _read_domains(root, env)
+    domains, mappings = _READ[key]
+    return dict(domains), {name: dict(table) for name, table in mappings.items()}
+
+
+def _read_domains(root: Path, env: str | None) -> Domains:
     from work_data_hub import settings as project_settings  # noqa: PLC0415  (settings imports hooks)
 
-    root = project_path or find_kedro_project(Path.cwd()) or Path.cwd()
     loader_args: dict[str, Any] = dict(project_settings.CONFIG_LOADER_ARGS)
     loader = project_settings.CONFIG_LOADER_CLASS(
         conf_source=str(root / settings.CONF_SOURCE),
-        env=env or command_line_env(),
+        env=env,
         **loader_args,
     )
     try:
