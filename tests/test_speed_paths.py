@@ -19,7 +19,8 @@ from polars.testing import assert_frame_equal
 
 from tests.conftest import PROJECT_ROOT
 from work_data_hub.cleaning.engine import clean_sheet, combine
-from work_data_hub.cleaning.reading import cells_as_text, read_sheet
+from work_data_hub.cleaning.python_cells import cells_as_text
+from work_data_hub.cleaning.reading import read_sheet
 from work_data_hub.cleaning.registry import run_rule
 from work_data_hub.cleaning.workbook import ExcelWorkbook, WorkbookReadError
 from work_data_hub.config import DomainConfig, parse_domains

@@ -11,9 +11,9 @@ import pytest
 from openpyxl import Workbook, load_workbook
 
 from tests.support.workbooks import write_workbook
+from work_data_hub.cleaning.python_cells import cells_as_text
 from work_data_hub.cleaning.reading import (
     RawSheet,
-    cells_as_text,
     headers_read_by,
     is_empty,
     normalise_header,

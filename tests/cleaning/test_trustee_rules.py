@@ -21,7 +21,8 @@ from work_data_hub.cleaning.engine import (
     clean_sheet,
     combine,
 )
-from work_data_hub.cleaning.reading import RawSheet, cells_as_text, read_sheet
+from work_data_hub.cleaning.python_cells import cells_as_text
+from work_data_hub.cleaning.reading import RawSheet, read_sheet
 from work_data_hub.config import parse_domains
 from work_data_hub.config.project import load_domains
 from work_data_hub.datasets.excel_workbook_dataset import ExcelWorkbookDataset
