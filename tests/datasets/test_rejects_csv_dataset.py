@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 import pandas as pd
+import polars as pl
 import pytest
 from kedro.config import OmegaConfigLoader
 from kedro.io import DataCatalog
@@ -70,3 +71,16 @@ def test_an_empty_rejects_frame_is_a_header_only_file(tmp_path: Path) -> None:
     assert (tmp_path / "rejects.csv").read_bytes() == b"\xef\xbb\xbffile,row,column,value,reason\n"
     assert dataset.load().empty
     assert dataset._describe() == {"filepath": str(tmp_path / "rejects.csv"), "version": None}
+
+
+def test_a_polars_frame_reads_back_as_the_pandas_one_does(tmp_path: Path) -> None:
+    """A run saves polars; notebooks and tests may save pandas: the file reads back the same
+    (polars writes an empty text as ``""``, pandas as nothing; both read back as empty)."""
+    awkward = REJECTS.assign(value=["a,b", 'say "hi"\nthen'], reason=["", "required value missing"])
+    loaded = {}
+    for kind, frame in (("pandas", awkward), ("polars", pl.from_pandas(awkward))):
+        dataset = RejectsCSVDataset(filepath=str(tmp_path / f"{kind}.csv"))
+        dataset.save(frame)
+        assert (tmp_path / f"{kind}.csv").read_bytes().startswith(b"\xef\xbb\xbffile,row,")
+        loaded[kind] = dataset.load().to_dict("list")
+    assert loaded["polars"] == loaded["pandas"] == awkward.astype(str).to_dict("list")

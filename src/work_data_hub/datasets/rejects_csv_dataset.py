@@ -11,22 +11,28 @@ from __future__ import annotations
 
 import os
 from pathlib import Path, PurePosixPath
-from typing import Any, NewType
+from typing import TYPE_CHECKING, Any, NewType
 
-import pandas as pd
+import polars as pl
 from kedro.io import AbstractVersionedDataset, Version
 
 from work_data_hub.datasets.owner_only import open_owner_only
 from work_data_hub.datasets.results import FileWritten
 
+if TYPE_CHECKING:
+    # pandas only to read the file back (notebooks, Kedro-Viz): a run writes it with polars.
+    import pandas as pd
+
 ENCODING = "utf-8-sig"  # UTF-8 with BOM: what Excel needs to recognise UTF-8
+BOM = "\ufeff".encode()
 
 # Kedro-Viz picks a preview's kind by the name of ``preview``'s return annotation.
 TablePreview = NewType("TablePreview", dict[str, Any])
 
 
-class RejectsCSVDataset(AbstractVersionedDataset[pd.DataFrame, pd.DataFrame]):
-    """Saves a DataFrame of rejected rows as an owner-only, versioned CSV. Catalog entry::
+class RejectsCSVDataset(AbstractVersionedDataset["pl.DataFrame | pd.DataFrame", "pd.DataFrame"]):
+    """Saves a DataFrame (polars or pandas) of rejected rows as an owner-only, versioned CSV.
+    Catalog entry::
 
         "{domain}.rejects":
           type: work_data_hub.datasets.rejects_csv_dataset.RejectsCSVDataset
@@ -65,13 +71,19 @@ class RejectsCSVDataset(AbstractVersionedDataset[pd.DataFrame, pd.DataFrame]):
         return TablePreview(self._read(nrows).to_dict(orient="split"))
 
     def _read(self, nrows: int | None = None) -> pd.DataFrame:
+        import pandas as pd  # noqa: PLC0415
+
         return pd.read_csv(
             self._get_load_path(), dtype=str, keep_default_na=False, encoding=ENCODING, nrows=nrows
         )
 
-    def save(self, data: pd.DataFrame) -> None:
+    def save(self, data: pl.DataFrame | pd.DataFrame) -> None:
         path = Path(self._get_save_path())
         # Created 0600 before the first byte, so the rows are never readable by others.
-        with os.fdopen(open_owner_only(path), "w", encoding=ENCODING, newline="") as handle:
-            data.to_csv(handle, index=False)
+        with os.fdopen(open_owner_only(path), "wb") as handle:
+            if isinstance(data, pl.DataFrame):
+                handle.write(BOM)
+                data.write_csv(handle, line_terminator="\n", quote_style="necessary")
+            else:
+                handle.write(data.to_csv(index=False, lineterminator="\n").encode(ENCODING))
         self.last_written = FileWritten(str(path))
