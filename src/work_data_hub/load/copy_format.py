@@ -32,17 +32,21 @@ def _copy_field(values: pl.Series) -> pl.Series:
     return text
 
 
+def _copy_fields(rows: pl.DataFrame, columns: list[str]) -> pl.DataFrame:
+    return pl.DataFrame([_copy_field(rows[column]).alias(column) for column in columns])
+
+
 def copy_text(rows: pl.DataFrame, columns: list[str]) -> bytes:
     """Rows in PostgreSQL COPY text format: tab-separated, ``\\N`` for NULL, escaped text.
 
     Once escaped, no field holds a tab or a line break, so polars' CSV writer with quoting
-    off writes exactly the COPY text, in native code.
+    off writes exactly the COPY text, in native code. Text is row by row: the text of a frame
+    is the text of its slices, one after another.
     """
     if rows.is_empty():
         return b""
-    fields = pl.DataFrame([_copy_field(rows[column]).alias(column) for column in columns])
     buffer = io.BytesIO()
-    fields.write_csv(
+    _copy_fields(rows, columns).write_csv(
         buffer,
         include_header=False,
         separator="\t",
@@ -51,3 +55,22 @@ def copy_text(rows: pl.DataFrame, columns: list[str]) -> bytes:
         null_value=_COPY_NULL,
     )
     return buffer.getvalue()
+
+
+def copy_length(rows: pl.DataFrame, columns: list[str]) -> int:
+    """``len(copy_text(rows, columns))``, counted without writing the text.
+
+    The plan's step line gives the rows' length before the rows, which are written afterwards
+    a slice at a time: each field's bytes (``\\N`` for NULL), a tab after each field but the
+    last, and a line break after the last.
+    """
+    if rows.is_empty():
+        return 0
+    fields = _copy_fields(rows, columns)
+    field_bytes = fields.select(
+        pl.sum_horizontal(
+            pl.col(column).str.len_bytes().fill_null(len(_COPY_NULL)).cast(pl.Int64).sum()
+            for column in columns
+        )
+    ).item()
+    return int(field_bytes) + len(rows) * len(columns)
