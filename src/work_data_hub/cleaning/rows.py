@@ -31,6 +31,18 @@ def index_columns(domain: DomainConfig, columns: Sequence[str]) -> list[str]:
     return [column for column in dict.fromkeys(wanted) if column in columns]
 
 
+def index_of(rows: pl.DataFrame, domain: DomainConfig) -> pl.DataFrame:
+    """The :func:`index_columns` of one file's rows, to keep in memory for all files.
+
+    The file's name repeats on every row: as a category it takes 4 bytes a row, not its
+    length (half of the index, otherwise).
+    """
+    index = rows.select(index_columns(domain, rows.columns))
+    if SOURCE_FILE in index.columns and index.schema[SOURCE_FILE] == pl.String:
+        index = index.with_columns(pl.col(SOURCE_FILE).cast(pl.Categorical))
+    return index
+
+
 class RowSpool:
     """A private temporary folder (mode 0700) holding one Arrow IPC file per source file.
 
@@ -115,10 +127,22 @@ class CleanRows:
         frames = list(self.frames())
         return pl.concat(frames) if frames else pl.DataFrame(schema=self.schema)
 
+    def index_parts(self) -> Iterator[pl.DataFrame]:
+        """``index`` a part at a time: what is computed over all rows is computed per file,
+        so that its hash tables are one file's size (a group-by over 1.2 million rows of text
+        takes as much memory as a file's rows)."""
+        offset = 0
+        for part, kept in zip(self.parts, self.kept, strict=True):
+            height = part.height if kept is None else int(kept.sum())
+            yield self.index.slice(offset, height)
+            offset += height
+
     def rows_per_file(self) -> dict[str, int]:
-        if not len(self):
-            return {}
-        return {str(path): int(n) for path, n in self.index.group_by(SOURCE_FILE).len().iter_rows()}
+        counts: dict[str, int] = {}
+        for index in self.index_parts():
+            for path, n in index.group_by(SOURCE_FILE).len().iter_rows():
+                counts[str(path)] = counts.get(str(path), 0) + int(n)
+        return counts
 
     def text_columns(self, columns: Sequence[str]) -> list[list[str | None]]:
         """``columns`` as text, one list per column: what ``diff=true`` sends as arrays.
@@ -132,4 +156,4 @@ class CleanRows:
         return values
 
 
-__all__ = ["ROWS_PER_SLICE", "CleanRows", "FileRows", "RowSpool", "index_columns"]
+__all__ = ["ROWS_PER_SLICE", "CleanRows", "FileRows", "RowSpool", "index_columns", "index_of"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from typing import IO, Protocol, cast
 
 import polars as pl
 
@@ -36,6 +37,28 @@ def _copy_fields(rows: pl.DataFrame, columns: list[str]) -> pl.DataFrame:
     return pl.DataFrame([_copy_field(rows[column]).alias(column) for column in columns])
 
 
+class Writable(Protocol):
+    def write(self, data: bytes, /) -> object: ...
+
+
+def write_copy_text(rows: pl.DataFrame, columns: list[str], out: Writable) -> None:
+    """Write the rows' COPY text (:func:`copy_text`) to ``out``, in pieces of under a mebibyte.
+
+    polars' CSV writer hands ``out`` the text as it makes it, so the text of many rows is never
+    in memory at once.
+    """
+    if rows.is_empty():
+        return
+    _copy_fields(rows, columns).write_csv(
+        cast(IO[bytes], out),  # any object with write(bytes) will do
+        include_header=False,
+        separator="\t",
+        line_terminator="\n",
+        quote_style="never",
+        null_value=_COPY_NULL,
+    )
+
+
 def copy_text(rows: pl.DataFrame, columns: list[str]) -> bytes:
     """Rows in PostgreSQL COPY text format: tab-separated, ``\\N`` for NULL, escaped text.
 
@@ -43,17 +66,8 @@ def copy_text(rows: pl.DataFrame, columns: list[str]) -> bytes:
     off writes exactly the COPY text, in native code. Text is row by row: the text of a frame
     is the text of its slices, one after another.
     """
-    if rows.is_empty():
-        return b""
     buffer = io.BytesIO()
-    _copy_fields(rows, columns).write_csv(
-        buffer,
-        include_header=False,
-        separator="\t",
-        line_terminator="\n",
-        quote_style="never",
-        null_value=_COPY_NULL,
-    )
+    write_copy_text(rows, columns, buffer)
     return buffer.getvalue()
 
 

@@ -335,7 +335,7 @@ def build_load_plan(
     staged_columns = [*domain.columns, "_source_file", "_source_row"]
     mode = LOAD_MODES[domain.mode]
     summary = build_plan_summary(
-        rows.index,
+        list(rows.index_parts()),
         domain=domain.name,
         table=domain.table,
         mode=domain.mode,

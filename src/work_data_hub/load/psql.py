@@ -19,7 +19,7 @@ from typing import BinaryIO
 
 from work_data_hub.cleaning.rows import ROWS_PER_SLICE
 from work_data_hub.load.checksum import HEADER_PREFIX, PLACEHOLDER
-from work_data_hub.load.copy_format import copy_length, copy_text
+from work_data_hub.load.copy_format import copy_length, write_copy_text
 from work_data_hub.load.plan import LoadPlan, Statement
 from work_data_hub.load.plan_file import END_OF_ROWS, END_OF_SQL, step_header
 from work_data_hub.load.summary import PlanSummary, comment_text
@@ -83,10 +83,12 @@ class _HashingWriter:
         self.position = 0
         self.slots: list[int] = []
 
-    def write(self, data: bytes) -> None:
+    def write(self, data: bytes) -> int:
+        # polars' CSV writer may hand over a memoryview: its len is its bytes (format "B").
         self._handle.write(data)
         self._hasher.update(data)
         self.position += len(data)
+        return len(data)
 
     def write_with_slots(self, data: bytes) -> None:
         """Header and SQL: each placeholder in them is a slot for the digest."""
@@ -129,11 +131,10 @@ def write_plan(
         out.write(step_header(statement.purpose, sql, length))
         out.write_with_slots(sql)
         out.write(END_OF_SQL)
-        written = 0
+        rows_start = out.position
         for rows in plan.rows.frames(rows_per_slice):
-            text = copy_text(rows, columns)
-            out.write(text)
-            written += len(text)
+            write_copy_text(rows, columns, out)
+        written = out.position - rows_start
         if written != length:
             # A bug guard: the step line announced another length (psql would misread the file).
             raise RuntimeError(f"the COPY rows are {written} bytes, the step line says {length}")

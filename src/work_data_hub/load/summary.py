@@ -156,7 +156,7 @@ def _diff_lines(diff: PlanDiff) -> list[str]:
 
 
 def build_plan_summary(
-    rows: pl.DataFrame,
+    rows: Sequence[pl.DataFrame],
     *,
     domain: str,
     table: str,
@@ -169,7 +169,8 @@ def build_plan_summary(
     rows_rejected: int,
     created_at: dt.datetime,
 ) -> PlanSummary:
-    """The summary of a plan that loads ``rows`` (the clean rows with their lineage).
+    """The summary of a plan that loads ``rows`` (the clean rows with their lineage, one frame
+    per file; their unique-key, refresh-scope and lineage columns suffice).
 
     ``files`` are the plan's files (``path``, ``period``, ``sha256``, ``rows``), as the ledger
     records them.
@@ -186,17 +187,21 @@ def build_plan_summary(
             PlannedFile(file.path, file.period or "", file.sha256, int(file.rows)) for file in files
         ),
         rows_read=rows_read,
-        rows_to_insert=len(rows),
+        rows_to_insert=sum(len(part) for part in rows),
         rows_rejected=rows_rejected,
     )
 
 
-def scopes_of(rows: pl.DataFrame, refresh_scope: list[str]) -> tuple[tuple[str | None, ...], ...]:
-    """The distinct refresh-scope combinations in ``rows``, as text, sorted."""
-    if rows.is_empty() or not refresh_scope:
+def scopes_of(
+    rows: Sequence[pl.DataFrame], refresh_scope: list[str]
+) -> tuple[tuple[str | None, ...], ...]:
+    """The distinct refresh-scope combinations in ``rows`` (any number of frames), as text, sorted."""
+    if not refresh_scope:
         return ()
-    distinct = rows.select(pl.col(refresh_scope).cast(pl.String)).unique()
-    scopes = set(distinct.iter_rows())
+    scopes: set[tuple[str | None, ...]] = set()
+    for part in rows:
+        if not part.is_empty():
+            scopes.update(part.select(pl.col(refresh_scope).cast(pl.String)).unique().iter_rows())
     return tuple(sorted(scopes, key=lambda scope: tuple(value or "" for value in scope)))
 
 
