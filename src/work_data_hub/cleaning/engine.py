@@ -21,7 +21,7 @@ import polars as pl
 from work_data_hub.cleaning import rules
 from work_data_hub.cleaning.reading import SOURCE_FILE, SOURCE_ROW, RawSheet, normalise_header
 from work_data_hub.cleaning.registry import RULES, Rule, RuleInput
-from work_data_hub.cleaning.rows import ROWS_PER_SLICE, CleanRows, FileRows, index_of
+from work_data_hub.cleaning.rows import CleanRows, FileRows, index_of
 from work_data_hub.cleaning.rules import RuleResult
 from work_data_hub.config import ColumnSpec, DomainConfig
 from work_data_hub.errors import WorkDataHubError
@@ -530,31 +530,29 @@ def combine_files(
 ) -> CombinedFiles:
     """The files' rows, where ``parts`` keep them, with the rows sharing a unique key rejected.
 
-    ``results[i].rows`` need only the :func:`index_columns` of file ``i`` (the whole rows do
-    too); ``parts[i]`` holds its rows. Duplicates are decided over all files at once.
+    ``parts[i]`` holds the rows of file ``i`` (``results[i]`` its rejects and counts; its
+    ``rows`` are not read). Duplicates are decided over all files at once, from a hash of each
+    row's key; only the rows whose hash repeats are read back whole.
     """
-    index = (
-        pl.concat([index_of(r.rows, domain) for r in results]) if results else _empty_rows(domain)
-    )
     sheets = {file: sheet for result in results for file, sheet in result.sheets.items()}
     rejects = [result.rejects for result in results if len(result.rejects)]
-    kept: list[pl.Series | None] = [None] * len(results)
-    duplicated = _duplicated_keys(index, domain)
+    kept: list[pl.Series | None] = [None] * len(parts)
+    duplicated = _duplicated_keys(parts, domain)
     if duplicated is not None:
-        rejects.append(_duplicate_rejects(index.filter(duplicated), domain, sheets))
+        dupes = _gather(parts, duplicated.arg_true(), lambda part: index_of(part, domain))
+        rejects.append(_duplicate_rejects(dupes, domain, sheets))
         keep = ~duplicated
         offset = 0
-        for position, result in enumerate(results):
-            kept[position] = keep.slice(offset, result.rows.height)
-            offset += result.rows.height
-        index = index.filter(keep)
+        for position, part in enumerate(parts):
+            kept[position] = keep.slice(offset, part.height)
+            offset += part.height
     all_rejects = (
         pd.concat(rejects, ignore_index=True).sort_values(["file", "row"], kind="stable")
         if rejects
         else _rejects_as_pandas(pl.DataFrame(schema=_REJECT_SCHEMA))
     )
     return CombinedFiles(
-        rows=CleanRows(tuple(parts), tuple(kept), index, _rows_schema(domain)),
+        rows=CleanRows.decided(parts, kept, domain.refresh_scope, _rows_schema(domain)),
         rejects=all_rejects.reset_index(drop=True),
         rows_read=sum(result.rows_read for result in results),
         unknown_headers=sorted({h for result in results for h in result.unknown_headers}),
@@ -563,20 +561,38 @@ def combine_files(
     )
 
 
-def _duplicated_keys(index: pl.DataFrame, domain: DomainConfig) -> pl.Series | None:
-    """Which rows share their unique key with another row, or None when none does.
+def _gather(
+    parts: Sequence[FileRows],
+    positions: pl.Series,
+    read: Callable[[FileRows], pl.DataFrame],
+) -> pl.DataFrame:
+    """The rows at ``positions`` (sorted, counted over all parts in order), ``read`` per part."""
+    pieces = []
+    offset = 0
+    for part in parts:
+        local = positions.filter((positions >= offset) & (positions < offset + part.height))
+        if len(local):
+            pieces.append(read(part)[local - offset])
+        offset += part.height
+    return pl.concat(pieces)
 
-    The rows are sorted by a hash of their key, and only those whose hash repeats are then
-    compared by value (so a collision rejects nothing): at 1.2 million rows that takes a
-    fifth of the memory of hashing the key values themselves (``is_duplicated`` on them).
+
+def _duplicated_keys(parts: Sequence[FileRows], domain: DomainConfig) -> pl.Series | None:
+    """Which rows (of all parts, in order) share their unique key with another, or None.
+
+    The rows are sorted by a hash of their key, one file's key read at a time, and only those
+    whose hash repeats are compared by value (so a collision rejects nothing): at 1.2 million
+    rows a fifth of the memory of ``is_duplicated`` over all keys at once.
     """
     key = domain.unique_key
-    if not key or not len(index):
+    total = sum(part.height for part in parts)
+    if not key or not total:
         return None
     hashes = (
         pl.concat(
-            index.slice(start, ROWS_PER_SLICE).select(pl.struct(key).hash().alias("hash"))
-            for start in range(0, len(index), ROWS_PER_SLICE)
+            part.read(key).select(pl.struct(key).hash().alias("hash"))
+            for part in parts
+            if part.height
         )
         .with_row_index("at")
         .sort("hash")
@@ -585,12 +601,14 @@ def _duplicated_keys(index: pl.DataFrame, domain: DomainConfig) -> pl.Series | N
         pl.col("hash") == pl.col("hash").shift(-1)
     )
     candidates = hashes.filter(same_hash)["at"].sort()
+    del hashes
     if candidates.is_empty():
         return None
-    same_key = index.select(key)[candidates].select(pl.struct(key).is_duplicated()).to_series()
+    keys = _gather(parts, candidates, lambda part: part.read(key))
+    same_key = keys.select(pl.struct(key).is_duplicated()).to_series()
     if not same_key.any():
         return None
-    return pl.repeat(False, len(index), dtype=pl.Boolean, eager=True).scatter(
+    return pl.repeat(False, total, dtype=pl.Boolean, eager=True).scatter(
         candidates.filter(same_key), True
     )
 

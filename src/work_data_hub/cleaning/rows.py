@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
@@ -31,13 +31,14 @@ def index_columns(domain: DomainConfig, columns: Sequence[str]) -> list[str]:
     return [column for column in dict.fromkeys(wanted) if column in columns]
 
 
-def index_of(rows: pl.DataFrame, domain: DomainConfig) -> pl.DataFrame:
+def index_of(part: FileRows, domain: DomainConfig) -> pl.DataFrame:
     """The :func:`index_columns` of one file's rows, to keep in memory for all files.
 
-    The file's name repeats on every row: as a category it takes 4 bytes a row, not its
-    length (half of the index, otherwise).
+    Read from the spool only once every file is cleaned, so they are not in memory while the
+    next workbook is. The file's name repeats on every row: as a category it takes 4 bytes a
+    row, not its length (half of the index, otherwise).
     """
-    index = rows.select(index_columns(domain, rows.columns))
+    index = part.read(index_columns(domain, list(part.schema)))
     if SOURCE_FILE in index.columns and index.schema[SOURCE_FILE] == pl.String:
         index = index.with_columns(pl.col(SOURCE_FILE).cast(pl.Categorical))
     return index
@@ -58,7 +59,7 @@ class RowSpool:
         path = Path(self._folder.name) / f"{self._files:05d}.arrow"
         self._files += 1
         rows.write_ipc(path, compression="uncompressed")
-        return FileRows(None, path, rows.height, self)
+        return FileRows(None, path, rows.height, self, rows.schema)
 
 
 @dataclass(frozen=True, eq=False)
@@ -70,39 +71,88 @@ class FileRows:
     height: int = 0
     # Keeps the spool's folder alive as long as these rows may be read.
     spool: RowSpool | None = None
+    schema: pl.Schema = field(default_factory=pl.Schema)
 
     @classmethod
     def in_memory(cls, rows: pl.DataFrame) -> FileRows:
-        return cls(rows, None, rows.height)
+        return cls(rows, None, rows.height, schema=rows.schema)
 
-    def read(self) -> pl.DataFrame:
+    def read(self, columns: list[str] | None = None) -> pl.DataFrame:
+        """The rows (only ``columns``, when given: Arrow IPC reads just those)."""
         if self.frame is not None:
-            return self.frame
+            return self.frame if columns is None else self.frame.select(columns)
         assert self.path is not None
-        return pl.read_ipc(self.path)
+        return pl.read_ipc(self.path, columns=columns)
+
+
+Scope = tuple[str | None, ...]
 
 
 @dataclass(frozen=True, eq=False)
 class CleanRows:
     """All files' clean rows, in file order, once the decisions over all files are made.
 
-    ``index`` holds the unique-key, refresh-scope and lineage columns of exactly these rows;
-    ``kept`` says, per part, which of its rows survived those decisions (None: all).
+    ``kept`` says, per part, which of its rows survived those decisions (None: all). What the
+    plan's summary and ledger need of all rows (``rows``, ``files``, ``scopes``) is counted once,
+    here; the key columns it was counted from are not kept, so writing the plan holds one file.
     Immutable: Kedro's MemoryDataset hands it on as it is (a deep copy would read the spool).
     """
 
     parts: tuple[FileRows, ...]
     kept: tuple[pl.Series | None, ...]
-    index: pl.DataFrame
     schema: pl.Schema
+    rows: int
+    # (source file, rows) in file order, and the distinct refresh-scope values as text, sorted.
+    files: tuple[tuple[str, int], ...]
+    refresh_scope: tuple[str, ...]
+    scopes: tuple[Scope, ...]
 
     @classmethod
-    def of(cls, rows: pl.DataFrame) -> CleanRows:
+    def decided(
+        cls,
+        parts: Sequence[FileRows],
+        kept: Sequence[pl.Series | None],
+        refresh_scope: Sequence[str],
+        schema: pl.Schema,
+    ) -> CleanRows:
+        """The rows of ``parts`` that ``kept`` keeps, with their counts and refresh scopes.
+
+        Counted a part at a time, reading only the columns needed, so a group-by's hash table
+        is one file's size (over 1.2 million rows of text at once it takes as much memory as a
+        file's rows).
+        """
+        files: dict[str, int] = {}
+        scopes: set[Scope] = set()
+        total = 0
+        for part, keep in zip(parts, kept, strict=True):
+            if not part.height:
+                continue
+            index = part.read([SOURCE_FILE, *refresh_scope])
+            if keep is not None:
+                index = index.filter(keep)
+            total += index.height
+            for path, n in index.group_by(SOURCE_FILE, maintain_order=True).len().iter_rows():
+                files[str(path)] = files.get(str(path), 0) + int(n)
+            if refresh_scope and index.height:
+                distinct = index.select(pl.col(list(refresh_scope)).cast(pl.String)).unique()
+                scopes.update(distinct.iter_rows())
+        return cls(
+            tuple(parts),
+            tuple(kept),
+            schema,
+            total,
+            tuple(files.items()),
+            tuple(refresh_scope),
+            tuple(sorted(scopes, key=lambda scope: tuple(value or "" for value in scope))),
+        )
+
+    @classmethod
+    def of(cls, rows: pl.DataFrame, refresh_scope: Sequence[str] = ()) -> CleanRows:
         """Rows already in one frame (tests, and the plan built straight from a frame)."""
-        return cls((FileRows.in_memory(rows),), (None,), rows, rows.schema)
+        return cls.decided((FileRows.in_memory(rows),), (None,), refresh_scope, rows.schema)
 
     def __len__(self) -> int:
-        return self.index.height
+        return self.rows
 
     def __copy__(self) -> CleanRows:
         return self
@@ -127,22 +177,8 @@ class CleanRows:
         frames = list(self.frames())
         return pl.concat(frames) if frames else pl.DataFrame(schema=self.schema)
 
-    def index_parts(self) -> Iterator[pl.DataFrame]:
-        """``index`` a part at a time: what is computed over all rows is computed per file,
-        so that its hash tables are one file's size (a group-by over 1.2 million rows of text
-        takes as much memory as a file's rows)."""
-        offset = 0
-        for part, kept in zip(self.parts, self.kept, strict=True):
-            height = part.height if kept is None else int(kept.sum())
-            yield self.index.slice(offset, height)
-            offset += height
-
     def rows_per_file(self) -> dict[str, int]:
-        counts: dict[str, int] = {}
-        for index in self.index_parts():
-            for path, n in index.group_by(SOURCE_FILE).len().iter_rows():
-                counts[str(path)] = counts.get(str(path), 0) + int(n)
-        return counts
+        return dict(self.files)
 
     def text_columns(self, columns: Sequence[str]) -> list[list[str | None]]:
         """``columns`` as text, one list per column: what ``diff=true`` sends as arrays.

@@ -330,19 +330,25 @@ def build_load_plan(
     if not _RUN_ID.match(run_id):
         raise ValueError(f"run_id {run_id!r} must be 1-64 letters, digits or _.:-")
     if isinstance(rows, pl.DataFrame):
-        rows = CleanRows.of(rows)
+        rows = CleanRows.of(rows, domain.refresh_scope)
+    if rows.refresh_scope != tuple(domain.refresh_scope):
+        raise ValueError(
+            f"the rows' scopes were counted for {list(rows.refresh_scope)}, "
+            f"not the domain's refresh_scope {domain.refresh_scope}"
+        )
     loaded = _loaded_files(rows, files)
     staged_columns = [*domain.columns, "_source_file", "_source_row"]
     mode = LOAD_MODES[domain.mode]
     summary = build_plan_summary(
-        list(rows.index_parts()),
         domain=domain.name,
         table=domain.table,
         mode=domain.mode,
         run_id=run_id,
         refresh_scope=domain.refresh_scope,
+        refresh_scopes=rows.scopes,
         uses_refresh_scope=mode.uses_refresh_scope,
         files=loaded,
+        rows_to_insert=len(rows),
         rows_read=rows_read,
         rows_rejected=rows_rejected,
         created_at=created_at or dt.datetime.now(dt.UTC),

@@ -28,7 +28,7 @@ import hashlib
 import io
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, cast
 
@@ -87,7 +87,7 @@ class SavedPlan:
     steps: tuple[PlanStep, ...]
     plan_sha256: str
     intact: bool
-    data: bytes | None = None
+    data: bytes | None = field(default=None, repr=False)
 
     @property
     def rows_step(self) -> PlanStep | None:

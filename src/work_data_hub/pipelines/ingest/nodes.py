@@ -24,7 +24,7 @@ from work_data_hub.cleaning.engine import (
     combine_files,
 )
 from work_data_hub.cleaning.reading import headers_read_by, read_sheet
-from work_data_hub.cleaning.rows import CleanRows, FileRows, RowSpool, index_of
+from work_data_hub.cleaning.rows import CleanRows, FileRows, RowSpool
 from work_data_hub.cleaning.workbook import ExcelWorkbook
 from work_data_hub.config import DomainConfig, check_run_parameters
 from work_data_hub.discovery import (
@@ -153,8 +153,8 @@ def clean_workbooks(
                     future.cancel()
                 raise
             parts.append(spool.keep(result.rows) if spool else FileRows.in_memory(result.rows))
-            # Only the columns the checks across files need stay in memory.
-            result.rows = index_of(result.rows, domain)
+            # The rows are in the part now; the result keeps the rejects and the counts.
+            result = replace(result, rows=result.rows.clear())
             results.append(result)
             rows_blank += sheet.rows_blank
             rows_total += sheet.rows_total
