@@ -31,6 +31,7 @@ from work_data_hub.datasets.postgres_load_dataset import (
     RejectedRowsError,
 )
 from work_data_hub.load.plan import LoadPlan, build_load_plan, lock_key
+from work_data_hub.load.plan_file import PlanFileError, SavedPlan
 from work_data_hub.load.psql import seal
 
 PASSWORD = "Pw-9f3kQz-not-for-logs"
@@ -454,6 +455,113 @@ def test_a_connection_terminated_during_the_copy_leaves_the_table_as_before(
     assert "The server rolled the transaction back: the table is unchanged" in message
     assert physical_rows(db_connection, LEDGER.table) == before
     assert opened_connections[-1].closed
+
+
+# --- the rows streamed from the plan file ------------------------------------------------
+
+
+def _large_plan_file(tmp_path: Path, accounts: int = 15_000) -> tuple[Path, LoadPlan]:
+    """A plan of a few mebibytes (several read blocks), written without executing."""
+    plan = plan_for(
+        ledger_rows("2024-10-01", [f"N{n:05d}" for n in range(accounts)], seed=3), run_id="big"
+    )
+    dataset = PostgresLoadDataset(filepath=str(tmp_path / "big.sql"))
+    dataset.save(plan)
+    assert dataset.last_result is not None
+    path = Path(dataset.last_result.plan_path)
+    assert path.stat().st_size > 2 * (1 << 20)
+    return path, plan
+
+
+def test_a_changed_byte_in_the_rows_of_a_large_plan_is_refused_before_connecting(
+    tmp_path: Path, opened_connections: list[Any]
+) -> None:
+    path, _ = _large_plan_file(tmp_path)
+    text = path.read_bytes()
+    position = text.index(b"N10000\t")  # well past the first read block
+    path.write_bytes(text[:position] + b"M" + text[position + 1 :])
+    unreachable = f"postgresql://nobody:{PASSWORD}@127.0.0.1:{closed_port()}/nowhere"
+    dataset = PostgresLoadDataset(filepath=str(path), credentials={"con": unreachable})
+    with pytest.raises(PlanFileError, match="was modified after it was made"):
+        dataset.apply_plan_file(path)
+    assert opened_connections == []
+
+
+def test_a_plan_that_cannot_be_written_whole_leaves_no_file(
+    tmp_path: Path, opened_connections: list[Any]
+) -> None:
+    """The rows are written after the header: a failure midway must not leave half a plan."""
+    rows = frame([("2024-11-01", "A1", "1", "a NUL \x00 here", 1)])
+    dataset = PostgresLoadDataset(filepath=str(tmp_path / "plan.sql"), execute=True)
+    # Cleaning rejects such a cell; this is the COPY format's own guard (Kedro wraps it).
+    with pytest.raises(Exception, match="holds a NUL character"):
+        dataset.save(plan_for(rows))
+    assert list(tmp_path.iterdir()) == []
+    assert opened_connections == []
+
+
+def test_execute_streams_the_rows_from_the_plan_file_in_mebibyte_reads(
+    database_url: URL, db_connection: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reads: list[int] = []
+    real_stream = PostgresLoadDataset._payload_stream
+
+    class Recorded:
+        def __init__(self, stream: BinaryIO) -> None:
+            self._stream = stream
+
+        def __enter__(self) -> Recorded:
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            self._stream.close()
+
+        def read(self, size: int = -1) -> bytes:
+            reads.append(size)
+            return self._stream.read(size)
+
+    monkeypatch.setattr(
+        PostgresLoadDataset,
+        "_payload_stream",
+        staticmethod(lambda plan: Recorded(real_stream(plan))),
+    )
+    accounts = [f"N{n:05d}" for n in range(15_000)]
+    result = execute(
+        plan_for(ledger_rows("2024-10-01", accounts, seed=3), run_id="big"), database_url, tmp_path
+    )
+    assert result.rows_inserted == 30_000
+    assert len(physical_rows(db_connection, LEDGER.table)) == 30_000
+    # The rows went out a mebibyte at a time, never read whole.
+    assert set(reads) == {1 << 20} and len(reads) > 2
+
+
+def test_rows_changed_after_the_check_roll_back_and_load_nothing(
+    database_url: URL, db_connection: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The bytes sent must be the bytes verified: a file edited after its check never commits."""
+    execute(
+        plan_for(ledger_rows("2024-10-01", ["A1", "B2"], seed=1), run_id="old"),
+        database_url,
+        tmp_path,
+    )
+    before = physical_rows(db_connection, LEDGER.table)
+
+    def edited_rows(plan: SavedPlan) -> BinaryIO:
+        # Same length, still valid COPY text: only the comparison with the check can tell.
+        return io.BytesIO(plan.copy_payload.replace(b"7000.", b"7999.", 1))
+
+    monkeypatch.setattr(PostgresLoadDataset, "_payload_stream", staticmethod(edited_rows))
+    with pytest.raises(LoadFailedError) as caught:
+        execute(
+            plan_for(ledger_rows("2024-10-01", ["A1", "C3"], seed=7), run_id="new"),
+            database_url,
+            tmp_path,
+        )
+    message = str(caught.value)
+    assert "failed at step 'copy'" in message
+    assert "its rows are not the bytes its checksum was verified over" in message
+    assert "rolled back" in message
+    assert physical_rows(db_connection, LEDGER.table) == before
 
 
 # --- two runs of one domain at once --------------------------------------------------------

@@ -55,7 +55,8 @@ def test_the_file_reads_back_as_the_summary_and_the_exact_statements() -> None:
     # Every step's SQL and rows are the file's own bytes, rows with tricky text included.
     for step in saved.steps:
         sql = step.sql.encode()
-        written = step_header(step.purpose, sql, step.rows) + sql + b";\n" + (step.rows or b"")
+        rows = text[step.rows.offset : step.rows.offset + step.rows.length] if step.rows else None
+        written = step_header(step.purpose, sql, rows) + sql + b";\n" + (rows or b"")
         assert written in text
     assert saved.copy_payload.count(b"\n") == 4
     assert saved.steps[0].purpose == "begin"

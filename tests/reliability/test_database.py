@@ -514,3 +514,45 @@ def test_the_documented_ledger_queries_answer_their_questions(
             ("baseline", "2024_10_受托业绩.xlsx"),
             ("v1", V1),
         ]
+
+
+def test_several_files_load_a_file_at_a_time_and_a_cross_file_duplicate_rejects_both(
+    baseline: Baseline, tmp_path: Path
+) -> None:
+    """Three periods in one run: the rows are kept per file (spooled), the duplicate check and
+    the reject ratio still see all files before anything is written."""
+    inbox = tmp_path / "inbox"
+    october = trustee_rows(4, month=10)
+    # The October file also carries a November row whose key the November file has too.
+    write_workbook(
+        inbox / "2024_10_受托业绩.xlsx", [*october, [2024, 11, "P0002", "TC001", 1, 1, 1]]
+    )
+    write_workbook(inbox / "2024_11_受托业绩.xlsx", trustee_rows(3, month=11))
+    write_workbook(inbox / "2024_12_受托业绩.xlsx", trustee_rows(5, month=12))
+    outcome = run_domain(
+        inbox,
+        tmp_path / "out",
+        database_url=baseline.url,
+        execute=True,
+        max_files=3,
+        max_reject_ratio=0.2,
+        run_id="three-files",
+    )
+    duplicates = outcome.rejects[outcome.rejects["column"].str.contains("plan_code")]
+    assert duplicates[["file", "row"]].values.tolist() == [
+        ["2024_10_受托业绩.xlsx", 6],
+        ["2024_11_受托业绩.xlsx", 3],
+    ]
+    assert set(duplicates["reason"]) == {
+        "duplicate key; rows with this key: 2024_10_受托业绩.xlsx row 6; 2024_11_受托业绩.xlsx row 3"
+    }
+    assert outcome.load is not None and outcome.load.rows_inserted == 4 + 2 + 5
+    assert outcome.summary["rows_rejected"] == 2
+    with baseline.connection.cursor() as cursor:
+        cursor.execute(f"SELECT _source_file, count(*) FROM {TABLE} GROUP BY 1 ORDER BY 1")
+        assert cursor.fetchall() == [
+            ("2024_10_受托业绩.xlsx", 4),
+            ("2024_11_受托业绩.xlsx", 2),
+            ("2024_12_受托业绩.xlsx", 5),
+        ]
+    assert "--   2024_11_受托业绩.xlsx  period 2024-11  rows 2  " in outcome.plan_text

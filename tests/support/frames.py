@@ -8,10 +8,13 @@ import pandas as pd
 import polars as pl
 
 from work_data_hub.cleaning.engine import CleanResult
+from work_data_hub.cleaning.rows import CleanRows
 
 
-def as_pandas(rows: pl.DataFrame) -> pd.DataFrame:
+def as_pandas(rows: pl.DataFrame | CleanRows) -> pd.DataFrame:
     """Text columns as pandas ``string`` (NA for NULL), integers as int64."""
+    if isinstance(rows, CleanRows):
+        rows = rows.collect()
     frame = rows.to_pandas()
     for name, dtype in rows.schema.items():
         if dtype == pl.String:

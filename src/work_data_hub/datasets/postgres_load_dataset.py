@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import io
+import hashlib
 import logging
 import os
 import time
@@ -29,11 +29,20 @@ from work_data_hub.datasets.warehouse_connection import (
 from work_data_hub.errors import WorkDataHubError
 from work_data_hub.load.guards import FORCE_STALE_SETTING
 from work_data_hub.load.plan import LoadPlan
-from work_data_hub.load.plan_file import PlanFileError, SavedPlan, read_plan_file
-from work_data_hub.load.psql import seal
+from work_data_hub.load.plan_file import (
+    PlanFileError,
+    PlanStep,
+    SavedPlan,
+    read_plan_summary,
+    read_saved_plan,
+)
+from work_data_hub.load.psql import write_plan
 from work_data_hub.load.summary import PlanDiff, PlanSummary
 
 logger = logging.getLogger(__name__)
+
+# psycopg2 reads the COPY rows in pieces of this size (its default is 8 KiB).
+COPY_READ_SIZE = 1 << 20
 
 
 class RejectedRowsError(WorkDataHubError, DatasetError):
@@ -92,7 +101,8 @@ class PostgresLoadDataset(AbstractVersionedDataset[LoadPlan, bytes]):
     Executing runs the plan's own statements on one autocommit connection, so its ``BEGIN``
     and ``COMMIT`` frame the transaction exactly as under psql; the plan takes a
     transaction-scoped advisory lock on the table first, so two runs of one domain queue. The
-    rows go through ``COPY ... FROM STDIN`` from the in-memory payload. Any failure rolls back
+    rows go through ``COPY ... FROM STDIN`` straight from the plan file, a mebibyte at a time,
+    and must be the very bytes its checksum was verified over. Any failure rolls back
     and raises :class:`LoadFailedError` naming the step, the server's reason and the address
     (never the password); the connection is closed on every path. With rejected rows above
     the plan's ``max_reject_ratio`` nothing connects: :class:`RejectedRowsError`. What
@@ -147,15 +157,19 @@ class PostgresLoadDataset(AbstractVersionedDataset[LoadPlan, bytes]):
             summary = summary.with_rejects_file(self._rejects_file(summary))
             if self._diff and not data.nothing_to_load:
                 summary = summary.with_diff(self._diff_against_warehouse(data))
-        sealed = seal(data, summary)
         # Plans carry the rows themselves: readable by the owner only.
-        with os.fdopen(open_owner_only(path), "wb") as handle:
-            handle.write(sealed.script)
-        shown = read_plan_file(sealed.script, str(path)).summary
+        try:
+            with os.fdopen(open_owner_only(path), "wb") as handle:
+                written = write_plan(data, handle, summary)
+        except BaseException:
+            # Half a plan is no plan: it must not be left for someone to apply.
+            path.unlink(missing_ok=True)
+            raise
+        shown = read_plan_summary(path)
         self.last_result = LoadResult(
             plan_path=str(path),
             executed=False,
-            plan_sha256=sealed.plan_sha256,
+            plan_sha256=written.plan_sha256,
             nothing_to_load=data.nothing_to_load,
             summary=shown.as_dict(),
         )
@@ -205,8 +219,6 @@ class PostgresLoadDataset(AbstractVersionedDataset[LoadPlan, bytes]):
 
     def _diff_against_warehouse(self, plan: LoadPlan) -> PlanDiff:
         """Count what the plan would change, inside one READ ONLY transaction; never writes."""
-        from work_data_hub.load.diff import payload_columns  # noqa: PLC0415
-
         query = plan.diff_query
         if query is None:
             raise LoadFailedError(f"{plan.domain}: this plan cannot be compared (no diff query).")
@@ -221,9 +233,7 @@ class PostgresLoadDataset(AbstractVersionedDataset[LoadPlan, bytes]):
                 if not cursor.fetchone()[0]:
                     diff = query.answer_without_table(plan.rows_to_insert)
                 else:
-                    arrays = payload_columns(
-                        plan.copy_payload, query.payload_layout, query.payload_columns
-                    )
+                    arrays = plan.rows.text_columns(query.payload_columns)
                     cursor.execute(query.sql, arrays)
                     diff = query.answer(cursor.fetchone(), plan.rows_to_insert)
                 cursor.execute("ROLLBACK")
@@ -250,11 +260,12 @@ class PostgresLoadDataset(AbstractVersionedDataset[LoadPlan, bytes]):
     def apply_plan_file(self, path: Path, *, force: bool = False) -> LoadResult:
         """Apply the plan file at ``path`` exactly: its own steps, one transaction, checked.
 
-        A file whose checksum does not hold is refused before connecting. The plan's guards
+        A file whose checksum does not hold is refused before connecting (the file is read
+        once for that, in blocks; its rows are then streamed from it). The plan's guards
         refuse it inside its transaction when it was already applied or is stale; ``force``
         sets ``wdh.force_stale`` on the session, which lifts the staleness guard only.
         """
-        saved = read_plan_file(path.read_bytes(), str(path))
+        saved = read_saved_plan(path)
         if not saved.intact:
             raise PlanFileError(
                 f"{path} was modified after it was made (its checksum {saved.plan_sha256} does "
@@ -286,8 +297,7 @@ class PostgresLoadDataset(AbstractVersionedDataset[LoadPlan, bytes]):
                 for statement in plan.steps:
                     try:
                         if statement.rows is not None:
-                            with without_wait_callback():
-                                cursor.copy_expert(statement.sql, self._payload_stream(plan))
+                            self._copy_rows(cursor, plan, statement, path)
                         else:
                             cursor.execute(statement.sql)
                     except Exception as exc:
@@ -320,10 +330,26 @@ class PostgresLoadDataset(AbstractVersionedDataset[LoadPlan, bytes]):
             warehouse=address.describe(),
         )
 
+    def _copy_rows(self, cursor: Any, plan: SavedPlan, step: PlanStep, path: Path) -> None:
+        """COPY the step's rows from the plan file; refuse them unless they are the verified bytes.
+
+        The check runs before the plan's COMMIT, so a file changed between its verification and
+        this read rolls back instead of loading rows nobody verified.
+        """
+        assert step.rows is not None
+        with without_wait_callback(), self._payload_stream(plan) as stream:
+            sent = _HashedReader(stream)
+            cursor.copy_expert(step.sql, sent, size=COPY_READ_SIZE)
+        if sent.length != step.rows.length or sent.sha256 != step.rows.sha256:
+            raise PlanFileError(
+                f"{path} changed while it was being applied: its rows are not the bytes its "
+                "checksum was verified over"
+            )
+
     @staticmethod
     def _payload_stream(plan: SavedPlan) -> BinaryIO:
-        """The COPY rows as an in-memory stream: the plan file's own bytes, as reviewed."""
-        return io.BytesIO(plan.copy_payload)
+        """The COPY rows, streamed from the plan file: its own bytes, as reviewed."""
+        return plan.open_rows()
 
     def _failure(
         self,
@@ -368,3 +394,22 @@ class PostgresLoadDataset(AbstractVersionedDataset[LoadPlan, bytes]):
                 connection.cursor().execute("ROLLBACK")
         except Exception:
             logger.debug("ROLLBACK after a failed load did not reach the server", exc_info=True)
+
+
+class _HashedReader:
+    """Passes ``read`` through, counting and hashing the bytes handed to the driver."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self._stream = stream
+        self._hasher = hashlib.sha256()
+        self.length = 0
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._stream.read(size)
+        self._hasher.update(data)
+        self.length += len(data)
+        return data
+
+    @property
+    def sha256(self) -> str:
+        return self._hasher.hexdigest()

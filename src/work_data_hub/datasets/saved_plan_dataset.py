@@ -38,7 +38,7 @@ from work_data_hub.datasets.warehouse_connection import server_reason
 from work_data_hub.errors import WorkDataHubError
 from work_data_hub.load.guards import LedgerEntry, PlanVerdict
 from work_data_hub.load.ledger import LEDGER_TABLE
-from work_data_hub.load.plan_file import PlanFileError, SavedPlan, read_plan_file
+from work_data_hub.load.plan_file import PlanFileError, SavedPlan, read_saved_plan
 
 logger = logging.getLogger(__name__)
 
@@ -68,7 +68,7 @@ class SavedPlanDataset(AbstractDataset[None, SavedPlan]):
                 f"param 'plan': {self._filepath} is not a file; pass a plan written by kedro run "
                 f"(under data/08_reporting/plans/): {_HOW}"
             )
-        return read_plan_file(path.read_bytes(), str(path))
+        return read_saved_plan(path)
 
     def save(self, data: None) -> None:
         raise DatasetError("SavedPlanDataset is read-only: plans are written by kedro run")

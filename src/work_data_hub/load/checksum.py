@@ -2,9 +2,10 @@
 
 ``plan_sha256`` is the SHA-256 of the plan file's bytes in which every occurrence of the
 plan's own checksum is replaced by :data:`PLACEHOLDER` (64 ``0`` characters). The plan is
-rendered with the placeholder, hashed, and the placeholder's slots (the header line and the
-ledger row) get the digest; so any changed byte of rows, statements or summary changes it,
-and :func:`verify` recomputes it from the file alone.
+written with the placeholder, hashed as it is written, and the placeholder's slots (the header
+lines and the ledger row) get the digest; so any changed byte of rows, statements or summary
+changes it, and :func:`verify` recomputes it from the file alone. Files are hashed block by
+block: a plan is never held in memory whole.
 """
 
 from __future__ import annotations
@@ -32,21 +33,53 @@ def claimed_checksum(plan: bytes) -> str | None:
     return match.group(1).decode("ascii") if match else None
 
 
+def recompute_blocks(blocks: Iterable[bytes], claimed: str) -> str:
+    """The checksum of the concatenated ``blocks``, assuming the plan's own checksum is ``claimed``.
+
+    Exactly ``bytes.replace`` over the whole file (occurrences found left to right, never
+    overlapping), one block at a time: the last 63 bytes of a block are held back, unreplaced,
+    since an occurrence may start there and end in the next block.
+    """
+    needle = claimed.encode("ascii")
+    zeros = PLACEHOLDER.encode("ascii")
+    held_back = len(needle) - 1
+    hasher = hashlib.sha256()
+    carry = b""
+    for block in blocks:
+        data = carry + block if carry else block
+        position = 0
+        while (found := data.find(needle, position)) >= 0:
+            hasher.update(memoryview(data)[position:found])
+            hasher.update(zeros)
+            position = found + len(needle)
+        # No occurrence starts before `safe`, and one starting later may run past this block.
+        safe = max(position, len(data) - held_back)
+        hasher.update(memoryview(data)[position:safe])
+        carry = data[safe:]
+    hasher.update(carry)
+    return hasher.hexdigest()
+
+
 def recompute(plan: bytes, claimed: str) -> str:
     """The checksum of ``plan`` on the assumption that its own checksum is ``claimed``."""
-    return digest([plan.replace(claimed.encode("ascii"), PLACEHOLDER.encode("ascii"))])
+    return recompute_blocks([plan], claimed)
+
+
+def check_claim(claimed: str | None, recomputed: str | None) -> str:
+    """``claimed`` if it is a checksum and the bytes recompute to it; else PlanChecksumError."""
+    if claimed is None:
+        raise PlanChecksumError(f"the file has no '{HEADER_PREFIX.strip()}' line: not a plan")
+    if claimed == PLACEHOLDER or recomputed != claimed:
+        raise PlanChecksumError(
+            "the file was changed after it was written (its checksum does not match)"
+        )
+    return claimed
 
 
 def verify(plan: bytes) -> str:
     """The plan's checksum if the file is intact; :class:`PlanChecksumError` otherwise."""
     claimed = claimed_checksum(plan)
-    if claimed is None:
-        raise PlanChecksumError(f"the file has no '{HEADER_PREFIX.strip()}' line: not a plan")
-    if claimed == PLACEHOLDER or recompute(plan, claimed) != claimed:
-        raise PlanChecksumError(
-            "the file was changed after it was written (its checksum does not match)"
-        )
-    return claimed
+    return check_claim(claimed, recompute(plan, claimed) if claimed else None)
 
 
 class PlanChecksumError(ValueError):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from typing import IO, Protocol, cast
 
 import polars as pl
 
@@ -32,22 +33,58 @@ def _copy_field(values: pl.Series) -> pl.Series:
     return text
 
 
-def copy_text(rows: pl.DataFrame, columns: list[str]) -> bytes:
-    """Rows in PostgreSQL COPY text format: tab-separated, ``\\N`` for NULL, escaped text.
+def _copy_fields(rows: pl.DataFrame, columns: list[str]) -> pl.DataFrame:
+    return pl.DataFrame([_copy_field(rows[column]).alias(column) for column in columns])
 
-    Once escaped, no field holds a tab or a line break, so polars' CSV writer with quoting
-    off writes exactly the COPY text, in native code.
+
+class Writable(Protocol):
+    def write(self, data: bytes, /) -> object: ...
+
+
+def write_copy_text(rows: pl.DataFrame, columns: list[str], out: Writable) -> None:
+    """Write the rows' COPY text (:func:`copy_text`) to ``out``, in pieces of under a mebibyte.
+
+    polars' CSV writer hands ``out`` the text as it makes it, so the text of many rows is never
+    in memory at once.
     """
     if rows.is_empty():
-        return b""
-    fields = pl.DataFrame([_copy_field(rows[column]).alias(column) for column in columns])
-    buffer = io.BytesIO()
-    fields.write_csv(
-        buffer,
+        return
+    _copy_fields(rows, columns).write_csv(
+        cast(IO[bytes], out),  # any object with write(bytes) will do
         include_header=False,
         separator="\t",
         line_terminator="\n",
         quote_style="never",
         null_value=_COPY_NULL,
     )
+
+
+def copy_text(rows: pl.DataFrame, columns: list[str]) -> bytes:
+    """Rows in PostgreSQL COPY text format: tab-separated, ``\\N`` for NULL, escaped text.
+
+    Once escaped, no field holds a tab or a line break, so polars' CSV writer with quoting
+    off writes exactly the COPY text, in native code. Text is row by row: the text of a frame
+    is the text of its slices, one after another.
+    """
+    buffer = io.BytesIO()
+    write_copy_text(rows, columns, buffer)
     return buffer.getvalue()
+
+
+def copy_length(rows: pl.DataFrame, columns: list[str]) -> int:
+    """``len(copy_text(rows, columns))``, counted without writing the text.
+
+    The plan's step line gives the rows' length before the rows, which are written afterwards
+    a slice at a time: each field's bytes (``\\N`` for NULL), a tab after each field but the
+    last, and a line break after the last.
+    """
+    if rows.is_empty():
+        return 0
+    fields = _copy_fields(rows, columns)
+    field_bytes = fields.select(
+        pl.sum_horizontal(
+            pl.col(column).str.len_bytes().fill_null(len(_COPY_NULL)).cast(pl.Int64).sum()
+            for column in columns
+        )
+    ).item()
+    return int(field_bytes) + len(rows) * len(columns)

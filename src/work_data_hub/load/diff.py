@@ -2,7 +2,8 @@
 
 Pure: builds the query and reads its answer; the dataset runs it in a ``READ ONLY``
 transaction. A read-only transaction may not create even a temporary table, so the plan's rows
-travel as one text array per column (``unnest``) and PostgreSQL casts them to the declared
+travel as one text array per column (``unnest``), taken from the clean rows
+(``CleanRows.text_columns``, the text COPY sends), and PostgreSQL casts them to the declared
 types, comparing values exactly as the load would store them.
 """
 
@@ -15,17 +16,14 @@ from work_data_hub.config import DomainConfig
 from work_data_hub.load.sql import literal, quote
 from work_data_hub.load.summary import PlanDiff
 
-_UNESCAPE = {"\\\\": "\\", "\\t": "\t", "\\n": "\n", "\\r": "\r"}
-
 
 @dataclass(frozen=True)
 class DiffQuery:
-    """The read-only query for one domain, and which payload columns feed its arrays."""
+    """The read-only query for one domain, and which columns of the rows feed its arrays."""
 
     table: str
     sql: str
     payload_columns: tuple[str, ...]
-    payload_layout: tuple[str, ...]
     keyed: bool
 
     @property
@@ -51,14 +49,13 @@ def build_diff_query(
     *,
     unique_key: list[str] | None,
     refresh_scope: list[str],
-    payload_layout: Sequence[str],
 ) -> DiffQuery:
     """Counts rows_to_delete and, with a unique key, keys new / changed / unchanged / gone.
 
     ``refresh_scope`` is empty for a mode that replaces nothing (then nothing is deleted).
 
     Its parameters are one ``text[]`` per data column, in ``payload_columns`` order, taken
-    from the plan's COPY payload, whose columns are ``payload_layout``.
+    from the plan's rows.
     """
     data_columns = list(domain.columns)
     typed = ", ".join(
@@ -109,7 +106,6 @@ def build_diff_query(
         table=domain.table,
         sql="\n".join(parts),
         payload_columns=tuple(data_columns),
-        payload_layout=tuple(payload_layout),
         keyed=bool(unique_key),
     )
 
@@ -118,40 +114,4 @@ def _same(columns: list[str]) -> str:
     return " AND ".join(f"target.{quote(c)} = new.{quote(c)}" for c in columns)
 
 
-def payload_columns(
-    payload: bytes, names: Sequence[str], wanted: Sequence[str]
-) -> list[list[str | None]]:
-    """The ``wanted`` columns of a COPY text payload whose columns are ``names``, as text.
-
-    Undoes exactly what ``copy_format.copy_text`` writes: ``\\N`` is NULL; ``\\\\``, ``\\t``,
-    ``\\n``, ``\\r`` are the characters they stand for.
-    """
-    positions = [names.index(name) for name in wanted]
-    columns: list[list[str | None]] = [[] for _ in wanted]
-    text = payload.decode("utf-8")
-    for line in text.split("\n")[:-1] if text else ():
-        fields = line.split("\t")
-        for column, position in zip(columns, positions, strict=True):
-            column.append(_unescape(fields[position]))
-    return columns
-
-
-def _unescape(field: str) -> str | None:
-    if field == "\\N":
-        return None
-    if "\\" not in field:
-        return field
-    out = []
-    index = 0
-    while index < len(field):
-        pair = field[index : index + 2]
-        if pair in _UNESCAPE:
-            out.append(_UNESCAPE[pair])
-            index += 2
-        else:
-            out.append(field[index])
-            index += 1
-    return "".join(out)
-
-
-__all__ = ["DiffQuery", "build_diff_query", "payload_columns"]
+__all__ = ["DiffQuery", "build_diff_query"]

@@ -1,9 +1,10 @@
-"""The load as data: an ordered list of SQL statements and one COPY payload.
+"""The load as data: an ordered list of SQL statements and the rows of its one COPY.
 
-Plan mode renders this list as a psql script and execute mode runs the very same list through
-the driver, so the two cannot drift. Identifiers are quoted by SQLAlchemy's PostgreSQL dialect
-(no driver is imported); values travel only inside the COPY payload and as quoted literals of
-the ledger row.
+Plan mode writes this list as a psql script and execute mode runs that very file through the
+driver, so the two cannot drift. The rows stay where cleaning kept them (one part per file,
+see :mod:`work_data_hub.cleaning.rows`) until the plan file is written, a slice at a time.
+Identifiers are quoted by SQLAlchemy's PostgreSQL dialect (no driver is imported); values
+travel only inside the COPY rows and as quoted literals of the ledger row.
 
 Safe under any ``search_path``: the first statement pins the transaction's search_path to the
 target table's schema (then ``pg_temp``), the stage is always ``pg_temp.<name>``, and messages
@@ -21,8 +22,8 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
+from work_data_hub.cleaning.rows import CleanRows
 from work_data_hub.config import LINEAGE_COLUMNS, DomainConfig
-from work_data_hub.load.copy_format import copy_text
 from work_data_hub.load.diff import DiffQuery, build_diff_query
 from work_data_hub.load.guards import guard_sql
 from work_data_hub.load.ledger import (
@@ -61,7 +62,9 @@ class LoadPlan:
     mode: str
     run_id: str
     statements: tuple[Statement, ...]
-    copy_payload: bytes
+    # The COPY step's rows, in ``copy_columns`` order once written (load.copy_format).
+    rows: CleanRows
+    copy_columns: tuple[str, ...]
     rows_to_insert: int
     rows_read: int
     rows_rejected: int
@@ -298,18 +301,16 @@ END
     return _do_block("lock", body)
 
 
-def _loaded_files(rows: pl.DataFrame, files: Sequence[LoadedFile] | None) -> tuple[LoadedFile, ...]:
+def _loaded_files(rows: CleanRows, files: Sequence[LoadedFile] | None) -> tuple[LoadedFile, ...]:
     if files is not None:
         return tuple(files)
     # Without a manifest (tests, benchmarks) the ledger still names each file and its rows.
-    if not len(rows):
-        return ()
-    counts = rows.group_by("_source_file").len().sort("_source_file")
-    return tuple(LoadedFile(str(path), None, None, int(n)) for path, n in counts.iter_rows())
+    counts = sorted(rows.rows_per_file().items())
+    return tuple(LoadedFile(path, None, None, n) for path, n in counts)
 
 
 def build_load_plan(
-    rows: pl.DataFrame,
+    rows: CleanRows | pl.DataFrame,
     domain: DomainConfig,
     *,
     run_id: str,
@@ -328,18 +329,26 @@ def build_load_plan(
     """
     if not _RUN_ID.match(run_id):
         raise ValueError(f"run_id {run_id!r} must be 1-64 letters, digits or _.:-")
+    if isinstance(rows, pl.DataFrame):
+        rows = CleanRows.of(rows, domain.refresh_scope)
+    if rows.refresh_scope != tuple(domain.refresh_scope):
+        raise ValueError(
+            f"the rows' scopes were counted for {list(rows.refresh_scope)}, "
+            f"not the domain's refresh_scope {domain.refresh_scope}"
+        )
     loaded = _loaded_files(rows, files)
     staged_columns = [*domain.columns, "_source_file", "_source_row"]
     mode = LOAD_MODES[domain.mode]
     summary = build_plan_summary(
-        rows,
         domain=domain.name,
         table=domain.table,
         mode=domain.mode,
         run_id=run_id,
         refresh_scope=domain.refresh_scope,
+        refresh_scopes=rows.scopes,
         uses_refresh_scope=mode.uses_refresh_scope,
         files=loaded,
+        rows_to_insert=len(rows),
         rows_read=rows_read,
         rows_rejected=rows_rejected,
         created_at=created_at or dt.datetime.now(dt.UTC),
@@ -350,7 +359,8 @@ def build_load_plan(
         mode=domain.mode,
         run_id=run_id,
         statements=(),
-        copy_payload=b"",
+        rows=rows,
+        copy_columns=tuple(staged_columns),
         rows_to_insert=0,
         rows_read=rows_read,
         rows_rejected=rows_rejected,
@@ -361,7 +371,6 @@ def build_load_plan(
             domain,
             unique_key=domain.unique_key,
             refresh_scope=domain.refresh_scope if mode.uses_refresh_scope else [],
-            payload_layout=staged_columns,
         ),
     )
     if files is not None and not loaded:
@@ -430,7 +439,6 @@ def build_load_plan(
         **{
             **plan.__dict__,
             "statements": tuple(statements),
-            "copy_payload": copy_text(rows, staged_columns),
             "rows_to_insert": len(rows),
         }
     )

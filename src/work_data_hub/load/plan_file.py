@@ -15,22 +15,42 @@ Layout (a psql script)::
 Each step line gives the exact byte lengths that follow, so reading the file back needs no SQL
 parser: ``execute=true`` and ``apply_plan`` run precisely the statements and rows a reviewer read,
 and psql sees an ordinary script (the step lines are comments to it).
+
+Reading streams: the summary and the SQL are read, the rows are only located (their offset and
+length in the file) and the checksum is recomputed block by block, so a plan of any size is
+checked and applied in little memory. The rows' own SHA-256 is taken in that same pass, so
+what is sent to the server later can be checked to be the very bytes that were verified.
 """
 
 from __future__ import annotations
 
+import hashlib
+import io
 import re
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO, cast
 
 from work_data_hub.errors import WorkDataHubError
-from work_data_hub.load.checksum import PlanChecksumError, verify
+from work_data_hub.load.checksum import (
+    PlanChecksumError,
+    check_claim,
+    claimed_checksum,
+    recompute_blocks,
+)
 from work_data_hub.load.summary import PlanSummary, read_summary
 
 _STEP = re.compile(
     rb"-- step (?P<purpose>[a-z_]+): (?P<sql>\d+) bytes of SQL(?:, (?P<rows>\d+) bytes of rows)?\n"
 )
-_END_OF_ROWS = b"\\.\n"
-_END_OF_SQL = b";\n"
+_STEP_START = b"-- step "
+END_OF_ROWS = b"\\.\n"
+END_OF_SQL = b";\n"
+# Reading in blocks of a mebibyte; a header (the summary) is far smaller than this cap.
+BLOCK_SIZE = 1 << 20
+_HEADER_LIMIT = 64 << 20
+_STEP_LINE_LIMIT = 200
 
 
 class PlanFileError(WorkDataHubError, ValueError):
@@ -38,32 +58,87 @@ class PlanFileError(WorkDataHubError, ValueError):
 
 
 @dataclass(frozen=True)
+class RowsExtent:
+    """Where a COPY step's rows are in the plan file, and the SHA-256 of those bytes."""
+
+    offset: int
+    length: int
+    sha256: str
+
+
+@dataclass(frozen=True)
 class PlanStep:
-    """One statement of a saved plan, with its COPY rows when it has them."""
+    """One statement of a saved plan, with where its COPY rows are when it has them."""
 
     purpose: str
     sql: str
-    rows: bytes | None = None
+    rows: RowsExtent | None = None
 
 
 @dataclass(frozen=True)
 class SavedPlan:
-    """A plan file read back: its summary, its steps, and whether its checksum holds."""
+    """A plan file read back: its summary, its steps, and whether its checksum holds.
+
+    The rows stay in the file (``path``, or ``data`` for a plan read from bytes) until sent.
+    """
 
     path: str
     summary: PlanSummary
     steps: tuple[PlanStep, ...]
     plan_sha256: str
     intact: bool
+    data: bytes | None = field(default=None, repr=False)
+
+    @property
+    def rows_step(self) -> PlanStep | None:
+        return next((step for step in self.steps if step.rows is not None), None)
+
+    def open_rows(self) -> BinaryIO:
+        """The COPY step's rows as a stream that ends where they end (empty without a COPY)."""
+        step = self.rows_step
+        if step is None or step.rows is None:
+            return io.BytesIO(b"")
+        if self.data is not None:
+            source: BinaryIO = io.BytesIO(self.data)
+        else:
+            source = open(self.path, "rb")  # noqa: SIM115  (the reader closes it)
+        # A RawIOBase is a binary stream; typeshed does not call it a BinaryIO.
+        return cast(BinaryIO, RowsReader(source, step.rows))
 
     @property
     def copy_payload(self) -> bytes:
-        """The rows of the plan's COPY step (empty when it has none)."""
-        return next((step.rows for step in self.steps if step.rows is not None), b"")
+        """The rows of the plan's COPY step, read now (tests; the load streams them)."""
+        with self.open_rows() as rows:
+            return rows.read()
 
 
-def step_header(purpose: str, sql: bytes, rows: bytes | None) -> bytes:
-    rows_part = f", {len(rows)} bytes of rows" if rows is not None else ""
+class RowsReader(io.RawIOBase):
+    """Reads one rows extent of a plan, no further, hashing what it hands out."""
+
+    def __init__(self, source: BinaryIO, extent: RowsExtent) -> None:
+        super().__init__()
+        self._source = source
+        self._source.seek(extent.offset)
+        self._left = extent.length
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int | None = -1) -> bytes:
+        wanted = self._left if size is None or size < 0 else min(size, self._left)
+        data = self._source.read(wanted) if wanted else b""
+        self._left -= len(data)
+        return data
+
+    def close(self) -> None:
+        self._source.close()
+        super().close()
+
+
+def step_header(purpose: str, sql: bytes, rows_length: int | bytes | None) -> bytes:
+    if isinstance(rows_length, bytes):
+        rows_length = len(rows_length)
+    rows_part = f", {rows_length} bytes of rows" if rows_length is not None else ""
     return f"-- step {purpose}: {len(sql)} bytes of SQL{rows_part}\n".encode()
 
 
@@ -73,42 +148,117 @@ def read_plan_file(text: bytes, path: str) -> SavedPlan:
     A file that is not laid out as a plan raises :class:`PlanFileError`; a plan whose bytes no
     longer match its checksum comes back with ``intact=False`` (the caller refuses it).
     """
-    summary = read_summary(text)
+    return _read_plan(io.BytesIO(text), path, data=text)
+
+
+def read_saved_plan(path: Path) -> SavedPlan:
+    """The plan file at ``path``, as :func:`read_plan_file` reads it, streamed from the file."""
+    with path.open("rb") as handle:
+        return _read_plan(handle, str(path))
+
+
+def read_plan_summary(path: Path) -> PlanSummary:
+    """The summary of the plan file at ``path``, from its header alone (no checksum check)."""
+    with path.open("rb") as handle:
+        return _summary(_header(handle), str(path))
+
+
+def _summary(header: bytes, path: str) -> PlanSummary:
+    summary = read_summary(header)
     if summary is None:
         raise PlanFileError(
             f"{path} is not a WorkDataHub plan (no '-- summary-json:' line): make plans with "
             "kedro run, then pass the file under data/08_reporting/plans/ as plan=PATH"
         )
+    return summary
+
+
+def _header(handle: BinaryIO) -> bytes:
+    """The bytes before the first step line; the handle is left at that line."""
+    lines: list[bytes] = []
+    size = 0
+    while size <= _HEADER_LIMIT:
+        start = handle.tell()
+        line = handle.readline(_HEADER_LIMIT)
+        if not line:
+            break
+        if line.startswith(_STEP_START):
+            handle.seek(start)
+            break
+        lines.append(line)
+        size += len(line)
+    return b"".join(lines)
+
+
+def _read_plan(handle: BinaryIO, path: str, data: bytes | None = None) -> SavedPlan:
+    header = _header(handle)
+    summary = _summary(header, path)
+    layout = _layout(handle)
+    claimed = claimed_checksum(header)
+    extents = [extent for _, _, extent in layout or ()]
+    handle.seek(0)
+    blocks = _Blocks(handle, extents)
+    recomputed = recompute_blocks(blocks, claimed) if claimed else None
     try:
-        intact = verify(text) == summary.plan_sha256
+        intact = check_claim(claimed, recomputed) == summary.plan_sha256
     except PlanChecksumError:
         intact = False
-    first = re.search(rb"(?m)^-- step ", text)
-    steps = _steps(text, first.start() if first else len(text)) if intact else None
-    if steps is None:
-        return SavedPlan(path, summary, (), summary.plan_sha256, intact=False)
-    return SavedPlan(path, summary, steps, summary.plan_sha256, intact=True)
+    if layout is None or not intact:
+        return SavedPlan(path, summary, (), summary.plan_sha256, intact=False, data=data)
+    steps = tuple(
+        PlanStep(
+            purpose,
+            sql,
+            RowsExtent(extent[0], extent[1], blocks.rows_sha256[extent]) if extent else None,
+        )
+        for purpose, sql, extent in layout
+    )
+    return SavedPlan(path, summary, steps, summary.plan_sha256, intact=True, data=data)
 
 
-def _steps(text: bytes, position: int) -> tuple[PlanStep, ...] | None:
-    """The steps from ``position`` to the end, or None when the layout is broken."""
-    steps: list[PlanStep] = []
-    while position < len(text):
-        header = _STEP.match(text, position)
+def _layout(handle: BinaryIO) -> list[tuple[str, str, tuple[int, int] | None]] | None:
+    """The steps from the handle's position to the end, or None when the layout is broken.
+
+    Each step: purpose, SQL, and the rows' (offset, length) in the file when it has rows.
+    """
+    steps: list[tuple[str, str, tuple[int, int] | None]] = []
+    while line := handle.readline(_STEP_LINE_LIMIT):
+        header = _STEP.fullmatch(line)
         if header is None:
             return None
-        position = header.end()
-        sql_end = position + int(header["sql"])
-        sql = text[position:sql_end]
-        if text[sql_end : sql_end + 2] != _END_OF_SQL:
+        sql = handle.read(int(header["sql"]))
+        if len(sql) != int(header["sql"]) or handle.read(2) != END_OF_SQL:
             return None
-        position = sql_end + 2
-        rows: bytes | None = None
+        extent: tuple[int, int] | None = None
         if header["rows"] is not None:
-            rows_end = position + int(header["rows"])
-            rows = text[position:rows_end]
-            if text[rows_end : rows_end + 3] != _END_OF_ROWS:
+            extent = (handle.tell(), int(header["rows"]))
+            handle.seek(sum(extent))
+            if handle.read(3) != END_OF_ROWS:
                 return None
-            position = rows_end + 3
-        steps.append(PlanStep(header["purpose"].decode(), sql.decode("utf-8"), rows))
-    return tuple(steps)
+        try:
+            steps.append((header["purpose"].decode(), sql.decode("utf-8"), extent))
+        except UnicodeDecodeError:
+            return None
+    return steps
+
+
+class _Blocks:
+    """The file's blocks, front to back; hashes the rows extents on the way (one read)."""
+
+    def __init__(self, handle: BinaryIO, extents: list[tuple[int, int] | None]) -> None:
+        self._handle = handle
+        self._extents = [extent for extent in extents if extent is not None]
+        self._hashers = {extent: hashlib.sha256() for extent in self._extents}
+        self.rows_sha256: dict[tuple[int, int], str] = {}
+
+    def __iter__(self) -> Iterator[bytes]:
+        position = 0
+        while block := self._handle.read(BLOCK_SIZE):
+            end = position + len(block)
+            for (offset, length), hasher in self._hashers.items():
+                start, stop = max(offset, position), min(offset + length, end)
+                if start < stop:
+                    hasher.update(memoryview(block)[start - position : stop - position])
+            yield block
+            position = end
+        self.rows_sha256 = {extent: hasher.hexdigest() for extent, hasher in self._hashers.items()}

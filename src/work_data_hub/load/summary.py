@@ -14,8 +14,6 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-import polars as pl
-
 from work_data_hub.load.checksum import PLACEHOLDER
 
 # The plan's own checksum is written where this placeholder stands (see ``load.checksum``).
@@ -156,21 +154,23 @@ def _diff_lines(diff: PlanDiff) -> list[str]:
 
 
 def build_plan_summary(
-    rows: pl.DataFrame,
     *,
     domain: str,
     table: str,
     mode: str,
     run_id: str,
     refresh_scope: list[str],
+    refresh_scopes: Sequence[tuple[str | None, ...]],
     uses_refresh_scope: bool,
     files: Sequence[Any],
+    rows_to_insert: int,
     rows_read: int,
     rows_rejected: int,
     created_at: dt.datetime,
 ) -> PlanSummary:
-    """The summary of a plan that loads ``rows`` (the clean rows with their lineage).
+    """The summary of a plan that loads ``rows_to_insert`` clean rows.
 
+    ``refresh_scopes`` are the distinct refresh-scope values of those rows, as text, sorted;
     ``files`` are the plan's files (``path``, ``period``, ``sha256``, ``rows``), as the ledger
     records them.
     """
@@ -181,23 +181,14 @@ def build_plan_summary(
         run_id=run_id,
         created_at=created_at.astimezone(dt.UTC).isoformat(timespec="microseconds"),
         refresh_scope=tuple(refresh_scope) if uses_refresh_scope else (),
-        refresh_scopes=scopes_of(rows, refresh_scope) if uses_refresh_scope else (),
+        refresh_scopes=tuple(refresh_scopes) if uses_refresh_scope else (),
         files=tuple(
             PlannedFile(file.path, file.period or "", file.sha256, int(file.rows)) for file in files
         ),
         rows_read=rows_read,
-        rows_to_insert=len(rows),
+        rows_to_insert=rows_to_insert,
         rows_rejected=rows_rejected,
     )
-
-
-def scopes_of(rows: pl.DataFrame, refresh_scope: list[str]) -> tuple[tuple[str | None, ...], ...]:
-    """The distinct refresh-scope combinations in ``rows``, as text, sorted."""
-    if rows.is_empty() or not refresh_scope:
-        return ()
-    distinct = rows.select(pl.col(refresh_scope).cast(pl.String)).unique()
-    scopes = set(distinct.iter_rows())
-    return tuple(sorted(scopes, key=lambda scope: tuple(value or "" for value in scope)))
 
 
 def read_summary(plan_text: bytes) -> PlanSummary | None:
@@ -245,6 +236,5 @@ __all__ = [
     "PlannedFile",
     "build_plan_summary",
     "read_summary",
-    "scopes_of",
     "summary_from_dict",
 ]

@@ -15,16 +15,16 @@ from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
-import polars as pl
 
 from work_data_hub.cleaning.engine import (
     CleaningSummary,
     CleanResult,
     FileCleaning,
     clean_sheet,
-    combine,
+    combine_files,
 )
-from work_data_hub.cleaning.reading import SOURCE_FILE, headers_read_by, read_sheet
+from work_data_hub.cleaning.reading import headers_read_by, read_sheet
+from work_data_hub.cleaning.rows import CleanRows, FileRows, RowSpool
 from work_data_hub.cleaning.workbook import ExcelWorkbook
 from work_data_hub.config import DomainConfig, check_run_parameters
 from work_data_hub.discovery import (
@@ -109,13 +109,19 @@ def clean_workbooks(
     manifest: FileManifest,
     *,
     domain: DomainConfig,
-) -> tuple[pl.DataFrame, pd.DataFrame, CleaningSummary]:
-    """Read only the selected workbooks, clean their rows, and split off the rejects."""
+) -> tuple[CleanRows, pd.DataFrame, CleaningSummary]:
+    """Read only the selected workbooks, clean their rows, and split off the rejects.
+
+    With several files, each file's clean rows are spooled to disk as soon as it is cleaned
+    (:mod:`work_data_hub.cleaning.rows`), so memory holds one file's rows at a time.
+    """
     today = dt.date.today()
     results: list[CleanResult] = []
+    parts: list[FileRows] = []
     rows_blank = rows_total = 0
     files: dict[str, FileCleaning] = {}
     selected = manifest.selection.selected
+    spool = RowSpool() if len(selected) > 1 else None
 
     def open_and_parse(file: DatedFile) -> ExcelWorkbook:
         workbook = workbooks[file.path]()
@@ -146,6 +152,9 @@ def clean_workbooks(
                 for future in pending:
                     future.cancel()
                 raise
+            parts.append(spool.keep(result.rows) if spool else FileRows.in_memory(result.rows))
+            # The rows are in the part now; the result keeps the rejects and the counts.
+            result = replace(result, rows=result.rows.clear())
             results.append(result)
             rows_blank += sheet.rows_blank
             rows_total += sheet.rows_total
@@ -164,7 +173,7 @@ def clean_workbooks(
                 sheet.rows_total,
             )
             del sheet
-    combined = combine(results, domain)
+    combined = combine_files(results, parts, domain)
     summary = CleaningSummary(
         rows_read=combined.rows_read,
         rows_skipped_blank=rows_blank,
@@ -191,7 +200,7 @@ def clean_workbooks(
 
 
 def plan_load(
-    rows: pl.DataFrame,
+    rows: CleanRows,
     cleaning_summary: CleaningSummary,
     manifest: FileManifest,
     run_id: str,
@@ -200,7 +209,7 @@ def plan_load(
     domain: DomainConfig,
 ) -> LoadPlan:
     """The load as data: statements and COPY payload, the same for plan and execute."""
-    rows_per_file = dict(rows.group_by(SOURCE_FILE).len().iter_rows()) if len(rows) else {}
+    rows_per_file = rows.rows_per_file()
     files = [
         LoadedFile(
             path=file.path,

@@ -1,0 +1,195 @@
+"""The clean rows of a run: one part per source file, so memory is bounded by one file.
+
+In a run of several files each file's clean rows are spooled to an Arrow IPC file in a private
+temporary folder as soon as the file is cleaned; what the decisions over all files need (the
+unique key, the refresh scope and the lineage) stays in memory. The plan is then written, and
+executed, a slice of one file at a time (:meth:`CleanRows.frames`).
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+
+from work_data_hub.config import DomainConfig
+
+# The lineage columns (as cleaning.reading names them; not imported: the load needs no reader).
+SOURCE_FILE = "_source_file"
+SOURCE_ROW = "_source_row"
+
+# Rows per slice of COPY text: a few megabytes, whatever the size of a file.
+ROWS_PER_SLICE = 100_000
+
+
+def index_columns(domain: DomainConfig, columns: Sequence[str]) -> list[str]:
+    """The columns decisions over all files need: unique key, refresh scope, lineage."""
+    wanted = [*(domain.unique_key or []), *domain.refresh_scope, SOURCE_FILE, SOURCE_ROW]
+    return [column for column in dict.fromkeys(wanted) if column in columns]
+
+
+def index_of(part: FileRows, domain: DomainConfig) -> pl.DataFrame:
+    """The :func:`index_columns` of one file's rows, to keep in memory for all files.
+
+    Read from the spool only once every file is cleaned, so they are not in memory while the
+    next workbook is. The file's name repeats on every row: as a category it takes 4 bytes a
+    row, not its length (half of the index, otherwise).
+    """
+    index = part.read(index_columns(domain, list(part.schema)))
+    if SOURCE_FILE in index.columns and index.schema[SOURCE_FILE] == pl.String:
+        index = index.with_columns(pl.col(SOURCE_FILE).cast(pl.Categorical))
+    return index
+
+
+class RowSpool:
+    """A private temporary folder (mode 0700) holding one Arrow IPC file per source file.
+
+    Removed when the last :class:`CleanRows` that reads from it is garbage-collected, and at
+    interpreter exit at the latest.
+    """
+
+    def __init__(self) -> None:
+        self._folder = tempfile.TemporaryDirectory(prefix="wdh_rows_")
+        self._files = 0
+
+    def keep(self, rows: pl.DataFrame) -> FileRows:
+        path = Path(self._folder.name) / f"{self._files:05d}.arrow"
+        self._files += 1
+        rows.write_ipc(path, compression="uncompressed")
+        return FileRows(None, path, rows.height, self, rows.schema)
+
+
+@dataclass(frozen=True, eq=False)
+class FileRows:
+    """One file's clean rows: in memory (``frame``) or spooled (``path``)."""
+
+    frame: pl.DataFrame | None
+    path: Path | None = None
+    height: int = 0
+    # Keeps the spool's folder alive as long as these rows may be read.
+    spool: RowSpool | None = None
+    schema: pl.Schema = field(default_factory=pl.Schema)
+
+    @classmethod
+    def in_memory(cls, rows: pl.DataFrame) -> FileRows:
+        return cls(rows, None, rows.height, schema=rows.schema)
+
+    def read(self, columns: list[str] | None = None) -> pl.DataFrame:
+        """The rows (only ``columns``, when given: Arrow IPC reads just those)."""
+        if self.frame is not None:
+            return self.frame if columns is None else self.frame.select(columns)
+        assert self.path is not None
+        return pl.read_ipc(self.path, columns=columns)
+
+
+Scope = tuple[str | None, ...]
+
+
+@dataclass(frozen=True, eq=False)
+class CleanRows:
+    """All files' clean rows, in file order, once the decisions over all files are made.
+
+    ``kept`` says, per part, which of its rows survived those decisions (None: all). What the
+    plan's summary and ledger need of all rows (``rows``, ``files``, ``scopes``) is counted once,
+    here; the key columns it was counted from are not kept, so writing the plan holds one file.
+    Immutable: Kedro's MemoryDataset hands it on as it is (a deep copy would read the spool).
+    """
+
+    parts: tuple[FileRows, ...]
+    kept: tuple[pl.Series | None, ...]
+    schema: pl.Schema
+    rows: int
+    # (source file, rows) in file order, and the distinct refresh-scope values as text, sorted.
+    files: tuple[tuple[str, int], ...]
+    refresh_scope: tuple[str, ...]
+    scopes: tuple[Scope, ...]
+
+    @classmethod
+    def decided(
+        cls,
+        parts: Sequence[FileRows],
+        kept: Sequence[pl.Series | None],
+        refresh_scope: Sequence[str],
+        schema: pl.Schema,
+    ) -> CleanRows:
+        """The rows of ``parts`` that ``kept`` keeps, with their counts and refresh scopes.
+
+        Counted a part at a time, reading only the columns needed, so a group-by's hash table
+        is one file's size (over 1.2 million rows of text at once it takes as much memory as a
+        file's rows).
+        """
+        files: dict[str, int] = {}
+        scopes: set[Scope] = set()
+        total = 0
+        for part, keep in zip(parts, kept, strict=True):
+            if not part.height:
+                continue
+            index = part.read([SOURCE_FILE, *refresh_scope])
+            if keep is not None:
+                index = index.filter(keep)
+            total += index.height
+            for path, n in index.group_by(SOURCE_FILE, maintain_order=True).len().iter_rows():
+                files[str(path)] = files.get(str(path), 0) + int(n)
+            if refresh_scope and index.height:
+                distinct = index.select(pl.col(list(refresh_scope)).cast(pl.String)).unique()
+                scopes.update(distinct.iter_rows())
+        return cls(
+            tuple(parts),
+            tuple(kept),
+            schema,
+            total,
+            tuple(files.items()),
+            tuple(refresh_scope),
+            tuple(sorted(scopes, key=lambda scope: tuple(value or "" for value in scope))),
+        )
+
+    @classmethod
+    def of(cls, rows: pl.DataFrame, refresh_scope: Sequence[str] = ()) -> CleanRows:
+        """Rows already in one frame (tests, and the plan built straight from a frame)."""
+        return cls.decided((FileRows.in_memory(rows),), (None,), refresh_scope, rows.schema)
+
+    def __len__(self) -> int:
+        return self.rows
+
+    def __copy__(self) -> CleanRows:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, object]) -> CleanRows:
+        return self
+
+    def frames(self, rows_per_slice: int = ROWS_PER_SLICE) -> Iterator[pl.DataFrame]:
+        """The rows in slices of at most ``rows_per_slice``, one file in memory at a time."""
+        for part, kept in zip(self.parts, self.kept, strict=True):
+            if not part.height:
+                continue
+            rows = part.read()
+            if kept is not None:
+                rows = rows.filter(kept)
+            for start in range(0, rows.height, rows_per_slice):
+                yield rows.slice(start, rows_per_slice)
+            del rows
+
+    def collect(self) -> pl.DataFrame:
+        """All rows in one frame (small runs and tests: this is what the parts avoid)."""
+        frames = list(self.frames())
+        return pl.concat(frames) if frames else pl.DataFrame(schema=self.schema)
+
+    def rows_per_file(self) -> dict[str, int]:
+        return dict(self.files)
+
+    def text_columns(self, columns: Sequence[str]) -> list[list[str | None]]:
+        """``columns`` as text, one list per column: what ``diff=true`` sends as arrays.
+
+        The very text COPY sends for each value before escaping (``copy_format``).
+        """
+        values: list[list[str | None]] = [[] for _ in columns]
+        for rows in self.frames():
+            for column, name in zip(values, columns, strict=True):
+                column.extend(rows[name].cast(pl.String).to_list())
+        return values
+
+
+__all__ = ["ROWS_PER_SLICE", "CleanRows", "FileRows", "RowSpool", "index_columns", "index_of"]
