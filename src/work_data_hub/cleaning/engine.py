@@ -617,7 +617,6 @@ def _duplicate_rejects(
     dupes: pl.DataFrame, domain: DomainConfig, sheets: dict[str, str]
 ) -> pd.DataFrame:
     key = domain.unique_key or []
-    dupes = dupes.with_columns(pl.col(SOURCE_FILE).cast(pl.String))
     dupes = dupes.with_columns(
         key_text=pl.concat_str([pl.col(c).fill_null("") for c in key], separator=" | "),
         place=pl.col(SOURCE_FILE) + " row " + pl.col(SOURCE_ROW).cast(pl.String),

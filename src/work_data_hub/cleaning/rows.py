@@ -1,9 +1,10 @@
 """The clean rows of a run: one part per source file, so memory is bounded by one file.
 
 In a run of several files each file's clean rows are spooled to an Arrow IPC file in a private
-temporary folder as soon as the file is cleaned; what the decisions over all files need (the
-unique key, the refresh scope and the lineage) stays in memory. The plan is then written, and
-executed, a slice of one file at a time (:meth:`CleanRows.frames`).
+temporary folder as soon as the file is cleaned. The decisions over all files (duplicate keys,
+then the counts and refresh scopes of the plan's summary) read back only the columns they
+need, one file at a time. The plan is then written, and executed, a slice of one file at a
+time (:meth:`CleanRows.frames`).
 """
 
 from __future__ import annotations
@@ -32,16 +33,8 @@ def index_columns(domain: DomainConfig, columns: Sequence[str]) -> list[str]:
 
 
 def index_of(part: FileRows, domain: DomainConfig) -> pl.DataFrame:
-    """The :func:`index_columns` of one file's rows, to keep in memory for all files.
-
-    Read from the spool only once every file is cleaned, so they are not in memory while the
-    next workbook is. The file's name repeats on every row: as a category it takes 4 bytes a
-    row, not its length (half of the index, otherwise).
-    """
-    index = part.read(index_columns(domain, list(part.schema)))
-    if SOURCE_FILE in index.columns and index.schema[SOURCE_FILE] == pl.String:
-        index = index.with_columns(pl.col(SOURCE_FILE).cast(pl.Categorical))
-    return index
+    """The :func:`index_columns` of one file's rows (read from the spool, just those columns)."""
+    return part.read(index_columns(domain, list(part.schema)))
 
 
 class RowSpool:
