@@ -113,7 +113,7 @@ class SavedPlan:
 
 
 class RowsReader(io.RawIOBase):
-    """Reads one rows extent of a plan, no further, hashing what it hands out."""
+    """Reads one rows extent of a plan, no further (the dataset hashes what it sends)."""
 
     def __init__(self, source: BinaryIO, extent: RowsExtent) -> None:
         super().__init__()
