@@ -229,7 +229,7 @@ def test_reading_ahead_gives_what_reading_one_file_after_another_gives() -> None
         domain,
     )
     assert_frame_equal(rows.collect(), one_by_one.rows)
-    pd.testing.assert_frame_equal(rejects, one_by_one.rejects)
+    assert_frame_equal(rejects, one_by_one.rejects)
     assert list(summary.files) == [file.path for file in manifest.selection.selected]
 
 

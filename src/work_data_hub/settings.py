@@ -2,6 +2,7 @@
 
 from kedro.config import OmegaConfigLoader
 
+from work_data_hub.datasets.catalog import WorkDataHubCatalog
 from work_data_hub.hooks.progress import ProgressHooks
 from work_data_hub.hooks.run_context import RunContextHooks
 from work_data_hub.hooks.run_log import RunLogHooks
@@ -21,6 +22,9 @@ DISABLE_HOOKS_FOR_PLUGINS = ("kedro-viz",)
 # Order matters where no tryfirst/trylast says otherwise: pluggy calls the last one first
 # (WarehouseHooks checks prod's warehouse before the run starts).
 HOOKS = (RunContextHooks(), RunReportHooks(), RunLogHooks(), ProgressHooks(), WarehouseHooks())
+
+# Parameters kept without Kedro's copy-mode guess, which imports pandas (datasets/catalog.py).
+DATA_CATALOG_CLASS = WorkDataHubCatalog
 
 CONFIG_LOADER_CLASS = OmegaConfigLoader
 CONFIG_LOADER_ARGS = {

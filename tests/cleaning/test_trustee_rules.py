@@ -322,7 +322,7 @@ def test_duplicates_across_two_workbooks_through_the_nodes(tmp_path: Path) -> No
     }
     manifest = select_workbooks(loaders, str(inbox), 2, domain=TRUSTEE)
     clean_rows, rejects, summary = clean_workbooks(loaders, manifest, domain=TRUSTEE)
-    rows = as_pandas(clean_rows)
+    rows, rejects = as_pandas(clean_rows), as_pandas(rejects)
     assert rows["plan_code"].tolist() == ["P1"]
     assert rejects[["file", "row", "column"]].values.tolist() == [
         ["2024_10_受托业绩.xlsx", 3, "report_date, plan_code, company_code"],

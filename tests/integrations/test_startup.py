@@ -45,6 +45,15 @@ def test_kedro_version_imports_neither_the_nodes_nor_the_config_models(project_c
         assert heavy not in modules, heavy
 
 
+def test_a_plan_only_run_imports_neither_pandas_nor_sqlalchemy(project_copy: Path) -> None:
+    # Half a second of every run: Kedro's MemoryDataset imports pandas to guess a copy mode
+    # unless one is stated (datasets/catalog.py, conf/base/catalog.yml).
+    modules = _imported(project_copy, "run")
+    assert "work_data_hub.pipelines.ingest.nodes" in modules
+    for heavy in ("pandas", "sqlalchemy"):
+        assert heavy not in modules, heavy
+
+
 def test_the_dagster_group_is_opt_in_and_bytecode_is_compiled_in_ci() -> None:
     import tomllib
 

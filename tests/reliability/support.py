@@ -180,7 +180,7 @@ def run_domain(
     plan_dataset.save(plan)
     return RunOutcome(
         rows=as_pandas(rows),
-        rejects=rejects,
+        rejects=as_pandas(rejects),
         summary=summary.report(),
         plan_text=plan_path.read_text(encoding="utf-8"),
         plan_path=plan_path,

@@ -1,4 +1,4 @@
-"""Clean rows (polars) seen as pandas, so tests can compare them with pandas' NA semantics."""
+"""Clean rows and rejects (polars) seen as pandas, so tests can use pandas' NA semantics."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ def as_pandas(rows: pl.DataFrame | CleanRows) -> pd.DataFrame:
 
 @dataclass
 class Cleaned:
-    """A :class:`CleanResult` with its rows as pandas; ``result`` is the engine's own."""
+    """A :class:`CleanResult` with its rows and rejects as pandas; ``result`` is the engine's."""
 
     result: CleanResult
     rows: pd.DataFrame
@@ -38,7 +38,7 @@ def pandas_view(result: CleanResult) -> Cleaned:
     return Cleaned(
         result,
         as_pandas(result.rows),
-        result.rejects,
+        as_pandas(result.rejects),
         result.rows_read,
         result.unknown_headers,
         result.absent_columns,

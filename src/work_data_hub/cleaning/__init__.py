@@ -1,4 +1,4 @@
 """Room 3: read a workbook into a frame, normalise it, apply the declared rules, split rejects.
 
-pandas only: no SQL, no database.
+polars (pandas only for a domain's transform): no SQL, no database.
 """

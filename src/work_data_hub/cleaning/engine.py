@@ -13,9 +13,8 @@ import importlib
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
-import pandas as pd
 import polars as pl
 
 from work_data_hub.cleaning import rules
@@ -26,13 +25,17 @@ from work_data_hub.cleaning.rules import RuleResult
 from work_data_hub.config import ColumnSpec, DomainConfig
 from work_data_hub.errors import WorkDataHubError
 
+if TYPE_CHECKING:
+    # A domain's transform takes and returns pandas; only such a domain imports it (0.5 s).
+    import pandas as pd
+
 logger = logging.getLogger(__name__)
 
 REJECT_COLUMNS = ["file", "sheet", "row", "column", "value", "reason"]
 # Excel cannot hold more characters in a cell; a longer one was not typed in Excel (a generated
 # or corrupt file) and is rejected rather than pushed into the warehouse.
 EXCEL_CELL_LIMIT = 32_767
-Transform = Callable[[pd.DataFrame, DomainConfig], pd.DataFrame]
+Transform = Callable[["pd.DataFrame", DomainConfig], "pd.DataFrame"]
 _REJECT_SCHEMA = {
     "file": pl.String,
     "sheet": pl.String,
@@ -52,8 +55,8 @@ class CleanResult:
     """One sheet's (or, from :func:`combine`, all files') clean rows and rejects."""
 
     rows: pl.DataFrame
-    # Small (one line per bad cell) and saved by the CSV dataset: pandas, see REJECT_COLUMNS.
-    rejects: pd.DataFrame
+    # Small (one line per bad cell) and saved by the CSV dataset; columns: REJECT_COLUMNS.
+    rejects: pl.DataFrame
     rows_read: int
     unknown_headers: list[str] = field(default_factory=list)
     # Declared optional columns whose header this delivery lacks (loaded as NULL).
@@ -67,10 +70,8 @@ class CleanResult:
         return _rows_rejected(self.rejects)
 
 
-def _rows_rejected(rejects: pd.DataFrame) -> int:
-    if rejects.empty:
-        return 0
-    return int(rejects[["file", "row"]].drop_duplicates().shape[0])
+def _rows_rejected(rejects: pl.DataFrame) -> int:
+    return rejects.select("file", "row").unique().height
 
 
 @dataclass(frozen=True)
@@ -123,12 +124,9 @@ class CleaningSummary:
         }
 
 
-def _rejects_as_pandas(rejects: pl.DataFrame) -> pd.DataFrame:
-    """The rejects as the CSV dataset saves them: pandas, text columns with NA for empty."""
-    frame = rejects.cast(_REJECT_SCHEMA).to_pandas()  # type: ignore[arg-type]
-    for name, dtype in _REJECT_SCHEMA.items():
-        frame[name] = frame[name].astype("string" if dtype == pl.String else "int64")
-    return frame[REJECT_COLUMNS]
+def _rejects_frame(rejects: pl.DataFrame) -> pl.DataFrame:
+    """The rejects as the CSV dataset saves them: REJECT_COLUMNS, in that order and type."""
+    return rejects.cast(_REJECT_SCHEMA).select(REJECT_COLUMNS)  # type: ignore[arg-type]
 
 
 # --- headers --------------------------------------------------------------------------------
@@ -409,6 +407,7 @@ def clean_sheet(sheet: RawSheet, domain: DomainConfig, today: dt.date) -> CleanR
 
 
 def _pandas_text(frame: pl.DataFrame) -> pd.DataFrame:
+    """The rows as a domain's transform takes them: pandas, text columns as ``string``."""
     pandas_frame = frame.to_pandas()
     for name, dtype in frame.schema.items():
         if dtype == pl.String:
@@ -478,7 +477,7 @@ def _collect(
     )
     return CleanResult(
         rows=clean_rows.filter(~rejected) if rows else clean_rows,
-        rejects=_rejects_as_pandas(rejects),
+        rejects=_rejects_frame(rejects),
         rows_read=rows,
         unknown_headers=unknown,
         absent_columns=absent,
@@ -501,7 +500,7 @@ class CombinedFiles:
     """All files' clean rows (kept per file) and rejects, once the cross-file checks ran."""
 
     rows: CleanRows
-    rejects: pd.DataFrame
+    rejects: pl.DataFrame
     rows_read: int
     unknown_headers: list[str] = field(default_factory=list)
     absent_columns: list[str] = field(default_factory=list)
@@ -547,13 +546,13 @@ def combine_files(
             kept[position] = keep.slice(offset, part.height)
             offset += part.height
     all_rejects = (
-        pd.concat(rejects, ignore_index=True).sort_values(["file", "row"], kind="stable")
+        pl.concat(rejects).sort("file", "row", maintain_order=True)
         if rejects
-        else _rejects_as_pandas(pl.DataFrame(schema=_REJECT_SCHEMA))
+        else _rejects_frame(pl.DataFrame(schema=_REJECT_SCHEMA))
     )
     return CombinedFiles(
         rows=CleanRows.decided(parts, kept, domain.refresh_scope, _rows_schema(domain)),
-        rejects=all_rejects.reset_index(drop=True),
+        rejects=all_rejects,
         rows_read=sum(result.rows_read for result in results),
         unknown_headers=sorted({h for result in results for h in result.unknown_headers}),
         absent_columns=sorted({c for result in results for c in result.absent_columns}),
@@ -615,7 +614,7 @@ def _duplicated_keys(parts: Sequence[FileRows], domain: DomainConfig) -> pl.Seri
 
 def _duplicate_rejects(
     dupes: pl.DataFrame, domain: DomainConfig, sheets: dict[str, str]
-) -> pd.DataFrame:
+) -> pl.DataFrame:
     key = domain.unique_key or []
     dupes = dupes.with_columns(
         key_text=pl.concat_str([pl.col(c).fill_null("") for c in key], separator=" | "),
@@ -635,7 +634,7 @@ def _duplicate_rejects(
         pl.col("key_text").alias("value"),
         ("duplicate key; rows with this key: " + pl.col("occurrences")).alias("reason"),
     ).join(sheet_of, on="file", how="left", maintain_order="left")
-    return _rejects_as_pandas(
+    return _rejects_frame(
         reject_rows.with_columns(pl.col("sheet").fill_null(str(domain.sheet))).select(
             REJECT_COLUMNS
         )

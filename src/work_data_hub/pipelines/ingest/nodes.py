@@ -14,7 +14,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
-import pandas as pd
+import polars as pl
 
 from work_data_hub.cleaning.engine import (
     CleaningSummary,
@@ -109,7 +109,7 @@ def clean_workbooks(
     manifest: FileManifest,
     *,
     domain: DomainConfig,
-) -> tuple[CleanRows, pd.DataFrame, CleaningSummary]:
+) -> tuple[CleanRows, pl.DataFrame, CleaningSummary]:
     """Read only the selected workbooks, clean their rows, and split off the rejects.
 
     With several files, each file's clean rows are spooled to disk as soon as it is cleaned
@@ -131,8 +131,7 @@ def clean_workbooks(
         return workbook
 
     # The next workbook is opened and its sheet parsed while this one is cleaned: calamine
-    # parses without holding the GIL, so on two cores that parse overlaps the pandas work.
-    # Turning cells into Python objects and text needs the GIL, so it stays on this thread.
+    # parses without holding the GIL, so on two cores that parse overlaps the cleaning.
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="read_ahead") as read_ahead:
         pending: list[Future[ExcelWorkbook]] = (
             [read_ahead.submit(open_and_parse, selected[0])] if selected else []
