@@ -17,8 +17,10 @@ import pytest
 from tests.reliability.support import replace_cell_text
 from tests.support.frames import Cleaned, pandas_view
 from tests.support.workbooks import write_workbook
+from work_data_hub.cleaning import workbook
 from work_data_hub.cleaning.engine import clean_sheet
 from work_data_hub.cleaning.reading import headers_read_by, read_sheet
+from work_data_hub.cleaning.sheet_xml import SheetMarks
 from work_data_hub.cleaning.workbook import open_workbook
 from work_data_hub.config import DomainConfig, parse_domains
 
@@ -59,11 +61,20 @@ def _reject(result: Cleaned, row: int) -> pd.Series:
     return found
 
 
+@pytest.mark.parametrize("sheet_xml", ["read", "absent"])
 @pytest.mark.parametrize("error", ["#N/A", "#DIV/0!", "#REF!", "#VALUE!", "#NAME?", "#NUM!"])
 @pytest.mark.parametrize(("header", "column"), [("说明", "note"), ("金额", "amount")])
 def test_an_excel_error_cell_is_a_reject_showing_the_error(
-    error: str, header: str, column: str, tmp_path: Path
+    sheet_xml: str,
+    error: str,
+    header: str,
+    column: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    if sheet_xml == "absent":
+        # A workbook without sheet XML to scan (not an OOXML zip): fastexcel names the errors.
+        monkeypatch.setattr(workbook, "marked_cells", lambda *_: SheetMarks([], None))
     cells = {"编号": "R2", "说明": "fine", "金额": 1}
     cells[header] = error
     result = _clean(_write(tmp_path, [["R1", "fine", 1], [cells[h] for h in HEADERS]]))

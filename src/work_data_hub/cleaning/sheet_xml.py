@@ -2,8 +2,8 @@
 
 A reader that hands out values (calamine, and so fastexcel) shows a formula without a cached
 value, a number cell without a number (what writers make of NaN) and a literal ``NaN`` number
-as empty or as the word ``NaN``, a boolean as ``true``, and a number with more than 9 decimals
-rounded to 9. The sheet's XML says what they are.
+as empty or as the word ``NaN``, an error cell (``#N/A``) as empty, a boolean as ``true``, and
+a number with more than 9 decimals rounded to 9. The sheet's XML says what they are.
 
 The XML is streamed from the zip in blocks of whole rows and each block is searched by polars'
 (Rust) regular expressions, which scan it in native code; only a block holding one of the
@@ -30,7 +30,7 @@ BLOCK_BYTES = 1 << 24
 # Number cells with their exact values: 0-based row and column, the stored value.
 NUMBER_CELLS_SCHEMA = {"row": pl.Int64, "column": pl.Int64, "value": pl.Float64}
 # A block holding none of these holds no marked cell (the Python patterns below all need one).
-_MARKERS = r'<f|<v ?/>|<v></v>|t="b"|<v>-?[nNiI]|<v>\+'
+_MARKERS = r'<f|<v ?/>|<v></v>|t="b"|t="e"|<v>-?[nNiI]|<v>\+'
 _CELL_ATTRIBUTES = r"<c\b(?P<attributes>[^>]*?)"
 # A formula cell: its formula (or a shared formula's reference) and its cached value, if any.
 _FORMULA_CELL = re.compile(
@@ -50,6 +50,11 @@ _BOOLEAN_CELL = re.compile(
         _CELL_ATTRIBUTES
         + r'\bt="b"[^>]*>\s*(?:<f\b[^>]*?(?:/>|>[^<]*</f>)\s*)?<v>(?P<flag>[01])</v>'
     ).encode()
+)
+# Excel's error values (``#N/A``, ``#DIV/0!``) are cells of type ``e``, formulas' included.
+_ERROR_CELL = re.compile(
+    rb'<c\b(?P<attributes>[^>]*?\bt="e"[^>]*)>\s*(?:<f\b[^>]*?(?:/>|>[^<]*</f>)\s*)?'
+    rb"<v>(?P<error>[^<]*)</v>"
 )
 # A stored number with more decimals than fastexcel prints (9), or a small one in exponent form
 # (``1.25E-5`` has 7 decimals, ``1.2345678E-5`` has 12), in a number cell (no ``t``, or
@@ -255,6 +260,10 @@ def _marked_in_block(block: bytes) -> Iterator[MarkedCell]:
         if _type_of(match["attributes"]) in (None, b"n"):
             word = match["word"].decode()
             yield _at(match["attributes"], word, f"number cell holds {word}")
+    if b't="e"' in block:
+        for match in _ERROR_CELL.finditer(block):
+            shown = unescape(match["error"].decode())
+            yield _at(match["attributes"], shown, f"Excel error cell {shown}")
     if b't="b"' in block:
         for match in _BOOLEAN_CELL.finditer(block):
             shown = "TRUE" if match["flag"] == b"1" else "FALSE"

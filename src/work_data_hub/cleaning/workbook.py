@@ -135,14 +135,21 @@ class ExcelWorkbook:
         sheet_name = self.parse(sheet)
         loaded, first_column, marks = self._parsed.pop(sheet_name)
         try:
-            batch, errors = loaded.to_arrow_with_errors()
+            if marks.long_numbers is not None:
+                # The XML pass found the error cells: the text comes through Arrow's C
+                # interface, without importing pyarrow (and numpy) for it.
+                text = pl.DataFrame(loaded)
+                marked = marks.cells
+            else:
+                batch, errors = loaded.to_arrow_with_errors()
+                text = pl.DataFrame(pl.from_arrow(batch))
+                marked = [*_error_cells(errors), *marks.cells]
+                del batch
         except fastexcel.FastExcelError as exc:
             raise WorkbookReadError(
                 f"{self.name}: sheet {sheet_name!r} cannot be read: {exc}"
             ) from exc
         del loaded
-        text = pl.DataFrame(pl.from_arrow(batch))
-        del batch
         return SheetCells(
             name=sheet_name,
             text=text,
@@ -152,7 +159,7 @@ class ExcelWorkbook:
                 if marks.long_numbers is not None
                 else self._floats(sheet_name, text)
             ),
-            marked=(*_error_cells(errors), *marks.cells),
+            marked=tuple(marked),
         )
 
     def _floats(self, sheet_name: str, text: pl.DataFrame) -> pl.DataFrame:
