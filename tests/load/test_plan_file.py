@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 
 import pandas as pd
 import polars as pl
@@ -12,7 +13,7 @@ from tests.support.plans import notes_domain
 from work_data_hub.load.plan import build_load_plan
 from work_data_hub.load.plan_file import PlanFileError, read_plan_file, step_header
 from work_data_hub.load.psql import render_psql
-from work_data_hub.load.summary import PlanDiff, read_summary
+from work_data_hub.load.summary import LOGGED_SCOPES, PlanDiff, read_summary
 
 DOMAIN = notes_domain()
 
@@ -88,3 +89,19 @@ def test_the_summary_with_a_diff_survives_the_round_trip() -> None:
     again = read_summary(("\n".join(with_diff.comment_lines()) + "\n").encode())
     assert again is not None and again.diff == with_diff.diff
     assert "keys: 0 new, 1 changed, 0 unchanged, 2 would disappear" in with_diff.log_text()
+
+
+def test_the_log_lists_a_few_refresh_scopes_and_the_plan_file_all_of_them() -> None:
+    summary = read_summary(_plan(["x"]))
+    assert summary is not None
+    many = replace(
+        summary, refresh_scopes=tuple((f"2024-{n:05d}",) for n in range(LOGGED_SCOPES + 7))
+    )
+    logged = many.log_text()
+    assert "2024-00000" in logged and f"2024-{LOGGED_SCOPES - 1:05d}" in logged
+    assert f"2024-{LOGGED_SCOPES:05d}" not in logged
+    assert "... and 7 more (the plan file lists every one)" in logged
+    planned = "\n".join(many.comment_lines())
+    assert f"2024-{LOGGED_SCOPES + 6:05d}" in planned and "more" not in planned
+    again = read_summary((planned + "\n").encode())
+    assert again is not None and again.refresh_scopes == many.refresh_scopes

@@ -19,6 +19,8 @@ from work_data_hub.load.checksum import PLACEHOLDER
 # The plan's own checksum is written where this placeholder stands (see ``load.checksum``).
 CHECKSUM_PLACEHOLDER = PLACEHOLDER
 SUMMARY_JSON_PREFIX = "-- summary-json: "
+# Refresh scopes listed in the log's summary of a plan; the plan file lists all of them.
+LOGGED_SCOPES = 20
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
@@ -84,7 +86,8 @@ class PlanSummary:
 
     def as_dict(self) -> dict[str, Any]:
         """The summary as JSON-ready data (the run report's ``summary`` and the log's fields)."""
-        data = asdict(self)
+        # asdict copies every value deeply: not the (maybe tens of thousands of) scopes.
+        data = asdict(replace(self, refresh_scopes=(), files=()))
         data["refresh_scopes"] = [
             dict(zip(self.refresh_scope, scope, strict=True)) for scope in self.refresh_scopes
         ]
@@ -92,8 +95,11 @@ class PlanSummary:
         data["files"] = [asdict(file) for file in self.files]
         return data
 
-    def comment_lines(self) -> list[str]:
-        """The summary as SQL comment lines (no line breaks inside any value)."""
+    def comment_lines(self, *, scopes_shown: int | None = None) -> list[str]:
+        """The summary as SQL comment lines (no line breaks inside any value).
+
+        ``scopes_shown`` lists only that many refresh scopes, then says how many more there are.
+        """
         scope_names = ", ".join(self.refresh_scope)
         lines = [
             "-- WorkDataHub load plan",
@@ -113,10 +119,14 @@ class PlanSummary:
             lines.append(
                 f"-- replaces {len(self.refresh_scopes)} refresh scope(s) ({scope_names}):"
             )
+            shown = self.refresh_scopes[:scopes_shown]
             lines += [
                 "--   " + ", ".join("NULL" if value is None else value for value in scope)
-                for scope in self.refresh_scopes
+                for scope in shown
             ]
+            if len(shown) < len(self.refresh_scopes):
+                more = len(self.refresh_scopes) - len(shown)
+                lines.append(f"--   ... and {more} more (the plan file lists every one)")
         else:
             lines.append(f"-- replaces nothing (mode {self.mode})")
         lines.append(
@@ -130,10 +140,11 @@ class PlanSummary:
         return [comment_text(line) if line.startswith("--") else line for line in lines]
 
     def log_text(self) -> str:
-        """The summary as the log shows it: the comment lines without the JSON one."""
+        """The summary as the log shows it: the comment lines without the JSON one, and at
+        most LOGGED_SCOPES refresh scopes (a delivery can replace thousands)."""
         return "\n".join(
             line.removeprefix("-- ")
-            for line in self.comment_lines()
+            for line in self.comment_lines(scopes_shown=LOGGED_SCOPES)
             if not line.startswith(SUMMARY_JSON_PREFIX)
         )
 
