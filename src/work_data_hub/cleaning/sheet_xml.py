@@ -81,7 +81,8 @@ class SheetMarks:
 
     ``cells``: the marked cells. ``long_numbers``: the number cells stored with more digits
     than a 9-decimal print keeps, as columns ``row``, ``column`` (0-based, as for cells) and
-    ``value`` (Float64); None when there was no XML to look at, so every number may be rounded.
+    ``value`` (Float64); None when there was no XML to look at, so every number may be rounded
+    and no error cell is among ``cells`` (the reader must find both itself).
     """
 
     cells: list[MarkedCell]

@@ -134,8 +134,10 @@ class ExcelWorkbook:
         """Every cell of ``sheet`` as text, with what the text cannot say (see SheetCells)."""
         sheet_name = self.parse(sheet)
         loaded, first_column, marks = self._parsed.pop(sheet_name)
+        # long_numbers is None when there was no sheet XML to scan (see SheetMarks).
+        exact_numbers = marks.long_numbers
         try:
-            if marks.long_numbers is not None:
+            if exact_numbers is not None:
                 # The XML pass found the error cells: the text comes through Arrow's C
                 # interface, without importing pyarrow (and numpy) for it.
                 text = pl.DataFrame(loaded)
@@ -155,9 +157,7 @@ class ExcelWorkbook:
             text=text,
             first_column=first_column,
             exact_numbers=(
-                marks.long_numbers
-                if marks.long_numbers is not None
-                else self._floats(sheet_name, text)
+                exact_numbers if exact_numbers is not None else self._floats(sheet_name, text)
             ),
             marked=tuple(marked),
         )
