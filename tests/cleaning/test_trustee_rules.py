@@ -15,6 +15,7 @@ import yaml
 from tests.conftest import PROJECT_ROOT
 from tests.support.frames import Cleaned, as_pandas, pandas_view
 from tests.support.workbooks import TRUSTEE_HEADERS, write_workbook
+from work_data_hub.cleaning import engine
 from work_data_hub.cleaning.engine import (
     REJECT_COLUMNS,
     MissingColumnError,
@@ -270,6 +271,32 @@ def test_a_row_with_several_bad_cells_gives_one_reject_line_per_cell() -> None:
     assert sorted(result.rejects["column"]) == ["fund_scale", "net_asset_value", "plan_code"]
     assert set(result.rejects["row"]) == {2}
     assert result.rows.empty
+
+
+def test_a_large_sheet_cleans_the_same_with_its_rules_on_threads(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Above engine._PARALLEL_MIN_ROWS the cell-only rules run ahead on threads.
+    kinds = [
+        VALID,
+        VALID | {"收益率": "5%", "计划代码": "p-002"},
+        VALID | {"收益率": "abc"},
+        VALID | {"净值": "-1", "规模": "x"},
+        VALID | {"年": "24", "月": "13"},
+        VALID | {"公司代码": None},
+    ]
+    rows = [
+        kind | {"计划代码": f"P{index}"} if kind is VALID else kind
+        for index, kind in enumerate(kinds * 10_000)
+    ]
+    sheet = sheet_of(rows)
+    threaded = clean_sheet(sheet, TRUSTEE, TODAY)
+    monkeypatch.setattr(engine, "_PARALLEL_MIN_ROWS", len(rows) + 1)
+    in_order = clean_sheet(sheet, TRUSTEE, TODAY)
+    assert len(threaded.rows) == 10_000 * 2
+    assert threaded.rows.equals(in_order.rows)
+    assert threaded.rejects.equals(in_order.rejects)
+    assert len(threaded.rejects) == 10_000 * 5
 
 
 def test_duplicate_keys_in_one_file_are_both_rejected() -> None:

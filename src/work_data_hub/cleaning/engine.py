@@ -12,6 +12,7 @@ import difflib
 import importlib
 import logging
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
@@ -307,6 +308,10 @@ def _cell_checks(raw: pl.Series) -> pl.Series:
 
 # Below this many rows the bookkeeping of distinct values costs more than it saves.
 _DISTINCT_MIN_ROWS = 5_000
+# Rules of independent columns run on this many threads once a sheet has this many rows
+# (polars and the rules' Python release the core to each other; two cores here).
+_RULE_THREADS = 2
+_PARALLEL_MIN_ROWS = 50_000
 
 
 def _apply_once_per_distinct(
@@ -341,6 +346,26 @@ def _apply_once_per_distinct(
     return RuleResult(spread["_value"], spread["_error"])
 
 
+def _source_cells(
+    domain: DomainConfig,
+    order: list[str],
+    present: Mapping[str, str],
+    frame: pl.DataFrame,
+    empty: pl.Series,
+) -> tuple[dict[str, list[str]], dict[str, list[str | None]], dict[str, list[pl.Series]]]:
+    """Per column: the headers it is made of, the sheet's columns for them, and their cells."""
+    sources_of = {name: domain.columns[name].source_headers(name) for name in order}
+    columns_of = {
+        name: [present.get(normalise_header(header)) for header in sources]
+        for name, sources in sources_of.items()
+    }
+    cells_of = {
+        name: [frame[column] if column in frame.columns else empty for column in columns]
+        for name, columns in columns_of.items()
+    }
+    return sources_of, columns_of, cells_of
+
+
 def clean_sheet(sheet: RawSheet, domain: DomainConfig, today: dt.date) -> CleanResult:
     """Clean one sheet's rows by the domain's declarations; every failure becomes a reject."""
     frame = _as_polars(sheet.frame)
@@ -366,43 +391,60 @@ def clean_sheet(sheet: RawSheet, domain: DomainConfig, today: dt.date) -> CleanR
     raw_of: dict[str, pl.Series] = {}
     cleaned: dict[str, pl.Series] = {}
     errors: dict[str, pl.Series] = {}
-    for name in _evaluation_order(domain):
-        spec = domain.columns[name]
-        rule = RULES[spec.rule]
-        sources = spec.source_headers(name)
-        columns = [present.get(normalise_header(header)) for header in sources]
-        cells = [frame[column] if column in frame.columns else empty for column in columns]
-        if sources:
-            # A reject shows every cell a column is made of (年 and 月), not just the first.
-            raw_of[name] = cells[0] if len(cells) == 1 else _labelled(sources, cells)
-        origin = None
-        if rule.reads_column:
-            source_column = cast(str, spec.from_column)
-            reads_raw = spec.options.reads_raw
-            origin = raw_of.get(source_column, empty) if reads_raw else cleaned[source_column]
-        result = _apply_once_per_distinct(rule, cells, origin, today, spec)
-        values = result.values
-        if spec.defaults:
-            conditions = [
-                (_condition(default.when, cleaned, rows), default.value)
-                for default in spec.defaults
-            ]
-            values = rules.apply_defaults(values, conditions)
-        column_errors = result.errors
-        if spec.required or name in domain.non_null_columns:
-            column_errors = rules.coalesce_reasons(
-                column_errors,
-                rules.first_reason((values.is_null(), "required value is missing")),
+    order = _evaluation_order(domain)
+    sources_of, columns_of, cells_of = _source_cells(domain, order, present, frame, empty)
+    with ThreadPoolExecutor(_RULE_THREADS, thread_name_prefix="rules") as pool:
+        # A rule that reads only its own cells needs no other column: it starts now, on the
+        # other core, while this loop finishes the columns in order.
+        ahead: dict[str, Future[RuleResult]] = {
+            name: pool.submit(
+                _apply_once_per_distinct, RULES[spec.rule], cells_of[name], None, today, spec
             )
-        if name in raw_of:
-            column_errors = rules.coalesce_reasons(_cell_checks(raw_of[name]), column_errors)
-        if cell_problems is not None:
-            # The reader's word on a cell (an error cell, a formula without a value) comes first.
-            for column in columns:
-                if column in cell_problems.columns:
-                    column_errors = rules.coalesce_reasons(cell_problems[column], column_errors)
-        cleaned[name] = rules.where(values, column_errors.is_null())
-        errors[name] = column_errors
+            for name in order
+            if rows >= _PARALLEL_MIN_ROWS
+            and not RULES[(spec := domain.columns[name]).rule].reads_column
+        }
+        for name in order:
+            spec = domain.columns[name]
+            rule = RULES[spec.rule]
+            sources = sources_of[name]
+            columns = columns_of[name]
+            cells = cells_of[name]
+            if sources:
+                # A reject shows every cell a column is made of (年 and 月), not just the first.
+                raw_of[name] = cells[0] if len(cells) == 1 else _labelled(sources, cells)
+            origin = None
+            if rule.reads_column:
+                source_column = cast(str, spec.from_column)
+                reads_raw = spec.options.reads_raw
+                origin = raw_of.get(source_column, empty) if reads_raw else cleaned[source_column]
+            result = (
+                ahead[name].result()
+                if name in ahead
+                else _apply_once_per_distinct(rule, cells, origin, today, spec)
+            )
+            values = result.values
+            if spec.defaults:
+                conditions = [
+                    (_condition(default.when, cleaned, rows), default.value)
+                    for default in spec.defaults
+                ]
+                values = rules.apply_defaults(values, conditions)
+            column_errors = result.errors
+            if spec.required or name in domain.non_null_columns:
+                column_errors = rules.coalesce_reasons(
+                    column_errors,
+                    rules.first_reason((values.is_null(), "required value is missing")),
+                )
+            if name in raw_of:
+                column_errors = rules.coalesce_reasons(_cell_checks(raw_of[name]), column_errors)
+            if cell_problems is not None:
+                # The reader's word on a cell (an error cell, a formula without a value) comes first.
+                for column in columns:
+                    if column in cell_problems.columns:
+                        column_errors = rules.coalesce_reasons(cell_problems[column], column_errors)
+            cleaned[name] = rules.where(values, column_errors.is_null())
+            errors[name] = column_errors
     return _collect(sheet, domain, frame, raw_of, cleaned, errors, unknown, absent)
 
 
