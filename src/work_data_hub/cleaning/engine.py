@@ -418,8 +418,9 @@ def clean_sheet(sheet: RawSheet, domain: DomainConfig, today: dt.date) -> CleanR
                 source_column = cast(str, spec.from_column)
                 reads_raw = spec.options.reads_raw
                 origin = raw_of.get(source_column, empty) if reads_raw else cleaned[source_column]
+            # Popped: a result is let go once its column is finished, as in the in-order run.
             result = (
-                ahead[name].result()
+                ahead.pop(name).result()
                 if name in ahead
                 else _apply_once_per_distinct(rule, cells, origin, today, spec)
             )
