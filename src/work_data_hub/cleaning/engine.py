@@ -308,8 +308,8 @@ def _cell_checks(raw: pl.Series) -> pl.Series:
 
 # Below this many rows the bookkeeping of distinct values costs more than it saves.
 _DISTINCT_MIN_ROWS = 5_000
-# Rules of independent columns run on this many threads once a sheet has this many rows
-# (polars and the rules' Python release the core to each other; two cores here).
+# Rules of independent columns run on this many threads once a sheet has this many rows:
+# polars releases the GIL while it computes, so two rules keep two cores busy.
 _RULE_THREADS = 2
 _PARALLEL_MIN_ROWS = 50_000
 
@@ -366,6 +366,50 @@ def _source_cells(
     return sources_of, columns_of, cells_of
 
 
+def _origin(
+    spec: ColumnSpec, raw_of: dict[str, pl.Series], cleaned: dict[str, pl.Series], empty: pl.Series
+) -> pl.Series | None:
+    """The column a rule reads (``from:``), as delivered or cleaned; None for a cell rule."""
+    if not RULES[spec.rule].reads_column:
+        return None
+    source_column = cast(str, spec.from_column)
+    return raw_of.get(source_column, empty) if spec.options.reads_raw else cleaned[source_column]
+
+
+def _finished(
+    name: str,
+    spec: ColumnSpec,
+    result: RuleResult,
+    domain: DomainConfig,
+    cleaned: dict[str, pl.Series],
+    raw_of: dict[str, pl.Series],
+    cell_problems: pl.DataFrame | None,
+    columns: list[str | None],
+) -> tuple[pl.Series, pl.Series]:
+    """A column's clean values (NULL where rejected) and reasons, once its rule has run."""
+    values = result.values
+    if spec.defaults:
+        conditions = [
+            (_condition(default.when, cleaned, len(values)), default.value)
+            for default in spec.defaults
+        ]
+        values = rules.apply_defaults(values, conditions)
+    column_errors = result.errors
+    if spec.required or name in domain.non_null_columns:
+        column_errors = rules.coalesce_reasons(
+            column_errors,
+            rules.first_reason((values.is_null(), "required value is missing")),
+        )
+    if name in raw_of:
+        column_errors = rules.coalesce_reasons(_cell_checks(raw_of[name]), column_errors)
+    if cell_problems is not None:
+        # The reader's word on a cell (an error cell, a formula without a value) comes first.
+        for column in columns:
+            if column in cell_problems.columns:
+                column_errors = rules.coalesce_reasons(cell_problems[column], column_errors)
+    return rules.where(values, column_errors.is_null()), column_errors
+
+
 def clean_sheet(sheet: RawSheet, domain: DomainConfig, today: dt.date) -> CleanResult:
     """Clean one sheet's rows by the domain's declarations; every failure becomes a reject."""
     frame = _as_polars(sheet.frame)
@@ -406,46 +450,21 @@ def clean_sheet(sheet: RawSheet, domain: DomainConfig, today: dt.date) -> CleanR
         }
         for name in order:
             spec = domain.columns[name]
-            rule = RULES[spec.rule]
-            sources = sources_of[name]
-            columns = columns_of[name]
             cells = cells_of[name]
-            if sources:
+            if sources_of[name]:
                 # A reject shows every cell a column is made of (年 and 月), not just the first.
-                raw_of[name] = cells[0] if len(cells) == 1 else _labelled(sources, cells)
-            origin = None
-            if rule.reads_column:
-                source_column = cast(str, spec.from_column)
-                reads_raw = spec.options.reads_raw
-                origin = raw_of.get(source_column, empty) if reads_raw else cleaned[source_column]
+                raw_of[name] = cells[0] if len(cells) == 1 else _labelled(sources_of[name], cells)
             # Popped: a result is let go once its column is finished, as in the in-order run.
             result = (
                 ahead.pop(name).result()
                 if name in ahead
-                else _apply_once_per_distinct(rule, cells, origin, today, spec)
-            )
-            values = result.values
-            if spec.defaults:
-                conditions = [
-                    (_condition(default.when, cleaned, rows), default.value)
-                    for default in spec.defaults
-                ]
-                values = rules.apply_defaults(values, conditions)
-            column_errors = result.errors
-            if spec.required or name in domain.non_null_columns:
-                column_errors = rules.coalesce_reasons(
-                    column_errors,
-                    rules.first_reason((values.is_null(), "required value is missing")),
+                else _apply_once_per_distinct(
+                    RULES[spec.rule], cells, _origin(spec, raw_of, cleaned, empty), today, spec
                 )
-            if name in raw_of:
-                column_errors = rules.coalesce_reasons(_cell_checks(raw_of[name]), column_errors)
-            if cell_problems is not None:
-                # The reader's word on a cell (an error cell, a formula without a value) comes first.
-                for column in columns:
-                    if column in cell_problems.columns:
-                        column_errors = rules.coalesce_reasons(cell_problems[column], column_errors)
-            cleaned[name] = rules.where(values, column_errors.is_null())
-            errors[name] = column_errors
+            )
+            cleaned[name], errors[name] = _finished(
+                name, spec, result, domain, cleaned, raw_of, cell_problems, columns_of[name]
+            )
     return _collect(sheet, domain, frame, raw_of, cleaned, errors, unknown, absent)
 
 
