@@ -440,14 +440,17 @@ def clean_sheet(sheet: RawSheet, domain: DomainConfig, today: dt.date) -> CleanR
     with ThreadPoolExecutor(_RULE_THREADS, thread_name_prefix="rules") as pool:
         # A rule that reads only its own cells needs no other column: it starts now, on the
         # other core, while this loop finishes the columns in order.
-        ahead: dict[str, Future[RuleResult]] = {
-            name: pool.submit(
-                _apply_once_per_distinct, RULES[spec.rule], cells_of[name], None, today, spec
-            )
-            for name in order
+        ahead: dict[str, Future[RuleResult]] = (
+            {
+                name: pool.submit(
+                    _apply_once_per_distinct, RULES[spec.rule], cells_of[name], None, today, spec
+                )
+                for name in order
+                if not RULES[(spec := domain.columns[name]).rule].reads_column
+            }
             if rows >= _PARALLEL_MIN_ROWS
-            and not RULES[(spec := domain.columns[name]).rule].reads_column
-        }
+            else {}
+        )
         for name in order:
             spec = domain.columns[name]
             cells = cells_of[name]
