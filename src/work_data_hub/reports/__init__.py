@@ -1,0 +1,1 @@
+"""What people read: pages, workbooks and reports rendered from facts the rooms above hand over."""
