@@ -81,7 +81,7 @@ def test_declared_columns_are_the_contract_table(tmp_path: Path) -> None:
     assert (domain.table, domain.mode, domain.refresh_scope, domain.unique_key, domain.sheet) == (
         "annuity_performance",
         "delete_insert",
-        ["月度", "业务类型", "计划类型"],
+        ["月度"],
         None,
         "规模明细",
     )

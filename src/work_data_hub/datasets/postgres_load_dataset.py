@@ -6,6 +6,7 @@ import hashlib
 import logging
 import os
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 from typing import Any, BinaryIO
@@ -26,6 +27,7 @@ from work_data_hub.datasets.warehouse_connection import (
     server_reason,
     without_wait_callback,
 )
+from work_data_hub.config.business_checks import CheckResult
 from work_data_hub.errors import WorkDataHubError
 from work_data_hub.load.guards import FORCE_STALE_SETTING
 from work_data_hub.load.plan import LoadPlan
@@ -37,6 +39,7 @@ from work_data_hub.load.plan_file import (
     read_saved_plan,
 )
 from work_data_hub.load.psql import write_plan
+from work_data_hub.load.business_checks import CheckQuery, verdict_from_rows, with_accepted
 from work_data_hub.load.summary import PlanDiff, PlanSummary
 
 logger = logging.getLogger(__name__)
@@ -51,6 +54,50 @@ class RejectedRowsError(WorkDataHubError, DatasetError):
 
 class LoadFailedError(WorkDataHubError, DatasetError):
     """The database refused the load; the transaction was rolled back, nothing changed."""
+
+
+class CheckRefusedError(WorkDataHubError, DatasetError):
+    """An ``error`` business check failed and nobody accepted it; nothing was loaded."""
+
+    def __init__(self, domain: str, refused: Sequence[CheckResult], plan_path: str) -> None:
+        self.domain = domain
+        self.checks = tuple(refused)
+        self.plan_path = plan_path
+        super().__init__(refusal_text(domain, refused, plan_path))
+
+
+def refusal_text(domain: str, refused: Sequence[CheckResult], plan_path: str) -> str:
+    """One short message: the domain, each refusing check with its periods and numbers, the
+    override."""
+    names = [check.name for check in refused]
+    override = names[0] if len(names) == 1 else "[" + ",".join(names) + "]"
+    said = "; ".join(f"check {check.name} refused the load: {check.message}" for check in refused)
+    return (
+        f"{domain}: {said}. Nothing was loaded. If the delivery is right, load it with "
+        f"accept_checks={override} (recorded in the plan and the ledger). Plan: {plan_path}"
+    )
+
+
+# Check lines the console shows; the run report and the plan list all of them.
+CONSOLE_CHECK_LINES = 20
+
+
+def log_check_results(domain: str, checks: Sequence[CheckResult]) -> None:
+    """Warnings and accepted checks on the console, at most CONSOLE_CHECK_LINES lines."""
+    noted = [check for check in checks if check.status in ("warned", "accepted")]
+    lines = [
+        f"{domain}: check {check.name} {check.status}: {detail}"
+        for check in noted
+        for detail in (check.details or (check.message,))
+    ]
+    for line in lines[:CONSOLE_CHECK_LINES]:
+        logger.warning("%s", line, extra={"event": "check", "domain": domain})
+    if len(lines) > CONSOLE_CHECK_LINES:
+        logger.warning(
+            "%s: and %s more check line(s), listed in the run report and the plan",
+            domain,
+            len(lines) - CONSOLE_CHECK_LINES,
+        )
 
 
 @dataclass(frozen=True)
@@ -155,8 +202,12 @@ class PostgresLoadDataset(AbstractVersionedDataset[LoadPlan, bytes]):
         summary = data.summary
         if summary is not None:
             summary = summary.with_rejects_file(self._rejects_file(summary))
-            if self._diff and not data.nothing_to_load:
-                summary = summary.with_diff(self._diff_against_warehouse(data))
+            reads_warehouse = self._diff or self._execute
+            if reads_warehouse and not data.nothing_to_load:
+                diff, checks = self._read_warehouse(data, diff=self._diff)
+                summary = summary.with_checks(checks)
+                if diff is not None:
+                    summary = summary.with_diff(diff)
         # Plans carry the rows themselves: readable by the owner only.
         try:
             with os.fdopen(open_owner_only(path), "wb") as handle:
@@ -166,6 +217,7 @@ class PostgresLoadDataset(AbstractVersionedDataset[LoadPlan, bytes]):
             path.unlink(missing_ok=True)
             raise
         shown = read_plan_summary(path)
+        log_check_results(data.domain, shown.checks)
         self.last_result = LoadResult(
             plan_path=str(path),
             executed=False,
@@ -191,6 +243,8 @@ class PostgresLoadDataset(AbstractVersionedDataset[LoadPlan, bytes]):
                 f"({data.reject_ratio:.2%}, above max_reject_ratio {data.max_reject_ratio:.2%}); "
                 f"nothing was loaded. See the rejects file and the plan {path}."
             )
+        if shown.refusing_checks:
+            raise CheckRefusedError(data.domain, shown.refusing_checks, str(path))
         # One path: the file just written is read back, checked and applied, as apply_plan does.
         # Staleness guards a person's review; this plan was made moments ago by this very run,
         # and a load that committed while it waited for the table's lock is not a review
@@ -217,45 +271,55 @@ class PostgresLoadDataset(AbstractVersionedDataset[LoadPlan, bytes]):
         version = self.resolve_save_version()
         return str(rejects / version / rejects.name) if version else str(rejects)
 
-    def _diff_against_warehouse(self, plan: LoadPlan) -> PlanDiff:
-        """Count what the plan would change, inside one READ ONLY transaction; never writes."""
+    def _read_warehouse(
+        self, plan: LoadPlan, *, diff: bool
+    ) -> tuple[PlanDiff | None, tuple[CheckResult, ...]]:
+        """Inside one READ ONLY transaction (never writes): the business checks' SELECTs and,
+        with ``diff``, what the plan would change."""
         query = plan.diff_query
         if query is None:
             raise LoadFailedError(f"{plan.domain}: this plan cannot be compared (no diff query).")
+        assert plan.summary is not None
         address = self._address(plan.domain)
-        connection = self._connection(address, f"diff {plan.domain}")
+        connection = self._connection(address, f"read the warehouse for {plan.domain}")
+        found: PlanDiff | None = None
         try:
             connection.autocommit = True
             with connection.cursor() as cursor:
                 cursor.execute("BEGIN")
                 cursor.execute("SET TRANSACTION READ ONLY")
                 cursor.execute(query.table_check)
-                if not cursor.fetchone()[0]:
-                    diff = query.answer_without_table(plan.rows_to_insert)
-                else:
+                exists = bool(cursor.fetchone()[0])
+                checks = evaluate_checks(
+                    cursor, plan.check_queries, plan.summary.checks, table_exists=exists
+                )
+                if diff and not exists:
+                    found = query.answer_without_table(plan.rows_to_insert)
+                elif diff:
                     arrays = plan.rows.text_columns(query.payload_columns)
                     cursor.execute(query.sql, arrays)
-                    diff = query.answer(cursor.fetchone(), plan.rows_to_insert)
+                    found = query.answer(cursor.fetchone(), plan.rows_to_insert)
                 cursor.execute("ROLLBACK")
         except LoadFailedError:
             raise
         except Exception as exc:
             raise LoadFailedError(
-                f"{plan.domain}: diff=true could not read table {plan.table!r} "
+                f"{plan.domain}: could not read table {plan.table!r} "
                 f"({describe(address.url)}): {server_reason(exc, address.url)} "
                 "Nothing was written."
             ) from None
         finally:
             connection.close()
-        logger.info(
-            "%s diff against %s: %s rows to delete, %s to insert",
-            plan.domain,
-            plan.table,
-            diff.rows_to_delete,
-            diff.rows_to_insert,
-            extra={"event": "diff", "domain": plan.domain, "diff": vars(diff)},
-        )
-        return diff
+        if found is not None:
+            logger.info(
+                "%s diff against %s: %s rows to delete, %s to insert",
+                plan.domain,
+                plan.table,
+                found.rows_to_delete,
+                found.rows_to_insert,
+                extra={"event": "diff", "domain": plan.domain, "diff": vars(found)},
+            )
+        return found, with_accepted(checks, plan.summary.accepted_checks)
 
     def apply_plan_file(self, path: Path, *, force: bool = False) -> LoadResult:
         """Apply the plan file at ``path`` exactly: its own steps, one transaction, checked.
@@ -394,6 +458,34 @@ class PostgresLoadDataset(AbstractVersionedDataset[LoadPlan, bytes]):
                 connection.cursor().execute("ROLLBACK")
         except Exception:
             logger.debug("ROLLBACK after a failed load did not reach the server", exc_info=True)
+
+
+def evaluate_checks(
+    cursor: Any,
+    queries: Sequence[CheckQuery],
+    known: Sequence[CheckResult],
+    *,
+    table_exists: bool,
+) -> tuple[CheckResult, ...]:
+    """``known`` with each query's result in place of its not-yet-evaluated one.
+
+    Runs each check's SELECT on ``cursor`` (in the caller's READ ONLY transaction). Without the
+    table the warehouse holds nothing: every such check holds.
+    """
+    results = {query.name: _run_check(cursor, query, table_exists) for query in queries}
+    merged = [
+        results.pop(check.name) if check.status == "not_evaluated" and check.name in results
+        else check
+        for check in known
+    ]
+    return (*merged, *results.values())
+
+
+def _run_check(cursor: Any, query: CheckQuery, table_exists: bool) -> CheckResult:
+    if not table_exists:
+        return verdict_from_rows(query, [])
+    cursor.execute(query.sql)
+    return verdict_from_rows(query, cursor.fetchall())
 
 
 class _HashedReader:

@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from work_data_hub import __version__
+from work_data_hub.load.business_checks import recorded_checks_sql
 from work_data_hub.load.checksum import PLACEHOLDER
 from work_data_hub.load.modes import ROWS_DELETED, ROWS_INSERTED
 from work_data_hub.load.sql import Statement, literal, quote
@@ -37,7 +38,11 @@ LEDGER_COLUMNS: tuple[tuple[str, str], ...] = (
     ("committed_at", "timestamp with time zone NOT NULL"),
     ("loaded_by", "text NOT NULL"),
     ("tool_version", "text NOT NULL"),
+    # The business checks accepted or warned in the load's transaction, with their numbers.
+    ("checks", "jsonb"),
 )
+# Columns a ledger made before them lacks: added (nullable) by the plan that first needs them.
+ADDED_LEDGER_COLUMNS = ("checks",)
 
 
 @dataclass(frozen=True)
@@ -72,6 +77,21 @@ def _ledger_ddl() -> tuple[str, str]:
         f"    CONSTRAINT {quote(LEDGER_TABLE + '_pk')} PRIMARY KEY ({quote('plan_sha256')})\n)",
         f"CREATE INDEX {quote(LEDGER_TABLE + '_domain_idx')} ON {quote(LEDGER_TABLE)} "
         f"({quote('domain')}, {quote('committed_at')})",
+    )
+
+
+def _added_columns() -> str:
+    """ALTER TABLE for each column an older ledger lacks, run only when it is missing."""
+    kinds = dict(LEDGER_COLUMNS)
+    return "\n".join(
+        f"""    IF NOT EXISTS (
+        SELECT 1 FROM pg_catalog.pg_attribute
+        WHERE attrelid = pg_catalog.to_regclass(ledger) AND attname = {literal(name)}
+            AND NOT attisdropped
+    ) THEN
+        EXECUTE {literal(f"ALTER TABLE {quote(LEDGER_TABLE)} ADD COLUMN IF NOT EXISTS {quote(name)} {kinds[name]}")};
+    END IF;"""
+        for name in ADDED_LEDGER_COLUMNS
     )
 
 
@@ -114,6 +134,7 @@ BEGIN
         RAISE EXCEPTION 'role % lacks % on the load ledger %', current_user, missing, ledger
             USING HINT = pg_catalog.format('GRANT %s ON %s TO %I', missing, ledger, current_user);
     END IF;
+{_added_columns()}
 END
 """
     return Statement("create_ledger", f"DO $wdh_ledger${body}$wdh_ledger$")
@@ -145,6 +166,7 @@ def record_load_statement(
         "pg_catalog.clock_timestamp()",
         "current_user",
         literal(__version__),
+        recorded_checks_sql(),
     ]
     names = ", ".join(quote(name) for name, _ in LEDGER_COLUMNS)
     return Statement(

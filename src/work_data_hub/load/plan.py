@@ -24,6 +24,14 @@ import polars as pl
 
 from work_data_hub.cleaning.rows import CleanRows
 from work_data_hub.config import LINEAGE_COLUMNS, DomainConfig
+from work_data_hub.config.business_checks import CheckResult
+from work_data_hub.load.business_checks import (
+    CheckQuery,
+    check_guard_statement,
+    delivery_query,
+    unevaluated,
+    with_accepted,
+)
 from work_data_hub.load.diff import DiffQuery, build_diff_query
 from work_data_hub.load.guards import guard_sql
 from work_data_hub.load.ledger import (
@@ -73,6 +81,9 @@ class LoadPlan:
     # What the plan file's header shows, and the read-only query behind diff=true.
     summary: PlanSummary | None = None
     diff_query: DiffQuery | None = None
+    # The business checks that read the warehouse: run read-only when it is read (diff=true,
+    # execute=true); the plan carries each as a guard either way.
+    check_queries: tuple[CheckQuery, ...] = ()
 
     @property
     def reject_ratio(self) -> float:
@@ -319,13 +330,19 @@ def build_load_plan(
     max_reject_ratio: float,
     files: Sequence[LoadedFile] | None = None,
     created_at: dt.datetime | None = None,
+    checks: Sequence[CheckResult] = (),
+    check_queries: Sequence[CheckQuery] = (),
+    accepted_checks: Sequence[str] = (),
 ) -> LoadPlan:
     """The statements that load ``rows`` into the domain's table by its mode.
 
     ``files`` are the files the rows come from, as the ledger records them; an empty sequence
     means every selected file was already loaded, and the plan has nothing to do.
     ``created_at`` (default: now) is when the plan was made: its guard refuses it once a load of
-    the domain committed later (see :mod:`work_data_hub.load.guards`).
+    the domain committed later (see :mod:`work_data_hub.load.guards`). ``checks`` are the
+    business checks the delivery alone decided; ``check_queries`` those that read the
+    warehouse; ``accepted_checks`` the names ``accept_checks`` gave (see
+    :mod:`work_data_hub.load.business_checks`).
     """
     if not _RUN_ID.match(run_id):
         raise ValueError(f"run_id {run_id!r} must be 1-64 letters, digits or _.:-")
@@ -352,6 +369,18 @@ def build_load_plan(
         rows_read=rows_read,
         rows_rejected=rows_rejected,
         created_at=created_at or dt.datetime.now(dt.UTC),
+        checks=with_accepted(
+            [
+                *checks,
+                *(
+                    unevaluated(query, "evaluated inside the plan's transaction (the warehouse "
+                                "was not read when the plan was made)")
+                    for query in check_queries
+                ),
+            ],
+            accepted_checks,
+        ),
+        accepted_checks=accepted_checks,
     )
     plan = LoadPlan(
         domain=domain.name,
@@ -372,6 +401,7 @@ def build_load_plan(
             unique_key=domain.unique_key,
             refresh_scope=domain.refresh_scope if mode.uses_refresh_scope else [],
         ),
+        check_queries=tuple(check_queries),
     )
     if files is not None and not loaded:
         return plan
@@ -414,6 +444,11 @@ def build_load_plan(
             f"COPY {stage} ({', '.join(quote(c) for c in staged_columns)}) FROM STDIN",
             copy_rows=True,
         ),
+    ]
+    # After the COPY, before the first row changes: a refused check rolls everything back.
+    guarded = [query for result in checks if (query := delivery_query(result)) is not None]
+    statements += [
+        check_guard_statement(query, accepted_checks) for query in [*guarded, *check_queries]
     ]
     target = LoadTarget(
         table=quote(domain.table),

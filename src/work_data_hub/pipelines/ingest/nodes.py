@@ -9,7 +9,7 @@ import datetime as dt
 import hashlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
@@ -23,10 +23,13 @@ from work_data_hub.cleaning.engine import (
     clean_sheet,
     combine_files,
 )
+from work_data_hub.cleaning.checks import continuity_in_delivery, period_sums
 from work_data_hub.cleaning.reading import headers_read_by, read_sheet
 from work_data_hub.cleaning.rows import CleanRows, FileRows, RowSpool
 from work_data_hub.cleaning.workbook import ExcelWorkbook
 from work_data_hub.config import DomainConfig, check_run_parameters
+from work_data_hub.config.business_checks import CheckResult, domain_check_names
+from work_data_hub.config.params import accepted_names
 from work_data_hub.discovery import (
     AlreadyLoaded,
     DatedFile,
@@ -34,6 +37,7 @@ from work_data_hub.discovery import (
     FileManifest,
     discover,
 )
+from work_data_hub.load.business_checks import CheckQuery, warehouse_queries
 from work_data_hub.load.ledger import LedgerReader
 from work_data_hub.load.plan import LoadedFile, LoadPlan, build_load_plan
 from work_data_hub.text import plural
@@ -182,6 +186,7 @@ def clean_workbooks(
         unknown_columns=tuple(combined.unknown_headers),
         absent_columns=tuple(combined.absent_columns),
         files=files,
+        checks=tuple(combined.checks),
     )
     if summary.absent_columns:
         logger.warning(
@@ -198,16 +203,37 @@ def clean_workbooks(
     return combined.rows, combined.rejects, summary
 
 
+def delivery_checks(
+    rows: CleanRows, cleaning_summary: CleaningSummary, *, domain: DomainConfig
+) -> tuple[list[CheckResult], list[CheckQuery]]:
+    """The business checks over the delivery: what it decides alone, and the warehouse SELECTs.
+
+    The sheet checks (identity, total rows) ran while cleaning; continuity compares the
+    months this delivery brings, and the warehouse for a month whose previous one it lacks.
+    """
+    results = list(cleaning_summary.checks)
+    sums = {}
+    for check in domain.business_checks:
+        if check.kind != "continuity" or not len(rows):
+            continue
+        sums[check.name] = period_sums(rows, check)
+        found = continuity_in_delivery(check, sums[check.name])
+        results += [found] if found is not None else []
+    return results, list(warehouse_queries(domain, rows, sums))
+
+
 def plan_load(
     rows: CleanRows,
     cleaning_summary: CleaningSummary,
     manifest: FileManifest,
     run_id: str,
     max_reject_ratio: float,
+    accept_checks: Sequence[str] | str | None = None,
     *,
     domain: DomainConfig,
 ) -> LoadPlan:
     """The load as data: statements and COPY payload, the same for plan and execute."""
+    checks, queries = delivery_checks(rows, cleaning_summary, domain=domain)
     rows_per_file = rows.rows_per_file()
     files = [
         LoadedFile(
@@ -226,4 +252,9 @@ def plan_load(
         rows_rejected=cleaning_summary.rows_rejected,
         max_reject_ratio=max_reject_ratio,
         files=files,
+        checks=checks,
+        check_queries=queries,
+        accepted_checks=[
+            name for name in accepted_names(accept_checks) if name in domain_check_names(domain)
+        ],
     )

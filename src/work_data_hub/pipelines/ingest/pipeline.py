@@ -35,6 +35,7 @@ SHARED_PARAMETERS = {
     "params:max_files",
     "params:max_reject_ratio",
     "params:reload",
+    "params:accept_checks",
 }
 
 
@@ -84,6 +85,7 @@ def create_pipeline(domain: DomainConfig) -> Pipeline:
                     FILE_MANIFEST,
                     RUN_ID,
                     "params:max_reject_ratio",
+                    "params:accept_checks",
                 ],
                 outputs=LOAD_PLAN,
                 name=PLAN_STEP,
