@@ -125,7 +125,7 @@ def identity(
     reasons = frame.select(
         pl.when(off)
         .then(
-            pl.lit(f"identity {check.name} ({options.text}) is off by ")
+            pl.lit(f"{check.name}: {options.text} is off by ")
             + amount_text(pl.col("difference"))
             + pl.lit(" (")
             + amount_text(pl.col("left"))
@@ -141,7 +141,8 @@ def identity(
     result = broken(
         check,
         f"{len(rows)} of {checked} rows of {file} break {options.text} by more than "
-        f"{_amount(options.tolerance)} (rows {_rows_text(rows)}); they are rejects",
+        f"{_amount(options.tolerance)} ({'rows' if len(rows) > 1 else 'row'} "
+        f"{_rows_text(rows)}); they are rejects",
         numbers={"rows_checked": checked, "rows_broken": len(rows), "file": file},
         details=tuple(f"{file} row {row}" for row in rows),
     )
@@ -208,7 +209,10 @@ def total_row(
             inside = (rows > start) & (rows < total_at)
             stopped = rows.filter(inside & bad).to_list()
             if stopped:
-                unread.append(f"{label}: rows {_rows_text(stopped)} hold unreadable cells")
+                unread.append(
+                    f"{label}: {'rows' if len(stopped) > 1 else 'row'} {_rows_text(stopped)} "
+                    f"{'hold' if len(stopped) > 1 else 'holds'} an unreadable cell"
+                )
                 continue
             counted = int(inside.sum())
             expected = _decimal(pl.Series([read.values[position]]))[0]
@@ -238,6 +242,12 @@ def total_row(
             f"{unread[0]}: a rejected cell cannot be summed, so the total is not compared",
             numbers=numbers,
             details=tuple(unread),
+        )
+    if not compared:
+        return not_evaluated(
+            check,
+            f"{sheet.file}: the total row gives no total for {', '.join(options.columns_)}",
+            numbers=numbers,
         )
     return held(
         check,

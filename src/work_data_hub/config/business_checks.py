@@ -227,6 +227,9 @@ class CheckResult:
     periods: tuple[str, ...] = ()
     numbers: Mapping[str, Any] = field(default_factory=dict)
     details: tuple[str, ...] = ()
+    # Evaluated against the warehouse (read-only, or inside the plan's transaction): evaluated
+    # again whenever the warehouse is read.
+    reads_warehouse: bool = False
 
     @property
     def refuses(self) -> bool:
@@ -246,6 +249,7 @@ class CheckResult:
             "numbers": dict(self.numbers),
             "message": self.message,
             "details": list(self.details),
+            "reads_warehouse": self.reads_warehouse,
         }
 
     @classmethod
@@ -259,7 +263,38 @@ class CheckResult:
             periods=tuple(data.get("periods") or ()),
             numbers=dict(data.get("numbers") or {}),
             details=tuple(data.get("details") or ()),
+            reads_warehouse=bool(data.get("reads_warehouse", False)),
         )
+
+
+_RANK = {"passed": 0, "not_evaluated": 1, "warned": 2, "accepted": 3, "failed": 4}
+
+
+def merged(results: Sequence[CheckResult]) -> list[CheckResult]:
+    """One result per check: the results of its files (a sheet each) folded together.
+
+    The worst status wins; the messages of the files that broke it are joined.
+    """
+    groups: dict[str, list[CheckResult]] = {}
+    for result in results:
+        groups.setdefault(result.name, []).append(result)
+    folded = []
+    for parts in groups.values():
+        if len(parts) == 1:
+            folded.append(parts[0])
+            continue
+        worst = max(parts, key=lambda part: _RANK[part.status])
+        shown = [part for part in parts if part.status == worst.status]
+        folded.append(
+            replace(
+                worst,
+                message="; ".join(part.message for part in shown),
+                periods=tuple(sorted({p for part in parts for p in part.periods})),
+                numbers={"parts": [dict(part.numbers) for part in parts]},
+                details=tuple(d for part in parts for d in part.details),
+            )
+        )
+    return folded
 
 
 def broken(check: BusinessCheck, message: str, **facts: Any) -> CheckResult:

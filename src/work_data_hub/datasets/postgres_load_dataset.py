@@ -39,7 +39,12 @@ from work_data_hub.load.plan_file import (
     read_saved_plan,
 )
 from work_data_hub.load.psql import write_plan
-from work_data_hub.load.business_checks import CheckQuery, verdict_from_rows, with_accepted
+from work_data_hub.load.business_checks import (
+    ACCEPT_SETTING,
+    evaluate_checks,
+    queries_of_steps,
+)
+from work_data_hub.load.sql import literal, quote
 from work_data_hub.load.summary import PlanDiff, PlanSummary
 
 logger = logging.getLogger(__name__)
@@ -291,7 +296,11 @@ class PostgresLoadDataset(AbstractVersionedDataset[LoadPlan, bytes]):
                 cursor.execute(query.table_check)
                 exists = bool(cursor.fetchone()[0])
                 checks = evaluate_checks(
-                    cursor, plan.check_queries, plan.summary.checks, table_exists=exists
+                    cursor,
+                    plan.check_queries,
+                    plan.summary.checks,
+                    table_exists=exists,
+                    accepted=plan.summary.accepted_checks,
                 )
                 if diff and not exists:
                     found = query.answer_without_table(plan.rows_to_insert)
@@ -319,15 +328,47 @@ class PostgresLoadDataset(AbstractVersionedDataset[LoadPlan, bytes]):
                 found.rows_to_insert,
                 extra={"event": "diff", "domain": plan.domain, "diff": vars(found)},
             )
-        return found, with_accepted(checks, plan.summary.accepted_checks)
+        return found, checks
 
-    def apply_plan_file(self, path: Path, *, force: bool = False) -> LoadResult:
+    def evaluate_saved_checks(self, saved: SavedPlan) -> tuple[CheckResult, ...]:
+        """The saved plan's business checks against the warehouse now, read-only: the very
+        SELECTs its guards run (``apply_plan``'s verdict)."""
+        queries = queries_of_steps(saved.steps)
+        summary = saved.summary
+        if not queries:
+            return summary.checks
+        address = self._address(summary.domain)
+        connection = self._connection(address, f"check a saved plan of {summary.domain}")
+        try:
+            connection.autocommit = True
+            with connection.cursor() as cursor:
+                cursor.execute("BEGIN")
+                cursor.execute("SET TRANSACTION READ ONLY")
+                cursor.execute("SELECT to_regclass(%s) IS NOT NULL", (quote(summary.table),))
+                exists = bool(cursor.fetchone()[0])
+                checks = evaluate_checks(cursor, queries, summary.checks, table_exists=exists)
+                cursor.execute("ROLLBACK")
+        except Exception as exc:
+            raise LoadFailedError(
+                f"{summary.domain}: the checks of the plan could not read table "
+                f"{summary.table!r} ({describe(address.url)}): {server_reason(exc, address.url)} "
+                "Nothing was written."
+            ) from None
+        finally:
+            connection.close()
+        return checks
+
+    def apply_plan_file(
+        self, path: Path, *, force: bool = False, accepted: Sequence[str] = ()
+    ) -> LoadResult:
         """Apply the plan file at ``path`` exactly: its own steps, one transaction, checked.
 
         A file whose checksum does not hold is refused before connecting (the file is read
         once for that, in blocks; its rows are then streamed from it). The plan's guards
         refuse it inside its transaction when it was already applied or is stale; ``force``
-        sets ``wdh.force_stale`` on the session, which lifts the staleness guard only.
+        sets ``wdh.force_stale`` on the session, which lifts the staleness guard only;
+        ``accepted`` names business checks whose refusal the session lifts
+        (``wdh.accept_checks``), which the ledger row then records as accepted.
         """
         saved = read_saved_plan(path)
         if not saved.intact:
@@ -340,11 +381,17 @@ class PostgresLoadDataset(AbstractVersionedDataset[LoadPlan, bytes]):
             return LoadResult(str(path), False, 0, 0, None, saved.plan_sha256, True)
         address = self._address(saved.summary.domain)
         with interruptible():
-            result = self._apply(saved, path, address, force=force)
+            result = self._apply(saved, path, address, force=force, accepted=accepted)
         return replace(result, plan_sha256=saved.plan_sha256, summary=saved.summary.as_dict())
 
     def _apply(
-        self, plan: SavedPlan, path: Path, address: WarehouseAddress, *, force: bool = False
+        self,
+        plan: SavedPlan,
+        path: Path,
+        address: WarehouseAddress,
+        *,
+        force: bool = False,
+        accepted: Sequence[str] = (),
     ) -> LoadResult:
         """Run the plan's statements, in order, in the one transaction they open and commit."""
         connection = self._connection(address, f"load {plan.summary.domain}")
@@ -358,6 +405,8 @@ class PostgresLoadDataset(AbstractVersionedDataset[LoadPlan, bytes]):
                     cursor.execute(f"SET statement_timeout = {int(self._statement_timeout_ms)}")
                 if force:
                     cursor.execute(f"SET {FORCE_STALE_SETTING} = on")
+                if accepted:
+                    cursor.execute(f"SET {ACCEPT_SETTING} = {literal(','.join(accepted))}")
                 for statement in plan.steps:
                     try:
                         if statement.rows is not None:
@@ -458,34 +507,6 @@ class PostgresLoadDataset(AbstractVersionedDataset[LoadPlan, bytes]):
                 connection.cursor().execute("ROLLBACK")
         except Exception:
             logger.debug("ROLLBACK after a failed load did not reach the server", exc_info=True)
-
-
-def evaluate_checks(
-    cursor: Any,
-    queries: Sequence[CheckQuery],
-    known: Sequence[CheckResult],
-    *,
-    table_exists: bool,
-) -> tuple[CheckResult, ...]:
-    """``known`` with each query's result in place of its not-yet-evaluated one.
-
-    Runs each check's SELECT on ``cursor`` (in the caller's READ ONLY transaction). Without the
-    table the warehouse holds nothing: every such check holds.
-    """
-    results = {query.name: _run_check(cursor, query, table_exists) for query in queries}
-    merged = [
-        results.pop(check.name) if check.status == "not_evaluated" and check.name in results
-        else check
-        for check in known
-    ]
-    return (*merged, *results.values())
-
-
-def _run_check(cursor: Any, query: CheckQuery, table_exists: bool) -> CheckResult:
-    if not table_exists:
-        return verdict_from_rows(query, [])
-    cursor.execute(query.sql)
-    return verdict_from_rows(query, cursor.fetchall())
 
 
 class _HashedReader:

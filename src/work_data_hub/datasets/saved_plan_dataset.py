@@ -32,6 +32,7 @@ from work_data_hub.datasets.postgres_load_dataset import (
     LoadFailedError,
     LoadResult,
     PostgresLoadDataset,
+    log_check_results,
     strict_bool,
 )
 from work_data_hub.datasets.warehouse_connection import server_reason
@@ -150,7 +151,16 @@ class AppliedPlanDataset(AbstractDataset[PlanVerdict, None]):
         raise DatasetError("AppliedPlanDataset is write-only")
 
     def save(self, data: PlanVerdict) -> None:
-        summary = data.summary.as_dict()
+        warehouse = PostgresLoadDataset(
+            filepath=data.plan_path,
+            credentials=self._credentials,
+            connect_timeout=self._connect_timeout,
+        )
+        if data.intact:
+            # The gates execute=true applies: the same SELECTs as the plan's guards, read-only.
+            data = data.with_checks(warehouse.evaluate_saved_checks(read_saved_plan(Path(data.plan_path))))
+            log_check_results(data.summary.domain, data.checks)
+        summary = data.summary.with_checks(data.checks).as_dict()
         self.last_result = LoadResult(
             data.plan_path, executed=False, plan_sha256=data.summary.plan_sha256, summary=summary
         )
@@ -164,12 +174,9 @@ class AppliedPlanDataset(AbstractDataset[PlanVerdict, None]):
                 + (",force=true" if data.forced else ""),
             )
             return
-        warehouse = PostgresLoadDataset(
-            filepath=data.plan_path,
-            credentials=self._credentials,
-            connect_timeout=self._connect_timeout,
+        self.last_result = warehouse.apply_plan_file(
+            Path(data.plan_path), force=data.forced, accepted=data.accepted_checks
         )
-        self.last_result = warehouse.apply_plan_file(Path(data.plan_path), force=data.forced)
 
 
 __all__ = [

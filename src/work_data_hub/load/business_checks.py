@@ -26,7 +26,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import polars as pl
@@ -434,7 +434,7 @@ def verdict_from_rows(
     """One check's result from the rows its SELECT returned (read-only, at plan time)."""
     check = BusinessCheck(query.name, query.kind, query.severity, None)  # type: ignore[arg-type]
     if not violations:
-        return held(check, "holds against the warehouse")
+        return replace(held(check, "holds against the warehouse"), reads_warehouse=True)
     messages = [message for message, _, _ in violations]
     periods = sorted({period for _, _, listed in violations for period in listed or ()})
     numbers = [value if isinstance(value, dict) else json.loads(value) for _, value, _ in violations]
@@ -446,12 +446,42 @@ def verdict_from_rows(
         periods=tuple(periods),
         numbers={"violations": numbers},
         details=tuple(messages),
+        reads_warehouse=True,
     )
 
 
 def unevaluated(query: CheckQuery, reason: str) -> CheckResult:
     check = BusinessCheck(query.name, query.kind, query.severity, None)  # type: ignore[arg-type]
-    return not_evaluated(check, reason)
+    return not_evaluated(check, reason, reads_warehouse=True)
+
+
+def evaluate_checks(
+    cursor: Any,
+    queries: Sequence[CheckQuery],
+    known: Sequence[CheckResult],
+    *,
+    table_exists: bool,
+    accepted: Sequence[str] = (),
+) -> tuple[CheckResult, ...]:
+    """``known`` with the warehouse's results evaluated now, by each query's SELECT on
+    ``cursor`` (in the caller's READ ONLY transaction); failed checks in ``accepted`` accepted.
+
+    Without the table the warehouse holds nothing: every such check holds.
+    """
+    found = {
+        query.name: verdict_from_rows(query, _violations(cursor, query) if table_exists else [])
+        for query in queries
+    }
+    merged = [
+        found.pop(check.name) if check.reads_warehouse and check.name in found else check
+        for check in known
+    ]
+    return with_accepted([*merged, *found.values()], accepted)
+
+
+def _violations(cursor: Any, query: CheckQuery) -> list[tuple[str, Any, Sequence[str] | None]]:
+    cursor.execute(query.sql)
+    return list(cursor.fetchall())
 
 
 def with_accepted(results: Iterable[CheckResult], accepted: Sequence[str]) -> tuple[CheckResult, ...]:

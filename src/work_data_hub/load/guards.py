@@ -12,8 +12,10 @@ They run next to the ledger row, after the table lock, so psql, ``execute=true``
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+from work_data_hub.config.business_checks import CheckResult
+from work_data_hub.load.business_checks import with_accepted
 from work_data_hub.load.sql import literal
 from work_data_hub.load.summary import CHECKSUM_PLACEHOLDER, PlanSummary
 
@@ -91,10 +93,23 @@ class PlanVerdict:
     applied_by: LedgerEntry | None
     newer_loads: tuple[LedgerEntry, ...]
     forced: bool
+    # The gates execute=true applies too: the share of rejects, and the business checks.
+    max_reject_ratio: float = 0.0
+    accepted_checks: tuple[str, ...] = ()
+    checks: tuple[CheckResult, ...] = ()
 
     @property
     def stale(self) -> bool:
         return bool(self.newer_loads)
+
+    def with_checks(self, checks: tuple[CheckResult, ...]) -> PlanVerdict:
+        """The verdict once the checks were evaluated against the warehouse (read-only)."""
+        return replace(self, checks=with_accepted(checks, self.accepted_checks))
+
+    @property
+    def reject_ratio(self) -> float:
+        summary = self.summary
+        return summary.rows_rejected / summary.rows_read if summary.rows_read else 0.0
 
     # The names a LoadPlan gives them, so the run report reads a verdict like a plan.
     @property
@@ -131,6 +146,19 @@ class PlanVerdict:
                 f"{newest.committed_at.isoformat()}; make a new plan, or pass force=true to "
                 "apply this one anyway."
             )
+        if self.summary.rows_rejected and self.reject_ratio > self.max_reject_ratio:
+            reasons.append(
+                f"rejected rows: {self.summary.rows_rejected} of {self.summary.rows_read} rows "
+                f"were rejected ({self.reject_ratio:.2%}, above max_reject_ratio "
+                f"{self.max_reject_ratio:.2%}), as execute=true would refuse; pass "
+                "max_reject_ratio to apply_plan to tolerate that share."
+            )
+        reasons += [
+            f"check {check.name} ({check.kind}) failed: {check.message}; accept it with "
+            f"accept_checks={check.name}."
+            for check in self.checks
+            if check.refuses
+        ]
         return reasons
 
     @property
@@ -144,7 +172,15 @@ class PlanVerdict:
             if self.stale
             else ""
         )
-        return f"The plan is intact, not applied yet and not stale{forced}: it can be applied."
+        noted = "".join(
+            f" Check {check.name}: {check.status}: {check.message}."
+            for check in self.checks
+            if check.status in ("warned", "accepted")
+        )
+        return (
+            f"The plan is intact, not applied yet and not stale{forced}, and passes its "
+            f"checks: it can be applied.{noted}"
+        )
 
 
 def check_plan(
@@ -154,10 +190,13 @@ def check_plan(
     intact: bool,
     ledger: list[LedgerEntry],
     force: bool,
+    max_reject_ratio: float = 0.0,
+    accepted_checks: tuple[str, ...] = (),
 ) -> PlanVerdict:
     """The checks ``apply_plan`` makes before applying; the plan's own guards repeat two of them."""
     applied = next((entry for entry in ledger if entry.plan_sha256 == summary.plan_sha256), None)
     made_at = summary.made_at
+    accepted_checks = tuple(dict.fromkeys([*summary.accepted_checks, *accepted_checks]))
     newer = tuple(
         sorted(
             (
@@ -170,4 +209,14 @@ def check_plan(
             key=lambda entry: entry.committed_at,
         )
     )
-    return PlanVerdict(plan_path, summary, intact, applied, newer, forced=force)
+    return PlanVerdict(
+        plan_path,
+        summary,
+        intact,
+        applied,
+        newer,
+        forced=force,
+        max_reject_ratio=max_reject_ratio,
+        accepted_checks=accepted_checks,
+        checks=with_accepted(summary.checks, accepted_checks),
+    )

@@ -28,7 +28,7 @@ from work_data_hub.cleaning.reading import headers_read_by, read_sheet
 from work_data_hub.cleaning.rows import CleanRows, FileRows, RowSpool
 from work_data_hub.cleaning.workbook import ExcelWorkbook
 from work_data_hub.config import DomainConfig, check_run_parameters
-from work_data_hub.config.business_checks import CheckResult, domain_check_names
+from work_data_hub.config.business_checks import CheckResult, domain_check_names, merged
 from work_data_hub.config.params import accepted_names
 from work_data_hub.discovery import (
     AlreadyLoaded,
@@ -211,7 +211,7 @@ def delivery_checks(
     The sheet checks (identity, total rows) ran while cleaning; continuity compares the
     months this delivery brings, and the warehouse for a month whose previous one it lacks.
     """
-    results = list(cleaning_summary.checks)
+    results = merged(cleaning_summary.checks)
     sums = {}
     for check in domain.business_checks:
         if check.kind != "continuity" or not len(rows):
