@@ -24,8 +24,8 @@ import polars as pl
 
 from work_data_hub.cleaning.rows import CleanRows
 from work_data_hub.config import LINEAGE_COLUMNS, DomainConfig
+from work_data_hub.load.checks import CheckSubject, check_queries, guard_block, guard_sql
 from work_data_hub.load.diff import DiffQuery, build_diff_query
-from work_data_hub.load.guards import guard_sql
 from work_data_hub.load.ledger import (
     LEDGER_TABLE,
     LoadedFile,
@@ -131,7 +131,7 @@ END
     return _do_block("pin_schema", body)
 
 
-def create_table_statement(domain: DomainConfig) -> Statement:
+def create_table_statement(domain: DomainConfig, subject: CheckSubject) -> Statement:
     """Create the table if it is missing; else check the loader has its mode's privileges."""
     declared = [f"{quote(name)} {spec.type}" for name, spec in domain.columns.items()]
     lineage = [f"{quote(name)} {_LINEAGE_TYPES[name]}" for name in LINEAGE_COLUMNS]
@@ -146,11 +146,10 @@ def create_table_statement(domain: DomainConfig) -> Statement:
         + ",\n    ".join([*declared, *lineage, *constraint])
         + "\n)"
     )
-    privileges = LOAD_MODES[domain.mode].privileges
+    # The checks of this step (the loader's grants) run once the table is known to exist.
     body = f"""
 DECLARE
     target text := {_QUALIFIED.format(name=literal(domain.table))};
-    missing text;
 BEGIN
     IF pg_catalog.to_regclass(target) IS NULL THEN
         BEGIN
@@ -164,16 +163,7 @@ BEGIN
                     pg_catalog.current_schema(), current_user);
         END;
         RETURN;
-    END IF;
-    SELECT pg_catalog.string_agg(wanted, ', ') INTO missing
-    FROM pg_catalog.unnest({text_array(list(privileges))}) AS wanted
-    WHERE NOT pg_catalog.has_table_privilege(target, wanted);
-    IF missing IS NOT NULL THEN
-        RAISE EXCEPTION 'role % lacks % on table % (mode {domain.mode} needs {", ".join(privileges)})',
-            current_user, missing, target
-            USING HINT = pg_catalog.format('GRANT %s ON %s TO %I', missing, target, current_user);
-    END IF;
-END
+    END IF;{guard_block(check_queries(subject, step="create_table"))}END
 """
     return _do_block("create_table", body)
 
@@ -325,7 +315,7 @@ def build_load_plan(
     ``files`` are the files the rows come from, as the ledger records them; an empty sequence
     means every selected file was already loaded, and the plan has nothing to do.
     ``created_at`` (default: now) is when the plan was made: its guard refuses it once a load of
-    the domain committed later (see :mod:`work_data_hub.load.guards`).
+    the domain committed later (see :mod:`work_data_hub.load.checks`).
     """
     if not _RUN_ID.match(run_id):
         raise ValueError(f"run_id {run_id!r} must be 1-64 letters, digits or _.:-")
@@ -386,12 +376,13 @@ def build_load_plan(
         f"{quote('_source_row')} integer",
     ]
     scope_index = create_scope_index_statement(domain)
+    subject = CheckSubject(domain.name, domain.table, domain.mode, summary.created_at, run_id)
     statements = [
         Statement("begin", "BEGIN"),
         # First, so that the catalog lookups below see what a run this one waited for made.
         lock_statement(domain.table),
         pin_schema_statement(domain),
-        create_table_statement(domain),
+        create_table_statement(domain, subject),
         check_table_statement(domain),
         *([scope_index] if scope_index else []),
         create_ledger_statement(lock_key(LEDGER_TABLE)),
@@ -399,9 +390,7 @@ def build_load_plan(
         # of the domain, stops here (psql too), before any row changes.
         Statement(
             "guard",
-            guard_sql(
-                ledger_table=quote(LEDGER_TABLE), domain=domain.name, created_at=summary.created_at
-            ),
+            guard_sql(subject),
         ),
         Statement(
             "create_stage",
