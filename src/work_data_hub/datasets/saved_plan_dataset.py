@@ -17,7 +17,7 @@ Example catalog entries::
       credentials: warehouse
 
 Checking connects once, in a ``READ ONLY`` transaction (:mod:`work_data_hub.warehouse`); only ``execute=true`` writes, through
-:meth:`PostgresLoadDataset.apply_plan_file` (the path ``execute=true`` runs take too).
+:meth:`WarehouseClient.apply_plan_file` (the path ``execute=true`` runs take too).
 """
 
 from __future__ import annotations
@@ -28,16 +28,13 @@ from typing import Any
 
 from kedro.io import AbstractDataset, DatasetError
 
-from work_data_hub.datasets.postgres_load_dataset import (
-    LoadResult,
-    PostgresLoadDataset,
-    strict_bool,
-)
+from work_data_hub.datasets.postgres_load_dataset import strict_bool
 from work_data_hub.errors import WorkDataHubError
 from work_data_hub.load.checks import PlanVerdict
 from work_data_hub.load.ledger import LEDGER_TABLE
 from work_data_hub.load.plan_file import PlanFileError, SavedPlan, read_saved_plan
 from work_data_hub.warehouse.client import WarehouseClient
+from work_data_hub.warehouse.results import LoadResult
 
 logger = logging.getLogger(__name__)
 
@@ -118,8 +115,7 @@ class AppliedPlanDataset(AbstractDataset[PlanVerdict, None]):
         metadata: dict[str, Any] | None = None,
     ) -> None:
         self._execute = strict_bool(execute, "execute")
-        self._credentials = credentials
-        self._connect_timeout = connect_timeout
+        self._client = WarehouseClient(credentials, connect_timeout=connect_timeout)
         self.metadata = metadata
         self.last_result: LoadResult | None = None
 
@@ -144,12 +140,7 @@ class AppliedPlanDataset(AbstractDataset[PlanVerdict, None]):
                 + (",force=true" if data.forced else ""),
             )
             return
-        warehouse = PostgresLoadDataset(
-            filepath=data.plan_path,
-            credentials=self._credentials,
-            connect_timeout=self._connect_timeout,
-        )
-        self.last_result = warehouse.apply_plan_file(Path(data.plan_path), force=data.forced)
+        self.last_result = self._client.apply_plan_file(Path(data.plan_path), force=data.forced)
 
 
 __all__ = [
