@@ -21,7 +21,7 @@ from work_data_hub.cleaning.checks import continuity_in_delivery, period_sums
 from work_data_hub.cleaning.engine import clean_sheet
 from work_data_hub.cleaning.reading import headers_read_by, read_sheet
 from work_data_hub.cleaning.rows import CleanRows
-from work_data_hub.config.business_checks import CheckResult
+from work_data_hub.config.business_checks import BusinessCheckResult
 from work_data_hub.datasets.excel_workbook_dataset import ExcelWorkbookDataset
 
 
@@ -59,14 +59,19 @@ def _trustee_sheet(tmp_path: Path, rows: list[list[Any]]) -> Any:
 HEADERS = ["年", "月", "计划代码", "公司代码", "收益率", "净值", "规模"]
 
 
-def _total_row(result: Any) -> CheckResult:
+def _total_row(result: Any) -> BusinessCheckResult:
     (check,) = [check for check in result.checks if check.name == "total_row"]
     return check  # type: ignore[no-any-return]
 
 
 @pytest.mark.parametrize(
     ("total", "status"),
-    [("3,000.00", "passed"), ("3000.005", "passed"), ("—", "not_evaluated"), (None, "not_evaluated")],
+    [
+        ("3,000.00", "passed"),
+        ("3000.005", "passed"),
+        ("—", "not_evaluated"),
+        (None, "not_evaluated"),
+    ],
 )
 def test_a_total_row_equal_to_the_sums_within_tolerance_holds(
     tmp_path: Path, total: object, status: str

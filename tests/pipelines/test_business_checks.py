@@ -75,9 +75,7 @@ def test_a_correction_of_14_rows_to_2_is_refused_until_volume_is_accepted(
     assert digest(db_connection, TRUSTEE) == before and _ledger(db_connection) == ledger_before
     report = _report(project_copy, TRUSTEE)
     assert report["status"] == "failed"
-    assert [c["status"] for c in report["summary"]["checks"] if c["name"] == "volume"] == [
-        "failed"
-    ]
+    assert [c["status"] for c in report["summary"]["checks"] if c["name"] == "volume"] == ["failed"]
 
     accepted = run_trustee(
         project_copy,
@@ -122,7 +120,10 @@ def _annuity_month(groups: list[tuple[str, str]], rows_per_group: int = 2) -> li
         for n in range(rows_per_group):
             rows.append(
                 annuity_row(
-                    业务类型=business, 计划类型=plan_type, 组合代码=f"{business}{plan_type}{n}", id=n
+                    业务类型=business,
+                    计划类型=plan_type,
+                    组合代码=f"{business}{plan_type}{n}",
+                    id=n,
                 )
             )
     return rows
@@ -149,7 +150,9 @@ def test_an_annuity_correction_without_a_group_is_refused_until_coverage_is_acce
     assert refused.returncode == 1
     output = _output(refused)
     assert "check coverage refused the load" in output
-    assert "2024-11: 业务类型=其他, 计划类型=单一计划 holds 2 rows in the warehouse and none" in output
+    assert (
+        "2024-11: 业务类型=其他, 计划类型=单一计划 holds 2 rows in the warehouse and none" in output
+    )
     assert "accept_checks=coverage" in output
     assert table_digest(db_connection, ANNUITY) == before
 
@@ -157,7 +160,9 @@ def test_an_annuity_correction_without_a_group_is_refused_until_coverage_is_acce
                          params + ",accept_checks=coverage", database_url=database_url)  # fmt: skip
     assert accepted.returncode == 0, _output(accepted)
     with db_connection.cursor() as cursor:
-        cursor.execute(f'SELECT DISTINCT _source_file FROM {ANNUITY} WHERE "月度" = %s', ("2024-11-01",))
+        cursor.execute(
+            f'SELECT DISTINCT _source_file FROM {ANNUITY} WHERE "月度" = %s', ("2024-11-01",)
+        )
         files = [row[0] for row in cursor.fetchall()]
         cursor.execute(f"SELECT count(*) FROM {ANNUITY}")
         (count,) = cursor.fetchone()
@@ -203,6 +208,8 @@ def test_a_total_row_off_by_one_cell_refuses_the_delivery(
     assert refused.returncode == 1
     output = _output(refused)
     assert "check total_row refused the load" in output
-    assert "row 5 (合计), column fund_scale: the total is 6000, the 3 rows read sum to 5500" in output
+    assert (
+        "row 5 (合计), column fund_scale: the total is 6000, the 3 rows read sum to 5500" in output
+    )
     assert "off by 500" in output and "accept_checks=total_row" in output
     assert digest(db_connection, TRUSTEE) == before

@@ -20,7 +20,7 @@ from work_data_hub.cleaning.rows import CleanRows
 from work_data_hub.config import DomainConfig
 from work_data_hub.config.business_checks import (
     BusinessCheck,
-    CheckResult,
+    BusinessCheckResult,
     ContinuityOptions,
     Expression,
     IdentityOptions,
@@ -100,7 +100,7 @@ def identity(
     cleaned: Mapping[str, pl.Series],
     raw_of: Mapping[str, pl.Series],
     lineage: pl.DataFrame,
-) -> tuple[RowRejects | None, CheckResult]:
+) -> tuple[RowRejects | None, BusinessCheckResult]:
     """Rows whose ``left`` and ``right`` differ by more than the tolerance, as rejects.
 
     A row with an empty or unreadable cell among the identity's columns is not checked (its
@@ -161,7 +161,7 @@ def total_row(
     errors: Mapping[str, pl.Series],
     lineage: pl.DataFrame,
     today: dt.date,
-) -> CheckResult:
+) -> BusinessCheckResult:
     """Each total row's cells against the sums of the rows read above it (loaded and rejected).
 
     A 小计 row sums the rows since the previous total row, a 合计 or 总计 row every row above it.
@@ -187,7 +187,10 @@ def total_row(
             continue
         cells = pl.Series(
             column,
-            [None if cell is None or re.match(_NO_TOTAL, cell) else cell for cell in totals[column]],
+            [
+                None if cell is None or re.match(_NO_TOTAL, cell) else cell
+                for cell in totals[column]
+            ],
             dtype=pl.String,
         )
         rule = RULES[spec.rule]
@@ -201,11 +204,7 @@ def total_row(
             if read.errors[position] is not None:
                 problems.append(f"{label}: the total {cells[position]!r} is not a number")
                 continue
-            start = (
-                total_rows[position - 1]
-                if position and marker[position] == SUBTOTAL
-                else 0
-            )
+            start = total_rows[position - 1] if position and marker[position] == SUBTOTAL else 0
             inside = (rows > start) & (rows < total_at)
             stopped = rows.filter(inside & bad).to_list()
             if stopped:
@@ -281,7 +280,7 @@ def previous_period(period: pl.Expr) -> pl.Expr:
     return period.str.to_date().dt.offset_by("-1mo").cast(pl.String)
 
 
-def continuity_in_delivery(check: BusinessCheck, sums: pl.DataFrame) -> CheckResult | None:
+def continuity_in_delivery(check: BusinessCheck, sums: pl.DataFrame) -> BusinessCheckResult | None:
     """Keys whose opening in period M differs from their closing in M-1, both delivered.
 
     None when no delivered period has its previous month in the same delivery.
@@ -299,7 +298,13 @@ def continuity_in_delivery(check: BusinessCheck, sums: pl.DataFrame) -> CheckRes
         pl.col("places").alias("previous_places"),
     )
     pairs = current.join(earlier, on=["previous", *options.by], how="inner", nulls_equal=True)
-    periods = sorted(set(current.filter(pl.col("previous").is_in(earlier["previous"].implode()))[period].to_list()))
+    periods = sorted(
+        set(
+            current.filter(pl.col("previous").is_in(earlier["previous"].implode()))[
+                period
+            ].to_list()
+        )
+    )
     if not periods:
         return None
     off = pairs.with_columns(difference=pl.col("opening") - pl.col("previous_closing")).filter(

@@ -24,7 +24,7 @@ from work_data_hub.cleaning.registry import RULES, Rule, RuleInput
 from work_data_hub.cleaning.rows import CleanRows, FileRows, index_of
 from work_data_hub.cleaning.rules import RuleResult
 from work_data_hub.config import ColumnSpec, DomainConfig
-from work_data_hub.config.business_checks import CheckResult, not_evaluated
+from work_data_hub.config.business_checks import BusinessCheckResult, not_evaluated
 from work_data_hub.errors import WorkDataHubError
 
 if TYPE_CHECKING:
@@ -66,7 +66,7 @@ class CleanResult:
     # file name -> the sheet its rows came from, so that duplicate-key rejects name the sheet.
     sheets: dict[str, str] = field(default_factory=dict)
     # The business checks evaluated on this sheet (identity, total_row).
-    checks: list[CheckResult] = field(default_factory=list)
+    checks: list[BusinessCheckResult] = field(default_factory=list)
 
     @property
     def rows_rejected(self) -> int:
@@ -101,7 +101,7 @@ class CleaningSummary:
     absent_columns: tuple[str, ...] = ()
     files: Mapping[str, FileCleaning] = field(default_factory=dict)
     # The business checks evaluated on the delivery alone (per sheet, and across its periods).
-    checks: tuple[CheckResult, ...] = ()
+    checks: tuple[BusinessCheckResult, ...] = ()
 
     @property
     def rows_skipped(self) -> int:
@@ -489,10 +489,10 @@ def _sheet_checks(
     cleaned: dict[str, pl.Series],
     errors: dict[str, pl.Series],
     today: dt.date,
-) -> tuple[list[checks.RowRejects], list[CheckResult]]:
+) -> tuple[list[checks.RowRejects], list[BusinessCheckResult]]:
     """The domain's row and sheet checks: identity rejects, total rows against the sums."""
     extra: list[checks.RowRejects] = []
-    results: list[CheckResult] = []
+    results: list[BusinessCheckResult] = []
     lineage = frame.select(SOURCE_FILE, SOURCE_ROW)
     for check in domain.business_checks:
         if check.kind == "identity" and len(frame):
@@ -612,7 +612,7 @@ class CombinedFiles:
     unknown_headers: list[str] = field(default_factory=list)
     absent_columns: list[str] = field(default_factory=list)
     sheets: dict[str, str] = field(default_factory=dict)
-    checks: list[CheckResult] = field(default_factory=list)
+    checks: list[BusinessCheckResult] = field(default_factory=list)
 
     @property
     def rows_rejected(self) -> int:

@@ -8,9 +8,8 @@ against a sheet's total row; ``delivery``: over the delivered rows and, read-onl
 warehouse). The implementations live in :mod:`work_data_hub.cleaning.checks` (rows and sheets)
 and :mod:`work_data_hub.load.business_checks` (the SQL a plan carries).
 
-In ``data_sources.yml`` a check is a name, its ``kind`` (default: the name), its ``severity``
-(``error`` refuses the load unless ``accept_checks=<name>`` accepts it; ``warn`` reports) and
-its options::
+In ``data_sources.yml`` a check is its kind's name, its ``severity`` (``error`` refuses the
+load unless ``accept_checks=<name>`` accepts it; ``warn`` reports) and its options::
 
     checks:
       volume: {severity: error, max_drop: 0.5}
@@ -25,26 +24,25 @@ from __future__ import annotations
 
 import ast
 import difflib
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import ConfigDict, Field, ValidationError, model_validator
+
+from work_data_hub.config import checks as registry
 
 Severity = Literal["error", "warn"]
 Evaluated = Literal["rows", "sheet", "delivery"]
 SEVERITIES: tuple[str, ...] = ("error", "warn")
 # The keys every check takes; any other key is an option of its kind.
-CHECK_KEYS = ("kind", "severity")
+CHECK_KEYS = ("severity",)
 # A period is a month: the column holding it is a date (the first day of the month).
 PERIOD_TYPE = "date"
 
 
-class CheckOptions(BaseModel):
+class CheckOptions(registry.CheckOptions):
     """Base of every kind's options: unknown keys are errors, values are frozen."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     def columns(self) -> list[tuple[str, str]]:
         """(option, column) for every column the options name, to check they are declared."""
@@ -151,7 +149,12 @@ class TotalRowOptions(CheckOptions):
 
 @dataclass(frozen=True)
 class CheckKind:
-    """One kind of check: its options model, where it is evaluated, whether it needs a period."""
+    """One kind of check: its options model, where it is evaluated, whether it needs a period.
+
+    Each is also declared in the check registry (:mod:`work_data_hub.config.checks`), whose
+    guard runs its SELECT inside the plan after the COPY (``business_check``) and which
+    ``accept_checks=<name>`` overrides; the severity there is the domain's own.
+    """
 
     name: str
     options: type[CheckOptions]
@@ -167,6 +170,17 @@ def declare_check_kind(kind: CheckKind) -> CheckKind:
     if kind.name in CHECK_KINDS:
         raise ValueError(f"check kind {kind.name!r} is declared twice")
     CHECK_KINDS[kind.name] = kind
+    registry.declare_check(
+        registry.CheckDeclaration(
+            name=kind.name,
+            reads="warehouse" if kind.evaluated == "delivery" else "delivery",
+            hint=f"Review the delivery; if it is right, load it with accept_checks={kind.name} "
+            "(recorded in the plan and the ledger).",
+            override=registry.ACCEPT_CHECKS,
+            guard_step="business_check",
+            options=kind.options,
+        )
+    )
     return kind
 
 
@@ -212,7 +226,7 @@ BROKEN_STATUS: dict[str, Status] = {"error": "failed", "warn": "warned"}
 
 
 @dataclass(frozen=True)
-class CheckResult:
+class BusinessCheckResult:
     """What evaluating one check found (over a file, the delivery or the warehouse).
 
     ``numbers`` are JSON-ready facts (counts, sums, differences); ``details`` one line per
@@ -235,7 +249,7 @@ class CheckResult:
     def refuses(self) -> bool:
         return self.status == "failed"
 
-    def accepted(self) -> CheckResult:
+    def accepted(self) -> BusinessCheckResult:
         """This failed result as a person accepted it (``accept_checks=<name>``)."""
         return replace(self, status="accepted") if self.status == "failed" else self
 
@@ -253,7 +267,7 @@ class CheckResult:
         }
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> CheckResult:
+    def from_dict(cls, data: Mapping[str, Any]) -> BusinessCheckResult:
         return cls(
             name=str(data["name"]),
             kind=str(data["kind"]),
@@ -270,12 +284,12 @@ class CheckResult:
 _RANK = {"passed": 0, "not_evaluated": 1, "warned": 2, "accepted": 3, "failed": 4}
 
 
-def merged(results: Sequence[CheckResult]) -> list[CheckResult]:
+def merged(results: Sequence[BusinessCheckResult]) -> list[BusinessCheckResult]:
     """One result per check: the results of its files (a sheet each) folded together.
 
     The worst status wins; the messages of the files that broke it are joined.
     """
-    groups: dict[str, list[CheckResult]] = {}
+    groups: dict[str, list[BusinessCheckResult]] = {}
     for result in results:
         groups.setdefault(result.name, []).append(result)
     folded = []
@@ -297,18 +311,22 @@ def merged(results: Sequence[CheckResult]) -> list[CheckResult]:
     return folded
 
 
-def broken(check: BusinessCheck, message: str, **facts: Any) -> CheckResult:
+def broken(check: BusinessCheck, message: str, **facts: Any) -> BusinessCheckResult:
     """A violation of ``check`` (failed or warned by its severity)."""
-    return CheckResult(check.name, check.kind, check.severity, BROKEN_STATUS[check.severity], message, **facts)
+    return BusinessCheckResult(
+        check.name, check.kind, check.severity, BROKEN_STATUS[check.severity], message, **facts
+    )
 
 
-def held(check: BusinessCheck, message: str, **facts: Any) -> CheckResult:
+def held(check: BusinessCheck, message: str, **facts: Any) -> BusinessCheckResult:
     """``check`` held."""
-    return CheckResult(check.name, check.kind, check.severity, "passed", message, **facts)
+    return BusinessCheckResult(check.name, check.kind, check.severity, "passed", message, **facts)
 
 
-def not_evaluated(check: BusinessCheck, message: str, **facts: Any) -> CheckResult:
-    return CheckResult(check.name, check.kind, check.severity, "not_evaluated", message, **facts)
+def not_evaluated(check: BusinessCheck, message: str, **facts: Any) -> BusinessCheckResult:
+    return BusinessCheckResult(
+        check.name, check.kind, check.severity, "not_evaluated", message, **facts
+    )
 
 
 # --- arithmetic expressions -----------------------------------------------------------------
@@ -382,7 +400,9 @@ def _expression(node: ast.AST, text: str) -> Expression:
         )
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd):
         sign = "-" if isinstance(node.op, ast.USub) else "+"
-        return Expression(operator=sign, operands=(Expression(number="0"), _expression(node.operand, text)))
+        return Expression(
+            operator=sign, operands=(Expression(number="0"), _expression(node.operand, text))
+        )
     raise ValueError(
         f"{text!r}: only column names, numbers, + - * / and parentheses are allowed "
         f"(found {ast.unparse(node)!r})"
@@ -425,23 +445,13 @@ def _parse_one(
     name: str, body: Any, columns: Mapping[str, Any] | None, refresh_scope: Sequence[str]
 ) -> tuple[BusinessCheck | None, list[tuple[str, str]]]:
     key = f"checks.{name}"
-    if not re.fullmatch(r"[a-z][a-z0-9_]*", name):
-        return None, [(key, "a check's name must be lower_snake_case (accept_checks names it)")]
-    if not isinstance(body, dict):
-        return None, [(key, "expected a mapping of the check's kind, severity and options")]
-    kind_name = body.get("kind", name)
-    kind = CHECK_KINDS.get(str(kind_name))
+    kind = CHECK_KINDS.get(name)
     if kind is None:
-        where = f"{key}.kind" if "kind" in body else key
-        close = difflib.get_close_matches(str(kind_name), list(CHECK_KINDS), n=1)
+        close = difflib.get_close_matches(name, list(CHECK_KINDS), n=1)
         hint = f" did you mean {close[0]!r}?" if close else ""
-        return None, [
-            (
-                where,
-                f"unknown check kind {kind_name!r};{hint} the kinds are "
-                f"{', '.join(CHECK_KINDS)} (or name the kind with 'kind:')",
-            )
-        ]
+        return None, [(key, f"unknown check;{hint} the checks are {', '.join(CHECK_KINDS)}")]
+    if not isinstance(body, dict):
+        return None, [(key, "expected a mapping of the check's severity and options")]
     problems: list[tuple[str, str]] = []
     severity = body.get("severity", "error")
     if severity not in SEVERITIES:
@@ -450,47 +460,66 @@ def _parse_one(
     try:
         options = kind.options.model_validate(raw_options)
     except ValidationError as exc:
-        for problem in exc.errors():
-            location = ".".join(str(part) for part in problem["loc"])
-            where = f"{key}.{location}" if location else key
-            if problem["type"] == "extra_forbidden":
-                known = [*CHECK_KEYS, *_option_keys(kind)]
-                message = f"{_unknown_key(str(problem['loc'][-1]), known)}: not an option of {kind.name}"
-            elif problem["type"] == "missing":
-                message = f"check kind {kind.name} needs '{location}:'"
-            else:
-                message = str(problem["msg"]).removeprefix("Value error, ")
-                if problem["type"] != "value_error":
-                    message += f" (got {problem.get('input')!r})"
-            problems.append((where, message))
-        return None, problems
+        return None, problems + _option_problems(key, kind, exc)
     if columns is None:
         return None, problems  # the columns themselves are invalid: reported on their key
-    for option, column in options.columns():
-        if column not in columns:
-            problems.append(
-                (f"{key}.{option}", f"{column!r} is not among the declared columns {sorted(columns)}")
-            )
-    for option, column in options.numeric_columns():
-        if column in columns and not _type_of(columns[column]).startswith(("numeric", "integer")):
-            problems.append(
-                (f"{key}.{option}", f"column {column!r} is {_type_of(columns[column])}, not numeric")
-            )
+    problems += _column_problems(key, options, columns)
     period = _period_column(options, columns, refresh_scope) if kind.needs_period else None
     if kind.needs_period:
-        if period is None:
-            problems.append(
-                (
-                    key,
-                    f"check kind {kind.name} compares periods: name the month column with "
-                    "'period: <date column>' (the domain has no single date column)",
-                )
-            )
-        elif period in columns and _type_of(columns[period]) != PERIOD_TYPE:
-            problems.append((f"{key}.period", f"column {period!r} is not a date column"))
+        problems += _period_problems(key, kind, period, columns)
     if problems:
         return None, problems
     return BusinessCheck(name, kind.name, severity, options, period), []
+
+
+def _option_problems(key: str, kind: CheckKind, error: ValidationError) -> list[tuple[str, str]]:
+    problems = []
+    for problem in error.errors():
+        location = ".".join(str(part) for part in problem["loc"])
+        where = f"{key}.{location}" if location else key
+        if problem["type"] == "extra_forbidden":
+            known = [*CHECK_KEYS, *_option_keys(kind)]
+            unknown = _unknown_key(str(problem["loc"][-1]), known)
+            message = f"{unknown}: not an option of {kind.name}"
+        elif problem["type"] == "missing":
+            message = f"check {kind.name} needs '{location}:'"
+        else:
+            message = str(problem["msg"]).removeprefix("Value error, ")
+            if problem["type"] != "value_error":
+                message += f" (got {problem.get('input')!r})"
+        problems.append((where, message))
+    return problems
+
+
+def _column_problems(
+    key: str, options: CheckOptions, columns: Mapping[str, Any]
+) -> list[tuple[str, str]]:
+    problems = [
+        (f"{key}.{option}", f"{column!r} is not among the declared columns {sorted(columns)}")
+        for option, column in options.columns()
+        if column not in columns
+    ]
+    for option, column in options.numeric_columns():
+        kind = _type_of(columns.get(column))
+        if column in columns and not kind.startswith(("numeric", "integer")):
+            problems.append((f"{key}.{option}", f"column {column!r} is {kind}, not numeric"))
+    return problems
+
+
+def _period_problems(
+    key: str, kind: CheckKind, period: str | None, columns: Mapping[str, Any]
+) -> list[tuple[str, str]]:
+    if period is None:
+        return [
+            (
+                key,
+                f"check {kind.name} compares periods: name the month column with "
+                "'period: <date column>' (the domain has no single date column)",
+            )
+        ]
+    if period in columns and _type_of(columns[period]) != PERIOD_TYPE:
+        return [(f"{key}.period", f"column {period!r} is not a date column")]
+    return []
 
 
 def check_problems(
@@ -528,6 +557,7 @@ def domain_check_names(domain: Any) -> list[str]:
 __all__ = [
     "CHECK_KINDS",
     "BusinessCheck",
+    "BusinessCheckResult",
     "CheckKind",
     "CheckOptions",
     "ContinuityOptions",

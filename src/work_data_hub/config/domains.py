@@ -23,7 +23,6 @@ from pydantic import (
     model_validator,
 )
 
-from work_data_hub.config.business_checks import BusinessCheck, check_problems, parse_checks
 from work_data_hub.cleaning.registry import (
     DEFAULT_RULE_FOR_TYPE,
     MAPPINGS_CONTEXT,
@@ -32,6 +31,7 @@ from work_data_hub.cleaning.registry import (
     RuleOptions,
     type_kind,
 )
+from work_data_hub.config.business_checks import BusinessCheck, check_problems, parse_checks
 from work_data_hub.errors import WorkDataHubError
 from work_data_hub.load.modes import LOAD_MODES
 

@@ -28,6 +28,8 @@ def accepted_names(value: str | Sequence[object] | None) -> tuple[str, ...]:
         return ()
     items = value.split(",") if isinstance(value, str) else [str(item) for item in value]
     return tuple(dict.fromkeys(item.strip() for item in items if item.strip()))
+
+
 BOOLEAN_TEXTS = {"true": True, "false": False}
 
 

@@ -1,32 +1,27 @@
-"""Business checks as SQL: one read-only SELECT per check, run twice from the one text.
+"""Business checks as SQL, registered in the check registry (:mod:`work_data_hub.load.checks`).
 
-Each SELECT returns one row per violation (``message``, ``numbers`` as jsonb, ``periods``),
-reading only the target table and literals: the delivery's facts (rows per period, the
-combinations per period, opening sums per key) and the thresholds are written into it when
-the plan is made. So the very SELECT
+Each check of a domain becomes one read-only SELECT returning one row when it is broken
+(``message``: every violation with its numbers; ``hint``: NULL) and none when it holds. It reads
+only the target table and literals written into it when the plan is made: the delivery's facts
+(rows per period, the ``by`` combinations per period, opening sums per key), the thresholds,
+and the violations the delivery alone showed (a total row, a row identity, two months of one
+delivery). So the very SELECT
 
-- guards the plan inside its transaction, after the COPY and before the first DELETE: a DO
-  block loops over it and RAISEs for an ``error`` check nobody accepted, so ``psql -f plan.sql``
-  refuses what ``execute=true`` refuses (:func:`check_guard_statement`);
-- gives the verdict at plan time when the warehouse is read (``execute=true``, ``diff=true``,
-  ``apply_plan``), run by the warehouse client in a READ ONLY transaction
-  (:func:`verdict_from_rows`).
+- guards the plan inside its transaction, in the ``business_check`` step after the COPY and
+  before the first DELETE (the registry's guard: RAISE EXCEPTION for an ``error`` check nobody
+  accepted, WARNING otherwise), so ``psql -f plan.sql`` refuses what ``execute=true`` refuses;
+- gives the verdict when the warehouse is read (``execute=true``, ``diff=true``,
+  ``apply_plan``), run read-only by the warehouse client.
 
-Checks the delivery alone decides (a total row, an identity with severity ``error``,
-continuity inside the delivery) are evaluated while cleaning; their violations travel as
-literal rows of the same kind of SELECT, so the plan refuses them the same way.
-
-A warning, or an error accepted by ``accept_checks=<name>`` (written into the plan, or set by a
-session as ``wdh.accept_checks``), is recorded in the transaction-local setting ``wdh.checks``,
-which the ledger row stores in its ``checks`` column.
+``apply_plan`` reads the SELECTs back from the plan file's ``business_check`` step (each is
+framed by a comment naming it), so the verdict runs the text that step runs.
 """
 
 from __future__ import annotations
 
-import json
+import logging
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
 from typing import Any
 
 import polars as pl
@@ -34,45 +29,22 @@ import polars as pl
 from work_data_hub.cleaning.rows import SOURCE_FILE, SOURCE_ROW, CleanRows
 from work_data_hub.config import DomainConfig
 from work_data_hub.config.business_checks import (
+    BROKEN_STATUS,
+    CHECK_KINDS,
     BusinessCheck,
-    CheckResult,
+    BusinessCheckResult,
     ContinuityOptions,
     CoverageOptions,
+    Severity,
     VolumeOptions,
-    broken,
-    held,
-    not_evaluated,
 )
-from work_data_hub.load.sql import Statement, literal, quote
+from work_data_hub.config.checks import ACCEPT_CHECKS
+from work_data_hub.load.checks import BusinessSelect, CheckResult
+from work_data_hub.load.sql import literal, quote
 
-# A session lists checks it accepts here (apply_plan's accept_checks; psql: PGOPTIONS).
-ACCEPT_SETTING = "wdh.accept_checks"
-# The guards add what they found (warnings, accepted errors) here; the ledger row stores it.
-CHECKS_SETTING = "wdh.checks"
-CHECK_STEP = "business_check"
-SELECT_START = "-- wdh-check-select\n"
-SELECT_END = "\n-- wdh-check-select-end"
-_SELECT = re.compile(re.escape(SELECT_START) + r"(.*?)" + re.escape(SELECT_END), re.DOTALL)
-_NAME = re.compile(r"-- wdh-check: (?P<json>\{.*\})\n")
-# Violations named in one console line; the report lists all of them.
-SHOWN_VIOLATIONS = 3
-
-
-@dataclass(frozen=True)
-class CheckQuery:
-    """One check's read-only SELECT (one row per violation: message, numbers, periods)."""
-
-    name: str
-    kind: str
-    severity: str
-    sql: str
-
+logger = logging.getLogger(__name__)
 
 # --- the delivery's facts, as literals --------------------------------------------------------
-
-
-def _period_text(values: pl.Expr) -> pl.Expr:
-    return values.cast(pl.String)
 
 
 def _counts(rows: CleanRows, columns: Sequence[str]) -> pl.DataFrame:
@@ -82,8 +54,6 @@ def _counts(rows: CleanRows, columns: Sequence[str]) -> pl.DataFrame:
         for frame in rows.read_columns(list(columns))
         if frame.height
     ]
-    if not parts:
-        return pl.DataFrame(schema={**{c: pl.String for c in columns}, "rows": pl.UInt32})
     return (
         pl.concat(parts)
         .group_by(list(columns))
@@ -101,17 +71,17 @@ def _values(rows: Iterable[Sequence[str]], names: Sequence[str]) -> str:
     return f"(VALUES\n        {listed}\n    ) AS delivered({', '.join(names)})"
 
 
-def _type_of(domain: DomainConfig, column: str) -> str:
-    return domain.columns[column].type
-
-
-def _share(value: float) -> str:
+def _share(value: float | None) -> str:
     return f"{value:g}"
 
 
-def volume_query(check: BusinessCheck, domain: DomainConfig, rows: CleanRows) -> CheckQuery:
-    """Rows per delivered period against the warehouse's rows for it (a correction) or, for a
-    new period, for the newest earlier period (delivered or held)."""
+def _period(expression: str) -> str:
+    return f"pg_catalog.to_char({expression}, 'YYYY-MM')"
+
+
+def _volume(check: BusinessCheck, domain: DomainConfig, rows: CleanRows) -> str:
+    """Rows per delivered period against the rows the warehouse holds for it (a correction)
+    or, for a new period, for the newest earlier period (delivered or held)."""
     options = check.options_as(VolumeOptions)
     assert check.period is not None
     period = quote(check.period)
@@ -120,31 +90,20 @@ def volume_query(check: BusinessCheck, domain: DomainConfig, rows: CleanRows) ->
     delivered = _values(
         ([_typed(p, "date"), f"{n}::bigint"] for p, n in counts.iter_rows()), ["period", "rows"]
     )
-    low = f"(1 - {_share(options.max_drop)})" if options.max_drop is not None else None
-    high = f"(1 + {_share(options.max_growth)})" if options.max_growth is not None else None
-    outside = " OR ".join(
-        condition
-        for condition in (
-            f"compared.rows < compared.basis_rows * {low}" if low else "",
-            f"compared.rows > compared.basis_rows * {high}" if high else "",
-        )
-        if condition
-    )
-    band = ", ".join(
-        part
-        for part in (
-            f"max_drop {_share(options.max_drop)}" if options.max_drop is not None else "",
-            f"max_growth {_share(options.max_growth)}" if options.max_growth is not None else "",
-        )
-        if part
-    )
-    sql = f"""WITH delivered AS (SELECT * FROM {delivered}),
+    bounds = []
+    band = []
+    if options.max_drop is not None:
+        bounds.append(f"compared.rows < compared.basis_rows * (1 - {_share(options.max_drop)})")
+        band.append(f"max_drop {_share(options.max_drop)}")
+    if options.max_growth is not None:
+        bounds.append(f"compared.rows > compared.basis_rows * (1 + {_share(options.max_growth)})")
+        band.append(f"max_growth {_share(options.max_growth)}")
+    return f"""WITH delivered AS (SELECT * FROM {delivered}),
 compared AS (
     SELECT delivered.period, delivered.rows,
         COALESCE(NULLIF(held.rows, 0), earlier.rows) AS basis_rows,
         CASE WHEN held.rows > 0 THEN delivered.period ELSE earlier.period END AS basis_period,
-        CASE WHEN held.rows > 0 THEN 'the warehouse holds'
-             WHEN earlier.delivered THEN 'this delivery brings'
+        CASE WHEN held.rows = 0 AND earlier.delivered THEN 'this delivery brings'
              ELSE 'the warehouse holds' END AS basis_source
     FROM delivered
     LEFT JOIN LATERAL (
@@ -167,116 +126,96 @@ compared AS (
         ORDER BY candidate.period DESC, candidate.delivered DESC LIMIT 1
     ) AS earlier ON true
 )
-SELECT pg_catalog.format(
-        '%s: %s rows delivered, %s %s rows for %s (%s%s%%; {band})',
-        pg_catalog.to_char(compared.period, 'YYYY-MM'), compared.rows, compared.basis_source,
-        compared.basis_rows, pg_catalog.to_char(compared.basis_period, 'YYYY-MM'),
-        CASE WHEN compared.rows < compared.basis_rows THEN 'a drop of ' ELSE 'a growth of ' END,
+SELECT {_period("compared.period")} AS position, pg_catalog.format(
+        '%s: %s rows delivered, %s %s rows for %s (a %s of %s%%; {", ".join(band)})',
+        {_period("compared.period")}, compared.rows, compared.basis_source,
+        compared.basis_rows, {_period("compared.basis_period")},
+        CASE WHEN compared.rows < compared.basis_rows THEN 'drop' ELSE 'growth' END,
         pg_catalog.round(abs(compared.rows - compared.basis_rows) * 100.0
-                         / compared.basis_rows, 1)) AS message,
-    pg_catalog.jsonb_build_object(
-        'period', pg_catalog.to_char(compared.period, 'YYYY-MM'),
-        'rows', compared.rows, 'basis_rows', compared.basis_rows,
-        'basis_period', pg_catalog.to_char(compared.basis_period, 'YYYY-MM')) AS numbers,
-    ARRAY[pg_catalog.to_char(compared.period, 'YYYY-MM')] AS periods
+                         / compared.basis_rows, 1)) AS message
 FROM compared
-WHERE compared.basis_rows > 0 AND ({outside})
-ORDER BY compared.period"""
-    return CheckQuery(check.name, check.kind, check.severity, sql)
+WHERE compared.basis_rows > 0 AND ({" OR ".join(bounds)})"""
 
 
-def coverage_query(check: BusinessCheck, domain: DomainConfig, rows: CleanRows) -> CheckQuery:
-    """Combinations of ``by`` the warehouse holds for a delivered period that it lacks."""
+def _by_values(
+    domain: DomainConfig, period: str, by: Sequence[str], records: Iterable[Sequence[Any]]
+) -> Iterable[list[str]]:
+    for record in records:
+        yield [
+            _typed(record[0], "date"),
+            *(
+                _typed(value, domain.columns[column].type)
+                for value, column in zip(record[1 : 1 + len(by)], by, strict=True)
+            ),
+            *(str(value) for value in record[1 + len(by) :]),
+        ]
+
+
+def _coverage(check: BusinessCheck, domain: DomainConfig, rows: CleanRows) -> str:
+    """Combinations of ``by`` the warehouse holds for a delivered period and the delivery lacks."""
     options = check.options_as(CoverageOptions)
     assert check.period is not None
     by = list(options.by)
-    counts = _counts(rows, [check.period, *by])
-    names = ["period", *(f"by{i}" for i in range(len(by))), "rows"]
-    delivered = _values(
-        (
-            [
-                _typed(record[0], "date"),
-                *(
-                    _typed(value, _type_of(domain, column))
-                    for value, column in zip(record[1:-1], by, strict=True)
-                ),
-                f"{record[-1]}::bigint",
-            ]
-            for record in counts.iter_rows()
-        ),
-        names,
-    )
+    counts = _counts(rows, [check.period, *by]).drop("rows")
+    names = ["period", *(f"by{i}" for i in range(len(by)))]
+    delivered = _values(_by_values(domain, check.period, by, counts.iter_rows()), names)
     period = quote(check.period)
+    columns = ", ".join(f"target.{quote(column)}" for column in by)
     matches = " AND ".join(
         f"d.by{i} IS NOT DISTINCT FROM target.{quote(column)}" for i, column in enumerate(by)
     )
     shown = ", ".join(
-        f"{literal(column + '=')} || COALESCE(target.{quote(column)}::text, 'NULL')"
+        f"{literal(column + '=')} || COALESCE(missing.{quote(column)}::text, 'NULL')"
         for column in by
     )
-    sql = f"""WITH delivered AS (SELECT * FROM {delivered}),
+    return f"""WITH delivered AS (SELECT * FROM {delivered}),
 missing AS (
-    SELECT target.{period} AS period, {", ".join(f"target.{quote(c)}" for c in by)},
-        count(*) AS rows
+    SELECT target.{period} AS period, {columns}, count(*) AS rows
     FROM {quote(domain.table)} AS target
     WHERE target.{period} IN (SELECT d.period FROM delivered AS d)
         AND NOT EXISTS (
             SELECT 1 FROM delivered AS d WHERE d.period = target.{period} AND {matches})
-    GROUP BY target.{period}, {", ".join(f"target.{quote(c)}" for c in by)}
+    GROUP BY target.{period}, {columns}
 )
-SELECT pg_catalog.format('%s: %s holds %s rows in the warehouse and none in this delivery',
-        pg_catalog.to_char(target.period, 'YYYY-MM'), pg_catalog.concat_ws(', ', {shown}),
-        target.rows) AS message,
-    pg_catalog.jsonb_build_object('period', pg_catalog.to_char(target.period, 'YYYY-MM'),
-        'rows', target.rows, 'group', pg_catalog.jsonb_build_object({
-        ", ".join(f"{literal(c)}, target.{quote(c)}" for c in by)})) AS numbers,
-    ARRAY[pg_catalog.to_char(target.period, 'YYYY-MM')] AS periods
-FROM missing AS target
-ORDER BY target.period, target.rows DESC"""
-    return CheckQuery(check.name, check.kind, check.severity, sql)
+SELECT {_period("missing.period")} || pg_catalog.to_char(1e9 - missing.rows, '0000000000')
+        AS position,
+    pg_catalog.format('%s: %s holds %s rows in the warehouse and none in this delivery',
+        {_period("missing.period")}, pg_catalog.concat_ws(', ', {shown}), missing.rows) AS message
+FROM missing"""
 
 
-def continuity_query(
-    check: BusinessCheck, domain: DomainConfig, sums: pl.DataFrame
-) -> CheckQuery | None:
+def _continuity(check: BusinessCheck, domain: DomainConfig, sums: pl.DataFrame) -> str | None:
     """Keys whose opening in a delivered month differs from their closing of the month before
     in the warehouse, for the months whose previous month this delivery does not bring."""
     options = check.options_as(ContinuityOptions)
     assert check.period is not None
     if not sums.height:
         return None
-    period_column = check.period
-    delivered_periods = set(sums[period_column].to_list())
-    previous = sums.with_columns(
-        previous=pl.col(period_column).str.to_date().dt.offset_by("-1mo").cast(pl.String)
-    )
-    alone = previous.filter(~pl.col("previous").is_in(list(delivered_periods)))
+    column = check.period
+    previous = pl.col(column).str.to_date().dt.offset_by("-1mo").cast(pl.String)
+    alone = sums.filter(~previous.is_in(sums[column].unique().implode()))
     if not alone.height:
         return None
     by = list(options.by)
     names = ["period", *(f"by{i}" for i in range(len(by))), "opening", "places"]
-    delivered = _values(
-        (
-            [
-                _typed(record[period_column], "date"),
-                *(_typed(record[column], _type_of(domain, column)) for column in by),
-                f"{literal(str(record['opening']))}::numeric",
-                literal("; ".join(record["places"][:SHOWN_VIOLATIONS])),
-            ]
-            for record in alone.iter_rows(named=True)
-        ),
-        names,
+    records = (
+        [
+            record[column],
+            *(record[name] for name in by),
+            f"{literal(str(record['opening']))}::numeric",
+            literal("; ".join(record["places"][:3])),
+        ]
+        for record in alone.iter_rows(named=True)
     )
-    period = quote(period_column)
-    table = quote(domain.table)
+    delivered = _values(_by_values(domain, column, by, records), names)
+    period = quote(column)
     matches = " AND ".join(
-        f"d.by{i} IS NOT DISTINCT FROM target.{quote(column)}" for i, column in enumerate(by)
+        f"d.by{i} IS NOT DISTINCT FROM target.{quote(name)}" for i, name in enumerate(by)
     )
     keys = ", ".join(
-        f"{literal(column + '=')} || COALESCE(d.by{i}::text, 'NULL')" for i, column in enumerate(by)
+        f"{literal(name + '=')} || COALESCE(d.by{i}::text, 'NULL')" for i, name in enumerate(by)
     )
-    tolerance = _share(options.tolerance)
-    sql = f"""WITH delivered AS (SELECT * FROM {delivered}),
+    return f"""WITH delivered AS (SELECT * FROM {delivered}),
 compared AS (
     SELECT d.*, previous.closing, previous.places AS previous_places
     FROM delivered AS d
@@ -286,223 +225,177 @@ compared AS (
                 || target.{quote(SOURCE_ROW)}, '; ' ORDER BY target.{quote(SOURCE_ROW)})
                 AS places,
             count(*) AS rows
-        FROM {table} AS target
+        FROM {quote(domain.table)} AS target
         WHERE target.{period} = (d.period - interval '1 month')::date AND {matches}
     ) AS previous ON previous.rows > 0
 )
-SELECT pg_catalog.format('%s: %s of %s is %s (%s), %s of %s in the warehouse is %s (%s), off by %s',
+SELECT {_period("d.period")} || d.places AS position, pg_catalog.format(
+        '%s: %s of %s is %s (%s), %s of %s in the warehouse is %s (%s), off by %s',
         pg_catalog.concat_ws(', ', {keys}), {literal(options.opening)},
-        pg_catalog.to_char(d.period, 'YYYY-MM'), d.opening, d.places,
-        {literal(options.closing)}, pg_catalog.to_char(d.period - interval '1 month', 'YYYY-MM'),
-        d.closing, d.previous_places, d.opening - d.closing) AS message,
-    pg_catalog.jsonb_build_object('period', pg_catalog.to_char(d.period, 'YYYY-MM'),
-        'opening', d.opening, 'closing', d.closing, 'difference', d.opening - d.closing)
-        AS numbers,
-    ARRAY[pg_catalog.to_char(d.period, 'YYYY-MM')] AS periods
+        {_period("d.period")}, pg_catalog.trim_scale(d.opening), d.places,
+        {literal(options.closing)}, {_period("d.period - interval '1 month'")},
+        pg_catalog.trim_scale(d.closing), d.previous_places,
+        pg_catalog.trim_scale(d.opening - d.closing)) AS message
 FROM compared AS d
-WHERE abs(d.opening - d.closing) > {tolerance}
-ORDER BY d.period"""
-    return CheckQuery(check.name, check.kind, check.severity, sql)
+WHERE abs(d.opening - d.closing) > {_share(options.tolerance)}"""
 
 
-def delivery_query(result: CheckResult) -> CheckQuery | None:
-    """A check the delivery alone decided, as a SELECT of its violation (None if it held)."""
-    if result.status not in ("failed", "warned", "accepted"):
+def _found(result: BusinessCheckResult) -> str | None:
+    """What the delivery alone showed broken, as literal rows (None when it held)."""
+    if result.status not in BROKEN_STATUS.values() and result.status != "accepted":
         return None
-    numbers = json.dumps(dict(result.numbers), ensure_ascii=False, default=str)
-    periods = ", ".join(literal(period) for period in result.periods)
-    sql = (
-        f"SELECT {literal(result.message)}::text AS message, {literal(numbers)}::jsonb AS numbers, "
-        f"ARRAY[{periods}]::text[] AS periods"
+    return ",\n".join(
+        f"({literal(f'{n:06d}')}, {literal(detail)})"
+        for n, detail in enumerate(result.details or (result.message,))
     )
-    return CheckQuery(result.name, result.kind, result.severity, sql)
 
 
-def warehouse_queries(
-    domain: DomainConfig, rows: CleanRows, continuity_sums: Mapping[str, pl.DataFrame]
-) -> tuple[CheckQuery, ...]:
-    """The domain's checks that compare the delivery with the warehouse, as SELECTs."""
-    queries: list[CheckQuery] = []
-    if not len(rows):
-        return ()
+def business_selects(
+    domain: DomainConfig,
+    rows: CleanRows,
+    delivery_results: Sequence[BusinessCheckResult],
+    continuity_sums: Mapping[str, pl.DataFrame],
+) -> tuple[BusinessSelect, ...]:
+    """The domain's checks as SELECTs: their warehouse comparisons and their delivery's
+    violations (literals), one SELECT per check, none for a check with nothing to ask."""
+    selects = []
     for check in domain.business_checks:
-        if check.kind == "volume":
-            queries.append(volume_query(check, domain, rows))
-        elif check.kind == "coverage":
-            queries.append(coverage_query(check, domain, rows))
+        parts: list[str] = []
+        found = [
+            literal_rows
+            for result in delivery_results
+            if result.name == check.name and (literal_rows := _found(result))
+        ]
+        if found:
+            listed = ",\n".join(found)
+            parts.append(f"SELECT * FROM (VALUES\n{listed}\n) AS found(position, message)")
+        if len(rows) and check.kind == "volume":
+            parts.append(_volume(check, domain, rows))
+        elif len(rows) and check.kind == "coverage":
+            parts.append(_coverage(check, domain, rows))
         elif check.kind == "continuity" and check.name in continuity_sums:
-            query = continuity_query(check, domain, continuity_sums[check.name])
-            queries += [query] if query is not None else []
-    return tuple(queries)
-
-
-# --- the guard in the plan --------------------------------------------------------------------
-
-
-def check_guard_statement(query: CheckQuery, accepted: Sequence[str]) -> Statement:
-    """A DO block running ``query`` inside the plan's transaction.
-
-    An ``error`` check's violations refuse the load (RAISE, naming the check, its violations and
-    the override) unless the check is accepted, in the plan (``accepted``) or by the session
-    (``wdh.accept_checks``); a warning or an accepted error is a NOTICE and is added to
-    ``wdh.checks`` for the ledger row.
-    """
-    tag = "$wdh_check$"
-    header = json.dumps(
-        {"name": query.name, "kind": query.kind, "severity": query.severity}, ensure_ascii=True
-    )
-    accepted_array = (
-        "ARRAY[" + ", ".join(literal(name) for name in accepted) + "]::text[]"
-        if accepted
-        else "ARRAY[]::text[]"
-    )
-    body = f"""
--- wdh-check: {header}
-DECLARE
-    violation record;
-    messages text[] := ARRAY[]::text[];
-    found jsonb := '[]'::jsonb;
-    accepted boolean := {literal(query.name)} = ANY({accepted_array} || pg_catalog.string_to_array(
-        pg_catalog.replace(COALESCE(pg_catalog.current_setting({literal(ACCEPT_SETTING)}, true), ''),
-                           ' ', ''), ','));
-    status text;
-BEGIN
-    FOR violation IN
-{SELECT_START}{query.sql}{SELECT_END}
-    LOOP
-        messages := messages || violation.message;
-        found := found || pg_catalog.jsonb_build_object('message', violation.message,
-            'numbers', violation.numbers, 'periods', pg_catalog.to_jsonb(violation.periods));
-    END LOOP;
-    IF pg_catalog.cardinality(messages) = 0 THEN
-        RETURN;
-    END IF;
-    IF {literal(query.severity)} = 'error' AND NOT accepted THEN
-        RAISE EXCEPTION 'check {query.name.replace("'", "''").replace("%", "%%")} refused the load: %; the table is unchanged',
-            pg_catalog.array_to_string(messages, '; ')
-            USING HINT = 'Review the delivery; to load it anyway, make the plan with '
-                         'accept_checks={query.name.replace("'", "''")} (or set {ACCEPT_SETTING} = '
-                         '''{query.name.replace("'", "''")}'' for the session)';
-    END IF;
-    status := CASE WHEN {literal(query.severity)} = 'error' THEN 'accepted' ELSE 'warned' END;
-    RAISE NOTICE 'check % %: %', {literal(query.name)}, status,
-        pg_catalog.array_to_string(messages, '; ');
-    PERFORM pg_catalog.set_config({literal(CHECKS_SETTING)},
-        (COALESCE(NULLIF(pg_catalog.current_setting({literal(CHECKS_SETTING)}, true), ''),
-                  '[]')::jsonb
-         || pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object(
-                'name', {literal(query.name)}, 'kind', {literal(query.kind)},
-                'severity', {literal(query.severity)}, 'status', status,
-                'violations', found)))::text,
-        true);
-END
-"""
-    if tag in body:
-        raise ValueError(f"a name in the domain contains {tag}")
-    return Statement(CHECK_STEP, f"DO {tag}{body}{tag}")
-
-
-def recorded_checks_sql() -> str:
-    """What the ledger row stores in ``checks``: the guards' findings of this transaction."""
-    return (
-        f"COALESCE(NULLIF(pg_catalog.current_setting({literal(CHECKS_SETTING)}, true), ''),"
-        " '[]')::jsonb"
-    )
-
-
-def queries_of_steps(steps: Iterable[Any]) -> tuple[CheckQuery, ...]:
-    """The check SELECTs a saved plan's guard steps carry (``apply_plan`` runs them read-only)."""
-    found = []
-    for step in steps:
-        if step.purpose != CHECK_STEP:
+            continuity = _continuity(check, domain, continuity_sums[check.name])
+            parts += [continuity] if continuity else []
+        if not parts:
             continue
-        name = _NAME.search(step.sql)
-        select = _SELECT.search(step.sql)
-        if name is None or select is None:
+        union = "\nUNION ALL\n".join(f"({part})" for part in parts)
+        sql = (
+            "SELECT pg_catalog.string_agg(violation.message, '; ' ORDER BY violation.position) "
+            "AS message, NULL::text AS hint\nFROM (\n"
+            f"{union}\n) AS violation HAVING count(*) > 0"
+        )
+        selects.append(BusinessSelect(check.name, check.severity, sql))
+    return tuple(selects)
+
+
+# --- the verdict ---------------------------------------------------------------------------
+
+
+def accept_settings(accepted: Sequence[str]) -> dict[str, str]:
+    """The session settings ``accept_checks`` stands for."""
+    return {ACCEPT_CHECKS.setting: ",".join(accepted)} if accepted else {}
+
+
+def verdicts(
+    selects: Sequence[BusinessSelect], found: Sequence[CheckResult]
+) -> list[BusinessCheckResult]:
+    """Each SELECT's verdict from what the registry's read-only run found."""
+    results = []
+    for select in selects:
+        hits = [result for result in found if result.check.name == select.name]
+        kind = CHECK_KINDS[select.name].name
+        severity: Severity = "warn" if select.severity == "warn" else "error"
+        if not hits:
+            results.append(
+                BusinessCheckResult(
+                    select.name, kind, severity, "passed", "holds", reads_warehouse=True
+                )
+            )
             continue
-        facts = json.loads(name["json"])
-        found.append(CheckQuery(facts["name"], facts["kind"], facts["severity"], select[1]))
-    return tuple(found)
+        status: Status = (
+            "warned" if severity == "warn" else ("accepted" if hits[0].overridden else "failed")
+        )
+        message = "; ".join(hit.message for hit in hits)
+        results.append(
+            BusinessCheckResult(
+                select.name,
+                kind,
+                severity,
+                status,
+                message,
+                periods=tuple(sorted(set(re.findall(r"\b(\d{4}-\d{2}):", message)))),
+                details=tuple(message.split("; ")),
+                reads_warehouse=True,
+            )
+        )
+    return results
 
 
-# --- the verdict at plan time -------------------------------------------------------------
-
-
-def verdict_from_rows(
-    query: CheckQuery, violations: Sequence[tuple[str, Any, Sequence[str] | None]]
-) -> CheckResult:
-    """One check's result from the rows its SELECT returned (read-only, at plan time)."""
-    check = BusinessCheck(query.name, query.kind, query.severity, None)  # type: ignore[arg-type]
-    if not violations:
-        return replace(held(check, "holds against the warehouse"), reads_warehouse=True)
-    messages = [message for message, _, _ in violations]
-    periods = sorted({period for _, _, listed in violations for period in listed or ()})
-    numbers = [value if isinstance(value, dict) else json.loads(value) for _, value, _ in violations]
-    shown = "; ".join(messages[:SHOWN_VIOLATIONS])
-    more = len(messages) - SHOWN_VIOLATIONS
-    return broken(
-        check,
-        shown + (f"; and {more} more" if more > 0 else ""),
-        periods=tuple(periods),
-        numbers={"violations": numbers},
-        details=tuple(messages),
-        reads_warehouse=True,
-    )
-
-
-def unevaluated(query: CheckQuery, reason: str) -> CheckResult:
-    check = BusinessCheck(query.name, query.kind, query.severity, None)  # type: ignore[arg-type]
-    return not_evaluated(check, reason, reads_warehouse=True)
-
-
-def evaluate_checks(
-    cursor: Any,
-    queries: Sequence[CheckQuery],
-    known: Sequence[CheckResult],
-    *,
-    table_exists: bool,
-    accepted: Sequence[str] = (),
-) -> tuple[CheckResult, ...]:
-    """``known`` with the warehouse's results evaluated now, by each query's SELECT on
-    ``cursor`` (in the caller's READ ONLY transaction); failed checks in ``accepted`` accepted.
-
-    Without the table the warehouse holds nothing: every such check holds.
-    """
-    found = {
-        query.name: verdict_from_rows(query, _violations(cursor, query) if table_exists else [])
-        for query in queries
-    }
-    merged = [
-        found.pop(check.name) if check.reads_warehouse and check.name in found else check
-        for check in known
+def final_results(
+    delivery: Sequence[BusinessCheckResult],
+    selects: Sequence[BusinessSelect],
+    evaluated: Sequence[BusinessCheckResult] | None,
+) -> tuple[BusinessCheckResult, ...]:
+    """What the plan says of its checks: with the warehouse read, each SELECT's verdict (it
+    covers the delivery's own violations too); without, the delivery's results and, for the
+    checks that compare with the warehouse, that the plan's transaction will."""
+    if evaluated is not None:
+        # A verdict covers the delivery's own violations, unless it could not read the table.
+        broken = {r.name for r in delivery if r.status in ("failed", "warned", "accepted")}
+        kept = [r for r in evaluated if not (r.status == "passed" and r.name in broken)]
+        judged = {result.name for result in kept}
+        return (*[r for r in delivery if r.name not in judged], *kept)
+    waiting = [
+        BusinessCheckResult(
+            select.name,
+            CHECK_KINDS[select.name].name,
+            "warn" if select.severity == "warn" else "error",
+            "not_evaluated",
+            "compared with the warehouse inside the plan's transaction (it was not read when "
+            "the plan was made)",
+            reads_warehouse=True,
+        )
+        for select in selects
+        if CHECK_KINDS[select.name].evaluated == "delivery"
     ]
-    return with_accepted([*merged, *found.values()], accepted)
+    return (*delivery, *waiting)
 
 
-def _violations(cursor: Any, query: CheckQuery) -> list[tuple[str, Any, Sequence[str] | None]]:
-    cursor.execute(query.sql)
-    return list(cursor.fetchall())
+# Check lines the console shows; the run report and the plan list all of them.
+CONSOLE_CHECK_LINES = 20
 
 
-def with_accepted(results: Iterable[CheckResult], accepted: Sequence[str]) -> tuple[CheckResult, ...]:
+def log_check_results(domain: str, checks: Sequence[BusinessCheckResult]) -> None:
+    """Warnings and accepted checks on the console, at most CONSOLE_CHECK_LINES lines."""
+    noted = [check for check in checks if check.status in ("warned", "accepted")]
+    lines = [
+        f"{domain}: check {check.name} {check.status}: {detail}"
+        for check in noted
+        for detail in (check.details or (check.message,))
+    ]
+    for line in lines[:CONSOLE_CHECK_LINES]:
+        logger.warning("%s", line, extra={"event": "check", "domain": domain})
+    if len(lines) > CONSOLE_CHECK_LINES:
+        logger.warning(
+            "%s: and %s more check line(s), listed in the run report and the plan",
+            domain,
+            len(lines) - CONSOLE_CHECK_LINES,
+        )
+
+
+def with_accepted(
+    results: Iterable[BusinessCheckResult], accepted: Sequence[str]
+) -> tuple[BusinessCheckResult, ...]:
     """``results`` with the failed checks a person accepted marked ``accepted``."""
-    return tuple(
-        result.accepted() if result.name in accepted else result for result in results
-    )
+    return tuple(result.accepted() if result.name in accepted else result for result in results)
 
 
 __all__ = [
-    "ACCEPT_SETTING",
-    "CHECKS_SETTING",
-    "CheckQuery",
-    "check_guard_statement",
-    "continuity_query",
-    "coverage_query",
-    "delivery_query",
-    "queries_of_steps",
-    "recorded_checks_sql",
-    "verdict_from_rows",
-    "volume_query",
-    "warehouse_queries",
+    "BusinessSelect",
+    "accept_settings",
+    "business_selects",
+    "final_results",
+    "log_check_results",
+    "verdicts",
     "with_accepted",
 ]

@@ -15,15 +15,18 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from work_data_hub import __version__
-from work_data_hub.load.business_checks import recorded_checks_sql
 from work_data_hub.load.checksum import PLACEHOLDER
 from work_data_hub.load.modes import ROWS_DELETED, ROWS_INSERTED
 from work_data_hub.load.sql import Statement, literal, quote
+from work_data_hub.load.steps import Step
 
 if TYPE_CHECKING:
     from work_data_hub.config import DomainConfig
 
 LEDGER_TABLE = "wdh_loads"
+# The plan's guards add the checks they let through (warnings, accepted errors) to this
+# transaction-local setting; the ledger row stores it in ``checks``.
+CHECKS_SETTING = "wdh.checks"
 
 LEDGER_COLUMNS: tuple[tuple[str, str], ...] = (
     ("run_id", "text NOT NULL"),
@@ -137,7 +140,7 @@ BEGIN
 {_added_columns()}
 END
 """
-    return Statement("create_ledger", f"DO $wdh_ledger${body}$wdh_ledger$")
+    return Statement(Step.CREATE_LEDGER, f"DO $wdh_ledger${body}$wdh_ledger$")
 
 
 def record_load_statement(
@@ -166,11 +169,12 @@ def record_load_statement(
         "pg_catalog.clock_timestamp()",
         "current_user",
         literal(__version__),
-        recorded_checks_sql(),
+        f"COALESCE(NULLIF(pg_catalog.current_setting({literal(CHECKS_SETTING)}, true), ''), "
+        "'[]')::jsonb",
     ]
     names = ", ".join(quote(name) for name, _ in LEDGER_COLUMNS)
     return Statement(
-        "record_load",
+        Step.RECORD_LOAD,
         f"INSERT INTO {quote(LEDGER_TABLE)} ({names})\nVALUES ({', '.join(values)})\n"
         f"RETURNING {quote('rows_deleted')}, {quote('rows_inserted')}",
     )

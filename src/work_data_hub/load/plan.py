@@ -24,16 +24,17 @@ import polars as pl
 
 from work_data_hub.cleaning.rows import CleanRows
 from work_data_hub.config import LINEAGE_COLUMNS, DomainConfig
-from work_data_hub.config.business_checks import CheckResult
-from work_data_hub.load.business_checks import (
-    CheckQuery,
-    check_guard_statement,
-    delivery_query,
-    unevaluated,
-    with_accepted,
+from work_data_hub.config.business_checks import BusinessCheckResult
+from work_data_hub.config.checks import ACCEPT_CHECKS
+from work_data_hub.load.business_checks import final_results, with_accepted
+from work_data_hub.load.checks import (
+    BusinessSelect,
+    CheckSubject,
+    check_queries,
+    guard_block,
+    guard_sql,
 )
 from work_data_hub.load.diff import DiffQuery, build_diff_query
-from work_data_hub.load.guards import guard_sql
 from work_data_hub.load.ledger import (
     LEDGER_TABLE,
     LoadedFile,
@@ -44,6 +45,7 @@ from work_data_hub.load.ledger import (
 from work_data_hub.load.modes import LOAD_MODES, ROWS_DELETED, ROWS_INSERTED, LoadTarget
 from work_data_hub.load.modes import mode_statements as _mode_statements
 from work_data_hub.load.sql import Statement, literal, quote, text_array
+from work_data_hub.load.steps import Step
 from work_data_hub.load.summary import PlanSummary, build_plan_summary
 
 __all__ = ["LoadPlan", "LoadedFile", "Statement", "build_load_plan", "lock_key"]
@@ -81,9 +83,9 @@ class LoadPlan:
     # What the plan file's header shows, and the read-only query behind diff=true.
     summary: PlanSummary | None = None
     diff_query: DiffQuery | None = None
-    # The business checks that read the warehouse: run read-only when it is read (diff=true,
-    # execute=true); the plan carries each as a guard either way.
-    check_queries: tuple[CheckQuery, ...] = ()
+    # What the plan's checks read (its business checks' SELECTs included), for the read-only
+    # verdict when the warehouse is read (diff=true, execute=true).
+    check_subject: CheckSubject | None = None
 
     @property
     def reject_ratio(self) -> float:
@@ -98,7 +100,7 @@ class LoadPlan:
         return not self.statements
 
 
-def _do_block(purpose: str, body: str) -> Statement:
+def _do_block(purpose: Step, body: str) -> Statement:
     tag = f"$wdh_{purpose}$"
     if tag in body:
         raise ValueError(f"a name in the domain contains {tag}")
@@ -139,10 +141,10 @@ BEGIN
     PERFORM pg_catalog.set_config('{ROWS_INSERTED}', '0', true);
 END
 """
-    return _do_block("pin_schema", body)
+    return _do_block(Step.PIN_SCHEMA, body)
 
 
-def create_table_statement(domain: DomainConfig) -> Statement:
+def create_table_statement(domain: DomainConfig, subject: CheckSubject) -> Statement:
     """Create the table if it is missing; else check the loader has its mode's privileges."""
     declared = [f"{quote(name)} {spec.type}" for name, spec in domain.columns.items()]
     lineage = [f"{quote(name)} {_LINEAGE_TYPES[name]}" for name in LINEAGE_COLUMNS]
@@ -157,11 +159,10 @@ def create_table_statement(domain: DomainConfig) -> Statement:
         + ",\n    ".join([*declared, *lineage, *constraint])
         + "\n)"
     )
-    privileges = LOAD_MODES[domain.mode].privileges
+    # The checks of this step (the loader's grants) run once the table is known to exist.
     body = f"""
 DECLARE
     target text := {_QUALIFIED.format(name=literal(domain.table))};
-    missing text;
 BEGIN
     IF pg_catalog.to_regclass(target) IS NULL THEN
         BEGIN
@@ -175,18 +176,9 @@ BEGIN
                     pg_catalog.current_schema(), current_user);
         END;
         RETURN;
-    END IF;
-    SELECT pg_catalog.string_agg(wanted, ', ') INTO missing
-    FROM pg_catalog.unnest({text_array(list(privileges))}) AS wanted
-    WHERE NOT pg_catalog.has_table_privilege(target, wanted);
-    IF missing IS NOT NULL THEN
-        RAISE EXCEPTION 'role % lacks % on table % (mode {domain.mode} needs {", ".join(privileges)})',
-            current_user, missing, target
-            USING HINT = pg_catalog.format('GRANT %s ON %s TO %I', missing, target, current_user);
-    END IF;
-END
+    END IF;{guard_block(check_queries(subject, step="create_table"))}END
 """
-    return _do_block("create_table", body)
+    return _do_block(Step.CREATE_TABLE, body)
 
 
 def check_table_statement(domain: DomainConfig) -> Statement:
@@ -242,7 +234,7 @@ BEGIN
                          '(ALTER TABLE ... ADD PRIMARY KEY) and run again';
     END IF;"""
     body += "\nEND\n"
-    return _do_block("check_table", body)
+    return _do_block(Step.CHECK_TABLE, body)
 
 
 def create_scope_index_statement(domain: DomainConfig) -> Statement | None:
@@ -270,7 +262,29 @@ EXCEPTION WHEN insufficient_privilege THEN
         USING HINT = 'create it once as the owner: ' || {literal(create)};
 END
 """
-    return _do_block("create_scope_index", body)
+    return _do_block(Step.CREATE_SCOPE_INDEX, body)
+
+
+def business_check_statement(
+    subject: CheckSubject, accepted_checks: Sequence[str]
+) -> Statement | None:
+    """The domain's business checks, guarding the load (None: the domain has none to run).
+
+    The checks ``accept_checks`` accepted when the plan was made are added to the session's
+    ``wdh.accept_checks`` for this transaction, so psql applies the plan as it was reviewed.
+    """
+    block = guard_block(check_queries(subject, step="business_check"))
+    if not subject.business:
+        return None
+    accept = ""
+    if accepted_checks:
+        setting = literal(ACCEPT_CHECKS.setting)
+        current = f"COALESCE(pg_catalog.current_setting({setting}, true), '')"
+        accept = (
+            f"\n    PERFORM pg_catalog.set_config({setting}, "
+            f"{literal(','.join(accepted_checks))} || ',' || {current}, true);"
+        )
+    return _do_block(Step.BUSINESS_CHECK, f"\nBEGIN{accept}\n{block}END\n")
 
 
 def lock_key(table: str) -> int:
@@ -309,7 +323,7 @@ BEGIN
     PERFORM pg_catalog.pg_advisory_xact_lock({key});
 END
 """
-    return _do_block("lock", body)
+    return _do_block(Step.LOCK, body)
 
 
 def _loaded_files(rows: CleanRows, files: Sequence[LoadedFile] | None) -> tuple[LoadedFile, ...]:
@@ -330,8 +344,8 @@ def build_load_plan(
     max_reject_ratio: float,
     files: Sequence[LoadedFile] | None = None,
     created_at: dt.datetime | None = None,
-    checks: Sequence[CheckResult] = (),
-    check_queries: Sequence[CheckQuery] = (),
+    checks: Sequence[BusinessCheckResult] = (),
+    business: Sequence[BusinessSelect] = (),
     accepted_checks: Sequence[str] = (),
 ) -> LoadPlan:
     """The statements that load ``rows`` into the domain's table by its mode.
@@ -339,10 +353,10 @@ def build_load_plan(
     ``files`` are the files the rows come from, as the ledger records them; an empty sequence
     means every selected file was already loaded, and the plan has nothing to do.
     ``created_at`` (default: now) is when the plan was made: its guard refuses it once a load of
-    the domain committed later (see :mod:`work_data_hub.load.guards`). ``checks`` are the
-    business checks the delivery alone decided; ``check_queries`` those that read the
-    warehouse; ``accepted_checks`` the names ``accept_checks`` gave (see
-    :mod:`work_data_hub.load.business_checks`).
+    the domain committed later (see :mod:`work_data_hub.load.checks`). ``checks`` are what
+    the business checks found in the delivery, ``business`` their SELECTs (the plan's
+    ``business_check`` step runs them), ``accepted_checks`` what ``accept_checks`` accepted
+    (see :mod:`work_data_hub.load.business_checks`).
     """
     if not _RUN_ID.match(run_id):
         raise ValueError(f"run_id {run_id!r} must be 1-64 letters, digits or _.:-")
@@ -369,18 +383,11 @@ def build_load_plan(
         rows_read=rows_read,
         rows_rejected=rows_rejected,
         created_at=created_at or dt.datetime.now(dt.UTC),
-        checks=with_accepted(
-            [
-                *checks,
-                *(
-                    unevaluated(query, "evaluated inside the plan's transaction (the warehouse "
-                                "was not read when the plan was made)")
-                    for query in check_queries
-                ),
-            ],
-            accepted_checks,
-        ),
+        checks=with_accepted(final_results(checks, business, None), accepted_checks),
         accepted_checks=accepted_checks,
+    )
+    subject = CheckSubject(
+        domain.name, domain.table, domain.mode, summary.created_at, run_id, business=tuple(business)
     )
     plan = LoadPlan(
         domain=domain.name,
@@ -401,7 +408,7 @@ def build_load_plan(
             unique_key=domain.unique_key,
             refresh_scope=domain.refresh_scope if mode.uses_refresh_scope else [],
         ),
-        check_queries=tuple(check_queries),
+        check_subject=subject,
     )
     if files is not None and not loaded:
         return plan
@@ -417,39 +424,35 @@ def build_load_plan(
     ]
     scope_index = create_scope_index_statement(domain)
     statements = [
-        Statement("begin", "BEGIN"),
+        Statement(Step.BEGIN, "BEGIN"),
         # First, so that the catalog lookups below see what a run this one waited for made.
         lock_statement(domain.table),
         pin_schema_statement(domain),
-        create_table_statement(domain),
+        create_table_statement(domain, subject),
         check_table_statement(domain),
         *([scope_index] if scope_index else []),
         create_ledger_statement(lock_key(LEDGER_TABLE)),
         # Next to the ledger row's table: a plan applied before, or made before a newer load
         # of the domain, stops here (psql too), before any row changes.
         Statement(
-            "guard",
-            guard_sql(
-                ledger_table=quote(LEDGER_TABLE), domain=domain.name, created_at=summary.created_at
-            ),
+            Step.GUARD,
+            guard_sql(subject),
         ),
         Statement(
-            "create_stage",
+            Step.CREATE_STAGE,
             f"CREATE TEMPORARY TABLE {stage} (\n    "
             + ",\n    ".join(staged_declared)
             + "\n) ON COMMIT DROP",
         ),
         Statement(
-            "copy",
+            Step.COPY,
             f"COPY {stage} ({', '.join(quote(c) for c in staged_columns)}) FROM STDIN",
             copy_rows=True,
         ),
     ]
-    # After the COPY, before the first row changes: a refused check rolls everything back.
-    guarded = [query for result in checks if (query := delivery_query(result)) is not None]
-    statements += [
-        check_guard_statement(query, accepted_checks) for query in [*guarded, *check_queries]
-    ]
+    business_step = business_check_statement(subject, accepted_checks)
+    # After the COPY, before any row changes: a refused check rolls everything back.
+    statements += [business_step] if business_step else []
     target = LoadTarget(
         table=quote(domain.table),
         stage=stage,
@@ -468,7 +471,7 @@ def build_load_plan(
             config_sha256=config_sha256(domain),
             files=loaded,
         ),
-        Statement("commit", "COMMIT"),
+        Statement(Step.COMMIT, "COMMIT"),
     ]
     return LoadPlan(
         **{

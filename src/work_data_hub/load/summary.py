@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-from work_data_hub.config.business_checks import CheckResult
+from work_data_hub.config.business_checks import BusinessCheckResult
 from work_data_hub.load.checksum import PLACEHOLDER
 
 # The plan's own checksum is written where this placeholder stands (see ``load.checksum``).
@@ -76,7 +76,7 @@ class PlanSummary:
     diff: PlanDiff | None = None
     # The business checks' results (config.business_checks) and the checks accept_checks
     # named when the plan was made.
-    checks: tuple[CheckResult, ...] = ()
+    checks: tuple[BusinessCheckResult, ...] = ()
     accepted_checks: tuple[str, ...] = ()
 
     @property
@@ -84,11 +84,11 @@ class PlanSummary:
         return dt.datetime.fromisoformat(self.created_at)
 
     @property
-    def refusing_checks(self) -> tuple[CheckResult, ...]:
+    def refusing_checks(self) -> tuple[BusinessCheckResult, ...]:
         """The failed error checks nobody accepted: they refuse the load."""
         return tuple(check for check in self.checks if check.refuses)
 
-    def with_checks(self, checks: Sequence[CheckResult]) -> PlanSummary:
+    def with_checks(self, checks: Sequence[BusinessCheckResult]) -> PlanSummary:
         return replace(self, checks=tuple(checks))
 
     def with_diff(self, diff: PlanDiff) -> PlanSummary:
@@ -180,7 +180,7 @@ def _diff_lines(diff: PlanDiff) -> list[str]:
     return lines
 
 
-def _check_lines(checks: Sequence[CheckResult], accepted: Sequence[str]) -> list[str]:
+def _check_lines(checks: Sequence[BusinessCheckResult], accepted: Sequence[str]) -> list[str]:
     if not checks and not accepted:
         return []
     lines = [f"-- business checks ({len(checks)}):"]
@@ -211,7 +211,7 @@ def build_plan_summary(
     rows_read: int,
     rows_rejected: int,
     created_at: dt.datetime,
-    checks: Sequence[CheckResult] = (),
+    checks: Sequence[BusinessCheckResult] = (),
     accepted_checks: Sequence[str] = (),
 ) -> PlanSummary:
     """The summary of a plan that loads ``rows_to_insert`` clean rows.
@@ -274,7 +274,7 @@ def summary_from_dict(data: dict[str, Any]) -> PlanSummary:
         rejects_file=data.get("rejects_file"),
         plan_sha256=data["plan_sha256"],
         diff=PlanDiff(**diff) if diff else None,
-        checks=tuple(CheckResult.from_dict(check) for check in data.get("checks") or ()),
+        checks=tuple(BusinessCheckResult.from_dict(check) for check in data.get("checks") or ()),
         accepted_checks=tuple(data.get("accepted_checks") or ()),
     )
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import polars as pl
 
+from work_data_hub.cleaning.checks import continuity_in_delivery, period_sums
 from work_data_hub.cleaning.engine import (
     CleaningSummary,
     CleanResult,
@@ -23,12 +24,11 @@ from work_data_hub.cleaning.engine import (
     clean_sheet,
     combine_files,
 )
-from work_data_hub.cleaning.checks import continuity_in_delivery, period_sums
 from work_data_hub.cleaning.reading import headers_read_by, read_sheet
 from work_data_hub.cleaning.rows import CleanRows, FileRows, RowSpool
 from work_data_hub.cleaning.workbook import ExcelWorkbook
 from work_data_hub.config import DomainConfig, check_run_parameters
-from work_data_hub.config.business_checks import CheckResult, domain_check_names, merged
+from work_data_hub.config.business_checks import BusinessCheckResult, domain_check_names, merged
 from work_data_hub.config.params import accepted_names
 from work_data_hub.discovery import (
     AlreadyLoaded,
@@ -37,7 +37,8 @@ from work_data_hub.discovery import (
     FileManifest,
     discover,
 )
-from work_data_hub.load.business_checks import CheckQuery, warehouse_queries
+from work_data_hub.load.business_checks import business_selects
+from work_data_hub.load.checks import BusinessSelect
 from work_data_hub.load.ledger import LedgerReader
 from work_data_hub.load.plan import LoadedFile, LoadPlan, build_load_plan
 from work_data_hub.text import plural
@@ -205,7 +206,7 @@ def clean_workbooks(
 
 def delivery_checks(
     rows: CleanRows, cleaning_summary: CleaningSummary, *, domain: DomainConfig
-) -> tuple[list[CheckResult], list[CheckQuery]]:
+) -> tuple[list[BusinessCheckResult], tuple[BusinessSelect, ...]]:
     """The business checks over the delivery: what it decides alone, and the warehouse SELECTs.
 
     The sheet checks (identity, total rows) ran while cleaning; continuity compares the
@@ -219,7 +220,7 @@ def delivery_checks(
         sums[check.name] = period_sums(rows, check)
         found = continuity_in_delivery(check, sums[check.name])
         results += [found] if found is not None else []
-    return results, list(warehouse_queries(domain, rows, sums))
+    return results, business_selects(domain, rows, results, sums)
 
 
 def plan_load(
@@ -233,7 +234,7 @@ def plan_load(
     domain: DomainConfig,
 ) -> LoadPlan:
     """The load as data: statements and COPY payload, the same for plan and execute."""
-    checks, queries = delivery_checks(rows, cleaning_summary, domain=domain)
+    checks, selects = delivery_checks(rows, cleaning_summary, domain=domain)
     rows_per_file = rows.rows_per_file()
     files = [
         LoadedFile(
@@ -253,7 +254,7 @@ def plan_load(
         max_reject_ratio=max_reject_ratio,
         files=files,
         checks=checks,
-        check_queries=queries,
+        business=selects,
         accepted_checks=[
             name for name in accepted_names(accept_checks) if name in domain_check_names(domain)
         ],
