@@ -36,6 +36,7 @@ from work_data_hub.config.business_checks import (
     ContinuityOptions,
     CoverageOptions,
     Severity,
+    Status,
     VolumeOptions,
 )
 from work_data_hub.config.checks import ACCEPT_CHECKS
@@ -268,7 +269,7 @@ def business_selects(
         ]
         if found:
             listed = ",\n".join(found)
-            parts.append(f"SELECT * FROM (VALUES\n{listed}\n) AS found(position, message)")
+            parts.append(f"SELECT * FROM (VALUES\n{listed}\n) AS seen(position, message)")
         if len(rows) and check.kind == "volume":
             parts.append(_volume(check, domain, rows))
         elif len(rows) and check.kind == "coverage":
@@ -280,9 +281,9 @@ def business_selects(
             continue
         union = "\nUNION ALL\n".join(f"({part})" for part in parts)
         sql = (
-            "SELECT pg_catalog.string_agg(violation.message, '; ' ORDER BY violation.position) "
+            "SELECT pg_catalog.string_agg(found.message, '; ' ORDER BY found.position) "
             "AS message, NULL::text AS hint\nFROM (\n"
-            f"{union}\n) AS violation HAVING count(*) > 0"
+            f"{union}\n) AS found HAVING count(*) > 0"
         )
         selects.append(BusinessSelect(check.name, check.severity, sql))
     return tuple(selects)
