@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from typing import Any
 
 from work_data_hub.config.params import accepted_names
 from work_data_hub.load.business_checks import (
@@ -32,7 +32,7 @@ def check_saved_plan(
     ledger: WarehouseClient,
     force: bool,
     max_reject_ratio: float = 0.0,
-    accept_checks: Sequence[str] | str | None = None,
+    accept_checks: Any = None,
 ) -> PlanVerdict:
     """Every declared check on the plan (read-only), the gates execute=true applies included:
     its rejects within ``max_reject_ratio`` and its business checks (``accept_checks`` accepts

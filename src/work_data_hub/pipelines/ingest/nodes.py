@@ -9,10 +9,11 @@ import datetime as dt
 import hashlib
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
@@ -229,7 +230,7 @@ def plan_load(
     manifest: FileManifest,
     run_id: str,
     max_reject_ratio: float,
-    accept_checks: Sequence[str] | str | None = None,
+    accept_checks: Any = None,
     *,
     domain: DomainConfig,
 ) -> LoadPlan:
