@@ -7,6 +7,7 @@ openpyxl's write-only mode streams rows to the file without keeping cells in mem
 from __future__ import annotations
 
 import random
+from decimal import Decimal
 from pathlib import Path
 
 from openpyxl import Workbook
@@ -44,15 +45,19 @@ def write_trustee_workbook(path: Path, rows: int, *, year: int = 2024, month: in
     sheet = workbook.create_sheet("受托业绩")
     sheet.append(TRUSTEE_HEADERS)
     bad = 0
+    total = Decimal(0)
     for index in range(rows):
         row = trustee_row(index, year, month, rng)
+        if row[6] is not None:
+            total += Decimal(str(row[6]).replace(",", ""))
         if index % BAD_ROW_EVERY == BAD_ROW_EVERY - 1:
             row[5] = "n/a"
             bad += 1
         sheet.append(row)
         if index % BLANK_ROW_EVERY == BLANK_ROW_EVERY - 1:
             sheet.append([])
-    sheet.append(["合计", None, None, None, None, None, "—"])
+    # The total row agrees with the rows (the total_row check compares them).
+    sheet.append(["合计", None, None, None, None, None, f"{total:.2f}"])
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_suffix(".partial")
     workbook.save(partial)

@@ -216,3 +216,36 @@ def test_a_total_row_off_by_one_cell_refuses_the_delivery(
     )
     assert "off by -500" in output and "accept_checks=total_row" in output
     assert digest(db_connection, TRUSTEE) == before
+
+
+def test_continuity_against_the_warehouse_warns_with_row_numbers_and_loads(
+    project_copy: Path, database_url: URL, db_connection: Any
+) -> None:
+    inbox = project_copy / "inbox"
+    october = [annuity_row(月度="202410", 组合代码=f"90000{n}", id=n) for n in range(3)]
+    write_annuity_workbook(inbox / "2024年10月年金终稿数据.xlsx", october)
+    params = f"inbox={inbox},execute=true"
+    loaded = run_kedro(project_copy, "run", "--pipelines", ANNUITY, "--params", params,
+                       database_url=database_url)  # fmt: skip
+    assert loaded.returncode == 0, _output(loaded)
+    # November opens where October closed (1187.75), but for 900001, which opens at 1000.5.
+    november = [
+        annuity_row(月度="202411", 组合代码=f"90000{n}", 期初资产规模=1187.75, 期末资产规模=1375)
+        for n in range(3)
+    ]
+    november[1] = annuity_row(月度="202411", 组合代码="900001")
+    write_annuity_workbook(inbox / "2024年11月年金终稿数据.xlsx", november)
+
+    warned = run_kedro(project_copy, "run", "--pipelines", ANNUITY, "--params", params,
+                       database_url=database_url)  # fmt: skip
+    assert warned.returncode == 0, _output(warned)
+    line = (
+        "计划代码=P1001, 组合代码=900001: 期初资产规模 of 2024-11 is 1000.5 "
+        "(2024年11月年金终稿数据.xlsx row 3), 期末资产规模 of 2024-10 in the warehouse is "
+        "1187.75 (2024年10月年金终稿数据.xlsx row 3), off by -187.25"
+    )
+    assert f"check continuity warned: {line}" in _output(warned)
+    (*_, (_, _, checks)) = _ledger(db_connection)
+    assert checks == [
+        {"name": "continuity", "severity": "warn", "status": "warned", "message": line}
+    ]

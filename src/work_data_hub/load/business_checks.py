@@ -241,13 +241,21 @@ FROM compared AS d
 WHERE abs(d.opening - d.closing) > {_share(options.tolerance)}"""
 
 
+# Violations the delivery showed that a plan spells out; the rest are counted (the rejects
+# file and the run report list every one).
+LISTED_IN_PLAN = 50
+
+
 def _found(result: BusinessCheckResult) -> str | None:
     """What the delivery alone showed broken, as literal rows (None when it held)."""
     if result.status not in BROKEN_STATUS.values() and result.status != "accepted":
         return None
+    details = list(result.details or (result.message,))
+    if len(details) > LISTED_IN_PLAN:
+        more = len(details) - LISTED_IN_PLAN
+        details = [*details[:LISTED_IN_PLAN], f"and {more} more (see the run report)"]
     return ",\n".join(
-        f"({literal(f'{n:06d}')}, {literal(detail)})"
-        for n, detail in enumerate(result.details or (result.message,))
+        f"({literal(f'{n:06d}')}, {literal(detail)})" for n, detail in enumerate(details)
     )
 
 
