@@ -268,11 +268,24 @@ def period_sums(rows: CleanRows, check: BusinessCheck) -> pl.DataFrame:
     if not parts:
         return pl.DataFrame()
     frame = pl.concat(parts)
-    return frame.group_by([check.period, *options.by], maintain_order=True).agg(
+    sums = frame.group_by([check.period, *options.by], maintain_order=True).agg(
         opening=pl.col(options.opening).cast(DECIMAL).sum(),
         closing=pl.col(options.closing).cast(DECIMAL).sum(),
-        places=(pl.col(SOURCE_FILE) + " row " + pl.col(SOURCE_ROW).cast(pl.String)),
+        file=pl.col(SOURCE_FILE).first(),
+        row=pl.col(SOURCE_ROW).min(),
+        rows=pl.len(),
     )
+    # Where a key's rows are: its first row, and how many more it has.
+    return sums.with_columns(
+        places=pl.concat_str(
+            pl.col("file"),
+            pl.lit(" row "),
+            pl.col("row").cast(pl.String),
+            pl.when(pl.col("rows") > 1)
+            .then(pl.lit(" and ") + (pl.col("rows") - 1).cast(pl.String) + pl.lit(" more"))
+            .otherwise(pl.lit("")),
+        )
+    ).drop("file", "row", "rows")
 
 
 def previous_period(period: pl.Expr) -> pl.Expr:
@@ -321,8 +334,8 @@ def continuity_in_delivery(check: BusinessCheck, sums: pl.DataFrame) -> Business
     details = tuple(
         f"{', '.join(f'{name}={record[name]}' for name in options.by)}: {options.opening} of "
         f"{str(record[period])[:7]} is {_amount(record['opening'])} "
-        f"({'; '.join(record['places'])}), {options.closing} of {str(record['previous'])[:7]} "
-        f"is {_amount(record['previous_closing'])} ({'; '.join(record['previous_places'])}), "
+        f"({record['places']}), {options.closing} of {str(record['previous'])[:7]} "
+        f"is {_amount(record['previous_closing'])} ({record['previous_places']}), "
         f"off by {_amount(record['difference'])}"
         for record in off.iter_rows(named=True)
     )

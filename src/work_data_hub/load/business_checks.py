@@ -185,9 +185,20 @@ SELECT {_period("missing.period")} || pg_catalog.to_char(1e9 - missing.rows, '00
 FROM missing"""
 
 
+def _sql_literals(values: pl.Expr, sql_type: str) -> pl.Expr:
+    """A column as SQL literals of ``sql_type`` (``NULL::type`` where null), built columnar."""
+    text = values.cast(pl.String).str.replace_all("'", "''", literal=True)
+    quoted = pl.lit("'") + text + pl.lit(f"'::{sql_type}")
+    return pl.when(values.is_null()).then(pl.lit(f"NULL::{sql_type}")).otherwise(quoted)
+
+
 def _continuity(check: BusinessCheck, domain: DomainConfig, sums: pl.DataFrame) -> str | None:
     """Keys whose opening in a delivered month differs from their closing of the month before
-    in the warehouse, for the months whose previous month this delivery does not bring."""
+    in the warehouse, for the months whose previous month this delivery does not bring.
+
+    Set-based: the warehouse's closings of those months are summed per key once and joined
+    to the delivered keys by hash (a key is compared as its values' text, NULL included).
+    """
     options = check.options_as(ContinuityOptions)
     assert check.period is not None
     if not sums.height:
@@ -199,36 +210,45 @@ def _continuity(check: BusinessCheck, domain: DomainConfig, sums: pl.DataFrame) 
         return None
     by = list(options.by)
     names = ["period", *(f"by{i}" for i in range(len(by))), "opening", "places"]
-    records = (
-        [
-            record[column],
-            *(record[name] for name in by),
-            f"{literal(str(record['opening']))}::numeric",
-            literal("; ".join(record["places"][:3])),
-        ]
-        for record in alone.iter_rows(named=True)
-    )
-    delivered = _values(_by_values(domain, column, by, records), names)
+    listed = alone.select(
+        pl.concat_str(
+            pl.lit("("),
+            pl.concat_str(
+                _sql_literals(pl.col(column), "date"),
+                *(_sql_literals(pl.col(name), domain.columns[name].type) for name in by),
+                _sql_literals(pl.col("opening"), "numeric"),
+                _sql_literals(pl.col("places"), "text"),
+                separator=", ",
+            ),
+            pl.lit(")"),
+        ).str.join(",\n        ")
+    ).item()
+    delivered = f"(VALUES\n        {listed}\n    ) AS delivered({', '.join(names)})"
     period = quote(column)
-    matches = " AND ".join(
-        f"d.by{i} IS NOT DISTINCT FROM target.{quote(name)}" for i, name in enumerate(by)
-    )
+    table = quote(domain.table)
+    target_key = ", ".join(f"target.{quote(name)}::text" for name in by)
+    delivered_key = ", ".join(f"d.by{i}::text" for i in range(len(by)))
     keys = ", ".join(
         f"{literal(name + '=')} || COALESCE(d.by{i}::text, 'NULL')" for i, name in enumerate(by)
     )
+    places = (
+        f"pg_catalog.min(target.{quote(SOURCE_FILE)}) || ' row ' "
+        f"|| pg_catalog.min(target.{quote(SOURCE_ROW)}) || CASE WHEN count(*) > 1 "
+        "THEN ' and ' || (count(*) - 1) || ' more' ELSE '' END"
+    )
     return f"""WITH delivered AS (SELECT * FROM {delivered}),
+previous AS (
+    SELECT (target.{period} + interval '1 month')::date AS period, ARRAY[{target_key}] AS key,
+        sum(target.{quote(options.closing)}) AS closing, {places} AS places
+    FROM {table} AS target
+    WHERE target.{period} IN (
+        SELECT DISTINCT (d.period - interval '1 month')::date FROM delivered AS d)
+    GROUP BY target.{period}, {", ".join(f"target.{quote(name)}" for name in by)}
+),
 compared AS (
     SELECT d.*, previous.closing, previous.places AS previous_places
     FROM delivered AS d
-    JOIN LATERAL (
-        SELECT sum(target.{quote(options.closing)}) AS closing,
-            pg_catalog.string_agg(target.{quote(SOURCE_FILE)} || ' row '
-                || target.{quote(SOURCE_ROW)}, '; ' ORDER BY target.{quote(SOURCE_ROW)})
-                AS places,
-            count(*) AS rows
-        FROM {quote(domain.table)} AS target
-        WHERE target.{period} = (d.period - interval '1 month')::date AND {matches}
-    ) AS previous ON previous.rows > 0
+    JOIN previous ON previous.period = d.period AND previous.key = ARRAY[{delivered_key}]
 )
 SELECT {_period("d.period")} || d.places AS position, pg_catalog.format(
         '%s: %s of %s is %s (%s), %s of %s in the warehouse is %s (%s), off by %s',

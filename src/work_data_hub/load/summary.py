@@ -185,7 +185,7 @@ def _check_lines(checks: Sequence[BusinessCheckResult], accepted: Sequence[str])
         return []
     lines = [f"-- business checks ({len(checks)}):"]
     lines += [
-        f"--   {check.name} ({check.kind}, {check.severity}): {check.status}"
+        f"--   {check.name} ({check.severity}): {check.status}"
         + (f": {check.message}" if check.status != "passed" else "")
         for check in checks
     ]
