@@ -9,6 +9,7 @@ from typing import Any
 
 from kedro.io import AbstractVersionedDataset, DatasetError, Version
 
+from work_data_hub.datasets.flags import strict_bool
 from work_data_hub.datasets.owner_only import open_owner_only
 from work_data_hub.errors import WorkDataHubError
 from work_data_hub.load.plan import LoadPlan
@@ -26,15 +27,6 @@ logger = logging.getLogger(__name__)
 
 class RejectedRowsError(WorkDataHubError, DatasetError):
     """Too many rejected rows for an execute run; nothing was loaded."""
-
-
-def strict_bool(value: object, name: str) -> bool:
-    if isinstance(value, bool):
-        return value
-    raise DatasetError(
-        f"{name} must be true or false (as in --params execute=true), got {value!r} "
-        f"of type {type(value).__name__}"
-    )
 
 
 class PostgresLoadDataset(AbstractVersionedDataset[LoadPlan, bytes]):
