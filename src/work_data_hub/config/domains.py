@@ -382,7 +382,20 @@ def cross_field_problems(
 
 
 class DataSourcesError(WorkDataHubError, ValueError):
-    """``data_sources.yml`` is invalid; the message lists every problem with domain and key."""
+    """``data_sources.yml`` is invalid; the message lists every problem with domain and key.
+
+    Args:
+        message: The problems, one a line, as a person reads them.
+        problems: The same problems as a list (each names its domain and key).
+    """
+
+    def __init__(self, message: str, problems: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.problems = list(problems) if problems is not None else [message]
+
+    @property
+    def fields(self) -> dict[str, Any]:
+        return {"problems": self.problems}
 
 
 def _known_keys(location: tuple[str | int, ...], rule: str | None = None) -> list[str]:
@@ -499,7 +512,7 @@ def parse_domains(
         )
     if not isinstance(domains_raw, dict) or not domains_raw:
         problems.append("data_sources.yml: 'domains' must map each domain name to its settings")
-        raise DataSourcesError("Invalid data_sources.yml:\n  " + "\n  ".join(problems))
+        raise DataSourcesError("Invalid data_sources.yml:\n  " + "\n  ".join(problems), problems)
     domains: dict[str, DomainConfig] = {}
     for name, body in domains_raw.items():
         if not re.fullmatch(r"[a-z][a-z0-9_]*", str(name)):
@@ -536,6 +549,7 @@ def parse_domains(
     if problems:
         raise DataSourcesError(
             f"Invalid data_sources.yml ({len(problems)} problem"
-            f"{'s' if len(problems) > 1 else ''}):\n  " + "\n  ".join(problems)
+            f"{'s' if len(problems) > 1 else ''}):\n  " + "\n  ".join(problems),
+            problems,
         )
     return domains

@@ -84,7 +84,7 @@ class WarehouseClient:
         try:
             return resolve_address(self._credentials)
         except WarehouseConfigError as exc:
-            raise LoadFailedError(f"{domain}: {exc}; nothing was loaded.") from None
+            raise LoadFailedError(f"{domain}: {exc}; nothing was loaded.", domain=domain) from None
 
     def connection(self, address: WarehouseAddress, purpose: str) -> Any:
         """An autocommit connection (statements bring their own BEGIN and COMMIT).
@@ -311,7 +311,12 @@ def _failure(
         outcome = "The transaction was rolled back: the table is unchanged and nothing was loaded."
     return LoadFailedError(
         f"{plan.summary.domain}: loading table {plan.summary.table!r} failed at step '{step}' "
-        f"({describe(address.url)}): {reason} {outcome} Plan: {path}"
+        f"({describe(address.url)}): {reason} {outcome} Plan: {path}",
+        domain=plan.summary.domain,
+        table=plan.summary.table,
+        step=Step(step) if step in Step._value2member_map_ else None,
+        warehouse=describe(address.url),
+        rolled_back=not (lost and step == Step.COMMIT),
     )
 
 
