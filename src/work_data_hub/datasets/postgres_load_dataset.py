@@ -58,6 +58,22 @@ class PostgresLoadDataset(AbstractVersionedDataset[LoadPlan, bytes]):
     the plan's ``max_reject_ratio`` nothing connects: :class:`RejectedRowsError`. What
     PostgreSQL reported (rows deleted and inserted, transaction seconds) is in ``last_result``,
     which the run-report hook copies.
+
+    Args:
+        filepath: Where the plan file is written (a folder of versions when versioned).
+        execute: Whether to apply the plan just written; ``true`` or ``false`` only.
+        diff: Whether to count, read-only, what the plan would change (and run its checks).
+        rejects_filepath: The rejects dataset's path, named in the plan's summary.
+        credentials: The ``warehouse`` credentials entry (``con``), if any.
+        connect_timeout: Seconds to wait for the server when connecting.
+        statement_timeout_ms: ``statement_timeout`` of the applying session (0: none).
+        version: Kedro's load and save versions.
+        metadata: Kedro's free-form metadata (Kedro-Viz shows it).
+
+    Raises:
+        DatasetError: ``execute`` or ``diff`` is not a boolean.
+        RejectedRowsError: On ``save`` with ``execute``, too many rows were rejected.
+        LoadFailedError: On ``save``, the warehouse refused the plan; nothing was loaded.
     """
 
     def __init__(
