@@ -20,9 +20,9 @@ from tests.support.annuity import (
 from work_data_hub.cleaning.checks import continuity_in_delivery, period_sums
 from work_data_hub.cleaning.engine import clean_sheet
 from work_data_hub.cleaning.reading import headers_read_by, read_sheet
-from work_data_hub.cleaning.rows import CleanRows
 from work_data_hub.config.business_checks import BusinessCheckResult
 from work_data_hub.datasets.excel_workbook_dataset import ExcelWorkbookDataset
+from work_data_hub.rows import CleanRows
 
 
 def test_a_row_off_its_identity_is_a_reject_naming_the_identity_and_the_difference(

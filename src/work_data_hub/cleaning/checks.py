@@ -16,7 +16,6 @@ import polars as pl
 
 from work_data_hub.cleaning.reading import SOURCE_FILE, SOURCE_ROW, RawSheet, normalise_header
 from work_data_hub.cleaning.registry import RULES, RuleInput
-from work_data_hub.cleaning.rows import CleanRows
 from work_data_hub.config import DomainConfig
 from work_data_hub.config.business_checks import (
     BusinessCheck,
@@ -29,6 +28,7 @@ from work_data_hub.config.business_checks import (
     held,
     not_evaluated,
 )
+from work_data_hub.rows import CleanRows
 
 # Exact decimals: 38 digits, 6 after the point (every declared numeric fits).
 DECIMAL = pl.Decimal(38, 6)

@@ -11,6 +11,7 @@ from typing import Any
 from kedro.io import AbstractVersionedDataset, DatasetError, Version
 
 from work_data_hub.config.business_checks import CHECK_KINDS, BusinessCheckResult
+from work_data_hub.datasets.flags import strict_bool
 from work_data_hub.datasets.owner_only import open_owner_only
 from work_data_hub.errors import WorkDataHubError
 from work_data_hub.load.business_checks import (
@@ -64,15 +65,6 @@ def refusal_text(domain: str, refused: Sequence[BusinessCheckResult], plan_path:
     )
 
 
-def strict_bool(value: object, name: str) -> bool:
-    if isinstance(value, bool):
-        return value
-    raise DatasetError(
-        f"{name} must be true or false (as in --params execute=true), got {value!r} "
-        f"of type {type(value).__name__}"
-    )
-
-
 class PostgresLoadDataset(AbstractVersionedDataset[LoadPlan, bytes]):
     """Saves a :class:`~work_data_hub.load.plan.LoadPlan`: always as a versioned psql script,
     and, when ``execute`` is true, also by running the same statements in one transaction.
@@ -102,6 +94,22 @@ class PostgresLoadDataset(AbstractVersionedDataset[LoadPlan, bytes]):
     the plan's ``max_reject_ratio`` nothing connects: :class:`RejectedRowsError`. What
     PostgreSQL reported (rows deleted and inserted, transaction seconds) is in ``last_result``,
     which the run-report hook copies.
+
+    Args:
+        filepath: Where the plan file is written (a folder of versions when versioned).
+        execute: Whether to apply the plan just written; ``true`` or ``false`` only.
+        diff: Whether to count, read-only, what the plan would change (and run its checks).
+        rejects_filepath: The rejects dataset's path, named in the plan's summary.
+        credentials: The ``warehouse`` credentials entry (``con``), if any.
+        connect_timeout: Seconds to wait for the server when connecting.
+        statement_timeout_ms: ``statement_timeout`` of the applying session (0: none).
+        version: Kedro's load and save versions.
+        metadata: Kedro's free-form metadata (Kedro-Viz shows it).
+
+    Raises:
+        DatasetError: ``execute`` or ``diff`` is not a boolean.
+        RejectedRowsError: On ``save`` with ``execute``, too many rows were rejected.
+        LoadFailedError: On ``save``, the warehouse refused the plan; nothing was loaded.
     """
 
     def __init__(

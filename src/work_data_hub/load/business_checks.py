@@ -26,7 +26,6 @@ from typing import Any
 
 import polars as pl
 
-from work_data_hub.cleaning.rows import SOURCE_FILE, SOURCE_ROW, CleanRows
 from work_data_hub.config import DomainConfig
 from work_data_hub.config.business_checks import (
     BROKEN_STATUS,
@@ -42,6 +41,7 @@ from work_data_hub.config.business_checks import (
 from work_data_hub.config.checks import ACCEPT_CHECKS
 from work_data_hub.load.checks import BusinessSelect, CheckResult
 from work_data_hub.load.sql import literal, quote
+from work_data_hub.rows import SOURCE_FILE, SOURCE_ROW, CleanRows
 
 logger = logging.getLogger(__name__)
 
