@@ -15,7 +15,7 @@ from tests.support.annuity import annuity_row, run_session, table_digest, write_
 from tests.support.cli import run_kedro, run_trustee
 from tests.support.database import con, digest
 from tests.support.workbooks import trustee_rows, write_trustee, write_workbook
-from work_data_hub.datasets.embedded_warehouse import psql_path
+from work_data_hub.warehouse.embedded import psql_path
 
 pytestmark = pytest.mark.database
 
