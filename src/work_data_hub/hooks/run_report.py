@@ -6,7 +6,10 @@ and to the datasets by the protocols of :mod:`work_data_hub.datasets.results`.
 
 A domain's status: ``not_run`` (none of its nodes ran), ``stopped`` (some ran, then another
 domain's failure ended the run), ``failed`` (one of its own nodes failed: ``failed_step`` and
-``error`` say which and why), ``planned`` (plan written) or ``loaded`` (plan applied).
+``error`` say which and why), ``planned`` (plan written), ``loaded`` (plan applied),
+``already_loaded`` (every selected file was loaded before) or ``no_delivery`` (nothing to read:
+``files.no_delivery`` says why; nothing written). ``files.future`` lists files whose period is
+too far ahead to be selected.
 """
 
 from __future__ import annotations
@@ -225,7 +228,9 @@ class RunReportHooks:
                 domain["rejects_file"] = written.path
             return
         result = self._record_load(domain, dataset_name)
-        if result is not None and result.nothing_to_load:
+        if domain.get("files", {}).get("no_delivery"):
+            domain["status"] = "no_delivery"
+        elif result is not None and result.nothing_to_load:
             domain["status"] = "already_loaded"  # every selected file: see files.already_loaded
         else:
             domain["status"] = "loaded" if domain.get("executed") else "planned"

@@ -33,6 +33,7 @@ from work_data_hub.pipelines.ingest.names import (
 SHARED_PARAMETERS = {
     "params:inbox",
     "params:max_files",
+    "params:periods",
     "params:max_reject_ratio",
     "params:reload",
 }
@@ -60,7 +61,7 @@ def create_pipeline(domain: DomainConfig) -> Pipeline:
         [
             Node(
                 _bound(nodes.select_workbooks, domain=domain),
-                inputs=[INBOX_WORKBOOKS, "params:inbox", "params:max_files"],
+                inputs=[INBOX_WORKBOOKS, "params:inbox", "params:max_files", "params:periods"],
                 outputs=SELECTED_FILES,
                 name=SELECT_STEP,
             ),
