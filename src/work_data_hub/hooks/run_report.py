@@ -172,6 +172,8 @@ class RunReportHooks:
             for name, value in inputs.items():
                 if name.startswith("params:") and name.removeprefix("params:") in params:
                     params[name.removeprefix("params:")] = value
+        if not node.namespace:
+            return  # not a domain's node (the status pipeline): no domain line
         domain_name, _ = _domain_and_step(node.name)
         domain = self._domain(domain_name)
         if domain["status"] == "not_run":
@@ -179,6 +181,8 @@ class RunReportHooks:
 
     @hook_impl
     def after_node_run(self, node: Node, outputs: dict[str, Any]) -> None:
+        if not node.namespace:
+            return
         domain_name, step = _domain_and_step(node.name)
         domain = self._domain(domain_name)
         domain["seconds"][step] = round(
