@@ -31,14 +31,11 @@ class RunParameters(BaseModel):
         default=False,
         description="apply the load to PostgreSQL in one transaction; false only writes the plan",
     )
-    # None: the newest period (1), unless `periods` names the months.
+    # None: not given, so the newest period (1) unless `periods` names the months.
     max_files: Annotated[int, Field(ge=1)] | None = Field(
-        default=None, description="the newest N periods read per domain (1 when not given)"
-    )
-    periods: tuple[str, ...] | None = Field(
         default=None,
-        description="exactly these months of each domain: 2024-10, 2024-09..2024-11 or "
-        "[2024-09,2024-11] (not with max_files)",
+        description="the newest N periods read per domain",
+        json_schema_extra={"shown_default": "1"},
     )
     inbox: str = Field(
         default=DEFAULT_INBOX,
@@ -47,6 +44,11 @@ class RunParameters(BaseModel):
     max_reject_ratio: Annotated[float, Field(ge=0, le=1)] = Field(
         default=0.0,
         description="share of rejected rows (0 to 1) an execute run still loads",
+    )
+    periods: tuple[str, ...] | None = Field(
+        default=None,
+        description="exactly these months of each domain: 2024-10, 2024-09..2024-11 or "
+        "[2024-09,2024-11] (not with max_files)",
     )
     reload: bool = Field(
         default=False,
@@ -138,7 +140,10 @@ def describe_run_parameters() -> list[tuple[str, str, str]]:
     rows = []
     for name, field in RunParameters.model_fields.items():
         default = field.default
-        if default is None:
+        extra = field.json_schema_extra
+        if isinstance(extra, dict) and "shown_default" in extra:
+            shown = str(extra["shown_default"])
+        elif default is None:
             shown = "(none)"
         else:
             shown = str(default).lower() if isinstance(default, bool) else str(default)

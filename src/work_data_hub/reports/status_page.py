@@ -24,7 +24,7 @@ _STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em; color: #212121; }
 table { border-collapse: collapse; }
 th, td { border: 1px solid #bdbdbd; padding: 0.4em 0.7em; vertical-align: top; text-align: left; }
-th { background: #f5f5f5; }
+th { background: #f5f5f5; white-space: nowrap; }
 .state { font-weight: bold; }
 .detail { font-size: 0.85em; }
 .legend span { display: inline-block; padding: 0.2em 0.6em; margin-right: 0.4em; }
@@ -42,10 +42,10 @@ def _details(cell: dict[str, Any]) -> list[str]:
         lines = [cell["file"], f"run {cell['run_id']}", f"{cell.get('error') or ''}"]
     elif state == "pending":
         lines = [cell["file"]]
-        if "loaded_file" in cell:
-            lines.append(f"newer than {cell['loaded_file']} (run {cell['loaded_run_id']})")
     else:
         lines = [f"due {cell['due']}"]
+    if "loaded_file" in cell:
+        lines.append(f"still loaded: {cell['loaded_file']} (run {cell['loaded_run_id']})")
     lines += [f"superseded: {path}" for path in cell.get("superseded", [])]
     return [line for line in lines if line]
 

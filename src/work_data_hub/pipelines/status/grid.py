@@ -9,6 +9,7 @@ A month's state, first rule that holds:
   inbox no longer holds one): run, date, file;
 - ``refused``: the newest attempt after that load failed, on the very file the inbox holds;
 - ``pending``: the inbox holds a file the ledger has not loaded (new, or newer than the loaded);
+  ``refused`` and ``pending`` name what the warehouse still holds for the month, if anything;
 - ``late``: expected by the calendar, absent, and its due day has passed;
 - ``missing``: expected by the calendar, absent, not yet due.
 
@@ -95,12 +96,13 @@ def _month_cell(
                 "step": attempt.step, "error": attempt.error}  # fmt: skip
     elif winner is not None:
         cell = {"state": "pending", "file": winner.path}
-        if loaded is not None:
-            cell.update(loaded_file=loaded.path, loaded_run_id=loaded.run_id)
     elif due is not None:
         cell = {"state": "late" if today > due else "missing", "due": due.isoformat()}
     else:  # pragma: no cover - a month is only shown when one of the above holds
         raise ValueError(f"month {period} has no file, no load and no calendar")
+    if winner is not None and loaded is not None and cell["state"] != "loaded":
+        # What the warehouse still holds for the month.
+        cell.update(loaded_file=loaded.path, loaded_run_id=loaded.run_id)
     if superseded:
         cell["superseded"] = superseded
     return cell

@@ -7,14 +7,17 @@ import hashlib
 import json
 import logging
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from work_data_hub.config import DomainConfig
-from work_data_hub.datasets.status import StatusLedger
 from work_data_hub.discovery import FileCandidate
 from work_data_hub.months import today
 from work_data_hub.pipelines.status.grid import domain_status, grid_table, refused_attempts
 from work_data_hub.reports.status_page import render_status_page
+
+if TYPE_CHECKING:
+    # The dataset module reaches the warehouse code: a plan-only run must not import it.
+    from work_data_hub.datasets.status import StatusLedger
 
 logger = logging.getLogger(__name__)
 
