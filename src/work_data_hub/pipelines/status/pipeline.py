@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from kedro.pipeline import Node, Pipeline
 
 from work_data_hub.config import DomainConfig
-from work_data_hub.pipelines.ingest.pipeline import _bound
+from work_data_hub.pipelines.ingest.pipeline import with_settings
 from work_data_hub.pipelines.status import nodes
 
 # Reserved: a domain cannot take this name (its pipeline would clash).
@@ -25,7 +25,7 @@ def create_pipeline(domains: Mapping[str, DomainConfig]) -> Pipeline:
     return Pipeline(
         [
             Node(
-                _bound(nodes.delivery_status, domains=dict(domains)),
+                with_settings(nodes.delivery_status, domains=dict(domains)),
                 inputs=[INBOX_FILES, "params:inbox", LEDGER, RUN_REPORTS],
                 outputs=[STATUS_JSON, STATUS_HTML],
                 name="delivery_status",
