@@ -160,6 +160,7 @@ def test_register_pipelines_reads_the_projects_data_sources_file(
         "__default__",
         "annuity_performance",
         "apply_plan",
+        "status",
         "fund_performance",
         "trustee_performance",
     ]
