@@ -160,8 +160,8 @@ def test_register_pipelines_reads_the_projects_data_sources_file(
         "__default__",
         "annuity_performance",
         "apply_plan",
-        "status",
         "fund_performance",
+        "status",
         "trustee_performance",
     ]
     default_nodes = {node.name for node in pipelines["__default__"].nodes}
