@@ -61,10 +61,6 @@ class Selection:
     no_delivery: str | None = None
 
 
-class NoMatchingFileError(WorkDataHubError, FileNotFoundError):
-    """No file under the inbox matches a domain's pattern."""
-
-
 class PeriodsNotDeliveredError(WorkDataHubError, LookupError):
     """``periods`` names months the inbox lacks for a domain that has some of the others."""
 
