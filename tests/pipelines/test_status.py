@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 from sqlalchemy.engine import URL
 
-from tests.conftest import PROJECT_ROOT
 from tests.support.browser import rendered_dom, screenshot, table_text
 from tests.support.cli import run_kedro
+from tests.support.paths import PROJECT_ROOT
 from work_data_hub.config.project import load_domains
 from work_data_hub.discovery import FileCandidate
 from work_data_hub.load.ledger import NewestLoad

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from kedro_datasets.partitions import PartitionedDataset
 
-from tests.conftest import PROJECT_ROOT
+from tests.support.paths import PROJECT_ROOT
 from tests.support.workbooks import write_trustee
 from work_data_hub.config.project import load_domains
 from work_data_hub.discovery import FileManifest

@@ -14,53 +14,48 @@ from __future__ import annotations
 import json
 import logging
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from kedro.io import AbstractDataset, DatasetError
 
 from work_data_hub.config.project import project_path
-from work_data_hub.config.warehouse import (
-    WarehouseAddress,
-    WarehouseConfigError,
-    configured_address,
-    resolve_address,
-)
-from work_data_hub.datasets.embedded_warehouse import WAREHOUSE_FOLDER
-from work_data_hub.datasets.load_ledger_dataset import LedgerReadError, LoadLedger
+from work_data_hub.config.warehouse import WarehouseConfigError, configured_address
 from work_data_hub.datasets.owner_only import open_owner_only
-from work_data_hub.datasets.warehouse_connection import connect, interruptible
 from work_data_hub.load.ledger import NewestLoad
+from work_data_hub.warehouse.ledger import LedgerReadError
 
 logger = logging.getLogger(__name__)
 
 NO_WAREHOUSE = (
     "not read: no warehouse is configured and there is no local warehouse (data/warehouse)"
 )
+# The local warehouse's data folder, as warehouse/embedded.py keeps it (not imported: SQLAlchemy).
+LOCAL_WAREHOUSE_VERSION_FILE = Path("data") / "warehouse" / "PG_VERSION"
 
 
 @dataclass
 class StatusLedger:
-    """The ledger as the status reads it: one read-only session per domain, or none at all."""
+    """The ledger as the status reads it: one read-only session per domain, or none at all.
 
-    address: WarehouseAddress | None
+    Args:
+        credentials: The ``warehouse`` credentials entry, or None: no warehouse to read.
+        connect_timeout: Seconds to wait for the server when connecting.
+    """
+
+    credentials: dict[str, Any] | None
+    source: str
     connect_timeout: int = 10
-    source: str = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.source = f"read ({self.address.describe()})" if self.address else NO_WAREHOUSE
 
     def newest_loads(self, domain: str, table: str) -> dict[str, NewestLoad]:
         """Per month, what the newest committed load of ``domain`` loaded (empty: no ledger)."""
-        if self.address is None:
+        if self.credentials is None:
             return {}
-        with interruptible():
-            connection = connect(
-                self.address, connect_timeout=self.connect_timeout, purpose="read the load ledger"
-            )
-        connection.set_session(readonly=True, autocommit=True)
-        return LoadLedger(connection, self.address).newest_loads(domain, table)
+        from work_data_hub.warehouse.client import WarehouseClient  # noqa: PLC0415
+
+        client = WarehouseClient(self.credentials, connect_timeout=self.connect_timeout)
+        return client.open_ledger().newest_loads(domain, table)
 
 
 class StatusLedgerDataset(AbstractDataset[None, StatusLedger]):
@@ -93,12 +88,14 @@ class StatusLedgerDataset(AbstractDataset[None, StatusLedger]):
 
     def load(self) -> StatusLedger:
         try:
-            address = configured_address(self._credentials)
-            if address is None and (project_path() / WAREHOUSE_FOLDER / "PG_VERSION").is_file():
-                address = resolve_address(self._credentials)
+            configured = configured_address(self._credentials)
         except WarehouseConfigError as exc:
             raise LedgerReadError(f"{exc}; the status was not made.") from None
-        return StatusLedger(address, self._connect_timeout)
+        if configured is not None:
+            return StatusLedger(self._credentials, f"read ({configured.describe()})")
+        if (project_path() / LOCAL_WAREHOUSE_VERSION_FILE).is_file():
+            return StatusLedger(self._credentials, "read (embedded, data/warehouse)")
+        return StatusLedger(None, NO_WAREHOUSE)
 
     def save(self, data: None) -> None:
         raise DatasetError("StatusLedgerDataset is read-only")
