@@ -24,6 +24,7 @@ from pydantic import (
 )
 
 from work_data_hub.config.business_checks import BusinessCheck, check_problems, parse_checks
+from work_data_hub.config.calendar import DEFAULT_FUTURE_TOLERANCE, DeliveryCalendar
 from work_data_hub.config.modes import LOAD_MODES
 from work_data_hub.config.rules import (
     DEFAULT_RULE_FOR_TYPE,
@@ -43,7 +44,7 @@ _TYPE_PATTERN = re.compile(r"^(date|text|integer|numeric\((\d+),(\d+)\))$")
 _DOTTED_PATH = re.compile(r"[A-Za-z_][\w.]*\.[A-Za-z_]\w*")
 LINEAGE_COLUMNS: tuple[str, ...] = ("_source_file", "_source_row", "_run_id")
 # Pipeline names the project registers itself (pipelines/apply_plan): no domain may take them.
-RESERVED_NAMES = frozenset({"apply_plan"})
+RESERVED_NAMES = frozenset({"apply_plan", "status"})
 
 
 class _Strict(BaseModel):
@@ -212,6 +213,9 @@ class DomainConfig(_Strict):
     transform: str | None = None
     # Business checks (config.business_checks), validated with the other keys' cross checks.
     checks: dict[str, Any] = Field(default_factory=dict)
+    # When deliveries are expected (status, Dagster partitions); how far ahead a file may be.
+    calendar: DeliveryCalendar | None = None
+    future_tolerance: Annotated[int, Field(ge=0)] = DEFAULT_FUTURE_TOLERANCE
 
     @field_validator("pattern")
     @classmethod

@@ -86,6 +86,8 @@ class LoadPlan:
     # What the plan's checks read (its business checks' SELECTs included), for the read-only
     # verdict when the warehouse is read (diff=true, execute=true).
     check_subject: CheckSubject | None = None
+    # The domain had nothing to read (DOMAINS.md, Discovery): the plan is not written at all.
+    no_delivery: bool = False
 
     @property
     def reject_ratio(self) -> float:
