@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -165,9 +166,7 @@ class PostgresLoadDataset(WritesNothingWithoutDelivery, AbstractVersionedDataset
         too_many_rejects = bool(data.rows_rejected) and data.reject_ratio > data.max_reject_ratio
         if summary is not None:
             summary = summary.with_rejects_file(self._rejects_file(summary))
-            if not data.nothing_to_load and (
-                self._diff or (self._execute and not too_many_rejects)
-            ):
+            if self._diff and not data.nothing_to_load:
                 summary = self._read_warehouse(data, summary)
         # Plans carry the rows themselves: readable by the owner only.
         try:
@@ -204,6 +203,12 @@ class PostgresLoadDataset(WritesNothingWithoutDelivery, AbstractVersionedDataset
                 f"({data.reject_ratio:.2%}, above max_reject_ratio {data.max_reject_ratio:.2%}); "
                 f"nothing was loaded. See the rejects file and the plan {path}."
             )
+        if not self._diff:
+            # The plan is written first (a failure to connect leaves it for review); the
+            # checks then read the warehouse, read-only, before anything is applied.
+            shown = self._read_warehouse(data, shown)
+            log_check_results(data.domain, [c for c in shown.checks if c.reads_warehouse])
+            self.last_result = replace(self.last_result, summary=shown.as_dict())
         if shown.refusing_checks:
             raise CheckRefusedError(data.domain, shown.refusing_checks, str(path))
         # One path: the file just written is read back, checked and applied, as apply_plan does.

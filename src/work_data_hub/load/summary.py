@@ -110,7 +110,9 @@ class PlanSummary:
         data["files"] = [asdict(file) for file in self.files]
         return data
 
-    def comment_lines(self, *, scopes_shown: int | None = None) -> list[str]:
+    def comment_lines(
+        self, *, scopes_shown: int | None = None, brief_checks: bool = False
+    ) -> list[str]:
         """The summary as SQL comment lines (no line breaks inside any value).
 
         ``scopes_shown`` lists only that many refresh scopes, then says how many more there are.
@@ -151,7 +153,7 @@ class PlanSummary:
         )
         if self.diff is not None:
             lines += _diff_lines(self.diff)
-        lines += _check_lines(self.checks, self.accepted_checks)
+        lines += _check_lines(self.checks, self.accepted_checks, brief=brief_checks)
         lines.append(SUMMARY_JSON_PREFIX + json.dumps(self.as_dict(), ensure_ascii=True))
         return [comment_text(line) if line.startswith("--") else line for line in lines]
 
@@ -160,7 +162,7 @@ class PlanSummary:
         most LOGGED_SCOPES refresh scopes (a delivery can replace thousands)."""
         return "\n".join(
             line.removeprefix("-- ")
-            for line in self.comment_lines(scopes_shown=LOGGED_SCOPES)
+            for line in self.comment_lines(scopes_shown=LOGGED_SCOPES, brief_checks=True)
             if not line.startswith(SUMMARY_JSON_PREFIX)
         )
 
@@ -180,7 +182,12 @@ def _diff_lines(diff: PlanDiff) -> list[str]:
     return lines
 
 
-def _check_lines(checks: Sequence[BusinessCheckResult], accepted: Sequence[str]) -> list[str]:
+def _check_lines(
+    checks: Sequence[BusinessCheckResult], accepted: Sequence[str], *, brief: bool = False
+) -> list[str]:
+    """The business checks' lines; ``brief`` (the log): only those that found something."""
+    if brief:
+        checks = [c for c in checks if c.status in ("failed", "warned", "accepted")]
     if not checks and not accepted:
         return []
     lines = [f"-- business checks ({len(checks)}):"]
