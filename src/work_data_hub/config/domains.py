@@ -196,7 +196,8 @@ class DomainConfig(_Strict):
     name: str
     description: str = ""
     pattern: str
-    sheet: str | int = 0
+    # a name, or a 0-based position among the sheets Excel shows (hidden ones are passed over)
+    sheet: str | Annotated[int, Field(ge=0)] = 0
     header_row: Annotated[int, Field(ge=1)] = 1
     table: str
     unique_key: list[str] | None = None
