@@ -452,9 +452,9 @@ def code(given: RuleInput, options: CodeOptions) -> RuleResult:
     as_delivered = rules.ascii_part(trimmed.str.replace_all(r"\s", ""))
     if options.upper:
         as_delivered = as_delivered.str.to_uppercase()
-    made_ascii = (
-        rules.ascii_part(values.str.replace_all(r"\s", "")) != as_delivered
-    ).fill_null(False)
+    made_ascii = (rules.ascii_part(values.str.replace_all(r"\s", "")) != as_delivered).fill_null(
+        False
+    )
     if options.remove:
         removed = "".join(f"\\x{{{ord(character):x}}}" for character in options.remove)
         values = values.str.replace_all(f"[{removed}]", "")

@@ -24,6 +24,7 @@ import polars as pl
 
 from work_data_hub.cleaning.rows import CleanRows
 from work_data_hub.config import LINEAGE_COLUMNS, DomainConfig
+from work_data_hub.config.domains import primary_key_name, scope_index_name, stage_table
 from work_data_hub.load.diff import DiffQuery, build_diff_query
 from work_data_hub.load.guards import guard_sql
 from work_data_hub.load.ledger import (
@@ -137,7 +138,7 @@ def create_table_statement(domain: DomainConfig) -> Statement:
     lineage = [f"{quote(name)} {_LINEAGE_TYPES[name]}" for name in LINEAGE_COLUMNS]
     key = ", ".join(quote(column) for column in domain.unique_key or [])
     constraint = (
-        [f"CONSTRAINT {quote(domain.table + '_pk')} PRIMARY KEY ({key})"]
+        [f"CONSTRAINT {quote(primary_key_name(domain.table))} PRIMARY KEY ({key})"]
         if domain.unique_key
         else []
     )
@@ -241,7 +242,7 @@ def create_scope_index_statement(domain: DomainConfig) -> Statement | None:
         return None
     if (domain.unique_key or [])[: len(scope)] == scope:
         return None  # the primary key's index leads with the scope columns
-    name = domain.table + "_scope_idx"
+    name = scope_index_name(domain.table)
     create = (
         f"CREATE INDEX {quote(name)} ON {quote(domain.table)} "
         f"({', '.join(quote(column) for column in scope)})"
@@ -375,7 +376,7 @@ def build_load_plan(
     )
     if files is not None and not loaded:
         return plan
-    stage = f"pg_temp.{quote(f'wdh_stage_{domain.name}')}"
+    stage = f"pg_temp.{quote(stage_table(domain.name))}"
     # A NULL scope or key value would escape the delete (NULL = NULL is not true) and
     # duplicate rows; cleaning rejects such rows, and the stage refuses any that slip through.
     staged_declared = [
