@@ -1,4 +1,4 @@
-"""Discovery (DOMAINS.md "Discovery"): which files belong to a domain and which are read."""
+"""Discovery (docs/contract.md "Discovery"): which files belong to a domain and which are read."""
 
 from __future__ import annotations
 
@@ -139,7 +139,7 @@ def test_two_digit_years_mean_20yy() -> None:
 
 
 def test_configured_pattern_tries_two_digit_months_before_one_digit_months() -> None:
-    """DOMAINS.md: `1[0-2]` before `0?[1-9]`, so that `2024_11_...` is November."""
+    """docs/contract.md: `1[0-2]` before `0?[1-9]`, so that `2024_11_...` is November."""
     month_group = re.search(r"\(\?P<month>([^)]*)\)", TRUSTEE.pattern)
     assert month_group is not None
     alternatives = month_group.group(1).split("|")
@@ -361,7 +361,7 @@ def test_a_backslash_in_a_file_name_is_part_of_the_name(tmp_path: Path) -> None:
     manifest = nodes.select_workbooks(workbooks, str(inbox), 1, domain=trustee)
     assert [f.path for f in manifest.selection.selected] == ["2024/2024_11_受托业绩\\报告.xlsx"]
     rows, _, summary = nodes.clean_workbooks(workbooks, manifest, domain=trustee)
-    # Lineage is the path relative to the inbox (issue 11), the backslash still in the name.
+    # Lineage is the path relative to the inbox, the backslash still in the name.
     assert summary.rows_read == 1 and rows.collect()["_source_file"].to_list() == [
         "2024/2024_11_受托业绩\\报告.xlsx"
     ]

@@ -1,7 +1,6 @@
 """Project settings. https://docs.kedro.org/en/stable/kedro_project_setup/settings.html"""
 
-from kedro.config import OmegaConfigLoader
-
+from work_data_hub.config.project import ProjectConfigLoader
 from work_data_hub.datasets.catalog import WorkDataHubCatalog
 from work_data_hub.hooks.progress import ProgressHooks
 from work_data_hub.hooks.run_context import RunContextHooks
@@ -26,7 +25,8 @@ HOOKS = (RunContextHooks(), RunReportHooks(), RunLogHooks(), ProgressHooks(), Wa
 # Parameters kept without Kedro's copy-mode guess, which imports pandas (datasets/catalog.py).
 DATA_CATALOG_CLASS = WorkDataHubCatalog
 
-CONFIG_LOADER_CLASS = OmegaConfigLoader
+# Kedro's loader, whose YAML syntax errors show the line at fault and why.
+CONFIG_LOADER_CLASS = ProjectConfigLoader
 CONFIG_LOADER_ARGS = {
     "base_env": "base",
     "default_run_env": "local",

@@ -147,7 +147,7 @@ def test_loading_the_same_inputs_twice_leaves_the_same_rows(
     assert len(after_first) == 9  # the baseline's October rows were replaced, not doubled
 
 
-# --- refresh scopes, the ledger and skipping (issue 11) ------------------------------------
+# --- refresh scopes, the ledger and skipping ----------------------------------------------
 
 V1 = "2024/11/V1/2024-11 受托业绩.xlsx"
 V2 = "2024/11/V2/2024-11 受托业绩.xlsx"
@@ -307,7 +307,7 @@ def test_an_unreachable_database_fails_before_any_workbook_is_read(tmp_path: Pat
     assert not (tmp_path / "out").exists()
 
 
-# --- a hardened server (issue 16.4) --------------------------------------------------------
+# --- a hardened server -------------------------------------------------------------------
 
 
 def _with_options(url: URL, search_path: str) -> URL:
@@ -429,7 +429,7 @@ def test_a_missing_table_the_loader_may_not_create_names_the_grant(
     assert f"GRANT CREATE ON SCHEMA public TO {loader_role}" in str(caught.value)
 
 
-# --- interrupts (issue 16.5) ---------------------------------------------------------------
+# --- interrupts -------------------------------------------------------------------------
 
 
 def _wait_until_it_says_it_waits(child: subprocess.Popen[str], log: Path) -> None:

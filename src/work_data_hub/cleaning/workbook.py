@@ -175,7 +175,8 @@ class ExcelWorkbook:
             return self._reader.load_sheet(sheet_name, header_row=None, skip_rows=0, **options)
         except fastexcel.FastExcelError as exc:
             raise WorkbookReadError(
-                f"{self.name}: sheet {sheet_name!r} cannot be read: {exc}"
+                f"{self.name}: sheet {sheet_name!r} cannot be read ({library_reason(exc)}); "
+                "open the workbook in Excel and save it, or remove it from the inbox"
             ) from exc
 
     def read_cells(self, sheet: str | int) -> SheetCells:
@@ -197,7 +198,8 @@ class ExcelWorkbook:
                 del batch
         except fastexcel.FastExcelError as exc:
             raise WorkbookReadError(
-                f"{self.name}: sheet {sheet_name!r} cannot be read: {exc}"
+                f"{self.name}: sheet {sheet_name!r} cannot be read ({library_reason(exc)}); "
+                "open the workbook in Excel and save it, or remove it from the inbox"
             ) from exc
         del loaded
         return SheetCells(
@@ -277,9 +279,18 @@ def open_workbook(path: Path) -> ExcelWorkbook:
                 "password and drop it in the inbox again"
             ) from exc
         raise WorkbookReadError(
-            f"{path}: not a readable Excel workbook ({type(exc).__name__}: {exc})"
+            f"{path}: not a readable Excel workbook ({library_reason(exc)}); open it in Excel "
+            "and save it as an .xlsx workbook, or remove it from the inbox"
         ) from exc
     return ExcelWorkbook(path, reader)
+
+
+def library_reason(exc: BaseException) -> str:
+    """The first line of a reader's error: calamine appends a multi-line ``Context:`` trace
+    that says the file name again and would end a one-line message mid-sentence."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    first = lines[0] if lines else type(exc).__name__
+    return first.removeprefix("calamine error: ")
 
 
 # An encrypted OOXML workbook is an OLE2 compound file (not a zip) holding an EncryptionInfo

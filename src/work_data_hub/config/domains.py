@@ -264,7 +264,7 @@ class ColumnSpec(_Strict):
 class DomainConfig(_Strict):
     """One domain: which files, which sheet, which table and how to clean and load it.
 
-    ``unique_key`` and ``refresh_scope`` are two different things (DOMAINS.md, Loading): the
+    ``unique_key`` and ``refresh_scope`` are two different things (docs/contract.md, Loading): the
     key is what no two rows may share (the table's ``PRIMARY KEY``, needed by ``upsert``); the
     scope is what a ``delete_insert`` load replaces (every target row whose scope columns equal
     a combination present in the new rows).

@@ -1,6 +1,6 @@
 """Where the warehouse is: ``WDH_DATABASE__*`` variables, else the Kedro credentials entry.
 
-Order (DOMAINS.md, "Database settings"): ``WDH_DATABASE__URI``; else ``WDH_DATABASE__HOST``
+Order (docs/contract.md, "Database settings"): ``WDH_DATABASE__URI``; else ``WDH_DATABASE__HOST``
 with ``__PORT`` (5432), ``__USER``, ``__PASSWORD`` and ``__DB``; else ``warehouse: {con: ...}``
 in ``conf/local/credentials.yml``; else, outside the ``prod`` environment, the project's local
 warehouse, an embedded PostgreSQL under ``data/warehouse`` started on demand

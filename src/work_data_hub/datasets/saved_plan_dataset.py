@@ -5,7 +5,7 @@ Example catalog entries::
 
     apply_plan.saved_plan:
       type: work_data_hub.datasets.saved_plan_dataset.SavedPlanDataset
-      filepath: ${runtime_params:plan, ""}
+      filepath: ${runtime_params:plan, null}
 
     apply_plan.ledger:
       type: work_data_hub.datasets.saved_plan_dataset.PlanLedgerDataset
@@ -61,7 +61,7 @@ class SavedPlanDataset(AbstractDataset[None, SavedPlan]):
 
     def load(self) -> SavedPlan:
         if not self._filepath:
-            raise PlanFileError(f"apply_plan needs the plan to check: {_HOW}")
+            raise PlanFileError(f"param 'plan' is missing: apply_plan checks a saved plan: {_HOW}")
         path = Path(self._filepath)
         if not path.is_file():
             raise PlanFileError(
