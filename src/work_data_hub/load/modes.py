@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from work_data_hub.load.sql import Statement, quote
+from work_data_hub.load.steps import Step
 
 ROWS_DELETED = "wdh.rows_deleted"
 ROWS_INSERTED = "wdh.rows_inserted"
@@ -83,7 +84,7 @@ def mode_statements(name: str, target: LoadTarget) -> list[Statement]:
     return LOAD_MODES[name].statements(target)
 
 
-def _counted(step: str, modifying_sql: str, setting: str) -> Statement:
+def _counted(step: Step, modifying_sql: str, setting: str) -> Statement:
     """``modifying_sql`` (a DELETE or INSERT) with its row count kept in ``setting``.
 
     Counted by ``GET DIAGNOSTICS`` in a DO block rather than ``RETURNING`` into a CTE, which
@@ -116,7 +117,7 @@ def insert_statement(target: LoadTarget, *, conflict: str = "") -> Statement:
     )
     if conflict:
         sql += f"\n{conflict}"
-    return _counted("insert", sql, ROWS_INSERTED)
+    return _counted(Step.INSERT, sql, ROWS_INSERTED)
 
 
 def delete_scope_statement(target: LoadTarget) -> Statement:
@@ -132,7 +133,7 @@ def delete_scope_statement(target: LoadTarget) -> Statement:
         f"DELETE FROM {target.table} AS target "
         f"USING (SELECT DISTINCT {scope} FROM {target.stage}) AS scope WHERE {matches}"
     )
-    return _counted("delete", sql, ROWS_DELETED)
+    return _counted(Step.DELETE, sql, ROWS_DELETED)
 
 
 @register_load_mode(
