@@ -1,6 +1,6 @@
 """Project settings. https://docs.kedro.org/en/stable/kedro_project_setup/settings.html"""
 
-from work_data_hub.config.project import ProjectConfigLoader
+from work_data_hub.config_loader import ProjectConfigLoader
 from work_data_hub.datasets.catalog import WorkDataHubCatalog
 from work_data_hub.hooks.progress import ProgressHooks
 from work_data_hub.hooks.run_context import RunContextHooks

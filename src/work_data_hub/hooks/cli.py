@@ -56,11 +56,8 @@ class DataSourcesCheck:
         if command_args[0] not in CHECKED_COMMANDS:
             return
         from work_data_hub.config import DataSourcesError  # noqa: PLC0415
-        from work_data_hub.config.project import (  # noqa: PLC0415
-            ConfigSyntaxError,
-            kedro_env,
-            load_domains,
-        )
+        from work_data_hub.config.project import kedro_env, load_domains  # noqa: PLC0415
+        from work_data_hub.config_loader import ConfigSyntaxError  # noqa: PLC0415
 
         try:
             load_domains(project_metadata.project_path, kedro_env(command_args))
