@@ -72,6 +72,8 @@ class LoadPlan:
     rows_rejected: int
     max_reject_ratio: float
     files: tuple[LoadedFile, ...] = field(default_factory=tuple)
+    # The SQL types of ``copy_columns`` (the stage's), for the rows' digest (load.rows_digest).
+    copy_types: tuple[str, ...] = ()
     # What the plan file's header shows, and the read-only query behind diff=true.
     summary: PlanSummary | None = None
     diff_query: DiffQuery | None = None
@@ -330,6 +332,10 @@ def build_load_plan(
         )
     loaded = _loaded_files(rows, files)
     staged_columns = [*domain.columns, "_source_file", "_source_row"]
+    staged_types = [
+        *(spec.type for spec in domain.columns.values()),
+        *(_LINEAGE_TYPES[name].split()[0] for name in ("_source_file", "_source_row")),
+    ]
     mode = LOAD_MODES[domain.mode]
     summary = build_plan_summary(
         domain=domain.name,
@@ -353,6 +359,7 @@ def build_load_plan(
         statements=(),
         rows=rows,
         copy_columns=tuple(staged_columns),
+        copy_types=tuple(staged_types),
         rows_to_insert=0,
         rows_read=rows_read,
         rows_rejected=rows_rejected,
@@ -378,7 +385,14 @@ def build_load_plan(
         f"{quote('_source_row')} integer",
     ]
     scope_index = create_scope_index_statement(domain)
-    subject = CheckSubject(domain.name, domain.table, domain.mode, summary.created_at, run_id)
+    subject = CheckSubject(
+        domain.name,
+        domain.table,
+        domain.mode,
+        summary.created_at,
+        run_id,
+        staged=tuple(zip(staged_columns, staged_types, strict=True)),
+    )
     statements = [
         Statement(Step.BEGIN, "BEGIN"),
         # First, so that the catalog lookups below see what a run this one waited for made.
@@ -405,6 +419,9 @@ def build_load_plan(
             f"COPY {stage} ({', '.join(quote(c) for c in staged_columns)}) FROM STDIN",
             copy_rows=True,
         ),
+        # The staged rows are the rows the plan declares (its digest, written after the rows),
+        # or the plan was edited: psql refuses it here too, before any row changes.
+        Statement(Step.CHECK_ROWS, guard_sql(subject, step="copy")),
     ]
     target = LoadTarget(
         table=quote(domain.table),
