@@ -24,7 +24,6 @@ from tests.support.database import physical_rows, psql_run, table_exists
 from work_data_hub.config import parse_domains
 from work_data_hub.load.plan import build_load_plan
 from work_data_hub.load.psql import render_psql
-from work_data_hub.load.rows_digest import CHUNK_ROWS
 
 pytestmark = pytest.mark.database
 
@@ -51,6 +50,7 @@ DOMAIN = parse_domains(
 # Each spelling the server stores differently from the COPY text, and text it stores as is.
 AMOUNTS = ["1234.50", "1e3", "+5", "007.5", "0.125", "-0.005", "-0.004", ".5", "5.", "-0", None]
 NOTES = ["tab\there", "line\nbreak", "back\\slash", "规模明细", "", None, "\\N", "-", "3:abc"]
+NOTES += ['say "hi"', "(a, b)", "full\u3000width", "no\xa0break", " ", "x\x0by"]
 
 
 def _rows(count: int) -> pl.DataFrame:
@@ -95,7 +95,7 @@ def _edited(plan: Path, old: bytes, new: bytes, count: int = 1) -> Path:
 def test_an_intact_plan_applies_with_psql_whatever_the_server_respells(
     tmp_path: Path, database_url: URL, db_connection: Any
 ) -> None:
-    count = 2 * CHUNK_ROWS + 7  # three chunks, the last one short
+    count = 3_007
     result = psql_run(str(_plan(tmp_path, count)), database_url)
     assert result.returncode == 0, result.stderr
     rows = physical_rows(db_connection, TABLE)

@@ -341,9 +341,9 @@ def _modified_rows(subject: CheckSubject, options: CheckOptions) -> CheckQuery:
     columns = [(quote(column), column_type) for column, column_type in subject.staged]
     sql = (
         "SELECT pg_catalog.format('the rows COPY staged have digest %s, the plan declares %s',"
-        f" staged.digest, {declared}) AS message, NULL::text AS hint\n"
-        f"        FROM ({digest_sql(stage, columns)}) AS staged\n"
-        f"        WHERE staged.digest <> {declared}"
+        f" computed.digest, {declared}) AS message, NULL::text AS hint\n"
+        f"        FROM ({digest_sql(stage, columns)}) AS computed\n"
+        f"        WHERE computed.digest <> {declared}"
     )
     return CheckQuery(MODIFIED_ROWS, sql)
 

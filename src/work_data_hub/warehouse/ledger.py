@@ -65,8 +65,7 @@ class LoadLedger:
             if not hasattr(exc, "pgcode") or self._address is None:
                 raise
             raise LedgerReadError(
-                f"{domain}: cannot read the load ledger {LEDGER_TABLE}: "
-                f"{server_reason(exc, self._address.url)}"
+                f"{domain}: cannot read the load ledger {LEDGER_TABLE}: {server_reason(exc)}"
             ) from None
         finally:
             self.close()
