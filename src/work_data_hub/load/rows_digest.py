@@ -10,9 +10,10 @@ Both sides hash the same text per row: the staged row as PostgreSQL writes a row
 ``ROW(...)::text`` (``(2024-11-01,P0001,"a, b",,0.055000)``: values in the column type's output
 form, quoted where they hold a comma, parenthesis, quote, backslash or white space, NULL as
 nothing, an empty text as ``""``), with each date as its day number from 2000-01-01 (a date's
-text depends on the server's DateStyle). The digest is the ``md5`` of the rows' ``md5`` digests
-in COPY order: the writer hashes each slice of rows as it writes it (no second read of the
-payload), and the server holds 32 bytes a row, never the rows' text.
+text depends on the server's DateStyle). Rows are hashed in COPY order in chunks of
+:data:`CHUNK_ROWS` (``md5`` of the chunk's rows joined by newlines) and the digest is the
+``md5`` of the chunks' digests: the writer hashes each slice of rows as it writes it (no second
+read of the payload), and the server holds one chunk's text at a time.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from work_data_hub.load.sql import literal
 # Where the plan's SQL names the declared digest before the rows are written; the writer puts
 # the digest there in the statements after the COPY, which it writes once the rows are hashed.
 ROWS_DIGEST_PLACEHOLDER = "<rows digest>"
+CHUNK_ROWS = 10_000
 _DAY_ZERO = "2000-01-01"
 _NUMERIC = re.compile(r"^numeric\((\d+),(\d+)\)$")
 # Number text PostgreSQL prints back as is once padded to the scale: no sign but `-`, no
@@ -44,15 +46,20 @@ def digest_sql(stage: str, columns: list[tuple[str, str]]) -> str:
 
     ``columns``: each staged column (quoted) and its SQL type. A temporary table filled by one
     COPY is scanned in the order the rows went in (as :func:`work_data_hub.load.modes.
-    insert_statement` relies on), and an aggregate over a scan takes the rows in that order.
+    insert_statement` relies on), so ``row_number() OVER ()`` numbers them in COPY order.
     """
     values = ", ".join(
         f"staged.{column} - DATE '{_DAY_ZERO}'" if column_type == "date" else f"staged.{column}"
         for column, column_type in columns
     )
     return (
-        "SELECT pg_catalog.md5(COALESCE(pg_catalog.string_agg("
-        f"pg_catalog.md5(ROW({values})::text), ''), '')) AS digest FROM {stage} AS staged"
+        "SELECT pg_catalog.md5(COALESCE(pg_catalog.string_agg(chunk.digest, '' ORDER BY "
+        "chunk.number), '')) AS digest\n"
+        f"        FROM (SELECT numbered.position / {CHUNK_ROWS} AS number, pg_catalog.md5("
+        "pg_catalog.string_agg(numbered.line, E'\\n' ORDER BY numbered.position)) AS digest\n"
+        "            FROM (SELECT pg_catalog.row_number() OVER () - 1 AS position, "
+        f"ROW({values})::text AS line\n"
+        f"                FROM {stage} AS staged) AS numbered GROUP BY 1) AS chunk"
     )
 
 
@@ -79,19 +86,24 @@ def _numbers(text: pl.Series, scale: int) -> pl.Series:
     to ``scale`` decimals, padded to them; ``integer`` is scale 0).
 
     Most values need only their fraction padded, in native code; the few others (an exponent,
-    a ``+`` sign, leading zeros, more decimals than the scale) are rounded by
+    a ``+`` sign, leading zeros, more decimals than the scale, a negative zero) are rounded by
     :class:`~decimal.Decimal`, one by one.
     """
-    parts = text.str.extract_groups(r"^(-?)([0-9]+)(?:\.([0-9]*))?$")
-    sign, whole = parts.struct.field("1"), parts.struct.field("2")
-    fraction = parts.struct.field("3").fill_null("")
-    plain = (text.str.contains(_PLAIN_NUMBER) & (fraction.str.len_chars() <= scale)).fill_null(True)
-    zero = (whole.str.contains("^0+$") & ~fraction.str.contains("[1-9]")).fill_null(False)
-    sign = pl.select(pl.when(pl.lit(zero)).then(pl.lit("")).otherwise(sign)).to_series()
-    printed = sign + whole
-    if scale:
-        printed = printed + "." + fraction.str.pad_end(scale, "0")
-    others = (~plain).arg_true()
+    value = pl.lit(text)
+    point = value.str.find(".", literal=True)
+    decimals = (value.str.len_chars().cast(pl.Int64) - point - 1).fill_null(0)
+    padded = (
+        pl.when(point.is_null())
+        .then(value + ("." + "0" * scale if scale else ""))
+        .otherwise(value.str.pad_end(value.str.len_chars() + scale - decimals, "0"))
+    )
+    plain = (
+        value.str.contains(_PLAIN_NUMBER) & (decimals <= scale) & ~value.str.contains("^-0*[.]?0*$")
+    )
+    printed, plain_values = pl.select(
+        padded.alias("p"), plain.fill_null(True).alias("k")
+    ).get_columns()
+    others = (~plain_values).arg_true()
     if not len(others):
         return printed
     quantum = Decimal(1).scaleb(-scale)
@@ -107,24 +119,24 @@ def _printed(number: Decimal) -> str:
 
 
 def row_texts(rows: pl.DataFrame, columns: list[tuple[str, str]]) -> pl.Series:
-    """Each row's text, as ``ROW(...)::text`` gives it on the server (see :func:`digest_sql`)."""
+    """Each row's text, as ``ROW(...)::text`` gives it on the server (see :func:`digest_sql`).
+
+    Only text can need quoting (numbers and day numbers are digits, ``-`` and ``.``), and only
+    a column holding such a value pays for it.
+    """
     fields = []
     for column, column_type in columns:
-        value = pl.lit(canonical_text(rows[column], column_type))
-        quoted = (
-            '"'
-            + value.str.replace_all("\\", "\\\\", literal=True).str.replace_all(
+        value = canonical_text(rows[column], column_type)
+        if column_type == "text" and value.str.contains(_QUOTED_IN_A_ROW).any():
+            escaped = value.str.replace_all("\\", "\\\\", literal=True).str.replace_all(
                 '"', '""', literal=True
             )
-            + '"'
-        )
-        fields.append(
-            pl.when(value.is_null())
-            .then(pl.lit(""))
-            .when(value.str.contains(_QUOTED_IN_A_ROW))
-            .then(quoted)
-            .otherwise(value)
-        )
+            value = pl.select(
+                pl.when(pl.lit(value).str.contains(_QUOTED_IN_A_ROW))
+                .then('"' + pl.lit(escaped) + '"')
+                .otherwise(pl.lit(value))
+            ).to_series()
+        fields.append(pl.lit(value).fill_null(""))
     text = pl.concat_str(fields, separator=",") if fields else pl.lit("")
     return rows.select(("(" + text + ")").alias("row")).to_series()
 
@@ -134,12 +146,27 @@ class RowsDigest:
 
     def __init__(self, columns: list[tuple[str, str]]) -> None:
         self._columns = columns
-        self._digest = hashlib.md5(usedforsecurity=False)
+        self._chunks = hashlib.md5(usedforsecurity=False)
+        self._pending: list[pl.Series] = []
+        self._pending_rows = 0
 
     def update(self, rows: pl.DataFrame) -> None:
-        update = self._digest.update
-        for text in row_texts(rows, self._columns).to_list():
-            update(hashlib.md5(text.encode("utf-8"), usedforsecurity=False).hexdigest().encode())
+        texts = row_texts(rows, self._columns)
+        while len(texts):
+            taken = texts.slice(0, CHUNK_ROWS - self._pending_rows)
+            self._pending.append(taken)
+            self._pending_rows += len(taken)
+            texts = texts.slice(len(taken))
+            if self._pending_rows == CHUNK_ROWS:
+                self._close_chunk()
+
+    def _close_chunk(self) -> None:
+        text = pl.concat(self._pending).str.join("\n").item()
+        chunk = hashlib.md5(text.encode("utf-8"), usedforsecurity=False).hexdigest()
+        self._chunks.update(chunk.encode("ascii"))
+        self._pending, self._pending_rows = [], 0
 
     def hexdigest(self) -> str:
-        return self._digest.hexdigest()
+        if self._pending_rows:
+            self._close_chunk()
+        return self._chunks.hexdigest()
