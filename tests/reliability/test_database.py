@@ -12,7 +12,6 @@ import subprocess
 import sys
 import textwrap
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -366,21 +365,6 @@ def test_with_another_schema_first_the_message_names_the_schema_qualified_table(
     finally:
         with baseline.connection.cursor() as cursor:
             cursor.execute("DROP SCHEMA scratch CASCADE")
-
-
-@pytest.fixture
-def loader_role(baseline: Baseline) -> Any:
-    """A role with only SELECT/INSERT/DELETE on the table and SELECT/INSERT on the ledger."""
-    name = f"wdh_loader_{uuid.uuid4().hex[:8]}"
-    with baseline.connection.cursor() as cursor:
-        cursor.execute(f"CREATE ROLE {name} LOGIN")
-        cursor.execute(f"GRANT USAGE ON SCHEMA public TO {name}")
-        cursor.execute(f"GRANT SELECT, INSERT, DELETE ON {TABLE} TO {name}")
-        cursor.execute(f"GRANT SELECT, INSERT ON wdh_loads TO {name}")
-    yield name
-    with baseline.connection.cursor() as cursor:
-        cursor.execute(f"DROP OWNED BY {name}")
-        cursor.execute(f"DROP ROLE {name}")
 
 
 def test_a_least_privilege_loader_can_load_into_existing_objects(

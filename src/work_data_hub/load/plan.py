@@ -98,6 +98,17 @@ def _do_block(purpose: Step, body: str) -> Statement:
     return Statement(purpose, f"DO {tag}{body}{tag}")
 
 
+def no_schema_hint(user: str) -> str:
+    """What to do when the role's search_path names no existing schema (``user``: the role)."""
+    return (
+        f"Set the search_path to the warehouse schema: ALTER ROLE {user} SET search_path = "
+        "public (your schema), or add ?options=-csearch_path%3Dpublic to WDH_DATABASE__URI."
+    )
+
+
+_HINT_BEFORE_ROLE, _HINT_AFTER_ROLE = no_schema_hint("\x00").split("\x00")
+
+
 def pin_schema_statement(domain: DomainConfig) -> Statement:
     """Pin this transaction's search_path to the target's schema, then ``pg_temp``.
 
@@ -116,10 +127,10 @@ BEGIN
         AND NOT namespace.nspname LIKE 'pg\\_temp\\_%';
     target_schema := COALESCE(target_schema, pg_catalog.current_schema());
     IF target_schema IS NULL THEN
-        RAISE EXCEPTION 'no schema for table %: the search_path (%) names no existing schema',
-            {literal(domain.table)}, pg_catalog.current_setting('search_path')
-            USING HINT = 'set the role''s search_path (ALTER ROLE ... SET search_path) '
-                         'to the warehouse schema';
+        RAISE EXCEPTION 'no schema for table %: the search_path of role % (%) names no existing schema',
+            {literal(domain.table)}, current_user, pg_catalog.current_setting('search_path')
+            USING HINT = {literal(_HINT_BEFORE_ROLE)} || pg_catalog.quote_ident(current_user)
+                         || {literal(_HINT_AFTER_ROLE)};
     END IF;
     IF NOT pg_catalog.has_database_privilege(pg_catalog.current_database(), 'TEMPORARY') THEN
         RAISE EXCEPTION 'role % may not create the temporary stage table', current_user
