@@ -70,6 +70,8 @@ def declared_digest_sql() -> str:
 def canonical_text(values: pl.Series, column_type: str) -> pl.Series:
     """The values (COPY text, as the plan writes them) as PostgreSQL prints them once staged."""
     text = values.cast(pl.String)
+    if values.dtype.is_integer():
+        return text  # already as PostgreSQL prints an integer (the lineage's row numbers)
     numeric = _NUMERIC.match(column_type)
     if numeric:
         return _numbers(text, int(numeric.group(2)))
