@@ -1,8 +1,8 @@
 """The repository says what holds, not how it came to be, and cites only files it has.
 
 A reader of the docs, the tests or a comment needs the guarantee or the target itself; a
-reference to a ticket or a stage of the work ("since ticket 16", "until then") tells them
-nothing and goes stale. A file named in a comment or a page exists in the repository (files a
+reference to a ticket, or to what held before some stage of the work, tells them nothing and
+goes stale. A file named in a comment or a page exists in the repository (files a
 person creates, under conf/local/, excepted).
 """
 
