@@ -60,6 +60,10 @@ def test_thousands_separators_in_groups_of_three_are_removed(cell: str, value: s
     assert _rule("decimal", [cell]) == ([value], [None])
 
 
+def test_a_comma_in_text_that_is_no_number_anyway_is_not_called_ambiguous() -> None:
+    assert _rule("decimal", ["12,5OO.00"]) == ([None], ["not a number"])
+
+
 def test_a_percentage_keeps_its_thousands_and_refuses_a_decimal_comma() -> None:
     values, errors = _rule("rate", ["1,234.5%", "5,5%"])
     assert values == ["12.345", None]

@@ -337,8 +337,10 @@ def _decimal(given: RuleInput, options: DecimalOptions, *, percent: bool) -> Rul
     if len(messy_rows):
         messy = rules.normalised(cells.gather(messy_rows)).str.replace_all(_CURRENCY_AND_SPACES, "")
         commas = messy.str.contains(",", literal=True) & ~messy.str.contains(_THOUSANDS)
-        ambiguous = ambiguous.scatter(messy_rows, commas.fill_null(False))
         messy = messy.str.replace_all(",", "", literal=True)
+        # Ambiguous only where the commas are all that stands between the text and a number.
+        commas = commas & messy.str.strip_suffix("%").str.contains(rules.NUMBER)
+        ambiguous = ambiguous.scatter(messy_rows, commas.fill_null(False))
         text = text.scatter(messy_rows, messy.str.strip_suffix("%"))
         is_percent = is_percent.scatter(messy_rows, messy.str.ends_with("%").fill_null(False))
     numeric = ~ambiguous & (plain | text.str.contains(rules.NUMBER).fill_null(False))
