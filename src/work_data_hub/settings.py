@@ -1,6 +1,7 @@
 """Project settings. https://docs.kedro.org/en/stable/kedro_project_setup/settings.html"""
 
-from work_data_hub.config_loader import ProjectConfigLoader
+from work_data_hub.conf_files import CONFIG_LOADER_ARGS as PROJECT_LOADER_ARGS
+from work_data_hub.conf_files import ProjectConfigLoader
 from work_data_hub.datasets.catalog import WorkDataHubCatalog
 from work_data_hub.hooks.progress import ProgressHooks
 from work_data_hub.hooks.run_context import RunContextHooks
@@ -25,14 +26,7 @@ HOOKS = (RunContextHooks(), RunReportHooks(), RunLogHooks(), ProgressHooks(), Wa
 # Parameters kept without Kedro's copy-mode guess, which imports pandas (datasets/catalog.py).
 DATA_CATALOG_CLASS = WorkDataHubCatalog
 
-# Kedro's loader, whose YAML syntax errors show the line at fault and why.
+# Declared below config/, which reads data_sources.yml with the same loader before Kedro starts;
+# its YAML syntax errors show the line at fault and why.
 CONFIG_LOADER_CLASS = ProjectConfigLoader
-CONFIG_LOADER_ARGS = {
-    "base_env": "base",
-    "default_run_env": "local",
-    "config_patterns": {
-        "data_sources": ["data_sources*", "data_sources*/**"],
-        "mappings": ["mappings*", "mappings*/**"],
-        "globals": ["globals*", "globals*/**"],
-    },
-}
+CONFIG_LOADER_ARGS = PROJECT_LOADER_ARGS

@@ -15,8 +15,8 @@ import pytest
 from tests.support.cli import run_kedro
 from tests.support.workbooks import write_garbage
 from work_data_hub import settings
+from work_data_hub.conf_files import ConfigSyntaxError, ProjectConfigLoader
 from work_data_hub.config.project import load_domains
-from work_data_hub.config_loader import ConfigSyntaxError, ProjectConfigLoader
 
 BROKEN = "2024_11_受托业绩.xlsx"
 

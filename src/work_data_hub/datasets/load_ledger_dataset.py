@@ -11,7 +11,7 @@ from typing import Any
 
 from kedro.io import AbstractDataset, DatasetError
 
-from work_data_hub.datasets.postgres_load_dataset import strict_bool
+from work_data_hub.datasets.flags import strict_bool
 from work_data_hub.load.ledger import LEDGER_TABLE
 from work_data_hub.warehouse.client import WarehouseClient
 from work_data_hub.warehouse.ledger import LedgerReadError, LoadLedger

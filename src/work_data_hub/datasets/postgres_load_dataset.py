@@ -9,6 +9,8 @@ from typing import Any
 
 from kedro.io import AbstractVersionedDataset, DatasetError, Version
 
+from work_data_hub.datasets.flags import strict_bool
+from work_data_hub.datasets.no_delivery import WritesNothingWithoutDelivery
 from work_data_hub.datasets.owner_only import open_owner_only
 from work_data_hub.errors import WorkDataHubError
 from work_data_hub.load.plan import LoadPlan
@@ -28,16 +30,7 @@ class RejectedRowsError(WorkDataHubError, DatasetError):
     """Too many rejected rows for an execute run; nothing was loaded."""
 
 
-def strict_bool(value: object, name: str) -> bool:
-    if isinstance(value, bool):
-        return value
-    raise DatasetError(
-        f"{name} must be true or false (as in --params execute=true), got {value!r} "
-        f"of type {type(value).__name__}"
-    )
-
-
-class PostgresLoadDataset(AbstractVersionedDataset[LoadPlan, bytes]):
+class PostgresLoadDataset(WritesNothingWithoutDelivery, AbstractVersionedDataset[LoadPlan, bytes]):
     """Saves a :class:`~work_data_hub.load.plan.LoadPlan`: always as a versioned psql script,
     and, when ``execute`` is true, also by running the same statements in one transaction.
 
@@ -65,7 +58,24 @@ class PostgresLoadDataset(AbstractVersionedDataset[LoadPlan, bytes]):
     (never the password); the connection is closed on every path. With rejected rows above
     the plan's ``max_reject_ratio`` nothing connects: :class:`RejectedRowsError`. What
     PostgreSQL reported (rows deleted and inserted, transaction seconds) is in ``last_result``,
-    which the run-report hook copies.
+    which the run-report hook copies. A plan of a domain without a delivery
+    (``LoadPlan.no_delivery``) writes no file and connects nowhere; ``last_result`` is None.
+
+    Args:
+        filepath: Where the plan file is written (a folder of versions when versioned).
+        execute: Whether to apply the plan just written; ``true`` or ``false`` only.
+        diff: Whether to count, read-only, what the plan would change (and run its checks).
+        rejects_filepath: The rejects dataset's path, named in the plan's summary.
+        credentials: The ``warehouse`` credentials entry (``con``), if any.
+        connect_timeout: Seconds to wait for the server when connecting.
+        statement_timeout_ms: ``statement_timeout`` of the applying session (0: none).
+        version: Kedro's load and save versions.
+        metadata: Kedro's free-form metadata (Kedro-Viz shows it).
+
+    Raises:
+        DatasetError: ``execute`` or ``diff`` is not a boolean.
+        RejectedRowsError: On ``save`` with ``execute``, too many rows were rejected.
+        LoadFailedError: On ``save``, the warehouse refused the plan; nothing was loaded.
     """
 
     def __init__(
@@ -109,6 +119,11 @@ class PostgresLoadDataset(AbstractVersionedDataset[LoadPlan, bytes]):
         return Path(self._get_load_path()).read_bytes()
 
     def save(self, data: LoadPlan) -> None:
+        if data.no_delivery:
+            self.last_result = None
+            self._skip_save()
+            return
+        self._wrote()
         path = Path(self._get_save_path())
         summary = data.summary
         if summary is not None:

@@ -55,9 +55,9 @@ class DataSourcesCheck:
         _refuse_outside_the_root(Path(project_metadata.project_path))
         if command_args[0] not in CHECKED_COMMANDS:
             return
+        from work_data_hub.conf_files import ConfigSyntaxError  # noqa: PLC0415
         from work_data_hub.config import DataSourcesError  # noqa: PLC0415
         from work_data_hub.config.project import kedro_env, load_domains  # noqa: PLC0415
-        from work_data_hub.config_loader import ConfigSyntaxError  # noqa: PLC0415
 
         try:
             load_domains(project_metadata.project_path, kedro_env(command_args))

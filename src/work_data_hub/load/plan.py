@@ -2,7 +2,7 @@
 
 Plan mode writes this list as a psql script and execute mode runs that very file through the
 driver, so the two cannot drift. The rows stay where cleaning kept them (one part per file,
-see :mod:`work_data_hub.cleaning.rows`) until the plan file is written, a slice at a time.
+see :mod:`work_data_hub.rows`) until the plan file is written, a slice at a time.
 Identifiers are quoted by SQLAlchemy's PostgreSQL dialect (no driver is imported); values
 travel only inside the COPY rows and as quoted literals of the ledger row.
 
@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
-from work_data_hub.cleaning.rows import CleanRows
 from work_data_hub.config import LINEAGE_COLUMNS, DomainConfig
 from work_data_hub.config.domains import primary_key_name, scope_index_name, stage_table
 from work_data_hub.load.checks import CheckSubject, check_queries, guard_block, guard_sql
@@ -39,6 +38,7 @@ from work_data_hub.load.modes import mode_statements as _mode_statements
 from work_data_hub.load.sql import Statement, literal, quote, text_array
 from work_data_hub.load.steps import Step
 from work_data_hub.load.summary import PlanSummary, build_plan_summary
+from work_data_hub.rows import CleanRows
 
 __all__ = ["LoadPlan", "LoadedFile", "Statement", "build_load_plan", "lock_key"]
 
@@ -77,6 +77,8 @@ class LoadPlan:
     # What the plan file's header shows, and the read-only query behind diff=true.
     summary: PlanSummary | None = None
     diff_query: DiffQuery | None = None
+    # The domain had nothing to read (DOMAINS.md, Discovery): the plan is not written at all.
+    no_delivery: bool = False
 
     @property
     def reject_ratio(self) -> float:

@@ -1,8 +1,9 @@
-"""Kedro's config loader for this project: a YAML syntax error names the line at fault.
+"""How the conf files are found and read: the loader and its arguments settings.py gives Kedro.
 
-Kept out of :mod:`work_data_hub.config` (which validates what the files declare): ``settings``
-imports this for every ``kedro`` command, ``kedro --version`` included, so it imports only
-PyYAML and Kedro's loader.
+A bottom-floor module, so that config/ reads data_sources.yml with the very loader Kedro uses
+without importing settings.py (which imports every hook), and ``kedro --version`` (which loads
+settings.py) imports no configuration models. The loader is Kedro's, whose YAML syntax errors
+name the line at fault, show it and say why (:class:`ProjectConfigLoader`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,16 @@ import yaml
 from kedro.config import OmegaConfigLoader
 
 from work_data_hub.errors import WorkDataHubError
+
+CONFIG_LOADER_ARGS: dict[str, Any] = {
+    "base_env": "base",
+    "default_run_env": "local",
+    "config_patterns": {
+        "data_sources": ["data_sources*", "data_sources*/**"],
+        "mappings": ["mappings*", "mappings*/**"],
+        "globals": ["globals*", "globals*/**"],
+    },
+}
 
 
 class ConfigSyntaxError(WorkDataHubError, ValueError):
