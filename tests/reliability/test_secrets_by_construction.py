@@ -23,7 +23,8 @@ from tests.conftest import fresh_database
 from tests.reliability.support import run_domain, trustee_rows, write_workbook
 from tests.support.cli import run_kedro
 from tests.support.database import closed_port
-from work_data_hub.config.warehouse import WarehouseConfigError, resolve_url
+from work_data_hub.config.warehouse import WarehouseConfigError
+from work_data_hub.warehouse.address import resolve_url
 
 pytestmark = pytest.mark.database
 
