@@ -10,7 +10,7 @@ Both sides hash the same text per row: the staged row as PostgreSQL writes a row
 ``ROW(...)::text`` (``(2024-11-01,P0001,"a, b",,0.055000)``: values in the column type's output
 form, quoted where they hold a comma, parenthesis, quote, backslash or white space, NULL as
 nothing, an empty text as ``""``), with each date as its day number from 2000-01-01 (a date's
-text depends on the server's DateStyle). Rows are hashed in COPY order in chunks of
+text depends on the server's DateStyle), as UTF-8 whatever the server's encoding. Rows are hashed in COPY order in chunks of
 :data:`CHUNK_ROWS` (``md5`` of the chunk's rows joined by newlines) and the digest is the
 ``md5`` of the chunks' digests: the writer hashes each slice of rows as it writes it (no second
 read of the payload), and the server holds one chunk's text at a time.
@@ -56,7 +56,8 @@ def digest_sql(stage: str, columns: list[tuple[str, str]]) -> str:
         "SELECT pg_catalog.md5(COALESCE(pg_catalog.string_agg(chunk.digest, '' ORDER BY "
         "chunk.number), '')) AS digest\n"
         f"        FROM (SELECT numbered.position / {CHUNK_ROWS} AS number, pg_catalog.md5("
-        "pg_catalog.string_agg(numbered.line, E'\\n' ORDER BY numbered.position)) AS digest\n"
+        "pg_catalog.convert_to(pg_catalog.string_agg(numbered.line, E'\\n' ORDER BY "
+        "numbered.position), 'UTF8')) AS digest\n"
         "            FROM (SELECT pg_catalog.row_number() OVER () - 1 AS position, "
         f"ROW({values})::text AS line\n"
         f"                FROM {stage} AS staged) AS numbered GROUP BY 1) AS chunk"
