@@ -10,10 +10,11 @@ Both sides hash the same text per row: the staged row as PostgreSQL writes a row
 ``ROW(...)::text`` (``(2024-11-01,P0001,"a, b",,0.055000)``: values in the column type's output
 form, quoted where they hold a comma, parenthesis, quote, backslash or white space, NULL as
 nothing, an empty text as ``""``), with each date as its day number from 2000-01-01 (a date's
-text depends on the server's DateStyle), as UTF-8 whatever the server's encoding. Rows are hashed in COPY order in chunks of
-:data:`CHUNK_ROWS` (``md5`` of the chunk's rows joined by newlines) and the digest is the
-``md5`` of the chunks' digests: the writer hashes each slice of rows as it writes it (no second
-read of the payload), and the server holds one chunk's text at a time.
+text depends on the server's DateStyle), in UTF-8 whatever the server's encoding. Rows are
+hashed in COPY order in chunks of :data:`CHUNK_ROWS` (``md5`` of the chunk's rows joined by
+newlines) and the digest is the ``md5`` of the chunks' digests: the writer hashes each slice of
+rows as it writes it (no second read of the payload), and the server holds one chunk's text at
+a time.
 """
 
 from __future__ import annotations
