@@ -85,7 +85,7 @@ HERE = Path(__file__).resolve().parent
 PROJECT_ROOT = HERE.parent
 OUTPUT = HERE / "output"
 SAMPLE_INBOX = PROJECT_ROOT / "data" / "01_raw"  # the committed sample inbox
-# The code before the columnar engine (issue 15): the `arch` layout, as merged.
+# The code before the columnar engine: the `arch` layout, as merged.
 BASELINE_COMMIT = "7fd21b8e533efbaada0fe56a6897586c8f918cb6"
 SHEET_DATA_ROWS = 1_048_575  # Excel's 1,048,576 rows less the header
 # Rows with a bad cell (one in 20,000) are rejected; execute tolerates that share.
@@ -115,7 +115,7 @@ DOMAINS = {
     ),
 }
 
-# Issue 15's targets: (name, ratio's meaning, limit, "max" = at most / "min" = at least).
+# The performance targets: (name, ratio's meaning, limit, "max" = at most / "min" = at least).
 TARGETS = {
     "speedup": ("trustee execute vs (a) old recipe", 12.0, "min"),
     "speedup_stretch": ("trustee execute vs (a) old recipe, stretch", 16.0, "min"),
@@ -864,7 +864,7 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument(
         "--baseline",
         default=BASELINE_COMMIT,
-        help="git commit the sample run is compared with (default: the code before issue 15)",
+        help="git commit the sample run is compared with (default: the code before the columnar engine)",
     )
     parser.add_argument("--rounds", type=int, default=3, help="sample pairs (default 3)")
     parser.add_argument(
@@ -970,7 +970,7 @@ def report(bench: Bench, server_text: str, total: float) -> str:
     lines += [f"* {note}" for note in dict.fromkeys(bench.notes)]
     lines += [
         "",
-        "| target (issue 15) | measured | limit | holds | same ratio in CPU s | measured how |",
+        "| target | measured | limit | holds | same ratio in CPU s | measured how |",
         "|---|---:|---:|---|---:|---|",
     ]
     for name, (meaning, limit, kind) in TARGETS.items():

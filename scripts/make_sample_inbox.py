@@ -135,7 +135,7 @@ BRANCHES = ["北京", "上海", "湖北", "新疆", "广东", "江苏", "西藏"
 
 
 def _month_cell(year: int, month: int, index: int) -> object:
-    """The same month in the spellings departments use (DOMAINS.md, annuity_performance)."""
+    """The same month in the spellings departments use (docs/contract.md, annuity_performance)."""
     spellings: list[object] = [
         dt.datetime(year, month, 1),
         f"{year}{month:02d}",

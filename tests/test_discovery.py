@@ -1,4 +1,4 @@
-"""Discovery (DOMAINS.md "Discovery"): which files belong to a domain and which are read."""
+"""Discovery (docs/contract.md "Discovery"): which files belong to a domain and which are read."""
 
 from __future__ import annotations
 
@@ -141,7 +141,7 @@ def test_two_digit_years_mean_20yy() -> None:
 
 
 def test_configured_pattern_tries_two_digit_months_before_one_digit_months() -> None:
-    """DOMAINS.md: `1[0-2]` before `0?[1-9]`, so that `2024_11_...` is November."""
+    """docs/contract.md: `1[0-2]` before `0?[1-9]`, so that `2024_11_...` is November."""
     month_group = re.search(r"\(\?P<month>([^)]*)\)", TRUSTEE.pattern)
     assert month_group is not None
     alternatives = month_group.group(1).split("|")

@@ -53,9 +53,27 @@ def user_error(exc: BaseException) -> WorkDataHubError | None:
     return None
 
 
+class _NodeFailureOfUserMistake(logging.Filter):
+    """Drop Kedro's "Node ... failed with error" record for a user mistake: the run ends with
+    that mistake's message (``short_errors``), so printing it before too says it twice.
+
+    Kedro logs that record inside the ``except`` block that re-raises, so the exception being
+    handled is the node's.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not str(record.msg).startswith("Node %s failed with error"):
+            return True
+        return user_error(sys.exc_info()[1] or Exception()) is None
+
+
 @contextmanager
 def short_errors(verbose: bool) -> Iterator[None]:
     """Turn a user mistake into its message and exit code 1; let anything else through."""
+    node_failures = logging.getLogger("kedro.pipeline.node")
+    once = _NodeFailureOfUserMistake()
+    if not verbose:
+        node_failures.addFilter(once)
     try:
         yield
     except Exception as exc:
@@ -65,6 +83,8 @@ def short_errors(verbose: bool) -> Iterator[None]:
         # The message is the last thing printed (`kedro run --help` names the verbose switch).
         click.secho(f"Error: {error}", err=True, fg="red")
         sys.exit(1)
+    finally:
+        node_failures.removeFilter(once)
 
 
 def plain_logs_off_terminal() -> None:

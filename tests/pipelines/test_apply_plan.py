@@ -1,5 +1,5 @@
-"""Review, then apply exactly what was reviewed (issue 12), as a user runs it: plan, diff, check,
-apply; one test per "Done when" line, on the sample inbox against the real PostgreSQL."""
+"""Reviewed is applied: review, then apply exactly what was reviewed, as a user runs it (plan,
+diff, check, apply), on the sample inbox against the real PostgreSQL."""
 
 from __future__ import annotations
 

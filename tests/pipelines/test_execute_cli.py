@@ -147,7 +147,7 @@ def test_an_unreachable_database_stops_the_run_without_showing_the_password(
     for path in written:
         assert PASSWORD.encode() not in path.read_bytes(), path
     # The first domain to load (annuity_performance) failed; this one had started and was
-    # stopped by that failure, with no error of its own (issue 16.6).
+    # stopped by that failure, with no error of its own.
     domains = _report(project_copy)["domains"]
     assert domains["annuity_performance"]["status"] == "failed"
     assert domains[TABLE]["status"] == "stopped" and "error" not in domains[TABLE]

@@ -6,6 +6,7 @@ before each test, which costs milliseconds where a fresh database costs most of 
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,3 +53,18 @@ def baseline(tmp_path: Path, shared_database: URL, shared_connection: Any) -> Ba
         cursor.execute(f"DROP TABLE IF EXISTS {quote(TABLE)}, wdh_loads")
     digest, reporting = load_baseline(tmp_path, shared_database, shared_connection)
     return Baseline(shared_database, shared_connection, digest, reporting)
+
+
+@pytest.fixture
+def loader_role(baseline: Baseline) -> Any:
+    """A role with only SELECT/INSERT/DELETE on the table and SELECT/INSERT on the ledger."""
+    name = f"wdh_loader_{uuid.uuid4().hex[:8]}"
+    with baseline.connection.cursor() as cursor:
+        cursor.execute(f"CREATE ROLE {name} LOGIN")
+        cursor.execute(f"GRANT USAGE ON SCHEMA public TO {name}")
+        cursor.execute(f"GRANT SELECT, INSERT, DELETE ON {TABLE} TO {name}")
+        cursor.execute(f"GRANT SELECT, INSERT ON wdh_loads TO {name}")
+    yield name
+    with baseline.connection.cursor() as cursor:
+        cursor.execute(f"DROP OWNED BY {name}")
+        cursor.execute(f"DROP ROLE {name}")

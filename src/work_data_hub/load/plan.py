@@ -18,13 +18,14 @@ import datetime as dt
 import hashlib
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import polars as pl
 
 from work_data_hub.config import LINEAGE_COLUMNS, DomainConfig
 from work_data_hub.config.business_checks import BusinessCheckResult
 from work_data_hub.config.checks import ACCEPT_CHECKS
+from work_data_hub.config.domains import primary_key_name, scope_index_name, stage_table
 from work_data_hub.load.business_checks import final_results, with_accepted
 from work_data_hub.load.checks import (
     BusinessSelect,
@@ -80,13 +81,15 @@ class LoadPlan:
     rows_rejected: int
     max_reject_ratio: float
     files: tuple[LoadedFile, ...] = field(default_factory=tuple)
+    # The SQL types of ``copy_columns`` (the stage's), for the rows' digest (load.rows_digest).
+    copy_types: tuple[str, ...] = ()
     # What the plan file's header shows, and the read-only query behind diff=true.
     summary: PlanSummary | None = None
     diff_query: DiffQuery | None = None
     # What the plan's checks read (its business checks' SELECTs included), for the read-only
     # verdict when the warehouse is read (diff=true, execute=true).
     check_subject: CheckSubject | None = None
-    # The domain had nothing to read (DOMAINS.md, Discovery): the plan is not written at all.
+    # The domain had nothing to read (docs/contract.md, Discovery): the plan is not written at all.
     no_delivery: bool = False
 
     @property
@@ -109,6 +112,17 @@ def _do_block(purpose: Step, body: str) -> Statement:
     return Statement(purpose, f"DO {tag}{body}{tag}")
 
 
+def no_schema_hint(user: str) -> str:
+    """What to do when the role's search_path names no existing schema (``user``: the role)."""
+    return (
+        f"Set the search_path to the warehouse schema: ALTER ROLE {user} SET search_path = "
+        "public (your schema), or add ?options=-csearch_path%3Dpublic to WDH_DATABASE__URI."
+    )
+
+
+_HINT_BEFORE_ROLE, _HINT_AFTER_ROLE = no_schema_hint("\x00").split("\x00")
+
+
 def pin_schema_statement(domain: DomainConfig) -> Statement:
     """Pin this transaction's search_path to the target's schema, then ``pg_temp``.
 
@@ -127,10 +141,10 @@ BEGIN
         AND NOT namespace.nspname LIKE 'pg\\_temp\\_%';
     target_schema := COALESCE(target_schema, pg_catalog.current_schema());
     IF target_schema IS NULL THEN
-        RAISE EXCEPTION 'no schema for table %: the search_path (%) names no existing schema',
-            {literal(domain.table)}, pg_catalog.current_setting('search_path')
-            USING HINT = 'set the role''s search_path (ALTER ROLE ... SET search_path) '
-                         'to the warehouse schema';
+        RAISE EXCEPTION 'no schema for table %: the search_path of role % (%) names no existing schema',
+            {literal(domain.table)}, current_user, pg_catalog.current_setting('search_path')
+            USING HINT = {literal(_HINT_BEFORE_ROLE)} || pg_catalog.quote_ident(current_user)
+                         || {literal(_HINT_AFTER_ROLE)};
     END IF;
     IF NOT pg_catalog.has_database_privilege(pg_catalog.current_database(), 'TEMPORARY') THEN
         RAISE EXCEPTION 'role % may not create the temporary stage table', current_user
@@ -152,7 +166,7 @@ def create_table_statement(domain: DomainConfig, subject: CheckSubject) -> State
     lineage = [f"{quote(name)} {_LINEAGE_TYPES[name]}" for name in LINEAGE_COLUMNS]
     key = ", ".join(quote(column) for column in domain.unique_key or [])
     constraint = (
-        [f"CONSTRAINT {quote(domain.table + '_pk')} PRIMARY KEY ({key})"]
+        [f"CONSTRAINT {quote(primary_key_name(domain.table))} PRIMARY KEY ({key})"]
         if domain.unique_key
         else []
     )
@@ -246,7 +260,7 @@ def create_scope_index_statement(domain: DomainConfig) -> Statement | None:
         return None
     if (domain.unique_key or [])[: len(scope)] == scope:
         return None  # the primary key's index leads with the scope columns
-    name = domain.table + "_scope_idx"
+    name = scope_index_name(domain.table)
     create = (
         f"CREATE INDEX {quote(name)} ON {quote(domain.table)} "
         f"({', '.join(quote(column) for column in scope)})"
@@ -371,6 +385,10 @@ def build_load_plan(
         )
     loaded = _loaded_files(rows, files)
     staged_columns = [*domain.columns, "_source_file", "_source_row"]
+    staged_types = [
+        *(spec.type for spec in domain.columns.values()),
+        *(_LINEAGE_TYPES[name].split()[0] for name in ("_source_file", "_source_row")),
+    ]
     mode = LOAD_MODES[domain.mode]
     summary = build_plan_summary(
         domain=domain.name,
@@ -399,6 +417,7 @@ def build_load_plan(
         statements=(),
         rows=rows,
         copy_columns=tuple(staged_columns),
+        copy_types=tuple(staged_types),
         rows_to_insert=0,
         rows_read=rows_read,
         rows_rejected=rows_rejected,
@@ -414,7 +433,7 @@ def build_load_plan(
     )
     if files is not None and not loaded:
         return plan
-    stage = f"pg_temp.{quote(f'wdh_stage_{domain.name}')}"
+    stage = f"pg_temp.{quote(stage_table(domain.name))}"
     # A NULL scope or key value would escape the delete (NULL = NULL is not true) and
     # duplicate rows; cleaning rejects such rows, and the stage refuses any that slip through.
     staged_declared = [
@@ -425,6 +444,8 @@ def build_load_plan(
         f"{quote('_source_row')} integer",
     ]
     scope_index = create_scope_index_statement(domain)
+    # The statements' checks also see the staged columns (the digest of the staged rows).
+    staged_subject = replace(subject, staged=tuple(zip(staged_columns, staged_types, strict=True)))
     statements = [
         Statement(Step.BEGIN, "BEGIN"),
         # First, so that the catalog lookups below see what a run this one waited for made.
@@ -451,6 +472,9 @@ def build_load_plan(
             f"COPY {stage} ({', '.join(quote(c) for c in staged_columns)}) FROM STDIN",
             copy_rows=True,
         ),
+        # The staged rows are the rows the plan declares (its digest, written after the rows),
+        # or the plan was edited: psql refuses it here too, before any row changes.
+        Statement(Step.CHECK_ROWS, guard_sql(staged_subject, step="copy")),
     ]
     business_step = business_check_statement(subject, accepted_checks)
     # After the COPY, before any row changes: a refused check rolls everything back.

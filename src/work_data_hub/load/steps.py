@@ -18,6 +18,7 @@ class Step(StrEnum):
     GUARD = "guard"
     CREATE_STAGE = "create_stage"
     COPY = "copy"
+    CHECK_ROWS = "check_rows"
     BUSINESS_CHECK = "business_check"
     DELETE = "delete"
     INSERT = "insert"

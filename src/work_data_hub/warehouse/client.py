@@ -144,7 +144,7 @@ class WarehouseClient:
         Raises:
             LoadFailedError: The warehouse cannot be reached or refuses a read.
         """
-        with self.read_only(domain, "check a saved plan") as (cursor, address):
+        with self.read_only(domain, "check a saved plan") as (cursor, _address):
             try:
                 return run_checks(cursor, table, queries, settings)
             except Exception as exc:
@@ -152,7 +152,7 @@ class WarehouseClient:
                     raise
                 raise LoadFailedError(
                     f"{domain}: the checks could not read the warehouse: "
-                    f"{server_reason(exc, address.url)} Nothing was written."
+                    f"{server_reason(exc)} Nothing was written."
                 ) from None
 
     def diff(self, plan: LoadPlan) -> tuple[PlanDiff, list[CheckResult]]:
@@ -199,7 +199,7 @@ class WarehouseClient:
                 raise LoadFailedError(
                     f"{plan.domain}: reading table {plan.table!r} for the plan's checks"
                     f"{' and diff=true' if diff else ''} failed ({describe(address.url)}): "
-                    f"{server_reason(exc, address.url)} Nothing was written."
+                    f"{server_reason(exc)} Nothing was written."
                 ) from None
         return found, counted
 
@@ -314,7 +314,7 @@ def _failure(
     path: Path,
 ) -> LoadFailedError:
     """Roll back (if the server is still there) and say what happened to the table."""
-    reason = server_reason(error, address.url)
+    reason = server_reason(error)
     # psycopg2 marks the connection closed when the server went away (terminated, crashed).
     lost = bool(connection.closed)
     if lost:
