@@ -54,6 +54,15 @@ logger = logging.getLogger(__name__)
 COPY_READ_SIZE = 1 << 20
 
 
+# How long execute's read of the checks waits for a table another session locks.
+PRE_READ_LOCK_TIMEOUT_MS = 2000
+_LOCK_NOT_AVAILABLE = "55P03"
+
+
+class _TableLockedError(Exception):
+    """A read-only read gave up waiting for a lock (SQLSTATE 55P03)."""
+
+
 class WarehouseClient:
     """One warehouse, as the ``warehouse`` credentials entry (or ``WDH_DATABASE__*``) names it.
 
@@ -165,15 +174,24 @@ class WarehouseClient:
         assert diff is not None
         return diff, found
 
-    def plan_checks(self, plan: LoadPlan) -> list[CheckResult]:
+    def plan_checks(self, plan: LoadPlan) -> list[CheckResult] | None:
         """What the plan's checks find, read-only (execute=true reads them before applying).
+
+        None when another session locks a table the checks read: the reading waits at most
+        ``PRE_READ_LOCK_TIMEOUT_MS`` and leaves the verdict to the same checks inside the
+        plan's transaction, which waits for the lock like every statement of the load.
 
         Raises:
             LoadFailedError: The warehouse refuses the read.
         """
-        return self._read(plan, diff=False)[0]
+        try:
+            return self._read(plan, diff=False, lock_timeout_ms=PRE_READ_LOCK_TIMEOUT_MS)[0]
+        except _TableLockedError:
+            return None
 
-    def _read(self, plan: LoadPlan, *, diff: bool) -> tuple[list[CheckResult], PlanDiff | None]:
+    def _read(
+        self, plan: LoadPlan, *, diff: bool, lock_timeout_ms: int = 0
+    ) -> tuple[list[CheckResult], PlanDiff | None]:
         query = plan.diff_query
         if query is None or plan.summary is None:
             raise LoadFailedError(f"{plan.domain}: this plan cannot be compared (no diff query).")
@@ -185,6 +203,8 @@ class WarehouseClient:
             address,
         ):
             try:
+                if lock_timeout_ms:
+                    cursor.execute(f"SET LOCAL lock_timeout = {int(lock_timeout_ms)}")
                 found = run_checks(cursor, plan.table, check_queries(subject), settings)
                 if diff:
                     pin_target_schema(cursor, plan.table)
@@ -196,6 +216,8 @@ class WarehouseClient:
                         cursor.execute(query.sql, arrays)
                         counted = query.answer(cursor.fetchone(), plan.rows_to_insert)
             except Exception as exc:
+                if lock_timeout_ms and getattr(exc, "pgcode", None) == _LOCK_NOT_AVAILABLE:
+                    raise _TableLockedError from None
                 raise LoadFailedError(
                     f"{plan.domain}: reading table {plan.table!r} for the plan's checks"
                     f"{' and diff=true' if diff else ''} failed ({describe(address.url)}): "
