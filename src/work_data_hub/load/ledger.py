@@ -18,6 +18,7 @@ from work_data_hub import __version__
 from work_data_hub.load.checksum import PLACEHOLDER
 from work_data_hub.load.modes import ROWS_DELETED, ROWS_INSERTED
 from work_data_hub.load.sql import Statement, literal, quote
+from work_data_hub.load.table_changes import TABLE_CHANGES_SETTING
 
 if TYPE_CHECKING:
     from work_data_hub.config import DomainConfig
@@ -37,7 +38,12 @@ LEDGER_COLUMNS: tuple[tuple[str, str], ...] = (
     ("committed_at", "timestamp with time zone NOT NULL"),
     ("loaded_by", "text NOT NULL"),
     ("tool_version", "text NOT NULL"),
+    # Columns without NOT NULL were added after ledgers existed: a plan adds them if missing.
+    ("undoes_run", "text"),
+    ("table_changes", "jsonb"),
 )
+# The run an undo undid (NULL for a load), and the columns a load added to its table.
+UNDOES_RUN = "undoes_run"
 
 
 @dataclass(frozen=True)
@@ -75,6 +81,15 @@ def _ledger_ddl() -> tuple[str, str]:
     )
 
 
+def _added_columns() -> str:
+    """The nullable ledger columns as two text arrays (name, type) for ``unnest``."""
+    added = [(name, kind) for name, kind in LEDGER_COLUMNS if "NOT NULL" not in kind]
+    return (
+        f"ARRAY[{', '.join(literal(name) for name, _ in added)}]::text[], "
+        f"ARRAY[{', '.join(literal(kind) for _, kind in added)}]::text[]"
+    )
+
+
 def create_ledger_statement(lock: int) -> Statement:
     """Create ``wdh_loads`` in the target's schema if it is missing, else check the grants.
 
@@ -88,6 +103,7 @@ def create_ledger_statement(lock: int) -> Statement:
 DECLARE
     ledger text := pg_catalog.format('%I.%I', pg_catalog.current_schema(), {ledger});
     missing text;
+    added record;
 BEGIN
     IF pg_catalog.to_regclass(ledger) IS NULL THEN
         PERFORM pg_catalog.pg_advisory_xact_lock({lock});
@@ -114,6 +130,24 @@ BEGIN
         RAISE EXCEPTION 'role % lacks % on the load ledger %', current_user, missing, ledger
             USING HINT = pg_catalog.format('GRANT %s ON %s TO %I', missing, ledger, current_user);
     END IF;
+    -- A ledger made before a column was added to it gets the column (NULL in older rows);
+    -- only when it is missing, so a loader role that does not own the ledger can still load.
+    FOR added IN
+        SELECT pg_catalog.format('ALTER TABLE %s ADD COLUMN IF NOT EXISTS %I %s',
+            ledger, wanted.name, wanted.kind) AS statement
+        FROM unnest({_added_columns()}) AS wanted(name, kind)
+        WHERE NOT EXISTS (
+            SELECT 1 FROM pg_catalog.pg_attribute
+            WHERE attrelid = ledger::regclass AND attname = wanted.name AND NOT attisdropped)
+    LOOP
+        BEGIN
+            EXECUTE added.statement;
+        EXCEPTION WHEN insufficient_privilege THEN
+            RAISE EXCEPTION 'the load ledger % lacks a column and role % may not add it',
+                ledger, current_user
+                USING HINT = 'run once as the ledger''s owner: ' || added.statement;
+        END;
+    END LOOP;
 END
 """
     return Statement("create_ledger", f"DO $wdh_ledger${body}$wdh_ledger$")
@@ -126,9 +160,14 @@ def record_load_statement(
     table: str,
     mode: str,
     config_sha256: str,
-    files: Sequence[LoadedFile],
+    files: Sequence[LoadedFile] | str,
+    undoes_run: str | None = None,
 ) -> Statement:
-    """The ledger row; ``plan_sha256`` is the placeholder until the plan is sealed."""
+    """The ledger row; ``plan_sha256`` is the placeholder until the plan is sealed.
+
+    ``files`` are the loaded files, or a SQL expression computing their JSON in the transaction
+    (an undo's, see :mod:`work_data_hub.load.undo`); ``undoes_run`` the run an undo undid.
+    """
     counted = [
         f"COALESCE(NULLIF(pg_catalog.current_setting('{setting}', true), '')::bigint, 0)"
         for setting in (ROWS_DELETED, ROWS_INSERTED)
@@ -140,11 +179,14 @@ def record_load_statement(
         literal(mode),
         literal(PLACEHOLDER),
         literal(config_sha256),
-        f"{literal(files_json(files))}::jsonb",
+        files if isinstance(files, str) else f"{literal(files_json(files))}::jsonb",
         *counted,
         "pg_catalog.clock_timestamp()",
         "current_user",
         literal(__version__),
+        "NULL" if undoes_run is None else literal(undoes_run),
+        f"NULLIF(NULLIF(pg_catalog.current_setting('{TABLE_CHANGES_SETTING}', true), ''), "
+        "'[]')::jsonb",
     ]
     names = ", ".join(quote(name) for name, _ in LEDGER_COLUMNS)
     return Statement(
@@ -157,13 +199,15 @@ def record_load_statement(
 def newest_loads_sql(schema: str) -> str:
     """Per period, the file the newest committed load of a domain (``%(domain)s``) loaded."""
     ledger = f"{quote(schema)}.{quote(LEDGER_TABLE)}"
+    # An undo lists the files whose rows it took out as "undone" (no sha256: nothing of theirs
+    # is loaded any more) and those whose rows it brought back as loaded.
     return (
-        "SELECT DISTINCT ON (file.period) file.period, file.path, file.sha256, load.run_id, "
-        "load.committed_at\n"
-        f"FROM {ledger} AS load, "
-        "pg_catalog.jsonb_to_recordset(load.files) AS file(path text, sha256 text, period text)\n"
+        "SELECT DISTINCT ON (file.period) file.period, file.path, "
+        "CASE WHEN file.undone THEN NULL ELSE file.sha256 END, load.run_id, load.committed_at\n"
+        f"FROM {ledger} AS load, pg_catalog.jsonb_to_recordset(load.files) "
+        "AS file(path text, sha256 text, period text, undone boolean)\n"
         "WHERE load.domain = %(domain)s AND file.period IS NOT NULL\n"
-        "ORDER BY file.period, load.committed_at DESC"
+        "ORDER BY file.period, load.committed_at DESC, file.undone IS TRUE"
     )
 
 

@@ -39,6 +39,8 @@ class LoadTarget:
 
 
 ModeStatements = Callable[[LoadTarget], list[Statement]]
+# A ``FROM`` clause naming ``target`` the table rows a mode is about to delete or overwrite.
+ReplacedRows = Callable[[LoadTarget], str]
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,12 @@ class LoadModeSpec:
     privileges: tuple[str, ...]
     needs_unique_key: bool = False
     uses_refresh_scope: bool = False
+    # The rows the mode replaces, which the plan copies into the history first (None: none).
+    replaced: ReplacedRows | None = None
+
+    @property
+    def keeps_history(self) -> bool:
+        return self.replaced is not None
 
 
 LOAD_MODES: dict[str, LoadModeSpec] = {}
@@ -61,17 +69,19 @@ def register_load_mode(
     privileges: tuple[str, ...],
     needs_unique_key: bool = False,
     uses_refresh_scope: bool = False,
+    replaced: ReplacedRows | None = None,
 ) -> Callable[[ModeStatements], ModeStatements]:
     """Register ``function`` as the statements of mode ``name`` (see the module docstring).
 
-    ``privileges`` are the table privileges the loader role needs on an existing target.
+    ``privileges`` are the table privileges the loader role needs on an existing target;
+    ``replaced`` selects the rows the mode deletes or overwrites (they go to the history).
     """
 
     def register(function: ModeStatements) -> ModeStatements:
         if name in LOAD_MODES:
             raise ValueError(f"load mode {name!r} is registered twice")
         LOAD_MODES[name] = LoadModeSpec(
-            name, function, privileges, needs_unique_key, uses_refresh_scope
+            name, function, privileges, needs_unique_key, uses_refresh_scope, replaced
         )
         return function
 
@@ -83,7 +93,7 @@ def mode_statements(name: str, target: LoadTarget) -> list[Statement]:
     return LOAD_MODES[name].statements(target)
 
 
-def _counted(step: str, modifying_sql: str, setting: str) -> Statement:
+def counted(step: str, modifying_sql: str, setting: str) -> Statement:
     """``modifying_sql`` (a DELETE or INSERT) with its row count kept in ``setting``.
 
     Counted by ``GET DIAGNOSTICS`` in a DO block rather than ``RETURNING`` into a CTE, which
@@ -116,7 +126,32 @@ def insert_statement(target: LoadTarget, *, conflict: str = "") -> Statement:
     )
     if conflict:
         sql += f"\n{conflict}"
-    return _counted("insert", sql, ROWS_INSERTED)
+    return counted("insert", sql, ROWS_INSERTED)
+
+
+def _matches(columns: tuple[str, ...], other: str) -> str:
+    return " AND ".join(f"target.{quote(column)} = {other}.{quote(column)}" for column in columns)
+
+
+def _scopes(target: LoadTarget) -> str:
+    scope = ", ".join(quote(column) for column in target.refresh_scope)
+    return f"(SELECT DISTINCT {scope} FROM {target.stage}) AS scope"
+
+
+def rows_in_scope(target: LoadTarget) -> str:
+    """The target rows whose refresh-scope values occur among the staged rows."""
+    return (
+        f"{target.table} AS target JOIN {_scopes(target)} "
+        f"ON {_matches(target.refresh_scope, 'scope')}"
+    )
+
+
+def rows_with_staged_keys(target: LoadTarget) -> str:
+    """The target rows whose unique key a staged row has (the rows an upsert overwrites)."""
+    return (
+        f"{target.table} AS target JOIN {target.stage} AS new "
+        f"ON {_matches(target.unique_key, 'new')}"
+    )
 
 
 def delete_scope_statement(target: LoadTarget) -> Statement:
@@ -124,19 +159,18 @@ def delete_scope_statement(target: LoadTarget) -> Statement:
 
     Set-based against the stage, so 100k scope combinations cost one join, not an IN list.
     """
-    scope = ", ".join(quote(column) for column in target.refresh_scope)
-    matches = " AND ".join(
-        f"target.{quote(column)} = scope.{quote(column)}" for column in target.refresh_scope
-    )
     sql = (
         f"DELETE FROM {target.table} AS target "
-        f"USING (SELECT DISTINCT {scope} FROM {target.stage}) AS scope WHERE {matches}"
+        f"USING {_scopes(target)} WHERE {_matches(target.refresh_scope, 'scope')}"
     )
-    return _counted("delete", sql, ROWS_DELETED)
+    return counted("delete", sql, ROWS_DELETED)
 
 
 @register_load_mode(
-    "delete_insert", privileges=("SELECT", "INSERT", "DELETE"), uses_refresh_scope=True
+    "delete_insert",
+    privileges=("SELECT", "INSERT", "DELETE"),
+    uses_refresh_scope=True,
+    replaced=rows_in_scope,
 )
 def delete_insert(target: LoadTarget) -> list[Statement]:
     """Replace every refresh-scope combination present in the new rows, then insert them."""
@@ -149,7 +183,12 @@ def append(target: LoadTarget) -> list[Statement]:
     return [insert_statement(target)]
 
 
-@register_load_mode("upsert", privileges=("SELECT", "INSERT", "UPDATE"), needs_unique_key=True)
+@register_load_mode(
+    "upsert",
+    privileges=("SELECT", "INSERT", "UPDATE"),
+    needs_unique_key=True,
+    replaced=rows_with_staged_keys,
+)
 def upsert(target: LoadTarget) -> list[Statement]:
     """Insert, or update the row with the same unique key (``ON CONFLICT ... DO UPDATE``)."""
     key = set(target.unique_key)

@@ -26,6 +26,11 @@ from work_data_hub.cleaning.rows import CleanRows
 from work_data_hub.config import LINEAGE_COLUMNS, DomainConfig
 from work_data_hub.load.diff import DiffQuery, build_diff_query
 from work_data_hub.load.guards import guard_sql
+from work_data_hub.load.history import (
+    copy_to_history_statement,
+    create_history_format,
+    history_table,
+)
 from work_data_hub.load.ledger import (
     LEDGER_TABLE,
     LoadedFile,
@@ -37,11 +42,13 @@ from work_data_hub.load.modes import LOAD_MODES, ROWS_DELETED, ROWS_INSERTED, Lo
 from work_data_hub.load.modes import mode_statements as _mode_statements
 from work_data_hub.load.sql import Statement, literal, quote, text_array
 from work_data_hub.load.summary import PlanSummary, build_plan_summary
+from work_data_hub.load.table_changes import TABLE_CHANGES_SETTING
+from work_data_hub.load.table_changes import table_changes_statement as _table_changes_statement
 
 __all__ = ["LoadPlan", "LoadedFile", "Statement", "build_load_plan", "lock_key"]
 
-_RUN_ID = re.compile(r"^[0-9A-Za-z_.:-]{1,64}$")
-_LINEAGE_TYPES = {
+RUN_ID_PATTERN = re.compile(r"^[0-9A-Za-z_.:-]{1,64}$")
+LINEAGE_TYPES = {
     "_source_file": "text NOT NULL",
     "_source_row": "integer NOT NULL",
     "_run_id": "text NOT NULL",
@@ -126,15 +133,25 @@ BEGIN
                                   pg_catalog.format('%I, pg_temp', target_schema), true);
     PERFORM pg_catalog.set_config('{ROWS_DELETED}', '0', true);
     PERFORM pg_catalog.set_config('{ROWS_INSERTED}', '0', true);
+    PERFORM pg_catalog.set_config('{TABLE_CHANGES_SETTING}', '', true);
 END
 """
     return _do_block("pin_schema", body)
 
 
-def create_table_statement(domain: DomainConfig) -> Statement:
-    """Create the table if it is missing; else check the loader has its mode's privileges."""
+def create_table_statement(
+    domain: DomainConfig,
+    *,
+    privileges: Sequence[str] | None = None,
+    history_privileges: Sequence[str] | None = None,
+) -> Statement:
+    """Create the table if it is missing, else check the loader has its mode's privileges; and,
+    with ``history_privileges`` (a plan that writes history), the same for the history table.
+
+    ``privileges`` default to the domain's mode's.
+    """
     declared = [f"{quote(name)} {spec.type}" for name, spec in domain.columns.items()]
-    lineage = [f"{quote(name)} {_LINEAGE_TYPES[name]}" for name in LINEAGE_COLUMNS]
+    lineage = [f"{quote(name)} {LINEAGE_TYPES[name]}" for name in LINEAGE_COLUMNS]
     key = ", ".join(quote(column) for column in domain.unique_key or [])
     constraint = (
         [f"CONSTRAINT {quote(domain.table + '_pk')} PRIMARY KEY ({key})"]
@@ -146,7 +163,7 @@ def create_table_statement(domain: DomainConfig) -> Statement:
         + ",\n    ".join([*declared, *lineage, *constraint])
         + "\n)"
     )
-    privileges = LOAD_MODES[domain.mode].privileges
+    wanted = list(privileges or LOAD_MODES[domain.mode].privileges)
     body = f"""
 DECLARE
     target text := {_QUALIFIED.format(name=literal(domain.table))};
@@ -163,75 +180,69 @@ BEGIN
                     'GRANT CREATE ON SCHEMA %I TO %I, or create the table as its owner',
                     pg_catalog.current_schema(), current_user);
         END;
-        RETURN;
-    END IF;
-    SELECT pg_catalog.string_agg(wanted, ', ') INTO missing
-    FROM pg_catalog.unnest({text_array(list(privileges))}) AS wanted
-    WHERE NOT pg_catalog.has_table_privilege(target, wanted);
-    IF missing IS NOT NULL THEN
-        RAISE EXCEPTION 'role % lacks % on table % (mode {domain.mode} needs {", ".join(privileges)})',
-            current_user, missing, target
-            USING HINT = pg_catalog.format('GRANT %s ON %s TO %I', missing, target, current_user);
-    END IF;
-END
-"""
+    ELSE
+        SELECT pg_catalog.string_agg(wanted, ', ') INTO missing
+        FROM pg_catalog.unnest({text_array(wanted)}) AS wanted
+        WHERE NOT pg_catalog.has_table_privilege(target, wanted);
+        IF missing IS NOT NULL THEN
+            RAISE EXCEPTION 'role % lacks % on table % ({_needs(domain, privileges, wanted)})',
+                current_user, missing, target
+                USING HINT = pg_catalog.format('GRANT %s ON %s TO %I', missing, target, current_user);
+        END IF;
+    END IF;"""
+    if history_privileges:
+        history = history_table(domain.table)
+        body += f"""
+    -- The history beside it: what this plan deletes or overwrites is copied there first.
+    IF pg_catalog.to_regclass({_QUALIFIED.format(name=literal(history))}) IS NULL THEN
+        BEGIN
+            EXECUTE pg_catalog.format({literal(create_history_format())},
+                {_QUALIFIED.format(name=literal(history))}, target);
+        EXCEPTION WHEN duplicate_table THEN
+            NULL;
+        WHEN insufficient_privilege THEN
+            RAISE EXCEPTION 'history table % is missing and role % may not create it',
+                {_QUALIFIED.format(name=literal(history))}, current_user
+                USING HINT = pg_catalog.format(
+                    'GRANT CREATE ON SCHEMA %I TO %I, or create it as the table''s owner',
+                    pg_catalog.current_schema(), current_user);
+        END;
+    ELSE
+        SELECT pg_catalog.string_agg(wanted, ', ') INTO missing
+        FROM pg_catalog.unnest({text_array(list(history_privileges))}) AS wanted
+        WHERE NOT pg_catalog.has_table_privilege(
+            {_QUALIFIED.format(name=literal(history))}, wanted);
+        IF missing IS NOT NULL THEN
+            RAISE EXCEPTION 'role % lacks % on the history table %', current_user, missing,
+                {_QUALIFIED.format(name=literal(history))}
+                USING HINT = pg_catalog.format('GRANT %s ON %s TO %I', missing,
+                    {_QUALIFIED.format(name=literal(history))}, current_user);
+        END IF;
+    END IF;"""
+    body += "\nEND\n"
     return _do_block("create_table", body)
 
 
-def check_table_statement(domain: DomainConfig) -> Statement:
-    """Fail, naming them, when an existing table lacks a declared column or has another type.
+def _needs(domain: DomainConfig, privileges: Sequence[str] | None, wanted: list[str]) -> str:
+    who = "an undo" if privileges else f"mode {domain.mode}"
+    return f"{who} needs {', '.join(wanted)}"
 
-    The load never alters a table: a table made by hand or by an older ``data_sources.yml``
-    must be fixed by a person. For ``upsert`` the table must also have a unique constraint on
-    exactly the unique_key columns, which ``ON CONFLICT`` needs. Runs in the plan too, so psql
-    and execute fail the same way.
+
+def table_changes_statement(domain: DomainConfig) -> Statement:
+    """Add the declared columns the table lacks (and to its history); refuse any other change.
+
+    For ``upsert`` the table must also have a unique constraint on exactly the unique_key
+    columns, which ``ON CONFLICT`` needs. Runs in the plan, so psql and execute do the same.
     """
-    declared = {name: spec.type for name, spec in domain.columns.items()}
-    declared.update({name: _LINEAGE_TYPES[name].split()[0] for name in LINEAGE_COLUMNS})
-    body = f"""
-DECLARE
-    target_name text := {_QUALIFIED.format(name=literal(domain.table))};
-    target regclass := pg_catalog.to_regclass(target_name);
-    problems text;
-BEGIN
-    SELECT pg_catalog.string_agg(
-        CASE WHEN found.atttypid IS NULL
-            THEN pg_catalog.format('column %I is missing (declared %s)', wanted.name, wanted.type)
-            ELSE pg_catalog.format('column %I is %s, declared %s', wanted.name,
-                        pg_catalog.format_type(found.atttypid, found.atttypmod), wanted.type)
-        END, '; ' ORDER BY wanted.position)
-    INTO problems
-    FROM unnest({text_array(list(declared))}, {text_array(list(declared.values()))})
-        WITH ORDINALITY AS wanted(name, type, position)
-    LEFT JOIN pg_catalog.pg_attribute AS found
-        ON found.attrelid = target AND found.attname = wanted.name
-        AND found.attnum > 0 AND NOT found.attisdropped
-    WHERE found.atttypid IS NULL
-        OR pg_catalog.format_type(found.atttypid, found.atttypmod) <> wanted.type;
-    IF problems IS NOT NULL THEN
-        RAISE EXCEPTION 'table % does not match data_sources.yml: %', target_name, problems
-            USING HINT = 'WorkDataHub never alters a table: change the table (ALTER TABLE) '
-                         'or the domain''s columns, then run again';
-    END IF;"""
-    if LOAD_MODES[domain.mode].needs_unique_key and domain.unique_key:
-        body += f"""
-    IF NOT EXISTS (
-        SELECT 1 FROM pg_catalog.pg_index AS unique_index
-        WHERE unique_index.indrelid = target AND unique_index.indisunique
-            AND unique_index.indpred IS NULL AND unique_index.indexprs IS NULL
-            AND ARRAY(
-                SELECT attname::text FROM pg_catalog.pg_attribute
-                WHERE attrelid = target AND attnum = ANY(unique_index.indkey) ORDER BY 1
-            ) = ARRAY(SELECT pg_catalog.unnest({text_array(domain.unique_key)}) ORDER BY 1)
-    ) THEN
-        RAISE EXCEPTION
-            'table % has no unique constraint on its unique_key (%), which {domain.mode} needs',
-            target_name, {literal(", ".join(domain.unique_key))}
-            USING HINT = 'WorkDataHub never alters a table: add the constraint '
-                         '(ALTER TABLE ... ADD PRIMARY KEY) and run again';
-    END IF;"""
-    body += "\nEND\n"
-    return _do_block("check_table", body)
+    mode = LOAD_MODES[domain.mode]
+    return _table_changes_statement(
+        table=domain.table,
+        history=history_table(domain.table),
+        declared={name: spec.type for name, spec in domain.columns.items()},
+        lineage={name: LINEAGE_TYPES[name].split()[0] for name in LINEAGE_COLUMNS},
+        unique_key=domain.unique_key or () if mode.needs_unique_key else (),
+        mode=domain.mode,
+    )
 
 
 def create_scope_index_statement(domain: DomainConfig) -> Statement | None:
@@ -327,7 +338,7 @@ def build_load_plan(
     ``created_at`` (default: now) is when the plan was made: its guard refuses it once a load of
     the domain committed later (see :mod:`work_data_hub.load.guards`).
     """
-    if not _RUN_ID.match(run_id):
+    if not RUN_ID_PATTERN.match(run_id):
         raise ValueError(f"run_id {run_id!r} must be 1-64 letters, digits or _.:-")
     if isinstance(rows, pl.DataFrame):
         rows = CleanRows.of(rows, domain.refresh_scope)
@@ -391,8 +402,10 @@ def build_load_plan(
         # First, so that the catalog lookups below see what a run this one waited for made.
         lock_statement(domain.table),
         pin_schema_statement(domain),
-        create_table_statement(domain),
-        check_table_statement(domain),
+        create_table_statement(
+            domain, history_privileges=("INSERT",) if mode.keeps_history else None
+        ),
+        table_changes_statement(domain),
         *([scope_index] if scope_index else []),
         create_ledger_statement(lock_key(LEDGER_TABLE)),
         # Next to the ledger row's table: a plan applied before, or made before a newer load
@@ -423,6 +436,16 @@ def build_load_plan(
         unique_key=tuple(domain.unique_key or ()),
         refresh_scope=tuple(domain.refresh_scope),
     )
+    if mode.replaced is not None:
+        # Before any row changes: what the mode is about to delete or overwrite, exactly.
+        statements.append(
+            copy_to_history_statement(
+                history=quote(history_table(domain.table)),
+                columns=[*staged_columns, "_run_id"],
+                replaced=mode.replaced(target),
+                run_id=run_id,
+            )
+        )
     statements += _mode_statements(domain.mode, target)
     statements += [
         record_load_statement(
