@@ -14,10 +14,10 @@ from kedro.io import AbstractDataset, DatasetError
 
 from work_data_hub.config.warehouse import WarehouseConfigError, resolve_address
 from work_data_hub.datasets.postgres_load_dataset import strict_bool
-from work_data_hub.datasets.warehouse_connection import connect, interruptible, server_reason
 from work_data_hub.errors import WorkDataHubError
 from work_data_hub.load.ledger import LEDGER_TABLE, NewestLoad, newest_loads_sql
 from work_data_hub.load.sql import quote
+from work_data_hub.warehouse.connection import connect, interruptible, server_reason
 
 logger = logging.getLogger(__name__)
 

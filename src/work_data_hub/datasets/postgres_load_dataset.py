@@ -19,15 +19,8 @@ from work_data_hub.config.warehouse import (
     resolve_address,
 )
 from work_data_hub.datasets.owner_only import open_owner_only
-from work_data_hub.datasets.warehouse_connection import (
-    WarehouseConnectionError,
-    connect,
-    interruptible,
-    server_reason,
-    without_wait_callback,
-)
 from work_data_hub.errors import WorkDataHubError
-from work_data_hub.load.guards import FORCE_STALE_SETTING
+from work_data_hub.load.checks import force_settings
 from work_data_hub.load.plan import LoadPlan
 from work_data_hub.load.plan_file import (
     PlanFileError,
@@ -38,6 +31,14 @@ from work_data_hub.load.plan_file import (
 )
 from work_data_hub.load.psql import write_plan
 from work_data_hub.load.summary import PlanDiff, PlanSummary
+from work_data_hub.warehouse.connection import (
+    WarehouseConnectionError,
+    connect,
+    interruptible,
+    server_reason,
+    without_wait_callback,
+)
+from work_data_hub.warehouse.errors import LoadFailedError
 
 logger = logging.getLogger(__name__)
 
@@ -47,10 +48,6 @@ COPY_READ_SIZE = 1 << 20
 
 class RejectedRowsError(WorkDataHubError, DatasetError):
     """Too many rejected rows for an execute run; nothing was loaded."""
-
-
-class LoadFailedError(WorkDataHubError, DatasetError):
-    """The database refused the load; the transaction was rolled back, nothing changed."""
 
 
 @dataclass(frozen=True)
@@ -292,8 +289,8 @@ class PostgresLoadDataset(AbstractVersionedDataset[LoadPlan, bytes]):
             with connection.cursor() as cursor:
                 if self._statement_timeout_ms:
                     cursor.execute(f"SET statement_timeout = {int(self._statement_timeout_ms)}")
-                if force:
-                    cursor.execute(f"SET {FORCE_STALE_SETTING} = on")
+                for setting, value in force_settings(force).items():
+                    cursor.execute("SELECT pg_catalog.set_config(%s, %s, false)", (setting, value))
                 for statement in plan.steps:
                     try:
                         if statement.rows is not None:

@@ -16,7 +16,7 @@ Example catalog entries::
       execute: ${runtime_params:execute, ${globals:execute}}
       credentials: warehouse
 
-Checking connects once, in a ``READ ONLY`` transaction; only ``execute=true`` writes, through
+Checking connects once, in a ``READ ONLY`` transaction (:mod:`work_data_hub.warehouse`); only ``execute=true`` writes, through
 :meth:`PostgresLoadDataset.apply_plan_file` (the path ``execute=true`` runs take too).
 """
 
@@ -29,16 +29,15 @@ from typing import Any
 from kedro.io import AbstractDataset, DatasetError
 
 from work_data_hub.datasets.postgres_load_dataset import (
-    LoadFailedError,
     LoadResult,
     PostgresLoadDataset,
     strict_bool,
 )
-from work_data_hub.datasets.warehouse_connection import server_reason
 from work_data_hub.errors import WorkDataHubError
-from work_data_hub.load.guards import LedgerEntry, PlanVerdict
+from work_data_hub.load.checks import PlanVerdict
 from work_data_hub.load.ledger import LEDGER_TABLE
 from work_data_hub.load.plan_file import PlanFileError, SavedPlan, read_saved_plan
+from work_data_hub.warehouse.client import WarehouseClient
 
 logger = logging.getLogger(__name__)
 
@@ -74,8 +73,14 @@ class SavedPlanDataset(AbstractDataset[None, SavedPlan]):
         raise DatasetError("SavedPlanDataset is read-only: plans are written by kedro run")
 
 
-class PlanLedgerDataset(AbstractDataset[None, list[LedgerEntry]]):
-    """The committed loads of ``wdh_loads`` (empty when it does not exist yet), read-only."""
+class PlanLedgerDataset(AbstractDataset[None, WarehouseClient]):
+    """The warehouse the checks of a saved plan read (read-only); connects when they run.
+
+    Args:
+        credentials: The ``warehouse`` credentials entry (``con``), if any.
+        connect_timeout: Seconds to wait for the server when connecting.
+        metadata: Kedro's free-form metadata (Kedro-Viz shows it).
+    """
 
     def __init__(
         self,
@@ -84,39 +89,14 @@ class PlanLedgerDataset(AbstractDataset[None, list[LedgerEntry]]):
         connect_timeout: int = 10,
         metadata: dict[str, Any] | None = None,
     ) -> None:
-        self._warehouse = PostgresLoadDataset(
-            filepath="(no plan)", credentials=credentials, connect_timeout=connect_timeout
-        )
+        self._client = WarehouseClient(credentials, connect_timeout=connect_timeout)
         self.metadata = metadata
 
     def _describe(self) -> dict[str, Any]:
         return {"table": LEDGER_TABLE}
 
-    def load(self) -> list[LedgerEntry]:
-        address = self._warehouse._address("apply_plan")
-        connection = self._warehouse._connection(address, "check a saved plan")
-        try:
-            connection.autocommit = True
-            with connection.cursor() as cursor:
-                cursor.execute("BEGIN")
-                cursor.execute("SET TRANSACTION READ ONLY")
-                cursor.execute("SELECT to_regclass(%s) IS NOT NULL", (LEDGER_TABLE,))
-                entries: list[LedgerEntry] = []
-                if cursor.fetchone()[0]:
-                    cursor.execute(
-                        f"SELECT plan_sha256, domain, run_id, committed_at FROM {LEDGER_TABLE} "
-                        "ORDER BY committed_at"
-                    )
-                    entries = [LedgerEntry(*row) for row in cursor.fetchall()]
-                cursor.execute("ROLLBACK")
-        except Exception as exc:
-            raise LoadFailedError(
-                f"apply_plan could not read the ledger {LEDGER_TABLE}: "
-                f"{server_reason(exc, address.url)} Nothing was written."
-            ) from None
-        finally:
-            connection.close()
-        return entries
+    def load(self) -> WarehouseClient:
+        return self._client
 
     def save(self, data: None) -> None:
         raise DatasetError("PlanLedgerDataset is read-only: loads write the ledger themselves")

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from work_data_hub.load.ledger import LEDGER_TABLE, UNDOES_RUN
 from work_data_hub.load.sql import Statement, literal, quote
 
 HISTORY_SUFFIX = "__history"
@@ -30,6 +31,12 @@ HISTORY_COLUMNS: tuple[tuple[str, str], ...] = (
     (REPLACED_BY_RUN, "text NOT NULL"),
     (REPLACED_AT, "timestamp with time zone NOT NULL"),
 )
+# The ledger's mode of an undo, and the grants an undo needs on the table and on its history.
+UNDO_MODE = "undo"
+UNDO_PRIVILEGES = ("SELECT", "INSERT", "DELETE")
+UNDO_HISTORY_PRIVILEGES = ("SELECT", "INSERT")
+# One row of one file of one load: names at most one row of the table.
+LINEAGE = ("_run_id", "_source_file", "_source_row")
 # PostgreSQL truncates longer identifiers silently; a truncated history name could clash.
 _MAX_IDENTIFIER_BYTES = 63
 
@@ -78,12 +85,62 @@ def copy_to_history_statement(
     )
 
 
+def _lineage(row: str) -> str:
+    return "(" + ", ".join(f"{row}.{quote(column)}" for column in LINEAGE) + ")"
+
+
+def written_by(run_id: str, *, domain: str, history: str, row: str) -> str:
+    """A condition: the table row aliased ``row`` is one that run ``run_id`` wrote in ``domain``.
+
+    A load wrote the rows stamped with its ``_run_id``; an undo wrote the rows it restored, the
+    history rows of the run it undid, found by their lineage. Read from the ledger when the
+    statement runs (``history`` is quoted; unqualified names resolve in the target's schema).
+    """
+    ledger = quote(LEDGER_TABLE)
+    undo = (
+        f"FROM {ledger} AS undo WHERE undo.run_id = {literal(run_id)} "
+        f"AND undo.domain = {literal(domain)} AND undo.mode = {literal(UNDO_MODE)}"
+    )
+    return (
+        f"(({row}.{quote('_run_id')} = {literal(run_id)} AND NOT EXISTS (SELECT 1 {undo}))\n"
+        f"    OR {_lineage(row)} IN (SELECT {_lineage('restored')} FROM {history} AS restored "
+        f"JOIN {ledger} AS undo ON restored.{quote(REPLACED_BY_RUN)} = undo.{quote(UNDOES_RUN)}"
+        f" WHERE {undo.removeprefix(f'FROM {ledger} AS undo WHERE ')}))"
+    )
+
+
+def replaced_by_later_runs_sql(run_id: str, *, domain: str, table: str) -> str:
+    """Per later run that replaced rows ``run_id`` wrote (gone from the table, in the history
+    under that run): ``run_id, committed_at, rows`` (unquoted names, in the target's schema)."""
+    history = quote(history_table(table))
+    ledger = quote(LEDGER_TABLE)
+    gone = written_by(run_id, domain=domain, history=history, row="gone")
+    return (
+        f"SELECT later.run_id, later.committed_at, pg_catalog.count(*) AS rows\n"
+        f"FROM {history} AS gone\n"
+        f"JOIN {ledger} AS later ON later.run_id = gone.{quote(REPLACED_BY_RUN)} "
+        f"AND later.domain = {literal(domain)}\n"
+        f"WHERE later.committed_at > (SELECT load.committed_at FROM {ledger} AS load "
+        f"WHERE load.run_id = {literal(run_id)} AND load.domain = {literal(domain)})\n"
+        f"    AND {gone}\n"
+        f"    AND NOT EXISTS (SELECT 1 FROM {quote(table)} AS target "
+        f"WHERE {_lineage('target')} = {_lineage('gone')})\n"
+        "GROUP BY later.run_id, later.committed_at"
+    )
+
+
 __all__ = [
     "HISTORY_COLUMNS",
     "HISTORY_SUFFIX",
+    "LINEAGE",
     "REPLACED_AT",
     "REPLACED_BY_RUN",
+    "UNDO_HISTORY_PRIVILEGES",
+    "UNDO_MODE",
+    "UNDO_PRIVILEGES",
     "copy_to_history_statement",
     "create_history_format",
     "history_table",
+    "replaced_by_later_runs_sql",
+    "written_by",
 ]

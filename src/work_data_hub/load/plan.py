@@ -24,8 +24,8 @@ import polars as pl
 
 from work_data_hub.cleaning.rows import CleanRows
 from work_data_hub.config import LINEAGE_COLUMNS, DomainConfig
+from work_data_hub.load.checks import CheckSubject, check_queries, guard_block, guard_sql
 from work_data_hub.load.diff import DiffQuery, build_diff_query
-from work_data_hub.load.guards import guard_sql
 from work_data_hub.load.history import (
     copy_to_history_statement,
     create_history_format,
@@ -40,7 +40,7 @@ from work_data_hub.load.ledger import (
 )
 from work_data_hub.load.modes import LOAD_MODES, ROWS_DELETED, ROWS_INSERTED, LoadTarget
 from work_data_hub.load.modes import mode_statements as _mode_statements
-from work_data_hub.load.sql import Statement, literal, quote, text_array
+from work_data_hub.load.sql import Statement, literal, quote
 from work_data_hub.load.summary import PlanSummary, build_plan_summary
 from work_data_hub.load.table_changes import TABLE_CHANGES_SETTING
 from work_data_hub.load.table_changes import table_changes_statement as _table_changes_statement
@@ -139,16 +139,9 @@ END
     return _do_block("pin_schema", body)
 
 
-def create_table_statement(
-    domain: DomainConfig,
-    *,
-    privileges: Sequence[str] | None = None,
-    history_privileges: Sequence[str] | None = None,
-) -> Statement:
-    """Create the table if it is missing, else check the loader has its mode's privileges; and,
-    with ``history_privileges`` (a plan that writes history), the same for the history table.
-
-    ``privileges`` default to the domain's mode's.
+def create_table_statement(domain: DomainConfig, subject: CheckSubject) -> Statement:
+    """Create the table if it is missing, and its history when the plan writes history
+    (``subject.history_privileges``); then check the loader's grants on what existed before.
     """
     declared = [f"{quote(name)} {spec.type}" for name, spec in domain.columns.items()]
     lineage = [f"{quote(name)} {LINEAGE_TYPES[name]}" for name in LINEAGE_COLUMNS]
@@ -163,15 +156,32 @@ def create_table_statement(
         + ",\n    ".join([*declared, *lineage, *constraint])
         + "\n)"
     )
-    wanted = list(privileges or LOAD_MODES[domain.mode].privileges)
+    history = _QUALIFIED.format(name=literal(history_table(domain.table)))
+    create_history = f"""
+    -- The history beside it: what this plan deletes or overwrites is copied there first.
+    IF pg_catalog.to_regclass({history}) IS NULL THEN
+        BEGIN
+            EXECUTE pg_catalog.format({literal(create_history_format())}, {history}, target);
+        EXCEPTION WHEN duplicate_table THEN
+            NULL;
+        WHEN insufficient_privilege THEN
+            RAISE EXCEPTION 'history table % is missing and role % may not create it',
+                {history}, current_user
+                USING HINT = pg_catalog.format(
+                    'GRANT CREATE ON SCHEMA %I TO %I, or create it as the table''s owner',
+                    pg_catalog.current_schema(), current_user);
+        END;
+    END IF;"""
+    # The checks of this step (the loader's grants) run on a table that existed before.
     body = f"""
 DECLARE
     target text := {_QUALIFIED.format(name=literal(domain.table))};
-    missing text;
+    created boolean := false;
 BEGIN
     IF pg_catalog.to_regclass(target) IS NULL THEN
         BEGIN
             EXECUTE {literal(create)};
+            created := true;
         EXCEPTION WHEN duplicate_table THEN
             NULL;  -- created meanwhile by a concurrent run (the lock comes first; belt and braces)
         WHEN insufficient_privilege THEN
@@ -180,52 +190,11 @@ BEGIN
                     'GRANT CREATE ON SCHEMA %I TO %I, or create the table as its owner',
                     pg_catalog.current_schema(), current_user);
         END;
-    ELSE
-        SELECT pg_catalog.string_agg(wanted, ', ') INTO missing
-        FROM pg_catalog.unnest({text_array(wanted)}) AS wanted
-        WHERE NOT pg_catalog.has_table_privilege(target, wanted);
-        IF missing IS NOT NULL THEN
-            RAISE EXCEPTION 'role % lacks % on table % ({_needs(domain, privileges, wanted)})',
-                current_user, missing, target
-                USING HINT = pg_catalog.format('GRANT %s ON %s TO %I', missing, target, current_user);
-        END IF;
-    END IF;"""
-    if history_privileges:
-        history = history_table(domain.table)
-        body += f"""
-    -- The history beside it: what this plan deletes or overwrites is copied there first.
-    IF pg_catalog.to_regclass({_QUALIFIED.format(name=literal(history))}) IS NULL THEN
-        BEGIN
-            EXECUTE pg_catalog.format({literal(create_history_format())},
-                {_QUALIFIED.format(name=literal(history))}, target);
-        EXCEPTION WHEN duplicate_table THEN
-            NULL;
-        WHEN insufficient_privilege THEN
-            RAISE EXCEPTION 'history table % is missing and role % may not create it',
-                {_QUALIFIED.format(name=literal(history))}, current_user
-                USING HINT = pg_catalog.format(
-                    'GRANT CREATE ON SCHEMA %I TO %I, or create it as the table''s owner',
-                    pg_catalog.current_schema(), current_user);
-        END;
-    ELSE
-        SELECT pg_catalog.string_agg(wanted, ', ') INTO missing
-        FROM pg_catalog.unnest({text_array(list(history_privileges))}) AS wanted
-        WHERE NOT pg_catalog.has_table_privilege(
-            {_QUALIFIED.format(name=literal(history))}, wanted);
-        IF missing IS NOT NULL THEN
-            RAISE EXCEPTION 'role % lacks % on the history table %', current_user, missing,
-                {_QUALIFIED.format(name=literal(history))}
-                USING HINT = pg_catalog.format('GRANT %s ON %s TO %I', missing,
-                    {_QUALIFIED.format(name=literal(history))}, current_user);
-        END IF;
-    END IF;"""
-    body += "\nEND\n"
+    END IF;{create_history if subject.history_privileges else ""}
+    IF NOT created THEN{guard_block(check_queries(subject, step="create_table"))}    END IF;
+END
+"""
     return _do_block("create_table", body)
-
-
-def _needs(domain: DomainConfig, privileges: Sequence[str] | None, wanted: list[str]) -> str:
-    who = "an undo" if privileges else f"mode {domain.mode}"
-    return f"{who} needs {', '.join(wanted)}"
 
 
 def table_changes_statement(domain: DomainConfig) -> Statement:
@@ -336,7 +305,7 @@ def build_load_plan(
     ``files`` are the files the rows come from, as the ledger records them; an empty sequence
     means every selected file was already loaded, and the plan has nothing to do.
     ``created_at`` (default: now) is when the plan was made: its guard refuses it once a load of
-    the domain committed later (see :mod:`work_data_hub.load.guards`).
+    the domain committed later (see :mod:`work_data_hub.load.checks`).
     """
     if not RUN_ID_PATTERN.match(run_id):
         raise ValueError(f"run_id {run_id!r} must be 1-64 letters, digits or _.:-")
@@ -397,14 +366,13 @@ def build_load_plan(
         f"{quote('_source_row')} integer",
     ]
     scope_index = create_scope_index_statement(domain)
+    subject = CheckSubject(domain.name, domain.table, domain.mode, summary.created_at, run_id)
     statements = [
         Statement("begin", "BEGIN"),
         # First, so that the catalog lookups below see what a run this one waited for made.
         lock_statement(domain.table),
         pin_schema_statement(domain),
-        create_table_statement(
-            domain, history_privileges=("INSERT",) if mode.keeps_history else None
-        ),
+        create_table_statement(domain, subject),
         table_changes_statement(domain),
         *([scope_index] if scope_index else []),
         create_ledger_statement(lock_key(LEDGER_TABLE)),
@@ -412,9 +380,7 @@ def build_load_plan(
         # of the domain, stops here (psql too), before any row changes.
         Statement(
             "guard",
-            guard_sql(
-                ledger_table=quote(LEDGER_TABLE), domain=domain.name, created_at=summary.created_at
-            ),
+            guard_sql(subject),
         ),
         Statement(
             "create_stage",

@@ -12,12 +12,14 @@ Which rows "a load wrote":
   by their lineage (``_run_id``, ``_source_file``, ``_source_row``: one row of one file of one
   load, so it names at most one row of the table).
 
-Inside its transaction the plan refuses (the ledger is read under the table's lock):
+Its ``guard`` step runs, besides every plan's checks (already applied, stale since made), the
+undo's own (declared in :mod:`work_data_hub.config.checks`, SQL in
+:mod:`work_data_hub.load.checks`), under the table's lock:
 
-- a run that wrote no ledger row for the domain;
-- a load undone already (naming the undo; undo that one to bring the load back);
-- ``stale``: a later run replaced rows this load wrote, so its undo would no longer give the
-  table as it was before it (naming that run). ``wdh.force_stale = on`` (``force=true``) lifts
+- ``undo target``: the run wrote no load of the domain;
+- ``undone already``: the load was undone (naming the undo; undo that one to bring it back);
+- ``undo stale``: a later run replaced rows the load wrote (naming it), so the undo would not
+  give the table as it was before the load. ``force=true`` (``wdh.force_stale = on``) lifts
   this one only.
 """
 
@@ -30,11 +32,16 @@ import polars as pl
 
 from work_data_hub.cleaning.rows import CleanRows
 from work_data_hub.config import LINEAGE_COLUMNS, DomainConfig
-from work_data_hub.load.guards import FORCE_STALE_SETTING, guard_sql
-from work_data_hub.load.history import REPLACED_BY_RUN, copy_to_history_statement, history_table
+from work_data_hub.load.checks import CheckSubject, guard_sql
+from work_data_hub.load.history import (
+    REPLACED_BY_RUN,
+    UNDO_MODE,
+    copy_to_history_statement,
+    history_table,
+    written_by,
+)
 from work_data_hub.load.ledger import (
     LEDGER_TABLE,
-    UNDOES_RUN,
     config_sha256,
     create_ledger_statement,
     record_load_statement,
@@ -52,11 +59,6 @@ from work_data_hub.load.plan import (
 from work_data_hub.load.sql import Statement, literal, quote
 from work_data_hub.load.summary import PlanSummary
 
-UNDO_MODE = "undo"
-UNDO_PRIVILEGES = ("SELECT", "INSERT", "DELETE")
-HISTORY_PRIVILEGES = ("SELECT", "INSERT")
-_LINEAGE = ("_run_id", "_source_file", "_source_row")
-
 
 @dataclass(frozen=True)
 class UndoneLoad:
@@ -71,81 +73,6 @@ class UndoneLoad:
     mode: str
     committed_at: str
     undoes_run: str | None = None
-
-
-def _same_lineage(left: str, right: str) -> str:
-    return " AND ".join(f"{left}.{quote(c)} = {right}.{quote(c)}" for c in _LINEAGE)
-
-
-def written_by(load: UndoneLoad, history: str, row: str) -> str:
-    """A condition: the row aliased ``row`` is one that ``load`` wrote (see the module doc)."""
-    if load.undoes_run is None:
-        return f"{row}.{quote('_run_id')} = {literal(load.run_id)}"
-    return (
-        f"EXISTS (SELECT 1 FROM {history} AS restored "
-        f"WHERE restored.{quote(REPLACED_BY_RUN)} = {literal(load.undoes_run)} "
-        f"AND {_same_lineage('restored', row)})"
-    )
-
-
-def stale_query(load: UndoneLoad, *, table: str, history: str, ledger: str) -> str:
-    """One row (``message``) per later run that replaced rows ``load`` wrote (quoted names)."""
-    return (
-        "SELECT pg_catalog.format("
-        "'run %s (committed at %s) replaced %s row(s) that run %s wrote; undoing %s now would "
-        "not give the table as it was before it', later.run_id, later.committed_at, "
-        f"pg_catalog.count(*), {literal(load.run_id)}, {literal(load.run_id)}) AS message\n"
-        f"FROM {history} AS gone\n"
-        f"JOIN {ledger} AS later ON later.run_id = gone.{quote(REPLACED_BY_RUN)} "
-        f"AND later.domain = {literal(load.domain)}\n"
-        f"WHERE {written_by(load, history, 'gone')}\n"
-        f"    AND later.run_id <> {literal(load.run_id)}\n"
-        f"    AND NOT EXISTS (SELECT 1 FROM {table} AS target "
-        f"WHERE {_same_lineage('target', 'gone')})\n"
-        "GROUP BY later.run_id, later.committed_at\n"
-        "ORDER BY later.committed_at"
-    )
-
-
-def undo_guard_statement(load: UndoneLoad, *, table: str, history: str) -> Statement:
-    """Refuse an unknown run, a load undone already, and (unless forced) a stale undo."""
-    ledger = quote(LEDGER_TABLE)
-    run, domain = literal(load.run_id), literal(load.domain)
-    body = f"""
-DECLARE
-    found record;
-    stale text;
-BEGIN
-    PERFORM 1 FROM {ledger} WHERE run_id = {run} AND domain = {domain}
-        AND mode = {literal(load.mode)};
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'run % wrote no {load.mode} load of domain % (see {LEDGER_TABLE}); the table is unchanged',
-            {run}, {domain};
-    END IF;
-    SELECT run_id, committed_at INTO found FROM {ledger}
-        WHERE {quote(UNDOES_RUN)} = {run} AND domain = {domain} LIMIT 1;
-    IF FOUND THEN
-        RAISE EXCEPTION 'run % was already undone by run % at %; the table is unchanged',
-            {run}, found.run_id, found.committed_at
-            USING HINT = pg_catalog.format('a load is undone once; to bring it back, undo the '
-                'undo: kedro run --pipelines undo --params run=%s', found.run_id);
-    END IF;
-    IF coalesce(current_setting({literal(FORCE_STALE_SETTING)}, true), '') <> 'on' THEN
-        SELECT pg_catalog.string_agg(message, '; ') INTO stale FROM (
-{stale_query(load, table=table, history=history, ledger=ledger)}
-        ) AS later;
-        IF stale IS NOT NULL THEN
-            RAISE EXCEPTION 'the undo of run % is stale: %; the table is unchanged', {run}, stale
-                USING HINT = 'undo the later run(s) first, or apply this undo anyway with '
-                             'force=true';
-        END IF;
-    END IF;
-END
-"""
-    tag = "$wdh_undo_guard$"
-    if tag in body:
-        raise ValueError(f"domain {load.domain!r}: a name contains {tag}")
-    return Statement("undo_guard", f"DO {tag}{body}{tag}")
 
 
 def undo_files_sql(load: UndoneLoad, *, run_id: str, history: str) -> str:
@@ -199,9 +126,9 @@ def build_undo_plan(
         raise ValueError(f"run {run_id} cannot undo itself")
     table = quote(domain.table)
     history = quote(history_table(domain.table))
-    columns = [*domain.columns, *(c for c in LINEAGE_COLUMNS if c not in domain.columns)]
+    columns = [*domain.columns, *LINEAGE_COLUMNS]
     names = ", ".join(quote(column) for column in columns)
-    wrote = written_by(load, history, "target")
+    wrote = written_by(load.run_id, domain=domain.name, history=history, row="target")
     made_at = (created_at or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
     summary = PlanSummary(
         domain=domain.name,
@@ -217,22 +144,16 @@ def build_undo_plan(
         rows_rejected=0,
         undo_of=load.run_id,
     )
+    subject = CheckSubject.of(summary)
     statements = [
         Statement("begin", "BEGIN"),
         lock_statement(domain.table),
         pin_schema_statement(domain),
-        create_table_statement(
-            domain, privileges=UNDO_PRIVILEGES, history_privileges=HISTORY_PRIVILEGES
-        ),
+        create_table_statement(domain, subject),
         table_changes_statement(domain),
         create_ledger_statement(lock_key(LEDGER_TABLE)),
-        Statement(
-            "guard",
-            guard_sql(
-                ledger_table=quote(LEDGER_TABLE), domain=domain.name, created_at=summary.created_at
-            ),
-        ),
-        undo_guard_statement(load, table=table, history=history),
+        # Applied once, not stale, the run known, not undone yet, no later run replaced its rows.
+        Statement("guard", guard_sql(subject)),
         # The rows it deletes go to the history first, under this run: a redo restores them.
         copy_to_history_statement(
             history=history,
@@ -274,12 +195,4 @@ def build_undo_plan(
     )
 
 
-__all__ = [
-    "UNDO_MODE",
-    "UndoneLoad",
-    "build_undo_plan",
-    "stale_query",
-    "undo_files_sql",
-    "undo_guard_statement",
-    "written_by",
-]
+__all__ = ["UndoneLoad", "build_undo_plan", "undo_files_sql"]
