@@ -103,7 +103,7 @@ def written_by(run_id: str, *, domain: str, history: str, row: str) -> str:
     )
     return (
         f"(({row}.{quote('_run_id')} = {literal(run_id)} AND NOT EXISTS (SELECT 1 {undo}))\n"
-        f"    OR {_lineage(row)} IN (SELECT {_lineage('restored')} FROM {history} AS restored "
+        f"    OR {_lineage(row)} IN (SELECT {_lineage('restored')[1:-1]} FROM {history} AS restored "
         f"JOIN {ledger} AS undo ON restored.{quote(REPLACED_BY_RUN)} = undo.{quote(UNDOES_RUN)}"
         f" WHERE {undo.removeprefix(f'FROM {ledger} AS undo WHERE ')}))"
     )

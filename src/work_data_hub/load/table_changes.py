@@ -199,7 +199,10 @@ BEGIN
     END LOOP;
     IF pg_catalog.cardinality(refusals) > 0 THEN
         RAISE EXCEPTION 'table % does not match data_sources.yml: %', target_name,
-            pg_catalog.array_to_string(refusals, '; ')
+            pg_catalog.array_to_string(refusals, '; ') ||
+            CASE WHEN pg_catalog.cardinality(additions) > 0
+                THEN '; once fixed, the load adds: ' || pg_catalog.array_to_string(additions, '; ')
+                ELSE '' END
             USING HINT = 'WorkDataHub adds a declared column a table lacks and alters nothing '
                          'else. As the table''s owner run: '
                          || pg_catalog.array_to_string(fixes, ' ')
