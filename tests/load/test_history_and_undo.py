@@ -6,6 +6,8 @@ the same table, byte for byte, ``_run_id`` included.
 
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -235,3 +237,54 @@ def test_a_column_the_declaration_dropped_is_refused_with_the_sql_to_run(
     assert "column remark (text) is in the table and no longer declared" in message
     assert 'ALTER TABLE public."amounts delete_insert" DROP COLUMN remark;' in message
     assert _state(db_connection, domain.table) == before
+
+
+def test_a_backend_terminated_during_the_history_copy_leaves_table_and_history_as_before(
+    tmp_path: Path, database_url: URL, db_connection: Any
+) -> None:
+    domain = amounts_domain()
+    history = f"{domain.table}__history"
+    apply(write(load_plan(domain, "v1", V1), tmp_path), database_url)
+    apply(write(load_plan(domain, "v2", V2), tmp_path), database_url)
+    before = (_state(db_connection, domain.table), _state(db_connection, history))
+    correction = write(load_plan(domain, "v3", {"A": "7.0000"}), tmp_path)
+    # Another session holds the history: the correction waits in its history step, is
+    # terminated there, and its server rolls it back.
+    holder = psycopg2.connect(con(database_url))
+    failures: list[BaseException] = []
+
+    def load() -> None:
+        try:
+            apply(correction, database_url)
+        except BaseException as exc:
+            failures.append(exc)
+
+    try:
+        with holder.cursor() as cursor:
+            cursor.execute(f'LOCK TABLE "{history}" IN ACCESS EXCLUSIVE MODE')
+        loading = threading.Thread(target=load)
+        loading.start()
+        terminated = _terminate_when_waiting(db_connection, f'INSERT INTO "{history}"%')
+    finally:
+        holder.rollback()
+        holder.close()
+    loading.join(timeout=60)
+    assert terminated
+    assert len(failures) == 1 and "failed at step 'history'" in str(failures[0])
+    assert "the table is unchanged" in str(failures[0])
+    assert (_state(db_connection, domain.table), _state(db_connection, history)) == before
+
+
+def _terminate_when_waiting(connection: Any, query: str) -> bool:
+    for _ in range(600):
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_terminate_backend(pid, 10000) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND wait_event_type = 'Lock' "
+                "AND query LIKE %s",
+                (query,),
+            )
+            if cursor.fetchall():
+                return True
+        time.sleep(0.05)
+    return False

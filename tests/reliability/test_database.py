@@ -75,7 +75,7 @@ def test_a_statement_timeout_rolls_back_and_names_the_step_and_table(
 
 ALTERATIONS = [
     pytest.param(
-        "ALTER TABLE trustee_performance DROP COLUMN fund_scale", "fund_scale", id="column dropped"
+        "ALTER TABLE trustee_performance ADD COLUMN legacy text", "legacy", id="column undeclared"
     ),
     pytest.param(
         "ALTER TABLE trustee_performance ALTER COLUMN fund_scale TYPE integer",
@@ -353,7 +353,7 @@ def test_with_another_schema_first_the_message_names_the_schema_qualified_table(
 ) -> None:
     with baseline.connection.cursor() as cursor:
         cursor.execute("CREATE SCHEMA IF NOT EXISTS scratch")
-        cursor.execute(f"ALTER TABLE {TABLE} DROP COLUMN fund_scale")
+        cursor.execute(f"ALTER TABLE {TABLE} ALTER COLUMN fund_scale TYPE integer")
     try:
         with pytest.raises(LoadFailedError) as caught:
             run_domain(
@@ -370,13 +370,15 @@ def test_with_another_schema_first_the_message_names_the_schema_qualified_table(
 
 @pytest.fixture
 def loader_role(baseline: Baseline) -> Any:
-    """A role with only SELECT/INSERT/DELETE on the table and SELECT/INSERT on the ledger."""
+    """A role with only SELECT/INSERT/DELETE on the table, INSERT on its history and
+    SELECT/INSERT on the ledger."""
     name = f"wdh_loader_{uuid.uuid4().hex[:8]}"
     with baseline.connection.cursor() as cursor:
         cursor.execute(f"CREATE ROLE {name} LOGIN")
         cursor.execute(f"GRANT USAGE ON SCHEMA public TO {name}")
         cursor.execute(f"GRANT SELECT, INSERT, DELETE ON {TABLE} TO {name}")
         cursor.execute(f"GRANT SELECT, INSERT ON wdh_loads TO {name}")
+        cursor.execute(f"GRANT INSERT ON {TABLE}__history TO {name}")
     yield name
     with baseline.connection.cursor() as cursor:
         cursor.execute(f"DROP OWNED BY {name}")
