@@ -18,7 +18,7 @@ from work_data_hub.config.warehouse import (
     resolve_address,
     resolve_url,
 )
-from work_data_hub.datasets import embedded_warehouse
+from work_data_hub.warehouse import embedded as embedded_warehouse
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "pw-N0t/In@Logs"

@@ -4,7 +4,7 @@ Order (DOMAINS.md, "Database settings"): ``WDH_DATABASE__URI``; else ``WDH_DATAB
 with ``__PORT`` (5432), ``__USER``, ``__PASSWORD`` and ``__DB``; else ``warehouse: {con: ...}``
 in ``conf/local/credentials.yml``; else, outside the ``prod`` environment, the project's local
 warehouse, an embedded PostgreSQL under ``data/warehouse`` started on demand
-(:mod:`work_data_hub.datasets.embedded_warehouse`). The variables are read through a nested
+(:mod:`work_data_hub.warehouse.embedded`). The variables are read through a nested
 pydantic-settings model (``WDH_`` prefix, ``__`` delimiter). The system this replaces silently
 ignored them, so a variable that is set but cannot take effect is an error here, not a shrug.
 
@@ -177,7 +177,7 @@ def resolve_address(
             f"WDH_DATABASE__HOST, __PORT, __USER, __PASSWORD and __DB, or {CREDENTIALS_ENTRY}. "
             "(Other environments use the local embedded warehouse under data/warehouse.)"
         )
-    from work_data_hub.datasets.embedded_warehouse import (  # noqa: PLC0415  (only when used)
+    from work_data_hub.warehouse.embedded import (  # noqa: PLC0415  (only when used)
         WAREHOUSE_FOLDER,
         local_warehouse_address,
     )

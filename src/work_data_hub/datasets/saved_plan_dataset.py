@@ -1,51 +1,24 @@
-"""Datasets of ``kedro run --pipelines apply_plan --params plan=PATH``: the saved plan, the
-ledger it is checked against, and applying it.
+"""``SavedPlanDataset``: a plan file of ``kedro run --pipelines apply_plan --params plan=PATH``.
 
-Example catalog entries::
+Example catalog entry::
 
     apply_plan.saved_plan:
       type: work_data_hub.datasets.saved_plan_dataset.SavedPlanDataset
       filepath: ${runtime_params:plan, ""}
-
-    apply_plan.ledger:
-      type: work_data_hub.datasets.saved_plan_dataset.PlanLedgerDataset
-      credentials: warehouse
-
-    apply_plan.load_plan:
-      type: work_data_hub.datasets.saved_plan_dataset.AppliedPlanDataset
-      execute: ${runtime_params:execute, ${globals:execute}}
-      credentials: warehouse
-
-Checking connects once, in a ``READ ONLY`` transaction (:mod:`work_data_hub.warehouse`); only ``execute=true`` writes, through
-:meth:`PostgresLoadDataset.apply_plan_file` (the path ``execute=true`` runs take too).
 """
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import Any
 
 from kedro.io import AbstractDataset, DatasetError
 
-from work_data_hub.datasets.postgres_load_dataset import (
-    LoadResult,
-    PostgresLoadDataset,
-    strict_bool,
-)
-from work_data_hub.errors import WorkDataHubError
-from work_data_hub.load.checks import PlanVerdict
-from work_data_hub.load.ledger import LEDGER_TABLE
 from work_data_hub.load.plan_file import PlanFileError, SavedPlan, read_saved_plan
-from work_data_hub.warehouse.client import WarehouseClient
 
-logger = logging.getLogger(__name__)
+__all__ = ["SavedPlan", "SavedPlanDataset"]
 
 _HOW = "kedro run --pipelines apply_plan --params plan=<plan file>[,execute=true][,force=true]"
-
-
-class PlanRefusedError(WorkDataHubError, DatasetError):
-    """A saved plan is modified, already applied or stale (without force); nothing was written."""
 
 
 class SavedPlanDataset(AbstractDataset[None, SavedPlan]):
@@ -71,91 +44,3 @@ class SavedPlanDataset(AbstractDataset[None, SavedPlan]):
 
     def save(self, data: None) -> None:
         raise DatasetError("SavedPlanDataset is read-only: plans are written by kedro run")
-
-
-class PlanLedgerDataset(AbstractDataset[None, WarehouseClient]):
-    """The warehouse the checks of a saved plan read (read-only); connects when they run.
-
-    Args:
-        credentials: The ``warehouse`` credentials entry (``con``), if any.
-        connect_timeout: Seconds to wait for the server when connecting.
-        metadata: Kedro's free-form metadata (Kedro-Viz shows it).
-    """
-
-    def __init__(
-        self,
-        *,
-        credentials: dict[str, Any] | None = None,
-        connect_timeout: int = 10,
-        metadata: dict[str, Any] | None = None,
-    ) -> None:
-        self._client = WarehouseClient(credentials, connect_timeout=connect_timeout)
-        self.metadata = metadata
-
-    def _describe(self) -> dict[str, Any]:
-        return {"table": LEDGER_TABLE}
-
-    def load(self) -> WarehouseClient:
-        return self._client
-
-    def save(self, data: None) -> None:
-        raise DatasetError("PlanLedgerDataset is read-only: loads write the ledger themselves")
-
-
-class AppliedPlanDataset(AbstractDataset[PlanVerdict, None]):
-    """Saving a :class:`PlanVerdict` applies its plan when ``execute`` is true and it passed.
-
-    A refused verdict raises :class:`PlanRefusedError` whether or not ``execute`` is set, so a
-    check-only run exits non-zero for a plan that would be refused.
-    """
-
-    def __init__(
-        self,
-        *,
-        execute: bool = False,
-        credentials: dict[str, Any] | None = None,
-        connect_timeout: int = 10,
-        metadata: dict[str, Any] | None = None,
-    ) -> None:
-        self._execute = strict_bool(execute, "execute")
-        self._credentials = credentials
-        self._connect_timeout = connect_timeout
-        self.metadata = metadata
-        self.last_result: LoadResult | None = None
-
-    def _describe(self) -> dict[str, Any]:
-        return {"execute": self._execute}
-
-    def load(self) -> None:
-        raise DatasetError("AppliedPlanDataset is write-only")
-
-    def save(self, data: PlanVerdict) -> None:
-        summary = data.summary.as_dict()
-        self.last_result = LoadResult(
-            data.plan_path, executed=False, plan_sha256=data.summary.plan_sha256, summary=summary
-        )
-        if data.refusals:
-            raise PlanRefusedError(f"{data.text} Nothing was written. ({data.plan_path})")
-        if not self._execute:
-            logger.info(
-                "Checked %s; nothing was written. To apply it: %s",
-                data.plan_path,
-                f"kedro run --pipelines apply_plan --params plan={data.plan_path},execute=true"
-                + (",force=true" if data.forced else ""),
-            )
-            return
-        warehouse = PostgresLoadDataset(
-            filepath=data.plan_path,
-            credentials=self._credentials,
-            connect_timeout=self._connect_timeout,
-        )
-        self.last_result = warehouse.apply_plan_file(Path(data.plan_path), force=data.forced)
-
-
-__all__ = [
-    "AppliedPlanDataset",
-    "PlanLedgerDataset",
-    "PlanRefusedError",
-    "SavedPlan",
-    "SavedPlanDataset",
-]

@@ -68,6 +68,6 @@ class WarehouseHooks:
 def _stop_local_warehouses() -> None:
     # A run that never imported the module started no warehouse (and need not import
     # SQLAlchemy to say so).
-    embedded = sys.modules.get("work_data_hub.datasets.embedded_warehouse")
+    embedded = sys.modules.get("work_data_hub.warehouse.embedded")
     if embedded is not None:
         embedded.stop_local_warehouses()

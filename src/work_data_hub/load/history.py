@@ -23,6 +23,7 @@ from collections.abc import Sequence
 
 from work_data_hub.load.ledger import LEDGER_TABLE, UNDOES_RUN
 from work_data_hub.load.sql import Statement, literal, quote
+from work_data_hub.load.steps import Step
 
 HISTORY_SUFFIX = "__history"
 REPLACED_BY_RUN = "_replaced_by_run"
@@ -69,7 +70,6 @@ def copy_to_history_statement(
     columns: Sequence[str],
     replaced: str,
     run_id: str,
-    purpose: str = "history",
 ) -> Statement:
     """Copy the rows ``replaced`` selects (a ``FROM`` clause naming them ``target``) into history.
 
@@ -79,7 +79,7 @@ def copy_to_history_statement(
     names = [*columns, REPLACED_BY_RUN, REPLACED_AT]
     selected = ", ".join(f"target.{quote(column)}" for column in columns)
     return Statement(
-        purpose,
+        Step.HISTORY,
         f"INSERT INTO {history} ({', '.join(quote(name) for name in names)})\n"
         f"SELECT {selected}, {literal(run_id)}, pg_catalog.now()\nFROM {replaced}",
     )

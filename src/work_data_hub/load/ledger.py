@@ -18,6 +18,7 @@ from work_data_hub import __version__
 from work_data_hub.load.checksum import PLACEHOLDER
 from work_data_hub.load.modes import ROWS_DELETED, ROWS_INSERTED
 from work_data_hub.load.sql import Statement, literal, quote
+from work_data_hub.load.steps import Step
 from work_data_hub.load.table_changes import TABLE_CHANGES_SETTING
 
 if TYPE_CHECKING:
@@ -150,7 +151,7 @@ BEGIN
     END LOOP;
 END
 """
-    return Statement("create_ledger", f"DO $wdh_ledger${body}$wdh_ledger$")
+    return Statement(Step.CREATE_LEDGER, f"DO $wdh_ledger${body}$wdh_ledger$")
 
 
 def record_load_statement(
@@ -190,7 +191,7 @@ def record_load_statement(
     ]
     names = ", ".join(quote(name) for name, _ in LEDGER_COLUMNS)
     return Statement(
-        "record_load",
+        Step.RECORD_LOAD,
         f"INSERT INTO {quote(LEDGER_TABLE)} ({names})\nVALUES ({', '.join(values)})\n"
         f"RETURNING {quote('rows_deleted')}, {quote('rows_inserted')}",
     )

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from work_data_hub.load.sql import Statement, quote
+from work_data_hub.load.steps import Step
 
 ROWS_DELETED = "wdh.rows_deleted"
 ROWS_INSERTED = "wdh.rows_inserted"
@@ -93,7 +94,7 @@ def mode_statements(name: str, target: LoadTarget) -> list[Statement]:
     return LOAD_MODES[name].statements(target)
 
 
-def counted(step: str, modifying_sql: str, setting: str) -> Statement:
+def counted(step: Step, modifying_sql: str, setting: str) -> Statement:
     """``modifying_sql`` (a DELETE or INSERT) with its row count kept in ``setting``.
 
     Counted by ``GET DIAGNOSTICS`` in a DO block rather than ``RETURNING`` into a CTE, which
@@ -126,7 +127,7 @@ def insert_statement(target: LoadTarget, *, conflict: str = "") -> Statement:
     )
     if conflict:
         sql += f"\n{conflict}"
-    return counted("insert", sql, ROWS_INSERTED)
+    return counted(Step.INSERT, sql, ROWS_INSERTED)
 
 
 def _matches(columns: tuple[str, ...], other: str) -> str:
@@ -163,7 +164,7 @@ def delete_scope_statement(target: LoadTarget) -> Statement:
         f"DELETE FROM {target.table} AS target "
         f"USING {_scopes(target)} WHERE {_matches(target.refresh_scope, 'scope')}"
     )
-    return counted("delete", sql, ROWS_DELETED)
+    return counted(Step.DELETE, sql, ROWS_DELETED)
 
 
 @register_load_mode(

@@ -41,6 +41,7 @@ from work_data_hub.load.ledger import (
 from work_data_hub.load.modes import LOAD_MODES, ROWS_DELETED, ROWS_INSERTED, LoadTarget
 from work_data_hub.load.modes import mode_statements as _mode_statements
 from work_data_hub.load.sql import Statement, literal, quote
+from work_data_hub.load.steps import Step
 from work_data_hub.load.summary import PlanSummary, build_plan_summary
 from work_data_hub.load.table_changes import TABLE_CHANGES_SETTING
 from work_data_hub.load.table_changes import table_changes_statement as _table_changes_statement
@@ -94,7 +95,7 @@ class LoadPlan:
         return not self.statements
 
 
-def _do_block(purpose: str, body: str) -> Statement:
+def _do_block(purpose: Step, body: str) -> Statement:
     tag = f"$wdh_{purpose}$"
     if tag in body:
         raise ValueError(f"a name in the domain contains {tag}")
@@ -136,7 +137,7 @@ BEGIN
     PERFORM pg_catalog.set_config('{TABLE_CHANGES_SETTING}', '', true);
 END
 """
-    return _do_block("pin_schema", body)
+    return _do_block(Step.PIN_SCHEMA, body)
 
 
 def create_table_statement(domain: DomainConfig, subject: CheckSubject) -> Statement:
@@ -194,7 +195,7 @@ BEGIN
     IF NOT created THEN{guard_block(check_queries(subject, step="create_table"))}    END IF;
 END
 """
-    return _do_block("create_table", body)
+    return _do_block(Step.CREATE_TABLE, body)
 
 
 def table_changes_statement(domain: DomainConfig) -> Statement:
@@ -239,7 +240,7 @@ EXCEPTION WHEN insufficient_privilege THEN
         USING HINT = 'create it once as the owner: ' || {literal(create)};
 END
 """
-    return _do_block("create_scope_index", body)
+    return _do_block(Step.CREATE_SCOPE_INDEX, body)
 
 
 def lock_key(table: str) -> int:
@@ -278,7 +279,7 @@ BEGIN
     PERFORM pg_catalog.pg_advisory_xact_lock({key});
 END
 """
-    return _do_block("lock", body)
+    return _do_block(Step.LOCK, body)
 
 
 def _loaded_files(rows: CleanRows, files: Sequence[LoadedFile] | None) -> tuple[LoadedFile, ...]:
@@ -368,7 +369,7 @@ def build_load_plan(
     scope_index = create_scope_index_statement(domain)
     subject = CheckSubject(domain.name, domain.table, domain.mode, summary.created_at, run_id)
     statements = [
-        Statement("begin", "BEGIN"),
+        Statement(Step.BEGIN, "BEGIN"),
         # First, so that the catalog lookups below see what a run this one waited for made.
         lock_statement(domain.table),
         pin_schema_statement(domain),
@@ -379,17 +380,17 @@ def build_load_plan(
         # Next to the ledger row's table: a plan applied before, or made before a newer load
         # of the domain, stops here (psql too), before any row changes.
         Statement(
-            "guard",
+            Step.GUARD,
             guard_sql(subject),
         ),
         Statement(
-            "create_stage",
+            Step.CREATE_STAGE,
             f"CREATE TEMPORARY TABLE {stage} (\n    "
             + ",\n    ".join(staged_declared)
             + "\n) ON COMMIT DROP",
         ),
         Statement(
-            "copy",
+            Step.COPY,
             f"COPY {stage} ({', '.join(quote(c) for c in staged_columns)}) FROM STDIN",
             copy_rows=True,
         ),
@@ -422,7 +423,7 @@ def build_load_plan(
             config_sha256=config_sha256(domain),
             files=loaded,
         ),
-        Statement("commit", "COMMIT"),
+        Statement(Step.COMMIT, "COMMIT"),
     ]
     return LoadPlan(
         **{

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from work_data_hub.load.sql import Statement, literal, quote, text_array
+from work_data_hub.load.steps import Step
 
 TABLE_CHANGES_SETTING = "wdh.table_changes"
 ADD = "add"
@@ -240,7 +241,7 @@ BEGIN
     body += "\nEND\n"
     if _TAG in body:
         raise ValueError(f"table {table!r}: a name contains {_TAG}")
-    return Statement("table_changes", f"DO {_TAG}{body}{_TAG}")
+    return Statement(Step.TABLE_CHANGES, f"DO {_TAG}{body}{_TAG}")
 
 
 __all__ = [

@@ -57,6 +57,7 @@ from work_data_hub.load.plan import (
     table_changes_statement,
 )
 from work_data_hub.load.sql import Statement, literal, quote
+from work_data_hub.load.steps import Step
 from work_data_hub.load.summary import PlanSummary
 
 
@@ -146,14 +147,14 @@ def build_undo_plan(
     )
     subject = CheckSubject.of(summary)
     statements = [
-        Statement("begin", "BEGIN"),
+        Statement(Step.BEGIN, "BEGIN"),
         lock_statement(domain.table),
         pin_schema_statement(domain),
         create_table_statement(domain, subject),
         table_changes_statement(domain),
         create_ledger_statement(lock_key(LEDGER_TABLE)),
         # Applied once, not stale, the run known, not undone yet, no later run replaced its rows.
-        Statement("guard", guard_sql(subject)),
+        Statement(Step.GUARD, guard_sql(subject)),
         # The rows it deletes go to the history first, under this run: a redo restores them.
         copy_to_history_statement(
             history=history,
@@ -161,9 +162,9 @@ def build_undo_plan(
             replaced=f"{table} AS target WHERE {wrote}",
             run_id=run_id,
         ),
-        counted("delete", f"DELETE FROM {table} AS target WHERE {wrote}", ROWS_DELETED),
+        counted(Step.DELETE, f"DELETE FROM {table} AS target WHERE {wrote}", ROWS_DELETED),
         counted(
-            "restore",
+            Step.RESTORE,
             f"INSERT INTO {table} ({names})\nSELECT {names} FROM {history}\n"
             f"WHERE {quote(REPLACED_BY_RUN)} = {literal(load.run_id)}",
             ROWS_INSERTED,
@@ -177,7 +178,7 @@ def build_undo_plan(
             files=undo_files_sql(load, run_id=run_id, history=history),
             undoes_run=load.run_id,
         ),
-        Statement("commit", "COMMIT"),
+        Statement(Step.COMMIT, "COMMIT"),
     ]
     return LoadPlan(
         domain=domain.name,

@@ -1,0 +1,78 @@
+"""``AppliedPlanDataset``: apply_plan's verdict saved is the plan applied (with execute=true).
+
+Example catalog entry::
+
+    apply_plan.load_plan:
+      type: work_data_hub.datasets.applied_plan_dataset.AppliedPlanDataset
+      execute: ${runtime_params:execute, ${globals:execute}}
+      credentials: warehouse
+
+Only ``execute=true`` writes, through :meth:`WarehouseClient.apply_plan_file` (the path
+``execute=true`` runs take too).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from kedro.io import AbstractDataset, DatasetError
+
+from work_data_hub.datasets.flags import strict_bool
+from work_data_hub.errors import WorkDataHubError
+from work_data_hub.load.checks import PlanVerdict
+from work_data_hub.warehouse.client import WarehouseClient
+from work_data_hub.warehouse.results import LoadResult
+
+__all__ = ["AppliedPlanDataset", "PlanRefusedError"]
+
+logger = logging.getLogger(__name__)
+
+
+class PlanRefusedError(WorkDataHubError, DatasetError):
+    """A saved plan is modified, already applied or stale (without force); nothing was written."""
+
+
+class AppliedPlanDataset(AbstractDataset[PlanVerdict, None]):
+    """Saving a :class:`PlanVerdict` applies its plan when ``execute`` is true and it passed.
+
+    A refused verdict raises :class:`PlanRefusedError` whether or not ``execute`` is set, so a
+    check-only run exits non-zero for a plan that would be refused.
+    """
+
+    def __init__(
+        self,
+        *,
+        execute: bool = False,
+        credentials: dict[str, Any] | None = None,
+        connect_timeout: int = 10,
+        metadata: dict[str, Any] | None = None,
+    ) -> None:
+        self._execute = strict_bool(execute, "execute")
+        self._client = WarehouseClient(credentials, connect_timeout=connect_timeout)
+        self.metadata = metadata
+        self.last_result: LoadResult | None = None
+
+    def _describe(self) -> dict[str, Any]:
+        return {"execute": self._execute}
+
+    def load(self) -> None:
+        raise DatasetError("AppliedPlanDataset is write-only")
+
+    def save(self, data: PlanVerdict) -> None:
+        summary = data.summary.as_dict()
+        self.last_result = LoadResult(
+            data.plan_path, executed=False, plan_sha256=data.summary.plan_sha256, summary=summary
+        )
+        if data.refusals:
+            raise PlanRefusedError(f"{data.text} Nothing was written. ({data.plan_path})")
+        if not self._execute:
+            logger.info(
+                "Checked %s; nothing was written. To apply it: %s",
+                data.plan_path,
+                f"kedro run --pipelines apply_plan --params plan={data.plan_path},execute=true"
+                + (",force=true" if data.forced else ""),
+            )
+            return
+        self.last_result = self._client.apply_plan_file(Path(data.plan_path), force=data.forced)
