@@ -40,8 +40,9 @@ RuleName = str  # a name registered in work_data_hub.cleaning.registry.RULES
 _TYPE_PATTERN = re.compile(r"^(date|text|integer|numeric\((\d+),(\d+)\))$")
 _DOTTED_PATH = re.compile(r"[A-Za-z_][\w.]*\.[A-Za-z_]\w*")
 LINEAGE_COLUMNS: tuple[str, ...] = ("_source_file", "_source_row", "_run_id")
-# Pipeline names the project registers itself (pipelines/apply_plan): no domain may take them.
-RESERVED_NAMES = frozenset({"apply_plan"})
+# Pipeline names the project registers itself (pipelines/apply_plan, pipelines/undo): no domain
+# may take them.
+RESERVED_NAMES = frozenset({"apply_plan", "undo"})
 
 
 class _Strict(BaseModel):

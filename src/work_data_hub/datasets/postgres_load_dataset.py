@@ -16,6 +16,7 @@ from work_data_hub.load.plan import LoadPlan
 from work_data_hub.load.plan_file import read_plan_summary
 from work_data_hub.load.psql import write_plan
 from work_data_hub.load.summary import PlanDiff, PlanSummary
+from work_data_hub.load.table_changes import TableChange
 from work_data_hub.warehouse.client import WarehouseClient
 from work_data_hub.warehouse.errors import LoadFailedError
 from work_data_hub.warehouse.results import LoadResult
@@ -58,6 +59,11 @@ class PostgresLoadDataset(AbstractVersionedDataset[LoadPlan, bytes]):
     the plan's ``max_reject_ratio`` nothing connects: :class:`RejectedRowsError`. What
     PostgreSQL reported (rows deleted and inserted, transaction seconds) is in ``last_result``,
     which the run-report hook copies.
+
+    With ``execute`` or ``diff`` the table's columns are read first (read-only), so the plan's
+    summary lists the columns it adds ("table changes") and a change it would refuse is a
+    WARNING before anything is applied. ``force`` (the undo pipeline's ``force=true``) lifts a
+    freshly made plan's staleness checks only when set; a load's own plan is never stale.
     """
 
     def __init__(
@@ -67,6 +73,7 @@ class PostgresLoadDataset(AbstractVersionedDataset[LoadPlan, bytes]):
         execute: bool = False,
         diff: bool = False,
         rejects_filepath: str | None = None,
+        force: bool | None = None,
         credentials: dict[str, Any] | None = None,
         connect_timeout: int = 10,
         statement_timeout_ms: int = 0,
@@ -79,6 +86,7 @@ class PostgresLoadDataset(AbstractVersionedDataset[LoadPlan, bytes]):
         self._execute = strict_bool(execute, "execute")
         self._diff = strict_bool(diff, "diff")
         self._rejects_filepath = rejects_filepath
+        self._force = None if force is None else strict_bool(force, "force")
         self._client = WarehouseClient(
             credentials, connect_timeout=connect_timeout, statement_timeout_ms=statement_timeout_ms
         )
@@ -107,6 +115,8 @@ class PostgresLoadDataset(AbstractVersionedDataset[LoadPlan, bytes]):
             summary = summary.with_rejects_file(self._rejects_file(summary))
             if self._diff and not data.nothing_to_load:
                 summary = summary.with_diff(self._diff_against_warehouse(data))
+            if (self._diff or self._execute) and summary.table_changes is None:
+                summary = summary.with_table_changes(self._table_changes(data))
         # Plans carry the rows themselves: readable by the owner only.
         try:
             with os.fdopen(open_owner_only(path), "wb") as handle:
@@ -145,7 +155,10 @@ class PostgresLoadDataset(AbstractVersionedDataset[LoadPlan, bytes]):
         # Staleness guards a person's review; this plan was made moments ago by this very run,
         # and a load that committed while it waited for the table's lock is not a review
         # overtaken (two runs at once still both finish, in turn).
-        self.last_result = self.apply_plan_file(path, force=True)
+        # An undo's plan is also made moments ago, but its own staleness (a later load replaced
+        # rows of the load it undoes) is lifted only by the run's force=true.
+        force = True if self._force is None else self._force
+        self.last_result = self.apply_plan_file(path, force=force)
 
     def _rejects_file(self, summary: PlanSummary) -> str | None:
         """Where this run's rejects file is (the rejects dataset shares the run's version)."""
@@ -177,6 +190,25 @@ class PostgresLoadDataset(AbstractVersionedDataset[LoadPlan, bytes]):
                 extra={"event": "check", "check": result.check.name},
             )
         return diff
+
+    def _table_changes(self, plan: LoadPlan) -> tuple[TableChange, ...]:
+        """The columns the plan adds (read-only); what it would refuse is a WARNING now."""
+        if plan.nothing_to_load:
+            return ()
+        shape = self._client.table_changes(plan)
+        for change in shape.additions:
+            logger.info("%s: table change: %s", plan.domain, change.sql)
+        for refusal, fix in zip(shape.refusals, shape.fixes, strict=True):
+            logger.warning(
+                "%s: table %s does not match data_sources.yml: %s; the load will be refused. "
+                "As the table's owner run: %s",
+                plan.domain,
+                plan.table,
+                refusal,
+                fix,
+                extra={"event": "table_refused", "domain": plan.domain},
+            )
+        return shape.additions
 
     def apply_plan_file(self, path: Path, *, force: bool = False) -> LoadResult:
         """Apply the plan file at ``path`` exactly (see :meth:`WarehouseClient.apply_plan_file`).

@@ -19,6 +19,7 @@ import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import polars as pl
 
@@ -43,7 +44,7 @@ from work_data_hub.load.modes import mode_statements as _mode_statements
 from work_data_hub.load.sql import Statement, literal, quote
 from work_data_hub.load.steps import Step
 from work_data_hub.load.summary import PlanSummary, build_plan_summary
-from work_data_hub.load.table_changes import TABLE_CHANGES_SETTING
+from work_data_hub.load.table_changes import TABLE_CHANGES_SETTING, table_changes_query
 from work_data_hub.load.table_changes import table_changes_statement as _table_changes_statement
 
 __all__ = ["LoadPlan", "LoadedFile", "Statement", "build_load_plan", "lock_key"]
@@ -81,6 +82,8 @@ class LoadPlan:
     # What the plan file's header shows, and the read-only query behind diff=true.
     summary: PlanSummary | None = None
     diff_query: DiffQuery | None = None
+    # The read-only query listing the table changes the plan makes (load.table_changes).
+    shape_query: str | None = None
 
     @property
     def reject_ratio(self) -> float:
@@ -198,6 +201,15 @@ END
     return _do_block(Step.CREATE_TABLE, body)
 
 
+def _shape(domain: DomainConfig) -> dict[str, Any]:
+    return {
+        "table": domain.table,
+        "history": history_table(domain.table),
+        "declared": {name: spec.type for name, spec in domain.columns.items()},
+        "lineage": {name: LINEAGE_TYPES[name].split()[0] for name in LINEAGE_COLUMNS},
+    }
+
+
 def table_changes_statement(domain: DomainConfig) -> Statement:
     """Add the declared columns the table lacks (and to its history); refuse any other change.
 
@@ -206,13 +218,15 @@ def table_changes_statement(domain: DomainConfig) -> Statement:
     """
     mode = LOAD_MODES[domain.mode]
     return _table_changes_statement(
-        table=domain.table,
-        history=history_table(domain.table),
-        declared={name: spec.type for name, spec in domain.columns.items()},
-        lineage={name: LINEAGE_TYPES[name].split()[0] for name in LINEAGE_COLUMNS},
-        unique_key=domain.unique_key or () if mode.needs_unique_key else (),
+        **_shape(domain),
+        unique_key=(domain.unique_key or ()) if mode.needs_unique_key else (),
         mode=domain.mode,
     )
+
+
+def table_shape_query(domain: DomainConfig) -> str:
+    """The read-only query behind the table-changes step (``diff=true`` and execute read it)."""
+    return table_changes_query(**_shape(domain))
 
 
 def create_scope_index_statement(domain: DomainConfig) -> Statement | None:
@@ -348,6 +362,7 @@ def build_load_plan(
         max_reject_ratio=max_reject_ratio,
         files=loaded,
         summary=summary,
+        shape_query=table_shape_query(domain),
         diff_query=build_diff_query(
             domain,
             unique_key=domain.unique_key,

@@ -42,6 +42,7 @@ from work_data_hub.load.history import (
 )
 from work_data_hub.load.ledger import (
     LEDGER_TABLE,
+    UNDOES_RUN,
     config_sha256,
     create_ledger_statement,
     record_load_statement,
@@ -55,6 +56,7 @@ from work_data_hub.load.plan import (
     lock_statement,
     pin_schema_statement,
     table_changes_statement,
+    table_shape_query,
 )
 from work_data_hub.load.sql import Statement, literal, quote
 from work_data_hub.load.steps import Step
@@ -106,6 +108,31 @@ FROM (
         LIMIT 1
     ) AS file ON true
 ) AS entries)"""
+
+
+def loads_of_run_sql() -> str:
+    """The ledger rows of run ``%(run)s`` (in the pinned schema), as :class:`UndoneLoad` fields.
+
+    ``undoes_run`` is read through ``to_jsonb``: a ledger made before that column existed
+    gets it from the next plan, and reads as NULL until then.
+    """
+    return (
+        "SELECT load.run_id, load.domain, load.table_name, load.mode, load.committed_at, "
+        f"pg_catalog.to_jsonb(load) ->> {literal(UNDOES_RUN)}\n"
+        f"FROM {quote(LEDGER_TABLE)} AS load WHERE load.run_id = %(run)s ORDER BY load.domain"
+    )
+
+
+def undo_counts_sql(load: UndoneLoad, domain: DomainConfig) -> str:
+    """Read-only: how many rows the undo would delete (rows the load wrote) and restore."""
+    table = quote(domain.table)
+    history = quote(history_table(domain.table))
+    wrote = written_by(load.run_id, domain=domain.name, history=history, row="target")
+    return (
+        f"SELECT (SELECT pg_catalog.count(*) FROM {table} AS target WHERE {wrote}),\n"
+        f"    (SELECT pg_catalog.count(*) FROM {history} "
+        f"WHERE {quote(REPLACED_BY_RUN)} = {literal(load.run_id)})"
+    )
 
 
 def build_undo_plan(
@@ -193,7 +220,14 @@ def build_undo_plan(
         rows_rejected=0,
         max_reject_ratio=0.0,
         summary=summary,
+        shape_query=table_shape_query(domain),
     )
 
 
-__all__ = ["UndoneLoad", "build_undo_plan", "undo_files_sql"]
+__all__ = [
+    "UndoneLoad",
+    "build_undo_plan",
+    "loads_of_run_sql",
+    "undo_counts_sql",
+    "undo_files_sql",
+]
