@@ -162,6 +162,7 @@ def test_register_pipelines_reads_the_projects_data_sources_file(
         "apply_plan",
         "fund_performance",
         "trustee_performance",
+        "undo",
     ]
     default_nodes = {node.name for node in pipelines["__default__"].nodes}
     assert {node.name for node in pipelines["fund_performance"].nodes} < default_nodes
