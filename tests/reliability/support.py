@@ -24,12 +24,12 @@ from openpyxl import Workbook
 from sqlalchemy.engine import URL
 
 from tests.support.frames import as_pandas
+from tests.support.paths import PROJECT_ROOT
 from work_data_hub.config import DomainConfig, parse_domains
 from work_data_hub.datasets.postgres_load_dataset import LoadResult, PostgresLoadDataset
 from work_data_hub.load.sql import quote
 from work_data_hub.pipelines.ingest import nodes
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
 TRUSTEE_HEADERS = ["年", "月", "计划代码", "公司代码", "收益率", "净值", "规模"]
 TABLE = "trustee_performance"
 

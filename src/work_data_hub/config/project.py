@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from kedro.config import MissingConfigException
+from kedro.config import MissingConfigException, OmegaConfigLoader
 from kedro.framework.project import settings
 from kedro.utils import find_kedro_project
 
@@ -21,6 +21,18 @@ from work_data_hub.config.domains import DataSourcesError, DomainConfig, parse_d
 DEFAULT_RUN_ENV = "local"
 # The source checkout this module belongs to: the project when a tool starts elsewhere.
 SOURCE_PROJECT_PATH = Path(__file__).resolve().parents[3]
+
+# The loader settings.py gives Kedro, declared here so that reading the conf files needs no
+# settings module (which imports every hook).
+CONFIG_LOADER_ARGS: dict[str, Any] = {
+    "base_env": "base",
+    "default_run_env": "local",
+    "config_patterns": {
+        "data_sources": ["data_sources*", "data_sources*/**"],
+        "mappings": ["mappings*", "mappings*/**"],
+        "globals": ["globals*", "globals*/**"],
+    },
+}
 
 
 def kedro_env(command_args: Sequence[str] = ()) -> str | None:
@@ -91,13 +103,10 @@ def load_domains(project_path: Path | None = None, env: str | None = None) -> Do
 
 
 def _read_domains(root: Path, env: str | None) -> Domains:
-    from work_data_hub import settings as project_settings  # noqa: PLC0415  (settings imports hooks)
-
-    loader_args: dict[str, Any] = dict(project_settings.CONFIG_LOADER_ARGS)
-    loader = project_settings.CONFIG_LOADER_CLASS(
+    loader = OmegaConfigLoader(
         conf_source=str(root / settings.CONF_SOURCE),
         env=env,
-        **loader_args,
+        **CONFIG_LOADER_ARGS,
     )
     try:
         raw: dict[str, Any] = dict(loader["data_sources"])

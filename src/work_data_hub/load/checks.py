@@ -87,7 +87,7 @@ class CheckSubject:
         """The grants the plan needs on the table's history (none: it does not write it)."""
         if self.mode == UNDO_MODE:
             return UNDO_HISTORY_PRIVILEGES
-        return ("INSERT",) if LOAD_MODES[self.mode].keeps_history else ()
+        return LOAD_MODES[self.mode].history_privileges
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from work_data_hub.config.modes import LOAD_MODES, declare_load_mode
 from work_data_hub.load.sql import Statement, quote
 from work_data_hub.load.steps import Step
 
@@ -44,46 +45,45 @@ ModeStatements = Callable[[LoadTarget], list[Statement]]
 ReplacedRows = Callable[[LoadTarget], str]
 
 
-@dataclass(frozen=True)
-class LoadModeSpec:
-    """A registered mode: its statements and what a domain and the loader role need for it."""
-
-    name: str
-    statements: ModeStatements
-    privileges: tuple[str, ...]
-    needs_unique_key: bool = False
-    uses_refresh_scope: bool = False
-    # The rows the mode replaces, which the plan copies into the history first (None: none).
-    replaced: ReplacedRows | None = None
-
-    @property
-    def keeps_history(self) -> bool:
-        return self.replaced is not None
-
-
-LOAD_MODES: dict[str, LoadModeSpec] = {}
+_STATEMENTS: dict[str, ModeStatements] = {}
+_REPLACED: dict[str, ReplacedRows] = {}
 
 
 def register_load_mode(
     name: str,
     *,
-    privileges: tuple[str, ...],
+    privileges: tuple[str, ...] | None = None,
     needs_unique_key: bool = False,
     uses_refresh_scope: bool = False,
     replaced: ReplacedRows | None = None,
 ) -> Callable[[ModeStatements], ModeStatements]:
     """Register ``function`` as the statements of mode ``name`` (see the module docstring).
 
-    ``privileges`` are the table privileges the loader role needs on an existing target;
-    ``replaced`` selects the rows the mode deletes or overwrites (they go to the history).
+    A mode declared in :mod:`work_data_hub.config.modes` is registered by name alone; given
+    ``privileges`` (the table privileges the loader role needs on an existing target), this
+    declares the mode too. ``replaced`` selects the rows the mode deletes or overwrites: the
+    plan copies them into the table's history first (a mode declared ``keeps_history``).
+
+    Raises:
+        ValueError: The mode is registered twice, or neither declared nor given privileges.
     """
+    if name in _STATEMENTS:
+        raise ValueError(f"load mode {name!r} is registered twice")
+    if privileges is not None:
+        declare_load_mode(
+            name,
+            privileges=privileges,
+            needs_unique_key=needs_unique_key,
+            uses_refresh_scope=uses_refresh_scope,
+            keeps_history=replaced is not None,
+        )
+    elif name not in LOAD_MODES:
+        raise ValueError(f"load mode {name!r} is not declared in work_data_hub.config.modes")
 
     def register(function: ModeStatements) -> ModeStatements:
-        if name in LOAD_MODES:
-            raise ValueError(f"load mode {name!r} is registered twice")
-        LOAD_MODES[name] = LoadModeSpec(
-            name, function, privileges, needs_unique_key, uses_refresh_scope, replaced
-        )
+        _STATEMENTS[name] = function
+        if replaced is not None:
+            _REPLACED[name] = replaced
         return function
 
     return register
@@ -91,7 +91,13 @@ def register_load_mode(
 
 def mode_statements(name: str, target: LoadTarget) -> list[Statement]:
     """The statements of mode ``name`` (config validation has refused unregistered names)."""
-    return LOAD_MODES[name].statements(target)
+    return _STATEMENTS[name](target)
+
+
+def replaced_rows(name: str, target: LoadTarget) -> str | None:
+    """The rows mode ``name`` is about to delete or overwrite (None: it replaces none)."""
+    replaced = _REPLACED.get(name)
+    return replaced(target) if replaced else None
 
 
 def counted(step: Step, modifying_sql: str, setting: str) -> Statement:
@@ -167,29 +173,19 @@ def delete_scope_statement(target: LoadTarget) -> Statement:
     return counted(Step.DELETE, sql, ROWS_DELETED)
 
 
-@register_load_mode(
-    "delete_insert",
-    privileges=("SELECT", "INSERT", "DELETE"),
-    uses_refresh_scope=True,
-    replaced=rows_in_scope,
-)
+@register_load_mode("delete_insert", replaced=rows_in_scope)
 def delete_insert(target: LoadTarget) -> list[Statement]:
     """Replace every refresh-scope combination present in the new rows, then insert them."""
     return [delete_scope_statement(target), insert_statement(target)]
 
 
-@register_load_mode("append", privileges=("INSERT",))
+@register_load_mode("append")
 def append(target: LoadTarget) -> list[Statement]:
     """Insert only; the same file appended twice is there twice (the ledger skips reruns)."""
     return [insert_statement(target)]
 
 
-@register_load_mode(
-    "upsert",
-    privileges=("SELECT", "INSERT", "UPDATE"),
-    needs_unique_key=True,
-    replaced=rows_with_staged_keys,
-)
+@register_load_mode("upsert", replaced=rows_with_staged_keys)
 def upsert(target: LoadTarget) -> list[Statement]:
     """Insert, or update the row with the same unique key (``ON CONFLICT ... DO UPDATE``)."""
     key = set(target.unique_key)
@@ -202,3 +198,28 @@ def upsert(target: LoadTarget) -> list[Statement]:
         f"ON CONFLICT ({', '.join(quote(c) for c in target.unique_key)}) DO UPDATE SET {updates}"
     )
     return [insert_statement(target, conflict=conflict)]
+
+
+_undefined = sorted(set(LOAD_MODES) - set(_STATEMENTS))
+if _undefined:
+    raise RuntimeError(f"declared load mode(s) without statements in load/modes.py: {_undefined}")
+_no_history = sorted(
+    name for name, mode in LOAD_MODES.items() if mode.keeps_history != (name in _REPLACED)
+)
+if _no_history:
+    raise RuntimeError(
+        f"load mode(s) {_no_history}: declared keeps_history, and no replaced rows registered "
+        "in load/modes.py (or the other way round)"
+    )
+
+__all__ = [
+    "LOAD_MODES",
+    "ROWS_DELETED",
+    "ROWS_INSERTED",
+    "LoadTarget",
+    "counted",
+    "insert_statement",
+    "mode_statements",
+    "register_load_mode",
+    "replaced_rows",
+]

@@ -2,7 +2,7 @@
 
 Plan mode writes this list as a psql script and execute mode runs that very file through the
 driver, so the two cannot drift. The rows stay where cleaning kept them (one part per file,
-see :mod:`work_data_hub.cleaning.rows`) until the plan file is written, a slice at a time.
+see :mod:`work_data_hub.rows`) until the plan file is written, a slice at a time.
 Identifiers are quoted by SQLAlchemy's PostgreSQL dialect (no driver is imported); values
 travel only inside the COPY rows and as quoted literals of the ledger row.
 
@@ -23,7 +23,6 @@ from typing import Any
 
 import polars as pl
 
-from work_data_hub.cleaning.rows import CleanRows
 from work_data_hub.config import LINEAGE_COLUMNS, DomainConfig
 from work_data_hub.load.checks import CheckSubject, check_queries, guard_block, guard_sql
 from work_data_hub.load.diff import DiffQuery, build_diff_query
@@ -39,13 +38,20 @@ from work_data_hub.load.ledger import (
     create_ledger_statement,
     record_load_statement,
 )
-from work_data_hub.load.modes import LOAD_MODES, ROWS_DELETED, ROWS_INSERTED, LoadTarget
+from work_data_hub.load.modes import (
+    LOAD_MODES,
+    ROWS_DELETED,
+    ROWS_INSERTED,
+    LoadTarget,
+    replaced_rows,
+)
 from work_data_hub.load.modes import mode_statements as _mode_statements
 from work_data_hub.load.sql import Statement, literal, quote
 from work_data_hub.load.steps import Step
 from work_data_hub.load.summary import PlanSummary, build_plan_summary
 from work_data_hub.load.table_changes import TABLE_CHANGES_SETTING, table_changes_query
 from work_data_hub.load.table_changes import table_changes_statement as _table_changes_statement
+from work_data_hub.rows import CleanRows
 
 __all__ = ["LoadPlan", "LoadedFile", "Statement", "build_load_plan", "lock_key"]
 
@@ -418,13 +424,14 @@ def build_load_plan(
         unique_key=tuple(domain.unique_key or ()),
         refresh_scope=tuple(domain.refresh_scope),
     )
-    if mode.replaced is not None:
+    replaced = replaced_rows(domain.mode, target)
+    if replaced is not None:
         # Before any row changes: what the mode is about to delete or overwrite, exactly.
         statements.append(
             copy_to_history_statement(
                 history=quote(history_table(domain.table)),
                 columns=[*staged_columns, "_run_id"],
-                replaced=mode.replaced(target),
+                replaced=replaced,
                 run_id=run_id,
             )
         )

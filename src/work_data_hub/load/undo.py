@@ -30,7 +30,6 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from work_data_hub.cleaning.rows import CleanRows
 from work_data_hub.config import LINEAGE_COLUMNS, DomainConfig
 from work_data_hub.load.checks import CheckSubject, guard_sql
 from work_data_hub.load.history import (
@@ -61,6 +60,7 @@ from work_data_hub.load.plan import (
 from work_data_hub.load.sql import Statement, literal, quote
 from work_data_hub.load.steps import Step
 from work_data_hub.load.summary import PlanSummary
+from work_data_hub.rows import CleanRows
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """The warehouse client: the one place that connects to PostgreSQL and drives a cursor.
 
-It resolves the address when first needed (:func:`work_data_hub.config.warehouse.resolve_address`),
+It resolves the address when first needed (:func:`work_data_hub.warehouse.address.resolve_address`),
 reads in ``READ ONLY`` transactions (the checks, the ledger, the diff), and applies a plan file
 exactly: its own statements, in the one transaction they open and commit, its rows COPYed from
 the file a mebibyte at a time. Every driver error becomes a :class:`LoadFailedError` naming the
@@ -22,7 +22,6 @@ from work_data_hub.config.warehouse import (
     WarehouseAddress,
     WarehouseConfigError,
     describe,
-    resolve_address,
 )
 from work_data_hub.load.checks import (
     CheckQuery,
@@ -40,6 +39,7 @@ from work_data_hub.load.steps import Step
 from work_data_hub.load.summary import PlanDiff
 from work_data_hub.load.table_changes import TableShape
 from work_data_hub.load.undo import UndoneLoad, loads_of_run_sql
+from work_data_hub.warehouse.address import resolve_address
 from work_data_hub.warehouse.checks import pin_target_schema, run_checks
 from work_data_hub.warehouse.connection import (
     WarehouseConnectionError,
@@ -89,7 +89,7 @@ class WarehouseClient:
         try:
             return resolve_address(self._credentials)
         except WarehouseConfigError as exc:
-            raise LoadFailedError(f"{domain}: {exc}; nothing was loaded.") from None
+            raise LoadFailedError(f"{domain}: {exc}; nothing was loaded.", domain=domain) from None
 
     def connection(self, address: WarehouseAddress, purpose: str) -> Any:
         """An autocommit connection (statements bring their own BEGIN and COMMIT).
@@ -401,7 +401,12 @@ def _failure(
         outcome = "The transaction was rolled back: the table is unchanged and nothing was loaded."
     return LoadFailedError(
         f"{plan.summary.domain}: loading table {plan.summary.table!r} failed at step '{step}' "
-        f"({describe(address.url)}): {reason} {outcome} Plan: {path}"
+        f"({describe(address.url)}): {reason} {outcome} Plan: {path}",
+        domain=plan.summary.domain,
+        table=plan.summary.table,
+        step=Step(step) if step in Step._value2member_map_ else None,
+        warehouse=describe(address.url),
+        rolled_back=not (lost and step == Step.COMMIT),
     )
 
 

@@ -1,6 +1,6 @@
 """The warehouse as a SQLAlchemy engine, for kedro-datasets' pandas SQL datasets.
 
-The address is resolved when the engine is made (:func:`work_data_hub.config.warehouse.resolve_address`):
+The address is resolved when the engine is made (:func:`work_data_hub.warehouse.address.resolve_address`):
 ``WDH_DATABASE__*``, else the credentials entry, else, outside ``prod``, the local embedded
 warehouse (started on demand). A plain ``postgresql://`` URL is read with psycopg2, the
 project's driver (SQLAlchemy 2.1 would pick psycopg 3, which the project does not install).
@@ -14,7 +14,7 @@ from sqlalchemy import create_engine
 from sqlalchemy.engine import URL, Engine
 from sqlalchemy.pool import NullPool
 
-from work_data_hub.config.warehouse import resolve_address
+from work_data_hub.warehouse.address import resolve_address
 
 # What the pandas SQL datasets store as their connection string; never used to connect.
 RESOLVED_ON_CONNECT = "postgresql+psycopg2://resolved-on-connect"

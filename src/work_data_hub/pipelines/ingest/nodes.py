@@ -24,7 +24,6 @@ from work_data_hub.cleaning.engine import (
     combine_files,
 )
 from work_data_hub.cleaning.reading import headers_read_by, read_sheet
-from work_data_hub.cleaning.rows import CleanRows, FileRows, RowSpool
 from work_data_hub.cleaning.workbook import ExcelWorkbook
 from work_data_hub.config import DomainConfig, check_run_parameters
 from work_data_hub.discovery import (
@@ -36,6 +35,7 @@ from work_data_hub.discovery import (
 )
 from work_data_hub.load.ledger import LedgerReader
 from work_data_hub.load.plan import LoadedFile, LoadPlan, build_load_plan
+from work_data_hub.rows import CleanRows, FileRows, RowSpool
 from work_data_hub.text import plural
 
 logger = logging.getLogger(__name__)
@@ -113,7 +113,7 @@ def clean_workbooks(
     """Read only the selected workbooks, clean their rows, and split off the rejects.
 
     With several files, each file's clean rows are spooled to disk as soon as it is cleaned
-    (:mod:`work_data_hub.cleaning.rows`), so memory holds one file's rows at a time.
+    (:mod:`work_data_hub.rows`), so memory holds one file's rows at a time.
     """
     today = dt.date.today()
     results: list[CleanResult] = []
