@@ -302,6 +302,25 @@ END
     return _do_block(Step.LOCK, body)
 
 
+def opening_statements(
+    domain: DomainConfig, subject: CheckSubject, *, scope_index: Statement | None = None
+) -> list[Statement]:
+    """Every plan's first steps, up to its guard: nothing has changed a row when they end."""
+    return [
+        Statement(Step.BEGIN, "BEGIN"),
+        # First, so that the catalog lookups below see what a run this one waited for made.
+        lock_statement(domain.table),
+        pin_schema_statement(domain),
+        create_table_statement(domain, subject),
+        table_changes_statement(domain),
+        *([scope_index] if scope_index else []),
+        create_ledger_statement(lock_key(LEDGER_TABLE)),
+        # Next to the ledger row's table: a plan applied before, or made before a newer load
+        # of the domain (and an undo's own checks), stops here (psql too).
+        Statement(Step.GUARD, guard_sql(subject)),
+    ]
+
+
 def _loaded_files(rows: CleanRows, files: Sequence[LoadedFile] | None) -> tuple[LoadedFile, ...]:
     if files is not None:
         return tuple(files)
@@ -390,20 +409,7 @@ def build_load_plan(
     scope_index = create_scope_index_statement(domain)
     subject = CheckSubject(domain.name, domain.table, domain.mode, summary.created_at, run_id)
     statements = [
-        Statement(Step.BEGIN, "BEGIN"),
-        # First, so that the catalog lookups below see what a run this one waited for made.
-        lock_statement(domain.table),
-        pin_schema_statement(domain),
-        create_table_statement(domain, subject),
-        table_changes_statement(domain),
-        *([scope_index] if scope_index else []),
-        create_ledger_statement(lock_key(LEDGER_TABLE)),
-        # Next to the ledger row's table: a plan applied before, or made before a newer load
-        # of the domain, stops here (psql too), before any row changes.
-        Statement(
-            Step.GUARD,
-            guard_sql(subject),
-        ),
+        *opening_statements(domain, subject, scope_index=scope_index),
         Statement(
             Step.CREATE_STAGE,
             f"CREATE TEMPORARY TABLE {stage} (\n    "

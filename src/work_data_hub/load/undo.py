@@ -31,7 +31,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from work_data_hub.config import LINEAGE_COLUMNS, DomainConfig
-from work_data_hub.load.checks import CheckSubject, guard_sql
+from work_data_hub.load.checks import CheckSubject
 from work_data_hub.load.history import (
     REPLACED_BY_RUN,
     UNDO_MODE,
@@ -43,18 +43,13 @@ from work_data_hub.load.ledger import (
     LEDGER_TABLE,
     UNDOES_RUN,
     config_sha256,
-    create_ledger_statement,
     record_load_statement,
 )
 from work_data_hub.load.modes import ROWS_DELETED, ROWS_INSERTED, counted
 from work_data_hub.load.plan import (
     RUN_ID_PATTERN,
     LoadPlan,
-    create_table_statement,
-    lock_key,
-    lock_statement,
-    pin_schema_statement,
-    table_changes_statement,
+    opening_statements,
     table_shape_query,
 )
 from work_data_hub.load.sql import Statement, literal, quote
@@ -174,14 +169,9 @@ def build_undo_plan(
     )
     subject = CheckSubject.of(summary)
     statements = [
-        Statement(Step.BEGIN, "BEGIN"),
-        lock_statement(domain.table),
-        pin_schema_statement(domain),
-        create_table_statement(domain, subject),
-        table_changes_statement(domain),
-        create_ledger_statement(lock_key(LEDGER_TABLE)),
-        # Applied once, not stale, the run known, not undone yet, no later run replaced its rows.
-        Statement(Step.GUARD, guard_sql(subject)),
+        # The guard: applied once, not stale, the run known, not undone yet, no later run
+        # replaced its rows (see the module docstring).
+        *opening_statements(domain, subject),
         # The rows it deletes go to the history first, under this run: a redo restores them.
         copy_to_history_statement(
             history=history,
