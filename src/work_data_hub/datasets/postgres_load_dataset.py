@@ -115,7 +115,10 @@ class PostgresLoadDataset(AbstractVersionedDataset[LoadPlan, bytes]):
             summary = summary.with_rejects_file(self._rejects_file(summary))
             if self._diff and not data.nothing_to_load:
                 summary = summary.with_diff(self._diff_against_warehouse(data))
-            if (self._diff or self._execute) and summary.table_changes is None:
+            applies = (
+                self._execute and not data.nothing_to_load and not self._too_many_rejects(data)
+            )
+            if (self._diff or applies) and summary.table_changes is None:
                 summary = summary.with_table_changes(self._table_changes(data))
         # Plans carry the rows themselves: readable by the owner only.
         try:
@@ -145,7 +148,7 @@ class PostgresLoadDataset(AbstractVersionedDataset[LoadPlan, bytes]):
             return
         if not self._execute:
             return
-        if data.rows_rejected and data.reject_ratio > data.max_reject_ratio:
+        if self._too_many_rejects(data):
             raise RejectedRowsError(
                 f"{data.domain}: {data.rows_rejected} of {data.rows_read} rows were rejected "
                 f"({data.reject_ratio:.2%}, above max_reject_ratio {data.max_reject_ratio:.2%}); "
@@ -190,6 +193,10 @@ class PostgresLoadDataset(AbstractVersionedDataset[LoadPlan, bytes]):
                 extra={"event": "check", "check": result.check.name},
             )
         return diff
+
+    @staticmethod
+    def _too_many_rejects(plan: LoadPlan) -> bool:
+        return bool(plan.rows_rejected) and plan.reject_ratio > plan.max_reject_ratio
 
     def _table_changes(self, plan: LoadPlan) -> tuple[TableChange, ...]:
         """The columns the plan adds (read-only); what it would refuse is a WARNING now."""

@@ -178,8 +178,9 @@ def create_table_statement(domain: DomainConfig, subject: CheckSubject) -> State
             RAISE EXCEPTION 'history table % is missing and role % may not create it',
                 {history}, current_user
                 USING HINT = pg_catalog.format(
-                    'GRANT CREATE ON SCHEMA %I TO %I, or create it as the table''s owner',
-                    pg_catalog.current_schema(), current_user);
+                    'GRANT CREATE ON SCHEMA %I TO %I, or create it once as the table''s owner: ',
+                    pg_catalog.current_schema(), current_user) || pg_catalog.format(
+                    {literal(create_history_format())}, {history}, target);
         END;
     END IF;"""
     # The checks of this step (the loader's grants) run on a table that existed before.
