@@ -104,3 +104,15 @@ def test_a_newly_declared_column_is_listed_by_diff_and_an_unknown_header_warns(
     assert "table changes (2, in the load's transaction):" in _output(planned)
     assert "ALTER TABLE public.trustee_performance ADD COLUMN remark text" in _output(planned)
     assert ("remark", "text") not in [tuple(c) for c in digest(db_connection, TABLE)[0]]
+
+    loaded = run_trustee(
+        project_copy, f"inbox={inbox},execute=true,reload=true", database_url=database_url
+    )
+    assert loaded.returncode == 0, _output(loaded)
+    assert "table change: ALTER TABLE public.trustee_performance ADD COLUMN remark text" in (
+        _output(loaded)
+    )
+    assert [change["column"] for change in ledger_rows(db_connection)[-1]["table_changes"]] == [
+        "remark",
+        "remark",
+    ]

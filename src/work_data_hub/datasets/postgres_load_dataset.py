@@ -60,9 +60,9 @@ class PostgresLoadDataset(AbstractVersionedDataset[LoadPlan, bytes]):
     PostgreSQL reported (rows deleted and inserted, transaction seconds) is in ``last_result``,
     which the run-report hook copies.
 
-    With ``execute`` or ``diff`` the table's columns are read first (read-only), so the plan's
-    summary lists the columns it adds ("table changes") and a change it would refuse is a
-    WARNING before anything is applied. ``force`` (the undo pipeline's ``force=true``) lifts a
+    With ``diff`` the table's columns are read too (read-only), so the plan's summary lists the
+    columns it adds ("table changes"); with ``execute`` they are read before applying, and the
+    log names them, or what the plan will refuse (a WARNING). ``force`` (the undo pipeline's ``force=true``) lifts a
     freshly made plan's staleness checks only when set; a load's own plan is never stale.
     """
 
@@ -115,10 +115,7 @@ class PostgresLoadDataset(AbstractVersionedDataset[LoadPlan, bytes]):
             summary = summary.with_rejects_file(self._rejects_file(summary))
             if self._diff and not data.nothing_to_load:
                 summary = summary.with_diff(self._diff_against_warehouse(data))
-            applies = (
-                self._execute and not data.nothing_to_load and not self._too_many_rejects(data)
-            )
-            if (self._diff or applies) and summary.table_changes is None:
+            if self._diff and not data.nothing_to_load and summary.table_changes is None:
                 summary = summary.with_table_changes(self._table_changes(data))
         # Plans carry the rows themselves: readable by the owner only.
         try:
@@ -154,6 +151,8 @@ class PostgresLoadDataset(AbstractVersionedDataset[LoadPlan, bytes]):
                 f"({data.reject_ratio:.2%}, above max_reject_ratio {data.max_reject_ratio:.2%}); "
                 f"nothing was loaded. See the rejects file and the plan {path}."
             )
+        if not self._diff and shown.table_changes is None:
+            self._announce_table_changes(data)
         # One path: the file just written is read back, checked and applied, as apply_plan does.
         # Staleness guards a person's review; this plan was made moments ago by this very run,
         # and a load that committed while it waited for the table's lock is not a review
@@ -198,10 +197,18 @@ class PostgresLoadDataset(AbstractVersionedDataset[LoadPlan, bytes]):
     def _too_many_rejects(plan: LoadPlan) -> bool:
         return bool(plan.rows_rejected) and plan.reject_ratio > plan.max_reject_ratio
 
+    def _announce_table_changes(self, plan: LoadPlan) -> None:
+        """Before applying: the columns the plan will add, or what it will refuse, in the log.
+
+        A warehouse that cannot be read here is left to the load itself to report.
+        """
+        try:
+            self._table_changes(plan)
+        except LoadFailedError:
+            logger.debug("%s: the table's columns could not be read first", plan.domain)
+
     def _table_changes(self, plan: LoadPlan) -> tuple[TableChange, ...]:
         """The columns the plan adds (read-only); what it would refuse is a WARNING now."""
-        if plan.nothing_to_load:
-            return ()
         shape = self._client.table_changes(plan)
         for change in shape.additions:
             logger.info("%s: table change: %s", plan.domain, change.sql)
