@@ -15,6 +15,7 @@ FLOORS: dict[str, int] = {
     "rows": 0,
     "errors": 0,
     "text": 0,
+    "conf_files": 0,
     "config": 1,
     "discovery": 2,
     "cleaning": 3,

@@ -16,23 +16,12 @@ from kedro.config import MissingConfigException, OmegaConfigLoader
 from kedro.framework.project import settings
 from kedro.utils import find_kedro_project
 
+from work_data_hub.conf_files import CONFIG_LOADER_ARGS
 from work_data_hub.config.domains import DataSourcesError, DomainConfig, parse_domains
 
 DEFAULT_RUN_ENV = "local"
 # The source checkout this module belongs to: the project when a tool starts elsewhere.
 SOURCE_PROJECT_PATH = Path(__file__).resolve().parents[3]
-
-# The loader settings.py gives Kedro, declared here so that reading the conf files needs no
-# settings module (which imports every hook).
-CONFIG_LOADER_ARGS: dict[str, Any] = {
-    "base_env": "base",
-    "default_run_env": "local",
-    "config_patterns": {
-        "data_sources": ["data_sources*", "data_sources*/**"],
-        "mappings": ["mappings*", "mappings*/**"],
-        "globals": ["globals*", "globals*/**"],
-    },
-}
 
 
 def kedro_env(command_args: Sequence[str] = ()) -> str | None:

@@ -39,6 +39,17 @@ class AppliedPlanDataset(AbstractDataset[PlanVerdict, None]):
 
     A refused verdict raises :class:`PlanRefusedError` whether or not ``execute`` is set, so a
     check-only run exits non-zero for a plan that would be refused.
+
+    Args:
+        execute: Whether to apply a plan that passed its checks; ``true`` or ``false`` only.
+        credentials: The ``warehouse`` credentials entry (``con``), if any.
+        connect_timeout: Seconds to wait for the server when connecting.
+        metadata: Kedro's free-form metadata (Kedro-Viz shows it).
+
+    Raises:
+        DatasetError: ``execute`` is not a boolean.
+        PlanRefusedError: On ``save``, a check refused the plan (with or without ``execute``).
+        LoadFailedError: On ``save``, the warehouse refused the plan; nothing was loaded.
     """
 
     def __init__(

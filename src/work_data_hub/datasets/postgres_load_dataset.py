@@ -62,8 +62,25 @@ class PostgresLoadDataset(AbstractVersionedDataset[LoadPlan, bytes]):
 
     With ``diff`` the table's columns are read too (read-only), so the plan's summary lists the
     columns it adds ("table changes"); with ``execute`` they are read before applying, and the
-    log names them, or what the plan will refuse (a WARNING). ``force`` (the undo pipeline's ``force=true``) lifts a
-    freshly made plan's staleness checks only when set; a load's own plan is never stale.
+    log names them, or what the plan will refuse (a WARNING).
+
+    Args:
+        filepath: Where the plan file is written (a folder of versions when versioned).
+        execute: Whether to apply the plan just written; ``true`` or ``false`` only.
+        diff: Whether to count, read-only, what the plan would change (and run its checks).
+        rejects_filepath: The rejects dataset's path, named in the plan's summary.
+        force: Whether applying lifts the staleness checks (the undo pipeline's ``force``);
+            unset, a load's own plan, made moments ago, is applied as made.
+        credentials: The ``warehouse`` credentials entry (``con``), if any.
+        connect_timeout: Seconds to wait for the server when connecting.
+        statement_timeout_ms: ``statement_timeout`` of the applying session (0: none).
+        version: Kedro's load and save versions.
+        metadata: Kedro's free-form metadata (Kedro-Viz shows it).
+
+    Raises:
+        DatasetError: ``execute``, ``diff`` or ``force`` is not a boolean.
+        RejectedRowsError: On ``save`` with ``execute``, too many rows were rejected.
+        LoadFailedError: On ``save``, the warehouse refused the plan; nothing was loaded.
     """
 
     def __init__(

@@ -22,7 +22,16 @@ _HOW = "kedro run --pipelines apply_plan --params plan=<plan file>[,execute=true
 
 
 class SavedPlanDataset(AbstractDataset[None, SavedPlan]):
-    """A plan file read back: summary, steps, and whether its checksum holds (read-only)."""
+    """A plan file read back: summary, steps, and whether its checksum holds (read-only).
+
+
+    Args:
+        filepath: The plan file (``--params plan=PATH``); empty when none was passed.
+        metadata: Kedro's free-form metadata (Kedro-Viz shows it).
+
+    Raises:
+        PlanFileError: On ``load``, no plan was passed, it is not a file, or not a plan.
+    """
 
     def __init__(self, *, filepath: str | None = None, metadata: dict[str, Any] | None = None):
         self._filepath = (filepath or "").strip()

@@ -22,6 +22,14 @@ class WarehouseQueryDataset(SQLQueryDataset):  # type: ignore[misc]
       type: work_data_hub.datasets.warehouse_query_dataset.WarehouseQueryDataset
       sql: SELECT * FROM wdh_loads ORDER BY committed_at
       credentials: warehouse
+
+    Args:
+        sql: The query; or ``filepath``, a file holding it.
+        filepath: A file holding the query.
+        credentials: The ``warehouse`` credentials entry (``con``), if any.
+        load_args: Passed to ``pandas.read_sql_query``.
+        execution_options: SQLAlchemy execution options of the connection.
+        metadata: Kedro's free-form metadata (Kedro-Viz shows it).
     """
 
     def __init__(

@@ -25,6 +25,15 @@ class WarehouseTableDataset(SQLTableDataset):  # type: ignore[misc]
       type: work_data_hub.datasets.warehouse_table_dataset.WarehouseTableDataset
       table_name: "{table}"
       credentials: warehouse
+
+    Args:
+        table_name: The table to read.
+        credentials: The ``warehouse`` credentials entry (``con``), if any.
+        load_args: Passed to ``pandas.read_sql_table``.
+        metadata: Kedro's free-form metadata (Kedro-Viz shows it).
+
+    Raises:
+        DatasetError: On ``save``: the warehouse is written only by the loads.
     """
 
     def __init__(

@@ -207,7 +207,10 @@ class WarehouseClient:
                 raise LoadFailedError(
                     f"{plan.domain}: could not read the columns of table {plan.table!r} "
                     f"({describe(address.url)}): {server_reason(exc, address.url)} "
-                    "Nothing was written."
+                    "Nothing was written.",
+                    domain=plan.domain,
+                    table=plan.table,
+                    warehouse=describe(address.url),
                 ) from None
 
     def loads_of_run(self, run: str, tables: Sequence[str]) -> list[UndoneLoad]:
@@ -233,7 +236,9 @@ class WarehouseClient:
                 raise LoadFailedError(
                     f"undo: could not read the load ledger {LEDGER_TABLE} "
                     f"({describe(address.url)}): {server_reason(exc, address.url)} "
-                    "Nothing was written."
+                    "Nothing was written.",
+                    table=LEDGER_TABLE,
+                    warehouse=describe(address.url),
                 ) from None
         return list(found.values())
 
@@ -269,7 +274,10 @@ class WarehouseClient:
                 raise LoadFailedError(
                     f"{plan.domain}: the undo could not read table {plan.table!r} "
                     f"({describe(address.url)}): {server_reason(exc, address.url)} "
-                    "Nothing was written."
+                    "Nothing was written.",
+                    domain=plan.domain,
+                    table=plan.table,
+                    warehouse=describe(address.url),
                 ) from None
         return PlanDiff(rows_to_delete=deleted, rows_to_insert=restored), found, shape
 
