@@ -204,13 +204,12 @@ class WarehouseClient:
                 cursor.execute(plan.shape_query)
                 return TableShape.from_rows(cursor.fetchall())
             except Exception as exc:
-                raise LoadFailedError(
-                    f"{plan.domain}: could not read the columns of table {plan.table!r} "
-                    f"({describe(address.url)}): {server_reason(exc, address.url)} "
-                    "Nothing was written.",
+                raise _read_failed(
+                    f"{plan.domain}: could not read the columns of table {plan.table!r}",
+                    exc,
+                    address,
                     domain=plan.domain,
                     table=plan.table,
-                    warehouse=describe(address.url),
                 ) from None
 
     def loads_of_run(self, run: str, tables: Sequence[str]) -> list[UndoneLoad]:
@@ -233,12 +232,11 @@ class WarehouseClient:
                             run_id, domain, table_name, mode, committed_at.isoformat(), undoes
                         )
             except Exception as exc:
-                raise LoadFailedError(
-                    f"undo: could not read the load ledger {LEDGER_TABLE} "
-                    f"({describe(address.url)}): {server_reason(exc, address.url)} "
-                    "Nothing was written.",
+                raise _read_failed(
+                    f"undo: could not read the load ledger {LEDGER_TABLE}",
+                    exc,
+                    address,
                     table=LEDGER_TABLE,
-                    warehouse=describe(address.url),
                 ) from None
         return list(found.values())
 
@@ -271,13 +269,12 @@ class WarehouseClient:
                     cursor.execute(counts_sql)
                     deleted, restored = cursor.fetchone()
             except Exception as exc:
-                raise LoadFailedError(
-                    f"{plan.domain}: the undo could not read table {plan.table!r} "
-                    f"({describe(address.url)}): {server_reason(exc, address.url)} "
-                    "Nothing was written.",
+                raise _read_failed(
+                    f"{plan.domain}: the undo could not read table {plan.table!r}",
+                    exc,
+                    address,
                     domain=plan.domain,
                     table=plan.table,
-                    warehouse=describe(address.url),
                 ) from None
         return PlanDiff(rows_to_delete=deleted, rows_to_insert=restored), found, shape
 
@@ -378,6 +375,24 @@ class WarehouseClient:
     def _payload_stream(plan: SavedPlan) -> BinaryIO:
         """The COPY rows, streamed from the plan file: its own bytes, as reviewed."""
         return plan.open_rows()
+
+
+def _read_failed(
+    what: str,
+    error: Exception,
+    address: WarehouseAddress,
+    *,
+    domain: str | None = None,
+    table: str | None = None,
+) -> LoadFailedError:
+    """A read-only read that failed: what was read, the server's reason, nothing written."""
+    return LoadFailedError(
+        f"{what} ({describe(address.url)}): {server_reason(error, address.url)} "
+        "Nothing was written.",
+        domain=domain,
+        table=table,
+        warehouse=describe(address.url),
+    )
 
 
 def _failure(
