@@ -90,6 +90,8 @@ class LoadPlan:
     diff_query: DiffQuery | None = None
     # The read-only query listing the table changes the plan makes (load.table_changes).
     shape_query: str | None = None
+    # The domain had nothing to read (DOMAINS.md, Discovery): the plan is not written at all.
+    no_delivery: bool = False
 
     @property
     def reject_ratio(self) -> float:

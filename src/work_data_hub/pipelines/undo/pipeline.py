@@ -8,7 +8,7 @@ from kedro.pipeline import Node, Pipeline
 
 from work_data_hub.config import DomainConfig
 from work_data_hub.pipelines.ingest.names import RUN_ID
-from work_data_hub.pipelines.ingest.pipeline import _bound
+from work_data_hub.pipelines.ingest.pipeline import with_settings
 from work_data_hub.pipelines.undo import nodes
 
 # Reserved: a domain cannot take this name (its pipeline would clash).
@@ -21,7 +21,7 @@ def create_pipeline(domains: Mapping[str, DomainConfig]) -> Pipeline:
     return Pipeline(
         [
             Node(
-                _bound(nodes.plan_undo, domains=dict(domains)),
+                with_settings(nodes.plan_undo, domains=dict(domains)),
                 inputs=["warehouse", "params:run", "params:domain", "params:force", RUN_ID],
                 outputs="load_plan",
                 name="plan_undo",
