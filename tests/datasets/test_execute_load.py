@@ -383,7 +383,8 @@ def test_a_row_violating_a_constraint_leaves_the_table_exactly_as_before(
     assert 'violates check constraint "amount_below_5000"' in message
     assert "rolled back" in message and "unchanged" in message
     assert physical_rows(db_connection, LEDGER.table) == before
-    # The first load and the refused one, each reading the table's columns first, all closed.
+    # The first load and the refused one, each reading its checks and the table's columns
+    # first; all closed.
     assert len(opened_connections) == 4
 
 

@@ -4,31 +4,67 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from kedro.io import AbstractVersionedDataset, DatasetError, Version
 
+from work_data_hub.config.business_checks import CHECK_KINDS, BusinessCheckResult
 from work_data_hub.datasets.flags import strict_bool
 from work_data_hub.datasets.no_delivery import WritesNothingWithoutDelivery
 from work_data_hub.datasets.owner_only import open_owner_only
 from work_data_hub.errors import WorkDataHubError
+from work_data_hub.load.business_checks import (
+    final_results,
+    log_check_results,
+    verdicts,
+    with_accepted,
+)
 from work_data_hub.load.plan import LoadPlan
 from work_data_hub.load.plan_file import read_plan_summary
 from work_data_hub.load.psql import write_plan
-from work_data_hub.load.summary import PlanDiff, PlanSummary
-from work_data_hub.load.table_changes import TableChange
+from work_data_hub.load.summary import PlanSummary
 from work_data_hub.warehouse.client import WarehouseClient
 from work_data_hub.warehouse.errors import LoadFailedError
 from work_data_hub.warehouse.results import LoadResult
 
-__all__ = ["LoadFailedError", "LoadResult", "PostgresLoadDataset", "RejectedRowsError"]
+__all__ = [
+    "CheckRefusedError",
+    "LoadFailedError",
+    "LoadResult",
+    "PostgresLoadDataset",
+    "RejectedRowsError",
+]
 
 logger = logging.getLogger(__name__)
 
 
 class RejectedRowsError(WorkDataHubError, DatasetError):
     """Too many rejected rows for an execute run; nothing was loaded."""
+
+
+class CheckRefusedError(WorkDataHubError, DatasetError):
+    """An ``error`` business check failed and nobody accepted it; nothing was loaded."""
+
+    def __init__(self, domain: str, refused: Sequence[BusinessCheckResult], plan_path: str) -> None:
+        self.domain = domain
+        self.checks = tuple(refused)
+        self.plan_path = plan_path
+        super().__init__(refusal_text(domain, refused, plan_path))
+
+
+def refusal_text(domain: str, refused: Sequence[BusinessCheckResult], plan_path: str) -> str:
+    """One short message: the domain, each refusing check with its periods and numbers, the
+    override."""
+    names = [check.name for check in refused]
+    override = names[0] if len(names) == 1 else "[" + ",".join(names) + "]"
+    said = "; ".join(f"check {check.name} refused the load: {check.message}" for check in refused)
+    return (
+        f"{domain}: {said}. Nothing was loaded. If the delivery is right, load it with "
+        f"accept_checks={override} (recorded in the plan and the ledger). Plan: {plan_path}"
+    )
 
 
 class PostgresLoadDataset(WritesNothingWithoutDelivery, AbstractVersionedDataset[LoadPlan, bytes]):
@@ -62,8 +98,8 @@ class PostgresLoadDataset(WritesNothingWithoutDelivery, AbstractVersionedDataset
     which the run-report hook copies. A plan of a domain without a delivery
     (``LoadPlan.no_delivery``) writes no file and connects nowhere; ``last_result`` is None.
 
-    With ``diff`` the table's columns are read too (read-only), so the plan's summary lists the
-    columns it adds ("table changes"); with ``execute`` they are read before applying, and the
+    The table's columns are read with the checks (read-only; with ``diff``, and before an
+    execute applies): the summary lists the columns the plan adds ("table changes"), and the
     log names them, or what the plan will refuse (a WARNING).
 
     Args:
@@ -104,8 +140,8 @@ class PostgresLoadDataset(WritesNothingWithoutDelivery, AbstractVersionedDataset
         )
         self._execute = strict_bool(execute, "execute")
         self._diff = strict_bool(diff, "diff")
-        self._rejects_filepath = rejects_filepath
         self._force = None if force is None else strict_bool(force, "force")
+        self._rejects_filepath = rejects_filepath
         self._client = WarehouseClient(
             credentials, connect_timeout=connect_timeout, statement_timeout_ms=statement_timeout_ms
         )
@@ -135,12 +171,11 @@ class PostgresLoadDataset(WritesNothingWithoutDelivery, AbstractVersionedDataset
         self._wrote()
         path = Path(self._get_save_path())
         summary = data.summary
+        too_many_rejects = bool(data.rows_rejected) and data.reject_ratio > data.max_reject_ratio
         if summary is not None:
             summary = summary.with_rejects_file(self._rejects_file(summary))
-            if self._diff and not data.nothing_to_load:
-                summary = summary.with_diff(self._diff_against_warehouse(data))
-            if self._diff and not data.nothing_to_load and summary.table_changes is None:
-                summary = summary.with_table_changes(self._table_changes(data))
+            if self._diff and not data.nothing_to_load and data.diff_query is not None:
+                summary = self._read_warehouse(data, summary)
         # Plans carry the rows themselves: readable by the owner only.
         try:
             with os.fdopen(open_owner_only(path), "wb") as handle:
@@ -150,6 +185,7 @@ class PostgresLoadDataset(WritesNothingWithoutDelivery, AbstractVersionedDataset
             path.unlink(missing_ok=True)
             raise
         shown = read_plan_summary(path)
+        log_check_results(data.domain, shown.checks)
         self.last_result = LoadResult(
             plan_path=str(path),
             executed=False,
@@ -169,14 +205,21 @@ class PostgresLoadDataset(WritesNothingWithoutDelivery, AbstractVersionedDataset
             return
         if not self._execute:
             return
-        if self._too_many_rejects(data):
+        if too_many_rejects:
             raise RejectedRowsError(
                 f"{data.domain}: {data.rows_rejected} of {data.rows_read} rows were rejected "
                 f"({data.reject_ratio:.2%}, above max_reject_ratio {data.max_reject_ratio:.2%}); "
                 f"nothing was loaded. See the rejects file and the plan {path}."
             )
-        if not self._diff and shown.table_changes is None:
-            self._announce_table_changes(data)
+        # An undo plan comes read and checked already (pipelines/undo); it has no diff query.
+        if not self._diff and data.diff_query is not None:
+            # The plan is written first (a failure to connect leaves it for review); the
+            # checks then read the warehouse, read-only, before anything is applied.
+            shown = self._read_warehouse(data, shown)
+            log_check_results(data.domain, [c for c in shown.checks if c.reads_warehouse])
+            self.last_result = replace(self.last_result, summary=shown.as_dict())
+        if shown.refusing_checks:
+            raise CheckRefusedError(data.domain, shown.refusing_checks, str(path))
         # One path: the file just written is read back, checked and applied, as apply_plan does.
         # Staleness guards a person's review; this plan was made moments ago by this very run,
         # and a load that committed while it waited for the table's lock is not a review
@@ -194,45 +237,45 @@ class PostgresLoadDataset(WritesNothingWithoutDelivery, AbstractVersionedDataset
         version = self.resolve_save_version()
         return str(rejects / version / rejects.name) if version else str(rejects)
 
-    def _diff_against_warehouse(self, plan: LoadPlan) -> PlanDiff:
-        """Count what the plan would change, inside one READ ONLY transaction; never writes.
-
-        The plan's checks run in the same transaction; their verdict is logged.
-        """
-        diff, found = self._client.diff(plan)
-        logger.info(
-            "%s diff against %s: %s rows to delete, %s to insert",
-            plan.domain,
-            plan.table,
-            diff.rows_to_delete,
-            diff.rows_to_insert,
-            extra={"event": "diff", "domain": plan.domain, "diff": vars(diff)},
-        )
-        for result in found:
-            logger.warning(
-                "%s: %s",
+    def _read_warehouse(self, plan: LoadPlan, summary: PlanSummary) -> PlanSummary:
+        """The plan's checks (and, with ``diff``, what it would change), read in one READ ONLY
+        transaction; never writes. The checks' verdict replaces what the plan knew without it."""
+        if self._diff:
+            diff, found = self._client.diff(plan)
+            summary = summary.with_diff(diff)
+            logger.info(
+                "%s diff against %s: %s rows to delete, %s to insert",
                 plan.domain,
-                result.text,
-                extra={"event": "check", "check": result.check.name},
+                plan.table,
+                diff.rows_to_delete,
+                diff.rows_to_insert,
+                extra={"event": "diff", "domain": plan.domain, "diff": vars(diff)},
             )
-        return diff
+        else:
+            found = self._client.plan_checks(plan)
+        for result in found:
+            if result.check.name not in CHECK_KINDS:  # a business check is logged with the rest
+                logger.warning(
+                    "%s: %s",
+                    plan.domain,
+                    result.text,
+                    extra={"event": "check", "check": result.check.name},
+                )
+        summary = self._with_table_changes(plan, summary)
+        selects = plan.check_subject.business if plan.check_subject else ()
+        delivered = [check for check in summary.checks if not check.reads_warehouse]
+        return summary.with_checks(
+            with_accepted(
+                final_results(delivered, selects, verdicts(selects, found)),
+                summary.accepted_checks,
+            )
+        )
 
-    @staticmethod
-    def _too_many_rejects(plan: LoadPlan) -> bool:
-        return bool(plan.rows_rejected) and plan.reject_ratio > plan.max_reject_ratio
+    def _with_table_changes(self, plan: LoadPlan, summary: PlanSummary) -> PlanSummary:
+        """The summary listing the columns the plan adds (read-only; with ``diff`` also "none").
 
-    def _announce_table_changes(self, plan: LoadPlan) -> None:
-        """Before applying: the columns the plan will add, or what it will refuse, in the log.
-
-        A warehouse that cannot be read here is left to the load itself to report.
+        What the plan would refuse (a retyped or undeclared column) is a WARNING now.
         """
-        try:
-            self._table_changes(plan)
-        except LoadFailedError:
-            logger.debug("%s: the table's columns could not be read first", plan.domain)
-
-    def _table_changes(self, plan: LoadPlan) -> tuple[TableChange, ...]:
-        """The columns the plan adds (read-only); what it would refuse is a WARNING now."""
         shape = self._client.table_changes(plan)
         for change in shape.additions:
             logger.info("%s: table change: %s", plan.domain, change.sql)
@@ -246,13 +289,17 @@ class PostgresLoadDataset(WritesNothingWithoutDelivery, AbstractVersionedDataset
                 fix,
                 extra={"event": "table_refused", "domain": plan.domain},
             )
-        return shape.additions
+        if shape.additions or self._diff:
+            return summary.with_table_changes(shape.additions)
+        return summary
 
-    def apply_plan_file(self, path: Path, *, force: bool = False) -> LoadResult:
+    def apply_plan_file(
+        self, path: Path, *, force: bool = False, accepted: Sequence[str] = ()
+    ) -> LoadResult:
         """Apply the plan file at ``path`` exactly (see :meth:`WarehouseClient.apply_plan_file`).
 
         Raises:
             PlanFileError: The file was modified after it was made.
             LoadFailedError: The warehouse refused a statement; nothing was loaded.
         """
-        return self._client.apply_plan_file(path, force=force)
+        return self._client.apply_plan_file(path, force=force, accepted=accepted)

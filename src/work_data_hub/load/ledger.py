@@ -25,6 +25,9 @@ if TYPE_CHECKING:
     from work_data_hub.config import DomainConfig
 
 LEDGER_TABLE = "wdh_loads"
+# The plan's guards add the checks they let through (warnings, accepted errors) to this
+# transaction-local setting; the ledger row stores it in ``checks``.
+CHECKS_SETTING = "wdh.checks"
 
 LEDGER_COLUMNS: tuple[tuple[str, str], ...] = (
     ("run_id", "text NOT NULL"),
@@ -40,11 +43,15 @@ LEDGER_COLUMNS: tuple[tuple[str, str], ...] = (
     ("loaded_by", "text NOT NULL"),
     ("tool_version", "text NOT NULL"),
     # Columns without NOT NULL were added after ledgers existed: a plan adds them if missing.
+    # The business checks accepted or warned in the load's transaction, with their numbers.
+    ("checks", "jsonb"),
+    # The run an undo undid (NULL for a load), and the columns a load added to its table.
     ("undoes_run", "text"),
     ("table_changes", "jsonb"),
 )
-# The run an undo undid (NULL for a load), and the columns a load added to its table.
 UNDOES_RUN = "undoes_run"
+# Columns a ledger made before them lacks: added (nullable) by the plan that first needs them.
+ADDED_LEDGER_COLUMNS = tuple(name for name, kind in LEDGER_COLUMNS if "NOT NULL" not in kind)
 
 
 @dataclass(frozen=True)
@@ -83,8 +90,9 @@ def _ledger_ddl() -> tuple[str, str]:
 
 
 def _added_columns() -> str:
-    """The nullable ledger columns as two text arrays (name, type) for ``unnest``."""
-    added = [(name, kind) for name, kind in LEDGER_COLUMNS if "NOT NULL" not in kind]
+    """The columns an older ledger may lack, as two text arrays (name, type) for ``unnest``."""
+    kinds = dict(LEDGER_COLUMNS)
+    added = [(name, kinds[name]) for name in ADDED_LEDGER_COLUMNS]
     return (
         f"ARRAY[{', '.join(literal(name) for name, _ in added)}]::text[], "
         f"ARRAY[{', '.join(literal(kind) for _, kind in added)}]::text[]"
@@ -185,6 +193,8 @@ def record_load_statement(
         "pg_catalog.clock_timestamp()",
         "current_user",
         literal(__version__),
+        f"COALESCE(NULLIF(pg_catalog.current_setting({literal(CHECKS_SETTING)}, true), ''), "
+        "'[]')::jsonb",
         "NULL" if undoes_run is None else literal(undoes_run),
         f"NULLIF(NULLIF(pg_catalog.current_setting('{TABLE_CHANGES_SETTING}', true), ''), "
         "'[]')::jsonb",

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
+from work_data_hub.config.business_checks import BusinessCheckResult
 from work_data_hub.load.checksum import PLACEHOLDER
 from work_data_hub.load.table_changes import TableChange
 
@@ -78,10 +79,22 @@ class PlanSummary:
     table_changes: tuple[TableChange, ...] | None = None
     # An undo plan: the run whose load it undoes.
     undo_of: str | None = None
+    # The business checks' results (config.business_checks) and the checks accept_checks
+    # named when the plan was made.
+    checks: tuple[BusinessCheckResult, ...] = ()
+    accepted_checks: tuple[str, ...] = ()
 
     @property
     def made_at(self) -> dt.datetime:
         return dt.datetime.fromisoformat(self.created_at)
+
+    @property
+    def refusing_checks(self) -> tuple[BusinessCheckResult, ...]:
+        """The failed error checks nobody accepted: they refuse the load."""
+        return tuple(check for check in self.checks if check.refuses)
+
+    def with_checks(self, checks: Sequence[BusinessCheckResult]) -> PlanSummary:
+        return replace(self, checks=tuple(checks))
 
     def with_diff(self, diff: PlanDiff) -> PlanSummary:
         return replace(self, diff=diff)
@@ -95,7 +108,9 @@ class PlanSummary:
     def as_dict(self) -> dict[str, Any]:
         """The summary as JSON-ready data (the run report's ``summary`` and the log's fields)."""
         # asdict copies every value deeply: not the (maybe tens of thousands of) scopes.
-        data = asdict(replace(self, refresh_scopes=(), files=()))
+        data = asdict(replace(self, refresh_scopes=(), files=(), checks=()))
+        data["checks"] = [check.as_dict() for check in self.checks]
+        data["accepted_checks"] = list(self.accepted_checks)
         data["refresh_scopes"] = [
             dict(zip(self.refresh_scope, scope, strict=True)) for scope in self.refresh_scopes
         ]
@@ -103,7 +118,9 @@ class PlanSummary:
         data["files"] = [asdict(file) for file in self.files]
         return data
 
-    def comment_lines(self, *, scopes_shown: int | None = None) -> list[str]:
+    def comment_lines(
+        self, *, scopes_shown: int | None = None, brief_checks: bool = False
+    ) -> list[str]:
         """The summary as SQL comment lines (no line breaks inside any value).
 
         ``scopes_shown`` lists only that many refresh scopes, then says how many more there are.
@@ -151,6 +168,7 @@ class PlanSummary:
             lines += _diff_lines(self.diff)
         if self.table_changes is not None:
             lines += _table_change_lines(self.table_changes)
+        lines += _check_lines(self.checks, self.accepted_checks, brief=brief_checks)
         lines.append(SUMMARY_JSON_PREFIX + json.dumps(self.as_dict(), ensure_ascii=True))
         return [comment_text(line) if line.startswith("--") else line for line in lines]
 
@@ -159,7 +177,7 @@ class PlanSummary:
         most LOGGED_SCOPES refresh scopes (a delivery can replace thousands)."""
         return "\n".join(
             line.removeprefix("-- ")
-            for line in self.comment_lines(scopes_shown=LOGGED_SCOPES)
+            for line in self.comment_lines(scopes_shown=LOGGED_SCOPES, brief_checks=True)
             if not line.startswith(SUMMARY_JSON_PREFIX)
         )
 
@@ -188,6 +206,28 @@ def _table_change_lines(changes: tuple[TableChange, ...]) -> list[str]:
     ]
 
 
+def _check_lines(
+    checks: Sequence[BusinessCheckResult], accepted: Sequence[str], *, brief: bool = False
+) -> list[str]:
+    """The business checks' lines; ``brief`` (the log): only those that found something."""
+    if brief:
+        checks = [c for c in checks if c.status in ("failed", "warned", "accepted")]
+    if not checks and not accepted:
+        return []
+    lines = [f"-- business checks ({len(checks)}):"]
+    lines += [
+        f"--   {check.name} ({check.severity}): {check.status}"
+        + (f": {check.message}" if check.status != "passed" else "")
+        for check in checks
+    ]
+    if accepted:
+        lines.append(
+            f"-- accepted (accept_checks={','.join(accepted)}): their error verdict lets the "
+            "load through; the ledger row records them with their numbers"
+        )
+    return lines
+
+
 def build_plan_summary(
     *,
     domain: str,
@@ -202,6 +242,8 @@ def build_plan_summary(
     rows_read: int,
     rows_rejected: int,
     created_at: dt.datetime,
+    checks: Sequence[BusinessCheckResult] = (),
+    accepted_checks: Sequence[str] = (),
 ) -> PlanSummary:
     """The summary of a plan that loads ``rows_to_insert`` clean rows.
 
@@ -223,6 +265,8 @@ def build_plan_summary(
         rows_read=rows_read,
         rows_to_insert=rows_to_insert,
         rows_rejected=rows_rejected,
+        checks=tuple(checks),
+        accepted_checks=tuple(accepted_checks),
     )
 
 
@@ -267,6 +311,8 @@ def summary_from_dict(data: dict[str, Any]) -> PlanSummary:
             else None
         ),
         undo_of=data.get("undo_of"),
+        checks=tuple(BusinessCheckResult.from_dict(check) for check in data.get("checks") or ()),
+        accepted_checks=tuple(data.get("accepted_checks") or ()),
     )
 
 

@@ -211,6 +211,7 @@ def build_undo_plan(
         max_reject_ratio=0.0,
         summary=summary,
         shape_query=table_shape_query(domain),
+        check_subject=subject,
     )
 
 
