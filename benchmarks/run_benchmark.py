@@ -10,6 +10,7 @@ Run from the project root; each configuration also runs alone (the machine is sm
     uv run python benchmarks/run_benchmark.py --rows 1200000  # 1.2M rows (and 100k for the ratio)
     uv run python benchmarks/run_benchmark.py --only sample   # the sample inbox, now vs baseline
     uv run python benchmarks/run_benchmark.py --only checks --rows 500000  # checks' cost
+    uv run python benchmarks/run_benchmark.py --only history  # a 500k-row correction's history
 
 Configurations:
   trustee  (a) old recipe, (b) to_sql, (c) execute, (d) plan-only on one trustee workbook per
@@ -26,6 +27,9 @@ Configurations:
   sample   a plain plan-only ``kedro run`` of the sample inbox (data/01_raw), this code against
            ``--baseline`` (a git commit; the code before the columnar engine), interleaved,
            median of ``--rounds`` pairs.
+  history  a corrected trustee delivery of ``--history-rows`` rows replacing as many rows of
+           the same month: the seconds of each step of its transaction (the plan applied step
+           by step), and the history copy's share of them. Built from clean rows, no workbook.
 
 Workbooks are generated once into ``benchmarks/output/`` (gitignored) and reused. Every method
 runs as its own child process, so its wall time includes start-up and its peak RSS is its own
@@ -125,6 +129,7 @@ TARGETS = {
     "files_rss": ("peak RSS of N files / one file", 1.5, "max"),
     "scaling": ("per-row cost at the largest size / at the reference size", 1.2, "max"),
     "sample": ("sample plan-only: baseline seconds / this code's seconds", 2.0, "min"),
+    "history": ("history copy seconds / the correction's transaction seconds", 0.25, "max"),
     "checks": ("trustee execute with every kind of business check / without checks", 1.1, "max"),
 }
 # The checks of the checks-heavy run: every kind, on trustee columns (volume, total_row as the
@@ -299,6 +304,67 @@ def child_to_sql(path: Path, url: str) -> dict[str, float]:
     engine.dispose()
     steps["load"] = time.perf_counter() - started
     steps["rows_loaded"] = len(frame)
+    return steps
+
+
+def child_history(rows: int, url: str) -> dict[str, float]:
+    """A month of ``rows`` trustee rows loaded, then a correction of all of them: the seconds of
+    each step of the correction's transaction, applied step by step as the client applies it."""
+    import polars as pl  # noqa: PLC0415  (the child's own imports)
+    import yaml  # noqa: PLC0415
+
+    from work_data_hub.config import parse_domains  # noqa: PLC0415
+    from work_data_hub.load.plan import build_load_plan  # noqa: PLC0415
+    from work_data_hub.load.plan_file import read_saved_plan  # noqa: PLC0415
+    from work_data_hub.load.psql import write_plan  # noqa: PLC0415
+
+    declared = yaml.safe_load((PROJECT_ROOT / "conf/base/data_sources.yml").read_text("utf-8"))
+    domain = parse_domains(
+        {"domains": {"trustee_performance": declared["domains"]["trustee_performance"]}}
+    )["trustee_performance"]
+    steps: dict[str, float] = {}
+    connection = _connect(url)
+    connection.autocommit = True
+    for run, scale in (("first", "1000.50"), ("correction", "2000.75")):
+        frame = pl.DataFrame(
+            {
+                "report_date": ["2024-11-01"] * rows,
+                "plan_code": [f"P{number:07d}" for number in range(rows)],
+                "company_code": ["C1"] * rows,
+                "return_rate": ["0.055"] * rows,
+                "net_asset_value": ["1.2345"] * rows,
+                "fund_scale": [scale] * rows,
+                "_source_file": [f"2024_11/{run}.xlsx"] * rows,
+                "_source_row": list(range(2, rows + 2)),
+            }
+        )
+        plan = build_load_plan(
+            frame, domain, run_id=run, rows_read=rows, rows_rejected=0, max_reject_ratio=0
+        )
+        path = OUTPUT / f"history_{run}_{rows}.sql"
+        with path.open("wb") as handle:
+            write_plan(plan, handle)
+        saved = read_saved_plan(path)
+        with connection.cursor() as cursor:
+            for step in saved.steps:
+                started = time.perf_counter()
+                if step.rows is not None:
+                    with saved.open_rows() as payload:
+                        cursor.copy_expert(step.sql, payload, size=1 << 20)
+                else:
+                    cursor.execute(step.sql)
+                if run == "correction":
+                    steps[step.purpose] = steps.get(step.purpose, 0.0) + (
+                        time.perf_counter() - started
+                    )
+        path.unlink()
+    with connection.cursor() as cursor:
+        cursor.execute('SELECT count(*) FROM "trustee_performance__history"')
+        steps["rows_in_history"] = cursor.fetchone()[0]
+    connection.close()
+    steps["transaction"] = sum(
+        seconds for name, seconds in steps.items() if name != "rows_in_history"
+    )
     return steps
 
 
@@ -504,13 +570,14 @@ def split(rows: int) -> tuple[int, int]:
     return files, math.ceil(rows / files)
 
 
-def run_recipe(method: str, path: Path, server: Server, rows: int) -> dict[str, Any]:
+def run_recipe(method: str, path: Path | None, server: Server, rows: int) -> dict[str, Any]:
     url = server.fresh()
     handle, steps_file = tempfile.mkstemp(suffix=".json", dir=OUTPUT)
     os.close(handle)
     log = OUTPUT / f"{method}_{rows}.log"
     command = [sys.executable, str(Path(__file__).resolve()), "--child", method]
-    command += ["--file", str(path), "--database", url, "--steps-json", steps_file]
+    command += ["--file", str(path)] if path else ["--child-rows", str(rows)]
+    command += ["--database", url, "--steps-json", steps_file]
     result = _run_child(command, PROJECT_ROOT, _child_env(), log)
     if result["code"]:
         raise SystemExit(f"method {method} failed at {rows} rows; see {log}")
@@ -739,6 +806,22 @@ class Bench:
                 (big.cpu / largest) / (small.cpu / reference),
             )
 
+    def history(self) -> None:
+        rows = self.args.history_rows
+        result = run_recipe("history", None, self.server, rows)
+        steps = result["steps"]
+        assert steps["rows_in_history"] == rows, steps
+        row = Row("history", "(c) correction", rows, 1, len(TRUSTEE_HEADERS), result)
+        self.rows.append(row)
+        self._show(row)
+        self.ratio(
+            "history",
+            steps["history"] / steps["transaction"],
+            f"{rows} rows replacing {rows}: history {steps['history']:.2f} s of "
+            f"{steps['transaction']:.2f} s (delete {steps['delete']:.2f} s, insert "
+            f"{steps['insert']:.2f} s, copy {steps['copy']:.2f} s)",
+        )
+
     def annuity(self) -> None:
         rows = self.args.annuity_rows
         execute = self.kedro("annuity", "annuity_performance", rows, 1, True)
@@ -845,7 +928,7 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument(
         "--only",
         nargs="+",
-        choices=["trustee", "annuity", "files", "sample", "checks"],
+        choices=["trustee", "annuity", "files", "sample", "checks", "history"],
         help="run only these configurations (default: all, or those --rows/--files name)",
     )
     parser.add_argument("--quick", action="store_true", help="small sizes of every configuration")
@@ -853,6 +936,9 @@ def _arguments() -> argparse.Namespace:
         "--rows", type=int, nargs="+", help="trustee workbook sizes (default 100000 500000)"
     )
     parser.add_argument("--annuity-rows", type=int, help="annuity workbook size (default 500000)")
+    parser.add_argument(
+        "--history-rows", type=int, help="rows of the corrected delivery (default 500000)"
+    )
     parser.add_argument("--files", type=int, help="the files configuration's count (default 12)")
     parser.add_argument("--file-rows", type=int, help="rows per file there (default 100000)")
     parser.add_argument(
@@ -878,17 +964,21 @@ def _arguments() -> argparse.Namespace:
         help="a PostgreSQL URL whose user may create databases (default WDH_BENCH_SERVER, "
         "else a throwaway embedded server)",
     )
-    parser.add_argument("--child", choices=["old", "to_sql", "imports"], help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--child", choices=["old", "to_sql", "imports", "history"], help=argparse.SUPPRESS
+    )
     parser.add_argument("--file", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--child-rows", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--database", help=argparse.SUPPRESS)
     parser.add_argument("--steps-json", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.only is None:
         named = (["trustee"] if args.rows else []) + (["files"] if args.files else [])
-        args.only = named or ["trustee", "annuity", "files", "sample"]
+        args.only = named or ["trustee", "annuity", "files", "sample", "history"]
     quick = args.quick
     args.rows = args.rows or ([20_000, 100_000] if quick else [100_000, 500_000])
     args.annuity_rows = args.annuity_rows or (20_000 if quick else 500_000)
+    args.history_rows = args.history_rows or (20_000 if quick else 500_000)
     args.files = args.files or (3 if quick else 12)
     args.file_rows = args.file_rows or (20_000 if quick else 100_000)
     args.scaling_reference = min([*args.rows, 100_000])
@@ -902,6 +992,9 @@ def main() -> None:
     if args.child == "imports":  # warm-up: touch what the recipes import lazily
         _read_with_openpyxl(next(SAMPLE_INBOX.rglob("*.xlsx")))
         _trustee_table_ddl()
+        return
+    if args.child == "history":
+        args.steps_json.write_text(json.dumps(child_history(args.child_rows, args.database)))
         return
     if args.child:
         child = child_old_recipe if args.child == "old" else child_to_sql

@@ -163,6 +163,7 @@ def test_register_pipelines_reads_the_projects_data_sources_file(
         "fund_performance",
         "status",
         "trustee_performance",
+        "undo",
     ]
     default_nodes = {node.name for node in pipelines["__default__"].nodes}
     assert {node.name for node in pipelines["fund_performance"].nodes} < default_nodes

@@ -204,7 +204,7 @@ def test_the_plan_file_is_the_executed_statement_list(database_url: URL, tmp_pat
         "lock",
         "pin_schema",
         "create_table",
-        "check_table",
+        "table_changes",
     ]
     assert f"pg_advisory_xact_lock({lock_key(LEDGER.table)})" in script
 
@@ -333,7 +333,7 @@ def test_upsert_into_a_table_without_a_unique_key_fails_clearly(
     assert physical_rows(db_connection, UPSERT.table) == before
 
 
-def test_a_table_lacking_a_declared_column_fails_naming_it_and_is_never_altered(
+def test_a_retyped_column_is_refused_with_the_sql_to_run_and_nothing_is_altered(
     database_url: URL, db_connection: Any, tmp_path: Path
 ) -> None:
     _create_by_hand(
@@ -347,9 +347,13 @@ def test_a_table_lacking_a_declared_column_fails_naming_it_and_is_never_altered(
     with pytest.raises(LoadFailedError) as caught:
         execute(plan_for(ledger_rows("2024-11-01", ["A1"], 1)), database_url, tmp_path)
     message = str(caught.value)
-    assert "column note is missing (declared text)" in message
     assert "column amount is numeric(10,2), declared numeric(18,4)" in message
-    assert "never alters a table" in message
+    assert (
+        'ALTER TABLE public."Ledger 账本" ALTER COLUMN amount TYPE numeric(18,4) '
+        "USING amount::numeric(18,4);" in message
+    )
+    assert "alters nothing else" in message
+    # Not even the missing column `note`, which the plan would add: the refusal comes first.
     assert columns_of(db_connection, LEDGER.table) == columns_before
     assert physical_rows(db_connection, LEDGER.table) == rows_before
 
@@ -379,7 +383,8 @@ def test_a_row_violating_a_constraint_leaves_the_table_exactly_as_before(
     assert 'violates check constraint "amount_below_5000"' in message
     assert "rolled back" in message and "unchanged" in message
     assert physical_rows(db_connection, LEDGER.table) == before
-    # The first load and the refused one, each reading its checks first; all closed.
+    # The first load and the refused one, each reading its checks and the table's columns
+    # first; all closed.
     assert len(opened_connections) == 4
 
 

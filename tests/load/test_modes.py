@@ -50,9 +50,10 @@ def _rows() -> pl.DataFrame:
 @pytest.mark.parametrize(
     ("mode", "keys", "steps"),
     [
-        ("delete_insert", {"refresh_scope": ["code"]}, ["delete", "insert"]),
+        # A mode that deletes or overwrites rows copies them into the history first.
+        ("delete_insert", {"refresh_scope": ["code"]}, ["history", "delete", "insert"]),
         ("append", {}, ["insert"]),
-        ("upsert", {"unique_key": ["code"]}, ["insert"]),
+        ("upsert", {"unique_key": ["code"]}, ["history", "insert"]),
     ],
 )
 def test_each_registered_mode_gives_its_statements_between_copy_and_ledger(

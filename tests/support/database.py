@@ -27,10 +27,11 @@ def columns_of(connection: Any, table: str) -> list[tuple[str, str]]:
         return list(cursor.fetchall())
 
 
-def digest(connection: Any, table: str) -> tuple[Any, ...]:
-    """Column names and types, row count and an md5 over every row, all columns but _run_id."""
+def digest(connection: Any, table: str, *, with_run_id: bool = False) -> tuple[Any, ...]:
+    """Column names and types, row count and an md5 over every row: all columns but _run_id
+    (every column ``with_run_id``)."""
     columns = columns_of(connection, table)
-    selected = ", ".join(f'"{name}"' for name, _ in columns if name != "_run_id")
+    selected = ", ".join(f'"{name}"' for name, _ in columns if with_run_id or name != "_run_id")
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT count(*), md5(coalesce(string_agg(r::text, E'\\n' ORDER BY r::text), '')) "

@@ -135,3 +135,29 @@ MODIFIED_ROWS = declare_check(
         guard_step="copy",
     )
 )
+
+# An undo plan's checks (see work_data_hub.load.undo): they find nothing in any other plan.
+UNDO_TARGET = declare_check(
+    CheckDeclaration(
+        name="undo target",
+        reads="warehouse",
+        hint="Name a run from the ledger (wdh_loads.run_id) that loaded this domain.",
+    )
+)
+UNDONE_ALREADY = declare_check(
+    CheckDeclaration(
+        name="undone already",
+        reads="warehouse",
+        hint="A load is undone once; to bring it back, undo that undo "
+        "(kedro run --pipelines undo --params run=<the undo's run id>).",
+    )
+)
+UNDO_STALE = declare_check(
+    CheckDeclaration(
+        name="undo stale",
+        reads="warehouse",
+        hint="Undo the later run(s) first; or, to apply this undo anyway, "
+        "kedro run --pipelines apply_plan --params plan=<file>,execute=true,force=true",
+        override=FORCE_STALE,
+    )
+)

@@ -120,8 +120,9 @@ def name_length_problems(
     return [(key, message) for key, message in found if message]
 
 
-# Pipeline names the project registers itself (pipelines/apply_plan): no domain may take them.
-RESERVED_NAMES = frozenset({"apply_plan", "status"})
+# Pipeline names the project registers itself (pipelines/apply_plan, pipelines/status,
+# pipelines/undo): no domain may take them.
+RESERVED_NAMES = frozenset({"apply_plan", "status", "undo"})
 
 
 class _Strict(BaseModel):

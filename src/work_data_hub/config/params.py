@@ -76,7 +76,15 @@ class RunParameters(BaseModel):
     )
     force: bool = Field(
         default=False,
-        description="apply_plan: apply a plan even if a newer load made it stale",
+        description="apply_plan and undo: apply a plan even if a newer load made it stale",
+    )
+    run: str | None = Field(
+        default=None,
+        description="undo: the run id (wdh_loads.run_id) of the load to undo",
+    )
+    domain: str | None = Field(
+        default=None,
+        description="undo: which domain's load to undo, when the run loaded several",
     )
     accept_checks: tuple[str, ...] | None = Field(
         default=None,
@@ -109,6 +117,16 @@ class RunParameters(BaseModel):
     def _path(cls, value: object) -> object:
         if value is not None and (not isinstance(value, str) or not value.strip()):
             raise ValueError("must be the path of a saved plan file (plan=data/08_reporting/...)")
+        return value
+
+    @field_validator("run", "domain", mode="before")
+    @classmethod
+    def _name(cls, value: object) -> object:
+        # The command line turns an all-digit run id into a number: it is still the run id.
+        if isinstance(value, int) and not isinstance(value, bool):
+            return str(value)
+        if value is not None and (not isinstance(value, str) or not value.strip()):
+            raise ValueError("must be a name, as in --params run=<run id from wdh_loads>")
         return value
 
     @field_validator("max_files", mode="before")

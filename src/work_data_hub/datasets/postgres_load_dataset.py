@@ -98,11 +98,17 @@ class PostgresLoadDataset(WritesNothingWithoutDelivery, AbstractVersionedDataset
     which the run-report hook copies. A plan of a domain without a delivery
     (``LoadPlan.no_delivery``) writes no file and connects nowhere; ``last_result`` is None.
 
+    The table's columns are read with the checks (read-only; with ``diff``, and before an
+    execute applies): the summary lists the columns the plan adds ("table changes"), and the
+    log names them, or what the plan will refuse (a WARNING).
+
     Args:
         filepath: Where the plan file is written (a folder of versions when versioned).
         execute: Whether to apply the plan just written; ``true`` or ``false`` only.
         diff: Whether to count, read-only, what the plan would change (and run its checks).
         rejects_filepath: The rejects dataset's path, named in the plan's summary.
+        force: Whether applying lifts the staleness checks (the undo pipeline's ``force``);
+            unset, a load's own plan, made moments ago, is applied as made.
         credentials: The ``warehouse`` credentials entry (``con``), if any.
         connect_timeout: Seconds to wait for the server when connecting.
         statement_timeout_ms: ``statement_timeout`` of the applying session (0: none).
@@ -110,7 +116,7 @@ class PostgresLoadDataset(WritesNothingWithoutDelivery, AbstractVersionedDataset
         metadata: Kedro's free-form metadata (Kedro-Viz shows it).
 
     Raises:
-        DatasetError: ``execute`` or ``diff`` is not a boolean.
+        DatasetError: ``execute``, ``diff`` or ``force`` is not a boolean.
         RejectedRowsError: On ``save`` with ``execute``, too many rows were rejected.
         LoadFailedError: On ``save``, the warehouse refused the plan; nothing was loaded.
     """
@@ -122,6 +128,7 @@ class PostgresLoadDataset(WritesNothingWithoutDelivery, AbstractVersionedDataset
         execute: bool = False,
         diff: bool = False,
         rejects_filepath: str | None = None,
+        force: bool | None = None,
         credentials: dict[str, Any] | None = None,
         connect_timeout: int = 10,
         statement_timeout_ms: int = 0,
@@ -133,6 +140,7 @@ class PostgresLoadDataset(WritesNothingWithoutDelivery, AbstractVersionedDataset
         )
         self._execute = strict_bool(execute, "execute")
         self._diff = strict_bool(diff, "diff")
+        self._force = None if force is None else strict_bool(force, "force")
         self._rejects_filepath = rejects_filepath
         self._client = WarehouseClient(
             credentials, connect_timeout=connect_timeout, statement_timeout_ms=statement_timeout_ms
@@ -166,7 +174,7 @@ class PostgresLoadDataset(WritesNothingWithoutDelivery, AbstractVersionedDataset
         too_many_rejects = bool(data.rows_rejected) and data.reject_ratio > data.max_reject_ratio
         if summary is not None:
             summary = summary.with_rejects_file(self._rejects_file(summary))
-            if self._diff and not data.nothing_to_load:
+            if self._diff and not data.nothing_to_load and data.diff_query is not None:
                 summary = self._read_warehouse(data, summary)
         # Plans carry the rows themselves: readable by the owner only.
         try:
@@ -203,7 +211,8 @@ class PostgresLoadDataset(WritesNothingWithoutDelivery, AbstractVersionedDataset
                 f"({data.reject_ratio:.2%}, above max_reject_ratio {data.max_reject_ratio:.2%}); "
                 f"nothing was loaded. See the rejects file and the plan {path}."
             )
-        if not self._diff:
+        # An undo plan comes read and checked already (pipelines/undo); it has no diff query.
+        if not self._diff and data.diff_query is not None:
             # The plan is written first (a failure to connect leaves it for review); the
             # checks then read the warehouse, read-only, before anything is applied.
             shown = self._read_warehouse(data, shown)
@@ -215,7 +224,10 @@ class PostgresLoadDataset(WritesNothingWithoutDelivery, AbstractVersionedDataset
         # Staleness guards a person's review; this plan was made moments ago by this very run,
         # and a load that committed while it waited for the table's lock is not a review
         # overtaken (two runs at once still both finish, in turn).
-        self.last_result = self.apply_plan_file(path, force=True)
+        # An undo's plan is also made moments ago, but its own staleness (a later load replaced
+        # rows of the load it undoes) is lifted only by the run's force=true.
+        force = True if self._force is None else self._force
+        self.last_result = self.apply_plan_file(path, force=force)
 
     def _rejects_file(self, summary: PlanSummary) -> str | None:
         """Where this run's rejects file is (the rejects dataset shares the run's version)."""
@@ -258,6 +270,7 @@ class PostgresLoadDataset(WritesNothingWithoutDelivery, AbstractVersionedDataset
                     result.text,
                     extra={"event": "check", "check": result.check.name},
                 )
+        summary = self._with_table_changes(plan, summary)
         selects = plan.check_subject.business if plan.check_subject else ()
         delivered = [check for check in summary.checks if not check.reads_warehouse]
         return summary.with_checks(
@@ -266,6 +279,28 @@ class PostgresLoadDataset(WritesNothingWithoutDelivery, AbstractVersionedDataset
                 summary.accepted_checks,
             )
         )
+
+    def _with_table_changes(self, plan: LoadPlan, summary: PlanSummary) -> PlanSummary:
+        """The summary listing the columns the plan adds (read-only; with ``diff`` also "none").
+
+        What the plan would refuse (a retyped or undeclared column) is a WARNING now.
+        """
+        shape = self._client.table_changes(plan)
+        for change in shape.additions:
+            logger.info("%s: table change: %s", plan.domain, change.sql)
+        for refusal, fix in zip(shape.refusals, shape.fixes, strict=True):
+            logger.warning(
+                "%s: table %s does not match data_sources.yml: %s; the load will be refused. "
+                "As the table's owner run: %s",
+                plan.domain,
+                plan.table,
+                refusal,
+                fix,
+                extra={"event": "table_refused", "domain": plan.domain},
+            )
+        if shape.additions or self._diff:
+            return summary.with_table_changes(shape.additions)
+        return summary
 
     def apply_plan_file(
         self, path: Path, *, force: bool = False, accepted: Sequence[str] = ()

@@ -35,12 +35,22 @@ from work_data_hub.config.checks import (
     MODIFIED_ROWS,
     REJECTED_ROWS,
     STALE,
+    UNDO_STALE,
+    UNDO_TARGET,
+    UNDONE_ALREADY,
     CheckDeclaration,
     CheckOptions,
     GuardStep,
 )
 from work_data_hub.config.domains import stage_table
-from work_data_hub.load.ledger import CHECKS_SETTING, LEDGER_TABLE
+from work_data_hub.load.history import (
+    UNDO_HISTORY_PRIVILEGES,
+    UNDO_MODE,
+    UNDO_PRIVILEGES,
+    history_table,
+    replaced_by_later_runs_sql,
+)
+from work_data_hub.load.ledger import CHECKS_SETTING, LEDGER_TABLE, UNDOES_RUN
 from work_data_hub.load.modes import LOAD_MODES
 from work_data_hub.load.rows_digest import ROWS_DIGEST_PLACEHOLDER, digest_sql
 from work_data_hub.load.sql import literal, quote, text_array
@@ -93,6 +103,8 @@ class CheckSubject:
     # The staged columns and their SQL types, in COPY order (empty: a plan read back, whose
     # rows only its own transaction stages).
     staged: tuple[tuple[str, str], ...] = ()
+    # An undo plan: the run it undoes.
+    undo_of: str | None = None
 
     @classmethod
     def of(cls, summary: PlanSummary, steps: Iterable[Any] = ()) -> CheckSubject:
@@ -105,6 +117,7 @@ class CheckSubject:
             summary.run_id,
             summary.plan_sha256,
             selects_of_steps(steps),
+            undo_of=summary.undo_of,
         )
 
     @property
@@ -114,7 +127,14 @@ class CheckSubject:
 
     @property
     def privileges(self) -> tuple[str, ...]:
-        return LOAD_MODES[self.mode].privileges
+        return UNDO_PRIVILEGES if self.mode == UNDO_MODE else LOAD_MODES[self.mode].privileges
+
+    @property
+    def history_privileges(self) -> tuple[str, ...]:
+        """The grants the plan needs on the table's history (none: it does not write it)."""
+        if self.mode == UNDO_MODE:
+            return UNDO_HISTORY_PRIVILEGES
+        return LOAD_MODES[self.mode].history_privileges
 
 
 @dataclass(frozen=True)
@@ -148,7 +168,8 @@ class CheckQuery:
         return f"{setting} = 'on'"
 
 
-CheckSql = Callable[[CheckSubject, CheckOptions], CheckQuery]
+# None: the check has nothing to look at in this plan (an undo's checks, in a load's plan).
+CheckSql = Callable[[CheckSubject, CheckOptions], CheckQuery | None]
 _IMPLEMENTATIONS: dict[str, CheckSql] = {}
 
 
@@ -186,14 +207,15 @@ def check_queries(
 ) -> list[CheckQuery]:
     """The SELECT of every SQL check (of the plan step ``step`` only, when given)."""
     chosen = options or {}
-    return [
+    queries = (
         # Unvalidated defaults: a check whose options are per domain builds its SQL elsewhere.
         _IMPLEMENTATIONS[check.name](
             subject, chosen.get(check.name) or check.options.model_construct()
         )
         for check in sql_checks()
         if step is None or check.guard_step == step
-    ]
+    )
+    return [query for query in queries if query is not None]
 
 
 def guard_block(queries: Sequence[CheckQuery]) -> str:
@@ -392,20 +414,26 @@ def _stale(subject: CheckSubject, options: CheckOptions) -> CheckQuery:
 
 @register_check(MISSING_GRANTS.name)
 def _missing_grants(subject: CheckSubject, options: CheckOptions) -> CheckQuery:
-    privileges = subject.privileges
-    needs = literal(", ".join(privileges))
-    target = f"pg_catalog.format('%I.%I', pg_catalog.current_schema(), {literal(subject.table)})"
+    def wanted(table: str, privileges: tuple[str, ...]) -> str:
+        name = f"pg_catalog.format('%I.%I', pg_catalog.current_schema(), {literal(table)})"
+        return f"({name}, {text_array(list(privileges))}, {literal(', '.join(privileges))})"
+
+    rows = [wanted(subject.table, subject.privileges)]
+    if subject.history_privileges:
+        rows.append(wanted(history_table(subject.table), subject.history_privileges))
     sql = (
         "SELECT pg_catalog.format('role %s lacks %s on table %s (mode %s needs %s)', "
-        f"current_user, lacking.missing, lacking.target, {literal(subject.mode)}, {needs}) "
-        "AS message,\n"
+        f"current_user, lacking.missing, lacking.target, {literal(subject.mode)}, lacking.needs)"
+        " AS message,\n"
         "            pg_catalog.format('GRANT %s ON %s TO %I', lacking.missing, lacking.target, "
         "current_user) AS hint\n"
-        "        FROM (SELECT target.name AS target, pg_catalog.string_agg(wanted, ', ') AS missing"
-        f"\n            FROM (SELECT {target} AS name) AS target, "
-        f"pg_catalog.unnest({text_array(list(privileges))}) AS wanted\n"
-        "            WHERE NOT pg_catalog.has_table_privilege(target.name, wanted)\n"
-        "            GROUP BY target.name) AS lacking"
+        "        FROM (SELECT target.name AS target, target.needs, "
+        "pg_catalog.string_agg(privilege, ', ') AS missing\n"
+        f"            FROM (VALUES {', '.join(rows)}) AS target(name, privileges, needs), "
+        "pg_catalog.unnest(target.privileges) AS privilege\n"
+        "            WHERE CASE WHEN pg_catalog.to_regclass(target.name) IS NULL THEN false\n"
+        "                ELSE NOT pg_catalog.has_table_privilege(target.name, privilege) END\n"
+        "            GROUP BY target.name, target.needs) AS lacking"
     )
     return CheckQuery(MISSING_GRANTS, sql, (subject.table,))
 
@@ -433,6 +461,54 @@ def _modified_rows(subject: CheckSubject, options: CheckOptions) -> CheckQuery:
     return CheckQuery(MODIFIED_ROWS, sql)
 
 
+@register_check(UNDO_TARGET.name)
+def _undo_target(subject: CheckSubject, options: CheckOptions) -> CheckQuery | None:
+    if subject.undo_of is None:
+        return None
+    run, domain = literal(subject.undo_of), literal(subject.domain)
+    sql = (
+        f"SELECT pg_catalog.format('run %s wrote no load of domain %s (see %s); the table is "
+        f"unchanged', {run}, {domain}, {literal(LEDGER_TABLE)}) AS message, NULL::text AS hint\n"
+        f"        WHERE NOT EXISTS (SELECT 1 FROM {quote(LEDGER_TABLE)} AS load "
+        f"WHERE load.run_id = {run} AND load.domain = {domain})"
+    )
+    return CheckQuery(UNDO_TARGET, sql)
+
+
+@register_check(UNDONE_ALREADY.name)
+def _undone_already(subject: CheckSubject, options: CheckOptions) -> CheckQuery | None:
+    if subject.undo_of is None:
+        return None
+    run, domain = literal(subject.undo_of), literal(subject.domain)
+    sql = (
+        "SELECT pg_catalog.format('run %s undid run %s at %s; the table is unchanged', "
+        f"undo.run_id, {run}, undo.committed_at) AS message,\n"
+        "            pg_catalog.format('a load is undone once; to bring it back, undo that undo: "
+        "kedro run --pipelines undo --params run=%s', undo.run_id) AS hint\n"
+        f"        FROM {quote(LEDGER_TABLE)} AS undo\n"
+        f"        WHERE undo.{quote(UNDOES_RUN)} = {run} AND undo.domain = {domain}"
+    )
+    return CheckQuery(UNDONE_ALREADY, sql, (LEDGER_TABLE,))
+
+
+@register_check(UNDO_STALE.name)
+def _undo_stale(subject: CheckSubject, options: CheckOptions) -> CheckQuery | None:
+    if subject.undo_of is None:
+        return None
+    run = literal(subject.undo_of)
+    later = replaced_by_later_runs_sql(
+        subject.undo_of, domain=subject.domain, table=subject.table
+    ).replace("\n", "\n        ")
+    sql = (
+        "SELECT pg_catalog.format('run %s (committed at %s) replaced %s row(s) that run %s "
+        "wrote, so undoing %s would not give the table as it was before it; the table is "
+        f"unchanged', later.run_id, later.committed_at, later.rows, {run}, {run}) AS message, "
+        "NULL::text AS hint\n"
+        f"        FROM ({later}) AS later ORDER BY later.committed_at"
+    )
+    return CheckQuery(UNDO_STALE, sql, (LEDGER_TABLE, subject.table, history_table(subject.table)))
+
+
 # --- the business checks of data_sources.yml ------------------------------------------------
 # Each domain's business check is a SELECT built when its plan is made (load.business_checks)
 # from the delivery's facts; the plan carries it, framed by comments that name it, in its
@@ -452,5 +528,6 @@ def _business_check(name: str) -> None:
 
 for _kind in CHECK_KINDS:
     _business_check(_kind)
+
 
 sql_checks()  # every SQL check declared is registered, or importing this module fails

@@ -85,7 +85,12 @@ def build_diff_query(
             "ROW("
             + ", ".join(f"new.{quote(c)}" for c in compared)
             + ") IS DISTINCT FROM ROW("
-            + ", ".join(f"target.{quote(c)}" for c in compared)
+            # Read through to_jsonb: a declared column the table lacks yet (a table change
+            # the plan makes) reads as NULL instead of failing the query.
+            + ", ".join(
+                f"(pg_catalog.to_jsonb(target) ->> {literal(c)})::{domain.columns[c].type}"
+                for c in compared
+            )
             + ")"
             if compared
             else "false"

@@ -19,6 +19,7 @@ import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import polars as pl
 
@@ -35,6 +36,11 @@ from work_data_hub.load.checks import (
     guard_sql,
 )
 from work_data_hub.load.diff import DiffQuery, build_diff_query
+from work_data_hub.load.history import (
+    copy_to_history_statement,
+    create_history_format,
+    history_table,
+)
 from work_data_hub.load.ledger import (
     LEDGER_TABLE,
     LoadedFile,
@@ -42,17 +48,25 @@ from work_data_hub.load.ledger import (
     create_ledger_statement,
     record_load_statement,
 )
-from work_data_hub.load.modes import LOAD_MODES, ROWS_DELETED, ROWS_INSERTED, LoadTarget
+from work_data_hub.load.modes import (
+    LOAD_MODES,
+    ROWS_DELETED,
+    ROWS_INSERTED,
+    LoadTarget,
+    replaced_rows,
+)
 from work_data_hub.load.modes import mode_statements as _mode_statements
-from work_data_hub.load.sql import Statement, literal, quote, text_array
+from work_data_hub.load.sql import Statement, literal, quote
 from work_data_hub.load.steps import Step
 from work_data_hub.load.summary import PlanSummary, build_plan_summary
+from work_data_hub.load.table_changes import TABLE_CHANGES_SETTING, table_changes_query
+from work_data_hub.load.table_changes import table_changes_statement as _table_changes_statement
 from work_data_hub.rows import CleanRows
 
 __all__ = ["LoadPlan", "LoadedFile", "Statement", "build_load_plan", "lock_key"]
 
-_RUN_ID = re.compile(r"^[0-9A-Za-z_.:-]{1,64}$")
-_LINEAGE_TYPES = {
+RUN_ID_PATTERN = re.compile(r"^[0-9A-Za-z_.:-]{1,64}$")
+LINEAGE_TYPES = {
     "_source_file": "text NOT NULL",
     "_source_row": "integer NOT NULL",
     "_run_id": "text NOT NULL",
@@ -86,6 +100,8 @@ class LoadPlan:
     # What the plan file's header shows, and the read-only query behind diff=true.
     summary: PlanSummary | None = None
     diff_query: DiffQuery | None = None
+    # The read-only query listing the table changes the plan makes (load.table_changes).
+    shape_query: str | None = None
     # What the plan's checks read (its business checks' SELECTs included), for the read-only
     # verdict when the warehouse is read (diff=true, execute=true).
     check_subject: CheckSubject | None = None
@@ -155,15 +171,18 @@ BEGIN
                                   pg_catalog.format('%I, pg_temp', target_schema), true);
     PERFORM pg_catalog.set_config('{ROWS_DELETED}', '0', true);
     PERFORM pg_catalog.set_config('{ROWS_INSERTED}', '0', true);
+    PERFORM pg_catalog.set_config('{TABLE_CHANGES_SETTING}', '', true);
 END
 """
     return _do_block(Step.PIN_SCHEMA, body)
 
 
 def create_table_statement(domain: DomainConfig, subject: CheckSubject) -> Statement:
-    """Create the table if it is missing; else check the loader has its mode's privileges."""
+    """Create the table if it is missing, and its history when the plan writes history
+    (``subject.history_privileges``); then check the loader's grants on what existed before.
+    """
     declared = [f"{quote(name)} {spec.type}" for name, spec in domain.columns.items()]
-    lineage = [f"{quote(name)} {_LINEAGE_TYPES[name]}" for name in LINEAGE_COLUMNS]
+    lineage = [f"{quote(name)} {LINEAGE_TYPES[name]}" for name in LINEAGE_COLUMNS]
     key = ", ".join(quote(column) for column in domain.unique_key or [])
     constraint = (
         [f"CONSTRAINT {quote(primary_key_name(domain.table))} PRIMARY KEY ({key})"]
@@ -175,14 +194,33 @@ def create_table_statement(domain: DomainConfig, subject: CheckSubject) -> State
         + ",\n    ".join([*declared, *lineage, *constraint])
         + "\n)"
     )
-    # The checks of this step (the loader's grants) run once the table is known to exist.
+    history = _QUALIFIED.format(name=literal(history_table(domain.table)))
+    create_history = f"""
+    -- The history beside it: what this plan deletes or overwrites is copied there first.
+    IF pg_catalog.to_regclass({history}) IS NULL THEN
+        BEGIN
+            EXECUTE pg_catalog.format({literal(create_history_format())}, {history}, target);
+        EXCEPTION WHEN duplicate_table THEN
+            NULL;
+        WHEN insufficient_privilege THEN
+            RAISE EXCEPTION 'history table % is missing and role % may not create it',
+                {history}, current_user
+                USING HINT = pg_catalog.format(
+                    'GRANT CREATE ON SCHEMA %I TO %I, or create it once as the table''s owner: ',
+                    pg_catalog.current_schema(), current_user) || pg_catalog.format(
+                    {literal(create_history_format())}, {history}, target);
+        END;
+    END IF;"""
+    # The checks of this step (the loader's grants) run on a table that existed before.
     body = f"""
 DECLARE
     target text := {_QUALIFIED.format(name=literal(domain.table))};
+    created boolean := false;
 BEGIN
     IF pg_catalog.to_regclass(target) IS NULL THEN
         BEGIN
             EXECUTE {literal(create)};
+            created := true;
         EXCEPTION WHEN duplicate_table THEN
             NULL;  -- created meanwhile by a concurrent run (the lock comes first; belt and braces)
         WHEN insufficient_privilege THEN
@@ -191,66 +229,39 @@ BEGIN
                     'GRANT CREATE ON SCHEMA %I TO %I, or create the table as its owner',
                     pg_catalog.current_schema(), current_user);
         END;
-        RETURN;
-    END IF;{guard_block(check_queries(subject, step="create_table"))}END
+    END IF;{create_history if subject.history_privileges else ""}
+    IF NOT created THEN{guard_block(check_queries(subject, step="create_table"))}    END IF;
+END
 """
     return _do_block(Step.CREATE_TABLE, body)
 
 
-def check_table_statement(domain: DomainConfig) -> Statement:
-    """Fail, naming them, when an existing table lacks a declared column or has another type.
+def _shape(domain: DomainConfig) -> dict[str, Any]:
+    return {
+        "table": domain.table,
+        "history": history_table(domain.table),
+        "declared": {name: spec.type for name, spec in domain.columns.items()},
+        "lineage": {name: LINEAGE_TYPES[name].split()[0] for name in LINEAGE_COLUMNS},
+    }
 
-    The load never alters a table: a table made by hand or by an older ``data_sources.yml``
-    must be fixed by a person. For ``upsert`` the table must also have a unique constraint on
-    exactly the unique_key columns, which ``ON CONFLICT`` needs. Runs in the plan too, so psql
-    and execute fail the same way.
+
+def table_changes_statement(domain: DomainConfig) -> Statement:
+    """Add the declared columns the table lacks (and to its history); refuse any other change.
+
+    For ``upsert`` the table must also have a unique constraint on exactly the unique_key
+    columns, which ``ON CONFLICT`` needs. Runs in the plan, so psql and execute do the same.
     """
-    declared = {name: spec.type for name, spec in domain.columns.items()}
-    declared.update({name: _LINEAGE_TYPES[name].split()[0] for name in LINEAGE_COLUMNS})
-    body = f"""
-DECLARE
-    target_name text := {_QUALIFIED.format(name=literal(domain.table))};
-    target regclass := pg_catalog.to_regclass(target_name);
-    problems text;
-BEGIN
-    SELECT pg_catalog.string_agg(
-        CASE WHEN found.atttypid IS NULL
-            THEN pg_catalog.format('column %I is missing (declared %s)', wanted.name, wanted.type)
-            ELSE pg_catalog.format('column %I is %s, declared %s', wanted.name,
-                        pg_catalog.format_type(found.atttypid, found.atttypmod), wanted.type)
-        END, '; ' ORDER BY wanted.position)
-    INTO problems
-    FROM unnest({text_array(list(declared))}, {text_array(list(declared.values()))})
-        WITH ORDINALITY AS wanted(name, type, position)
-    LEFT JOIN pg_catalog.pg_attribute AS found
-        ON found.attrelid = target AND found.attname = wanted.name
-        AND found.attnum > 0 AND NOT found.attisdropped
-    WHERE found.atttypid IS NULL
-        OR pg_catalog.format_type(found.atttypid, found.atttypmod) <> wanted.type;
-    IF problems IS NOT NULL THEN
-        RAISE EXCEPTION 'table % does not match data_sources.yml: %', target_name, problems
-            USING HINT = 'WorkDataHub never alters a table: change the table (ALTER TABLE) '
-                         'or the domain''s columns, then run again';
-    END IF;"""
-    if LOAD_MODES[domain.mode].needs_unique_key and domain.unique_key:
-        body += f"""
-    IF NOT EXISTS (
-        SELECT 1 FROM pg_catalog.pg_index AS unique_index
-        WHERE unique_index.indrelid = target AND unique_index.indisunique
-            AND unique_index.indpred IS NULL AND unique_index.indexprs IS NULL
-            AND ARRAY(
-                SELECT attname::text FROM pg_catalog.pg_attribute
-                WHERE attrelid = target AND attnum = ANY(unique_index.indkey) ORDER BY 1
-            ) = ARRAY(SELECT pg_catalog.unnest({text_array(domain.unique_key)}) ORDER BY 1)
-    ) THEN
-        RAISE EXCEPTION
-            'table % has no unique constraint on its unique_key (%), which {domain.mode} needs',
-            target_name, {literal(", ".join(domain.unique_key))}
-            USING HINT = 'WorkDataHub never alters a table: add the constraint '
-                         '(ALTER TABLE ... ADD PRIMARY KEY) and run again';
-    END IF;"""
-    body += "\nEND\n"
-    return _do_block(Step.CHECK_TABLE, body)
+    mode = LOAD_MODES[domain.mode]
+    return _table_changes_statement(
+        **_shape(domain),
+        unique_key=(domain.unique_key or ()) if mode.needs_unique_key else (),
+        mode=domain.mode,
+    )
+
+
+def table_shape_query(domain: DomainConfig) -> str:
+    """The read-only query behind the table-changes step (``diff=true`` and execute read it)."""
+    return table_changes_query(**_shape(domain))
 
 
 def create_scope_index_statement(domain: DomainConfig) -> Statement | None:
@@ -342,6 +353,25 @@ END
     return _do_block(Step.LOCK, body)
 
 
+def opening_statements(
+    domain: DomainConfig, subject: CheckSubject, *, scope_index: Statement | None = None
+) -> list[Statement]:
+    """Every plan's first steps, up to its guard: nothing has changed a row when they end."""
+    return [
+        Statement(Step.BEGIN, "BEGIN"),
+        # First, so that the catalog lookups below see what a run this one waited for made.
+        lock_statement(domain.table),
+        pin_schema_statement(domain),
+        create_table_statement(domain, subject),
+        table_changes_statement(domain),
+        *([scope_index] if scope_index else []),
+        create_ledger_statement(lock_key(LEDGER_TABLE)),
+        # Next to the ledger row's table: a plan applied before, or made before a newer load
+        # of the domain (and an undo's own checks), stops here (psql too).
+        Statement(Step.GUARD, guard_sql(subject)),
+    ]
+
+
 def _loaded_files(rows: CleanRows, files: Sequence[LoadedFile] | None) -> tuple[LoadedFile, ...]:
     if files is not None:
         return tuple(files)
@@ -374,7 +404,7 @@ def build_load_plan(
     ``business_check`` step runs them), ``accepted_checks`` what ``accept_checks`` accepted
     (see :mod:`work_data_hub.load.business_checks`).
     """
-    if not _RUN_ID.match(run_id):
+    if not RUN_ID_PATTERN.match(run_id):
         raise ValueError(f"run_id {run_id!r} must be 1-64 letters, digits or _.:-")
     if isinstance(rows, pl.DataFrame):
         rows = CleanRows.of(rows, domain.refresh_scope)
@@ -387,7 +417,7 @@ def build_load_plan(
     staged_columns = [*domain.columns, "_source_file", "_source_row"]
     staged_types = [
         *(spec.type for spec in domain.columns.values()),
-        *(_LINEAGE_TYPES[name].split()[0] for name in ("_source_file", "_source_row")),
+        *(LINEAGE_TYPES[name].split()[0] for name in ("_source_file", "_source_row")),
     ]
     mode = LOAD_MODES[domain.mode]
     summary = build_plan_summary(
@@ -424,6 +454,7 @@ def build_load_plan(
         max_reject_ratio=max_reject_ratio,
         files=loaded,
         summary=summary,
+        shape_query=table_shape_query(domain),
         diff_query=build_diff_query(
             domain,
             unique_key=domain.unique_key,
@@ -447,20 +478,7 @@ def build_load_plan(
     # The statements' checks also see the staged columns (the digest of the staged rows).
     staged_subject = replace(subject, staged=tuple(zip(staged_columns, staged_types, strict=True)))
     statements = [
-        Statement(Step.BEGIN, "BEGIN"),
-        # First, so that the catalog lookups below see what a run this one waited for made.
-        lock_statement(domain.table),
-        pin_schema_statement(domain),
-        create_table_statement(domain, subject),
-        check_table_statement(domain),
-        *([scope_index] if scope_index else []),
-        create_ledger_statement(lock_key(LEDGER_TABLE)),
-        # Next to the ledger row's table: a plan applied before, or made before a newer load
-        # of the domain, stops here (psql too), before any row changes.
-        Statement(
-            Step.GUARD,
-            guard_sql(subject),
-        ),
+        *opening_statements(domain, subject, scope_index=scope_index),
         Statement(
             Step.CREATE_STAGE,
             f"CREATE TEMPORARY TABLE {stage} (\n    "
@@ -487,6 +505,17 @@ def build_load_plan(
         unique_key=tuple(domain.unique_key or ()),
         refresh_scope=tuple(domain.refresh_scope),
     )
+    replaced = replaced_rows(domain.mode, target)
+    if replaced is not None:
+        # Before any row changes: what the mode is about to delete or overwrite, exactly.
+        statements.append(
+            copy_to_history_statement(
+                history=quote(history_table(domain.table)),
+                columns=[*staged_columns, "_run_id"],
+                replaced=replaced,
+                run_id=run_id,
+            )
+        )
     statements += _mode_statements(domain.mode, target)
     statements += [
         record_load_statement(

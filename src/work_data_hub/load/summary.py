@@ -16,6 +16,7 @@ from typing import Any
 
 from work_data_hub.config.business_checks import BusinessCheckResult
 from work_data_hub.load.checksum import PLACEHOLDER
+from work_data_hub.load.table_changes import TableChange
 
 # The plan's own checksum is written where this placeholder stands (see ``load.checksum``).
 CHECKSUM_PLACEHOLDER = PLACEHOLDER
@@ -74,6 +75,10 @@ class PlanSummary:
     rejects_file: str | None = None
     plan_sha256: str = CHECKSUM_PLACEHOLDER
     diff: PlanDiff | None = None
+    # The columns the plan adds, as read from the warehouse (None: not read, see diff=true).
+    table_changes: tuple[TableChange, ...] | None = None
+    # An undo plan: the run whose load it undoes.
+    undo_of: str | None = None
     # The business checks' results (config.business_checks) and the checks accept_checks
     # named when the plan was made.
     checks: tuple[BusinessCheckResult, ...] = ()
@@ -96,6 +101,9 @@ class PlanSummary:
 
     def with_rejects_file(self, rejects_file: str | None) -> PlanSummary:
         return replace(self, rejects_file=rejects_file)
+
+    def with_table_changes(self, changes: tuple[TableChange, ...]) -> PlanSummary:
+        return replace(self, table_changes=changes)
 
     def as_dict(self) -> dict[str, Any]:
         """The summary as JSON-ready data (the run report's ``summary`` and the log's fields)."""
@@ -132,6 +140,11 @@ class PlanSummary:
                 for file in self.files
             ),
         ]
+        if self.undo_of is not None:
+            lines.append(
+                f"-- undoes run {self.undo_of}: deletes the rows its load wrote and restores the "
+                "rows it replaced, from the history"
+            )
         if self.refresh_scope:
             lines.append(
                 f"-- replaces {len(self.refresh_scopes)} refresh scope(s) ({scope_names}):"
@@ -144,7 +157,7 @@ class PlanSummary:
             if len(shown) < len(self.refresh_scopes):
                 more = len(self.refresh_scopes) - len(shown)
                 lines.append(f"--   ... and {more} more (the plan file lists every one)")
-        else:
+        elif self.undo_of is None:
             lines.append(f"-- replaces nothing (mode {self.mode})")
         lines.append(
             f"-- rows to insert: {self.rows_to_insert}; rows read: {self.rows_read}; "
@@ -153,6 +166,8 @@ class PlanSummary:
         )
         if self.diff is not None:
             lines += _diff_lines(self.diff)
+        if self.table_changes is not None:
+            lines += _table_change_lines(self.table_changes)
         lines += _check_lines(self.checks, self.accepted_checks, brief=brief_checks)
         lines.append(SUMMARY_JSON_PREFIX + json.dumps(self.as_dict(), ensure_ascii=True))
         return [comment_text(line) if line.startswith("--") else line for line in lines]
@@ -180,6 +195,15 @@ def _diff_lines(diff: PlanDiff) -> list[str]:
             f"{diff.keys_unchanged} unchanged, {diff.keys_disappearing} would disappear"
         )
     return lines
+
+
+def _table_change_lines(changes: tuple[TableChange, ...]) -> list[str]:
+    if not changes:
+        return ["-- table changes: none"]
+    return [
+        f"-- table changes ({len(changes)}, in the load's transaction):",
+        *(f"--   {change.sql}" for change in changes),
+    ]
 
 
 def _check_lines(
@@ -281,6 +305,12 @@ def summary_from_dict(data: dict[str, Any]) -> PlanSummary:
         rejects_file=data.get("rejects_file"),
         plan_sha256=data["plan_sha256"],
         diff=PlanDiff(**diff) if diff else None,
+        table_changes=(
+            tuple(TableChange(**change) for change in data["table_changes"])
+            if data.get("table_changes") is not None
+            else None
+        ),
+        undo_of=data.get("undo_of"),
         checks=tuple(BusinessCheckResult.from_dict(check) for check in data.get("checks") or ()),
         accepted_checks=tuple(data.get("accepted_checks") or ()),
     )

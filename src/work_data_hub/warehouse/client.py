@@ -31,10 +31,15 @@ from work_data_hub.load.checks import (
     check_queries,
     force_settings,
 )
+from work_data_hub.load.history import history_table
+from work_data_hub.load.ledger import LEDGER_TABLE
 from work_data_hub.load.plan import LoadPlan
 from work_data_hub.load.plan_file import PlanFileError, PlanStep, SavedPlan, read_saved_plan
+from work_data_hub.load.sql import quote
 from work_data_hub.load.steps import Step
 from work_data_hub.load.summary import PlanDiff
+from work_data_hub.load.table_changes import TableShape
+from work_data_hub.load.undo import UndoneLoad, loads_of_run_sql
 from work_data_hub.warehouse.address import resolve_address
 from work_data_hub.warehouse.checks import pin_target_schema, run_checks
 from work_data_hub.warehouse.connection import (
@@ -225,6 +230,96 @@ class WarehouseClient:
                 ) from None
         return found, counted
 
+    # --- read-only: table changes and what an undo would do --------------------------------
+
+    def table_changes(self, plan: LoadPlan) -> TableShape:
+        """The columns the plan would add to its table (and what it would refuse), read-only.
+
+        Raises:
+            LoadFailedError: The warehouse cannot be reached or refuses the read.
+        """
+        if plan.shape_query is None:
+            return TableShape()
+        with self.read_only(plan.domain, f"read the columns of {plan.table}") as (cursor, address):
+            try:
+                pin_target_schema(cursor, plan.table)
+                cursor.execute(plan.shape_query)
+                return TableShape.from_rows(cursor.fetchall())
+            except Exception as exc:
+                raise _read_failed(
+                    f"{plan.domain}: could not read the columns of table {plan.table!r}",
+                    exc,
+                    address,
+                    domain=plan.domain,
+                    table=plan.table,
+                ) from None
+
+    def loads_of_run(self, run: str, tables: Sequence[str]) -> list[UndoneLoad]:
+        """The ledger rows of run ``run``, read-only, from the ledger beside each of ``tables``.
+
+        Raises:
+            LoadFailedError: The warehouse cannot be reached or refuses the read.
+        """
+        found: dict[str, UndoneLoad] = {}
+        with self.read_only("undo", "read the load ledger") as (cursor, address):
+            try:
+                for table in dict.fromkeys(tables):
+                    pin_target_schema(cursor, table)
+                    cursor.execute("SELECT pg_catalog.to_regclass(%s)", (quote(LEDGER_TABLE),))
+                    if cursor.fetchone()[0] is None:
+                        continue
+                    cursor.execute(loads_of_run_sql(), {"run": run})
+                    for run_id, domain, table_name, mode, committed_at, undoes in cursor:
+                        found[domain] = UndoneLoad(
+                            run_id, domain, table_name, mode, committed_at.isoformat(), undoes
+                        )
+            except Exception as exc:
+                raise _read_failed(
+                    f"undo: could not read the load ledger {LEDGER_TABLE}",
+                    exc,
+                    address,
+                    table=LEDGER_TABLE,
+                ) from None
+        return list(found.values())
+
+    def preview_undo(
+        self, plan: LoadPlan, counts_sql: str, settings: Mapping[str, str]
+    ) -> tuple[PlanDiff, list[CheckResult], TableShape]:
+        """What an undo plan would do, in one READ ONLY transaction: the rows it would delete
+        and restore (``counts_sql``), what its checks find, and its table changes.
+
+        Raises:
+            LoadFailedError: The warehouse cannot be reached or refuses a read.
+        """
+        assert plan.summary is not None and plan.shape_query is not None
+        subject = CheckSubject.of(plan.summary)
+        with self.read_only(plan.domain, f"preview the undo of {plan.domain}") as (
+            cursor,
+            address,
+        ):
+            try:
+                found = run_checks(cursor, plan.table, check_queries(subject), settings)
+                pin_target_schema(cursor, plan.table)
+                cursor.execute(plan.shape_query)
+                shape = TableShape.from_rows(cursor.fetchall())
+                cursor.execute(
+                    "SELECT pg_catalog.to_regclass(%s) IS NOT NULL",
+                    (quote(history_table(plan.table)),),
+                )
+                deleted = restored = 0
+                if cursor.fetchone()[0]:
+                    cursor.execute(counts_sql)
+                    deleted, restored = cursor.fetchone()
+            except Exception as exc:
+                raise _read_failed(
+                    f"{plan.domain}: the undo could not read table {plan.table!r}",
+                    exc,
+                    address,
+                    domain=plan.domain,
+                    table=plan.table,
+                ) from None
+        return PlanDiff(rows_to_delete=deleted, rows_to_insert=restored), found, shape
+
     # --- applying a plan file --------------------------------------------------------------
 
     def apply_plan_file(
@@ -325,6 +420,23 @@ class WarehouseClient:
     def _payload_stream(plan: SavedPlan) -> BinaryIO:
         """The COPY rows, streamed from the plan file: its own bytes, as reviewed."""
         return plan.open_rows()
+
+
+def _read_failed(
+    what: str,
+    error: Exception,
+    address: WarehouseAddress,
+    *,
+    domain: str | None = None,
+    table: str | None = None,
+) -> LoadFailedError:
+    """A read-only read that failed: what was read, the server's reason, nothing written."""
+    return LoadFailedError(
+        f"{what} ({describe(address.url)}): {server_reason(error)} Nothing was written.",
+        domain=domain,
+        table=table,
+        warehouse=describe(address.url),
+    )
 
 
 def _failure(

@@ -235,6 +235,14 @@ def clean_workbooks(
             domain.name,
             list(summary.absent_columns),
         )
+    if summary.unknown_columns:
+        logger.warning(
+            "%s: header(s) %s of a delivery are declared by no column of the domain and were "
+            "not loaded; declare them in data_sources.yml to load them",
+            domain.name,
+            list(summary.unknown_columns),
+            extra={"event": "unknown_headers", "domain": domain.name},
+        )
     if summary.rows_rejected:
         logger.warning(
             "%s: %s rejected; see the rejects file",
