@@ -150,6 +150,21 @@ def _resolve_headers(headers: Sequence[str], domain: DomainConfig) -> dict[str, 
     return present
 
 
+def source_positions(domain: DomainConfig, headers: Sequence[str]) -> dict[str, list[int]]:
+    """Per declared column, the positions in ``headers`` (a sheet's normalised headers, see
+    ``ShownSheet.headers``) of the cells it is read from: where a reject points in the sheet."""
+    present = _resolve_headers(headers, domain)
+    position = {header: index for index, header in enumerate(headers)}
+    return {
+        name: [
+            position[present[normalise_header(source)]]
+            for source in spec.source_headers(name)
+            if normalise_header(source) in present
+        ]
+        for name, spec in domain.columns.items()
+    }
+
+
 def _needed_headers(domain: DomainConfig) -> dict[str, bool]:
     """Every source header the domain reads, and whether a delivery may lack it."""
     may_be_absent: dict[str, bool] = {}

@@ -36,6 +36,7 @@ from work_data_hub.pipelines.ingest.names import (
     FILE_MANIFEST,
     LOAD_PLAN,
     REJECTS,
+    REJECTS_WORKBOOKS,
     SELECTED_FILES,
 )
 from work_data_hub.text import plural
@@ -215,14 +216,15 @@ class RunReportHooks:
         seconds = time.perf_counter() - self._started.pop(
             f"save:{dataset_name}", time.perf_counter()
         )
-        if output not in (LOAD_PLAN, REJECTS) or self._catalog is None:
+        if output not in (LOAD_PLAN, REJECTS, REJECTS_WORKBOOKS) or self._catalog is None:
             return
         domain = self._domain(domain_name)
         domain["seconds"][f"save_{output}"] = round(seconds, 3)
-        if output == REJECTS:
+        if output in (REJECTS, REJECTS_WORKBOOKS):
             written = self._reporting(dataset_name, ReportsFile).last_written
             if written is not None:
-                domain["rejects_file"] = written.path
+                field = "rejects_file" if output == REJECTS else "rejects_workbooks"
+                domain[field] = written.path
             return
         result = self._record_load(domain, dataset_name)
         if result is not None and result.nothing_to_load:

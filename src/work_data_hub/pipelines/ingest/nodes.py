@@ -13,6 +13,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import polars as pl
 
@@ -36,7 +37,11 @@ from work_data_hub.discovery import (
 )
 from work_data_hub.load.ledger import LedgerReader
 from work_data_hub.load.plan import LoadedFile, LoadPlan, build_load_plan
+from work_data_hub.reports.rejects_workbook import RejectedFile, RejectsToMark
 from work_data_hub.text import plural
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 logger = logging.getLogger(__name__)
 
@@ -196,6 +201,31 @@ def clean_workbooks(
             plural(summary.rows_rejected, "row"),
         )
     return combined.rows, combined.rejects, summary
+
+
+def mark_rejects(
+    rejects: pl.DataFrame | pd.DataFrame,
+    manifest: FileManifest,
+    cleaning_summary: CleaningSummary,
+    *,
+    domain: DomainConfig,
+) -> RejectsToMark:
+    """The delivered workbooks that have rejects, with their rejects, for the marked copies.
+
+    ``rejects`` come back from the rejects CSV (all text) in a Kedro run, as polars in-process.
+    """
+    frame = rejects if isinstance(rejects, pl.DataFrame) else pl.from_pandas(rejects)
+    frame = frame.with_columns(pl.col("row").cast(pl.Int64))
+    files = tuple(
+        RejectedFile(
+            path=str(path),
+            sheet=cleaning_summary.files[str(path)].sheet,
+            rejects=part,
+        )
+        for (path,), part in frame.partition_by("file", as_dict=True, maintain_order=True).items()
+        if str(path) in cleaning_summary.files
+    )
+    return RejectsToMark(inbox=manifest.inbox, domain=domain, files=files)
 
 
 def plan_load(

@@ -21,8 +21,10 @@ from work_data_hub.pipelines.ingest.names import (
     INBOX_WORKBOOKS,
     LOAD_LEDGER,
     LOAD_PLAN,
+    MARK_STEP,
     PLAN_STEP,
     REJECTS,
+    REJECTS_WORKBOOKS,
     RUN_ID,
     SELECT_STEP,
     SELECTED_FILES,
@@ -75,6 +77,12 @@ def create_pipeline(domain: DomainConfig) -> Pipeline:
                 inputs=[INBOX_WORKBOOKS, FILE_MANIFEST],
                 outputs=[CLEAN_ROWS, REJECTS, CLEANING_SUMMARY],
                 name=CLEAN_STEP,
+            ),
+            Node(
+                _bound(nodes.mark_rejects, domain=domain),
+                inputs=[REJECTS, FILE_MANIFEST, CLEANING_SUMMARY],
+                outputs=REJECTS_WORKBOOKS,
+                name=MARK_STEP,
             ),
             Node(
                 _bound(nodes.plan_load, domain=domain),
