@@ -91,12 +91,21 @@ def test_the_pipeline_uses_the_names_the_hooks_rely_on() -> None:
     prefix = "trustee_performance."
     assert {n.name for n in pipeline.nodes} == {
         prefix + step
-        for step in (names.SELECT_STEP, names.SKIP_STEP, names.CLEAN_STEP, names.PLAN_STEP)
+        for step in (
+            names.SELECT_STEP,
+            names.SKIP_STEP,
+            names.CLEAN_STEP,
+            names.MARK_STEP,
+            names.PLAN_STEP,
+        )
     }
     outputs = {prefix + o for o in (names.SELECTED_FILES, names.FILE_MANIFEST, names.CLEAN_ROWS)}
-    outputs |= {prefix + names.REJECTS}
+    outputs |= {prefix + names.REJECTS, prefix + names.REJECTS_WORKBOOKS}
     outputs |= {prefix + o for o in (names.CLEANING_SUMMARY, names.LOAD_PLAN)}
     assert pipeline.all_outputs() == outputs
+    # The marked workbooks are saved before the plan, so a refused execute still leaves them.
+    ordered = [n.name.removeprefix(prefix) for n in pipeline.nodes]
+    assert ordered.index(names.MARK_STEP) < ordered.index(names.PLAN_STEP)
     assert names.RUN_ID in pipeline.inputs() and prefix + names.INBOX_WORKBOOKS in pipeline.inputs()
     assert prefix + names.LOAD_LEDGER in pipeline.inputs()
 

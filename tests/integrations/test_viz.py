@@ -11,13 +11,14 @@ import yaml
 from tests.support.cli import run_kedro
 
 SECRET = "s3cret-not-for-viz"
-STEPS = ("select_workbooks", "skip_loaded", "clean_workbooks", "plan_load")
+STEPS = ("select_workbooks", "skip_loaded", "clean_workbooks", "mark_rejects", "plan_load")
 LAYERS = {
     "inbox_workbooks": "raw",
     "file_manifest": "intermediate",
     "clean_rows": "primary",
     "cleaning_summary": "primary",
     "rejects": "reporting",
+    "rejects_workbooks": "reporting",
     "load_plan": "reporting",
 }
 
