@@ -75,6 +75,19 @@ def _rows_rejected(rejects: pl.DataFrame) -> int:
     return rejects.select("file", "row").unique().height
 
 
+def rejects_by_reason(rejects: pl.DataFrame) -> tuple[tuple[str, str, int, int], ...]:
+    """(column, reason, cells, rows) of the rejects, most cells first."""
+    counted = (
+        rejects.group_by("column", "reason")
+        .agg(pl.len().alias("cells"), pl.struct("file", "row").n_unique().alias("rows"))
+        .sort(["cells", "column", "reason"], descending=[True, False, False])
+    )
+    return tuple(
+        (str(column), str(reason), int(cells), int(rows))
+        for column, reason, cells, rows in counted.iter_rows()
+    )
+
+
 @dataclass(frozen=True)
 class FileCleaning:
     """What cleaning one file did, for the run report."""
@@ -97,6 +110,8 @@ class CleaningSummary:
     unknown_columns: tuple[str, ...] = ()
     absent_columns: tuple[str, ...] = ()
     files: Mapping[str, FileCleaning] = field(default_factory=dict)
+    # (column, reason, cells, rows), most cells first: what the run report shows of the rejects.
+    rejects_by_reason: tuple[tuple[str, str, int, int], ...] = ()
 
     @property
     def rows_skipped(self) -> int:
@@ -113,6 +128,10 @@ class CleaningSummary:
             "rows_clean": self.rows_clean,
             "unknown_columns": list(self.unknown_columns),
             "absent_columns": list(self.absent_columns),
+            "rejects_by_reason": [
+                {"column": column, "reason": reason, "cells": cells, "rows": rows}
+                for column, reason, cells, rows in self.rejects_by_reason
+            ],
             "files": {
                 path: {
                     "sheet": file.sheet,

@@ -43,6 +43,8 @@ class LoadLedger:
     def __init__(self, connection: Any = None, address: Any = None) -> None:
         self._connection = connection
         self._address = address
+        # What ``newest_loads`` read (None: not read), for the run report.
+        self.last_read: dict[str, NewestLoad] | None = None
 
     def newest_loads(self, domain: str, table: str) -> dict[str, NewestLoad]:
         """Per period, what the newest committed load of ``domain`` loaded (empty: plan-only)."""
@@ -55,10 +57,11 @@ class LoadLedger:
                 if schema is None or not exists:
                     return {}
                 cursor.execute(newest_loads_sql(schema), {"domain": domain})
-                return {
-                    period: NewestLoad(period, path, sha256, run_id, str(committed_at))
-                    for period, path, sha256, run_id, committed_at in cursor.fetchall()
+                self.last_read = {
+                    period: NewestLoad(period, path, sha256, run_id, str(committed_at), rows)
+                    for period, path, sha256, run_id, committed_at, rows in cursor.fetchall()
                 }
+                return self.last_read
         except Exception as exc:
             if not hasattr(exc, "pgcode"):
                 raise

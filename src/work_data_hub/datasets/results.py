@@ -8,6 +8,7 @@ leaving its fields out.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
@@ -56,6 +57,14 @@ class ReportsFile(Protocol):
 
     @property
     def last_written(self) -> FileWritten | None: ...
+
+
+@runtime_checkable
+class ReportsLedgerRead(Protocol):
+    """A ledger whose newest loads per period, once read, are in ``last_read`` (None: not read)."""
+
+    @property
+    def last_read(self) -> Mapping[str, Any] | None: ...
 
 
 class SaveResultMissingError(TypeError):

@@ -159,9 +159,10 @@ def newest_loads_sql(schema: str) -> str:
     ledger = f"{quote(schema)}.{quote(LEDGER_TABLE)}"
     return (
         "SELECT DISTINCT ON (file.period) file.period, file.path, file.sha256, load.run_id, "
-        "load.committed_at\n"
+        "load.committed_at, file.rows\n"
         f"FROM {ledger} AS load, "
-        "pg_catalog.jsonb_to_recordset(load.files) AS file(path text, sha256 text, period text)\n"
+        "pg_catalog.jsonb_to_recordset(load.files) "
+        "AS file(path text, sha256 text, period text, rows bigint)\n"
         "WHERE load.domain = %(domain)s AND file.period IS NOT NULL\n"
         "ORDER BY file.period, load.committed_at DESC"
     )
@@ -176,6 +177,8 @@ class NewestLoad:
     sha256: str | None
     run_id: str
     committed_at: str
+    # The rows that load inserted from this file (the run report's chart of rows per period).
+    rows: int | None = None
 
 
 class LedgerReader(Protocol):

@@ -23,6 +23,7 @@ from work_data_hub.cleaning.engine import (
     FileCleaning,
     clean_sheet,
     combine_files,
+    rejects_by_reason,
 )
 from work_data_hub.cleaning.reading import headers_read_by, read_sheet
 from work_data_hub.cleaning.rows import CleanRows, FileRows, RowSpool
@@ -187,6 +188,7 @@ def clean_workbooks(
         unknown_columns=tuple(combined.unknown_headers),
         absent_columns=tuple(combined.absent_columns),
         files=files,
+        rejects_by_reason=rejects_by_reason(combined.rejects),
     )
     if summary.absent_columns:
         logger.warning(
