@@ -48,7 +48,6 @@ def test_the_project_registers_one_pipeline_per_domain_and_a_default() -> None:
         "trustee_performance.select_workbooks",
         "trustee_performance.skip_loaded",
         "trustee_performance.clean_workbooks",
-        "trustee_performance.mark_rejects",
         "trustee_performance.plan_load",
     }
 

@@ -11,7 +11,7 @@ import yaml
 from tests.support.cli import run_kedro
 
 SECRET = "s3cret-not-for-viz"
-STEPS = ("select_workbooks", "skip_loaded", "clean_workbooks", "mark_rejects", "plan_load")
+STEPS = ("select_workbooks", "skip_loaded", "clean_workbooks", "plan_load")
 LAYERS = {
     "inbox_workbooks": "raw",
     "file_manifest": "intermediate",

@@ -162,7 +162,7 @@ def run_domain(
     selected = nodes.select_workbooks(workbooks, str(inbox), max_files, domain=domain)
     ledger = LoadLedgerDataset(execute=execute, credentials=credentials).load()
     manifest = nodes.skip_loaded(selected, ledger, reload, domain=domain)
-    rows, rejects, summary = nodes.clean_workbooks(workbooks, manifest, domain=domain)
+    rows, rejects, summary, _ = nodes.clean_workbooks(workbooks, manifest, domain=domain)
     rejects_dataset = RejectsCSVDataset(
         filepath=str(reporting / "rejects" / f"{domain.name}.csv"), version=version
     )

@@ -49,14 +49,14 @@ def _run(inbox: Path, out: Path, domain: DomainConfig) -> tuple[RejectsCSVDatase
         dataset={"type": "work_data_hub.datasets.excel_workbook_dataset.ExcelWorkbookDataset"},
     ).load()
     manifest = nodes.select_workbooks(workbooks, str(inbox), 1, domain=domain)
-    _, rejects, summary = nodes.clean_workbooks(workbooks, manifest, domain=domain)
+    _, rejects, _, to_mark = nodes.clean_workbooks(workbooks, manifest, domain=domain)
     version = Version(None, VERSION)
     csv = RejectsCSVDataset(filepath=str(out / "rejects" / "trustee.csv"), version=version)
     csv.save(rejects)
     marked = RejectsWorkbookDataset(
         filepath=str(out / "rejects" / "trustee_marked"), version=version
     )
-    marked.save(nodes.mark_rejects(csv.load(), manifest, summary, domain=domain))
+    marked.save(to_mark)
     return csv, marked.load()
 
 

@@ -19,10 +19,9 @@ from dataclasses import dataclass
 from typing import IO, Any
 
 import polars as pl
-import xlsxwriter
-from xlsxwriter.utility import xl_col_to_name
 
 from work_data_hub.cleaning.reading import ShownSheet
+from work_data_hub.cleaning.sheet_xml import column_letters
 from work_data_hub.config import DomainConfig
 from work_data_hub.reports.spreadsheet_text import FORMULA_STARTS
 from work_data_hub.text import plural
@@ -142,6 +141,9 @@ def write_rejects_workbook(
     (``cleaning.engine.source_positions``). A reject whose column has no cell in the sheet (a
     column a transform made) is named in its row's mark only.
     """
+    # Imported here: every run imports this module, few write a workbook.
+    import xlsxwriter  # noqa: PLC0415
+
     workbook = xlsxwriter.Workbook(
         target,
         {
@@ -166,7 +168,7 @@ def write_rejects_workbook(
             cell_reasons[row][position].append(reason)
         row_reasons[row].append(f"{column}: {reason}")
         groups[(column, reason)].append(
-            ", ".join(f"{xl_col_to_name(sheet.first_column + p)}{row}" for p in cells)
+            ", ".join(f"{column_letters(sheet.first_column + p)}{row}" for p in cells)
             or f"row {row}"
         )
 

@@ -9,9 +9,6 @@ behind fails the run report loudly: see :mod:`work_data_hub.datasets.results`).
 SELECT_STEP = "select_workbooks"
 SKIP_STEP = "skip_loaded"
 CLEAN_STEP = "clean_workbooks"
-# Runs before PLAN_STEP (Kedro orders ready nodes by name), so a refused execute still
-# leaves the marked workbooks for people to see why.
-MARK_STEP = "mark_rejects"
 PLAN_STEP = "plan_load"
 
 INBOX_WORKBOOKS = "inbox_workbooks"
@@ -20,6 +17,8 @@ LOAD_LEDGER = "load_ledger"
 FILE_MANIFEST = "file_manifest"
 CLEAN_ROWS = "clean_rows"
 REJECTS = "rejects"
+# Saved with the rejects when the clean step ends, before the plan: a refused execute still
+# leaves them for people to see why.
 REJECTS_WORKBOOKS = "rejects_workbooks"
 CLEANING_SUMMARY = "cleaning_summary"
 LOAD_PLAN = "load_plan"

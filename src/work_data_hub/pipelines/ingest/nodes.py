@@ -13,7 +13,6 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import polars as pl
 
@@ -40,9 +39,6 @@ from work_data_hub.load.ledger import LedgerReader
 from work_data_hub.load.plan import LoadedFile, LoadPlan, build_load_plan
 from work_data_hub.reports.rejects_workbook import RejectedFile, RejectsToMark
 from work_data_hub.text import plural
-
-if TYPE_CHECKING:
-    import pandas as pd
 
 logger = logging.getLogger(__name__)
 
@@ -115,8 +111,9 @@ def clean_workbooks(
     manifest: FileManifest,
     *,
     domain: DomainConfig,
-) -> tuple[CleanRows, pl.DataFrame, CleaningSummary]:
-    """Read only the selected workbooks, clean their rows, and split off the rejects.
+) -> tuple[CleanRows, pl.DataFrame, CleaningSummary, RejectsToMark]:
+    """Read only the selected workbooks, clean their rows, and split off the rejects: as
+    rows (the CSV) and as the delivered workbooks to mark (the marked copies).
 
     With several files, each file's clean rows are spooled to disk as soon as it is cleaned
     (:mod:`work_data_hub.cleaning.rows`), so memory holds one file's rows at a time.
@@ -202,32 +199,32 @@ def clean_workbooks(
             domain.name,
             plural(summary.rows_rejected, "row"),
         )
-    return combined.rows, combined.rejects, summary
+    return (
+        combined.rows,
+        combined.rejects,
+        summary,
+        _to_mark(combined.rejects, manifest, files, domain),
+    )
 
 
-def mark_rejects(
-    rejects: pl.DataFrame | pd.DataFrame,
+def _to_mark(
+    rejects: pl.DataFrame,
     manifest: FileManifest,
-    cleaning_summary: CleaningSummary,
-    *,
+    files: dict[str, FileCleaning],
     domain: DomainConfig,
 ) -> RejectsToMark:
-    """The delivered workbooks that have rejects, with their rejects, for the marked copies.
-
-    ``rejects`` come back from the rejects CSV (all text) in a Kedro run, as polars in-process.
-    """
-    frame = rejects if isinstance(rejects, pl.DataFrame) else pl.from_pandas(rejects)
-    frame = frame.with_columns(pl.col("row").cast(pl.Int64))
-    files = tuple(
-        RejectedFile(
-            path=str(path),
-            sheet=cleaning_summary.files[str(path)].sheet,
-            rejects=part,
-        )
-        for (path,), part in frame.partition_by("file", as_dict=True, maintain_order=True).items()
-        if str(path) in cleaning_summary.files
+    """The delivered workbooks that have rejects, with their rejects."""
+    return RejectsToMark(
+        inbox=manifest.inbox,
+        domain=domain,
+        files=tuple(
+            RejectedFile(path=str(path), sheet=files[str(path)].sheet, rejects=part)
+            for (path,), part in rejects.partition_by(
+                "file", as_dict=True, maintain_order=True
+            ).items()
+            if str(path) in files
+        ),
     )
-    return RejectsToMark(inbox=manifest.inbox, domain=domain, files=files)
 
 
 def plan_load(

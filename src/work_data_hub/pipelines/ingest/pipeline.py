@@ -21,7 +21,6 @@ from work_data_hub.pipelines.ingest.names import (
     INBOX_WORKBOOKS,
     LOAD_LEDGER,
     LOAD_PLAN,
-    MARK_STEP,
     PLAN_STEP,
     REJECTS,
     REJECTS_WORKBOOKS,
@@ -75,14 +74,8 @@ def create_pipeline(domain: DomainConfig) -> Pipeline:
             Node(
                 _bound(nodes.clean_workbooks, domain=domain),
                 inputs=[INBOX_WORKBOOKS, FILE_MANIFEST],
-                outputs=[CLEAN_ROWS, REJECTS, CLEANING_SUMMARY],
+                outputs=[CLEAN_ROWS, REJECTS, CLEANING_SUMMARY, REJECTS_WORKBOOKS],
                 name=CLEAN_STEP,
-            ),
-            Node(
-                _bound(nodes.mark_rejects, domain=domain),
-                inputs=[REJECTS, FILE_MANIFEST, CLEANING_SUMMARY],
-                outputs=REJECTS_WORKBOOKS,
-                name=MARK_STEP,
             ),
             Node(
                 _bound(nodes.plan_load, domain=domain),
