@@ -144,6 +144,7 @@ def run_domain(
     run_id: str | None = None,
     statement_timeout_ms: int = 0,
     reload: bool = False,
+    diff: bool = False,
 ) -> RunOutcome:
     """One domain end to end, in-process, through the project's catalog dataset types."""
     from work_data_hub.datasets.load_ledger_dataset import LoadLedgerDataset
@@ -171,6 +172,7 @@ def run_domain(
     plan_dataset = PostgresLoadDataset(
         filepath=str(reporting / "plans" / f"{domain.name}.sql"),
         execute=execute,
+        diff=diff,
         credentials=credentials,
         statement_timeout_ms=statement_timeout_ms,
         version=version,

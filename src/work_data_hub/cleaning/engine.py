@@ -96,6 +96,8 @@ class FileCleaning:
     rows_read: int
     rows_skipped: int
     seconds: float
+    # Each declared column's Excel column letter(s) in this file (``{"期末资产规模": ["H"]}``).
+    columns: Mapping[str, list[str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -53,6 +53,8 @@ class RawSheet:
     rows_blank: int
     rows_total: int
     cell_problems: pl.DataFrame = field(default_factory=pl.DataFrame)
+    # The 0-based Excel column of the first header (column letters of a header's cells).
+    first_column: int = 0
 
     def __post_init__(self) -> None:
         if self.cell_problems.width == 0 and self.headers:
@@ -393,4 +395,5 @@ def read_sheet(
         rows_blank=int(blank.sum()),
         rows_total=int(total.sum()),
         cell_problems=problems.filter(keep),
+        first_column=first_column,
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import logging
 import os
 import time
@@ -27,6 +28,7 @@ from work_data_hub.datasets.warehouse_connection import (
     without_wait_callback,
 )
 from work_data_hub.errors import WorkDataHubError
+from work_data_hub.load.copy_format import copy_text
 from work_data_hub.load.guards import FORCE_STALE_SETTING
 from work_data_hub.load.plan import LoadPlan
 from work_data_hub.load.plan_file import (
@@ -37,6 +39,7 @@ from work_data_hub.load.plan_file import (
     read_saved_plan,
 )
 from work_data_hub.load.psql import write_plan
+from work_data_hub.load.row_diff import RowDiffQuery
 from work_data_hub.load.summary import PlanDiff, PlanSummary
 
 logger = logging.getLogger(__name__)
@@ -77,6 +80,27 @@ def strict_bool(value: object, name: str) -> bool:
         f"{name} must be true or false (as in --params execute=true), got {value!r} "
         f"of type {type(value).__name__}"
     )
+
+
+def _row_diff(cursor: Any, plan: LoadPlan, query: RowDiffQuery) -> dict[str, Any]:
+    """The rows the plan adds, removes and changes: its rows staged by COPY in a temporary
+    table, then read in a transaction made read-only before the first row arrives."""
+    cursor.execute("BEGIN")
+    try:
+        # A read-only transaction may fill a temporary table, never create one.
+        cursor.execute(query.create_stage)
+        cursor.execute("SET TRANSACTION READ ONLY")
+        columns = list(query.copy_columns)
+        for rows in plan.rows.frames():
+            cursor.copy_expert(query.copy_stage, io.BytesIO(copy_text(rows, columns)))
+        cursor.execute(query.count)
+        counts = cursor.fetchone()
+        cursor.execute(query.listing)
+        listed = cursor.fetchall()
+    finally:
+        cursor.execute("ROLLBACK")
+    files = plan.summary.files if plan.summary is not None else ()
+    return query.answer(counts, listed, files)
 
 
 class PostgresLoadDataset(AbstractVersionedDataset[LoadPlan, bytes]):
@@ -237,6 +261,8 @@ class PostgresLoadDataset(AbstractVersionedDataset[LoadPlan, bytes]):
                     cursor.execute(query.sql, arrays)
                     diff = query.answer(cursor.fetchone(), plan.rows_to_insert)
                 cursor.execute("ROLLBACK")
+                if diff.table_exists and plan.row_diff_query is not None:
+                    diff = replace(diff, **_row_diff(cursor, plan, plan.row_diff_query))
         except LoadFailedError:
             raise
         except Exception as exc:

@@ -35,6 +35,7 @@ from work_data_hub.load.ledger import (
 )
 from work_data_hub.load.modes import LOAD_MODES, ROWS_DELETED, ROWS_INSERTED, LoadTarget
 from work_data_hub.load.modes import mode_statements as _mode_statements
+from work_data_hub.load.row_diff import RowDiffQuery
 from work_data_hub.load.sql import Statement, literal, quote, text_array
 from work_data_hub.load.summary import PlanSummary, build_plan_summary
 
@@ -73,6 +74,8 @@ class LoadPlan:
     # What the plan file's header shows, and the read-only query behind diff=true.
     summary: PlanSummary | None = None
     diff_query: DiffQuery | None = None
+    # The row-level difference behind diff=true's review (set by the plan node).
+    row_diff_query: RowDiffQuery | None = None
 
     @property
     def reject_ratio(self) -> float:

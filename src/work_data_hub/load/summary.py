@@ -31,19 +31,71 @@ def comment_text(text: str) -> str:
 
 @dataclass(frozen=True)
 class PlannedFile:
-    """One source workbook of the plan: where it was, which month, its bytes' hash, its rows."""
+    """One source workbook of the plan: where it was, which month, its bytes' hash, its rows;
+    the sheet read and the Excel column(s) each declared column came from, when known."""
 
     path: str
     period: str
     sha256: str | None
     rows: int
+    sheet: str | None = None
+    columns: dict[str, list[str]] | None = None
+
+    def address(self, column: str, row: int) -> str | None:
+        """Where ``column`` of Excel row ``row`` is in this file: ``规模明细!H17``."""
+        letters = (self.columns or {}).get(column)
+        if not letters or self.sheet is None:
+            return None
+        return ", ".join(f"{self.sheet}!{letter}{row}" for letter in letters)
+
+
+@dataclass(frozen=True)
+class CellChange:
+    """One cell a plan changes: its column, value before and after (as text), and where the
+    new value is in the delivery (``规模明细!H17``; None for a row that disappears)."""
+
+    column: str
+    before: str | None
+    after: str | None
+    address: str | None = None
+
+
+@dataclass(frozen=True)
+class RowChange:
+    """A row a plan adds, removes or changes, named by its key (or refresh scope and source
+    row); ``source`` says where it comes from (the delivery's or the table's lineage).
+
+    Its cells: every column of an added row (before None) or a removed one (after None), and
+    only the changed columns of a changed row.
+    """
+
+    key: dict[str, str | None]
+    source: str | None
+    cells: tuple[CellChange, ...] = ()
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RowChange:
+        return cls(
+            key=dict(data["key"]),
+            source=data.get("source"),
+            cells=tuple(CellChange(**cell) for cell in data.get("cells", ())),
+        )
+
+    def text(self) -> str:
+        """``plan_code=P0002, report_date=2024-11-01``: the key as one line."""
+        return ", ".join(
+            f"{name}={'NULL' if value is None else value}" for name, value in self.key.items()
+        )
 
 
 @dataclass(frozen=True)
 class PlanDiff:
     """What applying the plan would change, read from the warehouse in a read-only transaction.
 
-    The key counts are None for a domain without a unique key.
+    The key counts are None for a domain without a unique key. The row-level difference
+    (``rows_added`` .. ``changed``) is there when it was read: the counts are complete, the
+    listed rows the first :data:`ROWS_LISTED` of each kind, in key order; ``matched_by`` names
+    what pairs a delivered row with a table row (the unique key, or scope and source row).
     """
 
     rows_to_delete: int
@@ -53,6 +105,39 @@ class PlanDiff:
     keys_unchanged: int | None = None
     keys_disappearing: int | None = None
     table_exists: bool = True
+    matched_by: tuple[str, ...] = ()
+    rows_added: int | None = None
+    rows_removed: int | None = None
+    rows_changed: int | None = None
+    added: tuple[RowChange, ...] = ()
+    removed: tuple[RowChange, ...] = ()
+    changed: tuple[RowChange, ...] = ()
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PlanDiff:
+        plain = {name: value for name, value in data.items() if name not in ROW_KINDS}
+        plain["matched_by"] = tuple(plain.get("matched_by", ()))
+        return replace(
+            cls(**plain),
+            added=_rows(data, "added"),
+            removed=_rows(data, "removed"),
+            changed=_rows(data, "changed"),
+        )
+
+    @property
+    def rows_compared(self) -> bool:
+        return self.rows_changed is not None
+
+
+def _rows(data: dict[str, Any], kind: str) -> tuple[RowChange, ...]:
+    return tuple(RowChange.from_dict(row) for row in data.get(kind, ()))
+
+
+# The row-level difference lists at most this many rows of each kind (the counts are complete).
+ROWS_LISTED = 1_000
+ROW_KINDS = ("removed", "changed", "added")
+# Rows named in the log (and the plan file's comments) per kind.
+LOGGED_ROWS = 20
 
 
 @dataclass(frozen=True)
@@ -83,6 +168,17 @@ class PlanSummary:
 
     def with_rejects_file(self, rejects_file: str | None) -> PlanSummary:
         return replace(self, rejects_file=rejects_file)
+
+    def with_sources(self, sources: dict[str, tuple[str, dict[str, list[str]]]]) -> PlanSummary:
+        """The files with their sheet and the Excel columns of each declared column
+        (``sources[path] = (sheet, columns)``), so that a change names its cell."""
+        files = tuple(
+            replace(file, sheet=sources[file.path][0], columns=sources[file.path][1])
+            if file.path in sources
+            else file
+            for file in self.files
+        )
+        return replace(self, files=files)
 
     def as_dict(self) -> dict[str, Any]:
         """The summary as JSON-ready data (the run report's ``summary`` and the log's fields)."""
@@ -161,7 +257,41 @@ def _diff_lines(diff: PlanDiff) -> list[str]:
             f"--   keys: {diff.keys_new} new, {diff.keys_changed} changed, "
             f"{diff.keys_unchanged} unchanged, {diff.keys_disappearing} would disappear"
         )
+    if diff.rows_compared:
+        lines.append(
+            f"--   rows (matched by {', '.join(diff.matched_by)}): {diff.rows_removed} would "
+            f"disappear, {diff.rows_changed} change, {diff.rows_added} are new"
+        )
+        for kind, count, said in (
+            ("removed", diff.rows_removed, "would disappear"),
+            ("changed", diff.rows_changed, "would change"),
+        ):
+            rows: tuple[RowChange, ...] = getattr(diff, kind)
+            if not rows:
+                continue
+            lines.append(f"--   {said}:")
+            for row in rows[:LOGGED_ROWS]:
+                changes = (
+                    ""
+                    if kind == "removed"
+                    else "; "
+                    + "; ".join(
+                        f"{cell.column}: {_shown(cell.before)} -> {_shown(cell.after)}"
+                        + (f" ({cell.address})" if cell.address else "")
+                        for cell in row.cells
+                    )
+                )
+                lines.append(f"--     {row.text()}{changes}")
+            more = (count or 0) - min(len(rows), LOGGED_ROWS)
+            if more > 0:
+                lines.append(
+                    f"--     ... and {more} more (the review and the run report list them)"
+                )
     return lines
+
+
+def _shown(value: str | None) -> str:
+    return "NULL" if value is None else repr(value)
 
 
 def build_plan_summary(
@@ -236,15 +366,18 @@ def summary_from_dict(data: dict[str, Any]) -> PlanSummary:
         rows_rejected=int(data["rows_rejected"]),
         rejects_file=data.get("rejects_file"),
         plan_sha256=data["plan_sha256"],
-        diff=PlanDiff(**diff) if diff else None,
+        diff=PlanDiff.from_dict(diff) if diff else None,
     )
 
 
 __all__ = [
     "CHECKSUM_PLACEHOLDER",
+    "ROWS_LISTED",
+    "CellChange",
     "PlanDiff",
     "PlanSummary",
     "PlannedFile",
+    "RowChange",
     "build_plan_summary",
     "read_summary",
     "summary_from_dict",

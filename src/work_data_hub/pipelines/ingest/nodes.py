@@ -23,9 +23,11 @@ from work_data_hub.cleaning.engine import (
     clean_sheet,
     combine_files,
     rejects_by_reason,
+    source_positions,
 )
-from work_data_hub.cleaning.reading import headers_read_by, read_sheet
+from work_data_hub.cleaning.reading import RawSheet, headers_read_by, read_sheet
 from work_data_hub.cleaning.rows import CleanRows, FileRows, RowSpool
+from work_data_hub.cleaning.sheet_xml import column_letters
 from work_data_hub.cleaning.workbook import ExcelWorkbook
 from work_data_hub.config import DomainConfig, check_run_parameters
 from work_data_hub.discovery import (
@@ -36,7 +38,9 @@ from work_data_hub.discovery import (
     discover,
 )
 from work_data_hub.load.ledger import LedgerReader
+from work_data_hub.load.modes import LOAD_MODES
 from work_data_hub.load.plan import LoadedFile, LoadPlan, build_load_plan
+from work_data_hub.load.row_diff import build_row_diff_query
 from work_data_hub.reports.rejects_workbook import RejectedFile, RejectsToMark
 from work_data_hub.text import plural
 
@@ -165,6 +169,7 @@ def clean_workbooks(
                 rows_read=result.rows_read,
                 rows_skipped=sheet.rows_blank + sheet.rows_total,
                 seconds=round(time.perf_counter() - started, 3),
+                columns=_letters(sheet, domain),
             )
             logger.info(
                 "%s: read %s from %s (%s blank and %s total skipped)",
@@ -207,6 +212,15 @@ def clean_workbooks(
     )
 
 
+def _letters(sheet: RawSheet, domain: DomainConfig) -> dict[str, list[str]]:
+    """Each declared column's Excel column letter(s) in ``sheet``."""
+    return {
+        name: [column_letters(sheet.first_column + position) for position in positions]
+        for name, positions in source_positions(domain, sheet.headers).items()
+        if positions
+    }
+
+
 def _to_mark(
     rejects: pl.DataFrame,
     manifest: FileManifest,
@@ -247,7 +261,7 @@ def plan_load(
         )
         for file in manifest.selection.selected
     ]
-    return build_load_plan(
+    plan = build_load_plan(
         rows,
         domain,
         run_id=run_id,
@@ -255,4 +269,17 @@ def plan_load(
         rows_rejected=cleaning_summary.rows_rejected,
         max_reject_ratio=max_reject_ratio,
         files=files,
+    )
+    if plan.summary is None:
+        return plan
+    # Where each column came from in each file, so that a change of the review names its cell.
+    sources = {
+        path: (file.sheet, dict(file.columns)) for path, file in cleaning_summary.files.items()
+    }
+    return replace(
+        plan,
+        summary=plan.summary.with_sources(sources),
+        row_diff_query=build_row_diff_query(
+            domain, mode_replaces_scope=LOAD_MODES[domain.mode].uses_refresh_scope
+        ),
     )

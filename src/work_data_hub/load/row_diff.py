@@ -1,0 +1,224 @@
+"""The row-level difference of a plan against its table: which rows it adds, removes, changes.
+
+Pure: the statements and how to read their answers. The warehouse client stages the plan's
+rows in a temporary table (one COPY of the same text the load sends, so values are compared
+exactly as they would be stored), makes the transaction read-only, counts each kind and lists
+the first :data:`~work_data_hub.load.summary.ROWS_LISTED` of each in key order, then rolls back.
+
+A delivered row is paired with a table row by the domain's ``unique_key``. Without one, rows
+equal in every column are the same row (however they moved), and what is left is paired by
+refresh scope and source row (``_source_row``): a row whose cells changed in place is
+"changed", the others are added or removed.
+
+What the table holds that a plan replaces: in ``delete_insert``, the rows of the delivered
+refresh scopes; in ``upsert``, the rows with a delivered key (nothing is removed); in
+``append``, nothing (every row is added).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from work_data_hub.config import DomainConfig
+from work_data_hub.load.sql import literal, quote
+from work_data_hub.load.summary import (
+    ROWS_LISTED,
+    CellChange,
+    PlannedFile,
+    RowChange,
+)
+
+SOURCE_FILE = "_source_file"
+SOURCE_ROW = "_source_row"
+STAGE = "wdh_review_rows"
+_WHOLE = "_wdh_whole"
+_COPY = "_wdh_copy"
+
+
+@dataclass(frozen=True)
+class RowDiffQuery:
+    """The statements of a row-level diff for one domain (see the module doc)."""
+
+    table: str
+    create_stage: str
+    copy_stage: str
+    copy_columns: tuple[str, ...]
+    count: str
+    listing: str
+    matched_by: tuple[str, ...]
+    data_columns: tuple[str, ...]
+
+    def answer(
+        self,
+        counts: Sequence[int | None],
+        listed: Iterable[tuple[str, Any, Any]],
+        files: Sequence[PlannedFile],
+    ) -> dict[str, Any]:
+        """The counts and listed rows as :class:`PlanDiff` fields (``rows_added`` .. ``changed``).
+
+        ``listed`` are the listing's rows: (kind, before, after), each side a JSON object of
+        the row's columns as text (None where the row is absent).
+        """
+        removed, changed, added = (int(value or 0) for value in counts)
+        by_path = {file.path: file for file in files}
+        kinds: dict[str, list[RowChange]] = {"removed": [], "changed": [], "added": []}
+        for kind, before, after in listed:
+            kinds[kind].append(self._row(kind, _as_dict(before), _as_dict(after), by_path))
+        return {
+            "matched_by": self.matched_by,
+            "rows_removed": removed,
+            "rows_changed": changed,
+            "rows_added": added,
+            "removed": tuple(kinds["removed"]),
+            "changed": tuple(kinds["changed"]),
+            "added": tuple(kinds["added"]),
+        }
+
+    def _row(
+        self,
+        kind: str,
+        before: dict[str, Any] | None,
+        after: dict[str, Any] | None,
+        files: Mapping[str, PlannedFile],
+    ) -> RowChange:
+        shown = after if after is not None else before
+        assert shown is not None
+        key = {column: shown.get(column) for column in self.matched_by}
+        file = files.get(str((after or {}).get(SOURCE_FILE)))
+        row = int((after or {}).get(SOURCE_ROW) or 0)
+
+        def address(column: str) -> str | None:
+            return file.address(column, row) if file is not None and after is not None else None
+
+        source = _source(after if after is not None else before)
+        if kind == "changed":
+            assert before is not None and after is not None
+            cells = tuple(
+                CellChange(column, before.get(column), after.get(column), address(column))
+                for column in self.data_columns
+                if before.get(column) != after.get(column)
+            )
+        else:
+            cells = tuple(
+                CellChange(
+                    column,
+                    None if before is None else before.get(column),
+                    None if after is None else after.get(column),
+                    address(column),
+                )
+                for column in self.data_columns
+            )
+        return RowChange(key=key, source=source, cells=cells)
+
+
+def _as_dict(value: Any) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    return value if isinstance(value, dict) else dict(json.loads(value))
+
+
+def _source(row: Mapping[str, Any] | None) -> str | None:
+    if row is None or row.get(SOURCE_FILE) is None:
+        return None
+    return f"{row[SOURCE_FILE]} row {row.get(SOURCE_ROW)}"
+
+
+def build_row_diff_query(domain: DomainConfig, *, mode_replaces_scope: bool) -> RowDiffQuery:
+    """The statements for ``domain`` (whose mode replaces its refresh scopes or not)."""
+    data = list(domain.columns)
+    key = list(domain.unique_key or [])
+    scope = list(domain.refresh_scope) if mode_replaces_scope else []
+    table, stage = quote(domain.table), f"pg_temp.{quote(STAGE)}"
+    typed = ", ".join(f"{quote(name)} {spec.type}" for name, spec in domain.columns.items())
+    create = (
+        f"CREATE TEMPORARY TABLE {quote(STAGE)} ({typed}, {quote(SOURCE_FILE)} text, "
+        f"{quote(SOURCE_ROW)} bigint) ON COMMIT DROP"
+    )
+    copy_columns = (*data, SOURCE_FILE, SOURCE_ROW)
+    copy = f"COPY {stage} ({', '.join(quote(c) for c in copy_columns)}) FROM STDIN"
+
+    def as_json(alias: str) -> str:
+        pairs = ", ".join(
+            f"{literal(column)}, {alias}.{quote(column)}::text" for column in copy_columns
+        )
+        return f"pg_catalog.jsonb_build_object({pairs})"
+
+    if key:
+        old = _old_rows(table, stage, scope, key, domain.mode)
+        same = " AND ".join(f"o.{quote(c)} = n.{quote(c)}" for c in key)
+        compared = [c for c in data if c not in key]
+        differs = (
+            f"ROW({', '.join(f'n.{quote(c)}' for c in compared)}) IS DISTINCT FROM "
+            f"ROW({', '.join(f'o.{quote(c)}' for c in compared)})"
+            if compared
+            else "false"
+        )
+        order = ", ".join(f"{{side}}.{quote(c)}" for c in key)
+        ctes = f"WITH old AS ({old}), new AS (SELECT * FROM {stage})"
+        removed_from = f"old AS o WHERE NOT EXISTS (SELECT 1 FROM new AS n WHERE {same})"
+        changed_from = f"new AS n JOIN old AS o ON {same} WHERE {differs}"
+        added_from = f"new AS n WHERE NOT EXISTS (SELECT 1 FROM old AS o WHERE {same})"
+        matched_by = tuple(key)
+    else:
+        whole = f"ROW({', '.join(quote(c) for c in data)})::text"
+        old = _old_rows(table, stage, scope, None, domain.mode)
+        place = [*scope, SOURCE_ROW]
+        ctes = (
+            f"WITH old_all AS (SELECT t.*, {whole} AS {_WHOLE}, pg_catalog.row_number() OVER "
+            f"(PARTITION BY {whole} ORDER BY t.{quote(SOURCE_ROW)}) AS {_COPY} FROM ({old}) AS t), "
+            f"new_all AS (SELECT s.*, {whole} AS {_WHOLE}, pg_catalog.row_number() OVER "
+            f"(PARTITION BY {whole} ORDER BY s.{quote(SOURCE_ROW)}) AS {_COPY} FROM {stage} AS s), "
+            f"old AS (SELECT * FROM old_all AS o WHERE NOT EXISTS (SELECT 1 FROM new_all AS n "
+            f"WHERE n.{_WHOLE} = o.{_WHOLE} AND n.{_COPY} = o.{_COPY})), "
+            f"new AS (SELECT * FROM new_all AS n WHERE NOT EXISTS (SELECT 1 FROM old_all AS o "
+            f"WHERE n.{_WHOLE} = o.{_WHOLE} AND n.{_COPY} = o.{_COPY}))"
+        )
+        same = " AND ".join(f"o.{quote(c)} IS NOT DISTINCT FROM n.{quote(c)}" for c in place)
+        removed_from = f"old AS o WHERE NOT EXISTS (SELECT 1 FROM new AS n WHERE {same})"
+        changed_from = f"new AS n JOIN old AS o ON {same}"
+        added_from = f"new AS n WHERE NOT EXISTS (SELECT 1 FROM old AS o WHERE {same})"
+        order = ", ".join(f"{{side}}.{quote(c)}" for c in place)
+        matched_by = tuple(place)
+    count = (
+        f"{ctes} SELECT (SELECT count(*) FROM {removed_from}), "
+        f"(SELECT count(*) FROM {changed_from}), (SELECT count(*) FROM {added_from})"
+    )
+    listing = (
+        f"{ctes} "
+        f"(SELECT 'removed', {as_json('o')}, NULL::jsonb FROM {removed_from} "
+        f"ORDER BY {order.format(side='o')} LIMIT {ROWS_LISTED}) UNION ALL "
+        f"(SELECT 'changed', {as_json('o')}, {as_json('n')} FROM {changed_from} "
+        f"ORDER BY {order.format(side='n')} LIMIT {ROWS_LISTED}) UNION ALL "
+        f"(SELECT 'added', NULL::jsonb, {as_json('n')} FROM {added_from} "
+        f"ORDER BY {order.format(side='n')} LIMIT {ROWS_LISTED})"
+    )
+    return RowDiffQuery(
+        table=domain.table,
+        create_stage=create,
+        copy_stage=copy,
+        copy_columns=copy_columns,
+        count=count,
+        listing=listing,
+        matched_by=matched_by,
+        data_columns=tuple(data),
+    )
+
+
+def _old_rows(table: str, stage: str, scope: list[str], key: list[str] | None, mode: str) -> str:
+    """The table rows the plan replaces or may overwrite (see the module doc)."""
+    if scope:
+        columns = ", ".join(quote(c) for c in scope)
+        return (
+            f"SELECT t.* FROM {table} AS t JOIN (SELECT DISTINCT {columns} FROM {stage}) "
+            f"AS scope USING ({columns})"
+        )
+    if key and mode == "upsert":
+        columns = ", ".join(quote(c) for c in key)
+        return f"SELECT t.* FROM {table} AS t JOIN (SELECT DISTINCT {columns} FROM {stage}) AS k USING ({columns})"
+    return f"SELECT t.* FROM {table} AS t WHERE false"
+
+
+__all__ = ["STAGE", "RowDiffQuery", "build_row_diff_query"]
