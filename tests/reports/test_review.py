@@ -7,17 +7,19 @@ import json
 from pathlib import Path
 from typing import Any
 
+import openpyxl
 import pytest
 from sqlalchemy.engine import URL
 
 from tests.reliability.support import run_domain, trustee_rows, write_workbook
+from tests.support.browser import visible_text
 
 pytestmark = pytest.mark.database
 
 NOVEMBER = "2024_11_受托业绩.xlsx"
 
 
-def _corrected_month(tmp_path: Path, database_url: URL) -> dict[str, Any]:
+def _corrected_month(tmp_path: Path, database_url: URL) -> tuple[dict[str, Any], Path]:
     """November loaded; then a V2 without P0002, with P0003's 规模 corrected, with P0006."""
     first = trustee_rows(5)
     write_workbook(tmp_path / "v1" / NOVEMBER, first)
@@ -29,13 +31,13 @@ def _corrected_month(tmp_path: Path, database_url: URL) -> dict[str, Any]:
     assert outcome.load is not None and outcome.load.summary is not None
     # As the run report's JSON holds it.
     diff: dict[str, Any] = json.loads(json.dumps(outcome.load.summary["diff"]))
-    return diff
+    return diff, outcome.plan_path
 
 
 def test_a_corrected_month_names_the_row_removed_the_cell_changed_and_the_row_added(
     tmp_path: Path, database_url: URL
 ) -> None:
-    diff = _corrected_month(tmp_path, database_url)
+    diff, _ = _corrected_month(tmp_path, database_url)
     assert (diff["rows_removed"], diff["rows_changed"], diff["rows_added"]) == (1, 1, 1)
     assert diff["matched_by"] == ["report_date", "plan_code", "company_code"]
     key = {"report_date": "2024-11-01", "company_code": "TC001"}
@@ -52,3 +54,34 @@ def test_a_corrected_month_names_the_row_removed_the_cell_changed_and_the_row_ad
     assert {cell["column"]: cell["address"] for cell in added["cells"]}[
         "plan_code"
     ] == "受托业绩!C6"
+
+
+def test_the_review_page_and_workbook_list_exactly_those_three(
+    tmp_path: Path, database_url: URL
+) -> None:
+    _, plan = _corrected_month(tmp_path, database_url)
+    page, workbook = plan.with_suffix(".review.html"), plan.with_suffix(".review.xlsx")
+    for written in (page, workbook):
+        assert oct(written.stat().st_mode & 0o777) == oct(0o600)
+
+    seen = visible_text(page)
+    key = "report_date=2024-11-01, plan_code={}, company_code=TC001"
+    assert "Rows that would disappear (1)" in seen and key.format("P0002") in seen
+    assert "Rows that would add" not in seen
+    assert (
+        "Rows that would change (1) key column before after cell "
+        + key.format("P0003")
+        + " fund_scale 1003.50 2003.75 受托业绩!G3"
+    ) in seen
+    assert "Rows that would be added (1)" in seen and key.format("P0006") in seen
+    assert seen.count("plan_code=P") == 3
+
+    book = openpyxl.load_workbook(workbook)
+    assert book.sheetnames == ["plan", "removed", "changed", "added"]
+    changed = [[cell.value for cell in row] for row in book["changed"].iter_rows()]
+    assert changed == [
+        ["report_date", "plan_code", "company_code", "column", "before", "after", "cell"],
+        ["2024-11-01", "P0003", "TC001", "fund_scale", "1003.50", "2003.75", "受托业绩!G3"],
+    ]
+    assert [row[1].value for row in book["removed"].iter_rows(min_row=2)] == ["P0002"]
+    assert [row[1].value for row in book["added"].iter_rows(min_row=2)] == ["P0006"]

@@ -20,6 +20,7 @@ from work_data_hub.config.warehouse import (
     resolve_address,
 )
 from work_data_hub.datasets.owner_only import open_owner_only
+from work_data_hub.datasets.review_files import ReviewFiles, write_review
 from work_data_hub.datasets.warehouse_connection import (
     WarehouseConnectionError,
     connect,
@@ -158,6 +159,8 @@ class PostgresLoadDataset(AbstractVersionedDataset[LoadPlan, bytes]):
         self._statement_timeout_ms = statement_timeout_ms
         self.metadata = metadata
         self.last_result: LoadResult | None = None
+        # The review written beside the last plan (diff=true), for the run report.
+        self.last_review: ReviewFiles | None = None
 
     @staticmethod
     def _file_exists(path: str) -> bool:
@@ -190,6 +193,8 @@ class PostgresLoadDataset(AbstractVersionedDataset[LoadPlan, bytes]):
             path.unlink(missing_ok=True)
             raise
         shown = read_plan_summary(path)
+        # diff=true read the rows the plan changes: a reviewer reads them beside the plan.
+        self.last_review = write_review(path, shown.as_dict()) if shown.diff is not None else None
         self.last_result = LoadResult(
             plan_path=str(path),
             executed=False,

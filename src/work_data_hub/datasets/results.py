@@ -59,6 +59,23 @@ class ReportsFile(Protocol):
     def last_written(self) -> FileWritten | None: ...
 
 
+class ReviewWritten(Protocol):
+    """A plan's review: its page and workbook (``datasets.review_files.ReviewFiles``)."""
+
+    @property
+    def page(self) -> str: ...
+    @property
+    def workbook(self) -> str: ...
+
+
+@runtime_checkable
+class ReportsReview(Protocol):
+    """A dataset whose last save may have written a plan's review, named in ``last_review``."""
+
+    @property
+    def last_review(self) -> ReviewWritten | None: ...
+
+
 @runtime_checkable
 class ReportsLedgerRead(Protocol):
     """A ledger whose newest loads per period, once read, are in ``last_read`` (None: not read)."""

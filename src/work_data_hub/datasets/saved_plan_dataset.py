@@ -34,6 +34,7 @@ from work_data_hub.datasets.postgres_load_dataset import (
     PostgresLoadDataset,
     strict_bool,
 )
+from work_data_hub.datasets.review_files import ReviewFiles
 from work_data_hub.datasets.warehouse_connection import server_reason
 from work_data_hub.errors import WorkDataHubError
 from work_data_hub.load.guards import LedgerEntry, PlanVerdict
@@ -142,6 +143,7 @@ class AppliedPlanDataset(AbstractDataset[PlanVerdict, None]):
         self._connect_timeout = connect_timeout
         self.metadata = metadata
         self.last_result: LoadResult | None = None
+        self.last_review: ReviewFiles | None = None
 
     def _describe(self) -> dict[str, Any]:
         return {"execute": self._execute}

@@ -28,6 +28,7 @@ from work_data_hub.datasets.results import (
     ReportsFile,
     ReportsLedgerRead,
     ReportsLoad,
+    ReportsReview,
     SaveResultMissingError,
 )
 from work_data_hub.errors import WorkDataHubError
@@ -272,6 +273,9 @@ class RunReportHooks:
             domain["summary"] = result.summary
             if result.summary.get("diff") is not None:
                 domain["diff"] = result.summary["diff"]
+        review = self._reporting(dataset_name, ReportsReview).last_review
+        if review is not None:
+            domain.update(review_page=review.page, review_workbook=review.workbook)
         return result
 
     def _log_files(self, name: str, files: dict[str, Any]) -> None:
