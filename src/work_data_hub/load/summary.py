@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
@@ -347,6 +348,17 @@ def read_summary(plan_text: bytes) -> PlanSummary | None:
         return None
 
 
+def read_summary_file(path: str | os.PathLike[str]) -> PlanSummary | None:
+    """The summary at the top of the plan file at ``path``, reading only its header lines."""
+    with open(path, "rb") as handle:
+        for line in handle:
+            if line.startswith(SUMMARY_JSON_PREFIX.encode()):
+                return read_summary(b"\n" + line)
+            if not line.startswith(b"--"):
+                return None
+    return None
+
+
 def summary_from_dict(data: dict[str, Any]) -> PlanSummary:
     scope = tuple(data["refresh_scope"])
     diff = data.get("diff")
@@ -380,5 +392,6 @@ __all__ = [
     "RowChange",
     "build_plan_summary",
     "read_summary",
+    "read_summary_file",
     "summary_from_dict",
 ]

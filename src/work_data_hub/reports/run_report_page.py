@@ -249,6 +249,9 @@ def _diff(diff: Mapping[str, Any] | None) -> str:
             ("keys_changed", "keys changed"),
             ("keys_unchanged", "keys unchanged"),
             ("keys_disappearing", "keys that would disappear"),
+            ("rows_removed", "rows that would disappear"),
+            ("rows_changed", "rows that would change"),
+            ("rows_added", "rows that would be added"),
         )
         if diff.get(field) is not None
     ]
