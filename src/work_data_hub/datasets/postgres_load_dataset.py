@@ -133,6 +133,10 @@ class PostgresLoadDataset(AbstractVersionedDataset[LoadPlan, bytes]):
     the plan's ``max_reject_ratio`` nothing connects: :class:`RejectedRowsError`. What
     PostgreSQL reported (rows deleted and inserted, transaction seconds) is in ``last_result``,
     which the run-report hook copies.
+
+    With ``diff`` the plan is also compared with its table row by row, and its review
+    (``<plan>.review.html`` and ``.xlsx``, :mod:`work_data_hub.datasets.review_files`) is written
+    beside it and named in ``last_review``; ``review: false`` keeps only the counts.
     """
 
     def __init__(
@@ -141,6 +145,7 @@ class PostgresLoadDataset(AbstractVersionedDataset[LoadPlan, bytes]):
         filepath: str,
         execute: bool = False,
         diff: bool = False,
+        review: bool = True,
         rejects_filepath: str | None = None,
         credentials: dict[str, Any] | None = None,
         connect_timeout: int = 10,
@@ -153,6 +158,7 @@ class PostgresLoadDataset(AbstractVersionedDataset[LoadPlan, bytes]):
         )
         self._execute = strict_bool(execute, "execute")
         self._diff = strict_bool(diff, "diff")
+        self._review = strict_bool(review, "review")
         self._rejects_filepath = rejects_filepath
         self._credentials = dict(credentials or {})
         self._connect_timeout = connect_timeout
@@ -193,21 +199,23 @@ class PostgresLoadDataset(AbstractVersionedDataset[LoadPlan, bytes]):
             path.unlink(missing_ok=True)
             raise
         shown = read_plan_summary(path)
+        shown_data = shown.as_dict()
         # diff=true read the rows the plan changes: a reviewer reads them beside the plan.
-        self.last_review = write_review(path, shown.as_dict()) if shown.diff is not None else None
+        reviewed = self._review and shown.diff is not None
+        self.last_review = write_review(path, shown_data) if reviewed else None
         self.last_result = LoadResult(
             plan_path=str(path),
             executed=False,
             plan_sha256=written.plan_sha256,
             nothing_to_load=data.nothing_to_load,
-            summary=shown.as_dict(),
+            summary=shown_data,
         )
         logger.info(
             "Wrote the load plan for %s to %s:\n%s",
             data.domain,
             path,
             shown.log_text(),
-            extra={"event": "plan_summary", "domain": data.domain, "summary": shown.as_dict()},
+            extra={"event": "plan_summary", "domain": data.domain, "summary": shown_data},
         )
         if data.nothing_to_load:
             logger.info("%s: nothing to load, every selected file is already loaded", data.domain)
@@ -266,7 +274,7 @@ class PostgresLoadDataset(AbstractVersionedDataset[LoadPlan, bytes]):
                     cursor.execute(query.sql, arrays)
                     diff = query.answer(cursor.fetchone(), plan.rows_to_insert)
                 cursor.execute("ROLLBACK")
-                if diff.table_exists and plan.row_diff_query is not None:
+                if self._review and diff.table_exists and plan.row_diff_query is not None:
                     diff = replace(diff, **_row_diff(cursor, plan, plan.row_diff_query))
         except LoadFailedError:
             raise

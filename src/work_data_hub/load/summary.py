@@ -125,6 +125,28 @@ class PlanDiff:
             changed=_rows(data, "changed"),
         )
 
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready; the listed rows built directly (``asdict`` is slow on thousands)."""
+        data = asdict(replace(self, added=(), removed=(), changed=()))
+        for kind in ROW_KINDS:
+            data[kind] = [
+                {
+                    "key": dict(row.key),
+                    "source": row.source,
+                    "cells": [
+                        {
+                            "column": cell.column,
+                            "before": cell.before,
+                            "after": cell.after,
+                            "address": cell.address,
+                        }
+                        for cell in row.cells
+                    ],
+                }
+                for row in getattr(self, kind)
+            ]
+        return data
+
     @property
     def rows_compared(self) -> bool:
         return self.rows_changed is not None
@@ -184,7 +206,8 @@ class PlanSummary:
     def as_dict(self) -> dict[str, Any]:
         """The summary as JSON-ready data (the run report's ``summary`` and the log's fields)."""
         # asdict copies every value deeply: not the (maybe tens of thousands of) scopes.
-        data = asdict(replace(self, refresh_scopes=(), files=()))
+        data = asdict(replace(self, refresh_scopes=(), files=(), diff=None))
+        data["diff"] = self.diff.as_dict() if self.diff is not None else None
         data["refresh_scopes"] = [
             dict(zip(self.refresh_scope, scope, strict=True)) for scope in self.refresh_scopes
         ]
@@ -192,10 +215,13 @@ class PlanSummary:
         data["files"] = [asdict(file) for file in self.files]
         return data
 
-    def comment_lines(self, *, scopes_shown: int | None = None) -> list[str]:
+    def comment_lines(
+        self, *, scopes_shown: int | None = None, with_json: bool = True
+    ) -> list[str]:
         """The summary as SQL comment lines (no line breaks inside any value).
 
-        ``scopes_shown`` lists only that many refresh scopes, then says how many more there are.
+        ``scopes_shown`` lists only that many refresh scopes, then says how many more there are;
+        ``with_json`` ends with the ``summary-json`` line (all of it, as data).
         """
         scope_names = ", ".join(self.refresh_scope)
         lines = [
@@ -233,7 +259,8 @@ class PlanSummary:
         )
         if self.diff is not None:
             lines += _diff_lines(self.diff)
-        lines.append(SUMMARY_JSON_PREFIX + json.dumps(self.as_dict(), ensure_ascii=True))
+        if with_json:
+            lines.append(SUMMARY_JSON_PREFIX + json.dumps(self.as_dict(), ensure_ascii=True))
         return [comment_text(line) if line.startswith("--") else line for line in lines]
 
     def log_text(self) -> str:
@@ -241,8 +268,7 @@ class PlanSummary:
         most LOGGED_SCOPES refresh scopes (a delivery can replace thousands)."""
         return "\n".join(
             line.removeprefix("-- ")
-            for line in self.comment_lines(scopes_shown=LOGGED_SCOPES)
-            if not line.startswith(SUMMARY_JSON_PREFIX)
+            for line in self.comment_lines(scopes_shown=LOGGED_SCOPES, with_json=False)
         )
 
 
