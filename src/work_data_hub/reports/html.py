@@ -150,6 +150,38 @@ def bar_chart(
     return "".join(parts)
 
 
+def checks_section(checks: Sequence[Mapping[str, Any]] | None, heading: str = "h3") -> str:
+    """The plan's business checks with their numbers (nothing when there are none)."""
+    if not checks:
+        return ""
+    return f"<{heading}>Checks</{heading}>" + table(
+        ["check", "severity", "status", "numbers", "message", "accepted"],
+        (
+            [
+                check.get("name"),
+                check.get("severity"),
+                badge(check.get("status")),
+                plain(check.get("numbers")),
+                check.get("message"),
+                "yes" if check.get("accepted") else "",
+            ]
+            for check in checks
+        ),
+        raw=(2,),
+    )
+
+
+def table_changes_section(changes: Sequence[Any] | None, heading: str = "h3") -> str:
+    """The plan's table changes, as the statements or facts the summary gives."""
+    if not changes:
+        return ""
+    return (
+        f"<{heading}>Table changes</{heading}><ul>"
+        + "".join(f'<li class="mono">{text(plain(change))}</li>' for change in changes)
+        + "</ul>"
+    )
+
+
 def _number(value: float) -> str:
     return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.2f}"
 
@@ -175,4 +207,15 @@ def plain(value: Any) -> str:
     return "–" if value is None else str(value)
 
 
-__all__ = ["Markup", "badge", "bar_chart", "facts", "page", "plain", "table", "text"]
+__all__ = [
+    "Markup",
+    "badge",
+    "bar_chart",
+    "checks_section",
+    "facts",
+    "page",
+    "plain",
+    "table",
+    "table_changes_section",
+    "text",
+]

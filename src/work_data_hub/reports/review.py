@@ -13,7 +13,16 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import IO, Any
 
-from work_data_hub.reports.html import badge, facts, page, plain, table, text
+from work_data_hub.reports.html import (
+    badge,
+    checks_section,
+    facts,
+    page,
+    plain,
+    table,
+    table_changes_section,
+    text,
+)
 
 KINDS = (
     ("removed", "Rows that would disappear", "rows_removed"),
@@ -55,8 +64,8 @@ def render_review_page(summary: Mapping[str, Any]) -> str:
         ),
         _files(summary.get("files") or []),
         _scopes(scopes),
-        _checks(summary.get("checks") or []),
-        _table_changes(summary.get("table_changes") or []),
+        checks_section(summary.get("checks"), "h2"),
+        table_changes_section(summary.get("table_changes"), "h2"),
         _against(diff),
     ]
     for kind, heading, count_field in KINDS:
@@ -87,36 +96,6 @@ def _scopes(scopes: Sequence[Mapping[str, Any]]) -> str:
     if len(scopes) > SCOPES_SHOWN:
         html += f'<p class="muted">and {len(scopes) - SCOPES_SHOWN} more (see the plan file)</p>'
     return html
-
-
-def _checks(checks: Sequence[Mapping[str, Any]]) -> str:
-    if not checks:
-        return ""
-    return "<h2>Checks</h2>" + table(
-        ["check", "severity", "status", "numbers", "message", "accepted"],
-        (
-            [
-                c.get("name"),
-                c.get("severity"),
-                badge(c.get("status")),
-                plain(c.get("numbers")),
-                c.get("message"),
-                "yes" if c.get("accepted") else "",
-            ]
-            for c in checks
-        ),
-        raw=(2,),
-    )
-
-
-def _table_changes(changes: Sequence[Any]) -> str:
-    if not changes:
-        return ""
-    return (
-        "<h2>Table changes</h2><ul>"
-        + "".join(f'<li class="mono">{text(plain(change))}</li>' for change in changes)
-        + "</ul>"
-    )
 
 
 def _against(diff: Mapping[str, Any]) -> str:

@@ -10,7 +10,18 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from work_data_hub.reports.html import Markup, badge, bar_chart, facts, page, plain, table, text
+from work_data_hub.reports.html import (
+    Markup,
+    badge,
+    bar_chart,
+    checks_section,
+    facts,
+    page,
+    plain,
+    table,
+    table_changes_section,
+    text,
+)
 
 COUNTS = (
     ("rows_read", "read"),
@@ -97,8 +108,8 @@ def _domain_section(name: str, domain: Mapping[str, Any]) -> str:
         ),
         _files(domain, summary),
         _chart(domain, summary),
-        _checks(summary.get("checks") or domain.get("checks")),
-        _table_changes(summary.get("table_changes")),
+        checks_section(summary.get("checks") or domain.get("checks")),
+        table_changes_section(summary.get("table_changes")),
         _rejects(domain.get("rejects_by_reason")),
         _diff(domain.get("diff") or summary.get("diff")),
         _timings(domain.get("seconds") or {}),
@@ -195,36 +206,6 @@ def _chart(domain: Mapping[str, Any], summary: Mapping[str, Any]) -> str:
             for p in periods
         ]
     return "<h3>Rows per period</h3>" + bar_chart(periods, series, title="rows per period")
-
-
-def _checks(checks: Sequence[Mapping[str, Any]] | None) -> str:
-    if not checks:
-        return ""
-    return "<h3>Checks</h3>" + table(
-        ["check", "severity", "status", "numbers", "message", "accepted"],
-        (
-            [
-                check.get("name"),
-                check.get("severity"),
-                badge(check.get("status")),
-                plain(check.get("numbers")),
-                check.get("message"),
-                "yes" if check.get("accepted") else "",
-            ]
-            for check in checks
-        ),
-        raw=(2,),
-    )
-
-
-def _table_changes(changes: Sequence[Any] | None) -> str:
-    if not changes:
-        return ""
-    return (
-        "<h3>Table changes</h3><ul>"
-        + "".join(f'<li class="mono">{text(plain(change))}</li>' for change in changes)
-        + "</ul>"
-    )
 
 
 def _rejects(by_reason: Sequence[Mapping[str, Any]] | None) -> str:
