@@ -85,3 +85,33 @@ def test_the_review_page_and_workbook_list_exactly_those_three(
     ]
     assert [row[1].value for row in book["removed"].iter_rows(min_row=2)] == ["P0002"]
     assert [row[1].value for row in book["added"].iter_rows(min_row=2)] == ["P0006"]
+
+
+def test_without_a_unique_key_rows_are_matched_by_content_then_by_scope_and_row(
+    tmp_path: Path, database_url: URL
+) -> None:
+    from tests.support.plans import notes_domain
+
+    domain = notes_domain().model_copy(update={"unique_key": None})
+    file = "2024_11_notes.xlsx"
+    headers = ["month", "code", "note"]
+    first = [["2024-11", "A", "x"], ["2024-11", "B", "y"], ["2024-11", "C", "z"]]
+    write_workbook(tmp_path / "v1" / file, first, headers=headers, sheet="notes")
+    run_domain(tmp_path / "v1", tmp_path / "o1", domain=domain, database_url=database_url,
+               execute=True)  # fmt: skip
+    # B's note corrected in place; C moved down a row (same content: unchanged); D added.
+    second = [["2024-11", "A", "x"], ["2024-11", "B", "y2"], ["2024-11", "D", "w"], first[2]]
+    write_workbook(tmp_path / "v2" / file, second, headers=headers, sheet="notes")
+    outcome = run_domain(
+        tmp_path / "v2", tmp_path / "o2", domain=domain, database_url=database_url, diff=True
+    )
+    assert outcome.load is not None and outcome.load.summary is not None
+    diff = json.loads(json.dumps(outcome.load.summary["diff"]))
+    assert diff["matched_by"] == ["month", "_source_row"]
+    assert (diff["rows_removed"], diff["rows_changed"], diff["rows_added"]) == (0, 1, 1)
+    (changed,) = diff["changed"]
+    assert changed["key"] == {"month": "2024-11", "_source_row": "3"}
+    assert changed["cells"] == [
+        {"column": "note", "before": "y", "after": "y2", "address": "notes!C3"}
+    ]
+    assert [cell["after"] for cell in diff["added"][0]["cells"]] == ["2024-11", "D", "w"]

@@ -85,23 +85,23 @@ def strict_bool(value: object, name: str) -> bool:
 
 def _row_diff(cursor: Any, plan: LoadPlan, query: RowDiffQuery) -> dict[str, Any]:
     """The rows the plan adds, removes and changes: its rows staged by COPY in a temporary
-    table, then read in a transaction made read-only before the first row arrives."""
+    table, then compared in the same transaction, made read-only first."""
     cursor.execute("BEGIN")
     try:
-        # A read-only transaction may fill a temporary table, never create one.
+        # A read-only transaction may not create (or analyze) even a temporary table: the
+        # stage is made and filled first; nothing else is written, and all is rolled back.
         cursor.execute(query.create_stage)
-        cursor.execute("SET TRANSACTION READ ONLY")
         columns = list(query.copy_columns)
         for rows in plan.rows.frames():
             cursor.copy_expert(query.copy_stage, io.BytesIO(copy_text(rows, columns)))
-        cursor.execute(query.count)
-        counts = cursor.fetchone()
-        cursor.execute(query.listing)
+        cursor.execute(query.analyze_stage)
+        cursor.execute("SET TRANSACTION READ ONLY")
+        cursor.execute(query.query)
         listed = cursor.fetchall()
     finally:
         cursor.execute("ROLLBACK")
     files = plan.summary.files if plan.summary is not None else ()
-    return query.answer(counts, listed, files)
+    return query.answer(listed, files)
 
 
 class PostgresLoadDataset(AbstractVersionedDataset[LoadPlan, bytes]):

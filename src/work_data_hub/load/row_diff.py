@@ -36,6 +36,7 @@ SOURCE_ROW = "_source_row"
 STAGE = "wdh_review_rows"
 _WHOLE = "_wdh_whole"
 _COPY = "_wdh_copy"
+_ID = "_wdh_id"
 
 
 @dataclass(frozen=True)
@@ -45,33 +46,31 @@ class RowDiffQuery:
     table: str
     create_stage: str
     copy_stage: str
+    analyze_stage: str
     copy_columns: tuple[str, ...]
-    count: str
-    listing: str
+    query: str
     matched_by: tuple[str, ...]
     data_columns: tuple[str, ...]
 
     def answer(
-        self,
-        counts: Sequence[int | None],
-        listed: Iterable[tuple[str, Any, Any]],
-        files: Sequence[PlannedFile],
+        self, listed: Iterable[tuple[str, int, Any, Any]], files: Sequence[PlannedFile]
     ) -> dict[str, Any]:
-        """The counts and listed rows as :class:`PlanDiff` fields (``rows_added`` .. ``changed``).
+        """The query's rows as :class:`PlanDiff` fields (``rows_added`` .. ``changed``).
 
-        ``listed`` are the listing's rows: (kind, before, after), each side a JSON object of
-        the row's columns as text (None where the row is absent).
+        Each row: (kind, how many of that kind, before, after), each side a JSON object of the
+        row's columns as text (None where the row is absent).
         """
-        removed, changed, added = (int(value or 0) for value in counts)
         by_path = {file.path: file for file in files}
+        totals = {"removed": 0, "changed": 0, "added": 0}
         kinds: dict[str, list[RowChange]] = {"removed": [], "changed": [], "added": []}
-        for kind, before, after in listed:
+        for kind, total, before, after in listed:
+            totals[kind] = int(total)
             kinds[kind].append(self._row(kind, _as_dict(before), _as_dict(after), by_path))
         return {
             "matched_by": self.matched_by,
-            "rows_removed": removed,
-            "rows_changed": changed,
-            "rows_added": added,
+            "rows_removed": totals["removed"],
+            "rows_changed": totals["changed"],
+            "rows_added": totals["added"],
             "removed": tuple(kinds["removed"]),
             "changed": tuple(kinds["changed"]),
             "added": tuple(kinds["added"]),
@@ -127,7 +126,11 @@ def _source(row: Mapping[str, Any] | None) -> str | None:
 
 
 def build_row_diff_query(domain: DomainConfig, *, mode_replaces_scope: bool) -> RowDiffQuery:
-    """The statements for ``domain`` (whose mode replaces its refresh scopes or not)."""
+    """The statements for ``domain`` (whose mode replaces its refresh scopes or not).
+
+    One pass: every differing row is found once, counted per kind, and only the first
+    :data:`ROWS_LISTED` of each kind (in key order) are joined back to build their cells.
+    """
     data = list(domain.columns)
     key = list(domain.unique_key or [])
     scope = list(domain.refresh_scope) if mode_replaces_scope else []
@@ -139,15 +142,12 @@ def build_row_diff_query(domain: DomainConfig, *, mode_replaces_scope: bool) -> 
     )
     copy_columns = (*data, SOURCE_FILE, SOURCE_ROW)
     copy = f"COPY {stage} ({', '.join(quote(c) for c in copy_columns)}) FROM STDIN"
-
-    def as_json(alias: str) -> str:
-        pairs = ", ".join(
-            f"{literal(column)}, {alias}.{quote(column)}::text" for column in copy_columns
-        )
-        return f"pg_catalog.jsonb_build_object({pairs})"
-
+    old = _old_rows(table, stage, scope, key, domain.mode)
     if key:
-        old = _old_rows(table, stage, scope, key, domain.mode)
+        ctes = (
+            f"old AS MATERIALIZED ({old}), "
+            f"new AS MATERIALIZED (SELECT s.ctid AS {_ID}, s.* FROM {stage} AS s)"
+        )
         same = " AND ".join(f"o.{quote(c)} = n.{quote(c)}" for c in key)
         compared = [c for c in data if c not in key]
         differs = (
@@ -156,69 +156,80 @@ def build_row_diff_query(domain: DomainConfig, *, mode_replaces_scope: bool) -> 
             if compared
             else "false"
         )
-        order = ", ".join(f"{{side}}.{quote(c)}" for c in key)
-        ctes = f"WITH old AS ({old}), new AS (SELECT * FROM {stage})"
-        removed_from = f"old AS o WHERE NOT EXISTS (SELECT 1 FROM new AS n WHERE {same})"
         changed_from = f"new AS n JOIN old AS o ON {same} WHERE {differs}"
-        added_from = f"new AS n WHERE NOT EXISTS (SELECT 1 FROM old AS o WHERE {same})"
         matched_by = tuple(key)
     else:
         whole = f"ROW({', '.join(quote(c) for c in data)})::text"
-        old = _old_rows(table, stage, scope, None, domain.mode)
-        place = [*scope, SOURCE_ROW]
         ctes = (
-            f"WITH old_all AS (SELECT t.*, {whole} AS {_WHOLE}, pg_catalog.row_number() OVER "
-            f"(PARTITION BY {whole} ORDER BY t.{quote(SOURCE_ROW)}) AS {_COPY} FROM ({old}) AS t), "
-            f"new_all AS (SELECT s.*, {whole} AS {_WHOLE}, pg_catalog.row_number() OVER "
-            f"(PARTITION BY {whole} ORDER BY s.{quote(SOURCE_ROW)}) AS {_COPY} FROM {stage} AS s), "
-            f"old AS (SELECT * FROM old_all AS o WHERE NOT EXISTS (SELECT 1 FROM new_all AS n "
-            f"WHERE n.{_WHOLE} = o.{_WHOLE} AND n.{_COPY} = o.{_COPY})), "
-            f"new AS (SELECT * FROM new_all AS n WHERE NOT EXISTS (SELECT 1 FROM old_all AS o "
-            f"WHERE n.{_WHOLE} = o.{_WHOLE} AND n.{_COPY} = o.{_COPY}))"
+            f"old_all AS MATERIALIZED (SELECT t.*, {whole} AS {_WHOLE}, "
+            f"pg_catalog.row_number() OVER (PARTITION BY {whole} ORDER BY t.{quote(SOURCE_ROW)}) "
+            f"AS {_COPY} FROM ({old}) AS t), "
+            f"new_all AS MATERIALIZED (SELECT s.ctid AS {_ID}, s.*, {whole} AS {_WHOLE}, "
+            f"pg_catalog.row_number() OVER (PARTITION BY {whole} ORDER BY s.{quote(SOURCE_ROW)}) "
+            f"AS {_COPY} FROM {stage} AS s), "
+            f"old AS MATERIALIZED (SELECT * FROM old_all AS o WHERE NOT EXISTS (SELECT 1 FROM "
+            f"new_all AS n WHERE n.{_WHOLE} = o.{_WHOLE} AND n.{_COPY} = o.{_COPY})), "
+            f"new AS MATERIALIZED (SELECT * FROM new_all AS n WHERE NOT EXISTS (SELECT 1 FROM "
+            f"old_all AS o WHERE n.{_WHOLE} = o.{_WHOLE} AND n.{_COPY} = o.{_COPY}))"
         )
+        place = [*scope, SOURCE_ROW]
         same = " AND ".join(f"o.{quote(c)} IS NOT DISTINCT FROM n.{quote(c)}" for c in place)
-        removed_from = f"old AS o WHERE NOT EXISTS (SELECT 1 FROM new AS n WHERE {same})"
         changed_from = f"new AS n JOIN old AS o ON {same}"
-        added_from = f"new AS n WHERE NOT EXISTS (SELECT 1 FROM old AS o WHERE {same})"
-        order = ", ".join(f"{{side}}.{quote(c)}" for c in place)
         matched_by = tuple(place)
-    count = (
-        f"{ctes} SELECT (SELECT count(*) FROM {removed_from}), "
-        f"(SELECT count(*) FROM {changed_from}), (SELECT count(*) FROM {added_from})"
-    )
-    listing = (
-        f"{ctes} "
-        f"(SELECT 'removed', {as_json('o')}, NULL::jsonb FROM {removed_from} "
-        f"ORDER BY {order.format(side='o')} LIMIT {ROWS_LISTED}) UNION ALL "
-        f"(SELECT 'changed', {as_json('o')}, {as_json('n')} FROM {changed_from} "
-        f"ORDER BY {order.format(side='n')} LIMIT {ROWS_LISTED}) UNION ALL "
-        f"(SELECT 'added', NULL::jsonb, {as_json('n')} FROM {added_from} "
-        f"ORDER BY {order.format(side='n')} LIMIT {ROWS_LISTED})"
+    order = list(matched_by)
+
+    def sort_keys(alias: str) -> str:
+        return ", ".join(
+            f"{alias}.{quote(c)} AS {quote(f'_wdh_s{i}')}" for i, c in enumerate(order)
+        )
+
+    def as_json(alias: str) -> str:
+        pairs = ", ".join(
+            f"{literal(column)}, {alias}.{quote(column)}::text" for column in copy_columns
+        )
+        return (
+            f"CASE WHEN x.{alias}_id IS NULL THEN NULL "
+            f"ELSE pg_catalog.jsonb_build_object({pairs}) END"
+        )
+
+    sorted_by = ", ".join(quote(f"_wdh_s{i}") for i in range(len(order)))
+    query = (
+        f"WITH {ctes}, kinds AS ("
+        f"SELECT 'removed' AS kind, o.{_ID} AS o_id, NULL::tid AS n_id, {sort_keys('o')} "
+        f"FROM old AS o WHERE NOT EXISTS (SELECT 1 FROM new AS n WHERE {same}) "
+        f"UNION ALL SELECT 'changed', o.{_ID}, n.{_ID}, {sort_keys('n')} FROM {changed_from} "
+        f"UNION ALL SELECT 'added', NULL::tid, n.{_ID}, {sort_keys('n')} "
+        f"FROM new AS n WHERE NOT EXISTS (SELECT 1 FROM old AS o WHERE {same})), "
+        f"numbered AS (SELECT k.*, pg_catalog.count(*) OVER (PARTITION BY kind) AS total, "
+        f"pg_catalog.row_number() OVER (PARTITION BY kind ORDER BY {sorted_by}) AS listed "
+        f"FROM kinds AS k) "
+        f"SELECT x.kind, x.total, {as_json('o')}, {as_json('n')} FROM numbered AS x "
+        f"LEFT JOIN old AS o ON o.{_ID} = x.o_id LEFT JOIN new AS n ON n.{_ID} = x.n_id "
+        f"WHERE x.listed <= {ROWS_LISTED} ORDER BY x.kind, x.listed"
     )
     return RowDiffQuery(
         table=domain.table,
         create_stage=create,
         copy_stage=copy,
+        analyze_stage=f"ANALYZE {stage}",
         copy_columns=copy_columns,
-        count=count,
-        listing=listing,
+        query=query,
         matched_by=matched_by,
         data_columns=tuple(data),
     )
 
 
 def _old_rows(table: str, stage: str, scope: list[str], key: list[str] | None, mode: str) -> str:
-    """The table rows the plan replaces or may overwrite (see the module doc)."""
+    """The table rows the plan replaces or may overwrite (see the module doc), each with its
+    physical address (``ctid``) to join back the few that are listed."""
+    rows = f"SELECT t.ctid AS {_ID}, t.* FROM {table} AS t"
     if scope:
         columns = ", ".join(quote(c) for c in scope)
-        return (
-            f"SELECT t.* FROM {table} AS t JOIN (SELECT DISTINCT {columns} FROM {stage}) "
-            f"AS scope USING ({columns})"
-        )
+        return f"{rows} JOIN (SELECT DISTINCT {columns} FROM {stage}) AS scope USING ({columns})"
     if key and mode == "upsert":
         columns = ", ".join(quote(c) for c in key)
-        return f"SELECT t.* FROM {table} AS t JOIN (SELECT DISTINCT {columns} FROM {stage}) AS k USING ({columns})"
-    return f"SELECT t.* FROM {table} AS t WHERE false"
+        return f"{rows} JOIN (SELECT DISTINCT {columns} FROM {stage}) AS k USING ({columns})"
+    return f"{rows} WHERE false"
 
 
 __all__ = ["STAGE", "RowDiffQuery", "build_row_diff_query"]
