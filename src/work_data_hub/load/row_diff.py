@@ -1,9 +1,10 @@
 """The row-level difference of a plan against its table: which rows it adds, removes, changes.
 
 Pure: the statements and how to read their answers. The warehouse client stages the plan's
-rows in a temporary table (one COPY of the same text the load sends, so values are compared
+rows in a temporary table (COPY of the same text the load sends, so values are compared
 exactly as they would be stored), makes the transaction read-only, counts each kind and lists
-the first :data:`~work_data_hub.load.summary.ROWS_LISTED` of each in key order, then rolls back.
+the first :data:`~work_data_hub.load.summary.ROWS_LISTED` of each in key order in one query,
+then rolls back: nothing but the temporary table is ever written.
 
 A delivered row is paired with a table row by the domain's ``unique_key``. Without one, rows
 equal in every column are the same row (however they moved), and what is left is paired by
