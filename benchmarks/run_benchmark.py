@@ -27,7 +27,8 @@ Configurations:
   review   a trustee month of ``--review-rows`` rows loaded, then a correction of it (a
            workbook whose every amount differs, one row in 100 fewer) planned with diff=true,
            in this process: with the row-level diff and the review written beside the plan,
-           and without (``review: false``, the counts only), alternating, ``--rounds`` each.
+           and without (``review: false``: the staged rows' counts only), alternating,
+           ``--rounds`` each.
 
 Workbooks are generated once into ``benchmarks/output/`` (gitignored) and reused. Every method
 runs as its own child process, so its wall time includes start-up and its peak RSS is its own
@@ -813,8 +814,6 @@ class Bench:
 def diff_run(folder: Path, url: str, *, execute: bool = False, review: bool = True) -> float:
     """Seconds of one trustee run in this process: discover, clean, plan, and save the plan
     (``execute`` loads it; else diff=true, with or without the row-level review)."""
-    from dataclasses import replace  # noqa: PLC0415
-
     from kedro.io import Version  # noqa: PLC0415
     from kedro_datasets.partitions import PartitionedDataset  # noqa: PLC0415
 
@@ -832,8 +831,6 @@ def diff_run(folder: Path, url: str, *, execute: bool = False, review: bool = Tr
     rows, _, summary, _ = nodes.clean_workbooks(workbooks, manifest, domain=domain)
     run_id = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H.%M.%S.%fZ")
     plan = nodes.plan_load(rows, summary, manifest, run_id, MAX_REJECT_RATIO, domain=domain)
-    if not review:
-        plan = replace(plan, row_diff_query=None)
     dataset = PostgresLoadDataset(
         filepath=str(OUTPUT / "review_plans" / "trustee_performance.sql"),
         execute=execute,

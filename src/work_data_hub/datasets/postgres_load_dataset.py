@@ -30,6 +30,7 @@ from work_data_hub.datasets.warehouse_connection import (
 )
 from work_data_hub.errors import WorkDataHubError
 from work_data_hub.load.copy_format import copy_text
+from work_data_hub.load.diff import DiffQuery
 from work_data_hub.load.guards import FORCE_STALE_SETTING
 from work_data_hub.load.plan import LoadPlan
 from work_data_hub.load.plan_file import (
@@ -83,25 +84,28 @@ def strict_bool(value: object, name: str) -> bool:
     )
 
 
-def _row_diff(cursor: Any, plan: LoadPlan, query: RowDiffQuery) -> dict[str, Any]:
-    """The rows the plan adds, removes and changes: its rows staged by COPY in a temporary
-    table, then compared in the same transaction, made read-only first."""
-    cursor.execute("BEGIN")
-    try:
-        # A read-only transaction may not create (or analyze) even a temporary table: the
-        # stage is made and filled first; nothing else is written, and all is rolled back.
-        cursor.execute(query.create_stage)
-        columns = list(query.copy_columns)
-        for rows in plan.rows.frames():
-            cursor.copy_expert(query.copy_stage, io.BytesIO(copy_text(rows, columns)))
-        cursor.execute(query.analyze_stage)
-        cursor.execute("SET TRANSACTION READ ONLY")
-        cursor.execute(query.query)
-        listed = cursor.fetchall()
-    finally:
-        cursor.execute("ROLLBACK")
+def _staged_diff(
+    cursor: Any, plan: LoadPlan, counts: DiffQuery, rows: RowDiffQuery | None
+) -> PlanDiff:
+    """What the plan would change, from its rows staged by COPY in a temporary table: the
+    counts, and (``rows``) the rows it removes, changes and adds."""
+    # A read-only transaction may not create (or analyze) even a temporary table: the stage
+    # is made and filled first, the transaction then made read-only; all is rolled back.
+    stage = plan.row_diff_query
+    assert stage is not None
+    cursor.execute(stage.create_stage)
+    columns = list(stage.copy_columns)
+    for frame in plan.rows.frames():
+        cursor.copy_expert(stage.copy_stage, io.BytesIO(copy_text(frame, columns)))
+    cursor.execute(stage.analyze_stage)
+    cursor.execute("SET TRANSACTION READ ONLY")
+    cursor.execute(counts.staged_sql)
+    diff = counts.answer(cursor.fetchone(), plan.rows_to_insert)
+    if rows is None:
+        return diff
+    cursor.execute(rows.query)
     files = plan.summary.files if plan.summary is not None else ()
-    return query.answer(listed, files)
+    return replace(diff, **rows.answer(cursor.fetchall(), files))
 
 
 class PostgresLoadDataset(AbstractVersionedDataset[LoadPlan, bytes]):
@@ -265,17 +269,20 @@ class PostgresLoadDataset(AbstractVersionedDataset[LoadPlan, bytes]):
             connection.autocommit = True
             with connection.cursor() as cursor:
                 cursor.execute("BEGIN")
-                cursor.execute("SET TRANSACTION READ ONLY")
-                cursor.execute(query.table_check)
-                if not cursor.fetchone()[0]:
-                    diff = query.answer_without_table(plan.rows_to_insert)
-                else:
-                    arrays = plan.rows.text_columns(query.payload_columns)
-                    cursor.execute(query.sql, arrays)
-                    diff = query.answer(cursor.fetchone(), plan.rows_to_insert)
-                cursor.execute("ROLLBACK")
-                if self._review and diff.table_exists and plan.row_diff_query is not None:
-                    diff = replace(diff, **_row_diff(cursor, plan, plan.row_diff_query))
+                try:
+                    cursor.execute(query.table_check)
+                    if not cursor.fetchone()[0]:
+                        diff = query.answer_without_table(plan.rows_to_insert)
+                    elif plan.row_diff_query is not None:
+                        rows = plan.row_diff_query if self._review else None
+                        diff = _staged_diff(cursor, plan, query, rows)
+                    else:
+                        cursor.execute("SET TRANSACTION READ ONLY")
+                        arrays = plan.rows.text_columns(query.payload_columns)
+                        cursor.execute(query.sql, arrays)
+                        diff = query.answer(cursor.fetchone(), plan.rows_to_insert)
+                finally:
+                    cursor.execute("ROLLBACK")
         except LoadFailedError:
             raise
         except Exception as exc:
