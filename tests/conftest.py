@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import URL, make_url
 
+from tests.support.paths import PROJECT_ROOT
 from tests.support.postgres import session_folder, throwaway_server
-from work_data_hub.datasets.embedded_warehouse import EmbeddedServerError, psql_path
+from work_data_hub.warehouse.embedded import EmbeddedServerError, psql_path
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
 # The superuser password of the password-checking server (a test secret, not a real one).
 SCRAM_SERVER_PASSWORD = "Scram-Test-Pa55word"
 

@@ -12,8 +12,8 @@ from types import ModuleType
 import pytest
 
 from tests.support.cli import run_kedro
+from tests.support.paths import PROJECT_ROOT
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
 ROWS = 120
 
 

@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.support.paths import PROJECT_ROOT
 from work_data_hub.config.params import RunParameters
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DOCS = sorted([PROJECT_ROOT / "README.md", *(PROJECT_ROOT / "docs").glob("*.md")])
 CONTRACT = PROJECT_ROOT / "docs" / "contract.md"
 # [text](target) and [text]: target, outside code blocks and code spans.

@@ -18,7 +18,7 @@ from nbclient.exceptions import CellExecutionError
 
 from tests.conftest import PROJECT_ROOT
 from work_data_hub.config.warehouse import ENVIRONMENT_VARIABLES
-from work_data_hub.datasets.embedded_warehouse import running_server, warehouse_dir
+from work_data_hub.warehouse.embedded import running_server, warehouse_dir
 
 NOTEBOOK = "notebooks/explore_work_data_hub.ipynb"
 ANSI_CODES = re.compile(r"\x1b\[[0-9;]*m")

@@ -2,6 +2,7 @@
 
 from kedro.config import OmegaConfigLoader
 
+from work_data_hub.conf_files import CONFIG_LOADER_ARGS as PROJECT_LOADER_ARGS
 from work_data_hub.datasets.catalog import WorkDataHubCatalog
 from work_data_hub.hooks.progress import ProgressHooks
 from work_data_hub.hooks.run_context import RunContextHooks
@@ -26,13 +27,6 @@ HOOKS = (RunContextHooks(), RunReportHooks(), RunLogHooks(), ProgressHooks(), Wa
 # Parameters kept without Kedro's copy-mode guess, which imports pandas (datasets/catalog.py).
 DATA_CATALOG_CLASS = WorkDataHubCatalog
 
+# Declared below config/, which reads data_sources.yml with the same loader before Kedro starts.
 CONFIG_LOADER_CLASS = OmegaConfigLoader
-CONFIG_LOADER_ARGS = {
-    "base_env": "base",
-    "default_run_env": "local",
-    "config_patterns": {
-        "data_sources": ["data_sources*", "data_sources*/**"],
-        "mappings": ["mappings*", "mappings*/**"],
-        "globals": ["globals*", "globals*/**"],
-    },
-}
+CONFIG_LOADER_ARGS = PROJECT_LOADER_ARGS

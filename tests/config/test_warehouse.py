@@ -11,16 +11,15 @@ import pytest
 from kedro.config import OmegaConfigLoader
 from sqlalchemy.engine import URL
 
+from tests.support.paths import PROJECT_ROOT
 from work_data_hub.config.warehouse import (
     ENVIRONMENT_VARIABLES,
     WarehouseConfigError,
     describe,
-    resolve_address,
-    resolve_url,
 )
-from work_data_hub.datasets import embedded_warehouse
+from work_data_hub.warehouse import embedded as embedded_warehouse
+from work_data_hub.warehouse.address import resolve_address, resolve_url
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "pw-N0t/In@Logs"
 
 

@@ -33,6 +33,7 @@ from work_data_hub.datasets.postgres_load_dataset import (
 from work_data_hub.load.plan import LoadPlan, build_load_plan, lock_key
 from work_data_hub.load.plan_file import PlanFileError, SavedPlan
 from work_data_hub.load.psql import seal
+from work_data_hub.warehouse.client import WarehouseClient
 
 PASSWORD = "Pw-9f3kQz-not-for-logs"
 COLUMNS = ["period", "account", "amount", "note", "units"]
@@ -442,7 +443,7 @@ def test_a_connection_terminated_during_the_copy_leaves_the_table_as_before(
     def terminating_stream(plan: LoadPlan) -> BinaryIO:
         return _TerminatedMidCopy(plan.copy_payload, database_url, seen)
 
-    monkeypatch.setattr(PostgresLoadDataset, "_payload_stream", staticmethod(terminating_stream))
+    monkeypatch.setattr(WarehouseClient, "_payload_stream", staticmethod(terminating_stream))
     accounts = [f"N{number:04d}" for number in range(2000)]
     rows = pd.concat([ledger_rows("2024-10-01", ["A1"], 7), ledger_rows("2024-10-01", accounts, 7)])
     with pytest.raises(LoadFailedError) as caught:
@@ -504,7 +505,7 @@ def test_execute_streams_the_rows_from_the_plan_file_in_mebibyte_reads(
     database_url: URL, db_connection: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     reads: list[int] = []
-    real_stream = PostgresLoadDataset._payload_stream
+    real_stream = WarehouseClient._payload_stream
 
     class Recorded:
         def __init__(self, stream: BinaryIO) -> None:
@@ -521,7 +522,7 @@ def test_execute_streams_the_rows_from_the_plan_file_in_mebibyte_reads(
             return self._stream.read(size)
 
     monkeypatch.setattr(
-        PostgresLoadDataset,
+        WarehouseClient,
         "_payload_stream",
         staticmethod(lambda plan: Recorded(real_stream(plan))),
     )
@@ -550,7 +551,7 @@ def test_rows_changed_after_the_check_roll_back_and_load_nothing(
         # Same length, still valid COPY text: only the comparison with the check can tell.
         return io.BytesIO(plan.copy_payload.replace(b"7000.", b"7999.", 1))
 
-    monkeypatch.setattr(PostgresLoadDataset, "_payload_stream", staticmethod(edited_rows))
+    monkeypatch.setattr(WarehouseClient, "_payload_stream", staticmethod(edited_rows))
     with pytest.raises(LoadFailedError) as caught:
         execute(
             plan_for(ledger_rows("2024-10-01", ["A1", "C3"], seed=7), run_id="new"),

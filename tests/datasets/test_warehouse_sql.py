@@ -14,7 +14,8 @@ from kedro.io import DatasetError
 from sqlalchemy.engine import URL
 
 from work_data_hub.config.warehouse import ENVIRONMENT_VARIABLES
-from work_data_hub.datasets.warehouse_sql import WarehouseQueryDataset, WarehouseTableDataset
+from work_data_hub.datasets.warehouse_query_dataset import WarehouseQueryDataset
+from work_data_hub.datasets.warehouse_table_dataset import WarehouseTableDataset
 
 pytestmark = pytest.mark.database
 

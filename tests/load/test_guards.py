@@ -9,45 +9,13 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-import polars as pl
 import pytest
 from sqlalchemy.engine import URL
 
 from tests.support.database import con, physical_rows
-from tests.support.plans import notes_domain
-from work_data_hub.load.plan import build_load_plan
-from work_data_hub.load.psql import render_psql
+from tests.support.plans import notes_plan
 
 pytestmark = pytest.mark.database
-
-DOMAIN = notes_domain()
-
-
-def _plan(tmp_path: Path, run_id: str, made_at: dt.datetime, codes: list[str]) -> Path:
-    rows = pl.from_pandas(
-        pd.DataFrame(
-            {
-                "month": pd.Series(["2024-11"] * len(codes), dtype="string"),
-                "code": pd.Series(codes, dtype="string"),
-                "note": pd.Series([f"from {run_id}"] * len(codes), dtype="string"),
-                "_source_file": "2024/11/2024_11_notes.xlsx",
-                "_source_row": range(2, len(codes) + 2),
-            }
-        )
-    )
-    plan = build_load_plan(
-        rows,
-        DOMAIN,
-        run_id=run_id,
-        rows_read=len(codes),
-        rows_rejected=0,
-        max_reject_ratio=0,
-        created_at=made_at,
-    )
-    path = tmp_path / f"{run_id}.sql"
-    path.write_bytes(render_psql(plan))
-    return path
 
 
 def _psql(plan: Path, url: URL, **env: str) -> subprocess.CompletedProcess[str]:
@@ -65,7 +33,7 @@ def _psql(plan: Path, url: URL, **env: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_psql_applies_a_plan_once(tmp_path: Path, database_url: URL, db_connection: Any) -> None:
-    plan = _plan(tmp_path, "run-1", dt.datetime.now(dt.UTC), ["A", "B"])
+    plan = notes_plan(tmp_path, "run-1", dt.datetime.now(dt.UTC), ["A", "B"])
     assert _psql(plan, database_url).returncode == 0
     before = physical_rows(db_connection, "notes")
 
@@ -78,8 +46,8 @@ def test_psql_applies_a_plan_once(tmp_path: Path, database_url: URL, db_connecti
 def test_psql_refuses_a_stale_plan_unless_the_session_forces_it(
     tmp_path: Path, database_url: URL, db_connection: Any
 ) -> None:
-    older = _plan(tmp_path, "older", dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5), ["A"])
-    newer = _plan(tmp_path, "newer", dt.datetime.now(dt.UTC), ["A", "B"])
+    older = notes_plan(tmp_path, "older", dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5), ["A"])
+    newer = notes_plan(tmp_path, "newer", dt.datetime.now(dt.UTC), ["A", "B"])
     assert _psql(newer, database_url).returncode == 0
     before = physical_rows(db_connection, "notes")
 

@@ -18,13 +18,13 @@ import pytest
 
 from tests.support.plans import notes_domain
 from work_data_hub.cleaning.engine import CleanResult, combine_files
-from work_data_hub.cleaning.rows import CleanRows, FileRows, RowSpool
 from work_data_hub.load import plan_file
 from work_data_hub.load.checksum import PLACEHOLDER, recompute, recompute_blocks, verify
 from work_data_hub.load.copy_format import copy_length, copy_text
 from work_data_hub.load.plan import LoadPlan, build_load_plan
 from work_data_hub.load.plan_file import read_plan_file, read_saved_plan
 from work_data_hub.load.psql import render_psql, write_plan
+from work_data_hub.rows import CleanRows, FileRows, RowSpool
 
 DOMAIN = notes_domain()
 AWKWARD = ["tab\there", "line\nbreak", "cr\rhere", "back\\slash", "\\N", "\\.", "", None, "中文"]

@@ -24,13 +24,14 @@ from openpyxl import Workbook
 from sqlalchemy.engine import URL
 
 from tests.support.frames import as_pandas
+from tests.support.paths import PROJECT_ROOT
+from tests.support.workbooks import TRUSTEE_HEADERS
+from tests.support.workbooks import write_workbook as write_rows
 from work_data_hub.config import DomainConfig, parse_domains
 from work_data_hub.datasets.postgres_load_dataset import LoadResult, PostgresLoadDataset
 from work_data_hub.load.sql import quote
 from work_data_hub.pipelines.ingest import nodes
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-TRUSTEE_HEADERS = ["年", "月", "计划代码", "公司代码", "收益率", "净值", "规模"]
 TABLE = "trustee_performance"
 
 
@@ -60,16 +61,8 @@ def write_workbook(
     headers: list[str] | None = None,
     sheet: str = "受托业绩",
 ) -> Path:
-    workbook = Workbook()
-    worksheet = workbook.active
-    assert worksheet is not None
-    worksheet.title = sheet
-    worksheet.append(headers or TRUSTEE_HEADERS)
-    for row in rows:
-        worksheet.append(row)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    workbook.save(path)
-    return path
+    """A trustee workbook: ``headers`` (default the trustee ones), then ``rows``."""
+    return write_rows(path, [headers or TRUSTEE_HEADERS, *rows], sheet=sheet)
 
 
 def workbook_bytes(rows: list[list[Any]], *, headers: list[str] | None = None) -> bytes:

@@ -32,8 +32,8 @@ from tests.reliability.support import (
 )
 from tests.support.database import psql_apply
 from work_data_hub.datasets.postgres_load_dataset import LoadFailedError
-from work_data_hub.datasets.warehouse_connection import WarehouseConnectionError
 from work_data_hub.load.plan import lock_key
+from work_data_hub.warehouse.connection import WarehouseConnectionError
 
 pytestmark = pytest.mark.database
 

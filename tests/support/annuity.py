@@ -13,12 +13,12 @@ from kedro.framework.startup import bootstrap_project
 from openpyxl import Workbook
 
 from tests.support.frames import Cleaned, pandas_view
+from tests.support.paths import PROJECT_ROOT
 from work_data_hub.cleaning.engine import clean_sheet
 from work_data_hub.cleaning.reading import headers_read_by, read_sheet
 from work_data_hub.config import DomainConfig, parse_domains
 from work_data_hub.datasets.excel_workbook_dataset import ExcelWorkbookDataset
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
 TODAY = dt.date(2024, 12, 31)
 
 # The headers a department delivers (aliases and full-width brackets included).

@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy.engine import URL
 
-from work_data_hub.datasets.embedded_warehouse import psql_path
+from work_data_hub.warehouse.embedded import psql_path
 
 
 def con(url: URL) -> str:

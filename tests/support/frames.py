@@ -8,7 +8,7 @@ import pandas as pd
 import polars as pl
 
 from work_data_hub.cleaning.engine import CleanResult
-from work_data_hub.cleaning.rows import CleanRows
+from work_data_hub.rows import CleanRows
 
 
 def as_pandas(rows: pl.DataFrame | CleanRows) -> pd.DataFrame:

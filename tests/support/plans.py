@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from pathlib import Path
+
+import pandas as pd
+import polars as pl
+
 from work_data_hub.config import DomainConfig, parse_domains
+from work_data_hub.load.plan import build_load_plan
+from work_data_hub.load.psql import render_psql
 
 
 def notes_domain() -> DomainConfig:
@@ -24,3 +32,30 @@ def notes_domain() -> DomainConfig:
             }
         }
     )["notes"]
+
+
+def notes_plan(folder: Path, run_id: str, made_at: dt.datetime, codes: list[str]) -> Path:
+    """A sealed plan file loading ``codes`` for 2024-11 into ``notes``, made at ``made_at``."""
+    rows = pl.from_pandas(
+        pd.DataFrame(
+            {
+                "month": pd.Series(["2024-11"] * len(codes), dtype="string"),
+                "code": pd.Series(codes, dtype="string"),
+                "note": pd.Series([f"from {run_id}"] * len(codes), dtype="string"),
+                "_source_file": "2024/11/2024_11_notes.xlsx",
+                "_source_row": range(2, len(codes) + 2),
+            }
+        )
+    )
+    plan = build_load_plan(
+        rows,
+        notes_domain(),
+        run_id=run_id,
+        rows_read=len(codes),
+        rows_rejected=0,
+        max_reject_ratio=0,
+        created_at=made_at,
+    )
+    path = folder / f"{run_id}.sql"
+    path.write_bytes(render_psql(plan))
+    return path

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import psutil
 
-from work_data_hub.datasets.embedded_warehouse import (
+from work_data_hub.warehouse.embedded import (
     EmbeddedServer,
     EmbeddedServerError,
     running_server,

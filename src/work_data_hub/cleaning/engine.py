@@ -21,10 +21,10 @@ import polars as pl
 from work_data_hub.cleaning import rules
 from work_data_hub.cleaning.reading import SOURCE_FILE, SOURCE_ROW, RawSheet, normalise_header
 from work_data_hub.cleaning.registry import RULES, Rule, RuleInput
-from work_data_hub.cleaning.rows import CleanRows, FileRows, index_of
 from work_data_hub.cleaning.rules import RuleResult
 from work_data_hub.config import ColumnSpec, DomainConfig
 from work_data_hub.errors import WorkDataHubError
+from work_data_hub.rows import CleanRows, FileRows
 
 if TYPE_CHECKING:
     # A domain's transform takes and returns pandas; only such a domain imports it (0.5 s).
@@ -45,6 +45,17 @@ _REJECT_SCHEMA = {
     "value": pl.String,
     "reason": pl.String,
 }
+
+
+def index_columns(domain: DomainConfig, columns: Sequence[str]) -> list[str]:
+    """The columns decisions over all files need: unique key, refresh scope, lineage."""
+    wanted = [*(domain.unique_key or []), *domain.refresh_scope, SOURCE_FILE, SOURCE_ROW]
+    return [column for column in dict.fromkeys(wanted) if column in columns]
+
+
+def index_of(part: FileRows, domain: DomainConfig) -> pl.DataFrame:
+    """The :func:`index_columns` of one file's rows (read from the spool, just those columns)."""
+    return part.read(index_columns(domain, list(part.schema)))
 
 
 class MissingColumnError(WorkDataHubError, ValueError):

@@ -21,41 +21,23 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 import polars as pl
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    PrivateAttr,
-    ValidationInfo,
-    field_validator,
-    model_validator,
-)
 
 from work_data_hub.cleaning import rules
 from work_data_hub.cleaning.rules import RuleResult
-
-# The key under which ColumnSpec tells the options model which rule it belongs to.
-RULE_TAG = "__rule__"
-# parse_domains passes the tables of mappings.yml in the validation context under this key.
-MAPPINGS_CONTEXT = "mappings"
-
-
-class RuleOptions(BaseModel):
-    """Base of every rule's options: unknown keys are errors, values are frozen."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _drop_rule_tag(cls, data: Any) -> Any:
-        if isinstance(data, dict) and RULE_TAG in data:
-            return {key: value for key, value in data.items() if key != RULE_TAG}
-        return data
-
-    @property
-    def reads_raw(self) -> bool:
-        """Whether a rule reading another column wants its cells as delivered, not cleaned."""
-        return False
+from work_data_hub.config.rules import (
+    DEFAULT_RULE_FOR_TYPE,
+    MAPPINGS_CONTEXT,
+    RULE_DECLARATIONS,
+    RULE_TAG,
+    CodeOptions,
+    CopyOptions,
+    DecimalOptions,
+    MappingOptions,
+    NoOptions,
+    RuleOptions,
+    TextOptions,
+    type_kind,
+)
 
 
 @dataclass(frozen=True)
@@ -108,39 +90,29 @@ class Rule(Generic[OptionsT]):
 
 
 RULES: dict[str, Rule[Any]] = {}
-# The rule a column gets when it declares a type but no rule: strict, so no cell reaches COPY
-# (or a server setting such as DateStyle) unchecked.
-DEFAULT_RULE_FOR_TYPE = {"text": "text", "date": "date", "integer": "integer", "numeric": "decimal"}
 
 
 def register_rule(
     name: str,
-    *,
-    options: type[OptionsT],
-    types: set[str] | None,
-    cells: int = 1,
-) -> Callable[
-    [Callable[[RuleInput, OptionsT], RuleResult]], Callable[[RuleInput, OptionsT], RuleResult]
-]:
-    """Register ``function`` as rule ``name``; its docstring's first line is its summary."""
+) -> Callable[[Callable[[RuleInput, Any], RuleResult]], Callable[[RuleInput, Any], RuleResult]]:
+    """Register ``function`` as the declared rule ``name``; its docstring's first line is its
+    summary. An undeclared name, or one registered twice, is an error."""
+    declaration = RULE_DECLARATIONS.get(name)
+    if declaration is None:
+        raise ValueError(f"rule {name!r} is not declared in work_data_hub.config.rules")
 
     def register(
-        function: Callable[[RuleInput, OptionsT], RuleResult],
-    ) -> Callable[[RuleInput, OptionsT], RuleResult]:
+        function: Callable[[RuleInput, Any], RuleResult],
+    ) -> Callable[[RuleInput, Any], RuleResult]:
         if name in RULES:
             raise ValueError(f"rule {name!r} is registered twice")
         summary = (function.__doc__ or "").strip().splitlines()[0] if function.__doc__ else ""
         RULES[name] = Rule(
-            name, options, function, cells, frozenset(types) if types else None, summary
+            name, declaration.options, function, declaration.cells, declaration.types, summary
         )
         return function
 
     return register
-
-
-def type_kind(column_type: str) -> str:
-    """``numeric(18,2)`` -> ``numeric``; other types are their own kind."""
-    return column_type.split("(", 1)[0]
 
 
 def run_rule(
@@ -169,11 +141,7 @@ def run_rule(
 # --- periods --------------------------------------------------------------------------------
 
 
-class NoOptions(RuleOptions):
-    pass
-
-
-@register_rule("year_month", options=NoOptions, types={"date"}, cells=2)
+@register_rule("year_month")
 def year_month(given: RuleInput, options: NoOptions) -> RuleResult:
     """First day of (year, month) from two cells: ``2024``/``2024年``/``2024.0`` and ``11``/``11月``."""
     year_cells, month_cells = given.cells
@@ -205,7 +173,7 @@ _AMBIGUOUS_MONTH = r"^[0-9]{4}\.1$"
 _EXCEL_EPOCH = dt.date(1899, 12, 30)
 
 
-@register_rule("month_date", options=NoOptions, types={"date"})
+@register_rule("month_date")
 def month_date(given: RuleInput, options: NoOptions) -> RuleResult:
     """First day of the month from ``202411``, ``2024-11(-15)``, ``2024年11月``, ``24年11月``, Excel dates."""
     (cells,) = given.cells
@@ -265,7 +233,7 @@ def month_date(given: RuleInput, options: NoOptions) -> RuleResult:
 _ISO_DATE = r"^([0-9]{4}-[0-9]{2}-[0-9]{2})(?:[ T]00:00(?::00(?:\.0+)?)?)?$"
 
 
-@register_rule("date", options=NoOptions, types={"date"})
+@register_rule("date")
 def date(given: RuleInput, options: NoOptions) -> RuleResult:
     """A calendar date: an Excel date cell or ISO text ``YYYY-MM-DD``; never the server's DateStyle."""
     (cells,) = given.cells
@@ -286,7 +254,7 @@ _INTEGER = r"^[+-]?[0-9]+(?:\.0*)?$"
 _INTEGER_RANGE = (-(2**31), 2**31 - 1)
 
 
-@register_rule("integer", options=NoOptions, types={"integer"})
+@register_rule("integer")
 def integer(given: RuleInput, options: NoOptions) -> RuleResult:
     """A whole number from -2147483648 to 2147483647 (PostgreSQL integer)."""
     (cells,) = given.cells
@@ -302,12 +270,6 @@ def integer(given: RuleInput, options: NoOptions) -> RuleResult:
          f"outside the integer range ({low} to {high})"),
     )  # fmt: skip
     return RuleResult(rules.where(value.cast(pl.String), present & errors.is_null()), errors)
-
-
-class DecimalOptions(RuleOptions):
-    min: float | None = None
-    max: float | None = None
-    min_exclusive: bool = False
 
 
 _CURRENCY_AND_SEPARATORS = f"[,¥${rules.WHITESPACE_CLASS}]"
@@ -383,13 +345,13 @@ def _decimal(given: RuleInput, options: DecimalOptions, *, percent: bool) -> Rul
     return RuleResult(rules.where(values, present & errors.is_null()), errors)
 
 
-@register_rule("decimal", options=DecimalOptions, types={"numeric"})
+@register_rule("decimal")
 def decimal(given: RuleInput, options: DecimalOptions) -> RuleResult:
     """An amount: ``,``, white space and ``¥ ￥ $`` removed; within min/max and the column's digits."""
     return _decimal(given, options, percent=False)
 
 
-@register_rule("rate", options=DecimalOptions, types={"numeric"})
+@register_rule("rate")
 def rate(given: RuleInput, options: DecimalOptions) -> RuleResult:
     """A rate: ``5.5%`` is 0.055, a bare number is already a fraction; as decimal otherwise."""
     return _decimal(given, options, percent=True)
@@ -398,27 +360,7 @@ def rate(given: RuleInput, options: DecimalOptions) -> RuleResult:
 # --- text -----------------------------------------------------------------------------------
 
 
-class CodeOptions(RuleOptions):
-    upper: bool = True
-    remove: str = ""
-    strip_prefix: str | None = None
-    replace: dict[str, str] = Field(default_factory=dict)
-    allowed: str | None = None
-
-    @field_validator("allowed")
-    @classmethod
-    def _compiles(cls, value: str | None) -> str | None:
-        if value is not None:
-            # Python's re only: config is read in every kedro command, and a process that
-            # forks later (Kedro-Viz does) hangs if polars' thread pool has started.
-            try:
-                re.compile(value)
-            except re.error as exc:
-                raise ValueError(f"'allowed' is not a valid regex: {exc}") from exc
-        return value
-
-
-@register_rule("code", options=CodeOptions, types={"text"})
+@register_rule("code")
 def code(given: RuleInput, options: CodeOptions) -> RuleResult:
     """A code: trimmed, upper-cased, ``remove`` characters dropped, ``strip_prefix``, ``replace``."""
     (cells,) = given.cells
@@ -460,11 +402,7 @@ def code(given: RuleInput, options: CodeOptions) -> RuleResult:
     return RuleResult(rules.where(values, errors.is_null()), errors)
 
 
-class TextOptions(RuleOptions):
-    placeholders: list[str] = Field(default_factory=list)
-
-
-@register_rule("text", options=TextOptions, types={"text"})
+@register_rule("text")
 def text(given: RuleInput, options: TextOptions) -> RuleResult:
     """Trimmed text; ``placeholders`` (case- and width-insensitive) become NULL."""
     (cells,) = given.cells
@@ -477,23 +415,7 @@ def text(given: RuleInput, options: TextOptions) -> RuleResult:
     return RuleResult(values, rules.no_errors(len(values)))
 
 
-class MappingOptions(RuleOptions):
-    mapping: str
-    _table: dict[str, str] = PrivateAttr(default_factory=dict)
-
-    @model_validator(mode="after")
-    def _resolve(self, info: ValidationInfo) -> MappingOptions:
-        # The table itself comes from mappings.yml; an unknown name is reported by parse_domains.
-        tables = (info.context or {}).get(MAPPINGS_CONTEXT) or {}
-        self._table = dict(tables.get(self.mapping, {}))
-        return self
-
-    @property
-    def table(self) -> dict[str, str]:
-        return dict(self._table)
-
-
-@register_rule("mapping", options=MappingOptions, types={"text"}, cells=0)
+@register_rule("mapping")
 def mapping(given: RuleInput, options: MappingOptions) -> RuleResult:
     """The ``from`` column's clean value looked up in a table of mappings.yml; unknown -> NULL."""
     origin = _origin(given)
@@ -504,15 +426,7 @@ def mapping(given: RuleInput, options: MappingOptions) -> RuleResult:
     return RuleResult(values, rules.no_errors(len(values)))
 
 
-class CopyOptions(RuleOptions):
-    raw: bool = False
-
-    @property
-    def reads_raw(self) -> bool:
-        return self.raw
-
-
-@register_rule("copy", options=CopyOptions, types=None, cells=0)
+@register_rule("copy")
 def copy(given: RuleInput, options: CopyOptions) -> RuleResult:
     """The ``from`` column's clean value, or with ``raw: true`` its cell as delivered."""
     origin = _origin(given)
@@ -554,3 +468,30 @@ def describe_rules() -> str:
     defaults = ", ".join(f"{kind} → `{rule}`" for kind, rule in DEFAULT_RULE_FOR_TYPE.items())
     lines += ["", f"A column that declares a type but no rule gets: {defaults}."]
     return "\n".join(lines) + "\n"
+
+
+_unregistered = sorted(set(RULE_DECLARATIONS) - set(RULES))
+if _unregistered:
+    raise RuntimeError(
+        f"declared rule(s) without a function in cleaning/registry.py: {_unregistered}"
+    )
+
+__all__ = [
+    "DEFAULT_RULE_FOR_TYPE",
+    "MAPPINGS_CONTEXT",
+    "RULES",
+    "RULE_TAG",
+    "CodeOptions",
+    "CopyOptions",
+    "DecimalOptions",
+    "MappingOptions",
+    "NoOptions",
+    "Rule",
+    "RuleInput",
+    "RuleOptions",
+    "TextOptions",
+    "describe_rules",
+    "register_rule",
+    "run_rule",
+    "type_kind",
+]

@@ -22,20 +22,20 @@ from pydantic import (
     model_validator,
 )
 
-from work_data_hub.cleaning.registry import (
+from work_data_hub.config.modes import LOAD_MODES
+from work_data_hub.config.rules import (
     DEFAULT_RULE_FOR_TYPE,
     MAPPINGS_CONTEXT,
+    RULE_DECLARATIONS,
     RULE_TAG,
-    RULES,
     RuleOptions,
     type_kind,
 )
 from work_data_hub.errors import WorkDataHubError
-from work_data_hub.load.modes import LOAD_MODES
 
-# A mode is a name registered in work_data_hub.load.modes, which also says what it needs.
+# A mode is a name declared in work_data_hub.config.modes, which also says what it needs.
 LoadMode = str
-RuleName = str  # a name registered in work_data_hub.cleaning.registry.RULES
+RuleName = str  # a name declared in work_data_hub.config.rules.RULE_DECLARATIONS
 
 _TYPE_PATTERN = re.compile(r"^(date|text|integer|numeric\((\d+),(\d+)\))$")
 _DOTTED_PATH = re.compile(r"[A-Za-z_][\w.]*\.[A-Za-z_]\w*")
@@ -66,7 +66,7 @@ def _rule_of(options: Any) -> str | None:
     if isinstance(options, dict):
         tag = options.get(RULE_TAG)
         return tag if isinstance(tag, str) else None
-    for name, rule in RULES.items():
+    for name, rule in RULE_DECLARATIONS.items():
         if type(options) is rule.options:
             return name
     return None
@@ -78,7 +78,9 @@ if TYPE_CHECKING:
     RuleOptionsOf = RuleOptions
 else:
     RuleOptionsOf = Annotated[
-        Union[tuple(Annotated[rule.options, Tag(name)] for name, rule in RULES.items())],  # noqa: UP007
+        Union[  # noqa: UP007
+            tuple(Annotated[rule.options, Tag(name)] for name, rule in RULE_DECLARATIONS.items())
+        ],
         Discriminator(_rule_of),
     ]
 
@@ -133,15 +135,15 @@ class ColumnSpec(_Strict):
     @field_validator("rule")
     @classmethod
     def _registered(cls, value: str) -> str:
-        if value not in RULES:
+        if value not in RULE_DECLARATIONS:
             raise ValueError(
-                f"unknown rule; the registered rules are {', '.join(sorted(RULES))} (got {value!r})"
+                f"unknown rule; the registered rules are {', '.join(sorted(RULE_DECLARATIONS))} (got {value!r})"
             )
         return value
 
     @model_validator(mode="after")
     def _rule_fits(self) -> ColumnSpec:
-        rule = RULES[self.rule]
+        rule = RULE_DECLARATIONS[self.rule]
         if rule.cells == 2 and not (isinstance(self.source, list) and len(self.source) == 2):
             raise ValueError(f"rule {self.rule} needs 'source: [<year header>, <month header>]'")
         if rule.cells == 1 and isinstance(self.source, list) and len(self.source) != 1:
@@ -177,7 +179,7 @@ class ColumnSpec(_Strict):
 
     def source_headers(self, output_name: str) -> list[str]:
         """The workbook headers this column reads, in order (its own name if none is given)."""
-        if RULES[self.rule].reads_column:
+        if RULE_DECLARATIONS[self.rule].reads_column:
             return []
         if self.source is None:
             return [output_name]
@@ -380,7 +382,20 @@ def cross_field_problems(
 
 
 class DataSourcesError(WorkDataHubError, ValueError):
-    """``data_sources.yml`` is invalid; the message lists every problem with domain and key."""
+    """``data_sources.yml`` is invalid; the message lists every problem with domain and key.
+
+    Args:
+        message: The problems, one a line, as a person reads them.
+        problems: The same problems as a list (each names its domain and key).
+    """
+
+    def __init__(self, message: str, problems: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.problems = list(problems) if problems is not None else [message]
+
+    @property
+    def fields(self) -> dict[str, Any]:
+        return {"problems": self.problems}
 
 
 def _known_keys(location: tuple[str | int, ...], rule: str | None = None) -> list[str]:
@@ -389,8 +404,8 @@ def _known_keys(location: tuple[str | int, ...], rule: str | None = None) -> lis
         keys = [field.alias or name for name, field in DefaultWhen.model_fields.items()]
     elif len(location) >= 3 and location[0] == "columns":
         keys = list(COLUMN_KEYS)
-        if rule in RULES:
-            keys += list(RULES[rule].options.model_fields)
+        if rule in RULE_DECLARATIONS:
+            keys += list(RULE_DECLARATIONS[rule].options.model_fields)
     else:
         keys = [field.alias or name for name, field in DomainConfig.model_fields.items()]
     return sorted(key for key in keys if key != "name")
@@ -434,7 +449,7 @@ def _describe_option(problem: Any) -> tuple[tuple[Any, ...], str] | None:
     kind = problem["type"]
     if kind == "extra_forbidden":
         key = str(option[-1])
-        takes = sorted(RULES[rule].options.model_fields)
+        takes = sorted(RULE_DECLARATIONS[rule].options.model_fields)
         known = _known_keys((*column, "x"), rule)
         return (*column, key), (
             f"{_unknown_key(key, known).split(' (allowed', 1)[0]}: not an option of rule {rule} "
@@ -497,7 +512,7 @@ def parse_domains(
         )
     if not isinstance(domains_raw, dict) or not domains_raw:
         problems.append("data_sources.yml: 'domains' must map each domain name to its settings")
-        raise DataSourcesError("Invalid data_sources.yml:\n  " + "\n  ".join(problems))
+        raise DataSourcesError("Invalid data_sources.yml:\n  " + "\n  ".join(problems), problems)
     domains: dict[str, DomainConfig] = {}
     for name, body in domains_raw.items():
         if not re.fullmatch(r"[a-z][a-z0-9_]*", str(name)):
@@ -534,6 +549,7 @@ def parse_domains(
     if problems:
         raise DataSourcesError(
             f"Invalid data_sources.yml ({len(problems)} problem"
-            f"{'s' if len(problems) > 1 else ''}):\n  " + "\n  ".join(problems)
+            f"{'s' if len(problems) > 1 else ''}):\n  " + "\n  ".join(problems),
+            problems,
         )
     return domains

@@ -12,10 +12,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from kedro.config import MissingConfigException
+from kedro.config import MissingConfigException, OmegaConfigLoader
 from kedro.framework.project import settings
 from kedro.utils import find_kedro_project
 
+from work_data_hub.conf_files import CONFIG_LOADER_ARGS
 from work_data_hub.config.domains import DataSourcesError, DomainConfig, parse_domains
 
 DEFAULT_RUN_ENV = "local"
@@ -91,13 +92,10 @@ def load_domains(project_path: Path | None = None, env: str | None = None) -> Do
 
 
 def _read_domains(root: Path, env: str | None) -> Domains:
-    from work_data_hub import settings as project_settings  # noqa: PLC0415  (settings imports hooks)
-
-    loader_args: dict[str, Any] = dict(project_settings.CONFIG_LOADER_ARGS)
-    loader = project_settings.CONFIG_LOADER_CLASS(
+    loader = OmegaConfigLoader(
         conf_source=str(root / settings.CONF_SOURCE),
         env=env,
-        **loader_args,
+        **CONFIG_LOADER_ARGS,
     )
     try:
         raw: dict[str, Any] = dict(loader["data_sources"])

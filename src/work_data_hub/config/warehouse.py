@@ -4,7 +4,7 @@ Order (DOMAINS.md, "Database settings"): ``WDH_DATABASE__URI``; else ``WDH_DATAB
 with ``__PORT`` (5432), ``__USER``, ``__PASSWORD`` and ``__DB``; else ``warehouse: {con: ...}``
 in ``conf/local/credentials.yml``; else, outside the ``prod`` environment, the project's local
 warehouse, an embedded PostgreSQL under ``data/warehouse`` started on demand
-(:mod:`work_data_hub.datasets.embedded_warehouse`). The variables are read through a nested
+(:mod:`work_data_hub.warehouse.embedded`). The variables are read through a nested
 pydantic-settings model (``WDH_`` prefix, ``__`` delimiter). The system this replaces silently
 ignored them, so a variable that is set but cannot take effect is an error here, not a shrug.
 
@@ -24,7 +24,7 @@ from urllib.parse import unquote, urlsplit
 from pydantic import BaseModel, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from work_data_hub.config.project import project_path, run_env
+from work_data_hub.config.project import run_env
 from work_data_hub.errors import WorkDataHubError
 
 if TYPE_CHECKING:
@@ -158,32 +158,22 @@ def read_settings() -> WarehouseSettings:
         raise WarehouseConfigError("Invalid database settings: " + "; ".join(problems)) from None
 
 
-def resolve_address(
-    credentials: dict[str, Any] | None,
-    settings: WarehouseSettings | None = None,
-    *,
-    env: str | None = None,
-) -> WarehouseAddress:
-    """The warehouse address: ``WDH_DATABASE__URI``, else the ``__HOST`` group, else credentials,
-    else (outside ``prod``) the local warehouse, started now if it is not running."""
-    configured = configured_address(credentials, settings)
-    if configured is not None:
-        return configured
-    environment = run_env(env)
-    if environment == PRODUCTION_ENV:
+def refuse_unconfigured_in_production(env: str | None = None) -> None:
+    """Raise when nothing names a warehouse and the environment is ``prod``.
+
+    Outside ``prod`` an unconfigured run loads into the local embedded warehouse, which
+    :func:`work_data_hub.warehouse.address.resolve_address` starts when a connection needs it.
+
+    Raises:
+        WarehouseConfigError: The environment is ``prod`` (the message names the settings).
+    """
+    if run_env(env) == PRODUCTION_ENV:
         raise WarehouseConfigError(
             f"The {PRODUCTION_ENV!r} environment loads only into a configured warehouse, and "
             "none is: set WDH_DATABASE__URI (postgresql://user:password@host:5432/db), or "
             f"WDH_DATABASE__HOST, __PORT, __USER, __PASSWORD and __DB, or {CREDENTIALS_ENTRY}. "
             "(Other environments use the local embedded warehouse under data/warehouse.)"
         )
-    from work_data_hub.datasets.embedded_warehouse import (  # noqa: PLC0415  (only when used)
-        WAREHOUSE_FOLDER,
-        local_warehouse_address,
-    )
-
-    url = local_warehouse_address(project_path())
-    return WarehouseAddress(url, f"embedded, {WAREHOUSE_FOLDER.as_posix()}", embedded=True)
 
 
 def configured_address(
@@ -230,16 +220,6 @@ def configured_address(
             "credentials 'warehouse.con' in conf/local/credentials.yml",
         )
     return None
-
-
-def resolve_url(
-    credentials: dict[str, Any] | None,
-    settings: WarehouseSettings | None = None,
-    *,
-    env: str | None = None,
-) -> URL:
-    """The warehouse URL alone (see :func:`resolve_address`)."""
-    return resolve_address(credentials, settings, env=env).url
 
 
 def describe(url: URL) -> str:

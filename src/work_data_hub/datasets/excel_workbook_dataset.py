@@ -25,6 +25,13 @@ class ExcelWorkbookDataset(AbstractDataset[None, ExcelWorkbook]):
           path: ${runtime_params:inbox, ${globals:inbox}}
           dataset:
             type: work_data_hub.datasets.excel_workbook_dataset.ExcelWorkbookDataset
+
+    Args:
+        filepath: The workbook's path.
+        metadata: Kedro's free-form metadata (Kedro-Viz shows it).
+
+    Raises:
+        InboxWorkbookError: On ``load``, the workbook cannot be opened (the message names it).
     """
 
     def __init__(self, *, filepath: str, metadata: dict[str, Any] | None = None) -> None:

@@ -46,6 +46,14 @@ class RejectsCSVDataset(AbstractVersionedDataset["pl.DataFrame | pd.DataFrame", 
     ``load`` returns every column as text (``dtype=str``, no NA guessing), each value as it was
     saved (the quote that keeps a formula-like text from running removed). The last save's file
     is in ``last_written`` (see :mod:`work_data_hub.datasets.results`).
+
+    Args:
+        filepath: The CSV's path (a folder of versions when versioned).
+        version: Kedro's load and save versions.
+        metadata: Kedro's free-form metadata (Kedro-Viz shows it).
+
+    Raises:
+        DatasetError: On ``save``, the file cannot be written.
     """
 
     def __init__(

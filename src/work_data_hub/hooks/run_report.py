@@ -322,6 +322,9 @@ class RunReportHooks:
         if domain["status"] == "failed":
             return
         domain.update(status="failed", failed_step=step, error=str(error))
+        if isinstance(error, WorkDataHubError) and error.fields:
+            # What the error names, as fields: orchestrators read these, not the message.
+            domain["error_fields"] = error.fields
         self._record_failed_plan(domain_name, domain)
         fields = {k: v for k, v in domain.items() if k not in ("files", "files_read")}
         # ERROR, so that alerts on errors catch a failed domain; the console's final line

@@ -46,15 +46,14 @@ class WarehouseHooks:
             return
         from work_data_hub.config.project import DEFAULT_RUN_ENV  # noqa: PLC0415
         from work_data_hub.config.warehouse import (  # noqa: PLC0415
-            PRODUCTION_ENV,
             configured_address,
-            resolve_address,
+            refuse_unconfigured_in_production,
         )
 
         env = run_params.get("env") or DEFAULT_RUN_ENV
-        if configured_address(self._credentials) is None and env == PRODUCTION_ENV:
-            # Raises, naming WDH_DATABASE__URI and the credentials entry.
-            resolve_address(self._credentials, env=env)
+        if configured_address(self._credentials) is None:
+            # Raises in prod, naming WDH_DATABASE__URI and the credentials entry.
+            refuse_unconfigured_in_production(env)
 
     @hook_impl
     def after_pipeline_run(self) -> None:
@@ -68,6 +67,6 @@ class WarehouseHooks:
 def _stop_local_warehouses() -> None:
     # A run that never imported the module started no warehouse (and need not import
     # SQLAlchemy to say so).
-    embedded = sys.modules.get("work_data_hub.datasets.embedded_warehouse")
+    embedded = sys.modules.get("work_data_hub.warehouse.embedded")
     if embedded is not None:
         embedded.stop_local_warehouses()

@@ -18,6 +18,7 @@ from work_data_hub import __version__
 from work_data_hub.load.checksum import PLACEHOLDER
 from work_data_hub.load.modes import ROWS_DELETED, ROWS_INSERTED
 from work_data_hub.load.sql import Statement, literal, quote
+from work_data_hub.load.steps import Step
 
 if TYPE_CHECKING:
     from work_data_hub.config import DomainConfig
@@ -116,7 +117,7 @@ BEGIN
     END IF;
 END
 """
-    return Statement("create_ledger", f"DO $wdh_ledger${body}$wdh_ledger$")
+    return Statement(Step.CREATE_LEDGER, f"DO $wdh_ledger${body}$wdh_ledger$")
 
 
 def record_load_statement(
@@ -148,7 +149,7 @@ def record_load_statement(
     ]
     names = ", ".join(quote(name) for name, _ in LEDGER_COLUMNS)
     return Statement(
-        "record_load",
+        Step.RECORD_LOAD,
         f"INSERT INTO {quote(LEDGER_TABLE)} ({names})\nVALUES ({', '.join(values)})\n"
         f"RETURNING {quote('rows_deleted')}, {quote('rows_inserted')}",
     )

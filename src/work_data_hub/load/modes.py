@@ -20,7 +20,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from work_data_hub.config.modes import LOAD_MODES, declare_load_mode
 from work_data_hub.load.sql import Statement, quote
+from work_data_hub.load.steps import Step
 
 ROWS_DELETED = "wdh.rows_deleted"
 ROWS_INSERTED = "wdh.rows_inserted"
@@ -41,38 +43,39 @@ class LoadTarget:
 ModeStatements = Callable[[LoadTarget], list[Statement]]
 
 
-@dataclass(frozen=True)
-class LoadModeSpec:
-    """A registered mode: its statements and what a domain and the loader role need for it."""
-
-    name: str
-    statements: ModeStatements
-    privileges: tuple[str, ...]
-    needs_unique_key: bool = False
-    uses_refresh_scope: bool = False
-
-
-LOAD_MODES: dict[str, LoadModeSpec] = {}
+_STATEMENTS: dict[str, ModeStatements] = {}
 
 
 def register_load_mode(
     name: str,
     *,
-    privileges: tuple[str, ...],
+    privileges: tuple[str, ...] | None = None,
     needs_unique_key: bool = False,
     uses_refresh_scope: bool = False,
 ) -> Callable[[ModeStatements], ModeStatements]:
     """Register ``function`` as the statements of mode ``name`` (see the module docstring).
 
-    ``privileges`` are the table privileges the loader role needs on an existing target.
+    A mode declared in :mod:`work_data_hub.config.modes` is registered by name alone; given
+    ``privileges`` (the table privileges the loader role needs on an existing target), this
+    declares the mode too.
+
+    Raises:
+        ValueError: The mode is registered twice, or neither declared nor given privileges.
     """
+    if name in _STATEMENTS:
+        raise ValueError(f"load mode {name!r} is registered twice")
+    if privileges is not None:
+        declare_load_mode(
+            name,
+            privileges=privileges,
+            needs_unique_key=needs_unique_key,
+            uses_refresh_scope=uses_refresh_scope,
+        )
+    elif name not in LOAD_MODES:
+        raise ValueError(f"load mode {name!r} is not declared in work_data_hub.config.modes")
 
     def register(function: ModeStatements) -> ModeStatements:
-        if name in LOAD_MODES:
-            raise ValueError(f"load mode {name!r} is registered twice")
-        LOAD_MODES[name] = LoadModeSpec(
-            name, function, privileges, needs_unique_key, uses_refresh_scope
-        )
+        _STATEMENTS[name] = function
         return function
 
     return register
@@ -80,10 +83,10 @@ def register_load_mode(
 
 def mode_statements(name: str, target: LoadTarget) -> list[Statement]:
     """The statements of mode ``name`` (config validation has refused unregistered names)."""
-    return LOAD_MODES[name].statements(target)
+    return _STATEMENTS[name](target)
 
 
-def _counted(step: str, modifying_sql: str, setting: str) -> Statement:
+def _counted(step: Step, modifying_sql: str, setting: str) -> Statement:
     """``modifying_sql`` (a DELETE or INSERT) with its row count kept in ``setting``.
 
     Counted by ``GET DIAGNOSTICS`` in a DO block rather than ``RETURNING`` into a CTE, which
@@ -116,7 +119,7 @@ def insert_statement(target: LoadTarget, *, conflict: str = "") -> Statement:
     )
     if conflict:
         sql += f"\n{conflict}"
-    return _counted("insert", sql, ROWS_INSERTED)
+    return _counted(Step.INSERT, sql, ROWS_INSERTED)
 
 
 def delete_scope_statement(target: LoadTarget) -> Statement:
@@ -132,24 +135,22 @@ def delete_scope_statement(target: LoadTarget) -> Statement:
         f"DELETE FROM {target.table} AS target "
         f"USING (SELECT DISTINCT {scope} FROM {target.stage}) AS scope WHERE {matches}"
     )
-    return _counted("delete", sql, ROWS_DELETED)
+    return _counted(Step.DELETE, sql, ROWS_DELETED)
 
 
-@register_load_mode(
-    "delete_insert", privileges=("SELECT", "INSERT", "DELETE"), uses_refresh_scope=True
-)
+@register_load_mode("delete_insert")
 def delete_insert(target: LoadTarget) -> list[Statement]:
     """Replace every refresh-scope combination present in the new rows, then insert them."""
     return [delete_scope_statement(target), insert_statement(target)]
 
 
-@register_load_mode("append", privileges=("INSERT",))
+@register_load_mode("append")
 def append(target: LoadTarget) -> list[Statement]:
     """Insert only; the same file appended twice is there twice (the ledger skips reruns)."""
     return [insert_statement(target)]
 
 
-@register_load_mode("upsert", privileges=("SELECT", "INSERT", "UPDATE"), needs_unique_key=True)
+@register_load_mode("upsert")
 def upsert(target: LoadTarget) -> list[Statement]:
     """Insert, or update the row with the same unique key (``ON CONFLICT ... DO UPDATE``)."""
     key = set(target.unique_key)
@@ -162,3 +163,18 @@ def upsert(target: LoadTarget) -> list[Statement]:
         f"ON CONFLICT ({', '.join(quote(c) for c in target.unique_key)}) DO UPDATE SET {updates}"
     )
     return [insert_statement(target, conflict=conflict)]
+
+
+_undefined = sorted(set(LOAD_MODES) - set(_STATEMENTS))
+if _undefined:
+    raise RuntimeError(f"declared load mode(s) without statements in load/modes.py: {_undefined}")
+
+__all__ = [
+    "LOAD_MODES",
+    "ROWS_DELETED",
+    "ROWS_INSERTED",
+    "LoadTarget",
+    "insert_statement",
+    "mode_statements",
+    "register_load_mode",
+]

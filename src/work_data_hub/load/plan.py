@@ -2,7 +2,7 @@
 
 Plan mode writes this list as a psql script and execute mode runs that very file through the
 driver, so the two cannot drift. The rows stay where cleaning kept them (one part per file,
-see :mod:`work_data_hub.cleaning.rows`) until the plan file is written, a slice at a time.
+see :mod:`work_data_hub.rows`) until the plan file is written, a slice at a time.
 Identifiers are quoted by SQLAlchemy's PostgreSQL dialect (no driver is imported); values
 travel only inside the COPY rows and as quoted literals of the ledger row.
 
@@ -22,10 +22,9 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
-from work_data_hub.cleaning.rows import CleanRows
 from work_data_hub.config import LINEAGE_COLUMNS, DomainConfig
+from work_data_hub.load.checks import CheckSubject, check_queries, guard_block, guard_sql
 from work_data_hub.load.diff import DiffQuery, build_diff_query
-from work_data_hub.load.guards import guard_sql
 from work_data_hub.load.ledger import (
     LEDGER_TABLE,
     LoadedFile,
@@ -37,7 +36,9 @@ from work_data_hub.load.modes import LOAD_MODES, ROWS_DELETED, ROWS_INSERTED, Lo
 from work_data_hub.load.modes import mode_statements as _mode_statements
 from work_data_hub.load.row_diff import RowDiffQuery
 from work_data_hub.load.sql import Statement, literal, quote, text_array
+from work_data_hub.load.steps import Step
 from work_data_hub.load.summary import PlanSummary, build_plan_summary
+from work_data_hub.rows import CleanRows
 
 __all__ = ["LoadPlan", "LoadedFile", "Statement", "build_load_plan", "lock_key"]
 
@@ -90,7 +91,7 @@ class LoadPlan:
         return not self.statements
 
 
-def _do_block(purpose: str, body: str) -> Statement:
+def _do_block(purpose: Step, body: str) -> Statement:
     tag = f"$wdh_{purpose}$"
     if tag in body:
         raise ValueError(f"a name in the domain contains {tag}")
@@ -131,10 +132,10 @@ BEGIN
     PERFORM pg_catalog.set_config('{ROWS_INSERTED}', '0', true);
 END
 """
-    return _do_block("pin_schema", body)
+    return _do_block(Step.PIN_SCHEMA, body)
 
 
-def create_table_statement(domain: DomainConfig) -> Statement:
+def create_table_statement(domain: DomainConfig, subject: CheckSubject) -> Statement:
     """Create the table if it is missing; else check the loader has its mode's privileges."""
     declared = [f"{quote(name)} {spec.type}" for name, spec in domain.columns.items()]
     lineage = [f"{quote(name)} {_LINEAGE_TYPES[name]}" for name in LINEAGE_COLUMNS]
@@ -149,11 +150,10 @@ def create_table_statement(domain: DomainConfig) -> Statement:
         + ",\n    ".join([*declared, *lineage, *constraint])
         + "\n)"
     )
-    privileges = LOAD_MODES[domain.mode].privileges
+    # The checks of this step (the loader's grants) run once the table is known to exist.
     body = f"""
 DECLARE
     target text := {_QUALIFIED.format(name=literal(domain.table))};
-    missing text;
 BEGIN
     IF pg_catalog.to_regclass(target) IS NULL THEN
         BEGIN
@@ -167,18 +167,9 @@ BEGIN
                     pg_catalog.current_schema(), current_user);
         END;
         RETURN;
-    END IF;
-    SELECT pg_catalog.string_agg(wanted, ', ') INTO missing
-    FROM pg_catalog.unnest({text_array(list(privileges))}) AS wanted
-    WHERE NOT pg_catalog.has_table_privilege(target, wanted);
-    IF missing IS NOT NULL THEN
-        RAISE EXCEPTION 'role % lacks % on table % (mode {domain.mode} needs {", ".join(privileges)})',
-            current_user, missing, target
-            USING HINT = pg_catalog.format('GRANT %s ON %s TO %I', missing, target, current_user);
-    END IF;
-END
+    END IF;{guard_block(check_queries(subject, step="create_table"))}END
 """
-    return _do_block("create_table", body)
+    return _do_block(Step.CREATE_TABLE, body)
 
 
 def check_table_statement(domain: DomainConfig) -> Statement:
@@ -234,7 +225,7 @@ BEGIN
                          '(ALTER TABLE ... ADD PRIMARY KEY) and run again';
     END IF;"""
     body += "\nEND\n"
-    return _do_block("check_table", body)
+    return _do_block(Step.CHECK_TABLE, body)
 
 
 def create_scope_index_statement(domain: DomainConfig) -> Statement | None:
@@ -262,7 +253,7 @@ EXCEPTION WHEN insufficient_privilege THEN
         USING HINT = 'create it once as the owner: ' || {literal(create)};
 END
 """
-    return _do_block("create_scope_index", body)
+    return _do_block(Step.CREATE_SCOPE_INDEX, body)
 
 
 def lock_key(table: str) -> int:
@@ -301,7 +292,7 @@ BEGIN
     PERFORM pg_catalog.pg_advisory_xact_lock({key});
 END
 """
-    return _do_block("lock", body)
+    return _do_block(Step.LOCK, body)
 
 
 def _loaded_files(rows: CleanRows, files: Sequence[LoadedFile] | None) -> tuple[LoadedFile, ...]:
@@ -328,7 +319,7 @@ def build_load_plan(
     ``files`` are the files the rows come from, as the ledger records them; an empty sequence
     means every selected file was already loaded, and the plan has nothing to do.
     ``created_at`` (default: now) is when the plan was made: its guard refuses it once a load of
-    the domain committed later (see :mod:`work_data_hub.load.guards`).
+    the domain committed later (see :mod:`work_data_hub.load.checks`).
     """
     if not _RUN_ID.match(run_id):
         raise ValueError(f"run_id {run_id!r} must be 1-64 letters, digits or _.:-")
@@ -389,31 +380,30 @@ def build_load_plan(
         f"{quote('_source_row')} integer",
     ]
     scope_index = create_scope_index_statement(domain)
+    subject = CheckSubject(domain.name, domain.table, domain.mode, summary.created_at, run_id)
     statements = [
-        Statement("begin", "BEGIN"),
+        Statement(Step.BEGIN, "BEGIN"),
         # First, so that the catalog lookups below see what a run this one waited for made.
         lock_statement(domain.table),
         pin_schema_statement(domain),
-        create_table_statement(domain),
+        create_table_statement(domain, subject),
         check_table_statement(domain),
         *([scope_index] if scope_index else []),
         create_ledger_statement(lock_key(LEDGER_TABLE)),
         # Next to the ledger row's table: a plan applied before, or made before a newer load
         # of the domain, stops here (psql too), before any row changes.
         Statement(
-            "guard",
-            guard_sql(
-                ledger_table=quote(LEDGER_TABLE), domain=domain.name, created_at=summary.created_at
-            ),
+            Step.GUARD,
+            guard_sql(subject),
         ),
         Statement(
-            "create_stage",
+            Step.CREATE_STAGE,
             f"CREATE TEMPORARY TABLE {stage} (\n    "
             + ",\n    ".join(staged_declared)
             + "\n) ON COMMIT DROP",
         ),
         Statement(
-            "copy",
+            Step.COPY,
             f"COPY {stage} ({', '.join(quote(c) for c in staged_columns)}) FROM STDIN",
             copy_rows=True,
         ),
@@ -436,7 +426,7 @@ def build_load_plan(
             config_sha256=config_sha256(domain),
             files=loaded,
         ),
-        Statement("commit", "COMMIT"),
+        Statement(Step.COMMIT, "COMMIT"),
     ]
     return LoadPlan(
         **{

@@ -17,12 +17,12 @@ import os
 from dataclasses import dataclass, replace
 from typing import BinaryIO
 
-from work_data_hub.cleaning.rows import ROWS_PER_SLICE
 from work_data_hub.load.checksum import HEADER_PREFIX, PLACEHOLDER
 from work_data_hub.load.copy_format import copy_length, write_copy_text
 from work_data_hub.load.plan import LoadPlan, Statement
 from work_data_hub.load.plan_file import END_OF_ROWS, END_OF_SQL, step_header
 from work_data_hub.load.summary import PlanSummary, comment_text
+from work_data_hub.rows import ROWS_PER_SLICE
 
 _PLACEHOLDER = PLACEHOLDER.encode("ascii")
 

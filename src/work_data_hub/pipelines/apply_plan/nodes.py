@@ -1,33 +1,46 @@
-"""The node of the apply_plan pipeline: check a saved plan against the ledger."""
+"""The node of the apply_plan pipeline: check a saved plan against the warehouse."""
 
 from __future__ import annotations
 
 import logging
 
-from work_data_hub.load.guards import LedgerEntry, PlanVerdict, check_plan
+from work_data_hub.load.checks import (
+    CheckSubject,
+    PlanVerdict,
+    check_queries,
+    force_settings,
+    modified_result,
+)
 from work_data_hub.load.plan_file import SavedPlan
+from work_data_hub.warehouse.client import WarehouseClient
 
 logger = logging.getLogger(__name__)
 
 
-def check_saved_plan(saved_plan: SavedPlan, ledger: list[LedgerEntry], force: bool) -> PlanVerdict:
-    """Intact (checksum), not already applied, not stale (unless ``force``); logs what it found."""
-    verdict = check_plan(
-        plan_path=saved_plan.path,
-        summary=saved_plan.summary,
-        intact=saved_plan.intact,
-        ledger=ledger,
-        force=force is True,
+def check_saved_plan(saved_plan: SavedPlan, ledger: WarehouseClient, force: bool) -> PlanVerdict:
+    """Every declared check on the plan (read-only); ``force`` lifts staleness. Logs the verdict."""
+    summary = saved_plan.summary
+    settings = force_settings(force is True)
+    modified = modified_result(saved_plan.path, summary, saved_plan.intact)
+    subject = CheckSubject.of(summary)
+    found = ledger.run_checks(
+        domain=summary.domain,
+        table=summary.table,
+        queries=check_queries(subject),
+        settings=settings,
+    )
+    verdict = PlanVerdict(
+        saved_plan.path, summary, tuple([modified] if modified else []) + tuple(found), settings
     )
     logger.info(
         "Plan %s:\n%s\n%s",
         saved_plan.path,
-        saved_plan.summary.log_text(),
+        summary.log_text(),
         verdict.text,
         extra={
             "event": "plan_check",
             "plan": saved_plan.path,
-            "summary": saved_plan.summary.as_dict(),
+            "summary": summary.as_dict(),
             "refusals": verdict.refusals,
         },
     )

@@ -26,7 +26,6 @@ from work_data_hub.cleaning.engine import (
     source_positions,
 )
 from work_data_hub.cleaning.reading import RawSheet, headers_read_by, read_sheet
-from work_data_hub.cleaning.rows import CleanRows, FileRows, RowSpool
 from work_data_hub.cleaning.sheet_xml import column_letters
 from work_data_hub.cleaning.workbook import ExcelWorkbook
 from work_data_hub.config import DomainConfig, check_run_parameters
@@ -42,6 +41,7 @@ from work_data_hub.load.modes import LOAD_MODES
 from work_data_hub.load.plan import LoadedFile, LoadPlan, build_load_plan
 from work_data_hub.load.row_diff import build_row_diff_query
 from work_data_hub.reports.rejects_workbook import RejectedFile, RejectsToMark
+from work_data_hub.rows import CleanRows, FileRows, RowSpool
 from work_data_hub.text import plural
 
 logger = logging.getLogger(__name__)
@@ -120,7 +120,7 @@ def clean_workbooks(
     rows (the CSV) and as the delivered workbooks to mark (the marked copies).
 
     With several files, each file's clean rows are spooled to disk as soon as it is cleaned
-    (:mod:`work_data_hub.cleaning.rows`), so memory holds one file's rows at a time.
+    (:mod:`work_data_hub.rows`), so memory holds one file's rows at a time.
     """
     today = dt.date.today()
     results: list[CleanResult] = []

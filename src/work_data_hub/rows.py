@@ -16,25 +16,12 @@ from pathlib import Path
 
 import polars as pl
 
-from work_data_hub.config import DomainConfig
-
 # The lineage columns (as cleaning.reading names them; not imported: the load needs no reader).
 SOURCE_FILE = "_source_file"
 SOURCE_ROW = "_source_row"
 
 # Rows per slice of COPY text: a few megabytes, whatever the size of a file.
 ROWS_PER_SLICE = 100_000
-
-
-def index_columns(domain: DomainConfig, columns: Sequence[str]) -> list[str]:
-    """The columns decisions over all files need: unique key, refresh scope, lineage."""
-    wanted = [*(domain.unique_key or []), *domain.refresh_scope, SOURCE_FILE, SOURCE_ROW]
-    return [column for column in dict.fromkeys(wanted) if column in columns]
-
-
-def index_of(part: FileRows, domain: DomainConfig) -> pl.DataFrame:
-    """The :func:`index_columns` of one file's rows (read from the spool, just those columns)."""
-    return part.read(index_columns(domain, list(part.schema)))
 
 
 class RowSpool:
@@ -185,4 +172,4 @@ class CleanRows:
         return values
 
 
-__all__ = ["ROWS_PER_SLICE", "CleanRows", "FileRows", "RowSpool", "index_columns", "index_of"]
+__all__ = ["ROWS_PER_SLICE", "SOURCE_FILE", "SOURCE_ROW", "CleanRows", "FileRows", "RowSpool"]

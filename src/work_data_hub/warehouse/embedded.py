@@ -4,7 +4,7 @@ Two kinds of server, one lifecycle (``initdb`` once, ``pg_ctl start``, ``pg_ctl 
 
 - the **local warehouse**, ``data/warehouse`` of the project: where ``execute=true`` loads when
   no warehouse is configured, outside ``prod``. :func:`local_warehouse_address` starts it on
-  demand (config/warehouse.py's ``resolve_address`` calls it) and
+  demand (warehouse/address.py's ``resolve_address`` calls it) and
   :func:`stop_local_warehouses` stops it when the run ends (``hooks/warehouse.py``). It
   listens on a Unix socket only, in a folder only its owner can enter, so its ``trust``
   authentication admits nobody else; its data stays in ``data/warehouse`` between runs.

@@ -1,6 +1,7 @@
 """The driver boundary: open a psycopg2 connection to the warehouse, say why it failed.
 
-Only datasets import this, and only when they execute: plan-only runs never import the driver.
+Only the warehouse client imports this, and only when it connects: plan-only runs never import
+the driver.
 Inside :func:`interruptible`, connecting and queries can be interrupted (Ctrl-C, SIGTERM):
 psycopg2 then waits for the server through :func:`psycopg2.extras.wait_select`, which a signal
 wakes up, instead of blocking in libpq until the server answers (e.g. after a lock wait).

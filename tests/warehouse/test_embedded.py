@@ -22,14 +22,15 @@ import pytest
 
 from tests.support.cli import run_kedro, run_trustee
 from tests.support.postgres import OWNER_FILE, reap_leftover_servers, throwaway_server
-from work_data_hub.datasets import embedded_warehouse
-from work_data_hub.datasets.embedded_warehouse import (
+from work_data_hub.datasets.warehouse_query_dataset import WarehouseQueryDataset
+from work_data_hub.datasets.warehouse_table_dataset import WarehouseTableDataset
+from work_data_hub.warehouse import embedded as embedded_warehouse
+from work_data_hub.warehouse.embedded import (
     local_warehouse_address,
     running_server,
     stop_local_warehouses,
     warehouse_dir,
 )
-from work_data_hub.datasets.warehouse_sql import WarehouseQueryDataset, WarehouseTableDataset
 
 pytestmark = pytest.mark.database
 
@@ -95,7 +96,7 @@ def test_a_warehouse_left_by_a_killed_run_is_adopted_and_stopped(
             sys.executable,
             "-c",
             "import os, sys; from pathlib import Path; "
-            "from work_data_hub.datasets.embedded_warehouse import local_warehouse_address; "
+            "from work_data_hub.warehouse.embedded import local_warehouse_address; "
             "local_warehouse_address(Path(sys.argv[1])); os._exit(9)",
             str(project),
         ],

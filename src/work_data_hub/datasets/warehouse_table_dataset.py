@@ -1,0 +1,67 @@
+"""``WarehouseTableDataset``: one warehouse table as a DataFrame (kedro-datasets' SQLTableDataset).
+
+``pandas.SQLTableDataset`` takes a fixed ``con`` string; this subclass takes the ``warehouse``
+credentials entry instead and resolves the address when it first connects, exactly as the loads
+do (:mod:`work_data_hub.warehouse.engine`), so a notebook reads what ``execute=true`` wrote.
+``_describe`` (and so Kedro-Viz) shows the table, never the address or a password.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NoReturn
+
+import pandas as pd
+from kedro.io import DatasetError
+from kedro_datasets.pandas import SQLTableDataset
+from sqlalchemy.engine import Engine
+
+from work_data_hub.warehouse.engine import RESOLVED_ON_CONNECT, warehouse_engine
+
+
+class WarehouseTableDataset(SQLTableDataset):  # type: ignore[misc]
+    """Loads one warehouse table as a DataFrame (read-only). Example catalog entry::
+
+    "warehouse.{table}":
+      type: work_data_hub.datasets.warehouse_table_dataset.WarehouseTableDataset
+      table_name: "{table}"
+      credentials: warehouse
+
+    Args:
+        table_name: The table to read.
+        credentials: The ``warehouse`` credentials entry (``con``), if any.
+        load_args: Passed to ``pandas.read_sql_table``.
+        metadata: Kedro's free-form metadata (Kedro-Viz shows it).
+
+    Raises:
+        DatasetError: On ``save``: the warehouse is written only by the loads.
+    """
+
+    def __init__(
+        self,
+        *,
+        table_name: str,
+        credentials: dict[str, Any] | None = None,
+        load_args: dict[str, Any] | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(
+            table_name=table_name,
+            credentials={"con": RESOLVED_ON_CONNECT},
+            load_args=load_args,
+            metadata=metadata,
+        )
+        self._warehouse_credentials = dict(credentials or {})
+
+    @property
+    def engine(self) -> Engine:
+        return warehouse_engine(self._warehouse_credentials)
+
+    def _describe(self) -> dict[str, Any]:
+        load_args = {key: value for key, value in self._load_args.items() if key != "table_name"}
+        return {"table_name": self._load_args["table_name"], "load_args": load_args}
+
+    def save(self, data: pd.DataFrame) -> NoReturn:
+        raise DatasetError(
+            f"{type(self).__name__} reads the warehouse; loads go through the ingest pipelines "
+            "(kedro run --params execute=true)."
+        )

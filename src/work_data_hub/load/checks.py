@@ -1,0 +1,322 @@
+"""The checks' SQL, registered against their declarations (:mod:`work_data_hub.config.checks`).
+
+An implementation returns one read-only SELECT with one row per violation and two columns,
+``message`` (built by SQL ``format()``) and ``hint`` (NULL: the declaration's hint), built only
+from literals the plan carries (:class:`CheckSubject`). The same SELECT runs
+
+- inside the plan, as a guard: :func:`guard_block` loops over it and RAISEs EXCEPTION (severity
+  ``error``, not overridden) or WARNING (``warn``, or overridden by its session setting);
+- read-only, by the warehouse client, to build the :class:`PlanVerdict` ``apply_plan`` and
+  ``diff=true`` print (:func:`work_data_hub.warehouse.checks.run_checks`).
+
+Unqualified names resolve in the target table's schema: the plan pins its search_path to it,
+and the read-only client pins the same one. A check whose tables do not exist yet finds nothing.
+Registration fails loudly: an unknown or duplicate name at import, a declaration with no SQL
+when the registry is read.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from work_data_hub.config.checks import (
+    ALREADY_APPLIED,
+    CHECKS,
+    FORCE_STALE,
+    MISSING_GRANTS,
+    MODIFIED,
+    STALE,
+    CheckDeclaration,
+    CheckOptions,
+    GuardStep,
+)
+from work_data_hub.load.ledger import LEDGER_TABLE
+from work_data_hub.load.modes import LOAD_MODES
+from work_data_hub.load.sql import literal, quote, text_array
+from work_data_hub.load.summary import CHECKSUM_PLACEHOLDER, PlanSummary
+
+
+@dataclass(frozen=True)
+class CheckSubject:
+    """The literals of one plan that a check's SQL may use."""
+
+    domain: str
+    table: str
+    mode: str
+    created_at: str
+    run_id: str
+    plan_sha256: str = CHECKSUM_PLACEHOLDER
+
+    @classmethod
+    def of(cls, summary: PlanSummary) -> CheckSubject:
+        return cls(
+            summary.domain,
+            summary.table,
+            summary.mode,
+            summary.created_at,
+            summary.run_id,
+            summary.plan_sha256,
+        )
+
+    @property
+    def made_at(self) -> str:
+        """``created_at`` as PostgreSQL reads it (microseconds, offset), one spelling."""
+        return dt.datetime.fromisoformat(self.created_at).isoformat(timespec="microseconds")
+
+    @property
+    def privileges(self) -> tuple[str, ...]:
+        return LOAD_MODES[self.mode].privileges
+
+
+@dataclass(frozen=True)
+class CheckQuery:
+    """A check's SELECT for one plan, and the tables (in the target's schema) it reads."""
+
+    check: CheckDeclaration
+    sql: str
+    reads_tables: tuple[str, ...] = ()
+
+    def tables_exist_sql(self) -> str:
+        """A boolean SQL expression: every table the SELECT reads exists (else: no violation)."""
+        if not self.reads_tables:
+            return "true"
+        return (
+            "(SELECT pg_catalog.bool_and(pg_catalog.to_regclass(pg_catalog.format("
+            "'%I.%I', pg_catalog.current_schema(), wanted)) IS NOT NULL) "
+            f"FROM pg_catalog.unnest({text_array(list(self.reads_tables))}) AS wanted)"
+        )
+
+    def overridden_sql(self) -> str:
+        """A boolean SQL expression: the session lifted this check's refusal."""
+        override = self.check.override
+        if self.check.severity == "warn":
+            return "true"
+        if override is None:
+            return "false"
+        setting = f"coalesce(pg_catalog.current_setting({literal(override.setting)}, true), '')"
+        if override.by_name:
+            return f"{literal(self.check.name)} = ANY(pg_catalog.string_to_array({setting}, ','))"
+        return f"{setting} = 'on'"
+
+
+CheckSql = Callable[[CheckSubject, CheckOptions], CheckQuery]
+_IMPLEMENTATIONS: dict[str, CheckSql] = {}
+
+
+def register_check(name: str) -> Callable[[CheckSql], CheckSql]:
+    """Register the SQL of the declared check ``name``; unknown or twice is an error."""
+    declaration = CHECKS.get(name)
+    if declaration is None:
+        raise ValueError(f"check {name!r} is not declared in work_data_hub.config.checks")
+    if declaration.evaluated != "sql":
+        raise ValueError(f"check {name!r} is evaluated by {declaration.evaluated}, not by SQL")
+    if name in _IMPLEMENTATIONS:
+        raise ValueError(f"check {name!r} is registered twice")
+
+    def decorate(function: CheckSql) -> CheckSql:
+        _IMPLEMENTATIONS[name] = function
+        return function
+
+    return decorate
+
+
+def sql_checks() -> list[CheckDeclaration]:
+    """Every check evaluated by SQL, in declaration order; a missing implementation fails."""
+    declared = [check for check in CHECKS.values() if check.evaluated == "sql"]
+    missing = [check.name for check in declared if check.name not in _IMPLEMENTATIONS]
+    if missing:
+        raise RuntimeError(f"declared check(s) without SQL in work_data_hub.load.checks: {missing}")
+    return declared
+
+
+def check_queries(
+    subject: CheckSubject,
+    *,
+    step: GuardStep | None = None,
+    options: Mapping[str, CheckOptions] | None = None,
+) -> list[CheckQuery]:
+    """The SELECT of every SQL check (of the plan step ``step`` only, when given)."""
+    chosen = options or {}
+    return [
+        _IMPLEMENTATIONS[check.name](subject, chosen.get(check.name) or check.options())
+        for check in sql_checks()
+        if step is None or check.guard_step == step
+    ]
+
+
+def guard_block(queries: Sequence[CheckQuery]) -> str:
+    """PL/pgSQL (a nested block) refusing the plan on the first violation of an error check."""
+    if not queries:
+        return ""
+    loops = []
+    for query in queries:
+        name = literal(query.check.name)
+        hint = f"coalesce(violation.hint, {literal(query.check.hint)})"
+        loops.append(f"""
+    IF {query.tables_exist_sql()} THEN
+        FOR violation IN {query.sql} LOOP
+            IF {query.overridden_sql()} THEN
+                RAISE WARNING '%: %', {name}, violation.message USING HINT = {hint};
+            ELSE
+                RAISE EXCEPTION '%: %', {name}, violation.message USING HINT = {hint};
+            END IF;
+        END LOOP;
+    END IF;""")
+    return "\nDECLARE\n    violation record;\nBEGIN" + "".join(loops) + "\nEND;\n"
+
+
+def guard_sql(subject: CheckSubject) -> str:
+    """The plan's ``guard`` step: a ``DO`` block running the checks of that step."""
+    body = "\nBEGIN\n" + guard_block(check_queries(subject, step="guard")) + "END\n"
+    tag = "$wdh_guard$"
+    if tag in body:
+        raise ValueError(f"domain {subject.domain!r}: a name contains {tag}")
+    return f"DO {tag}{body}{tag}"
+
+
+# --- the verdict ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """One violation a check found, and whether it refuses the plan."""
+
+    check: CheckDeclaration
+    message: str
+    hint: str | None = None
+    overridden: bool = False
+
+    @property
+    def refuses(self) -> bool:
+        return self.check.severity == "error" and not self.overridden
+
+    @property
+    def text(self) -> str:
+        return f"{self.check.name}: {self.message}. {self.hint or self.check.hint}"
+
+
+def overridden(check: CheckDeclaration, settings: Mapping[str, str]) -> bool:
+    """Whether session ``settings`` lift ``check`` (as :meth:`CheckQuery.overridden_sql`)."""
+    override = check.override
+    if check.severity == "warn":
+        return True
+    if override is None:
+        return False
+    value = settings.get(override.setting, "")
+    return check.name in value.split(",") if override.by_name else value == "on"
+
+
+@dataclass(frozen=True)
+class PlanVerdict:
+    """What checking a saved plan found. ``refusals`` is empty when it may be applied."""
+
+    plan_path: str
+    summary: PlanSummary
+    results: tuple[CheckResult, ...]
+    # The session settings the plan will be applied with (the overrides), e.g. force=true's.
+    settings: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def forced(self) -> bool:
+        return self.settings.get(FORCE_STALE.setting) == "on"
+
+    # The names a LoadPlan gives them, so the run report reads a verdict like a plan.
+    @property
+    def table(self) -> str:
+        return self.summary.table
+
+    @property
+    def mode(self) -> str:
+        return self.summary.mode
+
+    @property
+    def rows_to_insert(self) -> int:
+        return self.summary.rows_to_insert
+
+    @property
+    def refusals(self) -> list[str]:
+        return [result.text for result in self.results if result.refuses]
+
+    @property
+    def warnings(self) -> list[str]:
+        return [result.text for result in self.results if not result.refuses]
+
+    @property
+    def text(self) -> str:
+        """The verdict in one paragraph, as the log and the refusal show it."""
+        refusals = self.refusals
+        if refusals:
+            return "The plan is refused: " + " ".join(refusals)
+        lifted = f" (lifted or warnings: {' '.join(self.warnings)})" if self.warnings else ""
+        return f"The plan passes every check{lifted}: it can be applied."
+
+
+def modified_result(plan_path: str, summary: PlanSummary, intact: bool) -> CheckResult | None:
+    """The ``modified`` check, evaluated by the checksum verification of the plan file."""
+    if intact:
+        return None
+    return CheckResult(
+        MODIFIED,
+        f"{plan_path} no longer matches its checksum {summary.plan_sha256}",
+    )
+
+
+def force_settings(force: bool) -> dict[str, str]:
+    """The session settings ``force=true`` stands for (lifting the staleness check)."""
+    return {FORCE_STALE.setting: "on"} if force else {}
+
+
+# --- the SQL of each check -----------------------------------------------------------------
+
+
+@register_check(ALREADY_APPLIED.name)
+def _already_applied(subject: CheckSubject, options: CheckOptions) -> CheckQuery:
+    sha = literal(subject.plan_sha256)
+    sql = (
+        "SELECT pg_catalog.format('run %s applied this plan (%s) at %s (see %s); a plan is "
+        f"applied once and the table is unchanged', load.run_id, {sha}, load.committed_at, "
+        f"{literal(LEDGER_TABLE)}) AS message, NULL::text AS hint\n"
+        f"        FROM {quote(LEDGER_TABLE)} AS load WHERE load.plan_sha256 = {sha} LIMIT 1"
+    )
+    return CheckQuery(ALREADY_APPLIED, sql, (LEDGER_TABLE,))
+
+
+@register_check(STALE.name)
+def _stale(subject: CheckSubject, options: CheckOptions) -> CheckQuery:
+    made_at = f"{literal(subject.made_at)}::timestamptz"
+    sql = (
+        "SELECT pg_catalog.format('the plan was made at %s, but run %s committed a newer load "
+        f"of domain %s at %s; the table is unchanged', {made_at}, load.run_id, "
+        f"{literal(subject.domain)}, load.committed_at) AS message, NULL::text AS hint\n"
+        f"        FROM {quote(LEDGER_TABLE)} AS load\n"
+        f"        WHERE load.domain = {literal(subject.domain)} AND load.committed_at > {made_at}"
+        # Not this plan's own load (the run that made it): that is "already applied".
+        f" AND load.run_id <> {literal(subject.run_id)}\n"
+        "        ORDER BY load.committed_at DESC LIMIT 1"
+    )
+    return CheckQuery(STALE, sql, (LEDGER_TABLE,))
+
+
+@register_check(MISSING_GRANTS.name)
+def _missing_grants(subject: CheckSubject, options: CheckOptions) -> CheckQuery:
+    privileges = subject.privileges
+    needs = literal(", ".join(privileges))
+    target = f"pg_catalog.format('%I.%I', pg_catalog.current_schema(), {literal(subject.table)})"
+    sql = (
+        "SELECT pg_catalog.format('role %s lacks %s on table %s (mode %s needs %s)', "
+        f"current_user, lacking.missing, lacking.target, {literal(subject.mode)}, {needs}) "
+        "AS message,\n"
+        "            pg_catalog.format('GRANT %s ON %s TO %I', lacking.missing, lacking.target, "
+        "current_user) AS hint\n"
+        "        FROM (SELECT target.name AS target, pg_catalog.string_agg(wanted, ', ') AS missing"
+        f"\n            FROM (SELECT {target} AS name) AS target, "
+        f"pg_catalog.unnest({text_array(list(privileges))}) AS wanted\n"
+        "            WHERE NOT pg_catalog.has_table_privilege(target.name, wanted)\n"
+        "            GROUP BY target.name) AS lacking"
+    )
+    return CheckQuery(MISSING_GRANTS, sql, (subject.table,))
+
+
+sql_checks()  # every SQL check declared is registered, or importing this module fails

@@ -1,0 +1,401 @@
+"""The warehouse client: the one place that connects to PostgreSQL and drives a cursor.
+
+It resolves the address when first needed (:func:`work_data_hub.warehouse.address.resolve_address`),
+reads in ``READ ONLY`` transactions (the checks, the ledger, the diff), and applies a plan file
+exactly: its own statements, in the one transaction they open and commit, its rows COPYed from
+the file a mebibyte at a time. Every driver error becomes a :class:`LoadFailedError` naming the
+step, the server's reason and the warehouse, never the password.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from work_data_hub.config.warehouse import (
+    WarehouseAddress,
+    WarehouseConfigError,
+    describe,
+)
+from work_data_hub.load.checks import (
+    CheckQuery,
+    CheckResult,
+    CheckSubject,
+    check_queries,
+    force_settings,
+)
+from work_data_hub.load.copy_format import copy_text
+from work_data_hub.load.plan import LoadPlan
+from work_data_hub.load.plan_file import PlanFileError, PlanStep, SavedPlan, read_saved_plan
+from work_data_hub.load.row_diff import RowDiffQuery
+from work_data_hub.load.steps import Step
+from work_data_hub.load.summary import PlanDiff
+from work_data_hub.warehouse.address import resolve_address
+from work_data_hub.warehouse.checks import pin_target_schema, run_checks
+from work_data_hub.warehouse.connection import (
+    WarehouseConnectionError,
+    connect,
+    interruptible,
+    server_reason,
+    without_wait_callback,
+)
+from work_data_hub.warehouse.errors import LoadFailedError
+from work_data_hub.warehouse.ledger import LedgerReadError, LoadLedger
+from work_data_hub.warehouse.results import LoadResult
+
+logger = logging.getLogger(__name__)
+
+# psycopg2 reads the COPY rows in pieces of this size (its default is 8 KiB).
+COPY_READ_SIZE = 1 << 20
+
+
+class WarehouseClient:
+    """One warehouse, as the ``warehouse`` credentials entry (or ``WDH_DATABASE__*``) names it.
+
+    Args:
+        credentials: The catalog's ``warehouse`` credentials entry (``con``), if any.
+        connect_timeout: Seconds to wait for the server when connecting.
+        statement_timeout_ms: ``statement_timeout`` of the session applying a plan (0: none).
+
+    Nothing is resolved, started or connected until a method needs the warehouse.
+    """
+
+    def __init__(
+        self,
+        credentials: dict[str, Any] | None = None,
+        *,
+        connect_timeout: int = 10,
+        statement_timeout_ms: int = 0,
+    ) -> None:
+        self._credentials = dict(credentials or {})
+        self._connect_timeout = connect_timeout
+        self._statement_timeout_ms = statement_timeout_ms
+
+    def address(self, domain: str) -> WarehouseAddress:
+        """Where the warehouse is.
+
+        Raises:
+            LoadFailedError: The address is misconfigured (the message names the setting).
+        """
+        try:
+            return resolve_address(self._credentials)
+        except WarehouseConfigError as exc:
+            raise LoadFailedError(f"{domain}: {exc}; nothing was loaded.", domain=domain) from None
+
+    def connection(self, address: WarehouseAddress, purpose: str) -> Any:
+        """An autocommit connection (statements bring their own BEGIN and COMMIT).
+
+        Raises:
+            LoadFailedError: The server cannot be reached.
+        """
+        try:
+            return connect(address, connect_timeout=self._connect_timeout, purpose=purpose)
+        except WarehouseConnectionError as exc:
+            raise LoadFailedError(str(exc)) from None
+
+    @contextmanager
+    def read_only(self, domain: str, purpose: str) -> Iterator[tuple[Any, WarehouseAddress]]:
+        """A cursor inside a ``READ ONLY`` transaction, rolled back and closed on exit."""
+        address = self.address(domain)
+        connection = self.connection(address, purpose)
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("BEGIN")
+                cursor.execute("SET TRANSACTION READ ONLY")
+                yield cursor, address
+                cursor.execute("ROLLBACK")
+        finally:
+            connection.close()
+
+    def open_ledger(self) -> LoadLedger:
+        """The ledger on a connection opened now (a wrong address fails here, before any work).
+
+        Raises:
+            LedgerReadError: The address is misconfigured.
+            WarehouseConnectionError: The server cannot be reached.
+        """
+        try:
+            address = resolve_address(self._credentials)
+        except WarehouseConfigError as exc:
+            raise LedgerReadError(f"{exc}; nothing was read or loaded.") from None
+        with interruptible():
+            connection = connect(
+                address, connect_timeout=self._connect_timeout, purpose="read the load ledger"
+            )
+        return LoadLedger(connection, address)
+
+    # --- read-only: the checks and the diff ------------------------------------------------
+
+    def run_checks(
+        self,
+        *,
+        domain: str,
+        table: str,
+        queries: Sequence[CheckQuery],
+        settings: Mapping[str, str],
+    ) -> list[CheckResult]:
+        """What the checks' SELECTs find, read-only, in the table's schema as the plan pins it.
+
+        Raises:
+            LoadFailedError: The warehouse cannot be reached or refuses a read.
+        """
+        with self.read_only(domain, "check a saved plan") as (cursor, address):
+            try:
+                return run_checks(cursor, table, queries, settings)
+            except Exception as exc:
+                if not hasattr(exc, "pgcode"):
+                    raise
+                raise LoadFailedError(
+                    f"{domain}: the checks could not read the warehouse: "
+                    f"{server_reason(exc, address.url)} Nothing was written."
+                ) from None
+
+    def diff(self, plan: LoadPlan, *, rows: bool = True) -> tuple[PlanDiff, list[CheckResult]]:
+        """What the plan would change, and what its checks find, in one transaction that
+        writes nothing but a temporary table and is rolled back.
+
+        The plan's rows are staged by COPY (the text the load sends, so values compare as
+        they would be stored), then the transaction is made read-only: the checks, the counts
+        and, with ``rows``, the rows it would remove, change and add (:mod:`load.row_diff`).
+
+        Raises:
+            LoadFailedError: The plan has no diff query, or the warehouse refuses the read.
+        """
+        query = plan.diff_query
+        if query is None or plan.summary is None:
+            raise LoadFailedError(f"{plan.domain}: this plan cannot be compared (no diff query).")
+        subject = CheckSubject.of(plan.summary)
+        with self.read_write_then_read_only(plan.domain, f"diff {plan.domain}") as (
+            cursor,
+            address,
+            read_only,
+        ):
+            try:
+                pin_target_schema(cursor, plan.table)
+                cursor.execute(query.table_check)
+                exists = cursor.fetchone()[0]
+                stage = plan.row_diff_query
+                if exists and stage is not None:
+                    _stage_rows(cursor, plan, stage)
+                read_only()
+                found = run_checks(cursor, plan.table, check_queries(subject), {})
+                pin_target_schema(cursor, plan.table)
+                if not exists:
+                    diff = query.answer_without_table(plan.rows_to_insert)
+                elif stage is not None:
+                    cursor.execute(query.staged_sql)
+                    diff = query.answer(cursor.fetchone(), plan.rows_to_insert)
+                    if rows:
+                        cursor.execute(stage.query)
+                        listed = stage.answer(cursor.fetchall(), plan.summary.files)
+                        diff = replace(diff, **listed)
+                else:
+                    arrays = plan.rows.text_columns(query.payload_columns)
+                    cursor.execute(query.sql, arrays)
+                    diff = query.answer(cursor.fetchone(), plan.rows_to_insert)
+            except Exception as exc:
+                raise LoadFailedError(
+                    f"{plan.domain}: diff=true could not read table {plan.table!r} "
+                    f"({describe(address.url)}): {server_reason(exc, address.url)} "
+                    "Nothing was written."
+                ) from None
+        return diff, found
+
+    @contextmanager
+    def read_write_then_read_only(
+        self, domain: str, purpose: str
+    ) -> Iterator[tuple[Any, WarehouseAddress, Callable[[], None]]]:
+        """A cursor in a transaction that may fill temporary tables until ``read_only()`` is
+        called (a read-only transaction may not create one), rolled back and closed on exit."""
+        address = self.address(domain)
+        connection = self.connection(address, purpose)
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("BEGIN")
+                try:
+                    yield cursor, address, lambda: cursor.execute("SET TRANSACTION READ ONLY")
+                finally:
+                    if not connection.closed:
+                        cursor.execute("ROLLBACK")
+        finally:
+            connection.close()
+
+    # --- applying a plan file --------------------------------------------------------------
+
+    def apply_plan_file(self, path: Path, *, force: bool = False) -> LoadResult:
+        """Apply the plan file at ``path`` exactly: its own steps, one transaction, checked.
+
+        A file whose checksum does not hold is refused before connecting (the file is read
+        once for that, in blocks; its rows are then streamed from it). The plan's guards
+        refuse it inside its transaction when a check fails; ``force`` sets the session
+        settings that lift the staleness check only.
+
+        Raises:
+            PlanFileError: The file was modified after it was made.
+            LoadFailedError: The warehouse refused a statement; nothing was loaded.
+        """
+        saved = read_saved_plan(path)
+        if not saved.intact:
+            raise PlanFileError(
+                f"{path} was modified after it was made (its checksum {saved.plan_sha256} does "
+                "not match its bytes); a changed plan is never applied, even with force=true. "
+                "Make a new plan with kedro run."
+            )
+        if not saved.steps:
+            return LoadResult(str(path), False, 0, 0, None, saved.plan_sha256, True)
+        address = self.address(saved.summary.domain)
+        with interruptible():
+            result = self._apply(saved, path, address, force_settings(force))
+        return replace(result, plan_sha256=saved.plan_sha256, summary=saved.summary.as_dict())
+
+    def _apply(
+        self, plan: SavedPlan, path: Path, address: WarehouseAddress, settings: Mapping[str, str]
+    ) -> LoadResult:
+        """Run the plan's statements, in order, in the one transaction they open and commit."""
+        connection = self.connection(address, f"load {plan.summary.domain}")
+        deleted: int | None = None
+        inserted: int | None = None
+        started = time.perf_counter()
+        try:
+            # The plan carries its own BEGIN and COMMIT, exactly as psql runs it.
+            with connection.cursor() as cursor:
+                if self._statement_timeout_ms:
+                    cursor.execute(f"SET statement_timeout = {int(self._statement_timeout_ms)}")
+                for setting, value in settings.items():
+                    cursor.execute("SELECT pg_catalog.set_config(%s, %s, false)", (setting, value))
+                for statement in plan.steps:
+                    try:
+                        if statement.rows is not None:
+                            self._copy_rows(cursor, plan, statement, path)
+                        else:
+                            cursor.execute(statement.sql)
+                    except Exception as exc:
+                        failure = _failure(plan, statement.purpose, exc, connection, address, path)
+                        # from None: the driver's exception can carry connection details.
+                        raise failure from None
+                    if statement.purpose == Step.RECORD_LOAD:
+                        # The ledger row's own counts: what psql would record too.
+                        deleted, inserted = cursor.fetchone()
+        finally:
+            connection.close()
+        seconds = time.perf_counter() - started
+        logger.info(
+            "Loaded %s into %s: %s rows deleted, %s inserted in %.2fs",
+            plan.summary.domain,
+            plan.summary.table,
+            deleted,
+            inserted,
+            seconds,
+        )
+        return LoadResult(
+            str(path),
+            True,
+            deleted,
+            inserted,
+            round(seconds, 3),
+            plan.plan_sha256,
+            warehouse=address.describe(),
+        )
+
+    def _copy_rows(self, cursor: Any, plan: SavedPlan, step: PlanStep, path: Path) -> None:
+        """COPY the step's rows from the plan file; refuse them unless they are the verified bytes.
+
+        The check runs before the plan's COMMIT, so a file changed between its verification and
+        this read rolls back instead of loading rows nobody verified.
+        """
+        assert step.rows is not None
+        with without_wait_callback(), self._payload_stream(plan) as stream:
+            sent = _HashedReader(stream)
+            cursor.copy_expert(step.sql, sent, size=COPY_READ_SIZE)
+        if sent.length != step.rows.length or sent.sha256 != step.rows.sha256:
+            raise PlanFileError(
+                f"{path} changed while it was being applied: its rows are not the bytes its "
+                "checksum was verified over"
+            )
+
+    @staticmethod
+    def _payload_stream(plan: SavedPlan) -> BinaryIO:
+        """The COPY rows, streamed from the plan file: its own bytes, as reviewed."""
+        return plan.open_rows()
+
+
+def _stage_rows(cursor: Any, plan: LoadPlan, stage: RowDiffQuery) -> None:
+    """The plan's rows in a temporary table (dropped at the end of the transaction), analysed
+    so that the comparison is planned on real row counts."""
+    cursor.execute(stage.create_stage)
+    columns = list(stage.copy_columns)
+    for frame in plan.rows.frames():
+        cursor.copy_expert(stage.copy_stage, io.BytesIO(copy_text(frame, columns)))
+    cursor.execute(stage.analyze_stage)
+
+
+def _failure(
+    plan: SavedPlan,
+    step: str,
+    error: Exception,
+    connection: Any,
+    address: WarehouseAddress,
+    path: Path,
+) -> LoadFailedError:
+    """Roll back (if the server is still there) and say what happened to the table."""
+    reason = server_reason(error, address.url)
+    # psycopg2 marks the connection closed when the server went away (terminated, crashed).
+    lost = bool(connection.closed)
+    if lost:
+        reason = f"the connection to the server was lost ({reason.rstrip('.')})."
+    else:
+        _rollback(connection)
+    if lost and step == Step.COMMIT:
+        outcome = (
+            "The server may have committed the load just before the connection was lost: "
+            f"check the table's _run_id ({plan.summary.run_id}) before running again."
+        )
+    elif lost:
+        outcome = (
+            "The server rolled the transaction back: the table is unchanged and nothing was loaded."
+        )
+    else:
+        outcome = "The transaction was rolled back: the table is unchanged and nothing was loaded."
+    return LoadFailedError(
+        f"{plan.summary.domain}: loading table {plan.summary.table!r} failed at step '{step}' "
+        f"({describe(address.url)}): {reason} {outcome} Plan: {path}",
+        domain=plan.summary.domain,
+        table=plan.summary.table,
+        step=Step(step) if step in Step._value2member_map_ else None,
+        warehouse=describe(address.url),
+        rolled_back=not (lost and step == Step.COMMIT),
+    )
+
+
+def _rollback(connection: Any) -> None:
+    try:
+        if not connection.closed:
+            connection.cursor().execute("ROLLBACK")
+    except Exception:
+        logger.debug("ROLLBACK after a failed load did not reach the server", exc_info=True)
+
+
+class _HashedReader:
+    """Passes ``read`` through, counting and hashing the bytes handed to the driver."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self._stream = stream
+        self._hasher = hashlib.sha256()
+        self.length = 0
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._stream.read(size)
+        self._hasher.update(data)
+        self.length += len(data)
+        return data
+
+    @property
+    def sha256(self) -> str:
+        return self._hasher.hexdigest()

@@ -1,0 +1,23 @@
+"""What applying a plan did, as the warehouse client reports it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    """What one save did: where the plan is and, when executed, what PostgreSQL reported."""
+
+    plan_path: str
+    executed: bool
+    rows_deleted: int | None = None
+    rows_inserted: int | None = None
+    transaction_seconds: float | None = None
+    plan_sha256: str | None = None
+    nothing_to_load: bool = False
+    # The plan's summary (load.summary) as data, for the run report and the log.
+    summary: dict[str, Any] | None = None
+    # Which warehouse was loaded: "embedded, data/warehouse" or the configured host and database.
+    warehouse: str | None = None
