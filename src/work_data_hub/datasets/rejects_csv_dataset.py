@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, NewType
 import polars as pl
 from kedro.io import AbstractVersionedDataset, Version
 
+from work_data_hub.datasets.no_delivery import WritesNothingWithoutDelivery
 from work_data_hub.datasets.owner_only import open_owner_only
 from work_data_hub.datasets.results import FileWritten
 from work_data_hub.reports.spreadsheet_text import csv_escape, csv_escaped, csv_unescape
@@ -34,7 +35,10 @@ BOM = "\ufeff".encode()
 TablePreview = NewType("TablePreview", dict[str, Any])
 
 
-class RejectsCSVDataset(AbstractVersionedDataset["pl.DataFrame | pd.DataFrame", "pd.DataFrame"]):
+class RejectsCSVDataset(
+    WritesNothingWithoutDelivery,
+    AbstractVersionedDataset["pl.DataFrame | pd.DataFrame", "pd.DataFrame"],
+):
     """Saves a DataFrame (polars or pandas) of rejected rows as an owner-only, versioned CSV.
     Catalog entry::
 
@@ -45,7 +49,8 @@ class RejectsCSVDataset(AbstractVersionedDataset["pl.DataFrame | pd.DataFrame", 
 
     ``load`` returns every column as text (``dtype=str``, no NA guessing), each value as it was
     saved (the quote that keeps a formula-like text from running removed). The last save's file
-    is in ``last_written`` (see :mod:`work_data_hub.datasets.results`).
+    is in ``last_written`` (see :mod:`work_data_hub.datasets.results`). A frame without any
+    column is a domain without a delivery: nothing is written, ``last_written`` is None.
 
     Args:
         filepath: The CSV's path (a folder of versions when versioned).
@@ -92,6 +97,11 @@ class RejectsCSVDataset(AbstractVersionedDataset["pl.DataFrame | pd.DataFrame", 
         return frame.map(csv_unescape)
 
     def save(self, data: pl.DataFrame | pd.DataFrame) -> None:
+        if len(data.columns) == 0:
+            self.last_written = None
+            self._skip_save()
+            return
+        self._wrote()
         path = Path(self._get_save_path())
         # Created 0600 before the first byte, so the rows are never readable by others.
         with os.fdopen(open_owner_only(path), "wb") as handle:

@@ -12,11 +12,11 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from kedro.io import AbstractVersionedDataset, DatasetError, Version
-from kedro.io.core import VersionNotFoundError
 
 from work_data_hub.cleaning.engine import source_positions
 from work_data_hub.cleaning.reading import sheet_as_shown
 from work_data_hub.cleaning.workbook import open_workbook
+from work_data_hub.datasets.no_delivery import WritesNothingWithoutDelivery
 from work_data_hub.datasets.owner_only import open_owner_only
 from work_data_hub.datasets.results import FileWritten
 from work_data_hub.reports.rejects_workbook import (
@@ -26,7 +26,9 @@ from work_data_hub.reports.rejects_workbook import (
 )
 
 
-class RejectsWorkbookDataset(AbstractVersionedDataset[RejectsToMark, list[str]]):
+class RejectsWorkbookDataset(
+    WritesNothingWithoutDelivery, AbstractVersionedDataset[RejectsToMark, list[str]]
+):
     """Saves one marked ``.xlsx`` per delivered workbook with rejects into a versioned folder.
     Catalog entry::
 
@@ -64,21 +66,16 @@ class RejectsWorkbookDataset(AbstractVersionedDataset[RejectsToMark, list[str]])
     def _describe(self) -> dict[str, Any]:
         return {"filepath": str(self._filepath), "version": self._version}
 
-    def resolve_load_version(self) -> str | None:
-        """The newest saved version; a run without rejects saves none, and then (also right
-        after such a save) the load lists no file instead of failing."""
-        try:
-            return super().resolve_load_version()
-        except VersionNotFoundError:
-            return self.resolve_save_version()
-
     def load(self) -> list[str]:
         return sorted(str(path) for path in Path(self._get_load_path()).glob("*.xlsx"))
 
     def save(self, data: RejectsToMark) -> None:
         self.last_written = None
         if not data.files:
+            # A run without rejects writes no version (and Kedro's check is told so).
+            self._skip_save()
             return
+        self._wrote()
         folder = Path(self._get_save_path())
         for rejected in data.files:
             source = Path(data.inbox) / rejected.path

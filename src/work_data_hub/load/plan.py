@@ -77,6 +77,8 @@ class LoadPlan:
     diff_query: DiffQuery | None = None
     # The row-level difference behind diff=true's review (set by the plan node).
     row_diff_query: RowDiffQuery | None = None
+    # The domain had nothing to read (DOMAINS.md, Discovery): the plan is not written at all.
+    no_delivery: bool = False
 
     @property
     def reject_ratio(self) -> float:

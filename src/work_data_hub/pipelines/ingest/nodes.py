@@ -40,6 +40,7 @@ from work_data_hub.load.ledger import LedgerReader
 from work_data_hub.load.modes import LOAD_MODES
 from work_data_hub.load.plan import LoadedFile, LoadPlan, build_load_plan
 from work_data_hub.load.row_diff import build_row_diff_query
+from work_data_hub.months import current_month
 from work_data_hub.reports.rejects_workbook import RejectedFile, RejectsToMark
 from work_data_hub.rows import CleanRows, FileRows, RowSpool
 from work_data_hub.text import plural
@@ -58,19 +59,55 @@ def _sha256(path: Path) -> str:
 
 
 def select_workbooks(
-    workbooks: WorkbookLoaders, inbox: str, max_files: int, *, domain: DomainConfig
+    workbooks: WorkbookLoaders,
+    inbox: str,
+    max_files: int | None,
+    periods: object = None,
+    *,
+    domain: DomainConfig,
 ) -> FileManifest:
-    """Pick the domain's files by the Discovery rules; nothing is opened as a workbook here."""
-    check_run_parameters({"inbox": inbox, "max_files": max_files}, inbox_must_hold_files=True)
+    """Pick the domain's files by the Discovery rules; nothing is opened as a workbook here.
+
+    Nothing to read is a manifest whose selection says ``no_delivery`` (one WARNING), not an
+    error, so the other domains run on.
+    """
+    params = check_run_parameters(
+        {"inbox": inbox, "max_files": max_files, "periods": periods}, inbox_must_hold_files=True
+    )
     root = Path(inbox)
     candidates = []
     # Partition ids are POSIX paths relative to the inbox (fsspec), the form discovery expects.
     for partition in workbooks:
         stat = (root / partition).stat()
         candidates.append(FileCandidate(partition, stat.st_size, stat.st_mtime))
-    selection = discover(candidates, domain.compiled_pattern, max_files, inbox=inbox)
+    latest = current_month().plus(domain.future_tolerance)
+    selection = discover(
+        candidates,
+        domain.compiled_pattern,
+        params.newest_periods,
+        inbox=inbox,
+        domain=domain.name,
+        periods=params.periods,
+        latest=latest,
+        first=domain.calendar.first_month if domain.calendar else None,
+    )
     hashed = [*selection.selected, *selection.superseded]
     manifest = FileManifest(inbox, selection, {f.path: _sha256(root / f.path) for f in hashed})
+    for file in selection.future:
+        logger.warning(
+            "%s: %s is from the future (period %s, after %s); not selected, periods=%s "
+            "loads it if it is meant",
+            domain.name, file.path, file.period, latest, file.period,
+            extra={"event": "future_file", "domain": domain.name, "file": file.path,
+                   "period": file.period, "latest": str(latest)},
+        )  # fmt: skip
+    if selection.no_delivery:
+        logger.warning(
+            "%s: no delivery: %s; nothing is written for it",
+            domain.name,
+            selection.no_delivery,
+            extra={"event": "no_delivery", "domain": domain.name, "pattern": domain.pattern},
+        )
     for file in selection.selected:
         logger.info("%s: selected %s (period %s)", domain.name, file.path, file.period)
     for file in selection.superseded:
@@ -121,6 +158,7 @@ def clean_workbooks(
 
     With several files, each file's clean rows are spooled to disk as soon as it is cleaned
     (:mod:`work_data_hub.rows`), so memory holds one file's rows at a time.
+    Without a delivery the rejects are a frame without columns, which writes no file.
     """
     today = dt.date.today()
     results: list[CleanResult] = []
@@ -181,6 +219,7 @@ def clean_workbooks(
             )
             del sheet
     combined = combine_files(results, parts, domain)
+    rejects = pl.DataFrame() if manifest.selection.no_delivery else combined.rejects
     summary = CleaningSummary(
         rows_read=combined.rows_read,
         rows_skipped_blank=rows_blank,
@@ -206,7 +245,7 @@ def clean_workbooks(
         )
     return (
         combined.rows,
-        combined.rejects,
+        rejects,
         summary,
         _to_mark(combined.rejects, manifest, files, domain),
     )
@@ -270,6 +309,8 @@ def plan_load(
         max_reject_ratio=max_reject_ratio,
         files=files,
     )
+    if manifest.selection.no_delivery:
+        return replace(plan, no_delivery=True)
     if plan.summary is None:
         return plan
     # Where each column came from in each file, so that a change of the review names its cell.
