@@ -282,7 +282,9 @@ class RunReportHooks:
             domain["summary"] = result.summary
             if result.summary.get("diff") is not None:
                 domain["diff"] = result.summary["diff"]
-        review = self._reporting(dataset_name, ReportsReview).last_review
+        # A review is optional: a plan dataset that writes none need not say so.
+        dataset = self._catalog.get(dataset_name)
+        review = dataset.last_review if isinstance(dataset, ReportsReview) else None
         if review is not None:
             domain.update(review_page=review.page, review_workbook=review.workbook)
         return result

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from work_data_hub.config import DomainConfig
@@ -28,6 +28,7 @@ from work_data_hub.load.sql import literal, quote
 from work_data_hub.load.summary import (
     ROWS_LISTED,
     CellChange,
+    PlanDiff,
     PlannedFile,
     RowChange,
 )
@@ -38,6 +39,8 @@ STAGE = "wdh_review_rows"
 _WHOLE = "_wdh_whole"
 _COPY = "_wdh_copy"
 _ID = "_wdh_id"
+# The query's rows that count the table's replaced rows and the delivered rows.
+OLD_ROWS, NEW_ROWS = "old rows", "new rows"
 
 
 @dataclass(frozen=True)
@@ -52,21 +55,26 @@ class RowDiffQuery:
     query: str
     matched_by: tuple[str, ...]
     data_columns: tuple[str, ...]
+    keyed: bool = False
+    replaces_scope: bool = False
 
     def answer(
-        self, listed: Iterable[tuple[str, int, Any, Any]], files: Sequence[PlannedFile]
+        self, listed: Iterable[tuple[str, Any, Any, Any, Any]], files: Sequence[PlannedFile]
     ) -> dict[str, Any]:
-        """The query's rows as :class:`PlanDiff` fields (``rows_added`` .. ``changed``).
+        """The query's rows as :class:`PlanDiff` fields (``rows_added`` .. ``changed``), and
+        ``old_rows``/``new_rows``: the rows the plan replaces or matches, and delivers.
 
-        Each row: (kind, how many of that kind, before, after), each side a JSON object of the
-        row's columns as text (None where the row is absent).
+        A row either counts (kind, count, ...) or lists one row (kind, None, before, after),
+        each side a JSON object of the row's columns as text (None where it is absent).
         """
         by_path = {file.path: file for file in files}
-        totals = {"removed": 0, "changed": 0, "added": 0}
+        totals = {"removed": 0, "changed": 0, "added": 0, OLD_ROWS: 0, NEW_ROWS: 0}
         kinds: dict[str, list[RowChange]] = {"removed": [], "changed": [], "added": []}
-        for kind, total, before, after in listed:
-            totals[kind] = int(total)
-            kinds[kind].append(self._row(kind, _as_dict(before), _as_dict(after), by_path))
+        for kind, total, before, after, _ in listed:
+            if total is not None:
+                totals[kind] = int(total)
+            else:
+                kinds[kind].append(self._row(kind, _as_dict(before), _as_dict(after), by_path))
         return {
             "matched_by": self.matched_by,
             "rows_removed": totals["removed"],
@@ -75,7 +83,31 @@ class RowDiffQuery:
             "removed": tuple(kinds["removed"]),
             "changed": tuple(kinds["changed"]),
             "added": tuple(kinds["added"]),
+            "old_rows": totals[OLD_ROWS],
+            "new_rows": totals[NEW_ROWS],
         }
+
+    def plan_diff(
+        self,
+        listed: Iterable[tuple[str, Any, Any, Any, Any]],
+        files: Sequence[PlannedFile],
+        rows_to_insert: int,
+    ) -> PlanDiff:
+        """The whole :class:`PlanDiff` from the query alone: the key counts of ``diff=true``
+        follow from the rows it pairs (a key not in the table is new, and so on)."""
+        fields = self.answer(listed, files)
+        old_rows, new_rows = fields.pop("old_rows"), fields.pop("new_rows")
+        counts = PlanDiff(old_rows if self.replaces_scope else 0, rows_to_insert)
+        if self.keyed:
+            unchanged = new_rows - fields["rows_added"] - fields["rows_changed"]
+            counts = replace(
+                counts,
+                keys_new=fields["rows_added"],
+                keys_changed=fields["rows_changed"],
+                keys_unchanged=unchanged,
+                keys_disappearing=fields["rows_removed"],
+            )
+        return replace(counts, **fields)
 
     def _row(
         self,
@@ -194,19 +226,33 @@ def build_row_diff_query(domain: DomainConfig, *, mode_replaces_scope: bool) -> 
         )
 
     sorted_by = ", ".join(quote(f"_wdh_s{i}") for i in range(len(order)))
-    query = (
-        f"WITH {ctes}, kinds AS ("
+    # Every differing row once (materialized); counted per kind by hashing, and only the first
+    # ROWS_LISTED of each kind sorted (a top-N sort) and joined back for their cells.
+    kinds = (
+        f"kinds AS MATERIALIZED ("
         f"SELECT 'removed' AS kind, o.{_ID} AS o_id, NULL::tid AS n_id, {sort_keys('o')} "
         f"FROM old AS o WHERE NOT EXISTS (SELECT 1 FROM new AS n WHERE {same}) "
         f"UNION ALL SELECT 'changed', o.{_ID}, n.{_ID}, {sort_keys('n')} FROM {changed_from} "
         f"UNION ALL SELECT 'added', NULL::tid, n.{_ID}, {sort_keys('n')} "
-        f"FROM new AS n WHERE NOT EXISTS (SELECT 1 FROM old AS o WHERE {same})), "
-        f"numbered AS (SELECT k.*, pg_catalog.count(*) OVER (PARTITION BY kind) AS total, "
-        f"pg_catalog.row_number() OVER (PARTITION BY kind ORDER BY {sorted_by}) AS listed "
-        f"FROM kinds AS k) "
-        f"SELECT x.kind, x.total, {as_json('o')}, {as_json('n')} FROM numbered AS x "
-        f"LEFT JOIN old AS o ON o.{_ID} = x.o_id LEFT JOIN new AS n ON n.{_ID} = x.n_id "
-        f"WHERE x.listed <= {ROWS_LISTED} ORDER BY x.kind, x.listed"
+        f"FROM new AS n WHERE NOT EXISTS (SELECT 1 FROM old AS o WHERE {same}))"
+    )
+    listed = " UNION ALL ".join(
+        f"(SELECT * FROM kinds WHERE kind = '{kind}' ORDER BY {sorted_by} LIMIT {ROWS_LISTED})"
+        for kind in ("removed", "changed", "added")
+    )
+    everything_old, everything_new = ("old", "new") if key else ("old_all", "new_all")
+    query = (
+        f"WITH {ctes}, {kinds}, listed AS ({listed}) "
+        f"SELECT kind, pg_catalog.count(*), NULL::jsonb, NULL::jsonb, NULL::bigint "
+        f"FROM kinds GROUP BY kind "
+        f"UNION ALL SELECT '{OLD_ROWS}', pg_catalog.count(*), NULL, NULL, NULL "
+        f"FROM {everything_old} "
+        f"UNION ALL SELECT '{NEW_ROWS}', pg_catalog.count(*), NULL, NULL, NULL "
+        f"FROM {everything_new} "
+        f"UNION ALL (SELECT x.kind, NULL, {as_json('o')}, {as_json('n')}, "
+        f"pg_catalog.row_number() OVER (PARTITION BY x.kind ORDER BY {sorted_by}) "
+        f"FROM listed AS x LEFT JOIN old AS o ON o.{_ID} = x.o_id "
+        f"LEFT JOIN new AS n ON n.{_ID} = x.n_id) ORDER BY 1, 5 NULLS FIRST"
     )
     return RowDiffQuery(
         table=domain.table,
@@ -217,6 +263,8 @@ def build_row_diff_query(domain: DomainConfig, *, mode_replaces_scope: bool) -> 
         query=query,
         matched_by=matched_by,
         data_columns=tuple(data),
+        keyed=bool(key),
+        replaces_scope=bool(scope),
     )
 
 

@@ -189,13 +189,15 @@ class WarehouseClient:
                 pin_target_schema(cursor, plan.table)
                 if not exists:
                     diff = query.answer_without_table(plan.rows_to_insert)
+                elif stage is not None and rows:
+                    # One pass gives the named rows and, from them, the counts.
+                    cursor.execute(stage.query)
+                    diff = stage.plan_diff(
+                        cursor.fetchall(), plan.summary.files, plan.rows_to_insert
+                    )
                 elif stage is not None:
                     cursor.execute(query.staged_sql)
                     diff = query.answer(cursor.fetchone(), plan.rows_to_insert)
-                    if rows:
-                        cursor.execute(stage.query)
-                        listed = stage.answer(cursor.fetchall(), plan.summary.files)
-                        diff = replace(diff, **listed)
                 else:
                     arrays = plan.rows.text_columns(query.payload_columns)
                     cursor.execute(query.sql, arrays)
