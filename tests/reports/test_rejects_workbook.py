@@ -9,6 +9,7 @@ from typing import Any
 
 import openpyxl
 import polars as pl
+import pytest
 from kedro.io import Version
 from kedro_datasets.partitions import PartitionedDataset
 from openpyxl.worksheet.worksheet import Worksheet
@@ -162,3 +163,21 @@ def test_the_csv_quotes_only_what_would_run() -> None:
     frame = pl.DataFrame({"v": values}).select(csv_escaped("v"))
     assert frame["v"].to_list() == expected
     assert [csv_unescape(value) for value in expected] == values
+
+
+def test_a_big_sheet_shows_its_header_and_rejected_rows_each_where_it_was(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from work_data_hub.reports import rejects_workbook
+
+    monkeypatch.setattr(rejects_workbook, "ALL_ROWS_UP_TO", 3)
+    rows = trustee_rows(6)
+    rows[3][2] = "P#1"  # row 5, column C
+    _deliver(tmp_path / "inbox" / NOVEMBER, rows)
+    _, (written,) = _run(tmp_path / "inbox", tmp_path / "out", trustee_domain())
+    workbook = openpyxl.load_workbook(written)
+    sheet = workbook["受托业绩"]
+    shown = {cell.row for line in sheet.iter_rows() for cell in line if cell.value is not None}
+    assert shown == {1, 5}
+    assert sheet["C5"].value == "P#1" and sheet["C5"].fill.fill_type is not None
+    assert "only its header and rejected rows" in str(workbook[SUMMARY_SHEET]["A2"].value)

@@ -30,6 +30,8 @@ SUMMARY_SHEET = "rejects"
 MARK_HEADER = "WorkDataHub: rejected"
 # Excel stays usable with this many comments; past it the fill and the row's mark remain.
 MAX_COMMENTS = 10_000
+# A sheet with more rows shows its header rows and its rejected rows only, each where it was.
+ALL_ROWS_UP_TO = 100_000
 # A text that Excel reads back as the same number: no leading zeros, at most 15 digits.
 _EXACT_NUMBER = r"^-?(?:0|[1-9]\d{0,14})(?:\.\d{1,15})?$"
 _MAX_DIGITS = 15
@@ -77,6 +79,8 @@ class MarkedCells:
     rows: int
     cells: int
     comments: int
+    # False: the sheet was too big, only its header and rejected rows are shown.
+    every_row: bool = True
 
 
 def _cells_of(column: str, positions: Mapping[str, Sequence[int]]) -> list[int]:
@@ -177,6 +181,7 @@ def write_rejects_workbook(
         rows=len(row_reasons),
         cells=sum(len(cells) for cells in cell_reasons.values()),
         comments=comments,
+        every_row=sheet.text.height <= ALL_ROWS_UP_TO,
     )
     _write_summary(summary, formats, file=file, sheet=sheet.name, groups=groups, marked=marked)
     workbook.close()
@@ -217,7 +222,8 @@ def _write_data(
     cell_reasons: Mapping[int, Mapping[int, list[str]]],
     row_reasons: Mapping[int, list[str]],
 ) -> int:
-    """The delivered rows where they were, marked; the number of comments written."""
+    """The delivered rows where they were (all of them up to :data:`ALL_ROWS_UP_TO`), marked;
+    the number of comments written."""
     text = _without_trailing_blank_rows(sheet.text, header_row, max(row_reasons, default=0))
     first = sheet.first_column
     mark_column = first + text.width
@@ -227,6 +233,17 @@ def _write_data(
     data.freeze_panes(header_row, 0)
     if text.height >= header_row:
         data.autofilter(header_row - 1, first, max(header_row - 1, text.height - 1), mark_column)
+    # A big sheet keeps its header rows and its rejected rows, each in its own row: the cells
+    # keep their addresses, and the cost is the rejects', not the delivery's.
+    places = (
+        pl.Series("at", range(text.height), dtype=pl.Int64)
+        if text.height <= ALL_ROWS_UP_TO
+        else pl.Series(
+            "at", sorted({*range(min(header_row, text.height)), *(r - 1 for r in row_reasons)}),
+            dtype=pl.Int64,
+        )
+    )  # fmt: skip
+    text = text[places]
     formula_like = _formula_like(text)
     comments = 0
     for start in range(0, text.height, _SLICE_ROWS):
@@ -235,7 +252,8 @@ def _write_data(
         for offset, (shown, number) in enumerate(
             zip(slice_.iter_rows(), numbers.iter_rows(), strict=True)
         ):
-            index = start + offset  # 0-based, as XlsxWriter counts rows
+            at = start + offset
+            index = int(places[at])  # 0-based, as XlsxWriter counts rows
             excel_row = index + 1
             data.write_row(
                 index,
@@ -243,7 +261,7 @@ def _write_data(
                 [n if n is not None else s for s, n in zip(shown, number, strict=True)],
             )
             bad = cell_reasons.get(excel_row, {})
-            for position in {*formula_like.get(index, ()), *bad}:
+            for position in {*formula_like.get(at, ()), *bad}:
                 _rewrite_cell(data, formats, index, first + position, shown[position],
                               number[position], bad=position in bad)  # fmt: skip
             for position, reasons in bad.items():
@@ -295,6 +313,11 @@ def _write_summary(
     )
     if marked.comments < marked.cells:
         said += f" Only the first {marked.comments} marked cells carry a comment."
+    if not marked.every_row:
+        said += (
+            f" The sheet has more than {ALL_ROWS_UP_TO} rows: only its header and rejected rows "
+            "are shown, each in its own row."
+        )
     summary.write_string(1, 0, said)
     header = ("column", "reason", "cells", "where")
     table: list[tuple[str, str, int, list[str]]] = sorted(
@@ -316,6 +339,7 @@ def _write_summary(
 
 
 __all__ = [
+    "ALL_ROWS_UP_TO",
     "MARK_HEADER",
     "MAX_COMMENTS",
     "SUMMARY_SHEET",
