@@ -182,6 +182,31 @@ def table_changes_section(changes: Sequence[Any] | None, heading: str = "h3") ->
     )
 
 
+DIFF_COUNTS = (
+    ("rows_to_delete", "rows to delete"),
+    ("rows_to_insert", "rows to insert"),
+    ("keys_new", "keys new"),
+    ("keys_changed", "keys changed"),
+    ("keys_unchanged", "keys unchanged"),
+    ("keys_disappearing", "keys that would disappear"),
+    ("rows_removed", "rows that would disappear"),
+    ("rows_changed", "rows that would change"),
+    ("rows_added", "rows that would be added"),
+)
+
+
+def diff_facts(diff: Mapping[str, Any], heading: str = "h3") -> str:
+    """What ``diff=true`` counted against the warehouse, and what pairs its rows."""
+    counts: list[tuple[str, object]] = [
+        (label, diff[field]) for field, label in DIFF_COUNTS if diff.get(field) is not None
+    ]
+    if diff.get("matched_by"):
+        counts.append(("rows matched by", ", ".join(diff["matched_by"])))
+    if diff.get("table_exists") is False:
+        counts.append(("table", "does not exist yet"))
+    return f"<{heading}>Against the warehouse</{heading}>" + facts(counts)
+
+
 def _number(value: float) -> str:
     return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.2f}"
 
@@ -212,6 +237,7 @@ __all__ = [
     "badge",
     "bar_chart",
     "checks_section",
+    "diff_facts",
     "facts",
     "page",
     "plain",

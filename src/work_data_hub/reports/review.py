@@ -16,6 +16,7 @@ from typing import IO, Any
 from work_data_hub.reports.html import (
     badge,
     checks_section,
+    diff_facts,
     facts,
     page,
     plain,
@@ -104,24 +105,7 @@ def _against(diff: Mapping[str, Any]) -> str:
             '<h2>Against the warehouse</h2><p class="muted">not read: run with diff=true to '
             "see the rows this plan removes, changes and adds</p>"
         )
-    counts = [
-        (label, diff.get(field))
-        for field, label in (
-            ("rows_to_delete", "rows to delete"),
-            ("rows_to_insert", "rows to insert"),
-            ("rows_removed", "rows that would disappear"),
-            ("rows_changed", "rows that would change"),
-            ("rows_added", "rows that would be added"),
-            ("keys_unchanged", "keys unchanged"),
-        )
-        if diff.get(field) is not None
-    ]
-    matched = diff.get("matched_by")
-    if matched:
-        counts.append(("rows matched by", ", ".join(matched)))
-    if diff.get("table_exists") is False:
-        counts.append(("table", "does not exist yet"))
-    return "<h2>Against the warehouse</h2>" + facts(counts)
+    return diff_facts(diff, "h2")
 
 
 def _rows(kind: str, heading: str, count: Any, rows: Sequence[Mapping[str, Any]]) -> str:

@@ -15,6 +15,7 @@ from work_data_hub.reports.html import (
     badge,
     bar_chart,
     checks_section,
+    diff_facts,
     facts,
     page,
     plain,
@@ -221,22 +222,7 @@ def _rejects(by_reason: Sequence[Mapping[str, Any]] | None) -> str:
 def _diff(diff: Mapping[str, Any] | None) -> str:
     if not diff:
         return ""
-    counts = [
-        (label, diff.get(field))
-        for field, label in (
-            ("rows_to_delete", "rows to delete"),
-            ("rows_to_insert", "rows to insert"),
-            ("keys_new", "keys new"),
-            ("keys_changed", "keys changed"),
-            ("keys_unchanged", "keys unchanged"),
-            ("keys_disappearing", "keys that would disappear"),
-            ("rows_removed", "rows that would disappear"),
-            ("rows_changed", "rows that would change"),
-            ("rows_added", "rows that would be added"),
-        )
-        if diff.get(field) is not None
-    ]
-    html = "<h3>Against the warehouse</h3>" + facts(counts)
+    html = diff_facts(diff)
     for kind, label in (
         ("removed", "would disappear"),
         ("changed", "would change"),
