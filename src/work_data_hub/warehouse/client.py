@@ -24,6 +24,7 @@ from work_data_hub.config.warehouse import (
     WarehouseConfigError,
     describe,
 )
+from work_data_hub.load.business_checks import accept_settings
 from work_data_hub.load.checks import (
     CheckQuery,
     CheckResult,
@@ -32,6 +33,7 @@ from work_data_hub.load.checks import (
     force_settings,
 )
 from work_data_hub.load.copy_format import copy_text
+from work_data_hub.load.diff import DiffQuery
 from work_data_hub.load.plan import LoadPlan
 from work_data_hub.load.plan_file import PlanFileError, PlanStep, SavedPlan, read_saved_plan
 from work_data_hub.load.row_diff import RowDiffQuery
@@ -168,47 +170,51 @@ class WarehouseClient:
         Raises:
             LoadFailedError: The plan has no diff query, or the warehouse refuses the read.
         """
+        found, diff = self._read(plan, diff=True, rows=rows)
+        assert diff is not None
+        return diff, found
+
+    def plan_checks(self, plan: LoadPlan) -> list[CheckResult]:
+        """What the plan's checks find, read-only (execute=true reads them before applying).
+
+        Raises:
+            LoadFailedError: The warehouse refuses the read.
+        """
+        return self._read(plan, diff=False)[0]
+
+    def _read(
+        self, plan: LoadPlan, *, diff: bool, rows: bool = False
+    ) -> tuple[list[CheckResult], PlanDiff | None]:
         query = plan.diff_query
         if query is None or plan.summary is None:
             raise LoadFailedError(f"{plan.domain}: this plan cannot be compared (no diff query).")
-        subject = CheckSubject.of(plan.summary)
-        with self.read_write_then_read_only(plan.domain, f"diff {plan.domain}") as (
-            cursor,
-            address,
-            read_only,
-        ):
+        subject = plan.check_subject or CheckSubject.of(plan.summary)
+        settings = accept_settings(plan.summary.accepted_checks)
+        counted: PlanDiff | None = None
+        with self.read_write_then_read_only(
+            plan.domain, f"read the warehouse for {plan.domain}"
+        ) as (cursor, address, read_only):
             try:
-                pin_target_schema(cursor, plan.table)
-                cursor.execute(query.table_check)
-                exists = cursor.fetchone()[0]
-                stage = plan.row_diff_query
-                if exists and stage is not None:
-                    _stage_rows(cursor, plan, stage)
+                stage = plan.row_diff_query if diff else None
+                exists = False
+                if diff:
+                    pin_target_schema(cursor, plan.table)
+                    cursor.execute(query.table_check)
+                    exists = bool(cursor.fetchone()[0])
+                    if exists and stage is not None:
+                        _stage_rows(cursor, plan, stage)
                 read_only()
-                found = run_checks(cursor, plan.table, check_queries(subject), {})
-                pin_target_schema(cursor, plan.table)
-                if not exists:
-                    diff = query.answer_without_table(plan.rows_to_insert)
-                elif stage is not None and rows:
-                    # One pass gives the named rows and, from them, the counts.
-                    cursor.execute(stage.query)
-                    diff = stage.plan_diff(
-                        cursor.fetchall(), plan.summary.files, plan.rows_to_insert
-                    )
-                elif stage is not None:
-                    cursor.execute(query.staged_sql)
-                    diff = query.answer(cursor.fetchone(), plan.rows_to_insert)
-                else:
-                    arrays = plan.rows.text_columns(query.payload_columns)
-                    cursor.execute(query.sql, arrays)
-                    diff = query.answer(cursor.fetchone(), plan.rows_to_insert)
+                found = run_checks(cursor, plan.table, check_queries(subject), settings)
+                if diff:
+                    pin_target_schema(cursor, plan.table)
+                    counted = _counted(cursor, plan, query, stage if exists else None, rows, exists)
             except Exception as exc:
                 raise LoadFailedError(
-                    f"{plan.domain}: diff=true could not read table {plan.table!r} "
-                    f"({describe(address.url)}): {server_reason(exc, address.url)} "
-                    "Nothing was written."
+                    f"{plan.domain}: reading table {plan.table!r} for the plan's checks"
+                    f"{' and diff=true' if diff else ''} failed ({describe(address.url)}): "
+                    f"{server_reason(exc, address.url)} Nothing was written."
                 ) from None
-        return diff, found
+        return found, counted
 
     @contextmanager
     def read_write_then_read_only(
@@ -231,7 +237,9 @@ class WarehouseClient:
 
     # --- applying a plan file --------------------------------------------------------------
 
-    def apply_plan_file(self, path: Path, *, force: bool = False) -> LoadResult:
+    def apply_plan_file(
+        self, path: Path, *, force: bool = False, accepted: Sequence[str] = ()
+    ) -> LoadResult:
         """Apply the plan file at ``path`` exactly: its own steps, one transaction, checked.
 
         A file whose checksum does not hold is refused before connecting (the file is read
@@ -254,7 +262,8 @@ class WarehouseClient:
             return LoadResult(str(path), False, 0, 0, None, saved.plan_sha256, True)
         address = self.address(saved.summary.domain)
         with interruptible():
-            result = self._apply(saved, path, address, force_settings(force))
+            settings = {**force_settings(force), **accept_settings(accepted)}
+            result = self._apply(saved, path, address, settings)
         return replace(result, plan_sha256=saved.plan_sha256, summary=saved.summary.as_dict())
 
     def _apply(
@@ -326,6 +335,27 @@ class WarehouseClient:
     def _payload_stream(plan: SavedPlan) -> BinaryIO:
         """The COPY rows, streamed from the plan file: its own bytes, as reviewed."""
         return plan.open_rows()
+
+
+def _counted(
+    cursor: Any,
+    plan: LoadPlan,
+    query: DiffQuery,
+    stage: RowDiffQuery | None,
+    rows: bool,
+    exists: bool,
+) -> PlanDiff:
+    """What the plan would change: the counts and, with ``rows``, the rows (one pass)."""
+    if not exists:
+        return query.answer_without_table(plan.rows_to_insert)
+    if stage is not None and rows and plan.summary is not None:
+        cursor.execute(stage.query)
+        return stage.plan_diff(cursor.fetchall(), plan.summary.files, plan.rows_to_insert)
+    if stage is not None:
+        cursor.execute(query.staged_sql)
+    else:
+        cursor.execute(query.sql, plan.rows.text_columns(query.payload_columns))
+    return query.answer(cursor.fetchone(), plan.rows_to_insert)
 
 
 def _stage_rows(cursor: Any, plan: LoadPlan, stage: RowDiffQuery) -> None:
