@@ -9,6 +9,7 @@ Run from the project root; each configuration also runs alone (the machine is sm
     uv run python benchmarks/run_benchmark.py --files 12      # 12 files of 100k rows, max_files=12
     uv run python benchmarks/run_benchmark.py --rows 1200000  # 1.2M rows (and 100k for the ratio)
     uv run python benchmarks/run_benchmark.py --only sample   # the sample inbox, now vs baseline
+    uv run python benchmarks/run_benchmark.py --only review   # diff=true on a 500k correction
     uv run python benchmarks/run_benchmark.py --only checks --rows 500000  # checks' cost
     uv run python benchmarks/run_benchmark.py --only history  # a 500k-row correction's history
 
@@ -30,6 +31,11 @@ Configurations:
   history  a corrected trustee delivery of ``--history-rows`` rows replacing as many rows of
            the same month: the seconds of each step of its transaction (the plan applied step
            by step), and the history copy's share of them. Built from clean rows, no workbook.
+  review   a trustee month of ``--review-rows`` rows loaded, then a correction of it (a
+           workbook whose every amount differs, one row in 100 fewer) planned with diff=true,
+           in this process: with the row-level diff and the review written beside the plan,
+           and without (``review: false``: the staged rows' counts only), alternating,
+           ``--rounds`` each.
 
 Workbooks are generated once into ``benchmarks/output/`` (gitignored) and reused. Every method
 runs as its own child process, so its wall time includes start-up and its peak RSS is its own
@@ -130,6 +136,7 @@ TARGETS = {
     "scaling": ("per-row cost at the largest size / at the reference size", 1.2, "max"),
     "sample": ("sample plan-only: baseline seconds / this code's seconds", 2.0, "min"),
     "history": ("history copy seconds / the correction's transaction seconds", 0.25, "max"),
+    "review": ("diff=true with the review / without it, 500k-row correction", 1.2, "max"),
     "checks": ("trustee execute with every kind of business check / without checks", 1.1, "max"),
 }
 # The checks of the checks-heavy run: every kind, on trustee columns (volume, total_row as the
@@ -849,6 +856,32 @@ class Bench:
             f"execute, {count}x{rows} rows: {many.rss_mb:.0f} MB vs {one.rss_mb:.0f} MB",
         )
 
+    def review(self) -> None:
+        rows = self.args.review_rows
+        month = inbox(DOMAINS["trustee_performance"], rows)
+        corrected = OUTPUT / f"inbox_trustee_performance_correction_{rows}"
+        path = corrected / DOMAINS["trustee_performance"].file_name.format(year=2024, month=12)
+        if not path.exists():
+            # Another row count seeds other amounts: every row changes, one in 100 is gone.
+            write_trustee_workbook(path, rows - rows // 100, year=2024, month=12)
+        url = self.server.fresh()
+        loaded = diff_run(month, url, execute=True)
+        print(f"review   {rows:>11} loaded       {loaded:7.1f}s", flush=True)
+        timings: dict[bool, list[float]] = {True: [], False: []}
+        for _ in range(self.args.rounds):
+            for review in (False, True):
+                seconds = diff_run(corrected, url, review=review)
+                timings[review].append(seconds)
+                label = "diff+review" if review else "diff only"
+                print(f"review   {rows:>11} {label:<12} {seconds:7.1f}s", flush=True)
+        with_review, without = (statistics.median(timings[flag]) for flag in (True, False))
+        self.ratio(
+            "review",
+            with_review / without,
+            f"diff=true at {rows} rows: {with_review:.1f}s with the review, {without:.1f}s "
+            f"without (median of {self.args.rounds})",
+        )
+
     def checks(self) -> None:
         """(c) on the largest trustee size with every kind of check, and with none."""
         rows = max(self.args.rows)
@@ -921,6 +954,38 @@ class Bench:
         )
 
 
+def diff_run(folder: Path, url: str, *, execute: bool = False, review: bool = True) -> float:
+    """Seconds of one trustee run in this process: discover, clean, plan, and save the plan
+    (``execute`` loads it; else diff=true, with or without the row-level review)."""
+    from kedro.io import Version  # noqa: PLC0415
+    from kedro_datasets.partitions import PartitionedDataset  # noqa: PLC0415
+
+    from work_data_hub.config.project import load_domains  # noqa: PLC0415
+    from work_data_hub.datasets.postgres_load_dataset import PostgresLoadDataset  # noqa: PLC0415
+    from work_data_hub.pipelines.ingest import nodes  # noqa: PLC0415
+
+    started = time.perf_counter()
+    domain = load_domains(PROJECT_ROOT)[0]["trustee_performance"]
+    workbooks = PartitionedDataset(
+        path=str(folder),
+        dataset={"type": "work_data_hub.datasets.excel_workbook_dataset.ExcelWorkbookDataset"},
+    ).load()
+    manifest = nodes.select_workbooks(workbooks, str(folder), 1, domain=domain)
+    rows, _, summary, _ = nodes.clean_workbooks(workbooks, manifest, domain=domain)
+    run_id = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H.%M.%S.%fZ")
+    plan = nodes.plan_load(rows, summary, manifest, run_id, MAX_REJECT_RATIO, domain=domain)
+    dataset = PostgresLoadDataset(
+        filepath=str(OUTPUT / "review_plans" / "trustee_performance.sql"),
+        execute=execute,
+        diff=not execute,
+        review=review,
+        credentials={"con": url},
+        version=Version(None, run_id),
+    )
+    dataset.save(plan)
+    return time.perf_counter() - started
+
+
 def _arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -928,7 +993,7 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument(
         "--only",
         nargs="+",
-        choices=["trustee", "annuity", "files", "sample", "checks", "history"],
+        choices=["trustee", "annuity", "files", "sample", "review", "checks", "history"],
         help="run only these configurations (default: all, or those --rows/--files name)",
     )
     parser.add_argument("--quick", action="store_true", help="small sizes of every configuration")
@@ -941,6 +1006,9 @@ def _arguments() -> argparse.Namespace:
     )
     parser.add_argument("--files", type=int, help="the files configuration's count (default 12)")
     parser.add_argument("--file-rows", type=int, help="rows per file there (default 100000)")
+    parser.add_argument(
+        "--review-rows", type=int, help="the review's month and correction (default 500000)"
+    )
     parser.add_argument(
         "--old-max-rows",
         type=int,
@@ -974,13 +1042,14 @@ def _arguments() -> argparse.Namespace:
     args = parser.parse_args()
     if args.only is None:
         named = (["trustee"] if args.rows else []) + (["files"] if args.files else [])
-        args.only = named or ["trustee", "annuity", "files", "sample", "history"]
+        args.only = named or ["trustee", "annuity", "files", "sample", "review", "history"]
     quick = args.quick
     args.rows = args.rows or ([20_000, 100_000] if quick else [100_000, 500_000])
     args.annuity_rows = args.annuity_rows or (20_000 if quick else 500_000)
     args.history_rows = args.history_rows or (20_000 if quick else 500_000)
     args.files = args.files or (3 if quick else 12)
     args.file_rows = args.file_rows or (20_000 if quick else 100_000)
+    args.review_rows = args.review_rows or (20_000 if quick else 500_000)
     args.scaling_reference = min([*args.rows, 100_000])
     if args.scaling_reference not in args.rows:
         args.rows = sorted([args.scaling_reference, *args.rows])

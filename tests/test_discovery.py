@@ -413,7 +413,7 @@ def test_a_backslash_in_a_file_name_is_part_of_the_name(tmp_path: Path) -> None:
     ).load()
     manifest = nodes.select_workbooks(workbooks, str(inbox), 1, None, domain=trustee)
     assert [f.path for f in manifest.selection.selected] == ["2024/2024_11_受托业绩\\报告.xlsx"]
-    rows, _, summary = nodes.clean_workbooks(workbooks, manifest, domain=trustee)
+    rows, _, summary, _ = nodes.clean_workbooks(workbooks, manifest, domain=trustee)
     # Lineage is the path relative to the inbox, the backslash still in the name.
     assert summary.rows_read == 1 and rows.collect()["_source_file"].to_list() == [
         "2024/2024_11_受托业绩\\报告.xlsx"

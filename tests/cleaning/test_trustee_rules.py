@@ -350,7 +350,7 @@ def test_duplicates_across_two_workbooks_through_the_nodes(tmp_path: Path) -> No
         for path in inbox.rglob("*.xlsx")
     }
     manifest = select_workbooks(loaders, str(inbox), 2, domain=TRUSTEE)
-    clean_rows, rejects, summary = clean_workbooks(loaders, manifest, domain=TRUSTEE)
+    clean_rows, rejects, summary, _ = clean_workbooks(loaders, manifest, domain=TRUSTEE)
     rows, rejects = as_pandas(clean_rows), as_pandas(rejects)
     assert rows["plan_code"].tolist() == ["P1"]
     assert rejects[["file", "row", "column"]].values.tolist() == [

@@ -154,6 +154,14 @@ def test_diff_reports_what_the_plan_replaces_and_never_writes(
         "keys_unchanged": 0,
         "keys_disappearing": 0,
         "table_exists": False,
+        # No table, no rows to compare: the row-level lists stay empty and uncounted.
+        "matched_by": [],
+        "rows_removed": None,
+        "rows_changed": None,
+        "rows_added": None,
+        "removed": [],
+        "changed": [],
+        "added": [],
     }
     assert not table_exists(db_connection, TABLE)
 
@@ -173,6 +181,13 @@ def test_diff_reports_what_the_plan_replaces_and_never_writes(
         "keys_unchanged": 38,
         "keys_disappearing": 0,
         "table_exists": True,
+        "matched_by": ["report_date", "plan_code", "company_code"],
+        "rows_removed": 0,
+        "rows_changed": 0,
+        "rows_added": 0,
+        "removed": [],
+        "changed": [],
+        "added": [],
     }
     assert physical_rows(db_connection, TABLE) == before
     text = plan.read_text(encoding="utf-8")

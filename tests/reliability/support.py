@@ -137,6 +137,7 @@ def run_domain(
     run_id: str | None = None,
     statement_timeout_ms: int = 0,
     reload: bool = False,
+    diff: bool = False,
     # These tests load a few rows a month after a 5-row baseline month: the volume check
     # (tests/pipelines/test_business_checks.py) would refuse that, and is accepted here.
     accept_checks: tuple[str, ...] = ("volume",),
@@ -158,7 +159,7 @@ def run_domain(
     selected = nodes.select_workbooks(workbooks, str(inbox), max_files, domain=domain)
     ledger = LoadLedgerDataset(execute=execute, credentials=credentials).load()
     manifest = nodes.skip_loaded(selected, ledger, reload, domain=domain)
-    rows, rejects, summary = nodes.clean_workbooks(workbooks, manifest, domain=domain)
+    rows, rejects, summary, _ = nodes.clean_workbooks(workbooks, manifest, domain=domain)
     rejects_dataset = RejectsCSVDataset(
         filepath=str(reporting / "rejects" / f"{domain.name}.csv"), version=version
     )
@@ -169,6 +170,7 @@ def run_domain(
     plan_dataset = PostgresLoadDataset(
         filepath=str(reporting / "plans" / f"{domain.name}.sql"),
         execute=execute,
+        diff=diff,
         credentials=credentials,
         statement_timeout_ms=statement_timeout_ms,
         version=version,

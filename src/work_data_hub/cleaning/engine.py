@@ -89,6 +89,19 @@ def _rows_rejected(rejects: pl.DataFrame) -> int:
     return rejects.select("file", "row").unique().height
 
 
+def rejects_by_reason(rejects: pl.DataFrame) -> tuple[tuple[str, str, int, int], ...]:
+    """(column, reason, cells, rows) of the rejects, most cells first."""
+    counted = (
+        rejects.group_by("column", "reason")
+        .agg(pl.len().alias("cells"), pl.struct("file", "row").n_unique().alias("rows"))
+        .sort(["cells", "column", "reason"], descending=[True, False, False])
+    )
+    return tuple(
+        (str(column), str(reason), int(cells), int(rows))
+        for column, reason, cells, rows in counted.iter_rows()
+    )
+
+
 @dataclass(frozen=True)
 class FileCleaning:
     """What cleaning one file did, for the run report."""
@@ -97,6 +110,8 @@ class FileCleaning:
     rows_read: int
     rows_skipped: int
     seconds: float
+    # Each declared column's Excel column letter(s) in this file (``{"期末资产规模": ["H"]}``).
+    columns: Mapping[str, list[str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -111,6 +126,8 @@ class CleaningSummary:
     unknown_columns: tuple[str, ...] = ()
     absent_columns: tuple[str, ...] = ()
     files: Mapping[str, FileCleaning] = field(default_factory=dict)
+    # (column, reason, cells, rows), most cells first: what the run report shows of the rejects.
+    rejects_by_reason: tuple[tuple[str, str, int, int], ...] = ()
     # The business checks evaluated on the delivery alone (per sheet, and across its periods).
     checks: tuple[BusinessCheckResult, ...] = ()
 
@@ -129,6 +146,10 @@ class CleaningSummary:
             "rows_clean": self.rows_clean,
             "unknown_columns": list(self.unknown_columns),
             "absent_columns": list(self.absent_columns),
+            "rejects_by_reason": [
+                {"column": column, "reason": reason, "cells": cells, "rows": rows}
+                for column, reason, cells, rows in self.rejects_by_reason
+            ],
             "checks": [check.as_dict() for check in self.checks],
             "files": {
                 path: {
@@ -165,6 +186,21 @@ def _resolve_headers(headers: Sequence[str], domain: DomainConfig) -> dict[str, 
                 if normalise_header(source) not in present and normalise_header(alias) in present:
                     present[normalise_header(source)] = present[normalise_header(alias)]
     return present
+
+
+def source_positions(domain: DomainConfig, headers: Sequence[str]) -> dict[str, list[int]]:
+    """Per declared column, the positions in ``headers`` (a sheet's normalised headers, see
+    ``ShownSheet.headers``) of the cells it is read from: where a reject points in the sheet."""
+    present = _resolve_headers(headers, domain)
+    position = {header: index for index, header in enumerate(headers)}
+    return {
+        name: [
+            position[present[normalise_header(source)]]
+            for source in spec.source_headers(name)
+            if normalise_header(source) in present
+        ]
+        for name, spec in domain.columns.items()
+    }
 
 
 def _needed_headers(domain: DomainConfig) -> dict[str, bool]:

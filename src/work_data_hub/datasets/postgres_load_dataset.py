@@ -15,6 +15,7 @@ from work_data_hub.config.business_checks import CHECK_KINDS, BusinessCheckResul
 from work_data_hub.datasets.flags import strict_bool
 from work_data_hub.datasets.no_delivery import WritesNothingWithoutDelivery
 from work_data_hub.datasets.owner_only import open_owner_only
+from work_data_hub.datasets.review_files import ReviewFiles, write_review
 from work_data_hub.errors import WorkDataHubError
 from work_data_hub.load.business_checks import (
     final_results,
@@ -101,11 +102,16 @@ class PostgresLoadDataset(WritesNothingWithoutDelivery, AbstractVersionedDataset
     The table's columns are read with the checks (read-only; with ``diff``, and before an
     execute applies): the summary lists the columns the plan adds ("table changes"), and the
     log names them, or what the plan will refuse (a WARNING).
+    With ``diff`` the plan is also compared with its table row by row, and its review
+    (``<plan>.review.html`` and ``.xlsx``, :mod:`work_data_hub.datasets.review_files`) is written
+    beside it and named in ``last_review``.
 
     Args:
         filepath: Where the plan file is written (a folder of versions when versioned).
         execute: Whether to apply the plan just written; ``true`` or ``false`` only.
         diff: Whether to count, read-only, what the plan would change (and run its checks).
+        review: With ``diff``, whether to name the rows it would change and write the review
+            (``false``: the counts only).
         rejects_filepath: The rejects dataset's path, named in the plan's summary.
         force: Whether applying lifts the staleness checks (the undo pipeline's ``force``);
             unset, a load's own plan, made moments ago, is applied as made.
@@ -116,7 +122,7 @@ class PostgresLoadDataset(WritesNothingWithoutDelivery, AbstractVersionedDataset
         metadata: Kedro's free-form metadata (Kedro-Viz shows it).
 
     Raises:
-        DatasetError: ``execute``, ``diff`` or ``force`` is not a boolean.
+        DatasetError: ``execute``, ``diff``, ``force`` or ``review`` is not a boolean.
         RejectedRowsError: On ``save`` with ``execute``, too many rows were rejected.
         LoadFailedError: On ``save``, the warehouse refused the plan; nothing was loaded.
     """
@@ -127,6 +133,7 @@ class PostgresLoadDataset(WritesNothingWithoutDelivery, AbstractVersionedDataset
         filepath: str,
         execute: bool = False,
         diff: bool = False,
+        review: bool = True,
         rejects_filepath: str | None = None,
         force: bool | None = None,
         credentials: dict[str, Any] | None = None,
@@ -141,12 +148,15 @@ class PostgresLoadDataset(WritesNothingWithoutDelivery, AbstractVersionedDataset
         self._execute = strict_bool(execute, "execute")
         self._diff = strict_bool(diff, "diff")
         self._force = None if force is None else strict_bool(force, "force")
+        self._review = strict_bool(review, "review")
         self._rejects_filepath = rejects_filepath
         self._client = WarehouseClient(
             credentials, connect_timeout=connect_timeout, statement_timeout_ms=statement_timeout_ms
         )
         self.metadata = metadata
         self.last_result: LoadResult | None = None
+        # The review written beside the last plan (diff=true), for the run report.
+        self.last_review: ReviewFiles | None = None
 
     @staticmethod
     def _file_exists(path: str) -> bool:
@@ -186,19 +196,23 @@ class PostgresLoadDataset(WritesNothingWithoutDelivery, AbstractVersionedDataset
             raise
         shown = read_plan_summary(path)
         log_check_results(data.domain, shown.checks)
+        shown_data = shown.as_dict()
+        # diff=true read the rows the plan changes: a reviewer reads them beside the plan.
+        reviewed = self._review and shown.diff is not None
+        self.last_review = write_review(path, shown_data) if reviewed else None
         self.last_result = LoadResult(
             plan_path=str(path),
             executed=False,
             plan_sha256=written.plan_sha256,
             nothing_to_load=data.nothing_to_load,
-            summary=shown.as_dict(),
+            summary=shown_data,
         )
         logger.info(
             "Wrote the load plan for %s to %s:\n%s",
             data.domain,
             path,
             shown.log_text(),
-            extra={"event": "plan_summary", "domain": data.domain, "summary": shown.as_dict()},
+            extra={"event": "plan_summary", "domain": data.domain, "summary": shown_data},
         )
         if data.nothing_to_load:
             logger.info("%s: nothing to load, every selected file is already loaded", data.domain)
@@ -241,7 +255,7 @@ class PostgresLoadDataset(WritesNothingWithoutDelivery, AbstractVersionedDataset
         """The plan's checks (and, with ``diff``, what it would change), read in one READ ONLY
         transaction; never writes. The checks' verdict replaces what the plan knew without it."""
         if self._diff:
-            diff, found = self._client.diff(plan)
+            diff, found = self._client.diff(plan, rows=self._review)
             summary = summary.with_diff(diff)
             logger.info(
                 "%s diff against %s: %s rows to delete, %s to insert",

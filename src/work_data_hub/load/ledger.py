@@ -215,9 +215,10 @@ def newest_loads_sql(schema: str) -> str:
     # is loaded any more) and those whose rows it brought back as loaded.
     return (
         "SELECT DISTINCT ON (file.period) file.period, file.path, "
-        "CASE WHEN file.undone THEN NULL ELSE file.sha256 END, load.run_id, load.committed_at\n"
+        "CASE WHEN file.undone THEN NULL ELSE file.sha256 END, load.run_id, load.committed_at, "
+        "file.rows\n"
         f"FROM {ledger} AS load, pg_catalog.jsonb_to_recordset(load.files) "
-        "AS file(path text, sha256 text, period text, undone boolean)\n"
+        "AS file(path text, sha256 text, period text, rows bigint, undone boolean)\n"
         "WHERE load.domain = %(domain)s AND file.period IS NOT NULL\n"
         "ORDER BY file.period, load.committed_at DESC, file.undone IS TRUE"
     )
@@ -232,6 +233,8 @@ class NewestLoad:
     sha256: str | None
     run_id: str
     committed_at: str
+    # The rows that load inserted from this file (the run report's chart of rows per period).
+    rows: int | None = None
 
 
 class LedgerReader(Protocol):

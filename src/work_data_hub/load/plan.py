@@ -56,6 +56,7 @@ from work_data_hub.load.modes import (
     replaced_rows,
 )
 from work_data_hub.load.modes import mode_statements as _mode_statements
+from work_data_hub.load.row_diff import RowDiffQuery
 from work_data_hub.load.sql import Statement, literal, quote
 from work_data_hub.load.steps import Step
 from work_data_hub.load.summary import PlanSummary, build_plan_summary
@@ -102,6 +103,8 @@ class LoadPlan:
     diff_query: DiffQuery | None = None
     # The read-only query listing the table changes the plan makes (load.table_changes).
     shape_query: str | None = None
+    # The row-level difference behind diff=true's review (set by the plan node).
+    row_diff_query: RowDiffQuery | None = None
     # What the plan's checks read (its business checks' SELECTs included), for the read-only
     # verdict when the warehouse is read (diff=true, execute=true).
     check_subject: CheckSubject | None = None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
@@ -33,19 +34,71 @@ def comment_text(text: str) -> str:
 
 @dataclass(frozen=True)
 class PlannedFile:
-    """One source workbook of the plan: where it was, which month, its bytes' hash, its rows."""
+    """One source workbook of the plan: where it was, which month, its bytes' hash, its rows;
+    the sheet read and the Excel column(s) each declared column came from, when known."""
 
     path: str
     period: str
     sha256: str | None
     rows: int
+    sheet: str | None = None
+    columns: dict[str, list[str]] | None = None
+
+    def address(self, column: str, row: int) -> str | None:
+        """Where ``column`` of Excel row ``row`` is in this file: ``规模明细!H17``."""
+        letters = (self.columns or {}).get(column)
+        if not letters or self.sheet is None:
+            return None
+        return ", ".join(f"{self.sheet}!{letter}{row}" for letter in letters)
+
+
+@dataclass(frozen=True)
+class CellChange:
+    """One cell a plan changes: its column, value before and after (as text), and where the
+    new value is in the delivery (``规模明细!H17``; None for a row that disappears)."""
+
+    column: str
+    before: str | None
+    after: str | None
+    address: str | None = None
+
+
+@dataclass(frozen=True)
+class RowChange:
+    """A row a plan adds, removes or changes, named by its key (or refresh scope and source
+    row); ``source`` says where it comes from (the delivery's or the table's lineage).
+
+    Its cells: every column of an added row (before None) or a removed one (after None), and
+    only the changed columns of a changed row.
+    """
+
+    key: dict[str, str | None]
+    source: str | None
+    cells: tuple[CellChange, ...] = ()
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RowChange:
+        return cls(
+            key=dict(data["key"]),
+            source=data.get("source"),
+            cells=tuple(CellChange(**cell) for cell in data.get("cells", ())),
+        )
+
+    def text(self) -> str:
+        """``plan_code=P0002, report_date=2024-11-01``: the key as one line."""
+        return ", ".join(
+            f"{name}={'NULL' if value is None else value}" for name, value in self.key.items()
+        )
 
 
 @dataclass(frozen=True)
 class PlanDiff:
     """What applying the plan would change, read from the warehouse in a read-only transaction.
 
-    The key counts are None for a domain without a unique key.
+    The key counts are None for a domain without a unique key. The row-level difference
+    (``rows_added`` .. ``changed``) is there when it was read: the counts are complete, the
+    listed rows the first :data:`ROWS_LISTED` of each kind, in key order; ``matched_by`` names
+    what pairs a delivered row with a table row (the unique key, or scope and source row).
     """
 
     rows_to_delete: int
@@ -55,6 +108,61 @@ class PlanDiff:
     keys_unchanged: int | None = None
     keys_disappearing: int | None = None
     table_exists: bool = True
+    matched_by: tuple[str, ...] = ()
+    rows_added: int | None = None
+    rows_removed: int | None = None
+    rows_changed: int | None = None
+    added: tuple[RowChange, ...] = ()
+    removed: tuple[RowChange, ...] = ()
+    changed: tuple[RowChange, ...] = ()
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PlanDiff:
+        plain = {name: value for name, value in data.items() if name not in ROW_KINDS}
+        plain["matched_by"] = tuple(plain.get("matched_by", ()))
+        return replace(
+            cls(**plain),
+            added=_rows(data, "added"),
+            removed=_rows(data, "removed"),
+            changed=_rows(data, "changed"),
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready; the listed rows built directly (``asdict`` is slow on thousands)."""
+        data = asdict(replace(self, added=(), removed=(), changed=()))
+        for kind in ROW_KINDS:
+            data[kind] = [
+                {
+                    "key": dict(row.key),
+                    "source": row.source,
+                    "cells": [
+                        {
+                            "column": cell.column,
+                            "before": cell.before,
+                            "after": cell.after,
+                            "address": cell.address,
+                        }
+                        for cell in row.cells
+                    ],
+                }
+                for row in getattr(self, kind)
+            ]
+        return data
+
+    @property
+    def rows_compared(self) -> bool:
+        return self.rows_changed is not None
+
+
+def _rows(data: dict[str, Any], kind: str) -> tuple[RowChange, ...]:
+    return tuple(RowChange.from_dict(row) for row in data.get(kind, ()))
+
+
+# The row-level difference lists at most this many rows of each kind (the counts are complete).
+ROWS_LISTED = 1_000
+ROW_KINDS = ("removed", "changed", "added")
+# Rows named in the log (and the plan file's comments) per kind.
+LOGGED_ROWS = 20
 
 
 @dataclass(frozen=True)
@@ -105,10 +213,22 @@ class PlanSummary:
     def with_table_changes(self, changes: tuple[TableChange, ...]) -> PlanSummary:
         return replace(self, table_changes=changes)
 
+    def with_sources(self, sources: dict[str, tuple[str, dict[str, list[str]]]]) -> PlanSummary:
+        """The files with their sheet and the Excel columns of each declared column
+        (``sources[path] = (sheet, columns)``), so that a change names its cell."""
+        files = tuple(
+            replace(file, sheet=sources[file.path][0], columns=sources[file.path][1])
+            if file.path in sources
+            else file
+            for file in self.files
+        )
+        return replace(self, files=files)
+
     def as_dict(self) -> dict[str, Any]:
         """The summary as JSON-ready data (the run report's ``summary`` and the log's fields)."""
         # asdict copies every value deeply: not the (maybe tens of thousands of) scopes.
-        data = asdict(replace(self, refresh_scopes=(), files=(), checks=()))
+        data = asdict(replace(self, refresh_scopes=(), files=(), checks=(), diff=None))
+        data["diff"] = self.diff.as_dict() if self.diff is not None else None
         data["checks"] = [check.as_dict() for check in self.checks]
         data["accepted_checks"] = list(self.accepted_checks)
         data["refresh_scopes"] = [
@@ -119,11 +239,16 @@ class PlanSummary:
         return data
 
     def comment_lines(
-        self, *, scopes_shown: int | None = None, brief_checks: bool = False
+        self,
+        *,
+        scopes_shown: int | None = None,
+        brief_checks: bool = False,
+        with_json: bool = True,
     ) -> list[str]:
         """The summary as SQL comment lines (no line breaks inside any value).
 
-        ``scopes_shown`` lists only that many refresh scopes, then says how many more there are.
+        ``scopes_shown`` lists only that many refresh scopes, then says how many more there are;
+        ``with_json`` ends with the ``summary-json`` line (all of it, as data).
         """
         scope_names = ", ".join(self.refresh_scope)
         lines = [
@@ -169,7 +294,8 @@ class PlanSummary:
         if self.table_changes is not None:
             lines += _table_change_lines(self.table_changes)
         lines += _check_lines(self.checks, self.accepted_checks, brief=brief_checks)
-        lines.append(SUMMARY_JSON_PREFIX + json.dumps(self.as_dict(), ensure_ascii=True))
+        if with_json:
+            lines.append(SUMMARY_JSON_PREFIX + json.dumps(self.as_dict(), ensure_ascii=True))
         return [comment_text(line) if line.startswith("--") else line for line in lines]
 
     def log_text(self) -> str:
@@ -177,8 +303,9 @@ class PlanSummary:
         most LOGGED_SCOPES refresh scopes (a delivery can replace thousands)."""
         return "\n".join(
             line.removeprefix("-- ")
-            for line in self.comment_lines(scopes_shown=LOGGED_SCOPES, brief_checks=True)
-            if not line.startswith(SUMMARY_JSON_PREFIX)
+            for line in self.comment_lines(
+                scopes_shown=LOGGED_SCOPES, brief_checks=True, with_json=False
+            )
         )
 
 
@@ -194,6 +321,36 @@ def _diff_lines(diff: PlanDiff) -> list[str]:
             f"--   keys: {diff.keys_new} new, {diff.keys_changed} changed, "
             f"{diff.keys_unchanged} unchanged, {diff.keys_disappearing} would disappear"
         )
+    if diff.rows_compared:
+        lines.append(
+            f"--   rows (matched by {', '.join(diff.matched_by)}): {diff.rows_removed} would "
+            f"disappear, {diff.rows_changed} change, {diff.rows_added} are new"
+        )
+        for kind, count, said in (
+            ("removed", diff.rows_removed, "would disappear"),
+            ("changed", diff.rows_changed, "would change"),
+        ):
+            rows: tuple[RowChange, ...] = getattr(diff, kind)
+            if not rows:
+                continue
+            lines.append(f"--   {said}:")
+            for row in rows[:LOGGED_ROWS]:
+                changes = (
+                    ""
+                    if kind == "removed"
+                    else "; "
+                    + "; ".join(
+                        f"{cell.column}: {_shown(cell.before)} -> {_shown(cell.after)}"
+                        + (f" ({cell.address})" if cell.address else "")
+                        for cell in row.cells
+                    )
+                )
+                lines.append(f"--     {row.text()}{changes}")
+            more = (count or 0) - min(len(rows), LOGGED_ROWS)
+            if more > 0:
+                lines.append(
+                    f"--     ... and {more} more (the review and the run report list them)"
+                )
     return lines
 
 
@@ -204,6 +361,10 @@ def _table_change_lines(changes: tuple[TableChange, ...]) -> list[str]:
         f"-- table changes ({len(changes)}, in the load's transaction):",
         *(f"--   {change.sql}" for change in changes),
     ]
+
+
+def _shown(value: str | None) -> str:
+    return "NULL" if value is None else repr(value)
 
 
 def _check_lines(
@@ -285,6 +446,17 @@ def read_summary(plan_text: bytes) -> PlanSummary | None:
         return None
 
 
+def read_summary_file(path: str | os.PathLike[str]) -> PlanSummary | None:
+    """The summary at the top of the plan file at ``path``, reading only its header lines."""
+    with open(path, "rb") as handle:
+        for line in handle:
+            if line.startswith(SUMMARY_JSON_PREFIX.encode()):
+                return read_summary(b"\n" + line)
+            if not line.startswith(b"--"):
+                return None
+    return None
+
+
 def summary_from_dict(data: dict[str, Any]) -> PlanSummary:
     scope = tuple(data["refresh_scope"])
     diff = data.get("diff")
@@ -304,7 +476,7 @@ def summary_from_dict(data: dict[str, Any]) -> PlanSummary:
         rows_rejected=int(data["rows_rejected"]),
         rejects_file=data.get("rejects_file"),
         plan_sha256=data["plan_sha256"],
-        diff=PlanDiff(**diff) if diff else None,
+        diff=PlanDiff.from_dict(diff) if diff else None,
         table_changes=(
             tuple(TableChange(**change) for change in data["table_changes"])
             if data.get("table_changes") is not None
@@ -318,10 +490,14 @@ def summary_from_dict(data: dict[str, Any]) -> PlanSummary:
 
 __all__ = [
     "CHECKSUM_PLACEHOLDER",
+    "ROWS_LISTED",
+    "CellChange",
     "PlanDiff",
     "PlanSummary",
     "PlannedFile",
+    "RowChange",
     "build_plan_summary",
     "read_summary",
+    "read_summary_file",
     "summary_from_dict",
 ]

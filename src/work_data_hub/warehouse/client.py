@@ -10,9 +10,10 @@ step, the server's reason and the warehouse, never the password.
 from __future__ import annotations
 
 import hashlib
+import io
 import logging
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -31,10 +32,13 @@ from work_data_hub.load.checks import (
     check_queries,
     force_settings,
 )
+from work_data_hub.load.copy_format import copy_text
+from work_data_hub.load.diff import DiffQuery
 from work_data_hub.load.history import history_table
 from work_data_hub.load.ledger import LEDGER_TABLE
 from work_data_hub.load.plan import LoadPlan
 from work_data_hub.load.plan_file import PlanFileError, PlanStep, SavedPlan, read_saved_plan
+from work_data_hub.load.row_diff import RowDiffQuery
 from work_data_hub.load.sql import quote
 from work_data_hub.load.steps import Step
 from work_data_hub.load.summary import PlanDiff
@@ -169,13 +173,18 @@ class WarehouseClient:
                     f"{server_reason(exc)} Nothing was written."
                 ) from None
 
-    def diff(self, plan: LoadPlan) -> tuple[PlanDiff, list[CheckResult]]:
-        """What the plan would change, and what its checks find, in one READ ONLY transaction.
+    def diff(self, plan: LoadPlan, *, rows: bool = True) -> tuple[PlanDiff, list[CheckResult]]:
+        """What the plan would change, and what its checks find, in one transaction that
+        writes nothing but a temporary table and is rolled back.
+
+        The plan's rows are staged by COPY (the text the load sends, so values compare as
+        they would be stored), then the transaction is made read-only: the checks, the counts
+        and, with ``rows``, the rows it would remove, change and add (:mod:`load.row_diff`).
 
         Raises:
             LoadFailedError: The plan has no diff query, or the warehouse refuses the read.
         """
-        found, diff = self._read(plan, diff=True)
+        found, diff = self._read(plan, diff=True, rows=rows)
         assert diff is not None
         return diff, found
 
@@ -195,7 +204,7 @@ class WarehouseClient:
             return None
 
     def _read(
-        self, plan: LoadPlan, *, diff: bool, lock_timeout_ms: int = 0
+        self, plan: LoadPlan, *, diff: bool, rows: bool = False, lock_timeout_ms: int = 0
     ) -> tuple[list[CheckResult], PlanDiff | None]:
         query = plan.diff_query
         if query is None or plan.summary is None:
@@ -203,23 +212,25 @@ class WarehouseClient:
         subject = plan.check_subject or CheckSubject.of(plan.summary)
         settings = accept_settings(plan.summary.accepted_checks)
         counted: PlanDiff | None = None
-        with self.read_only(plan.domain, f"read the warehouse for {plan.domain}") as (
-            cursor,
-            address,
-        ):
+        with self.read_write_then_read_only(
+            plan.domain, f"read the warehouse for {plan.domain}"
+        ) as (cursor, address, read_only):
             try:
                 if lock_timeout_ms:
                     cursor.execute(f"SET LOCAL lock_timeout = {int(lock_timeout_ms)}")
-                found = run_checks(cursor, plan.table, check_queries(subject), settings)
+                stage = plan.row_diff_query if diff else None
+                exists = False
                 if diff:
                     pin_target_schema(cursor, plan.table)
                     cursor.execute(query.table_check)
-                    if not cursor.fetchone()[0]:
-                        counted = query.answer_without_table(plan.rows_to_insert)
-                    else:
-                        arrays = plan.rows.text_columns(query.payload_columns)
-                        cursor.execute(query.sql, arrays)
-                        counted = query.answer(cursor.fetchone(), plan.rows_to_insert)
+                    exists = bool(cursor.fetchone()[0])
+                    if exists and stage is not None:
+                        _stage_rows(cursor, plan, stage)
+                read_only()
+                found = run_checks(cursor, plan.table, check_queries(subject), settings)
+                if diff:
+                    pin_target_schema(cursor, plan.table)
+                    counted = _counted(cursor, plan, query, stage if exists else None, rows, exists)
             except Exception as exc:
                 if lock_timeout_ms and getattr(exc, "pgcode", None) == _LOCK_NOT_AVAILABLE:
                     raise _TableLockedError from None
@@ -229,6 +240,25 @@ class WarehouseClient:
                     f"{server_reason(exc)} Nothing was written."
                 ) from None
         return found, counted
+
+    @contextmanager
+    def read_write_then_read_only(
+        self, domain: str, purpose: str
+    ) -> Iterator[tuple[Any, WarehouseAddress, Callable[[], None]]]:
+        """A cursor in a transaction that may fill temporary tables until ``read_only()`` is
+        called (a read-only transaction may not create one), rolled back and closed on exit."""
+        address = self.address(domain)
+        connection = self.connection(address, purpose)
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("BEGIN")
+                try:
+                    yield cursor, address, lambda: cursor.execute("SET TRANSACTION READ ONLY")
+                finally:
+                    if not connection.closed:
+                        cursor.execute("ROLLBACK")
+        finally:
+            connection.close()
 
     # --- read-only: table changes and what an undo would do --------------------------------
 
@@ -437,6 +467,37 @@ def _read_failed(
         table=table,
         warehouse=describe(address.url),
     )
+
+
+def _counted(
+    cursor: Any,
+    plan: LoadPlan,
+    query: DiffQuery,
+    stage: RowDiffQuery | None,
+    rows: bool,
+    exists: bool,
+) -> PlanDiff:
+    """What the plan would change: the counts and, with ``rows``, the rows (one pass)."""
+    if not exists:
+        return query.answer_without_table(plan.rows_to_insert)
+    if stage is not None and rows and plan.summary is not None:
+        cursor.execute(stage.query)
+        return stage.plan_diff(cursor.fetchall(), plan.summary.files, plan.rows_to_insert)
+    if stage is not None:
+        cursor.execute(query.staged_sql)
+    else:
+        cursor.execute(query.sql, plan.rows.text_columns(query.payload_columns))
+    return query.answer(cursor.fetchone(), plan.rows_to_insert)
+
+
+def _stage_rows(cursor: Any, plan: LoadPlan, stage: RowDiffQuery) -> None:
+    """The plan's rows in a temporary table (dropped at the end of the transaction), analysed
+    so that the comparison is planned on real row counts."""
+    cursor.execute(stage.create_stage)
+    columns = list(stage.copy_columns)
+    for frame in plan.rows.frames():
+        cursor.copy_expert(stage.copy_stage, io.BytesIO(copy_text(frame, columns)))
+    cursor.execute(stage.analyze_stage)
 
 
 def _failure(

@@ -34,6 +34,8 @@ class LoadLedger:
     def __init__(self, connection: Any = None, address: WarehouseAddress | None = None) -> None:
         self._connection = connection
         self._address = address
+        # What ``newest_loads`` read (None: not read), for the run report's chart.
+        self.last_read: dict[str, NewestLoad] | None = None
 
     def newest_loads(self, domain: str, table: str) -> dict[str, NewestLoad]:
         """Per period, what the newest committed load of ``domain`` loaded (empty: plan-only).
@@ -55,10 +57,11 @@ class LoadLedger:
                     if missing:
                         raise LedgerReadError(f"{domain}: cannot read the load ledger: {missing}")
                     cursor.execute(newest_loads_sql(schema), {"domain": domain})
-                    return {
-                        period: NewestLoad(period, path, sha256, run_id, str(committed_at))
-                        for period, path, sha256, run_id, committed_at in cursor.fetchall()
+                    self.last_read = {
+                        period: NewestLoad(period, path, sha256, run_id, str(committed_at), rows)
+                        for period, path, sha256, run_id, committed_at, rows in cursor.fetchall()
                     }
+                    return self.last_read
                 finally:
                     if not self._connection.closed:
                         cursor.execute("ROLLBACK")

@@ -24,8 +24,11 @@ from work_data_hub.cleaning.engine import (
     FileCleaning,
     clean_sheet,
     combine_files,
+    rejects_by_reason,
+    source_positions,
 )
-from work_data_hub.cleaning.reading import headers_read_by, read_sheet
+from work_data_hub.cleaning.reading import RawSheet, headers_read_by, read_sheet
+from work_data_hub.cleaning.sheet_xml import column_letters
 from work_data_hub.cleaning.workbook import ExcelWorkbook
 from work_data_hub.config import DomainConfig, check_run_parameters
 from work_data_hub.config.business_checks import BusinessCheckResult, domain_check_names, merged
@@ -40,8 +43,11 @@ from work_data_hub.discovery import (
 from work_data_hub.load.business_checks import business_selects
 from work_data_hub.load.checks import BusinessSelect
 from work_data_hub.load.ledger import LedgerReader
+from work_data_hub.load.modes import LOAD_MODES
 from work_data_hub.load.plan import LoadedFile, LoadPlan, build_load_plan
+from work_data_hub.load.row_diff import build_row_diff_query
 from work_data_hub.months import current_month
+from work_data_hub.reports.rejects_workbook import RejectedFile, RejectsToMark
 from work_data_hub.rows import CleanRows, FileRows, RowSpool
 from work_data_hub.text import plural
 
@@ -152,8 +158,9 @@ def clean_workbooks(
     manifest: FileManifest,
     *,
     domain: DomainConfig,
-) -> tuple[CleanRows, pl.DataFrame, CleaningSummary]:
-    """Read only the selected workbooks, clean their rows, and split off the rejects.
+) -> tuple[CleanRows, pl.DataFrame, CleaningSummary, RejectsToMark]:
+    """Read only the selected workbooks, clean their rows, and split off the rejects: as
+    rows (the CSV) and as the delivered workbooks to mark (the marked copies).
 
     With several files, each file's clean rows are spooled to disk as soon as it is cleaned
     (:mod:`work_data_hub.rows`), so memory holds one file's rows at a time.
@@ -206,6 +213,7 @@ def clean_workbooks(
                 rows_read=result.rows_read,
                 rows_skipped=sheet.rows_blank + sheet.rows_total,
                 seconds=round(time.perf_counter() - started, 3),
+                columns=_letters(sheet, domain),
             )
             logger.info(
                 "%s: read %s from %s (%s blank and %s total skipped)",
@@ -227,6 +235,7 @@ def clean_workbooks(
         unknown_columns=tuple(combined.unknown_headers),
         absent_columns=tuple(combined.absent_columns),
         files=files,
+        rejects_by_reason=rejects_by_reason(combined.rejects),
         checks=tuple(combined.checks),
     )
     if summary.absent_columns:
@@ -249,7 +258,41 @@ def clean_workbooks(
             domain.name,
             plural(summary.rows_rejected, "row"),
         )
-    return combined.rows, rejects, summary
+    return (
+        combined.rows,
+        rejects,
+        summary,
+        _to_mark(combined.rejects, manifest, files, domain),
+    )
+
+
+def _letters(sheet: RawSheet, domain: DomainConfig) -> dict[str, list[str]]:
+    """Each declared column's Excel column letter(s) in ``sheet``."""
+    return {
+        name: [column_letters(sheet.first_column + position) for position in positions]
+        for name, positions in source_positions(domain, sheet.headers).items()
+        if positions
+    }
+
+
+def _to_mark(
+    rejects: pl.DataFrame,
+    manifest: FileManifest,
+    files: dict[str, FileCleaning],
+    domain: DomainConfig,
+) -> RejectsToMark:
+    """The delivered workbooks that have rejects, with their rejects."""
+    return RejectsToMark(
+        inbox=manifest.inbox,
+        domain=domain,
+        files=tuple(
+            RejectedFile(path=str(path), sheet=files[str(path)].sheet, rejects=part)
+            for (path,), part in rejects.partition_by(
+                "file", as_dict=True, maintain_order=True
+            ).items()
+            if str(path) in files
+        ),
+    )
 
 
 def delivery_checks(
@@ -307,4 +350,18 @@ def plan_load(
             name for name in accepted_names(accept_checks) if name in domain_check_names(domain)
         ],
     )
-    return replace(plan, no_delivery=True) if manifest.selection.no_delivery else plan
+    if manifest.selection.no_delivery:
+        return replace(plan, no_delivery=True)
+    if plan.summary is None:
+        return plan
+    # Where each column came from in each file, so that a change of the review names its cell.
+    sources = {
+        path: (file.sheet, dict(file.columns)) for path, file in cleaning_summary.files.items()
+    }
+    return replace(
+        plan,
+        summary=plan.summary.with_sources(sources),
+        row_diff_query=build_row_diff_query(
+            domain, mode_replaces_scope=LOAD_MODES[domain.mode].uses_refresh_scope
+        ),
+    )

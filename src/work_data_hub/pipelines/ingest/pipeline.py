@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import inspect
+import warnings
 from functools import partial, update_wrapper
 from typing import Any
 
 from kedro.pipeline import Node, Pipeline
+from kedro.utils import KedroExperimentalWarning
 
 from work_data_hub.config import DomainConfig
+from work_data_hub.integrations.kedro_viz import plan_preview
 from work_data_hub.pipelines.ingest import nodes
 
 # The names the hooks and the catalog's dataset factories rely on (defined in names.py, which
@@ -23,6 +26,7 @@ from work_data_hub.pipelines.ingest.names import (
     LOAD_PLAN,
     PLAN_STEP,
     REJECTS,
+    REJECTS_WORKBOOKS,
     RUN_ID,
     SELECT_STEP,
     SELECTED_FILES,
@@ -56,6 +60,14 @@ def with_settings(function: Any, **bound: Any) -> Any:
     return node_function
 
 
+def _quietly_previewed(function: Any, **options: Any) -> Node:
+    """A node with a ``preview_fn``, without Kedro's "experimental" warning on every run's
+    console (the feature is fenced by ``kedro>=1.7,<2``)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", KedroExperimentalWarning)
+        return Node(function, **options)
+
+
 def create_pipeline(domain: DomainConfig) -> Pipeline:
     """Discover, clean and plan one domain; the plan dataset applies it when ``execute``."""
     template = Pipeline(
@@ -75,10 +87,10 @@ def create_pipeline(domain: DomainConfig) -> Pipeline:
             Node(
                 with_settings(nodes.clean_workbooks, domain=domain),
                 inputs=[INBOX_WORKBOOKS, FILE_MANIFEST],
-                outputs=[CLEAN_ROWS, REJECTS, CLEANING_SUMMARY],
+                outputs=[CLEAN_ROWS, REJECTS, CLEANING_SUMMARY, REJECTS_WORKBOOKS],
                 name=CLEAN_STEP,
             ),
-            Node(
+            _quietly_previewed(
                 with_settings(nodes.plan_load, domain=domain),
                 inputs=[
                     CLEAN_ROWS,
@@ -90,6 +102,8 @@ def create_pipeline(domain: DomainConfig) -> Pipeline:
                 ],
                 outputs=LOAD_PLAN,
                 name=PLAN_STEP,
+                # Kedro-Viz shows the newest plan's summary on this node.
+                preview_fn=partial(plan_preview, domain.name),
             ),
         ],
         tags=["ingest"],
