@@ -5,7 +5,6 @@ Each function is bound to one domain's :class:`DomainConfig` by the pipeline fac
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import logging
 import time
@@ -36,6 +35,7 @@ from work_data_hub.discovery import (
 from work_data_hub.load.ledger import LedgerReader
 from work_data_hub.load.plan import LoadedFile, LoadPlan, build_load_plan
 from work_data_hub.months import current_month
+from work_data_hub.months import today as today_or_fixed
 from work_data_hub.rows import CleanRows, FileRows, RowSpool
 from work_data_hub.text import plural
 
@@ -153,7 +153,7 @@ def clean_workbooks(
     (:mod:`work_data_hub.rows`), so memory holds one file's rows at a time.
     Without a delivery the rejects are a frame without columns, which writes no file.
     """
-    today = dt.date.today()
+    today = today_or_fixed()
     results: list[CleanResult] = []
     parts: list[FileRows] = []
     rows_blank = rows_total = 0
