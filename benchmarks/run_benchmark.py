@@ -9,6 +9,7 @@ Run from the project root; each configuration also runs alone (the machine is sm
     uv run python benchmarks/run_benchmark.py --files 12      # 12 files of 100k rows, max_files=12
     uv run python benchmarks/run_benchmark.py --rows 1200000  # 1.2M rows (and 100k for the ratio)
     uv run python benchmarks/run_benchmark.py --only sample   # the sample inbox, now vs baseline
+    uv run python benchmarks/run_benchmark.py --only checks --rows 500000  # checks' cost
 
 Configurations:
   trustee  (a) old recipe, (b) to_sql, (c) execute, (d) plan-only on one trustee workbook per
@@ -20,6 +21,8 @@ Configurations:
            trustee (c) at the same size for the per-cell ratio.
   files    (c) and (d) on ``--files`` trustee workbooks of ``--file-rows`` rows each
            (``max_files`` = ``--files``), and (c) on one such workbook for the memory ratio.
+  checks   (c) on the largest trustee size in ``--rows``, with every kind of business check
+           (``HEAVY_CHECKS``) and with none, each in its own project copy.
   sample   a plain plan-only ``kedro run`` of the sample inbox (data/01_raw), this code against
            ``--baseline`` (a git commit; the code before the columnar engine), interleaved,
            median of ``--rounds`` pairs.
@@ -63,6 +66,7 @@ from typing import Any
 import openpyxl  # noqa: F401  (loaded at start-up, so reading times only reading)
 import pandas as pd
 import psycopg2
+import yaml
 from kedro.framework.startup import bootstrap_project
 from psycopg2.extras import execute_values
 from pydantic import BaseModel, ValidationError, field_validator
@@ -121,6 +125,22 @@ TARGETS = {
     "files_rss": ("peak RSS of N files / one file", 1.5, "max"),
     "scaling": ("per-row cost at the largest size / at the reference size", 1.2, "max"),
     "sample": ("sample plan-only: baseline seconds / this code's seconds", 2.0, "min"),
+    "checks": ("trustee execute with every kind of business check / without checks", 1.1, "max"),
+}
+# The checks of the checks-heavy run: every kind, on trustee columns (volume, total_row as the
+# domain declares them; coverage, identity and continuity added so each kind runs).
+HEAVY_CHECKS = {
+    "volume": {"severity": "error", "max_drop": 0.5},
+    "total_row": {"severity": "error", "columns": ["fund_scale"], "tolerance": 0.01},
+    "coverage": {"severity": "error", "by": ["company_code"]},
+    "identity": {"severity": "warn", "left": "fund_scale", "right": "fund_scale * 1 + 0"},
+    "continuity": {
+        "severity": "warn",
+        "by": ["plan_code", "company_code"],
+        "opening": "net_asset_value",
+        "closing": "net_asset_value",
+        "tolerance": 0.01,
+    },
 }
 
 
@@ -392,6 +412,16 @@ def _copy_project(target: Path, source: Path) -> Path:
     sample = Path("data") / "01_raw"  # the checkout's own sample inbox, its default inbox
     shutil.copytree(source / sample, target / sample, ignore=ignore)
     return target
+
+
+def _set_checks(project: Path, domain: str, checks: dict[str, Any] | None) -> None:
+    """Replace (None: remove) a domain's ``checks:`` in the project copy's data_sources.yml."""
+    path = project / "conf" / "base" / "data_sources.yml"
+    declared = yaml.safe_load(path.read_text(encoding="utf-8"))
+    declared["domains"][domain].pop("checks", None)
+    if checks is not None:
+        declared["domains"][domain]["checks"] = checks
+    path.write_text(yaml.safe_dump(declared, allow_unicode=True, sort_keys=False), "utf-8")
 
 
 def scratch_project() -> Path:
@@ -736,6 +766,36 @@ class Bench:
             f"execute, {count}x{rows} rows: {many.rss_mb:.0f} MB vs {one.rss_mb:.0f} MB",
         )
 
+    def checks(self) -> None:
+        """(c) on the largest trustee size with every kind of check, and with none."""
+        rows = max(self.args.rows)
+        files, _ = split(rows)
+        folder = inbox(DOMAINS["trustee_performance"], rows // files, files)
+        runs: dict[str, Row] = {}
+        for name, checks in (("none", None), ("heavy", HEAVY_CHECKS)):
+            project = _copy_project(OUTPUT / f"project_checks_{name}", PROJECT_ROOT)
+            _set_checks(project, "trustee_performance", checks)
+            warm_up(project, recipes=False)
+            result = run_kedro(
+                project,
+                folder,
+                server=self.server,
+                domain="trustee_performance",
+                files=files,
+                execute=True,
+                label=f"checks_{name}_{rows}",
+            )
+            runs[name] = Row("checks", f"(c) checks {name}", rows, files, 7, result)
+            self.rows.append(runs[name])
+            self._show(runs[name])
+        heavy, none = runs["heavy"], runs["none"]
+        self.ratio(
+            "checks",
+            heavy.seconds / none.seconds,
+            f"execute at {rows} rows: {heavy.seconds:.1f}s vs {none.seconds:.1f}s",
+            heavy.cpu / none.cpu,
+        )
+
     def sample(self) -> None:
         baseline = baseline_project(self.args.baseline)
         if baseline is None:
@@ -785,7 +845,7 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument(
         "--only",
         nargs="+",
-        choices=["trustee", "annuity", "files", "sample"],
+        choices=["trustee", "annuity", "files", "sample", "checks"],
         help="run only these configurations (default: all, or those --rows/--files name)",
     )
     parser.add_argument("--quick", action="store_true", help="small sizes of every configuration")

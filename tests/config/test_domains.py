@@ -145,7 +145,7 @@ def test_key_and_scope_are_read_as_declared() -> None:
     assert trustee.unique_key == ["report_date", "plan_code", "company_code"]
     assert trustee.refresh_scope == ["report_date"]
     assert annuity.unique_key is None
-    assert annuity.refresh_scope == ["月度", "业务类型", "计划类型"]
+    assert annuity.refresh_scope == ["月度"]
 
 
 def test_top_level_problems() -> None:

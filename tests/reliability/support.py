@@ -137,6 +137,9 @@ def run_domain(
     run_id: str | None = None,
     statement_timeout_ms: int = 0,
     reload: bool = False,
+    # These tests load a few rows a month after a 5-row baseline month: the volume check
+    # (tests/pipelines/test_business_checks.py) would refuse that, and is accepted here.
+    accept_checks: tuple[str, ...] = ("volume",),
 ) -> RunOutcome:
     """One domain end to end, in-process, through the project's catalog dataset types."""
     from work_data_hub.datasets.load_ledger_dataset import LoadLedgerDataset
@@ -160,7 +163,9 @@ def run_domain(
         filepath=str(reporting / "rejects" / f"{domain.name}.csv"), version=version
     )
     rejects_dataset.save(rejects)
-    plan = nodes.plan_load(rows, summary, manifest, run_id, max_reject_ratio, domain=domain)
+    plan = nodes.plan_load(
+        rows, summary, manifest, run_id, max_reject_ratio, accept_checks, domain=domain
+    )
     plan_dataset = PostgresLoadDataset(
         filepath=str(reporting / "plans" / f"{domain.name}.sql"),
         execute=execute,

@@ -18,11 +18,12 @@ from typing import TYPE_CHECKING, Any, cast
 
 import polars as pl
 
-from work_data_hub.cleaning import rules
+from work_data_hub.cleaning import checks, rules
 from work_data_hub.cleaning.reading import SOURCE_FILE, SOURCE_ROW, RawSheet, normalise_header
 from work_data_hub.cleaning.registry import RULES, Rule, RuleInput
 from work_data_hub.cleaning.rules import RuleResult
 from work_data_hub.config import ColumnSpec, DomainConfig
+from work_data_hub.config.business_checks import BusinessCheckResult, not_evaluated
 from work_data_hub.errors import WorkDataHubError
 from work_data_hub.rows import CleanRows, FileRows
 
@@ -75,6 +76,8 @@ class CleanResult:
     absent_columns: list[str] = field(default_factory=list)
     # file name -> the sheet its rows came from, so that duplicate-key rejects name the sheet.
     sheets: dict[str, str] = field(default_factory=dict)
+    # The business checks evaluated on this sheet (identity, total_row).
+    checks: list[BusinessCheckResult] = field(default_factory=list)
 
     @property
     def rows_rejected(self) -> int:
@@ -108,6 +111,8 @@ class CleaningSummary:
     unknown_columns: tuple[str, ...] = ()
     absent_columns: tuple[str, ...] = ()
     files: Mapping[str, FileCleaning] = field(default_factory=dict)
+    # The business checks evaluated on the delivery alone (per sheet, and across its periods).
+    checks: tuple[BusinessCheckResult, ...] = ()
 
     @property
     def rows_skipped(self) -> int:
@@ -124,6 +129,7 @@ class CleaningSummary:
             "rows_clean": self.rows_clean,
             "unknown_columns": list(self.unknown_columns),
             "absent_columns": list(self.absent_columns),
+            "checks": [check.as_dict() for check in self.checks],
             "files": {
                 path: {
                     "sheet": file.sheet,
@@ -479,7 +485,40 @@ def clean_sheet(sheet: RawSheet, domain: DomainConfig, today: dt.date) -> CleanR
             cleaned[name], errors[name] = _finished(
                 name, spec, result, domain, cleaned, raw_of, cell_problems, columns_of[name]
             )
-    return _collect(sheet, domain, frame, raw_of, cleaned, errors, unknown, absent)
+    extra, results = _sheet_checks(sheet, domain, frame, present, raw_of, cleaned, errors, today)
+    collected = _collect(sheet, domain, frame, raw_of, cleaned, errors, unknown, absent, extra)
+    collected.checks = results
+    return collected
+
+
+def _sheet_checks(
+    sheet: RawSheet,
+    domain: DomainConfig,
+    frame: pl.DataFrame,
+    present: Mapping[str, str],
+    raw_of: dict[str, pl.Series],
+    cleaned: dict[str, pl.Series],
+    errors: dict[str, pl.Series],
+    today: dt.date,
+) -> tuple[list[checks.RowRejects], list[BusinessCheckResult]]:
+    """The domain's row and sheet checks: identity rejects, total rows against the sums."""
+    extra: list[checks.RowRejects] = []
+    results: list[BusinessCheckResult] = []
+    lineage = frame.select(SOURCE_FILE, SOURCE_ROW)
+    for check in domain.business_checks:
+        if check.kind == "identity" and len(frame):
+            rejects, result = checks.identity(check, cleaned, raw_of, lineage)
+            extra += [rejects] if rejects is not None else []
+            results.append(result)
+        elif check.kind == "total_row" and domain.transform:
+            results.append(
+                not_evaluated(check, f"{sheet.file}: a transform reshapes the rows first")
+            )
+        elif check.kind == "total_row":
+            results.append(
+                checks.total_row(check, domain, sheet, present, cleaned, errors, lineage, today)
+            )
+    return extra, results
 
 
 def _pandas_text(frame: pl.DataFrame) -> pd.DataFrame:
@@ -513,17 +552,20 @@ def _collect(
     errors: dict[str, pl.Series],
     unknown: list[str],
     absent: list[str],
+    extra: Sequence[checks.RowRejects] = (),
 ) -> CleanResult:
     rows = len(frame)
     rejected = rules.filled(False, rows, pl.Boolean)
     reject_parts = []
     lineage = frame.select(SOURCE_FILE, SOURCE_ROW)
-    for name, column_errors in errors.items():
+    reasons = [(name, raw_of.get(name), column_errors) for name, column_errors in errors.items()]
+    reasons += [(added.column, added.values, added.reasons) for added in extra]
+    for name, cells, column_errors in reasons:
         bad = column_errors.is_not_null()
         if not bad.any():
             continue
         rejected = rejected | bad
-        original = raw_of.get(name, rules.filled(None, rows, pl.String))
+        original = cells if cells is not None else rules.filled(None, rows, pl.String)
         part = pl.DataFrame(
             {
                 "file": lineage[SOURCE_FILE],
@@ -581,6 +623,7 @@ class CombinedFiles:
     unknown_headers: list[str] = field(default_factory=list)
     absent_columns: list[str] = field(default_factory=list)
     sheets: dict[str, str] = field(default_factory=dict)
+    checks: list[BusinessCheckResult] = field(default_factory=list)
 
     @property
     def rows_rejected(self) -> int:
@@ -597,6 +640,7 @@ def combine(results: list[CleanResult], domain: DomainConfig) -> CleanResult:
         unknown_headers=combined.unknown_headers,
         absent_columns=combined.absent_columns,
         sheets=combined.sheets,
+        checks=combined.checks,
     )
 
 
@@ -633,6 +677,7 @@ def combine_files(
         unknown_headers=sorted({h for result in results for h in result.unknown_headers}),
         absent_columns=sorted({c for result in results for c in result.absent_columns}),
         sheets=sheets,
+        checks=[check for result in results for check in result.checks],
     )
 
 

@@ -53,6 +53,9 @@ class RawSheet:
     rows_blank: int
     rows_total: int
     cell_problems: pl.DataFrame = field(default_factory=pl.DataFrame)
+    # The skipped total rows (合计/总计/小计), as read, with their ``_source_row``: the
+    # ``total_row`` check compares their cells with the sums of the rows read.
+    totals: pl.DataFrame = field(default_factory=pl.DataFrame)
 
     def __post_init__(self) -> None:
         if self.cell_problems.width == 0 and self.headers:
@@ -343,13 +346,15 @@ def read_sheet(
     marker = first.str.normalize("NFKC").str.replace_all(r"\s", "").is_in(list(TOTAL_ROW_MARKERS))
     total = body.select(marker.fill_null(False)).to_series() & ~blank
     keep = ~blank & ~total
-    kept = body.with_columns(
+    numbered = body.with_columns(
         pl.lit(workbook.name, dtype=pl.String).alias(SOURCE_FILE),
         pl.int_range(header_row + 1, header_row + 1 + body.height, dtype=pl.Int64).alias(
             SOURCE_ROW
         ),
-    ).filter(keep)
-    del body
+    )
+    kept = numbered.filter(keep)
+    totals = numbered.filter(total)
+    del body, numbered
     _check_header_less_data(kept, headers, workbook.name, sheet_name, header_row, first_column)
     return RawSheet(
         frame=kept,
@@ -359,4 +364,5 @@ def read_sheet(
         rows_blank=int(blank.sum()),
         rows_total=int(total.sum()),
         cell_problems=problems.filter(keep),
+        totals=totals,
     )

@@ -22,11 +22,12 @@ from pydantic import BaseModel, ConfigDict
 Reads = Literal["delivery", "plan", "warehouse"]
 Severity = Literal["error", "warn"]
 # Where the check is evaluated: in the database (its SELECT guards the plan and builds the
-# verdict), or by verifying the plan file's checksum (no SQL can see the file).
-Evaluated = Literal["sql", "checksum"]
+# verdict), by verifying the plan file's checksum (no SQL can see the file), or from the
+# plan's summary (its counts).
+Evaluated = Literal["sql", "checksum", "summary"]
 # The plan steps a check's guard can run in: "guard" (next to the ledger, before any row
 # changes) or "create_table" (once the target is known to exist).
-GuardStep = Literal["guard", "create_table"]
+GuardStep = Literal["guard", "create_table", "business_check"]
 
 
 class CheckOptions(BaseModel):
@@ -103,6 +104,16 @@ STALE = declare_check(
         hint="Make a new plan (kedro run) and review it; or, to apply this one anyway, "
         "kedro run --pipelines apply_plan --params plan=<file>,execute=true,force=true",
         override=FORCE_STALE,
+    )
+)
+# Evaluated from the plan's summary by apply_plan, as execute=true does before it connects.
+REJECTED_ROWS = declare_check(
+    CheckDeclaration(
+        name="rejected rows",
+        reads="plan",
+        hint="Correct the workbook, or tolerate that share with max_reject_ratio=<share> "
+        "(given to apply_plan as to execute=true).",
+        evaluated="summary",
     )
 )
 MISSING_GRANTS = declare_check(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import difflib
 import importlib
 import re
+from functools import cached_property
 from typing import TYPE_CHECKING, Annotated, Any, Union
 
 from pydantic import (
@@ -22,6 +23,7 @@ from pydantic import (
     model_validator,
 )
 
+from work_data_hub.config.business_checks import BusinessCheck, check_problems, parse_checks
 from work_data_hub.config.calendar import DEFAULT_FUTURE_TOLERANCE, DeliveryCalendar
 from work_data_hub.config.modes import LOAD_MODES
 from work_data_hub.config.rules import (
@@ -209,6 +211,8 @@ class DomainConfig(_Strict):
     drop_columns: list[str] = Field(default_factory=list)
     columns: dict[str, ColumnSpec]
     transform: str | None = None
+    # Business checks (config.business_checks), validated with the other keys' cross checks.
+    checks: dict[str, Any] = Field(default_factory=dict)
     # When deliveries are expected (status, Dagster partitions); how far ahead a file may be.
     calendar: DeliveryCalendar | None = None
     future_tolerance: Annotated[int, Field(ge=0)] = DEFAULT_FUTURE_TOLERANCE
@@ -257,6 +261,11 @@ class DomainConfig(_Strict):
     @property
     def compiled_pattern(self) -> re.Pattern[str]:
         return re.compile(self.pattern, re.IGNORECASE)
+
+    @cached_property
+    def business_checks(self) -> tuple[BusinessCheck, ...]:
+        """The declared checks, validated (see :mod:`work_data_hub.config.business_checks`)."""
+        return parse_checks(self.checks, self.columns, self.refresh_scope)
 
     @property
     def non_null_columns(self) -> list[str]:
@@ -380,9 +389,15 @@ def cross_field_problems(
     checked too.
     """
     columns = settings.get("columns")
+    scope = settings.get("refresh_scope")
+    checks = check_problems(
+        settings.get("checks"),
+        columns if isinstance(columns, dict) else None,
+        scope if isinstance(scope, list) else (),
+    )
     if not isinstance(columns, dict):
-        return _key_problems(settings, None)
-    return _key_problems(settings, set(columns)) + _column_problems(columns, mappings)
+        return _key_problems(settings, None) + checks
+    return _key_problems(settings, set(columns)) + _column_problems(columns, mappings) + checks
 
 
 class DataSourcesError(WorkDataHubError, ValueError):

@@ -9,7 +9,8 @@ adding a parameter is one field here (and its default in ``conf/base/parameters.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable, Mapping
+import re
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -19,6 +20,17 @@ from work_data_hub.errors import WorkDataHubError
 from work_data_hub.months import parse_periods
 
 DEFAULT_INBOX = "data/01_raw"
+_CHECK_NAME = re.compile(r"[a-z][a-z0-9_]*")
+
+
+def accepted_names(value: str | Sequence[object] | None) -> tuple[str, ...]:
+    """``accept_checks`` as check names: ``volume``, ``volume,coverage`` or a list."""
+    if value is None:
+        return ()
+    items = value.split(",") if isinstance(value, str) else [str(item) for item in value]
+    return tuple(dict.fromkeys(item.strip() for item in items if item.strip()))
+
+
 BOOLEAN_TEXTS = {"true": True, "false": False}
 
 
@@ -66,6 +78,23 @@ class RunParameters(BaseModel):
         default=False,
         description="apply_plan: apply a plan even if a newer load made it stale",
     )
+    accept_checks: tuple[str, ...] | None = Field(
+        default=None,
+        description="business checks whose error verdict this run accepts "
+        "(accept_checks=volume or [volume,coverage]); recorded in the plan and the ledger",
+    )
+
+    @field_validator("accept_checks", mode="before")
+    @classmethod
+    def _check_names(cls, value: object) -> object:
+        names = accepted_names(value)  # type: ignore[arg-type]
+        bad = [name for name in names if not _CHECK_NAME.fullmatch(name)]
+        if bad or not isinstance(value, str | list | tuple | type(None)):
+            raise ValueError(
+                "must name business checks of data_sources.yml, as accept_checks=volume or "
+                "accept_checks=[volume,coverage]"
+            )
+        return names or None
 
     # The messages leave out the value: check_run_parameters appends "(got ...)".
     @field_validator("execute", "reload", "diff", "force", mode="before")

@@ -86,4 +86,6 @@ class AppliedPlanDataset(AbstractDataset[PlanVerdict, None]):
                 + (",force=true" if data.forced else ""),
             )
             return
-        self.last_result = self._client.apply_plan_file(Path(data.plan_path), force=data.forced)
+        self.last_result = self._client.apply_plan_file(
+            Path(data.plan_path), force=data.forced, accepted=data.accepted
+        )

@@ -4,30 +4,67 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from kedro.io import AbstractVersionedDataset, DatasetError, Version
 
+from work_data_hub.config.business_checks import CHECK_KINDS, BusinessCheckResult
 from work_data_hub.datasets.flags import strict_bool
 from work_data_hub.datasets.no_delivery import WritesNothingWithoutDelivery
 from work_data_hub.datasets.owner_only import open_owner_only
 from work_data_hub.errors import WorkDataHubError
+from work_data_hub.load.business_checks import (
+    final_results,
+    log_check_results,
+    verdicts,
+    with_accepted,
+)
 from work_data_hub.load.plan import LoadPlan
 from work_data_hub.load.plan_file import read_plan_summary
 from work_data_hub.load.psql import write_plan
-from work_data_hub.load.summary import PlanDiff, PlanSummary
+from work_data_hub.load.summary import PlanSummary
 from work_data_hub.warehouse.client import WarehouseClient
 from work_data_hub.warehouse.errors import LoadFailedError
 from work_data_hub.warehouse.results import LoadResult
 
-__all__ = ["LoadFailedError", "LoadResult", "PostgresLoadDataset", "RejectedRowsError"]
+__all__ = [
+    "CheckRefusedError",
+    "LoadFailedError",
+    "LoadResult",
+    "PostgresLoadDataset",
+    "RejectedRowsError",
+]
 
 logger = logging.getLogger(__name__)
 
 
 class RejectedRowsError(WorkDataHubError, DatasetError):
     """Too many rejected rows for an execute run; nothing was loaded."""
+
+
+class CheckRefusedError(WorkDataHubError, DatasetError):
+    """An ``error`` business check failed and nobody accepted it; nothing was loaded."""
+
+    def __init__(self, domain: str, refused: Sequence[BusinessCheckResult], plan_path: str) -> None:
+        self.domain = domain
+        self.checks = tuple(refused)
+        self.plan_path = plan_path
+        super().__init__(refusal_text(domain, refused, plan_path))
+
+
+def refusal_text(domain: str, refused: Sequence[BusinessCheckResult], plan_path: str) -> str:
+    """One short message: the domain, each refusing check with its periods and numbers, the
+    override."""
+    names = [check.name for check in refused]
+    override = names[0] if len(names) == 1 else "[" + ",".join(names) + "]"
+    said = "; ".join(f"check {check.name} refused the load: {check.message}" for check in refused)
+    return (
+        f"{domain}: {said}. Nothing was loaded. If the delivery is right, load it with "
+        f"accept_checks={override} (recorded in the plan and the ledger). Plan: {plan_path}"
+    )
 
 
 class PostgresLoadDataset(WritesNothingWithoutDelivery, AbstractVersionedDataset[LoadPlan, bytes]):
@@ -126,10 +163,11 @@ class PostgresLoadDataset(WritesNothingWithoutDelivery, AbstractVersionedDataset
         self._wrote()
         path = Path(self._get_save_path())
         summary = data.summary
+        too_many_rejects = bool(data.rows_rejected) and data.reject_ratio > data.max_reject_ratio
         if summary is not None:
             summary = summary.with_rejects_file(self._rejects_file(summary))
             if self._diff and not data.nothing_to_load:
-                summary = summary.with_diff(self._diff_against_warehouse(data))
+                summary = self._read_warehouse(data, summary)
         # Plans carry the rows themselves: readable by the owner only.
         try:
             with os.fdopen(open_owner_only(path), "wb") as handle:
@@ -139,6 +177,7 @@ class PostgresLoadDataset(WritesNothingWithoutDelivery, AbstractVersionedDataset
             path.unlink(missing_ok=True)
             raise
         shown = read_plan_summary(path)
+        log_check_results(data.domain, shown.checks)
         self.last_result = LoadResult(
             plan_path=str(path),
             executed=False,
@@ -158,12 +197,20 @@ class PostgresLoadDataset(WritesNothingWithoutDelivery, AbstractVersionedDataset
             return
         if not self._execute:
             return
-        if data.rows_rejected and data.reject_ratio > data.max_reject_ratio:
+        if too_many_rejects:
             raise RejectedRowsError(
                 f"{data.domain}: {data.rows_rejected} of {data.rows_read} rows were rejected "
                 f"({data.reject_ratio:.2%}, above max_reject_ratio {data.max_reject_ratio:.2%}); "
                 f"nothing was loaded. See the rejects file and the plan {path}."
             )
+        if not self._diff:
+            # The plan is written first (a failure to connect leaves it for review); the
+            # checks then read the warehouse, read-only, before anything is applied.
+            shown = self._read_warehouse(data, shown)
+            log_check_results(data.domain, [c for c in shown.checks if c.reads_warehouse])
+            self.last_result = replace(self.last_result, summary=shown.as_dict())
+        if shown.refusing_checks:
+            raise CheckRefusedError(data.domain, shown.refusing_checks, str(path))
         # One path: the file just written is read back, checked and applied, as apply_plan does.
         # Staleness guards a person's review; this plan was made moments ago by this very run,
         # and a load that committed while it waited for the table's lock is not a review
@@ -178,34 +225,46 @@ class PostgresLoadDataset(WritesNothingWithoutDelivery, AbstractVersionedDataset
         version = self.resolve_save_version()
         return str(rejects / version / rejects.name) if version else str(rejects)
 
-    def _diff_against_warehouse(self, plan: LoadPlan) -> PlanDiff:
-        """Count what the plan would change, inside one READ ONLY transaction; never writes.
-
-        The plan's checks run in the same transaction; their verdict is logged.
-        """
-        diff, found = self._client.diff(plan)
-        logger.info(
-            "%s diff against %s: %s rows to delete, %s to insert",
-            plan.domain,
-            plan.table,
-            diff.rows_to_delete,
-            diff.rows_to_insert,
-            extra={"event": "diff", "domain": plan.domain, "diff": vars(diff)},
-        )
-        for result in found:
-            logger.warning(
-                "%s: %s",
+    def _read_warehouse(self, plan: LoadPlan, summary: PlanSummary) -> PlanSummary:
+        """The plan's checks (and, with ``diff``, what it would change), read in one READ ONLY
+        transaction; never writes. The checks' verdict replaces what the plan knew without it."""
+        if self._diff:
+            diff, found = self._client.diff(plan)
+            summary = summary.with_diff(diff)
+            logger.info(
+                "%s diff against %s: %s rows to delete, %s to insert",
                 plan.domain,
-                result.text,
-                extra={"event": "check", "check": result.check.name},
+                plan.table,
+                diff.rows_to_delete,
+                diff.rows_to_insert,
+                extra={"event": "diff", "domain": plan.domain, "diff": vars(diff)},
             )
-        return diff
+        else:
+            found = self._client.plan_checks(plan)
+        for result in found:
+            if result.check.name not in CHECK_KINDS:  # a business check is logged with the rest
+                logger.warning(
+                    "%s: %s",
+                    plan.domain,
+                    result.text,
+                    extra={"event": "check", "check": result.check.name},
+                )
+        selects = plan.check_subject.business if plan.check_subject else ()
+        delivered = [check for check in summary.checks if not check.reads_warehouse]
+        return summary.with_checks(
+            with_accepted(
+                final_results(delivered, selects, verdicts(selects, found)),
+                summary.accepted_checks,
+            )
+        )
 
-    def apply_plan_file(self, path: Path, *, force: bool = False) -> LoadResult:
+    def apply_plan_file(
+        self, path: Path, *, force: bool = False, accepted: Sequence[str] = ()
+    ) -> LoadResult:
         """Apply the plan file at ``path`` exactly (see :meth:`WarehouseClient.apply_plan_file`).
 
         Raises:
             PlanFileError: The file was modified after it was made.
             LoadFailedError: The warehouse refused a statement; nothing was loaded.
         """
-        return self._client.apply_plan_file(path, force=force)
+        return self._client.apply_plan_file(path, force=force, accepted=accepted)

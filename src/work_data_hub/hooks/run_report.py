@@ -265,6 +265,9 @@ class RunReportHooks:
         )
         if result.summary:
             domain["summary"] = result.summary
+            # The business checks of the plan (the cleaning summary's are the delivery's only).
+            domain["checks"] = result.summary.get("checks", [])
+            domain["accepted_checks"] = result.summary.get("accepted_checks", [])
             if result.summary.get("diff") is not None:
                 domain["diff"] = result.summary["diff"]
         return result
@@ -343,6 +346,9 @@ class RunReportHooks:
             result = self._reporting(plan, ReportsLoad).last_result
             if result is not None:
                 domain.update(plan_file=result.plan_path, executed=False)
+                if result.summary:
+                    domain["summary"] = result.summary
+                    domain["checks"] = result.summary.get("checks", [])
 
     @hook_impl
     def after_pipeline_run(self, run_params: dict[str, Any]) -> None:

@@ -18,24 +18,61 @@ when the registry is read.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+import json
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
 
+from work_data_hub.config.business_checks import CHECK_KINDS
 from work_data_hub.config.checks import (
+    ACCEPT_CHECKS,
     ALREADY_APPLIED,
     CHECKS,
     FORCE_STALE,
     MISSING_GRANTS,
     MODIFIED,
+    REJECTED_ROWS,
     STALE,
     CheckDeclaration,
     CheckOptions,
     GuardStep,
 )
-from work_data_hub.load.ledger import LEDGER_TABLE
+from work_data_hub.load.ledger import CHECKS_SETTING, LEDGER_TABLE
 from work_data_hub.load.modes import LOAD_MODES
 from work_data_hub.load.sql import literal, quote, text_array
 from work_data_hub.load.summary import CHECKSUM_PLACEHOLDER, PlanSummary
+
+_NOTHING = "SELECT NULL::text AS message, NULL::text AS hint WHERE false"
+_FRAME = re.compile(
+    r"/\* wdh-business-check (?P<json>\{[^*]*\}) \*/(?P<sql>.*?)/\* wdh-business-check-end \*/",
+    re.DOTALL,
+)
+
+
+@dataclass(frozen=True)
+class BusinessSelect:
+    """One business check of a domain as its SELECT (a row when broken: message, hint)."""
+
+    name: str
+    severity: str
+    sql: str
+
+    @property
+    def framed(self) -> str:
+        """The SELECT between comments that name it (read back from a saved plan)."""
+        facts = json.dumps({"name": self.name, "severity": self.severity})
+        return f"/* wdh-business-check {facts} */ {self.sql} /* wdh-business-check-end */"
+
+
+def selects_of_steps(steps: Iterable[Any]) -> tuple[BusinessSelect, ...]:
+    """The business checks' SELECTs a saved plan's steps carry."""
+    found = []
+    for step in steps:
+        for match in _FRAME.finditer(step.sql):
+            facts = json.loads(match["json"])
+            found.append(BusinessSelect(facts["name"], facts["severity"], match["sql"].strip()))
+    return tuple(found)
 
 
 @dataclass(frozen=True)
@@ -48,9 +85,12 @@ class CheckSubject:
     created_at: str
     run_id: str
     plan_sha256: str = CHECKSUM_PLACEHOLDER
+    # The domain's business checks as the plan carries them (load.business_checks).
+    business: tuple[BusinessSelect, ...] = ()
 
     @classmethod
-    def of(cls, summary: PlanSummary) -> CheckSubject:
+    def of(cls, summary: PlanSummary, steps: Iterable[Any] = ()) -> CheckSubject:
+        """The subject of a plan from its summary (and, read back, its steps' business checks)."""
         return cls(
             summary.domain,
             summary.table,
@@ -58,6 +98,7 @@ class CheckSubject:
             summary.created_at,
             summary.run_id,
             summary.plan_sha256,
+            selects_of_steps(steps),
         )
 
     @property
@@ -140,7 +181,10 @@ def check_queries(
     """The SELECT of every SQL check (of the plan step ``step`` only, when given)."""
     chosen = options or {}
     return [
-        _IMPLEMENTATIONS[check.name](subject, chosen.get(check.name) or check.options())
+        # Unvalidated defaults: a check whose options are per domain builds its SQL elsewhere.
+        _IMPLEMENTATIONS[check.name](
+            subject, chosen.get(check.name) or check.options.model_construct()
+        )
         for check in sql_checks()
         if step is None or check.guard_step == step
     ]
@@ -159,12 +203,31 @@ def guard_block(queries: Sequence[CheckQuery]) -> str:
         FOR violation IN {query.sql} LOOP
             IF {query.overridden_sql()} THEN
                 RAISE WARNING '%: %', {name}, violation.message USING HINT = {hint};
+                {_recorded(query)}
             ELSE
                 RAISE EXCEPTION '%: %', {name}, violation.message USING HINT = {hint};
             END IF;
         END LOOP;
     END IF;""")
     return "\nDECLARE\n    violation record;\nBEGIN" + "".join(loops) + "\nEND;\n"
+
+
+def _recorded(query: CheckQuery) -> str:
+    """Add a violation the guard let through to ``wdh.checks`` (the ledger row stores it)."""
+    status = "warned" if query.check.severity == "warn" else "accepted"
+    entry = (
+        f"pg_catalog.jsonb_build_object('name', {literal(query.check.name)}, 'severity', "
+        f"{literal(query.check.severity)}, 'status', {literal(status)}, 'message', "
+        "violation.message)"
+    )
+    current = (
+        f"COALESCE(NULLIF(pg_catalog.current_setting({literal(CHECKS_SETTING)}, true), ''), "
+        "'[]')::jsonb"
+    )
+    return (
+        f"PERFORM pg_catalog.set_config({literal(CHECKS_SETTING)}, ({current} || "
+        f"pg_catalog.jsonb_build_array({entry}))::text, true);"
+    )
 
 
 def guard_sql(subject: CheckSubject) -> str:
@@ -222,6 +285,13 @@ class PlanVerdict:
     def forced(self) -> bool:
         return self.settings.get(FORCE_STALE.setting) == "on"
 
+    @property
+    def accepted(self) -> tuple[str, ...]:
+        """The business checks ``accept_checks`` accepts for this application."""
+        return tuple(
+            name for name in self.settings.get(ACCEPT_CHECKS.setting, "").split(",") if name
+        )
+
     # The names a LoadPlan gives them, so the run report reads a verdict like a plan.
     @property
     def table(self) -> str:
@@ -260,6 +330,21 @@ def modified_result(plan_path: str, summary: PlanSummary, intact: bool) -> Check
     return CheckResult(
         MODIFIED,
         f"{plan_path} no longer matches its checksum {summary.plan_sha256}",
+    )
+
+
+def rejected_rows_result(summary: PlanSummary, max_reject_ratio: float) -> CheckResult | None:
+    """The ``rejected rows`` check: the plan's rejects within ``max_reject_ratio``, as
+    ``execute=true`` refuses them before it connects."""
+    if not summary.rows_rejected or not summary.rows_read:
+        return None
+    ratio = summary.rows_rejected / summary.rows_read
+    if ratio <= max_reject_ratio:
+        return None
+    return CheckResult(
+        REJECTED_ROWS,
+        f"{summary.rows_rejected} of {summary.rows_read} rows were rejected ({ratio:.2%}, above "
+        f"max_reject_ratio {max_reject_ratio:.2%})",
     )
 
 
@@ -318,5 +403,25 @@ def _missing_grants(subject: CheckSubject, options: CheckOptions) -> CheckQuery:
     )
     return CheckQuery(MISSING_GRANTS, sql, (subject.table,))
 
+
+# --- the business checks of data_sources.yml ------------------------------------------------
+# Each domain's business check is a SELECT built when its plan is made (load.business_checks)
+# from the delivery's facts; the plan carries it, framed by comments that name it, in its
+# ``business_check`` step, and a saved plan's subject reads it back from there.
+
+
+def _business_check(name: str) -> None:
+    @register_check(name)
+    def business_check(subject: CheckSubject, options: CheckOptions) -> CheckQuery:
+        chosen = next((s for s in subject.business if s.name == name), None)
+        if chosen is None:
+            return CheckQuery(CHECKS[name], _NOTHING)
+        # The domain's severity, not the declaration's.
+        declared = replace(CHECKS[name], severity=chosen.severity)  # type: ignore[arg-type]
+        return CheckQuery(declared, chosen.framed, reads_tables=(subject.table,))
+
+
+for _kind in CHECK_KINDS:
+    _business_check(_kind)
 
 sql_checks()  # every SQL check declared is registered, or importing this module fails

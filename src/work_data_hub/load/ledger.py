@@ -24,6 +24,9 @@ if TYPE_CHECKING:
     from work_data_hub.config import DomainConfig
 
 LEDGER_TABLE = "wdh_loads"
+# The plan's guards add the checks they let through (warnings, accepted errors) to this
+# transaction-local setting; the ledger row stores it in ``checks``.
+CHECKS_SETTING = "wdh.checks"
 
 LEDGER_COLUMNS: tuple[tuple[str, str], ...] = (
     ("run_id", "text NOT NULL"),
@@ -38,7 +41,11 @@ LEDGER_COLUMNS: tuple[tuple[str, str], ...] = (
     ("committed_at", "timestamp with time zone NOT NULL"),
     ("loaded_by", "text NOT NULL"),
     ("tool_version", "text NOT NULL"),
+    # The business checks accepted or warned in the load's transaction, with their numbers.
+    ("checks", "jsonb"),
 )
+# Columns a ledger made before them lacks: added (nullable) by the plan that first needs them.
+ADDED_LEDGER_COLUMNS = ("checks",)
 
 
 @dataclass(frozen=True)
@@ -73,6 +80,21 @@ def _ledger_ddl() -> tuple[str, str]:
         f"    CONSTRAINT {quote(LEDGER_TABLE + '_pk')} PRIMARY KEY ({quote('plan_sha256')})\n)",
         f"CREATE INDEX {quote(LEDGER_TABLE + '_domain_idx')} ON {quote(LEDGER_TABLE)} "
         f"({quote('domain')}, {quote('committed_at')})",
+    )
+
+
+def _added_columns() -> str:
+    """ALTER TABLE for each column an older ledger lacks, run only when it is missing."""
+    kinds = dict(LEDGER_COLUMNS)
+    return "\n".join(
+        f"""    IF NOT EXISTS (
+        SELECT 1 FROM pg_catalog.pg_attribute
+        WHERE attrelid = pg_catalog.to_regclass(ledger) AND attname = {literal(name)}
+            AND NOT attisdropped
+    ) THEN
+        EXECUTE {literal(f"ALTER TABLE {quote(LEDGER_TABLE)} ADD COLUMN IF NOT EXISTS {quote(name)} {kinds[name]}")};
+    END IF;"""
+        for name in ADDED_LEDGER_COLUMNS
     )
 
 
@@ -115,6 +137,7 @@ BEGIN
         RAISE EXCEPTION 'role % lacks % on the load ledger %', current_user, missing, ledger
             USING HINT = pg_catalog.format('GRANT %s ON %s TO %I', missing, ledger, current_user);
     END IF;
+{_added_columns()}
 END
 """
     return Statement(Step.CREATE_LEDGER, f"DO $wdh_ledger${body}$wdh_ledger$")
@@ -146,6 +169,8 @@ def record_load_statement(
         "pg_catalog.clock_timestamp()",
         "current_user",
         literal(__version__),
+        f"COALESCE(NULLIF(pg_catalog.current_setting({literal(CHECKS_SETTING)}, true), ''), "
+        "'[]')::jsonb",
     ]
     names = ", ".join(quote(name) for name, _ in LEDGER_COLUMNS)
     return Statement(

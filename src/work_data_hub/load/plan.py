@@ -23,7 +23,16 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from work_data_hub.config import LINEAGE_COLUMNS, DomainConfig
-from work_data_hub.load.checks import CheckSubject, check_queries, guard_block, guard_sql
+from work_data_hub.config.business_checks import BusinessCheckResult
+from work_data_hub.config.checks import ACCEPT_CHECKS
+from work_data_hub.load.business_checks import final_results, with_accepted
+from work_data_hub.load.checks import (
+    BusinessSelect,
+    CheckSubject,
+    check_queries,
+    guard_block,
+    guard_sql,
+)
 from work_data_hub.load.diff import DiffQuery, build_diff_query
 from work_data_hub.load.ledger import (
     LEDGER_TABLE,
@@ -74,6 +83,9 @@ class LoadPlan:
     # What the plan file's header shows, and the read-only query behind diff=true.
     summary: PlanSummary | None = None
     diff_query: DiffQuery | None = None
+    # What the plan's checks read (its business checks' SELECTs included), for the read-only
+    # verdict when the warehouse is read (diff=true, execute=true).
+    check_subject: CheckSubject | None = None
     # The domain had nothing to read (DOMAINS.md, Discovery): the plan is not written at all.
     no_delivery: bool = False
 
@@ -255,6 +267,28 @@ END
     return _do_block(Step.CREATE_SCOPE_INDEX, body)
 
 
+def business_check_statement(
+    subject: CheckSubject, accepted_checks: Sequence[str]
+) -> Statement | None:
+    """The domain's business checks, guarding the load (None: the domain has none to run).
+
+    The checks ``accept_checks`` accepted when the plan was made are added to the session's
+    ``wdh.accept_checks`` for this transaction, so psql applies the plan as it was reviewed.
+    """
+    block = guard_block(check_queries(subject, step="business_check"))
+    if not subject.business:
+        return None
+    accept = ""
+    if accepted_checks:
+        setting = literal(ACCEPT_CHECKS.setting)
+        current = f"COALESCE(pg_catalog.current_setting({setting}, true), '')"
+        accept = (
+            f"\n    PERFORM pg_catalog.set_config({setting}, "
+            f"{literal(','.join(accepted_checks))} || ',' || {current}, true);"
+        )
+    return _do_block(Step.BUSINESS_CHECK, f"\nBEGIN{accept}\n{block}END\n")
+
+
 def lock_key(table: str) -> int:
     """A stable signed 64-bit advisory-lock key for one target table."""
     digest = hashlib.sha256(f"work_data_hub:{table}".encode()).digest()
@@ -312,13 +346,19 @@ def build_load_plan(
     max_reject_ratio: float,
     files: Sequence[LoadedFile] | None = None,
     created_at: dt.datetime | None = None,
+    checks: Sequence[BusinessCheckResult] = (),
+    business: Sequence[BusinessSelect] = (),
+    accepted_checks: Sequence[str] = (),
 ) -> LoadPlan:
     """The statements that load ``rows`` into the domain's table by its mode.
 
     ``files`` are the files the rows come from, as the ledger records them; an empty sequence
     means every selected file was already loaded, and the plan has nothing to do.
     ``created_at`` (default: now) is when the plan was made: its guard refuses it once a load of
-    the domain committed later (see :mod:`work_data_hub.load.checks`).
+    the domain committed later (see :mod:`work_data_hub.load.checks`). ``checks`` are what
+    the business checks found in the delivery, ``business`` their SELECTs (the plan's
+    ``business_check`` step runs them), ``accepted_checks`` what ``accept_checks`` accepted
+    (see :mod:`work_data_hub.load.business_checks`).
     """
     if not _RUN_ID.match(run_id):
         raise ValueError(f"run_id {run_id!r} must be 1-64 letters, digits or _.:-")
@@ -345,6 +385,11 @@ def build_load_plan(
         rows_read=rows_read,
         rows_rejected=rows_rejected,
         created_at=created_at or dt.datetime.now(dt.UTC),
+        checks=with_accepted(final_results(checks, business, None), accepted_checks),
+        accepted_checks=accepted_checks,
+    )
+    subject = CheckSubject(
+        domain.name, domain.table, domain.mode, summary.created_at, run_id, business=tuple(business)
     )
     plan = LoadPlan(
         domain=domain.name,
@@ -365,6 +410,7 @@ def build_load_plan(
             unique_key=domain.unique_key,
             refresh_scope=domain.refresh_scope if mode.uses_refresh_scope else [],
         ),
+        check_subject=subject,
     )
     if files is not None and not loaded:
         return plan
@@ -379,7 +425,6 @@ def build_load_plan(
         f"{quote('_source_row')} integer",
     ]
     scope_index = create_scope_index_statement(domain)
-    subject = CheckSubject(domain.name, domain.table, domain.mode, summary.created_at, run_id)
     statements = [
         Statement(Step.BEGIN, "BEGIN"),
         # First, so that the catalog lookups below see what a run this one waited for made.
@@ -407,6 +452,9 @@ def build_load_plan(
             copy_rows=True,
         ),
     ]
+    business_step = business_check_statement(subject, accepted_checks)
+    # After the COPY, before any row changes: a refused check rolls everything back.
+    statements += [business_step] if business_step else []
     target = LoadTarget(
         table=quote(domain.table),
         stage=stage,

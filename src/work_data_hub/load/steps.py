@@ -18,6 +18,7 @@ class Step(StrEnum):
     GUARD = "guard"
     CREATE_STAGE = "create_stage"
     COPY = "copy"
+    BUSINESS_CHECK = "business_check"
     DELETE = "delete"
     INSERT = "insert"
     RECORD_LOAD = "record_load"

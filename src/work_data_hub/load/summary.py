@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
+from work_data_hub.config.business_checks import BusinessCheckResult
 from work_data_hub.load.checksum import PLACEHOLDER
 
 # The plan's own checksum is written where this placeholder stands (see ``load.checksum``).
@@ -73,10 +74,22 @@ class PlanSummary:
     rejects_file: str | None = None
     plan_sha256: str = CHECKSUM_PLACEHOLDER
     diff: PlanDiff | None = None
+    # The business checks' results (config.business_checks) and the checks accept_checks
+    # named when the plan was made.
+    checks: tuple[BusinessCheckResult, ...] = ()
+    accepted_checks: tuple[str, ...] = ()
 
     @property
     def made_at(self) -> dt.datetime:
         return dt.datetime.fromisoformat(self.created_at)
+
+    @property
+    def refusing_checks(self) -> tuple[BusinessCheckResult, ...]:
+        """The failed error checks nobody accepted: they refuse the load."""
+        return tuple(check for check in self.checks if check.refuses)
+
+    def with_checks(self, checks: Sequence[BusinessCheckResult]) -> PlanSummary:
+        return replace(self, checks=tuple(checks))
 
     def with_diff(self, diff: PlanDiff) -> PlanSummary:
         return replace(self, diff=diff)
@@ -87,7 +100,9 @@ class PlanSummary:
     def as_dict(self) -> dict[str, Any]:
         """The summary as JSON-ready data (the run report's ``summary`` and the log's fields)."""
         # asdict copies every value deeply: not the (maybe tens of thousands of) scopes.
-        data = asdict(replace(self, refresh_scopes=(), files=()))
+        data = asdict(replace(self, refresh_scopes=(), files=(), checks=()))
+        data["checks"] = [check.as_dict() for check in self.checks]
+        data["accepted_checks"] = list(self.accepted_checks)
         data["refresh_scopes"] = [
             dict(zip(self.refresh_scope, scope, strict=True)) for scope in self.refresh_scopes
         ]
@@ -95,7 +110,9 @@ class PlanSummary:
         data["files"] = [asdict(file) for file in self.files]
         return data
 
-    def comment_lines(self, *, scopes_shown: int | None = None) -> list[str]:
+    def comment_lines(
+        self, *, scopes_shown: int | None = None, brief_checks: bool = False
+    ) -> list[str]:
         """The summary as SQL comment lines (no line breaks inside any value).
 
         ``scopes_shown`` lists only that many refresh scopes, then says how many more there are.
@@ -136,6 +153,7 @@ class PlanSummary:
         )
         if self.diff is not None:
             lines += _diff_lines(self.diff)
+        lines += _check_lines(self.checks, self.accepted_checks, brief=brief_checks)
         lines.append(SUMMARY_JSON_PREFIX + json.dumps(self.as_dict(), ensure_ascii=True))
         return [comment_text(line) if line.startswith("--") else line for line in lines]
 
@@ -144,7 +162,7 @@ class PlanSummary:
         most LOGGED_SCOPES refresh scopes (a delivery can replace thousands)."""
         return "\n".join(
             line.removeprefix("-- ")
-            for line in self.comment_lines(scopes_shown=LOGGED_SCOPES)
+            for line in self.comment_lines(scopes_shown=LOGGED_SCOPES, brief_checks=True)
             if not line.startswith(SUMMARY_JSON_PREFIX)
         )
 
@@ -164,6 +182,28 @@ def _diff_lines(diff: PlanDiff) -> list[str]:
     return lines
 
 
+def _check_lines(
+    checks: Sequence[BusinessCheckResult], accepted: Sequence[str], *, brief: bool = False
+) -> list[str]:
+    """The business checks' lines; ``brief`` (the log): only those that found something."""
+    if brief:
+        checks = [c for c in checks if c.status in ("failed", "warned", "accepted")]
+    if not checks and not accepted:
+        return []
+    lines = [f"-- business checks ({len(checks)}):"]
+    lines += [
+        f"--   {check.name} ({check.severity}): {check.status}"
+        + (f": {check.message}" if check.status != "passed" else "")
+        for check in checks
+    ]
+    if accepted:
+        lines.append(
+            f"-- accepted (accept_checks={','.join(accepted)}): their error verdict lets the "
+            "load through; the ledger row records them with their numbers"
+        )
+    return lines
+
+
 def build_plan_summary(
     *,
     domain: str,
@@ -178,6 +218,8 @@ def build_plan_summary(
     rows_read: int,
     rows_rejected: int,
     created_at: dt.datetime,
+    checks: Sequence[BusinessCheckResult] = (),
+    accepted_checks: Sequence[str] = (),
 ) -> PlanSummary:
     """The summary of a plan that loads ``rows_to_insert`` clean rows.
 
@@ -199,6 +241,8 @@ def build_plan_summary(
         rows_read=rows_read,
         rows_to_insert=rows_to_insert,
         rows_rejected=rows_rejected,
+        checks=tuple(checks),
+        accepted_checks=tuple(accepted_checks),
     )
 
 
@@ -237,6 +281,8 @@ def summary_from_dict(data: dict[str, Any]) -> PlanSummary:
         rejects_file=data.get("rejects_file"),
         plan_sha256=data["plan_sha256"],
         diff=PlanDiff(**diff) if diff else None,
+        checks=tuple(BusinessCheckResult.from_dict(check) for check in data.get("checks") or ()),
+        accepted_checks=tuple(data.get("accepted_checks") or ()),
     )
 
 

@@ -23,6 +23,7 @@ from work_data_hub.config.warehouse import (
     WarehouseConfigError,
     describe,
 )
+from work_data_hub.load.business_checks import accept_settings
 from work_data_hub.load.checks import (
     CheckQuery,
     CheckResult,
@@ -160,32 +161,53 @@ class WarehouseClient:
         Raises:
             LoadFailedError: The plan has no diff query, or the warehouse refuses the read.
         """
+        found, diff = self._read(plan, diff=True)
+        assert diff is not None
+        return diff, found
+
+    def plan_checks(self, plan: LoadPlan) -> list[CheckResult]:
+        """What the plan's checks find, read-only (execute=true reads them before applying).
+
+        Raises:
+            LoadFailedError: The warehouse refuses the read.
+        """
+        return self._read(plan, diff=False)[0]
+
+    def _read(self, plan: LoadPlan, *, diff: bool) -> tuple[list[CheckResult], PlanDiff | None]:
         query = plan.diff_query
         if query is None or plan.summary is None:
             raise LoadFailedError(f"{plan.domain}: this plan cannot be compared (no diff query).")
-        subject = CheckSubject.of(plan.summary)
-        with self.read_only(plan.domain, f"diff {plan.domain}") as (cursor, address):
+        subject = plan.check_subject or CheckSubject.of(plan.summary)
+        settings = accept_settings(plan.summary.accepted_checks)
+        counted: PlanDiff | None = None
+        with self.read_only(plan.domain, f"read the warehouse for {plan.domain}") as (
+            cursor,
+            address,
+        ):
             try:
-                found = run_checks(cursor, plan.table, check_queries(subject), {})
-                pin_target_schema(cursor, plan.table)
-                cursor.execute(query.table_check)
-                if not cursor.fetchone()[0]:
-                    diff = query.answer_without_table(plan.rows_to_insert)
-                else:
-                    arrays = plan.rows.text_columns(query.payload_columns)
-                    cursor.execute(query.sql, arrays)
-                    diff = query.answer(cursor.fetchone(), plan.rows_to_insert)
+                found = run_checks(cursor, plan.table, check_queries(subject), settings)
+                if diff:
+                    pin_target_schema(cursor, plan.table)
+                    cursor.execute(query.table_check)
+                    if not cursor.fetchone()[0]:
+                        counted = query.answer_without_table(plan.rows_to_insert)
+                    else:
+                        arrays = plan.rows.text_columns(query.payload_columns)
+                        cursor.execute(query.sql, arrays)
+                        counted = query.answer(cursor.fetchone(), plan.rows_to_insert)
             except Exception as exc:
                 raise LoadFailedError(
-                    f"{plan.domain}: diff=true could not read table {plan.table!r} "
-                    f"({describe(address.url)}): {server_reason(exc, address.url)} "
-                    "Nothing was written."
+                    f"{plan.domain}: reading table {plan.table!r} for the plan's checks"
+                    f"{' and diff=true' if diff else ''} failed ({describe(address.url)}): "
+                    f"{server_reason(exc, address.url)} Nothing was written."
                 ) from None
-        return diff, found
+        return found, counted
 
     # --- applying a plan file --------------------------------------------------------------
 
-    def apply_plan_file(self, path: Path, *, force: bool = False) -> LoadResult:
+    def apply_plan_file(
+        self, path: Path, *, force: bool = False, accepted: Sequence[str] = ()
+    ) -> LoadResult:
         """Apply the plan file at ``path`` exactly: its own steps, one transaction, checked.
 
         A file whose checksum does not hold is refused before connecting (the file is read
@@ -208,7 +230,8 @@ class WarehouseClient:
             return LoadResult(str(path), False, 0, 0, None, saved.plan_sha256, True)
         address = self.address(saved.summary.domain)
         with interruptible():
-            result = self._apply(saved, path, address, force_settings(force))
+            settings = {**force_settings(force), **accept_settings(accepted)}
+            result = self._apply(saved, path, address, settings)
         return replace(result, plan_sha256=saved.plan_sha256, summary=saved.summary.as_dict())
 
     def _apply(

@@ -12,9 +12,11 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
+from work_data_hub.cleaning.checks import continuity_in_delivery, period_sums
 from work_data_hub.cleaning.engine import (
     CleaningSummary,
     CleanResult,
@@ -25,6 +27,8 @@ from work_data_hub.cleaning.engine import (
 from work_data_hub.cleaning.reading import headers_read_by, read_sheet
 from work_data_hub.cleaning.workbook import ExcelWorkbook
 from work_data_hub.config import DomainConfig, check_run_parameters
+from work_data_hub.config.business_checks import BusinessCheckResult, domain_check_names, merged
+from work_data_hub.config.params import accepted_names
 from work_data_hub.discovery import (
     AlreadyLoaded,
     DatedFile,
@@ -32,6 +36,8 @@ from work_data_hub.discovery import (
     FileManifest,
     discover,
 )
+from work_data_hub.load.business_checks import business_selects
+from work_data_hub.load.checks import BusinessSelect
 from work_data_hub.load.ledger import LedgerReader
 from work_data_hub.load.plan import LoadedFile, LoadPlan, build_load_plan
 from work_data_hub.months import current_month
@@ -221,6 +227,7 @@ def clean_workbooks(
         unknown_columns=tuple(combined.unknown_headers),
         absent_columns=tuple(combined.absent_columns),
         files=files,
+        checks=tuple(combined.checks),
     )
     if summary.absent_columns:
         logger.warning(
@@ -237,16 +244,37 @@ def clean_workbooks(
     return combined.rows, rejects, summary
 
 
+def delivery_checks(
+    rows: CleanRows, cleaning_summary: CleaningSummary, *, domain: DomainConfig
+) -> tuple[list[BusinessCheckResult], tuple[BusinessSelect, ...]]:
+    """The business checks over the delivery: what it decides alone, and the warehouse SELECTs.
+
+    The sheet checks (identity, total rows) ran while cleaning; continuity compares the
+    months this delivery brings, and the warehouse for a month whose previous one it lacks.
+    """
+    results = merged(cleaning_summary.checks)
+    sums = {}
+    for check in domain.business_checks:
+        if check.kind != "continuity" or not len(rows):
+            continue
+        sums[check.name] = period_sums(rows, check)
+        found = continuity_in_delivery(check, sums[check.name])
+        results += [found] if found is not None else []
+    return results, business_selects(domain, rows, results, sums)
+
+
 def plan_load(
     rows: CleanRows,
     cleaning_summary: CleaningSummary,
     manifest: FileManifest,
     run_id: str,
     max_reject_ratio: float,
+    accept_checks: Any = None,
     *,
     domain: DomainConfig,
 ) -> LoadPlan:
     """The load as data: statements and COPY payload, the same for plan and execute."""
+    checks, selects = delivery_checks(rows, cleaning_summary, domain=domain)
     rows_per_file = rows.rows_per_file()
     files = [
         LoadedFile(
@@ -265,5 +293,10 @@ def plan_load(
         rows_rejected=cleaning_summary.rows_rejected,
         max_reject_ratio=max_reject_ratio,
         files=files,
+        checks=checks,
+        business=selects,
+        accepted_checks=[
+            name for name in accepted_names(accept_checks) if name in domain_check_names(domain)
+        ],
     )
     return replace(plan, no_delivery=True) if manifest.selection.no_delivery else plan

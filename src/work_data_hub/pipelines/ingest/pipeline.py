@@ -36,6 +36,7 @@ SHARED_PARAMETERS = {
     "params:periods",
     "params:max_reject_ratio",
     "params:reload",
+    "params:accept_checks",
 }
 
 
@@ -85,6 +86,7 @@ def create_pipeline(domain: DomainConfig) -> Pipeline:
                     FILE_MANIFEST,
                     RUN_ID,
                     "params:max_reject_ratio",
+                    "params:accept_checks",
                 ],
                 outputs=LOAD_PLAN,
                 name=PLAN_STEP,
