@@ -10,6 +10,7 @@ import pytest
 
 from tests.conftest import PROJECT_ROOT
 from tests.support.cli import run_trustee
+from tests.support.plans import trustee_copy_rows
 from tests.support.workbooks import write_garbage, write_trustee
 from work_data_hub.config.project import load_domains
 from work_data_hub.discovery import (
@@ -392,7 +393,7 @@ def test_max_files_through_the_pipeline_reads_only_the_selected_workbooks(
     assert domain["rows_planned"] == len(plans)
 
     plan = _plan_text(project_copy)
-    copied = [line.split("\t")[1] for line in plan.splitlines() if line.count("\t") == 7]
+    copied = [row[1] for row in trustee_copy_rows(plan)]
     assert sorted(copied) == plans
     for name in ("2024_07", "(旧)", "~$", "backup", "2024_12"):
         assert name not in plan

@@ -5,7 +5,6 @@ Each function is bound to one domain's :class:`DomainConfig` by the pipeline fac
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import logging
 import time
@@ -47,6 +46,7 @@ from work_data_hub.load.modes import LOAD_MODES
 from work_data_hub.load.plan import LoadedFile, LoadPlan, build_load_plan
 from work_data_hub.load.row_diff import build_row_diff_query
 from work_data_hub.months import current_month
+from work_data_hub.months import today as today_or_fixed
 from work_data_hub.reports.rejects_workbook import RejectedFile, RejectsToMark
 from work_data_hub.rows import CleanRows, FileRows, RowSpool
 from work_data_hub.text import plural
@@ -166,7 +166,7 @@ def clean_workbooks(
     (:mod:`work_data_hub.rows`), so memory holds one file's rows at a time.
     Without a delivery the rejects are a frame without columns, which writes no file.
     """
-    today = dt.date.today()
+    today = today_or_fixed()
     results: list[CleanResult] = []
     parts: list[FileRows] = []
     rows_blank = rows_total = 0
