@@ -27,6 +27,7 @@ from work_data_hub.load.plan import LoadPlan
 from work_data_hub.load.plan_file import read_plan_summary
 from work_data_hub.load.psql import write_plan
 from work_data_hub.load.summary import PlanSummary
+from work_data_hub.load.table_changes import TableShape
 from work_data_hub.warehouse.client import WarehouseClient
 from work_data_hub.warehouse.errors import LoadFailedError
 from work_data_hub.warehouse.results import LoadResult
@@ -241,7 +242,11 @@ class PostgresLoadDataset(WritesNothingWithoutDelivery, AbstractVersionedDataset
         # An undo's plan is also made moments ago, but its own staleness (a later load replaced
         # rows of the load it undoes) is lifted only by the run's force=true.
         force = True if self._force is None else self._force
-        self.last_result = self.apply_plan_file(path, force=force)
+        applied = self.apply_plan_file(path, force=force)
+        # The summary this run read the warehouse for (its checks' verdicts), not the file's.
+        self.last_result = replace(
+            applied, summary=(self.last_result and self.last_result.summary) or applied.summary
+        )
 
     def _rejects_file(self, summary: PlanSummary) -> str | None:
         """Where this run's rejects file is (the rejects dataset shares the run's version)."""
@@ -255,7 +260,7 @@ class PostgresLoadDataset(WritesNothingWithoutDelivery, AbstractVersionedDataset
         """The plan's checks (and, with ``diff``, what it would change), read in one READ ONLY
         transaction; never writes. The checks' verdict replaces what the plan knew without it."""
         if self._diff:
-            diff, found = self._client.diff(plan, rows=self._review)
+            diff, found, shape = self._client.diff(plan, rows=self._review)
             summary = summary.with_diff(diff)
             logger.info(
                 "%s diff against %s: %s rows to delete, %s to insert",
@@ -275,7 +280,7 @@ class PostgresLoadDataset(WritesNothingWithoutDelivery, AbstractVersionedDataset
                     plan.table,
                 )
                 return summary
-            found = read
+            found, shape = read
         for result in found:
             if result.check.name not in CHECK_KINDS:  # a business check is logged with the rest
                 logger.warning(
@@ -284,7 +289,7 @@ class PostgresLoadDataset(WritesNothingWithoutDelivery, AbstractVersionedDataset
                     result.text,
                     extra={"event": "check", "check": result.check.name},
                 )
-        summary = self._with_table_changes(plan, summary)
+        summary = self._with_table_changes(plan, summary, shape)
         selects = plan.check_subject.business if plan.check_subject else ()
         delivered = [check for check in summary.checks if not check.reads_warehouse]
         return summary.with_checks(
@@ -294,12 +299,15 @@ class PostgresLoadDataset(WritesNothingWithoutDelivery, AbstractVersionedDataset
             )
         )
 
-    def _with_table_changes(self, plan: LoadPlan, summary: PlanSummary) -> PlanSummary:
+    def _with_table_changes(
+        self, plan: LoadPlan, summary: PlanSummary, shape: TableShape | None
+    ) -> PlanSummary:
         """The summary listing the columns the plan adds (read-only; with ``diff`` also "none").
 
         What the plan would refuse (a retyped or undeclared column) is a WARNING now.
         """
-        shape = self._client.table_changes(plan)
+        if shape is None:
+            return summary
         for change in shape.additions:
             logger.info("%s: table change: %s", plan.domain, change.sql)
         for refusal, fix in zip(shape.refusals, shape.fixes, strict=True):

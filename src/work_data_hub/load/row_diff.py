@@ -175,7 +175,8 @@ def build_row_diff_query(domain: DomainConfig, *, mode_replaces_scope: bool) -> 
     )
     copy_columns = (*data, SOURCE_FILE, SOURCE_ROW)
     copy = f"COPY {stage} ({', '.join(quote(c) for c in copy_columns)}) FROM STDIN"
-    old = _old_rows(table, stage, scope, key, domain.mode)
+    types = {name: spec.type for name, spec in domain.columns.items()}
+    old = _old_rows(table, stage, scope, key, domain.mode, types)
     if key:
         ctes = (
             f"old AS MATERIALIZED ({old}), "
@@ -268,16 +269,37 @@ def build_row_diff_query(domain: DomainConfig, *, mode_replaces_scope: bool) -> 
     )
 
 
-def _old_rows(table: str, stage: str, scope: list[str], key: list[str] | None, mode: str) -> str:
+def _old_rows(
+    table: str,
+    stage: str,
+    scope: list[str],
+    key: list[str] | None,
+    mode: str,
+    types: Mapping[str, str],
+) -> str:
     """The table rows the plan replaces or may overwrite (see the module doc), each with its
-    physical address (``ctid``) to join back the few that are listed."""
-    rows = f"SELECT t.ctid AS {_ID}, t.* FROM {table} AS t"
+    physical address (``ctid``) to join back the few that are listed.
+
+    The declared columns are read through ``to_jsonb``: one the table lacks yet (a table change
+    the plan makes) reads as NULL instead of failing the comparison.
+    """
+    declared = ", ".join(
+        f"(row_json.value ->> {literal(name)})::{kind} AS {quote(name)}"
+        for name, kind in types.items()
+    )
+    lineage = ", ".join(f"t.{quote(c)}" for c in (SOURCE_FILE, SOURCE_ROW, "_run_id"))
+    rows = (
+        f"SELECT t.ctid AS {_ID}, {declared}, {lineage} FROM {table} AS t "
+        "CROSS JOIN LATERAL (SELECT pg_catalog.to_jsonb(t) AS value) AS row_json"
+    )
     if scope:
         columns = ", ".join(quote(c) for c in scope)
-        return f"{rows} JOIN (SELECT DISTINCT {columns} FROM {stage}) AS scope USING ({columns})"
+        joined = " AND ".join(f"scope.{quote(c)} = t.{quote(c)}" for c in scope)
+        return f"{rows} JOIN (SELECT DISTINCT {columns} FROM {stage}) AS scope ON {joined}"
     if key and mode == "upsert":
         columns = ", ".join(quote(c) for c in key)
-        return f"{rows} JOIN (SELECT DISTINCT {columns} FROM {stage}) AS k USING ({columns})"
+        joined = " AND ".join(f"k.{quote(c)} = t.{quote(c)}" for c in key)
+        return f"{rows} JOIN (SELECT DISTINCT {columns} FROM {stage}) AS k ON {joined}"
     return f"{rows} WHERE false"
 
 

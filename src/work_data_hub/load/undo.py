@@ -109,7 +109,7 @@ def loads_of_run_sql() -> str:
     """The ledger rows of run ``%(run)s`` (in the pinned schema), as :class:`UndoneLoad` fields.
 
     ``undoes_run`` is read through ``to_jsonb``: a ledger made before that column existed
-    gets it from the next plan, and reads as NULL until then.
+    gets it from the next plan, and reads as NULL before that.
     """
     return (
         "SELECT load.run_id, load.domain, load.table_name, load.mode, load.committed_at, "

@@ -173,7 +173,9 @@ class WarehouseClient:
                     f"{server_reason(exc)} Nothing was written."
                 ) from None
 
-    def diff(self, plan: LoadPlan, *, rows: bool = True) -> tuple[PlanDiff, list[CheckResult]]:
+    def diff(
+        self, plan: LoadPlan, *, rows: bool = True
+    ) -> tuple[PlanDiff, list[CheckResult], TableShape | None]:
         """What the plan would change, and what its checks find, in one transaction that
         writes nothing but a temporary table and is rolled back.
 
@@ -184,12 +186,13 @@ class WarehouseClient:
         Raises:
             LoadFailedError: The plan has no diff query, or the warehouse refuses the read.
         """
-        found, diff = self._read(plan, diff=True, rows=rows)
+        found, diff, shape = self._read(plan, diff=True, rows=rows)
         assert diff is not None
-        return diff, found
+        return diff, found, shape
 
-    def plan_checks(self, plan: LoadPlan) -> list[CheckResult] | None:
-        """What the plan's checks find, read-only (execute=true reads them before applying).
+    def plan_checks(self, plan: LoadPlan) -> tuple[list[CheckResult], TableShape | None] | None:
+        """What the plan's checks find, and the table's columns, read-only (execute=true reads
+        them before applying).
 
         None when another session locks a table the checks read: the reading waits at most
         ``PRE_READ_LOCK_TIMEOUT_MS`` and leaves the verdict to the same checks inside the
@@ -199,19 +202,21 @@ class WarehouseClient:
             LoadFailedError: The warehouse refuses the read.
         """
         try:
-            return self._read(plan, diff=False, lock_timeout_ms=PRE_READ_LOCK_TIMEOUT_MS)[0]
+            found, _, shape = self._read(plan, diff=False, lock_timeout_ms=PRE_READ_LOCK_TIMEOUT_MS)
+            return found, shape
         except _TableLockedError:
             return None
 
     def _read(
         self, plan: LoadPlan, *, diff: bool, rows: bool = False, lock_timeout_ms: int = 0
-    ) -> tuple[list[CheckResult], PlanDiff | None]:
+    ) -> tuple[list[CheckResult], PlanDiff | None, TableShape | None]:
         query = plan.diff_query
         if query is None or plan.summary is None:
             raise LoadFailedError(f"{plan.domain}: this plan cannot be compared (no diff query).")
         subject = plan.check_subject or CheckSubject.of(plan.summary)
         settings = accept_settings(plan.summary.accepted_checks)
         counted: PlanDiff | None = None
+        shape: TableShape | None = None
         with self.read_write_then_read_only(
             plan.domain, f"read the warehouse for {plan.domain}"
         ) as (cursor, address, read_only):
@@ -231,6 +236,11 @@ class WarehouseClient:
                 if diff:
                     pin_target_schema(cursor, plan.table)
                     counted = _counted(cursor, plan, query, stage if exists else None, rows, exists)
+                if plan.shape_query is not None:
+                    # The table's columns in the same transaction (what the plan adds).
+                    pin_target_schema(cursor, plan.table)
+                    cursor.execute(plan.shape_query)
+                    shape = TableShape.from_rows(cursor.fetchall())
             except Exception as exc:
                 if lock_timeout_ms and getattr(exc, "pgcode", None) == _LOCK_NOT_AVAILABLE:
                     raise _TableLockedError from None
@@ -239,7 +249,7 @@ class WarehouseClient:
                     f"{' and diff=true' if diff else ''} failed ({describe(address.url)}): "
                     f"{server_reason(exc)} Nothing was written."
                 ) from None
-        return found, counted
+        return found, counted, shape
 
     @contextmanager
     def read_write_then_read_only(
@@ -261,28 +271,6 @@ class WarehouseClient:
             connection.close()
 
     # --- read-only: table changes and what an undo would do --------------------------------
-
-    def table_changes(self, plan: LoadPlan) -> TableShape:
-        """The columns the plan would add to its table (and what it would refuse), read-only.
-
-        Raises:
-            LoadFailedError: The warehouse cannot be reached or refuses the read.
-        """
-        if plan.shape_query is None:
-            return TableShape()
-        with self.read_only(plan.domain, f"read the columns of {plan.table}") as (cursor, address):
-            try:
-                pin_target_schema(cursor, plan.table)
-                cursor.execute(plan.shape_query)
-                return TableShape.from_rows(cursor.fetchall())
-            except Exception as exc:
-                raise _read_failed(
-                    f"{plan.domain}: could not read the columns of table {plan.table!r}",
-                    exc,
-                    address,
-                    domain=plan.domain,
-                    table=plan.table,
-                ) from None
 
     def loads_of_run(self, run: str, tables: Sequence[str]) -> list[UndoneLoad]:
         """The ledger rows of run ``run``, read-only, from the ledger beside each of ``tables``.
