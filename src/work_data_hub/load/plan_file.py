@@ -39,6 +39,7 @@ from work_data_hub.load.checksum import (
     claimed_checksum,
     recompute_blocks,
 )
+from work_data_hub.load.steps import Step
 from work_data_hub.load.summary import PlanSummary, read_summary
 
 _STEP = re.compile(
@@ -51,6 +52,7 @@ END_OF_SQL = b";\n"
 BLOCK_SIZE = 1 << 20
 _HEADER_LIMIT = 64 << 20
 _STEP_LINE_LIMIT = 200
+_STEP_NAMES = frozenset(step.value for step in Step)
 
 
 class PlanFileError(WorkDataHubError, ValueError):
@@ -70,7 +72,7 @@ class RowsExtent:
 class PlanStep:
     """One statement of a saved plan, with where its COPY rows are when it has them."""
 
-    purpose: str
+    purpose: Step
     sql: str
     rows: RowsExtent | None = None
 
@@ -135,7 +137,7 @@ class RowsReader(io.RawIOBase):
         super().close()
 
 
-def step_header(purpose: str, sql: bytes, rows_length: int | bytes | None) -> bytes:
+def step_header(purpose: Step, sql: bytes, rows_length: int | bytes | None) -> bytes:
     if isinstance(rows_length, bytes):
         rows_length = len(rows_length)
     rows_part = f", {rows_length} bytes of rows" if rows_length is not None else ""
@@ -216,12 +218,14 @@ def _read_plan(handle: BinaryIO, path: str, data: bytes | None = None) -> SavedP
     return SavedPlan(path, summary, steps, summary.plan_sha256, intact=True, data=data)
 
 
-def _layout(handle: BinaryIO) -> list[tuple[str, str, tuple[int, int] | None]] | None:
+def _layout(handle: BinaryIO) -> list[tuple[Step, str, tuple[int, int] | None]] | None:
     """The steps from the handle's position to the end, or None when the layout is broken.
 
-    Each step: purpose, SQL, and the rows' (offset, length) in the file when it has rows.
+    Each step: purpose, SQL, and the rows' (offset, length) in the file when it has rows. A step
+    name no plan is made with breaks the layout too: a statement is never run under a name the
+    client does not know.
     """
-    steps: list[tuple[str, str, tuple[int, int] | None]] = []
+    steps: list[tuple[Step, str, tuple[int, int] | None]] = []
     while line := handle.readline(_STEP_LINE_LIMIT):
         header = _STEP.fullmatch(line)
         if header is None:
@@ -235,8 +239,11 @@ def _layout(handle: BinaryIO) -> list[tuple[str, str, tuple[int, int] | None]] |
             handle.seek(sum(extent))
             if handle.read(3) != END_OF_ROWS:
                 return None
+        purpose = header["purpose"].decode()
+        if purpose not in _STEP_NAMES:
+            return None
         try:
-            steps.append((header["purpose"].decode(), sql.decode("utf-8"), extent))
+            steps.append((Step(purpose), sql.decode("utf-8"), extent))
         except UnicodeDecodeError:
             return None
     return steps

@@ -284,7 +284,7 @@ class WarehouseClient:
 
 def _failure(
     plan: SavedPlan,
-    step: str,
+    step: Step,
     error: Exception,
     connection: Any,
     address: WarehouseAddress,
@@ -314,7 +314,7 @@ def _failure(
         f"({describe(address.url)}): {reason} {outcome} Plan: {path}",
         domain=plan.summary.domain,
         table=plan.summary.table,
-        step=Step(step) if step in Step._value2member_map_ else None,
+        step=step,
         warehouse=describe(address.url),
         rolled_back=not (lost and step == Step.COMMIT),
     )
