@@ -53,7 +53,17 @@ class Selection:
 
 
 class NoMatchingFileError(WorkDataHubError, FileNotFoundError):
-    """No file under the inbox matches a domain's pattern."""
+    """No file under the inbox matches a domain's pattern.
+
+    Args:
+        message: What was looked at and what is skipped.
+        inbox: The inbox folder.
+        pattern: The domain's file pattern, as written in data_sources.yml.
+        files_seen: How many files the inbox holds.
+    """
+
+    def __init__(self, message: str, *, inbox: str, pattern: str, files_seen: int) -> None:
+        super().__init__(message, inbox=inbox, pattern=pattern, files_seen=files_seen)
 
 
 def is_excluded(path: str) -> bool:
@@ -157,7 +167,10 @@ def discover(
         raise NoMatchingFileError(
             f"No workbook under inbox {inbox!r} matches pattern '{pattern.pattern}' "
             f"(looked at {len(candidates)} files; .xlsx/.xlsm only, temp/backup/archive, hidden "
-            "and lock files skipped)"
+            "and lock files skipped)",
+            inbox=str(inbox),
+            pattern=pattern.pattern,
+            files_seen=len(candidates),
         )
     return select_files(dated, max_files)
 

@@ -11,7 +11,16 @@ from work_data_hub.pipelines.ingest import create_pipeline
 
 
 class UnknownPipelineError(WorkDataHubError, KeyError):
-    """``--pipelines`` names no registered pipeline; the message lists the valid domains."""
+    """``--pipelines`` names no registered pipeline; the message lists the valid domains.
+
+    Args:
+        message: The unknown name and the valid domains.
+        pipeline: The name asked for.
+        domains: The valid domains.
+    """
+
+    def __init__(self, message: str, *, pipeline: str, domains: list[str]) -> None:
+        super().__init__(message, pipeline=pipeline, domains=list(domains))
 
     def __str__(self) -> str:
         # KeyError's own str() quotes the message.
@@ -26,7 +35,9 @@ class DomainPipelines(dict[str, Pipeline]):
             key for key in self if key not in ("__default__", apply_plan.PIPELINE_NAME)
         )
         raise UnknownPipelineError(
-            f"Unknown pipeline {name!r}. Valid domains: {', '.join(domains)}"
+            f"Unknown pipeline {name!r}. Valid domains: {', '.join(domains)}",
+            pipeline=name,
+            domains=domains,
         )
 
 

@@ -59,7 +59,17 @@ def index_of(part: FileRows, domain: DomainConfig) -> pl.DataFrame:
 
 
 class MissingColumnError(WorkDataHubError, ValueError):
-    """A workbook lacks a header the domain reads; the message names file, sheet, header."""
+    """A workbook lacks a header the domain reads; the message names file, sheet, header.
+
+    Args:
+        message: Which headers are missing, what the sheet has, and what to do.
+        file: The workbook.
+        sheet: The sheet read.
+        headers: The missing headers the domain cannot do without.
+    """
+
+    def __init__(self, message: str, *, file: str, sheet: str, headers: list[str]) -> None:
+        super().__init__(message, file=file, sheet=sheet, headers=list(headers))
 
 
 @dataclass
@@ -220,7 +230,10 @@ def _check_headers(
         raise MissingColumnError(
             f"{sheet.file}, sheet {sheet.sheet!r}: {'; '.join(said)}{hint}; headers present: "
             f"{[h for h in headers if not h.startswith('_unnamed_')]}. Rename the header in the "
-            "workbook, or add it as an alias of the column in data_sources.yml"
+            "workbook, or add it as an alias of the column in data_sources.yml",
+            file=sheet.file,
+            sheet=sheet.sheet,
+            headers=refused,
         )
     absent = [
         name

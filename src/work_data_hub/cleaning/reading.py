@@ -214,7 +214,9 @@ def _with_marked_cells(
             raise WorkbookReadError(
                 f"{file}, sheet {sheet!r}: a cell without a cell reference holds "
                 f"{cell.text!r} ({cell.reason or 'a boolean'}); open the workbook in Excel "
-                "and save it"
+                "and save it",
+                file=file,
+                sheet=sheet,
             )
     left = max(0, -min(cell.column for cell in marked))
     width = max(text.width, max(cell.column for cell in marked) + 1) + left
@@ -270,7 +272,11 @@ def _check_headers(
             raise WorkbookReadError(
                 f"{file}, sheet {sheet!r}: header {name!r} appears {count} times (columns "
                 f"{', '.join(letters)}); keep one column under that header and rename or "
-                "delete the others"
+                "delete the others",
+                file=file,
+                sheet=sheet,
+                column=", ".join(letters),
+                header=name,
             )
 
 
@@ -297,7 +303,11 @@ def _check_header_less_data(
         raise WorkbookReadError(
             f"{file}, sheet {sheet!r}: column {letter} holds data (first at {letter}{row}) but "
             f"has no header in row {header_row} (a merged header names only its first "
-            "column); give the column a header or clear it"
+            "column); give the column a header or clear it",
+            file=file,
+            sheet=sheet,
+            row=int(row),
+            column=letter,
         )
 
 
@@ -323,7 +333,10 @@ def read_sheet(
     if text.height < header_row:
         raise WorkbookReadError(
             f"{workbook.name}: sheet {sheet_name!r} has no header row "
-            f"(expected at row {header_row})"
+            f"(expected at row {header_row})",
+            file=workbook.name,
+            sheet=sheet_name,
+            row=header_row,
         )
     raw_headers = text.row(header_row - 1)
     _check_headers(raw_headers, reads, workbook.name, sheet_name, first_column)

@@ -55,7 +55,28 @@ _XML_PASS = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sheet_xml")
 
 
 class WorkbookReadError(WorkDataHubError):
-    """A workbook cannot be opened or lacks what the domain needs; the message names the file."""
+    """A workbook cannot be opened or lacks what the domain needs; the message names the file.
+
+    Args:
+        message: What is wrong and what to do.
+        file: The workbook (its name, or its path when it could not be opened).
+        sheet: The sheet at fault, when one is.
+        row: The Excel row at fault (1-based), when one is.
+        column: The Excel column letter(s) at fault, when one is.
+        header: The header at fault, when one is.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str,
+        sheet: str | None = None,
+        row: int | None = None,
+        column: str | None = None,
+        header: str | None = None,
+    ) -> None:
+        super().__init__(message, file=file, sheet=sheet, row=row, column=column, header=header)
 
 
 @dataclass(frozen=True)
@@ -97,11 +118,17 @@ class ExcelWorkbook:
         if isinstance(sheet, int):
             if not 0 <= sheet < len(names):
                 raise WorkbookReadError(
-                    f"{self.name}: has no sheet number {sheet + 1}; sheets are {names}"
+                    f"{self.name}: has no sheet number {sheet + 1}; sheets are {names}",
+                    file=self.name,
+                    sheet=str(sheet + 1),
                 )
             return names[sheet]
         if sheet not in names:
-            raise WorkbookReadError(f"{self.name}: sheet {sheet!r} not found; sheets are {names}")
+            raise WorkbookReadError(
+                f"{self.name}: sheet {sheet!r} not found; sheets are {names}",
+                file=self.name,
+                sheet=sheet,
+            )
         return sheet
 
     def parse(self, sheet: str | int) -> str:
@@ -127,7 +154,9 @@ class ExcelWorkbook:
             return self._reader.load_sheet(sheet_name, header_row=None, skip_rows=0, **options)
         except fastexcel.FastExcelError as exc:
             raise WorkbookReadError(
-                f"{self.name}: sheet {sheet_name!r} cannot be read: {exc}"
+                f"{self.name}: sheet {sheet_name!r} cannot be read: {exc}",
+                file=self.name,
+                sheet=sheet_name,
             ) from exc
 
     def read_cells(self, sheet: str | int) -> SheetCells:
@@ -149,7 +178,9 @@ class ExcelWorkbook:
                 del batch
         except fastexcel.FastExcelError as exc:
             raise WorkbookReadError(
-                f"{self.name}: sheet {sheet_name!r} cannot be read: {exc}"
+                f"{self.name}: sheet {sheet_name!r} cannot be read: {exc}",
+                file=self.name,
+                sheet=sheet_name,
             ) from exc
         del loaded
         return SheetCells(
@@ -210,10 +241,11 @@ def open_workbook(path: Path) -> ExcelWorkbook:
         if _is_encrypted(path):
             raise WorkbookReadError(
                 f"{path}: the workbook is password-protected; save it without a "
-                "password and drop it in the inbox again"
+                "password and drop it in the inbox again",
+                file=str(path),
             ) from exc
         raise WorkbookReadError(
-            f"{path}: not a readable Excel workbook ({type(exc).__name__}: {exc})"
+            f"{path}: not a readable Excel workbook ({type(exc).__name__}: {exc})", file=str(path)
         ) from exc
     return ExcelWorkbook(path, reader)
 

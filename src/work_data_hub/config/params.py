@@ -89,7 +89,19 @@ class RunParameters(BaseModel):
 
 
 class RunParametersError(WorkDataHubError, ValueError):
-    """A runtime parameter has the wrong type or value; the message names it."""
+    """A runtime parameter has the wrong type or value; the message names it.
+
+    Args:
+        message: Every problem, one a line.
+        problems: The same problems as a list (each names its parameter).
+    """
+
+    def __init__(self, message: str, problems: list[str] | None = None) -> None:
+        super().__init__(message, problems=list(problems) if problems is not None else [message])
+
+    @property
+    def problems(self) -> list[str]:
+        return list(self.fields["problems"])
 
 
 def run_parameter_names() -> tuple[str, ...]:
@@ -140,7 +152,7 @@ def check_parameter_names(names: Iterable[str]) -> None:
     """Refuse any name that is not a runtime parameter, suggesting the closest one."""
     problems = _name_problems(names)
     if problems:
-        raise RunParametersError(_message(problems))
+        raise RunParametersError(_message(problems), problems)
 
 
 def check_command_line_params(texts: Mapping[str, str], parsed: Mapping[str, Any]) -> None:
@@ -157,7 +169,7 @@ def check_command_line_params(texts: Mapping[str, str], parsed: Mapping[str, Any
     }
     problems += _value_problems(given, inbox_must_hold_files=True)[1]
     if problems:
-        raise RunParametersError(_message(problems))
+        raise RunParametersError(_message(problems), problems)
 
 
 def _message(problems: list[str]) -> str:
@@ -215,5 +227,5 @@ def check_run_parameters(
     """
     checked, problems = _value_problems(params, inbox_must_hold_files=inbox_must_hold_files)
     if problems or checked is None:
-        raise RunParametersError(_message(problems)) from None
+        raise RunParametersError(_message(problems), problems) from None
     return checked

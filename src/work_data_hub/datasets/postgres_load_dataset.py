@@ -26,7 +26,35 @@ logger = logging.getLogger(__name__)
 
 
 class RejectedRowsError(WorkDataHubError, DatasetError):
-    """Too many rejected rows for an execute run; nothing was loaded."""
+    """Too many rejected rows for an execute run; nothing was loaded.
+
+    Args:
+        message: The counts, the limit, and where the rejects and the plan are.
+        domain: The domain.
+        rows_read: Rows read from the workbooks.
+        rows_rejected: Rows rejected.
+        max_reject_ratio: The limit the share of rejected rows went above.
+        file: The plan written (nothing of it was applied).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        domain: str,
+        rows_read: int,
+        rows_rejected: int,
+        max_reject_ratio: float,
+        file: str,
+    ) -> None:
+        super().__init__(
+            message,
+            domain=domain,
+            rows_read=rows_read,
+            rows_rejected=rows_rejected,
+            max_reject_ratio=max_reject_ratio,
+            file=file,
+        )
 
 
 class PostgresLoadDataset(AbstractVersionedDataset[LoadPlan, bytes]):
@@ -155,7 +183,12 @@ class PostgresLoadDataset(AbstractVersionedDataset[LoadPlan, bytes]):
             raise RejectedRowsError(
                 f"{data.domain}: {data.rows_rejected} of {data.rows_read} rows were rejected "
                 f"({data.reject_ratio:.2%}, above max_reject_ratio {data.max_reject_ratio:.2%}); "
-                f"nothing was loaded. See the rejects file and the plan {path}."
+                f"nothing was loaded. See the rejects file and the plan {path}.",
+                domain=data.domain,
+                rows_read=data.rows_read,
+                rows_rejected=data.rows_rejected,
+                max_reject_ratio=data.max_reject_ratio,
+                file=str(path),
             )
         # One path: the file just written is read back, checked and applied, as apply_plan does.
         # Staleness guards a person's review; this plan was made moments ago by this very run,

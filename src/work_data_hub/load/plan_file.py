@@ -56,7 +56,15 @@ _STEP_NAMES = frozenset(step.value for step in Step)
 
 
 class PlanFileError(WorkDataHubError, ValueError):
-    """A file is not a WorkDataHub plan, or it was changed after it was made."""
+    """A file is not a WorkDataHub plan, or it was changed after it was made.
+
+    Args:
+        message: What is wrong with the file and what to do.
+        file: The plan file (None when no plan was passed).
+    """
+
+    def __init__(self, message: str, *, file: str | None) -> None:
+        super().__init__(message, file=file)
 
 
 @dataclass(frozen=True)
@@ -170,7 +178,8 @@ def _summary(header: bytes, path: str) -> PlanSummary:
     if summary is None:
         raise PlanFileError(
             f"{path} is not a WorkDataHub plan (no '-- summary-json:' line): make plans with "
-            "kedro run, then pass the file under data/08_reporting/plans/ as plan=PATH"
+            "kedro run, then pass the file under data/08_reporting/plans/ as plan=PATH",
+            file=path,
         )
     return summary
 

@@ -95,7 +95,7 @@ class WarehouseClient:
         try:
             return connect(address, connect_timeout=self._connect_timeout, purpose=purpose)
         except WarehouseConnectionError as exc:
-            raise LoadFailedError(str(exc)) from None
+            raise LoadFailedError(str(exc), warehouse=describe(address.url)) from None
 
     @contextmanager
     def read_only(self, domain: str, purpose: str) -> Iterator[tuple[Any, WarehouseAddress]]:
@@ -121,7 +121,9 @@ class WarehouseClient:
         try:
             address = resolve_address(self._credentials)
         except WarehouseConfigError as exc:
-            raise LedgerReadError(f"{exc}; nothing was read or loaded.") from None
+            raise LedgerReadError(
+                f"{exc}; nothing was read or loaded.", settings=exc.fields["settings"]
+            ) from None
         with interruptible():
             connection = connect(
                 address, connect_timeout=self._connect_timeout, purpose="read the load ledger"
@@ -151,7 +153,10 @@ class WarehouseClient:
                     raise
                 raise LoadFailedError(
                     f"{domain}: the checks could not read the warehouse: "
-                    f"{server_reason(exc, address.url)} Nothing was written."
+                    f"{server_reason(exc, address.url)} Nothing was written.",
+                    domain=domain,
+                    table=table,
+                    warehouse=describe(address.url),
                 ) from None
 
     def diff(self, plan: LoadPlan) -> tuple[PlanDiff, list[CheckResult]]:
@@ -162,7 +167,11 @@ class WarehouseClient:
         """
         query = plan.diff_query
         if query is None or plan.summary is None:
-            raise LoadFailedError(f"{plan.domain}: this plan cannot be compared (no diff query).")
+            raise LoadFailedError(
+                f"{plan.domain}: this plan cannot be compared (no diff query).",
+                domain=plan.domain,
+                table=plan.table,
+            )
         subject = CheckSubject.of(plan.summary)
         with self.read_only(plan.domain, f"diff {plan.domain}") as (cursor, address):
             try:
@@ -179,7 +188,10 @@ class WarehouseClient:
                 raise LoadFailedError(
                     f"{plan.domain}: diff=true could not read table {plan.table!r} "
                     f"({describe(address.url)}): {server_reason(exc, address.url)} "
-                    "Nothing was written."
+                    "Nothing was written.",
+                    domain=plan.domain,
+                    table=plan.table,
+                    warehouse=describe(address.url),
                 ) from None
         return diff, found
 
@@ -202,7 +214,8 @@ class WarehouseClient:
             raise PlanFileError(
                 f"{path} was modified after it was made (its checksum {saved.plan_sha256} does "
                 "not match its bytes); a changed plan is never applied, even with force=true. "
-                "Make a new plan with kedro run."
+                "Make a new plan with kedro run.",
+                file=str(path),
             )
         if not saved.steps:
             return LoadResult(str(path), False, 0, 0, None, saved.plan_sha256, True)
@@ -273,7 +286,8 @@ class WarehouseClient:
         if sent.length != step.rows.length or sent.sha256 != step.rows.sha256:
             raise PlanFileError(
                 f"{path} changed while it was being applied: its rows are not the bytes its "
-                "checksum was verified over"
+                "checksum was verified over",
+                file=str(path),
             )
 
     @staticmethod

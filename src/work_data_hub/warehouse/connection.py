@@ -37,7 +37,15 @@ _DETAIL_LIMIT = 300
 
 
 class WarehouseConnectionError(WorkDataHubError, DatasetError):
-    """The warehouse cannot be reached; the message names host and database, never the password."""
+    """The warehouse cannot be reached; the message names host and database, never the password.
+
+    Args:
+        message: Why, and which settings to check.
+        warehouse: Which warehouse (host, port, database; never the password).
+    """
+
+    def __init__(self, message: str, *, warehouse: str) -> None:
+        super().__init__(message, warehouse=warehouse)
 
 
 def connect(address: WarehouseAddress, *, connect_timeout: int, purpose: str) -> Any:
@@ -61,7 +69,8 @@ def connect(address: WarehouseAddress, *, connect_timeout: int, purpose: str) ->
         raise WarehouseConnectionError(
             f"Cannot connect to the warehouse ({address.describe()}): "
             f"{server_reason(exc, url)} Check {', '.join(ENVIRONMENT_VARIABLES)} or "
-            f"{CREDENTIALS_ENTRY}. Nothing was loaded."
+            f"{CREDENTIALS_ENTRY}. Nothing was loaded.",
+            warehouse=address.describe(),
         ) from None
     connection.autocommit = True
     connection.notices = _NoticeLog()

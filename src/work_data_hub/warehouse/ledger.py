@@ -20,7 +20,24 @@ from work_data_hub.warehouse.connection import interruptible, server_reason
 
 
 class LedgerReadError(WorkDataHubError, DatasetError):
-    """The ledger cannot be read (the message names the warehouse, never the password)."""
+    """The ledger cannot be read (the message names the warehouse, never the password).
+
+    Args:
+        message: Why, and that nothing was read or loaded.
+        domain: The domain whose ledger was read, when known.
+        warehouse: Which warehouse (never the password), when known.
+        settings: The address settings at fault, when the address is misconfigured.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        domain: str | None = None,
+        warehouse: str | None = None,
+        settings: list[str] | None = None,
+    ) -> None:
+        super().__init__(message, domain=domain, warehouse=warehouse, settings=settings)
 
 
 class LoadLedger:
@@ -66,7 +83,9 @@ class LoadLedger:
                 raise
             raise LedgerReadError(
                 f"{domain}: cannot read the load ledger {LEDGER_TABLE}: "
-                f"{server_reason(exc, self._address.url)}"
+                f"{server_reason(exc, self._address.url)}",
+                domain=domain,
+                warehouse=self._address.describe(),
             ) from None
         finally:
             self.close()
