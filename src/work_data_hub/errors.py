@@ -32,17 +32,35 @@ class WorkDataHubError(Exception):
         return dict(self._fields)
 
 
+def user_error(exc: BaseException) -> WorkDataHubError | None:
+    """The project's own error behind ``exc`` (itself, or what it was raised from), if any.
+
+    Kedro wraps some exceptions (a dataset's save error becomes a ``DatasetError``, an unknown
+    pipeline's ``KeyError`` a ``ValueError``); the cause chain still holds ours.
+
+    Args:
+        exc: The exception a command or a run ended with.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, WorkDataHubError):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None
+
+
 def error_record(error: BaseException) -> dict[str, Any]:
     """What a run report keeps of the error a run or a domain ended with.
 
-    ``type`` and ``fields`` are for orchestrators; ``message`` is for people. A WorkDataHub
-    error wrapped by another library (Kedro wraps a dataset's failure) is found through its
-    cause, so its fields are never lost to the wrapper.
+    ``type`` and ``fields`` are for orchestrators (those of our error behind a wrapper, see
+    :func:`user_error`; a bug has no fields); ``message`` is the error's own text, for people.
+
+    Args:
+        error: The exception the run or the domain ended with.
     """
-    found: BaseException | None = error
-    while found is not None and not isinstance(found, WorkDataHubError):
-        found = found.__cause__
-    own = found if isinstance(found, WorkDataHubError) else None
+    own = user_error(error)
     return {
         "type": type(own or error).__name__,
         "message": str(error),
