@@ -67,7 +67,11 @@ class NoMatchingFileError(WorkDataHubError, FileNotFoundError):
 
 
 def is_excluded(path: str) -> bool:
-    """True for files in temp/backup/archive or hidden folders, lock, hidden and temp files."""
+    """True for files in temp/backup/archive or hidden folders, lock, hidden and temp files.
+
+    Args:
+        path: The file's POSIX path relative to the inbox.
+    """
     parts = PurePosixPath(path).parts
     folders, name = parts[:-1], parts[-1]
     if any(folder.lower() in EXCLUDED_FOLDERS or folder.startswith(".") for folder in folders):
@@ -78,7 +82,11 @@ def is_excluded(path: str) -> bool:
 
 
 def version_of(path: str) -> int:
-    """The highest ``V<n>`` folder among a file's parents, 0 when there is none."""
+    """The highest ``V<n>`` folder among a file's parents, 0 when there is none.
+
+    Args:
+        path: The file's POSIX path relative to the inbox.
+    """
     versions = [
         int(match.group(1))
         for folder in PurePosixPath(path).parts[:-1]
@@ -91,6 +99,10 @@ def period_of(name: str, pattern: re.Pattern[str]) -> tuple[int, int] | None:
     """The (year, month) a file name carries under ``pattern``, or None if it does not match.
 
     Two-digit years mean 20YY. A match whose month is outside 1-12 does not count.
+
+    Args:
+        name: The file name (no folders).
+        pattern: The domain's compiled pattern, with ``year`` and ``month`` groups.
     """
     match = pattern.search(name)
     if not match:
@@ -107,7 +119,12 @@ def period_of(name: str, pattern: re.Pattern[str]) -> tuple[int, int] | None:
 
 
 def match_domain(candidates: list[FileCandidate], pattern: re.Pattern[str]) -> list[DatedFile]:
-    """The candidates that belong to the domain, each with its period and V-folder version."""
+    """The candidates that belong to the domain, each with its period and V-folder version.
+
+    Args:
+        candidates: The inbox's files (path, size, mtime).
+        pattern: The domain's compiled pattern, with ``year`` and ``month`` groups.
+    """
     dated = []
     for candidate in candidates:
         if is_excluded(candidate.path):
@@ -132,7 +149,12 @@ def match_domain(candidates: list[FileCandidate], pattern: re.Pattern[str]) -> l
 
 
 def select_files(dated: list[DatedFile], max_files: int) -> Selection:
-    """One file per period (highest V-folder, then newest mtime), newest ``max_files`` periods."""
+    """One file per period (highest V-folder, then newest mtime), newest ``max_files`` periods.
+
+    Args:
+        dated: The domain's files with their periods (:func:`match_domain`).
+        max_files: How many of the newest periods to select.
+    """
     by_period: dict[tuple[int, int], list[DatedFile]] = {}
     for file in dated:
         by_period.setdefault((file.year, file.month), []).append(file)
@@ -161,6 +183,15 @@ def discover(
     """Apply every Discovery rule; raise :class:`NoMatchingFileError` when nothing matches.
 
     The pattern is shown as written in data_sources.yml (not repr'd, which doubles backslashes).
+
+    Args:
+        candidates: The inbox's files (path, size, mtime).
+        pattern: The domain's compiled pattern, with ``year`` and ``month`` groups.
+        max_files: How many of the newest periods to select.
+        inbox: The inbox folder (named in the error).
+
+    Raises:
+        NoMatchingFileError: No candidate matches the pattern.
     """
     dated = match_domain(candidates, pattern)
     if not dated:

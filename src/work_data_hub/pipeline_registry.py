@@ -43,7 +43,11 @@ class DomainPipelines(dict[str, Pipeline]):
 
 def register_pipelines() -> dict[str, Pipeline]:
     """Register the project's pipelines: one per domain, ``__default__`` for all domains, and
-    ``apply_plan`` (run only when named: it applies a saved plan)."""
+    ``apply_plan`` (run only when named: it applies a saved plan).
+
+    Raises:
+        DataSourcesError: ``data_sources.yml`` is missing or invalid (every problem named).
+    """
     domains, _ = load_domains()  # mapping tables are already resolved into the domains
     pipelines = DomainPipelines({name: create_pipeline(domain) for name, domain in domains.items()})
     pipelines["__default__"] = sum(pipelines.values(), Pipeline([]))

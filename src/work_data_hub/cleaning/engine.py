@@ -435,7 +435,16 @@ def _finished(
 
 
 def clean_sheet(sheet: RawSheet, domain: DomainConfig, today: dt.date) -> CleanResult:
-    """Clean one sheet's rows by the domain's declarations; every failure becomes a reject."""
+    """Clean one sheet's rows by the domain's declarations; every failure becomes a reject.
+
+    Args:
+        sheet: The sheet read as text cells (:func:`work_data_hub.cleaning.reading.read_sheet`).
+        domain: The columns, their rules and the domain's own transform, if any.
+        today: The date rules that refuse future dates compare with.
+
+    Raises:
+        MissingColumnError: A header the domain needs is not in the sheet.
+    """
     frame = _as_polars(sheet.frame)
     headers: Sequence[str] = sheet.headers
     problems_frame = getattr(sheet, "cell_problems", None)
@@ -621,6 +630,11 @@ def combine_files(
     ``parts[i]`` holds the rows of file ``i`` (``results[i]`` its rejects and counts; its
     ``rows`` are not read). Duplicates are decided over all files at once, from a hash of each
     row's key; only the rows whose hash repeats are read back whole.
+
+    Args:
+        results: Each file's cleaning result (its rejects and counts).
+        parts: Each file's clean rows, in the same order.
+        domain: The unique key and refresh scope the rows are combined by.
     """
     sheets = {file: sheet for result in results for file, sheet in result.sheets.items()}
     rejects = [result.rejects for result in results if len(result.rejects)]

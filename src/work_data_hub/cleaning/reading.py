@@ -320,8 +320,17 @@ def read_sheet(
 ) -> RawSheet:
     """The declared sheet of ``workbook`` as text cells; blank and total rows skipped, counted.
 
-    ``header_row`` is the Excel row of the headers; ``reads`` are the (normalised) headers the
-    domain reads, which must not appear twice (:func:`headers_read_by`).
+    Args:
+        workbook: The opened workbook.
+        sheet: The sheet's name, or its 0-based position.
+        header_row: The Excel row (1-based) of the headers.
+        reads: The (normalised) headers the domain reads, which must not appear twice
+            (:func:`headers_read_by`).
+
+    Raises:
+        WorkbookReadError: The sheet is not there or cannot be read, it has no header row, a
+            header in ``reads`` appears twice, a column without a header holds data, or a
+            marked cell has no cell reference.
     """
     cells = workbook.read_cells(sheet)
     sheet_name = cells.name

@@ -98,7 +98,12 @@ class SheetCells:
 
 
 class ExcelWorkbook:
-    """An opened workbook: its file name, its sheets, and cells read on demand."""
+    """An opened workbook: its file name, its sheets, and cells read on demand.
+
+    Args:
+        path: The workbook's path (its name is the lineage string ``_source_file``).
+        reader: fastexcel's reader over it (:func:`open_workbook` makes both).
+    """
 
     def __init__(self, path: Path, reader: fastexcel.ExcelReader) -> None:
         self.path = path
@@ -113,7 +118,14 @@ class ExcelWorkbook:
         return list(self._reader.sheet_names)
 
     def sheet_name(self, sheet: str | int) -> str:
-        """The name of ``sheet`` (a name, or a 0-based position); a missing one names the file."""
+        """The name of ``sheet`` (a name, or a 0-based position); a missing one names the file.
+
+        Args:
+            sheet: The sheet's name, or its 0-based position.
+
+        Raises:
+            WorkbookReadError: The workbook has no such sheet.
+        """
         names = self.sheet_names
         if isinstance(sheet, int):
             if not 0 <= sheet < len(names):
@@ -138,6 +150,12 @@ class ExcelWorkbook:
         Done ahead by a reader thread, so that parsing the next workbook overlaps cleaning
         (both release the GIL for most of their time). The XML pass runs beside fastexcel's
         parse, on the other core: fastexcel holds no GIL while it parses.
+
+        Args:
+            sheet: The sheet's name, or its 0-based position.
+
+        Raises:
+            WorkbookReadError: The workbook has no such sheet, or it cannot be read.
         """
         sheet_name = self.sheet_name(sheet)
         if sheet_name not in self._parsed:
@@ -160,7 +178,14 @@ class ExcelWorkbook:
             ) from exc
 
     def read_cells(self, sheet: str | int) -> SheetCells:
-        """Every cell of ``sheet`` as text, with what the text cannot say (see SheetCells)."""
+        """Every cell of ``sheet`` as text, with what the text cannot say (see SheetCells).
+
+        Args:
+            sheet: The sheet's name, or its 0-based position.
+
+        Raises:
+            WorkbookReadError: The sheet is not there or cannot be read.
+        """
         sheet_name = self.parse(sheet)
         loaded, first_column, marks = self._parsed.pop(sheet_name)
         # long_numbers is None when there was no sheet XML to scan (see SheetMarks).
@@ -234,7 +259,14 @@ def _error_cells(errors: Any) -> list[MarkedCell]:
 
 
 def open_workbook(path: Path) -> ExcelWorkbook:
-    """Open ``path``; an unreadable or password-protected file is a :class:`WorkbookReadError`."""
+    """Open ``path``; an unreadable or password-protected file is a :class:`WorkbookReadError`.
+
+    Args:
+        path: The workbook (``.xlsx`` or ``.xlsm``).
+
+    Raises:
+        WorkbookReadError: The file is not a readable workbook, or it is password-protected.
+    """
     try:
         reader = fastexcel.read_excel(path)
     except (fastexcel.FastExcelError, OSError, ValueError) as exc:

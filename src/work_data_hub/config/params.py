@@ -149,7 +149,14 @@ def _boolean_text_problems(texts: Mapping[str, str]) -> list[str]:
 
 
 def check_parameter_names(names: Iterable[str]) -> None:
-    """Refuse any name that is not a runtime parameter, suggesting the closest one."""
+    """Refuse any name that is not a runtime parameter, suggesting the closest one.
+
+    Args:
+        names: The parameter names given.
+
+    Raises:
+        RunParametersError: A name is not a runtime parameter.
+    """
     problems = _name_problems(names)
     if problems:
         raise RunParametersError(_message(problems), problems)
@@ -160,6 +167,13 @@ def check_command_line_params(texts: Mapping[str, str], parsed: Mapping[str, Any
 
     Booleans are checked on the text: Kedro's ``--params`` parser reads ``yes`` and ``on`` as
     true, so after it the difference is gone. An inbox given here must exist and hold files.
+
+    Args:
+        texts: ``--params`` as typed, name to text.
+        parsed: The same, as Kedro's parser read them.
+
+    Raises:
+        RunParametersError: Every unknown name, malformed boolean and bad value at once.
     """
     problems = _name_problems(texts) + _boolean_text_problems(texts)
     given = {
@@ -224,6 +238,13 @@ def check_run_parameters(
 
     With ``inbox_must_hold_files`` (the run's start) a missing or empty inbox is refused too,
     together with any other bad parameter, before any file is read.
+
+    Args:
+        params: The runtime parameters, name to value.
+        inbox_must_hold_files: Refuse a missing or empty inbox too.
+
+    Raises:
+        RunParametersError: Every bad parameter at once.
     """
     checked, problems = _value_problems(params, inbox_must_hold_files=inbox_must_hold_files)
     if problems or checked is None:

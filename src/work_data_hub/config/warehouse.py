@@ -195,7 +195,15 @@ def refuse_unconfigured_in_production(env: str | None = None) -> None:
 def configured_address(
     credentials: dict[str, Any] | None, settings: WarehouseSettings | None = None
 ) -> WarehouseAddress | None:
-    """The warehouse the variables or the credentials entry name; None when nothing is set."""
+    """The warehouse the variables or the credentials entry name; None when nothing is set.
+
+    Args:
+        credentials: The catalog's ``warehouse`` credentials entry (``con``), if any.
+        settings: The ``WDH_DATABASE__*`` variables (default: read from the environment).
+
+    Raises:
+        WarehouseConfigError: A variable or the credentials entry is malformed or incomplete.
+    """
     database = (settings or read_settings()).database
     group_set = [_variable(field) for field in _HOST_GROUP if getattr(database, field) is not None]
     if database.uri is not None:

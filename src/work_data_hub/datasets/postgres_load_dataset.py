@@ -230,8 +230,13 @@ class PostgresLoadDataset(AbstractVersionedDataset[LoadPlan, bytes]):
     def apply_plan_file(self, path: Path, *, force: bool = False) -> LoadResult:
         """Apply the plan file at ``path`` exactly (see :meth:`WarehouseClient.apply_plan_file`).
 
+        Args:
+            path: The plan file.
+            force: Lift the staleness check.
+
         Raises:
-            PlanFileError: The file was modified after it was made.
-            LoadFailedError: The warehouse refused a statement; nothing was loaded.
+            PlanFileError: The file is not a plan, or it was modified after it was made.
+            LoadFailedError: The warehouse cannot be reached or refused a statement; nothing
+                was loaded.
         """
         return self._client.apply_plan_file(path, force=force)

@@ -155,20 +155,44 @@ def step_header(purpose: Step, sql: bytes, rows_length: int | bytes | None) -> b
 def read_plan_file(text: bytes, path: str) -> SavedPlan:
     """The plan in ``text`` (the file at ``path``): summary, steps and checksum verdict.
 
-    A file that is not laid out as a plan raises :class:`PlanFileError`; a plan whose bytes no
-    longer match its checksum comes back with ``intact=False`` (the caller refuses it).
+    A file without a plan's summary raises :class:`PlanFileError`; a plan whose layout is
+    broken, or whose bytes no longer match its checksum, comes back with ``intact=False`` (the
+    caller refuses it).
+
+    Args:
+        text: The file's bytes.
+        path: Where they come from (named in errors).
+
+    Raises:
+        PlanFileError: The bytes are not a WorkDataHub plan (no summary line).
     """
     return _read_plan(io.BytesIO(text), path, data=text)
 
 
 def read_saved_plan(path: Path) -> SavedPlan:
-    """The plan file at ``path``, as :func:`read_plan_file` reads it, streamed from the file."""
+    """The plan file at ``path``, as :func:`read_plan_file` reads it, streamed from the file.
+
+    Args:
+        path: The plan file.
+
+    Raises:
+        PlanFileError: The file is not a WorkDataHub plan (no summary line).
+        OSError: The file cannot be read.
+    """
     with path.open("rb") as handle:
         return _read_plan(handle, str(path))
 
 
 def read_plan_summary(path: Path) -> PlanSummary:
-    """The summary of the plan file at ``path``, from its header alone (no checksum check)."""
+    """The summary of the plan file at ``path``, from its header alone (no checksum check).
+
+    Args:
+        path: The plan file.
+
+    Raises:
+        PlanFileError: The file is not a WorkDataHub plan (no summary line).
+        OSError: The file cannot be read.
+    """
     with path.open("rb") as handle:
         return _summary(_header(handle), str(path))
 

@@ -78,6 +78,9 @@ class WarehouseClient:
     def address(self, domain: str) -> WarehouseAddress:
         """Where the warehouse is.
 
+        Args:
+            domain: The domain asking (named in the error).
+
         Raises:
             LoadFailedError: The address is misconfigured (the message names the setting).
         """
@@ -89,6 +92,10 @@ class WarehouseClient:
     def connection(self, address: WarehouseAddress, purpose: str) -> Any:
         """An autocommit connection (statements bring their own BEGIN and COMMIT).
 
+        Args:
+            address: Where to connect.
+            purpose: What the connection is for, as the log line says it.
+
         Raises:
             LoadFailedError: The server cannot be reached.
         """
@@ -99,7 +106,15 @@ class WarehouseClient:
 
     @contextmanager
     def read_only(self, domain: str, purpose: str) -> Iterator[tuple[Any, WarehouseAddress]]:
-        """A cursor inside a ``READ ONLY`` transaction, rolled back and closed on exit."""
+        """A cursor inside a ``READ ONLY`` transaction, rolled back and closed on exit.
+
+        Args:
+            domain: The domain asking (named in errors).
+            purpose: What the reads are for, as the log line says it.
+
+        Raises:
+            LoadFailedError: The address is misconfigured or the server cannot be reached.
+        """
         address = self.address(domain)
         connection = self.connection(address, purpose)
         try:
@@ -142,6 +157,12 @@ class WarehouseClient:
     ) -> list[CheckResult]:
         """What the checks' SELECTs find, read-only, in the table's schema as the plan pins it.
 
+        Args:
+            domain: The plan's domain.
+            table: Its target table (its schema is the one the checks read in).
+            queries: The checks' SELECTs (:func:`work_data_hub.load.checks.check_queries`).
+            settings: The session settings of the overrides (``force``), as the plan sees them.
+
         Raises:
             LoadFailedError: The warehouse cannot be reached or refuses a read.
         """
@@ -161,6 +182,9 @@ class WarehouseClient:
 
     def diff(self, plan: LoadPlan) -> tuple[PlanDiff, list[CheckResult]]:
         """What the plan would change, and what its checks find, in one READ ONLY transaction.
+
+        Args:
+            plan: A plan built with its diff query and summary.
 
         Raises:
             LoadFailedError: The plan has no diff query, or the warehouse refuses the read.
@@ -205,9 +229,15 @@ class WarehouseClient:
         refuse it inside its transaction when a check fails; ``force`` sets the session
         settings that lift the staleness check only.
 
+        Args:
+            path: The plan file.
+            force: Lift the staleness check (the session setting the plan's guard reads).
+
         Raises:
-            PlanFileError: The file was modified after it was made.
-            LoadFailedError: The warehouse refused a statement; nothing was loaded.
+            PlanFileError: The file is not a plan, or it was modified after it was made.
+            LoadFailedError: The address is misconfigured, the server cannot be reached, or it
+                refused a statement (a check, or rows changed while being applied); nothing
+                was loaded.
         """
         saved = read_saved_plan(path)
         if not saved.intact:

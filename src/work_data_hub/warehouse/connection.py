@@ -49,7 +49,16 @@ class WarehouseConnectionError(WorkDataHubError, DatasetError):
 
 
 def connect(address: WarehouseAddress, *, connect_timeout: int, purpose: str) -> Any:
-    """A connection in autocommit mode (statements bring their own BEGIN/COMMIT)."""
+    """A connection in autocommit mode (statements bring their own BEGIN/COMMIT).
+
+    Args:
+        address: Where to connect.
+        connect_timeout: Seconds to wait for the server.
+        purpose: What the connection is for, as the log line says it.
+
+    Raises:
+        WarehouseConnectionError: The server cannot be reached or refuses the login.
+    """
     import psycopg2  # noqa: PLC0415  (plan-only runs must not import the driver)
 
     url = address.url

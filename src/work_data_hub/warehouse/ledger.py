@@ -55,6 +55,10 @@ class LoadLedger:
     def newest_loads(self, domain: str, table: str) -> dict[str, NewestLoad]:
         """Per period, what the newest committed load of ``domain`` loaded (empty: plan-only).
 
+        Args:
+            domain: The domain whose loads are read.
+            table: Its target table (the ledger is read in that table's schema).
+
         Raises:
             LedgerReadError: The server refused the read.
         """

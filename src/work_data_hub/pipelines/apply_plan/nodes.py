@@ -18,7 +18,16 @@ logger = logging.getLogger(__name__)
 
 
 def check_saved_plan(saved_plan: SavedPlan, ledger: WarehouseClient, force: bool) -> PlanVerdict:
-    """Every declared check on the plan (read-only); ``force`` lifts staleness. Logs the verdict."""
+    """Every declared check on the plan (read-only); ``force`` lifts staleness. Logs the verdict.
+
+    Args:
+        saved_plan: The plan file read back (with whether its checksum holds).
+        ledger: The warehouse client the checks read through.
+        force: Lift the staleness check (only ``True`` does).
+
+    Raises:
+        LoadFailedError: The warehouse cannot be reached or refuses a check's read.
+    """
     summary = saved_plan.summary
     settings = force_settings(force is True)
     modified = modified_result(saved_plan.path, summary, saved_plan.intact)

@@ -55,7 +55,11 @@ def _bound(function: Any, **bound: Any) -> Any:
 
 
 def create_pipeline(domain: DomainConfig) -> Pipeline:
-    """Discover, clean and plan one domain; the plan dataset applies it when ``execute``."""
+    """Discover, clean and plan one domain; the plan dataset applies it when ``execute``.
+
+    Args:
+        domain: The domain each node is bound to (the registry namespaces the copy by its name).
+    """
     template = Pipeline(
         [
             Node(
