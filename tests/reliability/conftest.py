@@ -15,7 +15,8 @@ import pytest
 from sqlalchemy.engine import URL
 
 from tests.conftest import _connect, fresh_database
-from tests.reliability.support import TABLE, load_baseline, table_digest
+from tests.reliability.support import TABLE, load_baseline
+from tests.support.database import TableDigest, table_digest
 from work_data_hub.load.sql import quote
 
 
@@ -25,11 +26,11 @@ class Baseline:
 
     url: URL
     connection: Any
-    digest: str
+    digest: TableDigest
     reporting: Path
 
     def unchanged(self) -> bool:
-        return table_digest(self.connection) == self.digest
+        return table_digest(self.connection, TABLE) == self.digest
 
 
 @pytest.fixture(scope="session")
