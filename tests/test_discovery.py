@@ -14,7 +14,8 @@ from tests.support.workbooks import write_garbage, write_trustee
 from work_data_hub.config.project import load_domains
 from work_data_hub.discovery import (
     FileCandidate,
-    NoMatchingFileError,
+    PeriodsNotDeliveredError,
+    Selection,
     discover,
     is_excluded,
     match_domain,
@@ -22,6 +23,7 @@ from work_data_hub.discovery import (
     select_files,
     version_of,
 )
+from work_data_hub.months import Month
 
 TRUSTEE = load_domains(PROJECT_ROOT)[0]["trustee_performance"]
 PATTERN = TRUSTEE.compiled_pattern
@@ -230,17 +232,68 @@ def test_superseded_files_never_count_against_max_files() -> None:
     assert [f.path for f in selection.superseded] == ["2024/11/V1/2024_11_受托业绩.xlsx"]
 
 
-def test_no_matching_file_names_the_inbox_and_the_pattern() -> None:
-    with pytest.raises(NoMatchingFileError) as raised:
-        discover(
-            [candidate("backup/2024_11_受托业绩.xlsx"), candidate("readme.txt")],
-            PATTERN,
-            1,
-            inbox="/data/inbox",
-        )
-    message = str(raised.value)
-    assert "/data/inbox" in message
-    assert TRUSTEE.pattern in message
+def test_no_matching_file_is_no_delivery_naming_the_inbox_and_the_pattern() -> None:
+    selection = discover(
+        [candidate("backup/2024_11_受托业绩.xlsx"), candidate("readme.txt")],
+        PATTERN,
+        1,
+        inbox="/data/inbox",
+    )
+    assert selection.selected == ()
+    assert selection.no_delivery is not None
+    assert "/data/inbox" in selection.no_delivery
+    assert TRUSTEE.pattern in selection.no_delivery
+
+
+# --- periods: exactly the months asked for -------------------------------------------------
+
+MONTHS = ["2024/09/2024_09_受托业绩.xlsx", "2024/10/2024_10_受托业绩.xlsx",
+          "2024/11/V1/2024_11_受托业绩.xlsx", "2024/11/V2/2024_11_受托业绩.xlsx"]  # fmt: skip
+
+
+def _periods(periods: tuple[str, ...], first: Month | None = None) -> Selection:
+    return discover(
+        [candidate(path) for path in MONTHS],
+        PATTERN,
+        1,
+        inbox="inbox",
+        domain="trustee_performance",
+        periods=periods,
+        first=first,
+    )
+
+
+def test_periods_select_exactly_those_months_one_file_each() -> None:
+    selection = _periods(("2024-09", "2024-11"))
+    assert [f.path for f in selection.selected] == [MONTHS[0], MONTHS[3]]
+    assert [f.path for f in selection.superseded] == [MONTHS[2]]
+    assert [f.period for f in selection.not_selected] == ["2024-10"]
+
+
+def test_a_period_the_inbox_lacks_names_the_periods_it_has() -> None:
+    with pytest.raises(PeriodsNotDeliveredError) as raised:
+        _periods(("2024-10", "2024-12"))
+    assert raised.value.missing == ("2024-12",)
+    assert raised.value.available == ("2024-09", "2024-10", "2024-11")
+    assert "trustee_performance: no workbook for period 2024-12" in str(raised.value)
+    assert "it has 2024-09, 2024-10, 2024-11" in str(raised.value)
+
+
+def test_none_of_the_asked_periods_is_no_delivery_naming_pattern_and_periods() -> None:
+    selection = _periods(("2024-01", "2024-02"))
+    assert selection.selected == ()
+    assert selection.no_delivery is not None
+    assert "2024-01, 2024-02" in selection.no_delivery
+    assert TRUSTEE.pattern in selection.no_delivery
+    assert "it has 2024-09, 2024-10, 2024-11" in selection.no_delivery
+
+
+def test_periods_before_the_calendar_start_are_not_expected() -> None:
+    selection = _periods(("2024-08", "2024-09"), first=Month(2024, 9))
+    assert [f.period for f in selection.selected] == ["2024-09"]
+    nothing = _periods(("2024-08",), first=Month(2024, 9))
+    assert nothing.selected == ()
+    assert nothing.no_delivery is not None and "starts 2024-09" in nothing.no_delivery
 
 
 # --- through the real pipeline: only the selected workbooks are opened --------------------
@@ -358,10 +411,10 @@ def test_a_backslash_in_a_file_name_is_part_of_the_name(tmp_path: Path) -> None:
         path=str(inbox),
         dataset={"type": "work_data_hub.datasets.excel_workbook_dataset.ExcelWorkbookDataset"},
     ).load()
-    manifest = nodes.select_workbooks(workbooks, str(inbox), 1, domain=trustee)
+    manifest = nodes.select_workbooks(workbooks, str(inbox), 1, None, domain=trustee)
     assert [f.path for f in manifest.selection.selected] == ["2024/2024_11_受托业绩\\报告.xlsx"]
     rows, _, summary = nodes.clean_workbooks(workbooks, manifest, domain=trustee)
-    # Lineage is the path relative to the inbox (issue 11), the backslash still in the name.
+    # Lineage is the path relative to the inbox, the backslash still in the name.
     assert summary.rows_read == 1 and rows.collect()["_source_file"].to_list() == [
         "2024/2024_11_受托业绩\\报告.xlsx"
     ]

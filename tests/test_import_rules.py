@@ -16,6 +16,7 @@ FLOORS: dict[str, int] = {
     "errors": 0,
     "text": 0,
     "conf_files": 0,
+    "months": 0,
     "config": 1,
     "discovery": 2,
     "cleaning": 3,

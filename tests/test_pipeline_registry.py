@@ -161,6 +161,7 @@ def test_register_pipelines_reads_the_projects_data_sources_file(
         "annuity_performance",
         "apply_plan",
         "fund_performance",
+        "status",
         "trustee_performance",
     ]
     default_nodes = {node.name for node in pipelines["__default__"].nodes}

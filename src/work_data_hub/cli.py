@@ -98,8 +98,13 @@ def _raw_params(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
 
 
 def _checked_params(ctx: click.Context, param: click.Parameter, raw: Any) -> dict[str, Any]:
-    """``--params`` checked on its text (names, booleans), then parsed by Kedro's parser."""
-    from kedro.framework.cli.utils import _split_params, split_string  # noqa: PLC0415
+    """``--params`` checked on its text (names, booleans), then parsed as Kedro parses it.
+
+    Items are split at commas outside square brackets (Kedro's own split for node names), so
+    a list keeps its commas: ``periods=[2024-09,2024-11],execute=true``.
+    """
+    from kedro.framework.cli.utils import split_node_names  # noqa: PLC0415
+    from omegaconf import OmegaConf  # noqa: PLC0415
 
     from work_data_hub.config.params import (  # noqa: PLC0415
         check_command_line_params,
@@ -110,10 +115,19 @@ def _checked_params(ctx: click.Context, param: click.Parameter, raw: Any) -> dic
         check_parameter_names(raw)
         return raw
     texts: dict[str, str] = {}
-    for item in split_string(ctx, param, raw or ""):
-        key, _, text = item.partition("=")
+    dot_list: list[str] = []
+    for item in split_node_names(ctx, param, raw or ""):
+        key, equals, text = item.partition("=")
+        if not equals or not key.strip():
+            ctx.fail(
+                f"Invalid format of `{param.name}` option: Item `{item}` must contain a key "
+                "and a value separated by `=`."
+            )
         texts[key.strip().split(".")[0]] = text
-    parsed: dict[str, Any] = _split_params(ctx, param, raw or "")
+        dot_list.append(f"{key.strip()}={text}")
+    container = OmegaConf.to_container(OmegaConf.from_dotlist(dot_list))
+    assert isinstance(container, dict)
+    parsed = {str(name): value for name, value in container.items()}
     check_command_line_params(texts, parsed)
     return parsed
 

@@ -6,11 +6,12 @@ Pure functions over paths, sizes and modification times: no pandas, no Excel, no
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import PurePosixPath
 from typing import Any
 
 from work_data_hub.errors import WorkDataHubError
+from work_data_hub.months import Month
 
 EXCLUDED_FOLDERS = frozenset({"temp", "backup", "archive"})
 EXCLUDED_SUFFIXES = frozenset({".tmp", ".bak", ".eml"})
@@ -45,25 +46,44 @@ class DatedFile:
 
 @dataclass(frozen=True)
 class Selection:
-    """The discovery verdict: what is read, what lost to a newer delivery, what waits."""
+    """The discovery verdict: what is read, what lost to a newer delivery, what waits.
+
+    ``future`` are files whose period lies too far ahead to be a real delivery (a typo such as
+    ``2052_10``): never picked as the newest, named only by ``periods``. ``no_delivery`` says
+    why nothing is selected when the domain has nothing to read (the WARNING's text); the
+    domain then ends as ``no_delivery`` and writes nothing.
+    """
 
     selected: tuple[DatedFile, ...]
     superseded: tuple[DatedFile, ...]
     not_selected: tuple[DatedFile, ...]
+    future: tuple[DatedFile, ...] = ()
+    no_delivery: str | None = None
 
 
-class NoMatchingFileError(WorkDataHubError, FileNotFoundError):
-    """No file under the inbox matches a domain's pattern.
+class PeriodsNotDeliveredError(WorkDataHubError, LookupError):
+    """``periods`` names months the inbox lacks for a domain that has some of the others.
 
     Args:
-        message: What was looked at and what is skipped.
+        domain: The domain.
+        missing: The asked periods the inbox lacks.
+        available: The periods the inbox has for the domain.
         inbox: The inbox folder.
-        pattern: The domain's file pattern, as written in data_sources.yml.
-        files_seen: How many files the inbox holds.
     """
 
-    def __init__(self, message: str, *, inbox: str, pattern: str, files_seen: int) -> None:
-        super().__init__(message, inbox=inbox, pattern=pattern, files_seen=files_seen)
+    def __init__(
+        self, domain: str, missing: tuple[str, ...], available: tuple[str, ...], inbox: str
+    ) -> None:
+        self.domain, self.missing, self.available, self.inbox = domain, missing, available, inbox
+        super().__init__(
+            f"{domain}: no workbook for period {', '.join(missing)} under inbox {inbox!r}; "
+            f"it has {', '.join(available)}. Ask for those (periods=...) or drop the missing "
+            "ones; nothing was read or loaded.",
+            domain=domain,
+            missing=list(missing),
+            available=list(available),
+            inbox=inbox,
+        )
 
 
 def is_excluded(path: str) -> bool:
@@ -148,13 +168,8 @@ def match_domain(candidates: list[FileCandidate], pattern: re.Pattern[str]) -> l
     return dated
 
 
-def select_files(dated: list[DatedFile], max_files: int) -> Selection:
-    """One file per period (highest V-folder, then newest mtime), newest ``max_files`` periods.
-
-    Args:
-        dated: The domain's files with their periods (:func:`match_domain`).
-        max_files: How many of the newest periods to select.
-    """
+def newest_per_period(dated: list[DatedFile]) -> tuple[list[DatedFile], list[DatedFile]]:
+    """(one winner per period, newest period first; the superseded, by path)."""
     by_period: dict[tuple[int, int], list[DatedFile]] = {}
     for file in dated:
         by_period.setdefault((file.year, file.month), []).append(file)
@@ -165,11 +180,63 @@ def select_files(dated: list[DatedFile], max_files: int) -> Selection:
         winners.append(ranked[0])
         superseded.extend(ranked[1:])
     winners.sort(key=lambda f: (f.year, f.month), reverse=True)
-    selected = sorted(winners[:max_files], key=lambda f: (f.year, f.month))
+    return winners, sorted(superseded, key=lambda f: f.path)
+
+
+def _by_period(files: list[DatedFile]) -> tuple[DatedFile, ...]:
+    return tuple(sorted(files, key=lambda f: (f.year, f.month)))
+
+
+def select_files(
+    dated: list[DatedFile], max_files: int, *, latest: Month | None = None
+) -> Selection:
+    """One file per period (highest V-folder, then newest mtime), newest ``max_files`` periods.
+
+    A period after ``latest`` (the current month plus the domain's tolerance) is ``future``:
+    listed, never selected.
+
+    Args:
+        dated: The domain's files with their periods (:func:`match_domain`).
+        max_files: How many of the newest periods to select.
+        latest: The last period that is not from the future (default: no limit).
+    """
+    winners, superseded = newest_per_period(dated)
+    future = [f for f in winners if latest is not None and Month(f.year, f.month) > latest]
+    candidates = [f for f in winners if f not in future]
     return Selection(
-        selected=tuple(selected),
-        superseded=tuple(sorted(superseded, key=lambda f: f.path)),
-        not_selected=tuple(sorted(winners[max_files:], key=lambda f: (f.year, f.month))),
+        selected=_by_period(candidates[:max_files]),
+        superseded=tuple(superseded),
+        not_selected=_by_period(candidates[max_files:]),
+        future=_by_period(future),
+    )
+
+
+def select_periods(
+    dated: list[DatedFile], periods: tuple[str, ...], *, latest: Month | None = None
+) -> tuple[Selection, tuple[str, ...]]:
+    """Exactly the files of ``periods`` (one per period), and the asked periods not there.
+
+    A future file is selected when asked for by name; one not asked for is still listed.
+
+    Args:
+        dated: The domain's files with their periods (:func:`match_domain`).
+        periods: The periods asked for (``YYYY-MM``).
+        latest: The last period that is not from the future (default: no limit).
+    """
+    winners, superseded = newest_per_period(dated)
+    asked = set(periods)
+    selected = [f for f in winners if f.period in asked]
+    others = [f for f in winners if f.period not in asked]
+    future = [f for f in others if latest is not None and Month(f.year, f.month) > latest]
+    present = {f.period for f in selected}
+    return (
+        Selection(
+            selected=_by_period(selected),
+            superseded=tuple(f for f in superseded if f.period in asked),
+            not_selected=_by_period([f for f in others if f not in future]),
+            future=_by_period(future),
+        ),
+        tuple(period for period in periods if period not in present),
     )
 
 
@@ -179,31 +246,83 @@ def discover(
     max_files: int,
     *,
     inbox: str,
+    domain: str = "",
+    periods: tuple[str, ...] | None = None,
+    latest: Month | None = None,
+    first: Month | None = None,
 ) -> Selection:
-    """Apply every Discovery rule; raise :class:`NoMatchingFileError` when nothing matches.
+    """Apply every Discovery rule.
 
-    The pattern is shown as written in data_sources.yml (not repr'd, which doubles backslashes).
+    Nothing to read (no file matches, none of the asked ``periods`` is there, or every file
+    is from the future) is a :class:`Selection` whose ``no_delivery`` says why, not an error:
+    one domain without a delivery stops no other. Asked ``periods`` before ``first`` (the
+    domain's calendar) are not expected and left out. Some of the asked periods there and
+    some not is :class:`PeriodsNotDeliveredError`, naming the periods the inbox has. The
+    pattern is shown as written in data_sources.yml (not repr'd, which doubles backslashes).
 
     Args:
         candidates: The inbox's files (path, size, mtime).
         pattern: The domain's compiled pattern, with ``year`` and ``month`` groups.
-        max_files: How many of the newest periods to select.
-        inbox: The inbox folder (named in the error).
+        max_files: How many of the newest periods to select (without ``periods``).
+        inbox: The inbox folder (named in messages).
+        domain: The domain (named in the error).
+        periods: Exactly these periods (``YYYY-MM``) instead of the newest ``max_files``.
+        latest: The last period that is not from the future (default: no limit).
+        first: The domain's first expected period (asked periods before it are left out).
 
     Raises:
-        NoMatchingFileError: No candidate matches the pattern.
+        PeriodsNotDeliveredError: Some asked periods are in the inbox and some are not.
     """
     dated = match_domain(candidates, pattern)
     if not dated:
-        raise NoMatchingFileError(
-            f"No workbook under inbox {inbox!r} matches pattern '{pattern.pattern}' "
-            f"(looked at {len(candidates)} files; .xlsx/.xlsm only, temp/backup/archive, hidden "
-            "and lock files skipped)",
-            inbox=str(inbox),
-            pattern=pattern.pattern,
-            files_seen=len(candidates),
+        return Selection(
+            (),
+            (),
+            (),
+            no_delivery=(
+                f"no workbook under inbox {inbox!r} matches pattern '{pattern.pattern}' "
+                f"(looked at {len(candidates)} files; .xlsx/.xlsm only, temp/backup/archive, "
+                "hidden and lock files skipped)"
+            ),
         )
-    return select_files(dated, max_files)
+    if periods is None:
+        selection = select_files(dated, max_files, latest=latest)
+        if selection.selected:
+            return selection
+        return replace(
+            selection,
+            no_delivery=(
+                f"every workbook matching pattern '{pattern.pattern}' is from the future "
+                f"(after {latest}): {', '.join(f.path for f in selection.future)}; name its "
+                "period in periods=... if it is meant"
+            ),
+        )
+    if first is not None:
+        expected = tuple(period for period in periods if period >= str(first))
+        if not expected:
+            return Selection(
+                (),
+                (),
+                (),
+                no_delivery=(
+                    f"no asked period is expected (its calendar starts {first}; "
+                    f"pattern '{pattern.pattern}')"
+                ),
+            )
+        periods = expected
+    selection, missing = select_periods(dated, periods, latest=latest)
+    available = tuple(sorted({f.period for f in dated}))
+    if not selection.selected:
+        return replace(
+            selection,
+            no_delivery=(
+                f"no workbook for period {', '.join(periods)} matches pattern "
+                f"'{pattern.pattern}' under inbox {inbox!r} (it has {', '.join(available)})"
+            ),
+        )
+    if missing:
+        raise PeriodsNotDeliveredError(domain, missing, available, inbox)
+    return selection
 
 
 @dataclass(frozen=True)
@@ -239,6 +358,8 @@ class FileManifest:
             "selected": [entry(f) for f in self.selection.selected],
             "superseded": [entry(f) for f in self.selection.superseded],
             "not_selected": [entry(f, with_hash=False) for f in self.selection.not_selected],
+            "future": [entry(f, with_hash=False) for f in self.selection.future],
+            "no_delivery": self.selection.no_delivery,
             "already_loaded": [
                 {**entry(skipped.file), "run_id": skipped.run_id} for skipped in self.already_loaded
             ],

@@ -6,7 +6,7 @@ from kedro.pipeline import Pipeline
 
 from work_data_hub.config.project import load_domains
 from work_data_hub.errors import WorkDataHubError
-from work_data_hub.pipelines import apply_plan
+from work_data_hub.pipelines import apply_plan, status
 from work_data_hub.pipelines.ingest import create_pipeline
 
 
@@ -32,7 +32,9 @@ class DomainPipelines(dict[str, Pipeline]):
 
     def __missing__(self, name: str) -> Pipeline:
         domains = sorted(
-            key for key in self if key not in ("__default__", apply_plan.PIPELINE_NAME)
+            key
+            for key in self
+            if key not in ("__default__", apply_plan.PIPELINE_NAME, status.PIPELINE_NAME)
         )
         raise UnknownPipelineError(
             f"Unknown pipeline {name!r}. Valid domains: {', '.join(domains)}",
@@ -43,7 +45,8 @@ class DomainPipelines(dict[str, Pipeline]):
 
 def register_pipelines() -> dict[str, Pipeline]:
     """Register the project's pipelines: one per domain, ``__default__`` for all domains, and
-    ``apply_plan`` (run only when named: it applies a saved plan).
+    ``apply_plan`` (run only when named: it applies a saved plan) and ``status`` (which months
+    are loaded, pending, missing, late or refused).
 
     Raises:
         DataSourcesError: ``data_sources.yml`` is missing or invalid (every problem named).
@@ -52,4 +55,5 @@ def register_pipelines() -> dict[str, Pipeline]:
     pipelines = DomainPipelines({name: create_pipeline(domain) for name, domain in domains.items()})
     pipelines["__default__"] = sum(pipelines.values(), Pipeline([]))
     pipelines[apply_plan.PIPELINE_NAME] = apply_plan.create_pipeline()
+    pipelines[status.PIPELINE_NAME] = status.create_pipeline(domains)
     return pipelines

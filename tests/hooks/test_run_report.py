@@ -30,28 +30,27 @@ def _log_events(project: Path) -> list[dict[str, Any]]:
 
 
 def test_a_domain_never_attempted_is_not_run_and_the_error_is_its_own(project_copy: Path) -> None:
-    # No annuity workbook: annuity_performance (first in the run) fails at its first step.
-    for workbook in (project_copy / "data/01_raw").rglob("*年金终稿数据*.xlsx"):
-        workbook.unlink()
-    result = run_kedro(project_copy, "run")
+    # A month the inbox lacks: annuity_performance (first in the run) fails at its first step.
+    result = run_kedro(project_copy, "run", "--params", "periods=[2024-10,2024-12]")
     assert result.returncode == 1
     lines = [line for line in (result.stdout + result.stderr).splitlines() if line.strip()]
     assert len(lines) <= 25 and "Traceback" not in result.stderr
-    assert lines[-1].startswith("Error: No workbook under inbox")
+    missing = "annuity_performance: no workbook for period 2024-12"
+    assert lines[-1].startswith(f"Error: {missing}")
 
     report = _report(project_copy)
     annuity, trustee = (
         report["domains"][d] for d in ("annuity_performance", "trustee_performance")
     )
     assert (annuity["status"], annuity["failed_step"]) == ("failed", names.SELECT_STEP)
-    assert "No workbook under inbox" in annuity["error"]
+    assert missing in annuity["error"]
     assert trustee["status"] == "not_run" and "error" not in trustee
 
     errors = [e for e in _log_events(project_copy) if e["level"] == "ERROR" and "event" in e]
     assert [(e["event"], e["domain"], e["step"]) for e in errors] == [
         ("domain_done", "annuity_performance", names.SELECT_STEP)
     ]
-    assert "No workbook under inbox" in errors[0]["reason"]
+    assert missing in errors[0]["reason"]
 
 
 def test_a_domain_stopped_by_another_domains_failure_keeps_no_foreign_error(

@@ -1,9 +1,10 @@
-"""kedro-dagster: each domain pipeline is a Dagster job with an inbox sensor and a monthly
-schedule; one runs in process, plan-only. Dagster is opt-in (`uv sync --group dagster`); CI runs
+"""kedro-dagster: each domain pipeline is a Dagster job, partitioned by month from its delivery
+calendar, with an inbox sensor and a monthly schedule; jobs run in process, plan-only. Dagster is opt-in (`uv sync --group dagster`); CI runs
 these in their own environment with WDH_REQUIRE_DAGSTER=1, where a missing Dagster fails."""
 
 from __future__ import annotations
 
+import datetime
 import json
 import logging
 import os
@@ -50,7 +51,9 @@ def test_each_domain_is_a_dagster_job_and_one_runs_plan_only(
     assert {f"base__{domain}__ingest" for domain in sources["domains"]} <= jobs
 
     job = defs.resolve_job_def("base__trustee_performance__ingest")
-    result = job.execute_in_process(instance=dg.DagsterInstance.ephemeral())
+    result = job.execute_in_process(
+        instance=dg.DagsterInstance.ephemeral(), partition_key="2024-10"
+    )
     assert result.success
 
     reports = list((project_copy / "data/08_reporting/run_reports").glob("run_*.json"))
@@ -58,11 +61,48 @@ def test_each_domain_is_a_dagster_job_and_one_runs_plan_only(
     report = json.loads(reports[0].read_text(encoding="utf-8"))
     assert report["status"] == "succeeded" and report["params"]["execute"] is False
     assert report["pipelines"] == ["trustee_performance"]
-    assert report["params"]["max_files"] == 1 and "inbox" in report["params"]
+    assert report["params"]["periods"] == "2024-10" and "inbox" in report["params"]
     domain = report["domains"]["trustee_performance"]
     assert domain["status"] == "planned" and domain["executed"] is False
-    assert domain["rows_planned"] > 0
-    assert list((project_copy / "data/08_reporting/plans").rglob("trustee_performance.sql"))
+    # The partition's month only: October's file, and no other month's rows in the plan.
+    assert [f["path"] for f in domain["files"]["selected"]] == ["2024/10/2024年10月受托业绩.xlsx"]
+    (plan,) = [p for p in (project_copy / "data/08_reporting/plans").rglob("*.sql") if p.is_file()]
+    rows = [line.split("\t") for line in plan.read_text(encoding="utf-8").splitlines()
+            if line.count("\t") == 7]  # fmt: skip
+    assert rows and {row[6] for row in rows} == {"2024/10/2024年10月受托业绩.xlsx"}
+
+
+def test_jobs_are_partitioned_by_the_calendar_and_a_backfill_loads_each_month(
+    project_copy: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dg = _dagster()
+    from work_data_hub.integrations.dagster import build_definitions
+
+    monkeypatch.chdir(project_copy)
+    defs = build_definitions(env="base", project_path=project_copy)
+    job = defs.resolve_job_def("base__trustee_performance__ingest")
+    assert job.partitions_def is not None
+    keys = job.partitions_def.get_partition_keys()
+    assert keys[:3] == ["2024-09", "2024-10", "2024-11"]
+    annuity = defs.resolve_job_def("base__annuity_performance__ingest").partitions_def
+    assert annuity is not None and annuity.get_partition_keys()[0] == "2024-10"
+
+    # A backfill launches one run per partition of the range, each in its own process (a new
+    # translation here: the versions a run saves are fixed when the project is translated).
+    backfill = job.partitions_def.get_partition_keys_in_range(
+        dg.PartitionKeyRange("2024-09", "2024-10")
+    )
+    for key in backfill:
+        run = build_definitions(env="base", project_path=project_copy).resolve_job_def(job.name)
+        with dg.DagsterInstance.ephemeral() as instance:
+            assert run.execute_in_process(instance=instance, partition_key=key).success
+    reports = sorted((project_copy / "data/08_reporting/run_reports").glob("run_*.json"))
+    selected = [
+        [f["period"] for f in json.loads(r.read_text("utf-8"))["domains"]["trustee_performance"][
+            "files"]["selected"]]
+        for r in reports
+    ]  # fmt: skip
+    assert sorted(selected) == [["2024-09"], ["2024-10"]]
 
 
 @pytest.mark.parametrize(("env", "execute"), [("base", False), ("local", False), ("prod", True)])
@@ -88,17 +128,27 @@ def test_the_inbox_sensor_requests_one_run_per_new_selection(
     assert schedule.cron_schedule == MONTHLY_CRON
     assert schedule.job_name == "base__trustee_performance__ingest"
     assert {s.name for s in defs.sensors or []} >= {"annuity_performance__inbox"}
+    with dg.DagsterInstance.ephemeral() as instance:
+        on_time = dg.build_schedule_context(
+            instance=instance,
+            scheduled_execution_time=datetime.datetime(2024, 11, 2, 7),
+            repository_def=defs.get_repository_def(),
+        )
+        (monthly,) = schedule.evaluate_tick(on_time).run_requests or []
+    assert monthly.partition_key == "2024-10"  # last month's delivery
 
     def tick(cursor: str | None):  # type: ignore[no-untyped-def]
         with dg.DagsterInstance.ephemeral() as instance:
-            return sensor.evaluate_tick(dg.build_sensor_context(instance=instance, cursor=cursor))
+            context = dg.build_sensor_context(instance=instance, cursor=cursor, definitions=defs)
+            return sensor.evaluate_tick(context)
 
     first = tick(None)
-    assert len(first.run_requests) == 1
-    key = first.run_requests[0].run_key
-    assert key and first.cursor == key
+    # One run per delivered month of the calendar, each for its partition.
+    assert sorted(r.partition_key for r in first.run_requests) == ["2024-09", "2024-10", "2024-11"]
+    keys = {r.run_key for r in first.run_requests}
+    assert len(keys) == 3 and None not in keys
     again = tick(first.cursor)
-    assert again.run_requests == [] and "not changed" in (again.skip_message or "")
+    assert again.run_requests == [] and "no new or corrected" in (again.skip_message or "")
 
     # Files discovery would not select (a backup folder) change nothing.
     shutil.copy2(
@@ -106,10 +156,12 @@ def test_the_inbox_sensor_requests_one_run_per_new_selection(
         project_copy / "data/01_raw/backup/2025-01 受托业绩.xlsx",
     )
     assert tick(first.cursor).run_requests == []
-    # A new period's workbook is a new selection: one new run, with a new key.
+    # A new month's workbook, and a corrected delivery of a month: their partitions only.
     write_trustee(project_copy / "data/01_raw/2025/01/2025-01 受托业绩.xlsx", 2025, 1)
+    write_trustee(project_copy / "data/01_raw/2024/10/V2/2024-10 受托业绩.xlsx", 2024, 10)
     new = tick(first.cursor)
-    assert len(new.run_requests) == 1 and new.run_requests[0].run_key not in (None, key)
+    assert sorted(r.partition_key for r in new.run_requests) == ["2024-10", "2025-01"]
+    assert not {r.run_key for r in new.run_requests} & keys
     assert tick(new.cursor).run_requests == []
 
 
@@ -136,6 +188,11 @@ def test_the_run_report_records_the_params_a_dagster_run_config_gave_the_nodes(
     from work_data_hub.integrations.dagster import build_definitions
 
     write_trustee(project_copy / "data/01_raw/2024/12/2024-12 受托业绩.xlsx", 2024, 12)
+    # Without a calendar the job is not partitioned: it loads the newest max_files months.
+    sources = project_copy / "conf/base/data_sources.yml"
+    declared = yaml.safe_load(sources.read_text("utf-8"))
+    del declared["domains"]["trustee_performance"]["calendar"]
+    sources.write_text(yaml.safe_dump(declared, allow_unicode=True), "utf-8")
     monkeypatch.chdir(project_copy)
     job = build_definitions(env="base", project_path=project_copy).resolve_job_def(
         "base__trustee_performance__ingest"

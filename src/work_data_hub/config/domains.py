@@ -22,6 +22,7 @@ from pydantic import (
     model_validator,
 )
 
+from work_data_hub.config.calendar import DEFAULT_FUTURE_TOLERANCE, DeliveryCalendar
 from work_data_hub.config.modes import LOAD_MODES
 from work_data_hub.config.rules import (
     DEFAULT_RULE_FOR_TYPE,
@@ -41,7 +42,7 @@ _TYPE_PATTERN = re.compile(r"^(date|text|integer|numeric\((\d+),(\d+)\))$")
 _DOTTED_PATH = re.compile(r"[A-Za-z_][\w.]*\.[A-Za-z_]\w*")
 LINEAGE_COLUMNS: tuple[str, ...] = ("_source_file", "_source_row", "_run_id")
 # Pipeline names the project registers itself (pipelines/apply_plan): no domain may take them.
-RESERVED_NAMES = frozenset({"apply_plan"})
+RESERVED_NAMES = frozenset({"apply_plan", "status"})
 
 
 class _Strict(BaseModel):
@@ -208,6 +209,9 @@ class DomainConfig(_Strict):
     drop_columns: list[str] = Field(default_factory=list)
     columns: dict[str, ColumnSpec]
     transform: str | None = None
+    # When deliveries are expected (status, Dagster partitions); how far ahead a file may be.
+    calendar: DeliveryCalendar | None = None
+    future_tolerance: Annotated[int, Field(ge=0)] = DEFAULT_FUTURE_TOLERANCE
 
     @field_validator("pattern")
     @classmethod

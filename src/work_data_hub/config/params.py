@@ -13,9 +13,10 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from work_data_hub.errors import WorkDataHubError
+from work_data_hub.months import parse_periods
 
 DEFAULT_INBOX = "data/01_raw"
 BOOLEAN_TEXTS = {"true": True, "false": False}
@@ -30,8 +31,11 @@ class RunParameters(BaseModel):
         default=False,
         description="apply the load to PostgreSQL in one transaction; false only writes the plan",
     )
-    max_files: Annotated[int, Field(ge=1)] = Field(
-        default=1, description="the newest N periods read per domain"
+    # None: not given, so the newest period (1) unless `periods` names the months.
+    max_files: Annotated[int, Field(ge=1)] | None = Field(
+        default=None,
+        description="the newest N periods read per domain",
+        json_schema_extra={"shown_default": "1"},
     )
     inbox: str = Field(
         default=DEFAULT_INBOX,
@@ -40,6 +44,11 @@ class RunParameters(BaseModel):
     max_reject_ratio: Annotated[float, Field(ge=0, le=1)] = Field(
         default=0.0,
         description="share of rejected rows (0 to 1) an execute run still loads",
+    )
+    periods: tuple[str, ...] | None = Field(
+        default=None,
+        description="exactly these months of each domain: 2024-10, 2024-09..2024-11 or "
+        "[2024-09,2024-11] (not with max_files)",
     )
     reload: bool = Field(
         default=False,
@@ -76,9 +85,31 @@ class RunParameters(BaseModel):
     @field_validator("max_files", mode="before")
     @classmethod
     def _whole_number(cls, value: object) -> object:
+        if value is None:
+            return value
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError("must be a whole number from 1 upwards")
         return value
+
+    @field_validator("periods", mode="before")
+    @classmethod
+    def _months(cls, value: object) -> object:
+        return None if value is None else parse_periods(value)
+
+    @model_validator(mode="after")
+    def _one_selection(self) -> RunParameters:
+        if self.max_files is not None and self.periods is not None:
+            raise ValueError(
+                "give either max_files (the newest N periods) or periods (exactly these "
+                f"months), not both (got max_files={self.max_files}, "
+                f"periods={','.join(self.periods)})"
+            )
+        return self
+
+    @property
+    def newest_periods(self) -> int:
+        """How many of the newest periods a run without ``periods`` reads."""
+        return self.max_files or 1
 
     @field_validator("max_reject_ratio", mode="before")
     @classmethod
@@ -121,7 +152,10 @@ def describe_run_parameters() -> list[tuple[str, str, str]]:
     rows = []
     for name, field in RunParameters.model_fields.items():
         default = field.default
-        if default is None:
+        extra = field.json_schema_extra
+        if isinstance(extra, dict) and "shown_default" in extra:
+            shown = str(extra["shown_default"])
+        elif default is None:
             shown = "(none)"
         else:
             shown = str(default).lower() if isinstance(default, bool) else str(default)
@@ -210,6 +244,14 @@ def _inbox_problem(inbox: str) -> str | None:
     return None
 
 
+def _problem_text(problem: Any) -> str:
+    message = problem["msg"].removeprefix("Value error, ")
+    if not problem["loc"]:  # a rule across params (max_files with periods) names its values
+        return f"params: {message}"
+    name = ".".join(str(part) for part in problem["loc"])
+    return f"param '{name}': {message} (got {problem.get('input')!r})"
+
+
 def _value_problems(
     params: Mapping[str, Any], *, inbox_must_hold_files: bool
 ) -> tuple[RunParameters | None, list[str]]:
@@ -218,11 +260,7 @@ def _value_problems(
     try:
         checked = RunParameters.model_validate(dict(params))
     except ValidationError as exc:
-        problems = [
-            f"param '{'.'.join(str(p) for p in problem['loc'])}': "
-            f"{problem['msg'].removeprefix('Value error, ')} (got {problem.get('input')!r})"
-            for problem in exc.errors()
-        ]
+        problems = [_problem_text(problem) for problem in exc.errors()]
     inbox = params.get("inbox")
     if inbox_must_hold_files and isinstance(inbox, str):
         inbox_problem = _inbox_problem(inbox)

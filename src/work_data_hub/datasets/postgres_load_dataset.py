@@ -10,6 +10,7 @@ from typing import Any
 from kedro.io import AbstractVersionedDataset, DatasetError, Version
 
 from work_data_hub.datasets.flags import strict_bool
+from work_data_hub.datasets.no_delivery import WritesNothingWithoutDelivery
 from work_data_hub.datasets.owner_only import open_owner_only
 from work_data_hub.errors import WorkDataHubError
 from work_data_hub.load.plan import LoadPlan
@@ -57,7 +58,7 @@ class RejectedRowsError(WorkDataHubError, DatasetError):
         )
 
 
-class PostgresLoadDataset(AbstractVersionedDataset[LoadPlan, bytes]):
+class PostgresLoadDataset(WritesNothingWithoutDelivery, AbstractVersionedDataset[LoadPlan, bytes]):
     """Saves a :class:`~work_data_hub.load.plan.LoadPlan`: always as a versioned psql script,
     and, when ``execute`` is true, also by running the same statements in one transaction.
 
@@ -85,7 +86,8 @@ class PostgresLoadDataset(AbstractVersionedDataset[LoadPlan, bytes]):
     (never the password); the connection is closed on every path. With rejected rows above
     the plan's ``max_reject_ratio`` nothing connects: :class:`RejectedRowsError`. What
     PostgreSQL reported (rows deleted and inserted, transaction seconds) is in ``last_result``,
-    which the run-report hook copies.
+    which the run-report hook copies. A plan of a domain without a delivery
+    (``LoadPlan.no_delivery``) writes no file and connects nowhere; ``last_result`` is None.
 
     Args:
         filepath: Where the plan file is written (a folder of versions when versioned).
@@ -145,6 +147,11 @@ class PostgresLoadDataset(AbstractVersionedDataset[LoadPlan, bytes]):
         return Path(self._get_load_path()).read_bytes()
 
     def save(self, data: LoadPlan) -> None:
+        if data.no_delivery:
+            self.last_result = None
+            self._skip_save()
+            return
+        self._wrote()
         path = Path(self._get_save_path())
         summary = data.summary
         if summary is not None:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, NewType
 import polars as pl
 from kedro.io import AbstractVersionedDataset, Version
 
+from work_data_hub.datasets.no_delivery import WritesNothingWithoutDelivery
 from work_data_hub.datasets.owner_only import open_owner_only
 from work_data_hub.datasets.results import FileWritten
 
@@ -30,7 +31,10 @@ BOM = "\ufeff".encode()
 TablePreview = NewType("TablePreview", dict[str, Any])
 
 
-class RejectsCSVDataset(AbstractVersionedDataset["pl.DataFrame | pd.DataFrame", "pd.DataFrame"]):
+class RejectsCSVDataset(
+    WritesNothingWithoutDelivery,
+    AbstractVersionedDataset["pl.DataFrame | pd.DataFrame", "pd.DataFrame"],
+):
     """Saves a DataFrame (polars or pandas) of rejected rows as an owner-only, versioned CSV.
     Catalog entry::
 
@@ -40,7 +44,8 @@ class RejectsCSVDataset(AbstractVersionedDataset["pl.DataFrame | pd.DataFrame", 
           versioned: true
 
     ``load`` returns every column as text (``dtype=str``, no NA guessing). The last save's file
-    is in ``last_written`` (see :mod:`work_data_hub.datasets.results`).
+    is in ``last_written`` (see :mod:`work_data_hub.datasets.results`). A frame without any
+    column is a domain without a delivery: nothing is written, ``last_written`` is None.
 
     Args:
         filepath: The CSV's path (a folder of versions when versioned).
@@ -86,6 +91,11 @@ class RejectsCSVDataset(AbstractVersionedDataset["pl.DataFrame | pd.DataFrame", 
         )
 
     def save(self, data: pl.DataFrame | pd.DataFrame) -> None:
+        if len(data.columns) == 0:
+            self.last_written = None
+            self._skip_save()
+            return
+        self._wrote()
         path = Path(self._get_save_path())
         # Created 0600 before the first byte, so the rows are never readable by others.
         with os.fdopen(open_owner_only(path), "wb") as handle:

@@ -6,7 +6,10 @@ and to the datasets by the protocols of :mod:`work_data_hub.datasets.results`.
 
 A domain's status: ``not_run`` (none of its nodes ran), ``stopped`` (some ran, then another
 domain's failure ended the run), ``failed`` (one of its own nodes failed: ``failed_step`` and
-``error`` say which and why), ``planned`` (plan written) or ``loaded`` (plan applied).
+``error`` say which and why), ``planned`` (plan written), ``loaded`` (plan applied),
+``already_loaded`` (every selected file was loaded before) or ``no_delivery`` (nothing to read:
+``files.no_delivery`` says why; nothing written). ``files.future`` lists files whose period is
+too far ahead to be selected.
 """
 
 from __future__ import annotations
@@ -178,6 +181,8 @@ class RunReportHooks:
             for name, value in inputs.items():
                 if name.startswith("params:") and name.removeprefix("params:") in params:
                     params[name.removeprefix("params:")] = value
+        if not node.namespace:
+            return  # not a domain's node (the status pipeline): no domain line
         domain_name, _ = _domain_and_step(node.name)
         domain = self._domain(domain_name)
         if domain["status"] == "not_run":
@@ -185,6 +190,8 @@ class RunReportHooks:
 
     @hook_impl
     def after_node_run(self, node: Node, outputs: dict[str, Any]) -> None:
+        if not node.namespace:
+            return
         domain_name, step = _domain_and_step(node.name)
         domain = self._domain(domain_name)
         domain["seconds"][step] = round(
@@ -234,7 +241,9 @@ class RunReportHooks:
                 domain["rejects_file"] = written.path
             return
         result = self._record_load(domain, dataset_name)
-        if result is not None and result.nothing_to_load:
+        if domain.get("files", {}).get("no_delivery"):
+            domain["status"] = "no_delivery"
+        elif result is not None and result.nothing_to_load:
             domain["status"] = "already_loaded"  # every selected file: see files.already_loaded
         else:
             domain["status"] = "loaded" if domain.get("executed") else "planned"

@@ -74,6 +74,8 @@ class LoadPlan:
     # What the plan file's header shows, and the read-only query behind diff=true.
     summary: PlanSummary | None = None
     diff_query: DiffQuery | None = None
+    # The domain had nothing to read (DOMAINS.md, Discovery): the plan is not written at all.
+    no_delivery: bool = False
 
     @property
     def reject_ratio(self) -> float:

@@ -35,6 +35,7 @@ from work_data_hub.discovery import (
 )
 from work_data_hub.load.ledger import LedgerReader
 from work_data_hub.load.plan import LoadedFile, LoadPlan, build_load_plan
+from work_data_hub.months import current_month
 from work_data_hub.rows import CleanRows, FileRows, RowSpool
 from work_data_hub.text import plural
 
@@ -52,30 +53,67 @@ def _sha256(path: Path) -> str:
 
 
 def select_workbooks(
-    workbooks: WorkbookLoaders, inbox: str, max_files: int, *, domain: DomainConfig
+    workbooks: WorkbookLoaders,
+    inbox: str,
+    max_files: int | None,
+    periods: object = None,
+    *,
+    domain: DomainConfig,
 ) -> FileManifest:
     """Pick the domain's files by the Discovery rules; nothing is opened as a workbook here.
+
+    Nothing to read is a manifest whose selection says ``no_delivery`` (one WARNING), not an
+    error, so the other domains run on.
 
     Args:
         workbooks: The inbox's workbooks by their path in it (not opened here).
         inbox: The inbox folder.
         max_files: How many of the newest periods to take.
+        periods: Exactly these periods instead (the ``periods`` parameter), if given.
         domain: The domain whose pattern picks the files.
 
     Raises:
-        RunParametersError: ``inbox`` is missing or empty, or ``max_files`` is not a count.
-        NoMatchingFileError: No file in the inbox matches the domain's pattern.
+        RunParametersError: ``inbox`` is missing or empty, or ``max_files`` or ``periods``
+            is malformed.
+        PeriodsNotDeliveredError: Some asked periods are in the inbox and some are not.
     """
-    check_run_parameters({"inbox": inbox, "max_files": max_files}, inbox_must_hold_files=True)
+    params = check_run_parameters(
+        {"inbox": inbox, "max_files": max_files, "periods": periods}, inbox_must_hold_files=True
+    )
     root = Path(inbox)
     candidates = []
     # Partition ids are POSIX paths relative to the inbox (fsspec), the form discovery expects.
     for partition in workbooks:
         stat = (root / partition).stat()
         candidates.append(FileCandidate(partition, stat.st_size, stat.st_mtime))
-    selection = discover(candidates, domain.compiled_pattern, max_files, inbox=inbox)
+    latest = current_month().plus(domain.future_tolerance)
+    selection = discover(
+        candidates,
+        domain.compiled_pattern,
+        params.newest_periods,
+        inbox=inbox,
+        domain=domain.name,
+        periods=params.periods,
+        latest=latest,
+        first=domain.calendar.first_month if domain.calendar else None,
+    )
     hashed = [*selection.selected, *selection.superseded]
     manifest = FileManifest(inbox, selection, {f.path: _sha256(root / f.path) for f in hashed})
+    for file in selection.future:
+        logger.warning(
+            "%s: %s is from the future (period %s, after %s); not selected, periods=%s "
+            "loads it if it is meant",
+            domain.name, file.path, file.period, latest, file.period,
+            extra={"event": "future_file", "domain": domain.name, "file": file.path,
+                   "period": file.period, "latest": str(latest)},
+        )  # fmt: skip
+    if selection.no_delivery:
+        logger.warning(
+            "%s: no delivery: %s; nothing is written for it",
+            domain.name,
+            selection.no_delivery,
+            extra={"event": "no_delivery", "domain": domain.name, "pattern": domain.pattern},
+        )
     for file in selection.selected:
         logger.info("%s: selected %s (period %s)", domain.name, file.path, file.period)
     for file in selection.superseded:
@@ -134,6 +172,7 @@ def clean_workbooks(
 
     With several files, each file's clean rows are spooled to disk as soon as it is cleaned
     (:mod:`work_data_hub.rows`), so memory holds one file's rows at a time.
+    Without a delivery the rejects are a frame without columns, which writes no file.
 
     Args:
         workbooks: The inbox's workbooks by their path in it; only the selected are opened.
@@ -207,6 +246,7 @@ def clean_workbooks(
             )
             del sheet
     combined = combine_files(results, parts, domain)
+    rejects = pl.DataFrame() if manifest.selection.no_delivery else combined.rejects
     summary = CleaningSummary(
         rows_read=combined.rows_read,
         rows_skipped_blank=rows_blank,
@@ -229,7 +269,7 @@ def clean_workbooks(
             domain.name,
             plural(summary.rows_rejected, "row"),
         )
-    return combined.rows, combined.rejects, summary
+    return combined.rows, rejects, summary
 
 
 def plan_load(
@@ -264,7 +304,7 @@ def plan_load(
         )
         for file in manifest.selection.selected
     ]
-    return build_load_plan(
+    plan = build_load_plan(
         rows,
         domain,
         run_id=run_id,
@@ -273,3 +313,4 @@ def plan_load(
         max_reject_ratio=max_reject_ratio,
         files=files,
     )
+    return replace(plan, no_delivery=True) if manifest.selection.no_delivery else plan

@@ -33,12 +33,13 @@ from work_data_hub.pipelines.ingest.names import (
 SHARED_PARAMETERS = {
     "params:inbox",
     "params:max_files",
+    "params:periods",
     "params:max_reject_ratio",
     "params:reload",
 }
 
 
-def _bound(function: Any, **bound: Any) -> Any:
+def with_settings(function: Any, **bound: Any) -> Any:
     """``function`` with the domain's settings bound, keeping its name and source for Kedro-Viz.
 
     A plain function rather than a ``partial``: Kedro-Viz shows the code of functions only.
@@ -63,25 +64,25 @@ def create_pipeline(domain: DomainConfig) -> Pipeline:
     template = Pipeline(
         [
             Node(
-                _bound(nodes.select_workbooks, domain=domain),
-                inputs=[INBOX_WORKBOOKS, "params:inbox", "params:max_files"],
+                with_settings(nodes.select_workbooks, domain=domain),
+                inputs=[INBOX_WORKBOOKS, "params:inbox", "params:max_files", "params:periods"],
                 outputs=SELECTED_FILES,
                 name=SELECT_STEP,
             ),
             Node(
-                _bound(nodes.skip_loaded, domain=domain),
+                with_settings(nodes.skip_loaded, domain=domain),
                 inputs=[SELECTED_FILES, LOAD_LEDGER, "params:reload"],
                 outputs=FILE_MANIFEST,
                 name=SKIP_STEP,
             ),
             Node(
-                _bound(nodes.clean_workbooks, domain=domain),
+                with_settings(nodes.clean_workbooks, domain=domain),
                 inputs=[INBOX_WORKBOOKS, FILE_MANIFEST],
                 outputs=[CLEAN_ROWS, REJECTS, CLEANING_SUMMARY],
                 name=CLEAN_STEP,
             ),
             Node(
-                _bound(nodes.plan_load, domain=domain),
+                with_settings(nodes.plan_load, domain=domain),
                 inputs=[
                     CLEAN_ROWS,
                     CLEANING_SUMMARY,
