@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import random
 import sys
+from decimal import Decimal
 from pathlib import Path
 
 from openpyxl import Workbook
@@ -49,15 +50,19 @@ def write_trustee_workbook(path: Path, rows: int, *, year: int = 2024, month: in
     sheet = workbook.create_sheet("受托业绩")
     sheet.append(TRUSTEE_HEADERS)
     bad = 0
+    total = Decimal(0)
     for index in range(rows):
         row = trustee_row(index, year, month, rng)
+        if row[6] is not None:
+            total += Decimal(str(row[6]).replace(",", ""))
         if index % BAD_ROW_EVERY == BAD_ROW_EVERY - 1:
             row[5] = "n/a"
             bad += 1
         sheet.append(row)
         if index % BLANK_ROW_EVERY == BLANK_ROW_EVERY - 1:
             sheet.append([])
-    sheet.append(["合计", None, None, None, None, None, "—"])
+    # The total row agrees with the rows (the total_row check compares them).
+    sheet.append(["合计", None, None, None, None, None, f"{total:.2f}"])
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_suffix(".partial")
     workbook.save(partial)
@@ -110,9 +115,12 @@ def annuity_row(index: int, year: int, month: int, rng: random.Random) -> list[o
     customer = (
         _CUSTOMER_PLACEHOLDERS[index % 4] if kind == 4 else f" 客户{number % 20000:05d}有限公司 "
     )
-    start = rng.uniform(1e4, 5e8)
-    flows = [rng.uniform(-1e6, 1e7) for _ in range(5)]
+    start = round(rng.uniform(1e4, 5e8), 2)
+    flows = [round(rng.uniform(-1e6, 1e7), 2) for _ in range(5)]
     rate = round(rng.uniform(-0.05, 0.12), 6)
+    # 期末 = 期初 + 供款 - 流失(含待遇支付) + 投资收益, to the cent (the identity check).
+    contribution, outflow, gain = flows[1], -abs(flows[2]), round(flows[0] / 10, 2)
+    closing = round(start + contribution - outflow + gain, 2)
     return [
         month_cell,
         business,
@@ -124,12 +132,12 @@ def annuity_row(index: int, year: int, month: int, rng: random.Random) -> list[o
         f"组合{number % 9000:04d}",
         customer,
         _amount(start, kind),
-        _amount(start + flows[0], (kind + 1) % 6),
-        _amount(flows[1], (kind + 2) % 6),
-        _amount(-abs(flows[2]), (kind + 3) % 6),
+        _amount(closing, (kind + 1) % 6),
+        _amount(contribution, (kind + 2) % 6),
+        _amount(outflow, (kind + 3) % 6),
         _amount(-abs(flows[3]), kind),
         _amount(-abs(flows[4]) / 2, (kind + 1) % 6),
-        _amount(flows[0] / 10, (kind + 2) % 6),
+        _amount(gain, (kind + 2) % 6),
         f"{rate * 100:.3f}%" if kind in (1, 2) else None if kind == 5 else rate,
         _BRANCHES[index % len(_BRANCHES)],
         f"G{index % 30:02d}",

@@ -14,6 +14,7 @@ import random
 import re
 import sys
 import zipfile
+from decimal import Decimal
 from pathlib import Path
 
 from openpyxl import Workbook
@@ -92,13 +93,21 @@ def write_trustee(
     sheet = workbook.active
     sheet.title = "受托业绩"
     sheet.append(TRUSTEE_HEADERS)
-    for row in trustee_rows(year, month, plans, seed):
+    rows = trustee_rows(year, month, plans, seed)
+    for row in rows:
         sheet.append(row)
     sheet.append([])
     for row in extra_rows or []:
         sheet.append(row)
-    sheet.append(["合计", None, None, None, None, None, "—"])
+    # The total row agrees with the rows (the total_row check compares them).
+    sheet.append(["合计", None, None, None, None, None, _total(rows + (extra_rows or []), 6)])
     _save(workbook, path)
+
+
+def _total(rows: list[list[object]], position: int) -> str:
+    """The sum of one column's cells (text like ``1,234.56`` or numbers), as a cell shows it."""
+    total = sum(Decimal(str(row[position]).replace(",", "")) for row in rows)
+    return f"{total:,.2f}"
 
 
 # The sample workbooks have every delivered header but 机构代码.
@@ -108,7 +117,7 @@ BRANCHES = ["北京", "上海", "湖北", "新疆", "广东", "江苏", "西藏"
 
 
 def _month_cell(year: int, month: int, index: int) -> object:
-    """The same month in the spellings departments use (DOMAINS.md, annuity_performance)."""
+    """The same month in the spellings departments use (docs/contract.md, annuity_performance)."""
     spellings: list[object] = [
         dt.datetime(year, month, 1),
         f"{year}{month:02d}",
@@ -124,8 +133,15 @@ def _month_cell(year: int, month: int, index: int) -> object:
     return spellings[index % len(spellings)]
 
 
-def annuity_rows(year: int, month: int, count: int, seed: int) -> list[list[object]]:
-    """Synthetic 规模明细 rows exercising every rule; names are made up (示例企业NNN)."""
+def annuity_rows(
+    year: int, month: int, count: int, seed: int, openings: list[float] | None = None
+) -> list[list[object]]:
+    """Synthetic 规模明细 rows exercising every rule; names are made up (示例企业NNN).
+
+    Each row's 期末资产规模 is 期初 + 供款 - 流失(含待遇支付) + 投资收益 (the identity check);
+    ``openings`` (the previous month's closings, by row) open the month where the last one
+    closed (the continuity check).
+    """
     rng = random.Random(seed)
     rows: list[list[object]] = []
     for index in range(count):
@@ -145,6 +161,8 @@ def annuity_rows(year: int, month: int, count: int, seed: int) -> list[list[obje
             else f"  示例企业{index + 1:03d}有限公司 "
         )
         opening = round(rng.uniform(1e5, 5e8), 2)
+        if openings is not None and index < len(openings):
+            opening = openings[index]
         contribution = round(rng.uniform(0, 1e7), 2)
         outflow = round(rng.uniform(0, 5e6), 2)
         benefit = round(rng.uniform(0, outflow), 2)
@@ -180,8 +198,22 @@ def annuity_rows(year: int, month: int, count: int, seed: int) -> list[list[obje
     return rows
 
 
-def write_annuity(path: Path, year: int, month: int, *, count: int = 40, seed: int = 0) -> None:
-    """A cover sheet first, then 规模明细: the detail sheet is found by name, not position."""
+ANNUITY_CLOSING = ANNUITY_HEADERS.index("期末资产规模")
+
+
+def write_annuity(
+    path: Path,
+    year: int,
+    month: int,
+    *,
+    count: int = 40,
+    seed: int = 0,
+    openings: list[float] | None = None,
+) -> list[float]:
+    """A cover sheet first, then 规模明细: the detail sheet is found by name, not position.
+
+    Returns the rows' closings (期末资产规模), which open the next month.
+    """
     workbook = Workbook()
     cover = workbook.active
     cover.title = "说明"
@@ -189,11 +221,14 @@ def write_annuity(path: Path, year: int, month: int, *, count: int = 40, seed: i
     cover.append(["由 scripts/make_sample_inbox.py 生成"])
     detail = workbook.create_sheet("规模明细")
     detail.append(ANNUITY_HEADERS)
-    for row in annuity_rows(year, month, count, seed):
+    rows = annuity_rows(year, month, count, seed, openings)
+    for row in rows:
         detail.append(row)
     detail.append([])
-    detail.append(["合计", None, None, None, None, None, None, None, None, "—"])
+    total: list[object] = ["合计", *([None] * (ANNUITY_CLOSING - 1)), _total(rows, ANNUITY_CLOSING)]
+    detail.append(total)
     _save(workbook, path)
+    return [float(str(row[ANNUITY_CLOSING])) for row in rows]
 
 
 def make_inbox(root: Path) -> None:
@@ -210,13 +245,14 @@ def make_inbox(root: Path) -> None:
         root / "2024" / "11" / "V2" / "2024-11 受托业绩.xlsx", 2024, 11, plans=14, seed=12
     )
     write_trustee(root / "backup" / "2024_12_受托业绩报告.xlsx", 2024, 12, seed=13)
-    write_annuity(root / "2024" / "10" / "2024年10月年金终稿数据.xlsx", 2024, 10, seed=20)
+    october = write_annuity(root / "2024" / "10" / "2024年10月年金终稿数据.xlsx", 2024, 10, seed=20)
     write_annuity(
         root / "2024" / "11" / "【for年金分战区经营分析】24年11月年金终稿数据1209采集.xlsx",
         2024,
         11,
         count=45,
         seed=21,
+        openings=october,
     )
 
 

@@ -49,7 +49,7 @@ def test_generated_workbooks_reject_exactly_their_bad_cells(
     assert (trustee["rows_read"], trustee["rows_rejected"]) == (ROWS, trustee_bad)
     assert (annuity["rows_read"], annuity["rows_rejected"]) == (ROWS, annuity_bad)
     assert trustee["rows_skipped"] == 3 + 1  # the blank rows and the total row
-    # 集团企业客户名称 is declared (issue 11): only the derived 机构代码 arrives as unknown.
+    # 集团企业客户名称 is declared: only the derived 机构代码 arrives as unknown.
     assert sorted(annuity["unknown_columns"]) == ["机构代码"]
     with (project_copy / annuity["rejects_file"]).open(encoding="utf-8-sig") as rejects:
         reasons = {(row["column"], row["value"]) for row in csv.DictReader(rejects)}

@@ -1,4 +1,4 @@
-"""Discovery (DOMAINS.md "Discovery"): which files belong to a domain and which are read."""
+"""Discovery (docs/contract.md "Discovery"): which files belong to a domain and which are read."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import pytest
 
 from tests.conftest import PROJECT_ROOT
 from tests.support.cli import run_trustee
+from tests.support.plans import trustee_copy_rows
 from tests.support.workbooks import write_garbage, write_trustee
 from work_data_hub.config.project import load_domains
 from work_data_hub.discovery import (
@@ -141,7 +142,7 @@ def test_two_digit_years_mean_20yy() -> None:
 
 
 def test_configured_pattern_tries_two_digit_months_before_one_digit_months() -> None:
-    """DOMAINS.md: `1[0-2]` before `0?[1-9]`, so that `2024_11_...` is November."""
+    """docs/contract.md: `1[0-2]` before `0?[1-9]`, so that `2024_11_...` is November."""
     month_group = re.search(r"\(\?P<month>([^)]*)\)", TRUSTEE.pattern)
     assert month_group is not None
     alternatives = month_group.group(1).split("|")
@@ -392,7 +393,7 @@ def test_max_files_through_the_pipeline_reads_only_the_selected_workbooks(
     assert domain["rows_planned"] == len(plans)
 
     plan = _plan_text(project_copy)
-    copied = [line.split("\t")[1] for line in plan.splitlines() if line.count("\t") == 7]
+    copied = [row[1] for row in trustee_copy_rows(plan)]
     assert sorted(copied) == plans
     for name in ("2024_07", "(旧)", "~$", "backup", "2024_12"):
         assert name not in plan
@@ -413,7 +414,7 @@ def test_a_backslash_in_a_file_name_is_part_of_the_name(tmp_path: Path) -> None:
     ).load()
     manifest = nodes.select_workbooks(workbooks, str(inbox), 1, None, domain=trustee)
     assert [f.path for f in manifest.selection.selected] == ["2024/2024_11_受托业绩\\报告.xlsx"]
-    rows, _, summary = nodes.clean_workbooks(workbooks, manifest, domain=trustee)
+    rows, _, summary, _ = nodes.clean_workbooks(workbooks, manifest, domain=trustee)
     # Lineage is the path relative to the inbox, the backslash still in the name.
     assert summary.rows_read == 1 and rows.collect()["_source_file"].to_list() == [
         "2024/2024_11_受托业绩\\报告.xlsx"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import stat
 from pathlib import Path
 
 import nbformat
@@ -71,9 +72,9 @@ def test_the_exploration_notebook_plans_loads_and_reads_the_warehouse_back(
     assert "selected" in everything and "superseded" in everything
     assert "2024-11" in everything and "not a number" in everything  # files; a reject
     assert "'status': 'planned'" in everything and "'executed': False" in everything
-    assert (
-        project_copy / "data/08_reporting/notebooks/trustee_performance_fund_scale.png"
-    ).stat().st_size > 0
+    figure = project_copy / "data/08_reporting/notebooks/trustee_performance_fund_scale.png"
+    assert figure.stat().st_size > 0
+    assert stat.S_IMODE(figure.stat().st_mode) == 0o600, "the chart shows data: owner-only"
     reports = sorted((project_copy / "data/08_reporting/run_reports").glob("run_*.json"))
     assert len(reports) == 2
     planned, loaded = (

@@ -12,6 +12,7 @@ import yaml
 
 from tests.conftest import PROJECT_ROOT
 from tests.support.cli import run_kedro
+from tests.support.plans import trustee_copy_rows
 from tests.support.workbooks import write_trustee
 from work_data_hub.config import DataSourcesError, parse_domains
 from work_data_hub.config.project import load_domains
@@ -140,7 +141,7 @@ def test_a_domain_added_to_data_sources_yml_is_listed_and_runs_alone(
     assert [p.parent.parent.name for p in plans] == ["fund_performance.sql"]
     plan = plans[0].read_text(encoding="utf-8")
     assert 'CREATE TABLE "基金 业绩"' in plan  # run only if the table is missing
-    copied = sorted(line.split("\t")[1] for line in plan.splitlines() if line.count("\t") == 7)
+    copied = sorted(row[1] for row in trustee_copy_rows(plan))
     assert copied == ["F1", "F2"]
     report = json.loads(next((reporting / "run_reports").glob("*.json")).read_text("utf-8"))
     assert list(report["domains"]) == ["fund_performance"]
@@ -163,6 +164,7 @@ def test_register_pipelines_reads_the_projects_data_sources_file(
         "fund_performance",
         "status",
         "trustee_performance",
+        "undo",
     ]
     default_nodes = {node.name for node in pipelines["__default__"].nodes}
     assert {node.name for node in pipelines["fund_performance"].nodes} < default_nodes

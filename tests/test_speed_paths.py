@@ -212,7 +212,7 @@ def test_reading_ahead_gives_what_reading_one_file_after_another_gives() -> None
     manifest = select_workbooks(workbooks, str(inbox), 3, domain=domain)
     assert len(manifest.selection.selected) == 3
 
-    rows, rejects, summary = clean_workbooks(workbooks, manifest, domain=domain)
+    rows, rejects, summary, _ = clean_workbooks(workbooks, manifest, domain=domain)
 
     today = dt.date.today()
 

@@ -37,6 +37,20 @@ def _verbose_requested(flag: bool) -> bool:
     return flag or os.environ.get(VERBOSE_VARIABLE, "").strip().lower() in ("1", "true", "yes")
 
 
+class _NodeFailureOfUserMistake(logging.Filter):
+    """Drop Kedro's "Node ... failed with error" record for a user mistake: the run ends with
+    that mistake's message (``short_errors``), so printing it before too says it twice.
+
+    Kedro logs that record inside the ``except`` block that re-raises, so the exception being
+    handled is the node's.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not str(record.msg).startswith("Node %s failed with error"):
+            return True
+        return user_error(sys.exc_info()[1] or Exception()) is None
+
+
 @contextmanager
 def short_errors(verbose: bool) -> Iterator[None]:
     """Turn a user mistake into its message and exit code 1; let anything else through.
@@ -47,6 +61,10 @@ def short_errors(verbose: bool) -> Iterator[None]:
     Raises:
         SystemExit: A user mistake ended the command (exit code 1, its message printed).
     """
+    node_failures = logging.getLogger("kedro.pipeline.node")
+    once = _NodeFailureOfUserMistake()
+    if not verbose:
+        node_failures.addFilter(once)
     try:
         yield
     except Exception as exc:
@@ -56,6 +74,8 @@ def short_errors(verbose: bool) -> Iterator[None]:
         # The message is the last thing printed (`kedro run --help` names the verbose switch).
         click.secho(f"Error: {error}", err=True, fg="red")
         sys.exit(1)
+    finally:
+        node_failures.removeFilter(once)
 
 
 def plain_logs_off_terminal() -> None:
@@ -188,10 +208,76 @@ def _run_command() -> click.Command:
     )
 
 
+def _warehouse_group() -> click.Command:
+    """``kedro warehouse start|url|status|stop``: the local embedded warehouse between runs."""
+    from work_data_hub.config.project import project_path  # noqa: PLC0415
+
+    def waiting() -> None:
+        click.echo("Waiting for the run that uses the local warehouse to end (Ctrl-C gives up)...")
+
+    @click.group(name="warehouse")
+    def warehouse() -> None:
+        """The local warehouse (embedded PostgreSQL in data/warehouse) for psql and notebooks."""
+
+    @warehouse.command()
+    @click.option("--port", type=int, default=None, help="Loopback port (default: a free one).")
+    def start(port: int | None) -> None:
+        """Keep the local warehouse running on a loopback port; print its URL."""
+        from work_data_hub.warehouse.local import start_kept_warehouse  # noqa: PLC0415
+
+        with short_errors(_verbose_requested(False)):
+            kept = start_kept_warehouse(project_path(), port=port, waiting=waiting)
+        click.echo(f"The local warehouse ({kept.data_dir}) is running; connect with:")
+        click.echo(kept.text)
+        click.echo("e.g. psql '<url>'; `kedro warehouse stop` stops it.")
+
+    @warehouse.command()
+    def url() -> None:
+        """Print the URL of the local warehouse `start` keeps running."""
+        from work_data_hub.warehouse.local import kept_warehouse  # noqa: PLC0415
+
+        kept = kept_warehouse(project_path())
+        if kept is None:
+            raise click.ClickException("The local warehouse is not started: kedro warehouse start")
+        click.echo(kept.text)
+
+    @warehouse.command()
+    def status() -> None:
+        """Say whether the local warehouse exists, runs, is kept, and whether a run uses it."""
+        from work_data_hub.warehouse.local import warehouse_status  # noqa: PLC0415
+
+        state = warehouse_status(project_path())
+        click.echo(f"data folder: {state.data_dir} ({'exists' if state.exists else 'not created'})")
+        if state.kept is not None:
+            click.echo(f"running, kept by `kedro warehouse start`: {state.kept.text}")
+        elif state.running:
+            click.echo("running for a run (stopped when that run ends)")
+        else:
+            click.echo("not running")
+        if state.used_by_a_run:
+            click.echo("in use by a run")
+
+    @warehouse.command()
+    def stop() -> None:
+        """Stop the local warehouse, after the run that uses it (if any) has ended."""
+        from work_data_hub.warehouse.local import stop_kept_warehouse  # noqa: PLC0415
+
+        with short_errors(_verbose_requested(False)):
+            stopped = stop_kept_warehouse(project_path(), waiting=waiting)
+        click.echo(
+            "Stopped the local warehouse." if stopped else "The local warehouse is not running."
+        )
+
+    return warehouse
+
+
 class ProjectCommands(click.Group):
     """The project's commands, each built when first asked for."""
 
-    _factories: ClassVar[dict[str, Callable[[], click.Command]]] = {"run": _run_command}
+    _factories: ClassVar[dict[str, Callable[[], click.Command]]] = {
+        "run": _run_command,
+        "warehouse": _warehouse_group,
+    }
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(self._factories)

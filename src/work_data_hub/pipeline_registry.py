@@ -6,7 +6,7 @@ from kedro.pipeline import Pipeline
 
 from work_data_hub.config.project import load_domains
 from work_data_hub.errors import WorkDataHubError
-from work_data_hub.pipelines import apply_plan, status
+from work_data_hub.pipelines import apply_plan, status, undo
 from work_data_hub.pipelines.ingest import create_pipeline
 
 
@@ -34,7 +34,13 @@ class DomainPipelines(dict[str, Pipeline]):
         domains = sorted(
             key
             for key in self
-            if key not in ("__default__", apply_plan.PIPELINE_NAME, status.PIPELINE_NAME)
+            if key
+            not in (
+                "__default__",
+                apply_plan.PIPELINE_NAME,
+                status.PIPELINE_NAME,
+                undo.PIPELINE_NAME,
+            )
         )
         raise UnknownPipelineError(
             f"Unknown pipeline {name!r}. Valid domains: {', '.join(domains)}",
@@ -44,9 +50,9 @@ class DomainPipelines(dict[str, Pipeline]):
 
 
 def register_pipelines() -> dict[str, Pipeline]:
-    """Register the project's pipelines: one per domain, ``__default__`` for all domains, and
-    ``apply_plan`` (run only when named: it applies a saved plan) and ``status`` (which months
-    are loaded, pending, missing, late or refused).
+    """Register the project's pipelines: one per domain, ``__default__`` for all domains, and,
+    run only when named, ``apply_plan`` (applies a saved plan), ``status`` (which months are
+    loaded, pending, missing, late or refused) and ``undo`` (undoes a load).
 
     Raises:
         DataSourcesError: ``data_sources.yml`` is missing or invalid (every problem named).
@@ -56,4 +62,5 @@ def register_pipelines() -> dict[str, Pipeline]:
     pipelines["__default__"] = sum(pipelines.values(), Pipeline([]))
     pipelines[apply_plan.PIPELINE_NAME] = apply_plan.create_pipeline()
     pipelines[status.PIPELINE_NAME] = status.create_pipeline(domains)
+    pipelines[undo.PIPELINE_NAME] = undo.create_pipeline(domains)
     return pipelines

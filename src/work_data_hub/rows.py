@@ -152,6 +152,14 @@ class CleanRows:
                 yield rows.slice(start, rows_per_slice)
             del rows
 
+    def read_columns(self, columns: Sequence[str]) -> Iterator[pl.DataFrame]:
+        """The kept rows' ``columns``, one file at a time (only those columns are read)."""
+        for part, kept in zip(self.parts, self.kept, strict=True):
+            if not part.height:
+                continue
+            rows = part.read(list(columns))
+            yield rows if kept is None else rows.filter(kept)
+
     def collect(self) -> pl.DataFrame:
         """All rows in one frame (small runs and tests: this is what the parts avoid)."""
         frames = list(self.frames())

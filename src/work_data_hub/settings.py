@@ -1,8 +1,7 @@
 """Project settings. https://docs.kedro.org/en/stable/kedro_project_setup/settings.html"""
 
-from kedro.config import OmegaConfigLoader
-
 from work_data_hub.conf_files import CONFIG_LOADER_ARGS as PROJECT_LOADER_ARGS
+from work_data_hub.conf_files import ProjectConfigLoader
 from work_data_hub.datasets.catalog import WorkDataHubCatalog
 from work_data_hub.hooks.progress import ProgressHooks
 from work_data_hub.hooks.run_context import RunContextHooks
@@ -27,6 +26,7 @@ HOOKS = (RunContextHooks(), RunReportHooks(), RunLogHooks(), ProgressHooks(), Wa
 # Parameters kept without Kedro's copy-mode guess, which imports pandas (datasets/catalog.py).
 DATA_CATALOG_CLASS = WorkDataHubCatalog
 
-# Declared below config/, which reads data_sources.yml with the same loader before Kedro starts.
-CONFIG_LOADER_CLASS = OmegaConfigLoader
+# Declared below config/, which reads data_sources.yml with the same loader before Kedro starts;
+# its YAML syntax errors show the line at fault and why.
+CONFIG_LOADER_CLASS = ProjectConfigLoader
 CONFIG_LOADER_ARGS = PROJECT_LOADER_ARGS

@@ -207,7 +207,9 @@ def test_product_line_code_from_business_type_by_the_conf_mapping(tmp_path: Path
 
 
 def test_amounts_keep_negatives_and_lose_separators(tmp_path: Path) -> None:
-    row = annuity_row(期初资产规模="-1,234.5678", 投资收益="￥-12.5", 供款=" 1 000 ")
+    row = annuity_row(
+        期初资产规模="-1,234.5678", 投资收益="￥-12.5", 供款=" 1 000 ", 期末资产规模="-347.3178"
+    )
     result = clean_annuity(tmp_path, [row])
     assert result.rejects.empty
     cleaned = result.rows.iloc[0]

@@ -1,4 +1,4 @@
-"""The trustee_performance cleaning rules (DOMAINS.md's trustee table), rejects and duplicates."""
+"""The trustee_performance cleaning rules (docs/contract.md's trustee table), rejects and duplicates."""
 
 from __future__ import annotations
 
@@ -147,10 +147,10 @@ def test_codes_are_trimmed_upper_cased_and_stripped_of_dashes_underscores_spaces
     values, errors = one_column(
         column,
         header,
-        [" p-0_01 ", "ab.c", "Ｐ００２", 123.0, "x 1 y", "P\u30001"],
+        [" p-0_01 ", "ab.c", 123.0, "x 1 y", "P\u30001"],
     )
-    assert values == ["P001", "AB.C", "P002", "123", "X1Y", "P1"]
-    assert errors == [None] * 6
+    assert values == ["P001", "AB.C", "123", "X1Y", "P1"]
+    assert errors == [None] * 5
 
 
 @pytest.mark.parametrize(
@@ -350,7 +350,7 @@ def test_duplicates_across_two_workbooks_through_the_nodes(tmp_path: Path) -> No
         for path in inbox.rglob("*.xlsx")
     }
     manifest = select_workbooks(loaders, str(inbox), 2, domain=TRUSTEE)
-    clean_rows, rejects, summary = clean_workbooks(loaders, manifest, domain=TRUSTEE)
+    clean_rows, rejects, summary, _ = clean_workbooks(loaders, manifest, domain=TRUSTEE)
     rows, rejects = as_pandas(clean_rows), as_pandas(rejects)
     assert rows["plan_code"].tolist() == ["P1"]
     assert rejects[["file", "row", "column"]].values.tolist() == [
@@ -398,7 +398,7 @@ def test_a_missing_required_column_names_file_sheet_and_header(tmp_path: Path) -
     message = str(raised.value)
     assert "2024_11_受托业绩.xlsx" in message and "'受托业绩'" in message
     assert "'公司代码'" in message
-    # Since issue 16 every declared header must be present unless its column is optional.
+    # No column silently lost: every declared header must be present unless it is optional.
     assert "净值" in message.split("headers present", maxsplit=1)[0]
 
 

@@ -145,7 +145,7 @@ def test_key_and_scope_are_read_as_declared() -> None:
     assert trustee.unique_key == ["report_date", "plan_code", "company_code"]
     assert trustee.refresh_scope == ["report_date"]
     assert annuity.unique_key is None
-    assert annuity.refresh_scope == ["月度", "业务类型", "计划类型"]
+    assert annuity.refresh_scope == ["月度"]
 
 
 def test_top_level_problems() -> None:
@@ -242,4 +242,6 @@ def test_a_yaml_syntax_error_stops_a_command_naming_the_file_and_line(
     with pytest.raises(SystemExit) as stopped:
         KedroCLI(project_path=project_copy).main(args=["registry", "list"], prog_name="kedro")
     assert stopped.value.code == 1
-    assert re.search(r"data_sources\.yml, unable to read line \d+", capsys.readouterr().err)
+    err = capsys.readouterr().err
+    assert "data_sources.yml is not valid YAML" in err
+    assert re.search(r"line \d+, column \d+: ", err) and "broken: [" in err

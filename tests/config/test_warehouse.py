@@ -1,4 +1,4 @@
-"""Database settings (DOMAINS.md): every WDH_DATABASE__* variable takes effect, in order."""
+"""Database settings (docs/contract.md): every WDH_DATABASE__* variable takes effect, in order."""
 
 from __future__ import annotations
 

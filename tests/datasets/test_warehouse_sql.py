@@ -6,6 +6,7 @@ the credentials entry; ``_describe`` (what Kedro-Viz shows) names the table, nev
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 import pandas as pd
@@ -70,3 +71,16 @@ def test_the_read_back_datasets_do_not_write(database_url: URL) -> None:
         WarehouseTableDataset(table_name="loaded", credentials=credentials).save(
             pd.DataFrame({"a": [1]})
         )
+
+
+def test_numeric_columns_keep_their_exact_values(database_url: URL, db_connection: Any) -> None:
+    with db_connection.cursor() as cursor:
+        cursor.execute("CREATE TABLE exact (amount numeric(38, 10))")
+        cursor.execute("INSERT INTO exact VALUES (12345678901234567890.0123456789), (0.1)")
+    credentials = {"con": database_url.render_as_string(hide_password=False)}
+    table = WarehouseTableDataset(table_name="exact", credentials=credentials).load()
+    query = WarehouseQueryDataset(sql="SELECT amount FROM exact", credentials=credentials).load()
+    expected = [Decimal("12345678901234567890.0123456789"), Decimal("0.1000000000")]
+    for frame in (table, query):
+        assert frame["amount"].dtype != "float64"
+        assert list(frame["amount"]) == expected

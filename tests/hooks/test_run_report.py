@@ -90,10 +90,15 @@ def test_the_pipeline_uses_the_names_the_hooks_rely_on() -> None:
     prefix = "trustee_performance."
     assert {n.name for n in pipeline.nodes} == {
         prefix + step
-        for step in (names.SELECT_STEP, names.SKIP_STEP, names.CLEAN_STEP, names.PLAN_STEP)
+        for step in (
+            names.SELECT_STEP,
+            names.SKIP_STEP,
+            names.CLEAN_STEP,
+            names.PLAN_STEP,
+        )
     }
     outputs = {prefix + o for o in (names.SELECTED_FILES, names.FILE_MANIFEST, names.CLEAN_ROWS)}
-    outputs |= {prefix + names.REJECTS}
+    outputs |= {prefix + names.REJECTS, prefix + names.REJECTS_WORKBOOKS}
     outputs |= {prefix + o for o in (names.CLEANING_SUMMARY, names.LOAD_PLAN)}
     assert pipeline.all_outputs() == outputs
     assert names.RUN_ID in pipeline.inputs() and prefix + names.INBOX_WORKBOOKS in pipeline.inputs()

@@ -38,6 +38,7 @@ def test_each_domain_is_a_dagster_job_and_one_runs_plan_only(
     project_copy: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     dg = _dagster()
+    from tests.support.plans import trustee_copy_rows
     from work_data_hub.integrations.dagster import build_definitions
 
     monkeypatch.chdir(project_copy)  # Kedro's relative paths: data/01_raw, data/08_reporting
@@ -67,8 +68,7 @@ def test_each_domain_is_a_dagster_job_and_one_runs_plan_only(
     # The partition's month only: October's file, and no other month's rows in the plan.
     assert [f["path"] for f in domain["files"]["selected"]] == ["2024/10/2024年10月受托业绩.xlsx"]
     (plan,) = [p for p in (project_copy / "data/08_reporting/plans").rglob("*.sql") if p.is_file()]
-    rows = [line.split("\t") for line in plan.read_text(encoding="utf-8").splitlines()
-            if line.count("\t") == 7]  # fmt: skip
+    rows = trustee_copy_rows(plan.read_text(encoding="utf-8"))
     assert rows and {row[6] for row in rows} == {"2024/10/2024年10月受托业绩.xlsx"}
 
 

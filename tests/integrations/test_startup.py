@@ -1,4 +1,4 @@
-"""Start-up: plain kedro commands import only what they use; Dagster never (issue 14.5, 15.5)."""
+"""Start-up: plain kedro commands import only what they use; Dagster never."""
 
 from __future__ import annotations
 
@@ -67,8 +67,8 @@ def test_the_dagster_group_is_opt_in_and_bytecode_is_compiled_in_ci() -> None:
     assert "--group dagster --compile-bytecode" in ci
 
 
-def test_python_minus_x_importtime_works_as_the_issue_measures_it(project_copy: Path) -> None:
-    # The same check, spelt as in issue 14: python -X importtime -m kedro registry list.
+def test_python_minus_x_importtime_works_for_measuring_the_start_up(project_copy: Path) -> None:
+    # The same check, as a person measures it: python -X importtime -m kedro registry list.
     result = subprocess.run(
         [sys.executable, "-X", "importtime", "-m", "kedro", "registry", "list"],
         cwd=project_copy,

@@ -18,6 +18,7 @@ LAYERS = {
     "clean_rows": "primary",
     "cleaning_summary": "primary",
     "rejects": "reporting",
+    "rejects_workbooks": "reporting",
     "load_plan": "reporting",
 }
 
@@ -56,6 +57,10 @@ def test_kedro_viz_build_shows_each_domain_with_layers_and_no_credentials(
             assert task is not None, f"{domain}: node {step} missing from Kedro-Viz"
             detail = json.loads((build / "api/nodes" / task["id"]).read_text(encoding="utf-8"))
             assert f"def {step}(" in detail["code"], "the node's source is shown"
+            if step == "plan_load":
+                # No plan written in this project yet: the preview says how to make one.
+                assert detail["preview"]["kind"] == "text"
+                assert f"kedro run --pipelines {domain}" in detail["preview"]["content"]
         for dataset, layer in LAYERS.items():
             assert nodes[f"{domain}.{dataset}"]["layer"] == layer, dataset
         pipeline = json.loads((build / "api/pipelines" / domain).read_text(encoding="utf-8"))
@@ -123,3 +128,30 @@ def test_kedro_viz_run_hooks_are_off_by_their_distribution_name() -> None:
     hooks = [ep for ep in entry_points(group="kedro.hooks") if ep.module.startswith("kedro_viz")]
     assert hooks, "kedro-viz registers no run hooks any more: drop DISABLE_HOOKS_FOR_PLUGINS"
     assert {ep.dist.name for ep in hooks if ep.dist} <= set(settings.DISABLE_HOOKS_FOR_PLUGINS)
+
+
+def test_the_plan_node_previews_the_newest_plans_summary_without_cell_values(
+    tmp_path: Path,
+) -> None:
+    from kedro.pipeline.preview_contract import TextPreview
+
+    from tests.reliability.support import run_domain, trustee_domain, trustee_rows, write_workbook
+    from work_data_hub.integrations.kedro_viz import plan_preview
+    from work_data_hub.pipelines.ingest import create_pipeline
+
+    plan_node = next(
+        node for node in create_pipeline(trustee_domain()).nodes if node.name.endswith(".plan_load")
+    )
+    assert isinstance(plan_node.preview(), TextPreview)
+
+    rows = trustee_rows(3)
+    rows[1][2] = "P#2"  # one reject
+    write_workbook(tmp_path / "inbox" / "2024_11_受托业绩.xlsx", rows)
+    run_domain(tmp_path / "inbox", tmp_path / "data/08_reporting")
+    preview = plan_preview("trustee_performance", str(tmp_path / "data/08_reporting"))
+    text = preview.content
+    assert "table trustee_performance, mode delete_insert" in text
+    assert "files: 1 (periods 2024-11)" in text
+    assert "rows read 3, rejected 1, to insert 2" in text
+    assert "replaces 1 refresh scope(s): report_date=2024-11-01" in text
+    assert "P0001" not in text and "P#2" not in text  # no cell value

@@ -50,9 +50,10 @@ def _rows() -> pl.DataFrame:
 @pytest.mark.parametrize(
     ("mode", "keys", "steps"),
     [
-        ("delete_insert", {"refresh_scope": ["code"]}, ["delete", "insert"]),
+        # A mode that deletes or overwrites rows copies them into the history first.
+        ("delete_insert", {"refresh_scope": ["code"]}, ["history", "delete", "insert"]),
         ("append", {}, ["insert"]),
-        ("upsert", {"unique_key": ["code"]}, ["insert"]),
+        ("upsert", {"unique_key": ["code"]}, ["history", "insert"]),
     ],
 )
 def test_each_registered_mode_gives_its_statements_between_copy_and_ledger(
@@ -63,7 +64,9 @@ def test_each_registered_mode_gives_its_statements_between_copy_and_ledger(
         _rows(), domain, run_id="r1", rows_read=1, rows_rejected=0, max_reject_ratio=0
     )
     purposes = [statement.purpose for statement in plan.statements]
-    between = purposes[purposes.index("copy") + 1 : purposes.index("record_load")]
+    # Right after the COPY, the staged rows are checked against the plan's digest.
+    assert purposes[purposes.index("copy") + 1] == "check_rows"
+    between = purposes[purposes.index("check_rows") + 1 : purposes.index("record_load")]
     assert between == steps
     assert set(LOAD_MODES) == {"delete_insert", "append", "upsert"}
 

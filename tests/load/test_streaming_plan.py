@@ -1,6 +1,6 @@
 """The plan file is written and read back a piece at a time, byte for byte the plan written whole.
 
-Memory is bounded by one file's rows (issue 15): the rows are written in slices, the checksum is
+Memory is bounded by one file's rows: the rows are written in slices, the checksum is
 computed as the file is written and recomputed in blocks, and reading locates the rows without
 loading them.
 """

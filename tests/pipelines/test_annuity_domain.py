@@ -44,7 +44,10 @@ def test_file_names_give_the_period(name: str, period: tuple[int, int] | None) -
 def test_sheet_by_name_aliases_dropped_and_unknown_columns(tmp_path: Path, bracket: str) -> None:
     domains, _ = project_declarations()
     headers = [bracket if h == "流失（含待遇支付）" else h for h in ANNUITY_HEADERS] + ["数据来源"]
-    row = annuity_row(**{"流失（含待遇支付）": None}) | {bracket: "77.5", "数据来源": "系统A"}
+    row = annuity_row(**{"流失（含待遇支付）": None, "期末资产规模": 1210.5}) | {
+        bracket: "77.5",
+        "数据来源": "系统A",
+    }
     path = write_annuity_workbook(tmp_path / "2024年11月年金终稿数据.xlsx", [row], headers)
     result = clean_workbook(path, domains["annuity_performance"])
     assert result.rejects.empty
@@ -80,7 +83,7 @@ def test_declared_columns_are_the_contract_table(tmp_path: Path) -> None:
     assert (domain.table, domain.mode, domain.refresh_scope, domain.unique_key, domain.sheet) == (
         "annuity_performance",
         "delete_insert",
-        ["月度", "业务类型", "计划类型"],
+        ["月度"],
         None,
         "规模明细",
     )

@@ -152,7 +152,7 @@ def test_aliases_of_a_column_and_optional_columns_missing_from_the_sheet(tmp_pat
     domain = _domain(
         columns={
             "月份": {"type": "date", "rule": "month_date", "aliases": ["统计月份"]},
-            # Since issue 16 a declared header may be missing only from an optional column.
+            # A declared header may be missing only from an optional column.
             "机构名称": {"type": "text", "optional": True},
             "机构代码": {
                 "rule": "mapping", "from": "机构名称", "mapping": "branch_codes",

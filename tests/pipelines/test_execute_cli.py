@@ -16,6 +16,7 @@ import yaml
 from openpyxl import load_workbook
 from sqlalchemy.engine import URL
 
+from tests.support.browser import visible_text
 from tests.support.cli import run_kedro
 from tests.support.database import physical_rows, psql_apply, table_digest, table_exists
 from work_data_hub.config import parse_domains
@@ -48,6 +49,14 @@ def test_execute_loads_the_sample_inbox_like_the_plan_and_prints_the_report(
     output = " ".join(_output(result).split())
     (report_path,) = _reports(project_copy)
     assert f"run report: {report_path.relative_to(project_copy)}" in output
+
+    # The console's last line names the page of the same report, which shows its numbers.
+    page = report_path.with_suffix(".html")
+    last_line = _output(result).strip().splitlines()[-1]
+    assert last_line.endswith(str(page.relative_to(project_copy))), last_line
+    assert oct(page.stat().st_mode & 0o777) == oct(0o600)
+    seen = visible_text(page)
+    assert f"{TABLE} loaded 1 14 2 0 14 14 0 14" in seen, seen
 
     domain = json.loads(report_path.read_text(encoding="utf-8"))["domains"][TABLE]
     assert domain["status"] == "loaded" and domain["executed"] is True
@@ -147,7 +156,7 @@ def test_an_unreachable_database_stops_the_run_without_showing_the_password(
     for path in written:
         assert PASSWORD.encode() not in path.read_bytes(), path
     # The first domain to load (annuity_performance) failed; this one had started and was
-    # stopped by that failure, with no error of its own (issue 16.6).
+    # stopped by that failure, with no error of its own.
     domains = _report(project_copy)["domains"]
     assert domains["annuity_performance"]["status"] == "failed"
     assert domains[TABLE]["status"] == "stopped" and "error" not in domains[TABLE]

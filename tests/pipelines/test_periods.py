@@ -12,6 +12,7 @@ from sqlalchemy.engine import URL
 
 from tests.support.cli import run_kedro
 from tests.support.database import table_exists
+from tests.support.plans import trustee_copy_rows
 
 REPORTS = "data/08_reporting/run_reports"
 
@@ -51,8 +52,7 @@ def test_one_period_loads_that_month_of_every_domain_lineage_from_the_inbox_root
     assert _selected(report, "annuity_performance") == ["2024/10/2024年10月年金终稿数据.xlsx"]
     (plan,) = [p for p in (project_copy / "data/08_reporting/plans").rglob("trustee*.sql")
                if p.is_file()]  # fmt: skip
-    rows = [line.split("\t") for line in plan.read_text(encoding="utf-8").splitlines()
-            if line.count("\t") == 7]  # fmt: skip
+    rows = trustee_copy_rows(plan.read_text(encoding="utf-8"))
     assert rows and {row[6] for row in rows} == {"2024/10/2024年10月受托业绩.xlsx"}
 
 

@@ -1,5 +1,5 @@
 """``kedro run --pipelines status``: per domain and month, what is loaded, pending, missing,
-late or refused (DOMAINS.md, "Delivery calendar"), as JSON, on the console and as a page."""
+late or refused (docs/contract.md, "Delivery calendar"), as JSON, on the console and as a page."""
 
 from __future__ import annotations
 

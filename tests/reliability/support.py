@@ -137,6 +137,10 @@ def run_domain(
     run_id: str | None = None,
     statement_timeout_ms: int = 0,
     reload: bool = False,
+    diff: bool = False,
+    # These tests load a few rows a month after a 5-row baseline month: the volume check
+    # (tests/pipelines/test_business_checks.py) would refuse that, and is accepted here.
+    accept_checks: tuple[str, ...] = ("volume",),
 ) -> RunOutcome:
     """One domain end to end, in-process, through the project's catalog dataset types."""
     from work_data_hub.datasets.load_ledger_dataset import LoadLedgerDataset
@@ -155,15 +159,18 @@ def run_domain(
     selected = nodes.select_workbooks(workbooks, str(inbox), max_files, domain=domain)
     ledger = LoadLedgerDataset(execute=execute, credentials=credentials).load()
     manifest = nodes.skip_loaded(selected, ledger, reload, domain=domain)
-    rows, rejects, summary = nodes.clean_workbooks(workbooks, manifest, domain=domain)
+    rows, rejects, summary, _ = nodes.clean_workbooks(workbooks, manifest, domain=domain)
     rejects_dataset = RejectsCSVDataset(
         filepath=str(reporting / "rejects" / f"{domain.name}.csv"), version=version
     )
     rejects_dataset.save(rejects)
-    plan = nodes.plan_load(rows, summary, manifest, run_id, max_reject_ratio, domain=domain)
+    plan = nodes.plan_load(
+        rows, summary, manifest, run_id, max_reject_ratio, accept_checks, domain=domain
+    )
     plan_dataset = PostgresLoadDataset(
         filepath=str(reporting / "plans" / f"{domain.name}.sql"),
         execute=execute,
+        diff=diff,
         credentials=credentials,
         statement_timeout_ms=statement_timeout_ms,
         version=version,

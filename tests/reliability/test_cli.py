@@ -75,7 +75,7 @@ def test_a_missing_mapping_file_stops_every_command_naming_the_domain_and_the_fi
     assert not (project_copy / "data/08_reporting/plans").exists()
 
 
-# Issue 14: a user mistake ends with a short message naming the fix, and a non-zero exit.
+# Clear failures: a user mistake ends with a short message naming the fix, and a non-zero exit.
 MAX_LINES = 25
 
 

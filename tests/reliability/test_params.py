@@ -50,7 +50,7 @@ def test_a_bad_max_files_stops_the_domain_before_any_workbook_is_opened(tmp_path
     assert not (tmp_path / "out").exists()
 
 
-# Issue 14.2: names are strict, booleans are true or false, and every param is declared once.
+# Strict params: names are strict, booleans are true or false, and every param is declared once.
 from work_data_hub.config.params import (  # noqa: E402
     RunParameters,
     check_command_line_params,

@@ -180,7 +180,7 @@ def test_code_cleans_or_rejects_every_cell_and_is_idempotent(name: str, values: 
     result = rules.code(cells, **options)
     _check_value_xor_error(cells, result)
     if options.get("strip_prefix"):
-        # strip_prefix removes the prefix once ("FF1" -> "F1", as DOMAINS.md says: "a leading
+        # strip_prefix removes the prefix once ("FF1" -> "F1", as docs/contract.md says: "a leading
         # F removed"), so only an output that does not start with it again is a fixed point.
         prefix = options["strip_prefix"].upper()
         result = rules.RuleResult(

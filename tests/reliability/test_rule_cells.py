@@ -1,9 +1,9 @@
-"""Issue 16, rule side: every non-empty cell is a value or a reject, never a server-side parse.
+"""No cell becomes NULL, rule side: every non-empty cell is a value or a reject, never a server-side parse.
 
-Each test failed before its fix: columns typed without a rule went to COPY as text (the server's
-DateStyle read ``03/04/2024``, ``NaN`` was a numeric, ``1.5`` failed the whole load), the decimal
-size check counted float digits, a month typed ``2024.10`` (Excel's number 2024.1) was January,
-and a renamed header turned its column into NULLs.
+Each test holds one way a cell could change meaning on the server: a column typed without a rule
+sent to COPY as text (the server's DateStyle reading ``03/04/2024``, ``NaN`` as a numeric, ``1.5``
+failing the whole load), a decimal size check counting float digits, a month typed ``2024.10``
+(Excel's number 2024.1) read as January, and a renamed header turning its column into NULLs.
 """
 
 from __future__ import annotations

@@ -70,7 +70,8 @@ def test_an_execute_run_with_rejects_leaks_no_password_and_writes_owner_only_fil
     assert domain["executed"] is True and domain["rows_rejected"] == 1
     written = [p for p in reporting.rglob("*") if p.is_file()]
     kinds = {p.suffix for p in written}
-    assert kinds == {".sql", ".csv", ".json", ".jsonl"}, written  # .jsonl: the run's log
+    # .jsonl: the run's log; .html: the run report's page; .xlsx: the rejects marked
+    assert kinds == {".sql", ".csv", ".json", ".jsonl", ".html", ".xlsx"}, written
     loose = [f"{p}: {stat.filemode(p.stat().st_mode)}" for p in written if p.stat().st_mode & 0o077]
     assert loose == [], "plans, rejects and run reports must be readable by the owner only"
 

@@ -1,16 +1,23 @@
-"""Headless Debian chromium for tests that check what a person sees in a page we write."""
+"""Headless Debian chromium for tests that check what a person sees in a page we write.
+
+CI installs the browser (``.ci/run``) and sets ``WDH_REQUIRE_CHROMIUM=1``, so there a missing
+browser fails; elsewhere the page tests skip, saying why.
+"""
 
 from __future__ import annotations
 
+import os
+import re
 import shutil
 import subprocess
 import tempfile
+from html import unescape
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM = os.environ.get("WDH_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 # Nothing may reach the network: no updates, no sync, no background fetches.
 _OFFLINE = (
     "--headless",
@@ -26,6 +33,8 @@ _OFFLINE = (
 
 def require_chromium() -> str:
     if not Path(CHROMIUM).is_file():
+        if os.environ.get("WDH_REQUIRE_CHROMIUM") == "1":
+            pytest.fail(f"WDH_REQUIRE_CHROMIUM=1 and no chromium at {CHROMIUM}")
         pytest.skip("chromium is not installed (Debian package `chromium`): the page is not viewed")
     return CHROMIUM
 
@@ -45,6 +54,12 @@ def _chromium(page: Path, *arguments: str) -> subprocess.CompletedProcess[str]:
 def rendered_dom(page: Path) -> str:
     """The page's DOM as chromium rendered it (``--dump-dom``)."""
     return _chromium(page, "--dump-dom").stdout
+
+
+def visible_text(page: Path) -> str:
+    """The rendered page's text, one space between words (what a person reads, in order)."""
+    body = re.sub(r"(?is)<(style|script|title)[^>]*>.*?</\1>", " ", rendered_dom(page))
+    return " ".join(unescape(re.sub(r"<[^>]+>", " ", body)).split())
 
 
 def screenshot(page: Path, png: Path, *, size: str = "1400,700") -> Path:

@@ -17,8 +17,10 @@ def run_kedro(
     database_url: URL | None = None,
     env: dict[str, str] | None = None,
     timeout: int = 300,
+    cwd: Path | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """``kedro <args>`` in ``project`` in a child process, output captured as text."""
+    """``kedro <args>`` in ``project`` (or its folder ``cwd``) in a child process, output
+    captured as text."""
     child_env = {
         key: value for key, value in os.environ.items() if not key.startswith("WDH_DATABASE__")
     }
@@ -28,7 +30,7 @@ def run_kedro(
     child_env.update(env or {})
     return subprocess.run(
         [sys.executable, "-m", "kedro", *args],
-        cwd=project,
+        cwd=cwd or project,
         env=child_env,
         capture_output=True,
         text=True,

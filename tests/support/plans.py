@@ -59,3 +59,16 @@ def notes_plan(folder: Path, run_id: str, made_at: dt.datetime, codes: list[str]
     path = folder / f"{run_id}.sql"
     path.write_bytes(render_psql(plan))
     return path
+
+
+# A trustee plan's COPY rows: six declared columns, then _source_file and _source_row.
+TRUSTEE_COPY_FIELDS = 8
+
+
+def trustee_copy_rows(plan_text: str) -> list[list[str]]:
+    """The COPY rows of a trustee_performance plan file, split into their fields."""
+    return [
+        line.split("\t")
+        for line in plan_text.splitlines()
+        if line.count("\t") == TRUSTEE_COPY_FIELDS - 1
+    ]

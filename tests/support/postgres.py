@@ -74,9 +74,12 @@ def session_folder(root: Path = SERVERS_ROOT) -> Iterator[Path]:
     """This session's folder for its servers, marked with its owner; deleted at the end."""
     reap_leftover_servers(root)
     root.mkdir(parents=True, exist_ok=True)
-    folder = Path(tempfile.mkdtemp(prefix=f"run-{os.getpid()}-", dir=root))
+    # Made under another name and renamed once it names its owner: a session starting at the
+    # same moment (another xdist worker) must never see a run-* folder without its owner.
+    staging = Path(tempfile.mkdtemp(prefix=f"new-{os.getpid()}-", dir=root))
     owner = {"pid": os.getpid(), "started": psutil.Process().create_time()}
-    (folder / OWNER_FILE).write_text(json.dumps(owner), encoding="utf-8")
+    (staging / OWNER_FILE).write_text(json.dumps(owner), encoding="utf-8")
+    folder = staging.rename(root / staging.name.replace("new-", "run-", 1))
     try:
         yield folder
     finally:

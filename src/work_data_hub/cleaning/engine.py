@@ -18,11 +18,12 @@ from typing import TYPE_CHECKING, Any, cast
 
 import polars as pl
 
-from work_data_hub.cleaning import rules
+from work_data_hub.cleaning import checks, rules
 from work_data_hub.cleaning.reading import SOURCE_FILE, SOURCE_ROW, RawSheet, normalise_header
 from work_data_hub.cleaning.registry import RULES, Rule, RuleInput
 from work_data_hub.cleaning.rules import RuleResult
 from work_data_hub.config import ColumnSpec, DomainConfig
+from work_data_hub.config.business_checks import BusinessCheckResult, not_evaluated
 from work_data_hub.errors import WorkDataHubError
 from work_data_hub.rows import CleanRows, FileRows
 
@@ -85,6 +86,8 @@ class CleanResult:
     absent_columns: list[str] = field(default_factory=list)
     # file name -> the sheet its rows came from, so that duplicate-key rejects name the sheet.
     sheets: dict[str, str] = field(default_factory=dict)
+    # The business checks evaluated on this sheet (identity, total_row).
+    checks: list[BusinessCheckResult] = field(default_factory=list)
 
     @property
     def rows_rejected(self) -> int:
@@ -96,6 +99,19 @@ def _rows_rejected(rejects: pl.DataFrame) -> int:
     return rejects.select("file", "row").unique().height
 
 
+def rejects_by_reason(rejects: pl.DataFrame) -> tuple[tuple[str, str, int, int], ...]:
+    """(column, reason, cells, rows) of the rejects, most cells first."""
+    counted = (
+        rejects.group_by("column", "reason")
+        .agg(pl.len().alias("cells"), pl.struct("file", "row").n_unique().alias("rows"))
+        .sort(["cells", "column", "reason"], descending=[True, False, False])
+    )
+    return tuple(
+        (str(column), str(reason), int(cells), int(rows))
+        for column, reason, cells, rows in counted.iter_rows()
+    )
+
+
 @dataclass(frozen=True)
 class FileCleaning:
     """What cleaning one file did, for the run report."""
@@ -104,6 +120,8 @@ class FileCleaning:
     rows_read: int
     rows_skipped: int
     seconds: float
+    # Each declared column's Excel column letter(s) in this file (``{"期末资产规模": ["H"]}``).
+    columns: Mapping[str, list[str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -118,6 +136,10 @@ class CleaningSummary:
     unknown_columns: tuple[str, ...] = ()
     absent_columns: tuple[str, ...] = ()
     files: Mapping[str, FileCleaning] = field(default_factory=dict)
+    # (column, reason, cells, rows), most cells first: what the run report shows of the rejects.
+    rejects_by_reason: tuple[tuple[str, str, int, int], ...] = ()
+    # The business checks evaluated on the delivery alone (per sheet, and across its periods).
+    checks: tuple[BusinessCheckResult, ...] = ()
 
     @property
     def rows_skipped(self) -> int:
@@ -134,6 +156,11 @@ class CleaningSummary:
             "rows_clean": self.rows_clean,
             "unknown_columns": list(self.unknown_columns),
             "absent_columns": list(self.absent_columns),
+            "rejects_by_reason": [
+                {"column": column, "reason": reason, "cells": cells, "rows": rows}
+                for column, reason, cells, rows in self.rejects_by_reason
+            ],
+            "checks": [check.as_dict() for check in self.checks],
             "files": {
                 path: {
                     "sheet": file.sheet,
@@ -169,6 +196,21 @@ def _resolve_headers(headers: Sequence[str], domain: DomainConfig) -> dict[str, 
                 if normalise_header(source) not in present and normalise_header(alias) in present:
                     present[normalise_header(source)] = present[normalise_header(alias)]
     return present
+
+
+def source_positions(domain: DomainConfig, headers: Sequence[str]) -> dict[str, list[int]]:
+    """Per declared column, the positions in ``headers`` (a sheet's normalised headers, see
+    ``ShownSheet.headers``) of the cells it is read from: where a reject points in the sheet."""
+    present = _resolve_headers(headers, domain)
+    position = {header: index for index, header in enumerate(headers)}
+    return {
+        name: [
+            position[present[normalise_header(source)]]
+            for source in spec.source_headers(name)
+            if normalise_header(source) in present
+        ]
+        for name, spec in domain.columns.items()
+    }
 
 
 def _needed_headers(domain: DomainConfig) -> dict[str, bool]:
@@ -501,7 +543,40 @@ def clean_sheet(sheet: RawSheet, domain: DomainConfig, today: dt.date) -> CleanR
             cleaned[name], errors[name] = _finished(
                 name, spec, result, domain, cleaned, raw_of, cell_problems, columns_of[name]
             )
-    return _collect(sheet, domain, frame, raw_of, cleaned, errors, unknown, absent)
+    extra, results = _sheet_checks(sheet, domain, frame, present, raw_of, cleaned, errors, today)
+    collected = _collect(sheet, domain, frame, raw_of, cleaned, errors, unknown, absent, extra)
+    collected.checks = results
+    return collected
+
+
+def _sheet_checks(
+    sheet: RawSheet,
+    domain: DomainConfig,
+    frame: pl.DataFrame,
+    present: Mapping[str, str],
+    raw_of: dict[str, pl.Series],
+    cleaned: dict[str, pl.Series],
+    errors: dict[str, pl.Series],
+    today: dt.date,
+) -> tuple[list[checks.RowRejects], list[BusinessCheckResult]]:
+    """The domain's row and sheet checks: identity rejects, total rows against the sums."""
+    extra: list[checks.RowRejects] = []
+    results: list[BusinessCheckResult] = []
+    lineage = frame.select(SOURCE_FILE, SOURCE_ROW)
+    for check in domain.business_checks:
+        if check.kind == "identity" and len(frame):
+            rejects, result = checks.identity(check, cleaned, raw_of, lineage)
+            extra += [rejects] if rejects is not None else []
+            results.append(result)
+        elif check.kind == "total_row" and domain.transform:
+            results.append(
+                not_evaluated(check, f"{sheet.file}: a transform reshapes the rows first")
+            )
+        elif check.kind == "total_row":
+            results.append(
+                checks.total_row(check, domain, sheet, present, cleaned, errors, lineage, today)
+            )
+    return extra, results
 
 
 def _pandas_text(frame: pl.DataFrame) -> pd.DataFrame:
@@ -535,17 +610,20 @@ def _collect(
     errors: dict[str, pl.Series],
     unknown: list[str],
     absent: list[str],
+    extra: Sequence[checks.RowRejects] = (),
 ) -> CleanResult:
     rows = len(frame)
     rejected = rules.filled(False, rows, pl.Boolean)
     reject_parts = []
     lineage = frame.select(SOURCE_FILE, SOURCE_ROW)
-    for name, column_errors in errors.items():
+    reasons = [(name, raw_of.get(name), column_errors) for name, column_errors in errors.items()]
+    reasons += [(added.column, added.values, added.reasons) for added in extra]
+    for name, cells, column_errors in reasons:
         bad = column_errors.is_not_null()
         if not bad.any():
             continue
         rejected = rejected | bad
-        original = raw_of.get(name, rules.filled(None, rows, pl.String))
+        original = cells if cells is not None else rules.filled(None, rows, pl.String)
         part = pl.DataFrame(
             {
                 "file": lineage[SOURCE_FILE],
@@ -603,6 +681,7 @@ class CombinedFiles:
     unknown_headers: list[str] = field(default_factory=list)
     absent_columns: list[str] = field(default_factory=list)
     sheets: dict[str, str] = field(default_factory=dict)
+    checks: list[BusinessCheckResult] = field(default_factory=list)
 
     @property
     def rows_rejected(self) -> int:
@@ -619,6 +698,7 @@ def combine(results: list[CleanResult], domain: DomainConfig) -> CleanResult:
         unknown_headers=combined.unknown_headers,
         absent_columns=combined.absent_columns,
         sheets=combined.sheets,
+        checks=combined.checks,
     )
 
 
@@ -660,6 +740,7 @@ def combine_files(
         unknown_headers=sorted({h for result in results for h in result.unknown_headers}),
         absent_columns=sorted({c for result in results for c in result.absent_columns}),
         sheets=sheets,
+        checks=[check for result in results for check in result.checks],
     )
 
 

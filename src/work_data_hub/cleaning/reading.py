@@ -53,6 +53,11 @@ class RawSheet:
     rows_blank: int
     rows_total: int
     cell_problems: pl.DataFrame = field(default_factory=pl.DataFrame)
+    # The 0-based Excel column of the first header (column letters of a header's cells).
+    first_column: int = 0
+    # The skipped total rows (合计/总计/小计), as read, with their ``_source_row``: the
+    # ``total_row`` check compares their cells with the sums of the rows read.
+    totals: pl.DataFrame = field(default_factory=pl.DataFrame)
 
     def __post_init__(self) -> None:
         if self.cell_problems.width == 0 and self.headers:
@@ -97,6 +102,11 @@ def _unique_headers(raw: Sequence[Any]) -> list[str]:
             seen[name] = 0
         headers.append(name)
     return headers
+
+
+def _header_names(raw: Sequence[Any]) -> list[str]:
+    """A header row's cells as unique normalised names (a blank header: ``_unnamed_<n>``)."""
+    return _unique_headers([None if cell is None or not cell.strip() else cell for cell in raw])
 
 
 def plain_number_text(numbers: pl.Expr) -> pl.Expr:
@@ -311,6 +321,36 @@ def _check_header_less_data(
         )
 
 
+@dataclass(frozen=True)
+class ShownSheet:
+    """Every cell of a sheet as Excel shows it, at its place: ``text`` row ``i`` is Excel row
+    ``i + 1``, column ``j`` is the 0-based Excel column ``first_column + j``. ``problems`` has
+    the same shape: the reason where a cell holds no value (an error cell, a formula without
+    a value), null elsewhere."""
+
+    name: str
+    text: pl.DataFrame
+    problems: pl.DataFrame
+    first_column: int
+
+    def headers(self, header_row: int) -> list[str]:
+        """The normalised headers of Excel row ``header_row``, as :func:`read_sheet` names them."""
+        if self.text.height < header_row:
+            return []
+        return _header_names(self.text.row(header_row - 1))
+
+
+def sheet_as_shown(workbook: ExcelWorkbook, sheet: str | int) -> ShownSheet:
+    """The sheet's cells as text a person sees, header and skipped rows included (the rejects
+    workbook shows the delivery as it was; :func:`read_sheet` reads the rows from it)."""
+    cells = workbook.read_cells(sheet)
+    text, problems = _with_marked_cells(
+        _person_text(cells), cells.marked, workbook.name, cells.name, cells.first_column
+    )
+    first_column = cells.first_column - max(0, -min((c.column for c in cells.marked), default=0))
+    return ShownSheet(cells.name, text, problems, first_column)
+
+
 def read_sheet(
     workbook: ExcelWorkbook,
     sheet: str | int,
@@ -332,13 +372,14 @@ def read_sheet(
             header in ``reads`` appears twice, a column without a header holds data, or a
             marked cell has no cell reference.
     """
-    cells = workbook.read_cells(sheet)
-    sheet_name = cells.name
-    text, problems = _with_marked_cells(
-        _person_text(cells), cells.marked, workbook.name, cells.name, cells.first_column
+    shown = sheet_as_shown(workbook, sheet)
+    sheet_name, text, problems, first_column = (
+        shown.name,
+        shown.text,
+        shown.problems,
+        shown.first_column,
     )
-    first_column = cells.first_column - max(0, -min((c.column for c in cells.marked), default=0))
-    del cells
+    del shown
     if text.height < header_row:
         raise WorkbookReadError(
             f"{workbook.name}: sheet {sheet_name!r} has no header row "
@@ -349,9 +390,7 @@ def read_sheet(
         )
     raw_headers = text.row(header_row - 1)
     _check_headers(raw_headers, reads, workbook.name, sheet_name, first_column)
-    headers = _unique_headers(
-        [None if cell is None or not cell.strip() else cell for cell in raw_headers]
-    )
+    headers = _header_names(raw_headers)
     body = text.slice(header_row).rename(dict(zip(text.columns, headers, strict=True)))
     problems = problems.slice(header_row).rename(dict(zip(problems.columns, headers, strict=True)))
     del text
@@ -365,13 +404,15 @@ def read_sheet(
     marker = first.str.normalize("NFKC").str.replace_all(r"\s", "").is_in(list(TOTAL_ROW_MARKERS))
     total = body.select(marker.fill_null(False)).to_series() & ~blank
     keep = ~blank & ~total
-    kept = body.with_columns(
+    numbered = body.with_columns(
         pl.lit(workbook.name, dtype=pl.String).alias(SOURCE_FILE),
         pl.int_range(header_row + 1, header_row + 1 + body.height, dtype=pl.Int64).alias(
             SOURCE_ROW
         ),
-    ).filter(keep)
-    del body
+    )
+    kept = numbered.filter(keep)
+    totals = numbered.filter(total)
+    del body, numbered
     _check_header_less_data(kept, headers, workbook.name, sheet_name, header_row, first_column)
     return RawSheet(
         frame=kept,
@@ -381,4 +422,6 @@ def read_sheet(
         rows_blank=int(blank.sum()),
         rows_total=int(total.sum()),
         cell_problems=problems.filter(keep),
+        first_column=first_column,
+        totals=totals,
     )

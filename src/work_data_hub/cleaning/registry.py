@@ -272,7 +272,14 @@ def integer(given: RuleInput, options: NoOptions) -> RuleResult:
     return RuleResult(rules.where(value.cast(pl.String), present & errors.is_null()), errors)
 
 
-_CURRENCY_AND_SEPARATORS = f"[,¥${rules.WHITESPACE_CLASS}]"
+_CURRENCY_AND_SPACES = f"[¥￥${rules.WHITESPACE_CLASS}]"
+# A comma is a thousands separator only between groups of three digits: `12,34` or `1,5` may be
+# a decimal comma (as in much of Europe), so it is rejected, never read as 1234 or 15.
+_THOUSANDS = r"^[+-]?[0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]*)?%?$"
+_AMBIGUOUS_COMMA = (
+    "ambiguous comma: not between groups of three digits, so it may be a decimal comma; "
+    "write the number with a decimal point (12.34) and no other commas"
+)
 
 
 # Most amount cells arrive as plain digits (the reader renders number cells so): they skip
@@ -288,13 +295,17 @@ def _decimal(given: RuleInput, options: DecimalOptions, *, percent: bool) -> Rul
     text = cells.clone()
     is_percent = rules.filled(False, len(cells), pl.Boolean)
     messy_rows = (~plain & cells.is_not_null()).arg_true()
+    ambiguous = rules.filled(False, len(cells), pl.Boolean)
     if len(messy_rows):
-        messy = rules.normalised(cells.gather(messy_rows)).str.replace_all(
-            _CURRENCY_AND_SEPARATORS, ""
-        )
+        messy = rules.normalised(cells.gather(messy_rows)).str.replace_all(_CURRENCY_AND_SPACES, "")
+        commas = messy.str.contains(",", literal=True) & ~messy.str.contains(_THOUSANDS)
+        messy = messy.str.replace_all(",", "", literal=True)
+        # Ambiguous only where the commas are all that stands between the text and a number.
+        commas = commas & messy.str.strip_suffix("%").str.contains(rules.NUMBER)
+        ambiguous = ambiguous.scatter(messy_rows, commas.fill_null(False))
         text = text.scatter(messy_rows, messy.str.strip_suffix("%"))
         is_percent = is_percent.scatter(messy_rows, messy.str.ends_with("%").fill_null(False))
-    numeric = plain | text.str.contains(rules.NUMBER).fill_null(False)
+    numeric = ~ambiguous & (plain | text.str.contains(rules.NUMBER).fill_null(False))
     text = rules.where(text, numeric)
     shifted = is_percent & percent
     # Exact digits only where the size is in doubt (many integer digits, an exponent) or the
@@ -336,6 +347,7 @@ def _decimal(given: RuleInput, options: DecimalOptions, *, percent: bool) -> Rul
     if options.max is not None:
         bounds.append((magnitude > options.max, f"must be <= {options.max:g}"))
     errors = rules.first_reason(
+        (present & ambiguous, _AMBIGUOUS_COMMA),
         (present & ~numeric, "not a number"),
         (present & exponent_too_large, size),
         *([] if percent else [(present & is_percent, "a percentage where an amount is expected")]),
@@ -347,7 +359,7 @@ def _decimal(given: RuleInput, options: DecimalOptions, *, percent: bool) -> Rul
 
 @register_rule("decimal")
 def decimal(given: RuleInput, options: DecimalOptions) -> RuleResult:
-    """An amount: ``,``, white space and ``¥ ￥ $`` removed; within min/max and the column's digits."""
+    """An amount: thousands ``,``, white space and ``¥ ￥ $`` removed; within min/max and the column's digits."""
     return _decimal(given, options, percent=False)
 
 
@@ -360,20 +372,43 @@ def rate(given: RuleInput, options: DecimalOptions) -> RuleResult:
 # --- text -----------------------------------------------------------------------------------
 
 
+_NON_ASCII_TO_ASCII = (
+    "a character that is not ASCII would become ASCII (a full-width letter or digit such as "
+    "Ｐ, or ß and ı, which upper-case to SS and I): the code would change; type it in ASCII"
+)
+
+
 @register_rule("code")
 def code(given: RuleInput, options: CodeOptions) -> RuleResult:
-    """A code: trimmed, upper-cased, ``remove`` characters dropped, ``strip_prefix``, ``replace``."""
+    """A code: trimmed, upper-cased, ``remove``, ``strip_prefix``, ``replace``; never ``ß`` -> ``SS``.
+
+    A character that is not ASCII and would become ASCII by upper-casing or full-width
+    folding (``ß``, ``ı``, ``Ｐ``) rejects the cell: the code would be another code.
+    """
     (cells,) = given.cells
+    trimmed = rules.strip(cells)
     values = rules.normalised(cells)
     if options.upper:
-        # Upper-casing can leave a sequence that NFKC composes differently (ῗ -> Ϊ͂).
-        values = rules.nfkc(values.str.to_uppercase())
+        values = values.str.to_uppercase()
+    # A code is an identifier: `ß01` must not become `SS01` (nor `Ｐ01` `P01`), which is
+    # another code. Full-width folding and upper-casing may only change the ASCII characters.
+    # White space is exempt: the full-width space is a space like any other.
+    as_delivered = rules.ascii_part(trimmed.str.replace_all(r"\s", ""))
+    if options.upper:
+        as_delivered = as_delivered.str.to_uppercase()
+    made_ascii = (rules.ascii_part(values.str.replace_all(r"\s", "")) != as_delivered).fill_null(
+        False
+    )
     if options.remove:
         removed = "".join(f"\\x{{{ord(character):x}}}" for character in options.remove)
         values = values.str.replace_all(f"[{removed}]", "")
     if options.strip_prefix:
         prefix = options.strip_prefix
-        starts = values.str.to_lowercase().str.starts_with(prefix.lower()).fill_null(False)
+        head = values.str.slice(0, len(prefix))
+        # Case-insensitive for ASCII only: no other letter lower-cases onto the prefix.
+        starts = (
+            (head.str.to_lowercase() == prefix.lower()) & head.str.contains(r"^[\x00-\x7F]*$")
+        ).fill_null(False)
         stripped = values.str.slice(len(prefix))
         values = pl.DataFrame({"v": values, "s": stripped, "k": starts}).select(
             pl.when(pl.col("k")).then(pl.col("s")).otherwise(pl.col("v")).alias("v")
@@ -396,6 +431,7 @@ def code(given: RuleInput, options: CodeOptions) -> RuleResult:
             ) from exc
         invalid = values.is_not_null() & ~fits.fill_null(False)
     errors = rules.first_reason(
+        (present & made_ascii, _NON_ASCII_TO_ASCII),
         (invalid, f"code has characters outside {options.allowed}"),
         (present & values.is_null(), "code is empty after cleaning"),
     )
@@ -408,8 +444,8 @@ def text(given: RuleInput, options: TextOptions) -> RuleResult:
     (cells,) = given.cells
     values = rules.empty_as_null(rules.strip(cells))
     if options.placeholders:
-        spellings = pl.Series([p for p in options.placeholders]).str.normalize("NFKC")
-        spelled = values.str.normalize("NFKC").str.to_lowercase()
+        spellings = rules.half_width(pl.Series(options.placeholders, dtype=pl.String))
+        spelled = rules.half_width(values).str.to_lowercase()
         placeholder = spelled.is_in(spellings.str.to_lowercase().implode()).fill_null(False)
         values = rules.where(values, ~placeholder)
     return RuleResult(values, rules.no_errors(len(values)))

@@ -51,24 +51,35 @@ def strip(cells: pl.Series) -> pl.Series:
 
 
 _PRINTABLE_ASCII = r"^[ -~]*$"
+# What "full-width characters" means for a cell value: the full-width forms of ASCII
+# (U+FF01..U+FF5E: `１２３`, `．`, `％`, `，`, `Ａ`) and the ideographic space. Not NFKC, which
+# also turns superscripts, circled digits, ligatures and Roman numerals (`²`, `①`, `ﬁ`, `Ⅻ`)
+# into ASCII and so changes what a cell says.
+_FULL_WIDTH = [chr(code) for code in range(0xFF01, 0xFF5F)] + ["\u3000"]
+_HALF_WIDTH = [chr(code - 0xFEE0) for code in range(0xFF01, 0xFF5F)] + [" "]
 
 
-def nfkc(cells: pl.Series) -> pl.Series:
-    """NFKC (full-width to half-width), run only on the cells that are not plain ASCII.
+def half_width(cells: pl.Series) -> pl.Series:
+    """Full-width ASCII forms as ASCII, run only on the cells that are not plain ASCII.
 
-    NFKC leaves printable ASCII as it is, and most cells are that: checking is far cheaper
-    than normalising.
+    Most cells are plain ASCII: checking is far cheaper than replacing.
     """
     text = cells.cast(pl.String)
     others = (~text.str.contains(_PRINTABLE_ASCII).fill_null(True)).arg_true()
     if not len(others):
         return text
-    return text.clone().scatter(others, text.gather(others).str.normalize("NFKC"))
+    folded = text.gather(others).str.replace_many(_FULL_WIDTH, _HALF_WIDTH)
+    return text.clone().scatter(others, folded)
 
 
 def normalised(cells: pl.Series) -> pl.Series:
-    """Full-width to half-width (NFKC), then trimmed."""
-    return strip(nfkc(cells))
+    """Full-width ASCII forms to ASCII (:func:`half_width`), then trimmed."""
+    return strip(half_width(cells))
+
+
+def ascii_part(cells: pl.Series) -> pl.Series:
+    """The ASCII characters of each cell, in order (the others removed)."""
+    return cells.str.replace_all(r"[^\x00-\x7F]", "")
 
 
 def empty_as_null(values: pl.Series) -> pl.Series:

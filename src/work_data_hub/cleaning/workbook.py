@@ -14,6 +14,7 @@ say in that text is recovered here and nowhere else:
 
 from __future__ import annotations
 
+import logging
 import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -30,6 +31,8 @@ from work_data_hub.cleaning.sheet_xml import (
     marked_cells,
 )
 from work_data_hub.errors import WorkDataHubError
+
+logger = logging.getLogger(__name__)
 
 # calamine's names for Excel's error values, and the text Excel shows for each.
 EXCEL_ERRORS = {
@@ -112,40 +115,21 @@ class ExcelWorkbook:
         self._reader = reader
         # sheet name -> (fastexcel's parsed sheet, its first column, its marked cells)
         self._parsed: dict[str, tuple[Any, int, SheetMarks]] = {}
+        # what the domain's ``sheet`` (a name or a position) was resolved to
+        self._chosen: dict[str | int, str] = {}
 
     @property
     def sheet_names(self) -> list[str]:
         return list(self._reader.sheet_names)
 
-    def sheet_name(self, sheet: str | int) -> str:
-        """The name of ``sheet`` (a name, or a 0-based position); a missing one names the file.
-
-        Args:
-            sheet: The sheet's name, or its 0-based position.
-
-        Raises:
-            WorkbookReadError: The workbook has no such sheet.
-        """
-        names = self.sheet_names
-        if isinstance(sheet, int):
-            if not 0 <= sheet < len(names):
-                raise WorkbookReadError(
-                    f"{self.name}: has no sheet number {sheet + 1}; sheets are {names}",
-                    file=self.name,
-                    sheet=str(sheet + 1),
-                )
-            return names[sheet]
-        if sheet not in names:
-            raise WorkbookReadError(
-                f"{self.name}: sheet {sheet!r} not found; sheets are {names}",
-                file=self.name,
-                sheet=sheet,
-            )
-        return sheet
-
     def parse(self, sheet: str | int) -> str:
-        """Parse one sheet's XML into fastexcel's cells (in Rust) and look for its marked
-        cells; its name.
+        """Parse the sheet ``sheet`` means into fastexcel's cells (in Rust) and look for its
+        marked cells; its name.
+
+        ``sheet`` is a name, or a 0-based position among the sheets a person sees in Excel:
+        a hidden sheet is passed over (and named in a warning), so "the first sheet" is the
+        first visible one. A sheet named by the domain that is hidden or "very hidden" is
+        refused: what loads must be what a person opening the workbook sees.
 
         Done ahead by a reader thread, so that parsing the next workbook overlaps cleaning
         (both release the GIL for most of their time). The XML pass runs beside fastexcel's
@@ -157,14 +141,71 @@ class ExcelWorkbook:
         Raises:
             WorkbookReadError: The workbook has no such sheet, or it cannot be read.
         """
-        sheet_name = self.sheet_name(sheet)
-        if sheet_name not in self._parsed:
-            marks = _XML_PASS.submit(marked_cells, self.path, sheet_name)
-            loaded = self._load(sheet_name, dtypes="string")
-            columns = loaded.available_columns()
-            first_column = columns[0].absolute_index if columns else 0
-            self._parsed[sheet_name] = (loaded, first_column, marks.result().shifted(first_column))
+        sheet_name = self._chosen.get(sheet)
+        if sheet_name is None:
+            sheet_name = self._chosen[sheet] = self._choose(sheet)
+        elif sheet_name not in self._parsed:
+            self._parse_if_visible(sheet_name)
         return sheet_name
+
+    def _choose(self, sheet: str | int) -> str:
+        """The sheet's name, parsed: the named sheet if visible, or the visible one at the
+        position. A sheet's visibility is known once fastexcel parsed it, so a hidden sheet
+        costs a parse only where it lies before the one read."""
+        names = self.sheet_names
+        if isinstance(sheet, str):
+            if sheet not in names:
+                raise WorkbookReadError(
+                    f"{self.name}: sheet {sheet!r} not found; sheets are {names}",
+                    file=self.name,
+                    sheet=sheet,
+                )
+            visibility = self._parse_if_visible(sheet)
+            if visibility != "visible":
+                raise WorkbookReadError(
+                    hidden_sheet_message(self.name, sheet, visibility), file=self.name, sheet=sheet
+                )
+            return sheet
+        hidden: list[str] = []
+        visible = 0
+        for sheet_name in names:
+            if self._parse_if_visible(sheet_name) != "visible":
+                hidden.append(sheet_name)
+                continue
+            if visible < sheet:
+                visible += 1
+                del self._parsed[sheet_name]
+                continue
+            if hidden:
+                logger.warning(
+                    "%s: read sheet %r, visible sheet number %s; the hidden sheet(s) %s "
+                    "before it are not read",
+                    self.name,
+                    sheet_name,
+                    sheet + 1,
+                    hidden,
+                )
+            return sheet_name
+        raise WorkbookReadError(
+            f"{self.name}: has no visible sheet number {sheet + 1}; sheets are {names}"
+            + (f", of which {hidden} are hidden" if hidden else ""),
+            file=self.name,
+            sheet=str(sheet + 1),
+        )
+
+    def _parse_if_visible(self, sheet_name: str) -> str:
+        """Parse ``sheet_name`` (fastexcel's cells and the XML pass) if Excel shows it; its
+        visibility (``visible``, ``hidden`` or ``veryhidden``)."""
+        marks = _XML_PASS.submit(marked_cells, self.path, sheet_name)
+        loaded = self._load(sheet_name, dtypes="string")
+        visibility = str(loaded.visible)
+        if visibility != "visible":
+            marks.cancel()
+            return visibility
+        columns = loaded.available_columns()
+        first_column = columns[0].absolute_index if columns else 0
+        self._parsed[sheet_name] = (loaded, first_column, marks.result().shifted(first_column))
+        return visibility
 
     def _load(self, sheet_name: str, **options: Any) -> Any:
         try:
@@ -172,7 +213,8 @@ class ExcelWorkbook:
             return self._reader.load_sheet(sheet_name, header_row=None, skip_rows=0, **options)
         except fastexcel.FastExcelError as exc:
             raise WorkbookReadError(
-                f"{self.name}: sheet {sheet_name!r} cannot be read: {exc}",
+                f"{self.name}: sheet {sheet_name!r} cannot be read ({library_reason(exc)}); "
+                "open the workbook in Excel and save it, or remove it from the inbox",
                 file=self.name,
                 sheet=sheet_name,
             ) from exc
@@ -203,7 +245,8 @@ class ExcelWorkbook:
                 del batch
         except fastexcel.FastExcelError as exc:
             raise WorkbookReadError(
-                f"{self.name}: sheet {sheet_name!r} cannot be read: {exc}",
+                f"{self.name}: sheet {sheet_name!r} cannot be read ({library_reason(exc)}); "
+                "open the workbook in Excel and save it, or remove it from the inbox",
                 file=self.name,
                 sheet=sheet_name,
             ) from exc
@@ -242,6 +285,22 @@ class ExcelWorkbook:
         )
 
 
+def hidden_sheet_message(file: str, sheet: str, visibility: str) -> str:
+    """Why a sheet the domain names is not read when Excel does not show it."""
+    if visibility == "veryhidden":
+        how = (
+            'is "very hidden" (Excel lists it nowhere; only the VBA editor shows it: set the '
+            "sheet's Visible property to -1 - xlSheetVisible)"
+        )
+    else:
+        how = "is hidden (right-click a sheet tab, Unhide, to show it)"
+    return (
+        f"{file}: sheet {sheet!r} {how}; a person opening the workbook does not see it, so it "
+        "is not loaded. Unhide it and save the workbook if it holds the delivery, or deliver "
+        "the workbook with the visible sheet"
+    )
+
+
 def _error_cells(errors: Any) -> list[MarkedCell]:
     """Cells fastexcel could not give as text: Excel's error values (``#N/A``) and the like."""
     if errors is None:
@@ -277,9 +336,19 @@ def open_workbook(path: Path) -> ExcelWorkbook:
                 file=str(path),
             ) from exc
         raise WorkbookReadError(
-            f"{path}: not a readable Excel workbook ({type(exc).__name__}: {exc})", file=str(path)
+            f"{path}: not a readable Excel workbook ({library_reason(exc)}); open it in Excel "
+            "and save it as an .xlsx workbook, or remove it from the inbox",
+            file=str(path),
         ) from exc
     return ExcelWorkbook(path, reader)
+
+
+def library_reason(exc: BaseException) -> str:
+    """The first line of a reader's error: calamine appends a multi-line ``Context:`` trace
+    that says the file name again and would end a one-line message mid-sentence."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    first = lines[0] if lines else type(exc).__name__
+    return first.removeprefix("calamine error: ")
 
 
 # An encrypted OOXML workbook is an OLE2 compound file (not a zip) holding an EncryptionInfo

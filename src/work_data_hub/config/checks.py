@@ -22,11 +22,13 @@ from pydantic import BaseModel, ConfigDict
 Reads = Literal["delivery", "plan", "warehouse"]
 Severity = Literal["error", "warn"]
 # Where the check is evaluated: in the database (its SELECT guards the plan and builds the
-# verdict), or by verifying the plan file's checksum (no SQL can see the file).
-Evaluated = Literal["sql", "checksum"]
+# verdict), by verifying the plan file's checksum (no SQL can see the file), or from the
+# plan's summary (its counts).
+Evaluated = Literal["sql", "checksum", "summary"]
 # The plan steps a check's guard can run in: "guard" (next to the ledger, before any row
-# changes) or "create_table" (once the target is known to exist).
-GuardStep = Literal["guard", "create_table"]
+# changes), "create_table" (once the target is known to exist), "copy" (right after the COPY,
+# once the rows are staged) or "business_check" (after that, before the first DELETE).
+GuardStep = Literal["guard", "create_table", "copy", "business_check"]
 
 
 class CheckOptions(BaseModel):
@@ -105,11 +107,57 @@ STALE = declare_check(
         override=FORCE_STALE,
     )
 )
+# Evaluated from the plan's summary by apply_plan, as execute=true does before it connects.
+REJECTED_ROWS = declare_check(
+    CheckDeclaration(
+        name="rejected rows",
+        reads="plan",
+        hint="Correct the workbook, or tolerate that share with max_reject_ratio=<share> "
+        "(given to apply_plan as to execute=true).",
+        evaluated="summary",
+    )
+)
 MISSING_GRANTS = declare_check(
     CheckDeclaration(
         name="missing grants",
         reads="warehouse",
         hint="Grant the loader role its mode's privileges on the table.",
         guard_step="create_table",
+    )
+)
+MODIFIED_ROWS = declare_check(
+    CheckDeclaration(
+        name="modified rows",
+        reads="plan",
+        hint="The plan was modified after it was made (its COPY rows are not the rows it "
+        "declares), so it is not applied, with psql or otherwise. Make a new plan with kedro run "
+        "and review it.",
+        guard_step="copy",
+    )
+)
+
+# An undo plan's checks (see work_data_hub.load.undo): they find nothing in any other plan.
+UNDO_TARGET = declare_check(
+    CheckDeclaration(
+        name="undo target",
+        reads="warehouse",
+        hint="Name a run from the ledger (wdh_loads.run_id) that loaded this domain.",
+    )
+)
+UNDONE_ALREADY = declare_check(
+    CheckDeclaration(
+        name="undone already",
+        reads="warehouse",
+        hint="A load is undone once; to bring it back, undo that undo "
+        "(kedro run --pipelines undo --params run=<the undo's run id>).",
+    )
+)
+UNDO_STALE = declare_check(
+    CheckDeclaration(
+        name="undo stale",
+        reads="warehouse",
+        hint="Undo the later run(s) first; or, to apply this undo anyway, "
+        "kedro run --pipelines apply_plan --params plan=<file>,execute=true,force=true",
+        override=FORCE_STALE,
     )
 )

@@ -9,6 +9,7 @@ from __future__ import annotations
 import difflib
 import importlib
 import re
+from functools import cached_property
 from typing import TYPE_CHECKING, Annotated, Any, Union
 
 from pydantic import (
@@ -22,6 +23,7 @@ from pydantic import (
     model_validator,
 )
 
+from work_data_hub.config.business_checks import BusinessCheck, check_problems, parse_checks
 from work_data_hub.config.calendar import DEFAULT_FUTURE_TOLERANCE, DeliveryCalendar
 from work_data_hub.config.modes import LOAD_MODES
 from work_data_hub.config.rules import (
@@ -41,8 +43,86 @@ RuleName = str  # a name declared in work_data_hub.config.rules.RULE_DECLARATION
 _TYPE_PATTERN = re.compile(r"^(date|text|integer|numeric\((\d+),(\d+)\))$")
 _DOTTED_PATH = re.compile(r"[A-Za-z_][\w.]*\.[A-Za-z_]\w*")
 LINEAGE_COLUMNS: tuple[str, ...] = ("_source_file", "_source_row", "_run_id")
-# Pipeline names the project registers itself (pipelines/apply_plan): no domain may take them.
-RESERVED_NAMES = frozenset({"apply_plan", "status"})
+# PostgreSQL keeps the first 63 bytes of a name (NAMEDATALEN - 1) and silently drops the rest,
+# so a longer name would create an object under another name than the one the load looks for.
+NAME_BYTES = 63
+
+
+def history_table(table: str) -> str:
+    """The table holding the rows a load replaced."""
+    return f"{table}__history"
+
+
+def stage_table(domain: str) -> str:
+    """The load's temporary table in ``pg_temp``."""
+    return f"wdh_stage_{domain}"
+
+
+def primary_key_name(table: str) -> str:
+    return f"{table}_pk"
+
+
+def scope_index_name(table: str) -> str:
+    return f"{table}_scope_idx"
+
+
+def _name_problem(what: str, name: str, shorten: str) -> str | None:
+    size = len(name.encode("utf-8"))
+    if size <= NAME_BYTES:
+        return None
+    return (
+        f"{what} {name!r} is {size} bytes in UTF-8; PostgreSQL keeps only the first "
+        f"{NAME_BYTES} bytes of a name and would cut it: shorten {shorten} by "
+        f"{size - NAME_BYTES} bytes (a Chinese character is 3 bytes)"
+    )
+
+
+def _table_problem(settings: dict[str, Any], table: str) -> str | None:
+    """The table's name, or the longest name the load derives from it, if PostgreSQL cuts it."""
+    derived = [("history table", history_table(table))]
+    if settings.get("unique_key"):
+        derived.append(("primary key", primary_key_name(table)))
+    if settings.get("refresh_scope"):
+        derived.append(("refresh-scope index", scope_index_name(table)))
+    what, longest = max(derived, key=lambda pair: len(pair[1].encode("utf-8")))
+    own = _name_problem("the table name", table, "it")
+    if own is not None:
+        return own
+    size = len(table.encode("utf-8"))
+    return _name_problem(
+        f"the table name {table!r} is {size} bytes, and its {what} name", longest, "the table name"
+    )
+
+
+def name_length_problems(
+    settings: dict[str, Any], domain: str | None = None
+) -> list[tuple[str, str]]:
+    """Every name the load would give PostgreSQL that it would cut, as ``(key, message)``:
+    the table, its columns, and the names derived from them (history table, primary key,
+    scope index, the stage)."""
+    found: list[tuple[str, str | None]] = []
+    table = settings.get("table")
+    if isinstance(table, str):
+        found.append(("table", _table_problem(settings, table)))
+    columns = settings.get("columns")
+    if isinstance(columns, dict):
+        found += [
+            (f"columns.{column}", _name_problem("the column name", str(column), "it"))
+            for column in columns
+        ]
+    if domain is not None:
+        found.append(
+            (
+                "(domain)",
+                _name_problem("the stage table name", stage_table(domain), "the domain name"),
+            )
+        )
+    return [(key, message) for key, message in found if message]
+
+
+# Pipeline names the project registers itself (pipelines/apply_plan, pipelines/status,
+# pipelines/undo): no domain may take them.
+RESERVED_NAMES = frozenset({"apply_plan", "status", "undo"})
 
 
 class _Strict(BaseModel):
@@ -190,7 +270,7 @@ class ColumnSpec(_Strict):
 class DomainConfig(_Strict):
     """One domain: which files, which sheet, which table and how to clean and load it.
 
-    ``unique_key`` and ``refresh_scope`` are two different things (DOMAINS.md, Loading): the
+    ``unique_key`` and ``refresh_scope`` are two different things (docs/contract.md, Loading): the
     key is what no two rows may share (the table's ``PRIMARY KEY``, needed by ``upsert``); the
     scope is what a ``delete_insert`` load replaces (every target row whose scope columns equal
     a combination present in the new rows).
@@ -199,7 +279,8 @@ class DomainConfig(_Strict):
     name: str
     description: str = ""
     pattern: str
-    sheet: str | int = 0
+    # a name, or a 0-based position among the sheets Excel shows (hidden ones are passed over)
+    sheet: str | Annotated[int, Field(ge=0)] = 0
     header_row: Annotated[int, Field(ge=1)] = 1
     table: str
     unique_key: list[str] | None = None
@@ -209,6 +290,8 @@ class DomainConfig(_Strict):
     drop_columns: list[str] = Field(default_factory=list)
     columns: dict[str, ColumnSpec]
     transform: str | None = None
+    # Business checks (config.business_checks), validated with the other keys' cross checks.
+    checks: dict[str, Any] = Field(default_factory=dict)
     # When deliveries are expected (status, Dagster partitions); how far ahead a file may be.
     calendar: DeliveryCalendar | None = None
     future_tolerance: Annotated[int, Field(ge=0)] = DEFAULT_FUTURE_TOLERANCE
@@ -249,7 +332,9 @@ class DomainConfig(_Strict):
     def _keys_and_references(self) -> DomainConfig:
         # The same checks parse_domains makes on the raw settings, so a DomainConfig built
         # in code is held to the very rules (and messages) a data_sources.yml entry is.
-        problems = cross_field_problems(self.model_dump(by_alias=True, exclude={"name"}))
+        problems = cross_field_problems(
+            self.model_dump(by_alias=True, exclude={"name"}), domain=self.name
+        )
         if problems:
             raise ValueError("; ".join(f"key '{key}': {message}" for key, message in problems))
         return self
@@ -257,6 +342,11 @@ class DomainConfig(_Strict):
     @property
     def compiled_pattern(self) -> re.Pattern[str]:
         return re.compile(self.pattern, re.IGNORECASE)
+
+    @cached_property
+    def business_checks(self) -> tuple[BusinessCheck, ...]:
+        """The declared checks, validated (see :mod:`work_data_hub.config.business_checks`)."""
+        return parse_checks(self.checks, self.columns, self.refresh_scope)
 
     @property
     def non_null_columns(self) -> list[str]:
@@ -370,7 +460,10 @@ def _column_problems(
 
 
 def cross_field_problems(
-    settings: dict[str, Any], mappings: dict[str, dict[str, str]] | None = None
+    settings: dict[str, Any],
+    mappings: dict[str, dict[str, str]] | None = None,
+    *,
+    domain: str | None = None,
 ) -> list[tuple[str, str]]:
     """The checks across keys of one domain, as ``(key, message)`` pairs.
 
@@ -379,10 +472,19 @@ def cross_field_problems(
     on its own values. ``mappings`` (the tables of ``mappings.yml``) lets ``mapping:`` names be
     checked too.
     """
+    names = name_length_problems(settings, domain)
     columns = settings.get("columns")
+    scope = settings.get("refresh_scope")
+    checks = check_problems(
+        settings.get("checks"),
+        columns if isinstance(columns, dict) else None,
+        scope if isinstance(scope, list) else (),
+    )
     if not isinstance(columns, dict):
-        return _key_problems(settings, None)
-    return _key_problems(settings, set(columns)) + _column_problems(columns, mappings)
+        return _key_problems(settings, None) + checks + names
+    return (
+        _key_problems(settings, set(columns)) + _column_problems(columns, mappings) + checks + names
+    )
 
 
 class DataSourcesError(WorkDataHubError, ValueError):
@@ -540,7 +642,7 @@ def parse_domains(
             continue
         found = [
             f"domain '{name}', key '{key}': {message}"
-            for key, message in cross_field_problems(body, mappings)
+            for key, message in cross_field_problems(body, mappings, domain=name)
         ]
         try:
             domain = DomainConfig.model_validate(

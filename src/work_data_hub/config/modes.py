@@ -18,6 +18,13 @@ class LoadModeDeclaration:
     privileges: tuple[str, ...]
     needs_unique_key: bool = False
     uses_refresh_scope: bool = False
+    # It deletes or overwrites rows: the plan copies them into the table's history first, so
+    # the loader role also needs INSERT on ``<table>__history``.
+    keeps_history: bool = False
+
+    @property
+    def history_privileges(self) -> tuple[str, ...]:
+        return ("INSERT",) if self.keeps_history else ()
 
 
 LOAD_MODES: dict[str, LoadModeDeclaration] = {}
@@ -29,17 +36,25 @@ def declare_load_mode(
     privileges: tuple[str, ...],
     needs_unique_key: bool = False,
     uses_refresh_scope: bool = False,
+    keeps_history: bool = False,
 ) -> LoadModeDeclaration:
     """Declare mode ``name``; a name declared twice is a programming error."""
     if name in LOAD_MODES:
         raise ValueError(f"load mode {name!r} is registered twice")
-    declaration = LoadModeDeclaration(name, privileges, needs_unique_key, uses_refresh_scope)
+    declaration = LoadModeDeclaration(
+        name, privileges, needs_unique_key, uses_refresh_scope, keeps_history
+    )
     LOAD_MODES[name] = declaration
     return declaration
 
 
 declare_load_mode(
-    "delete_insert", privileges=("SELECT", "INSERT", "DELETE"), uses_refresh_scope=True
+    "delete_insert",
+    privileges=("SELECT", "INSERT", "DELETE"),
+    uses_refresh_scope=True,
+    keeps_history=True,
 )
 declare_load_mode("append", privileges=("INSERT",))
-declare_load_mode("upsert", privileges=("SELECT", "INSERT", "UPDATE"), needs_unique_key=True)
+declare_load_mode(
+    "upsert", privileges=("SELECT", "INSERT", "UPDATE"), needs_unique_key=True, keeps_history=True
+)

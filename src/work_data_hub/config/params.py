@@ -9,7 +9,8 @@ adding a parameter is one field here (and its default in ``conf/base/parameters.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable, Mapping
+import re
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -19,6 +20,17 @@ from work_data_hub.errors import WorkDataHubError
 from work_data_hub.months import parse_periods
 
 DEFAULT_INBOX = "data/01_raw"
+_CHECK_NAME = re.compile(r"[a-z][a-z0-9_]*")
+
+
+def accepted_names(value: str | Sequence[object] | None) -> tuple[str, ...]:
+    """``accept_checks`` as check names: ``volume``, ``volume,coverage`` or a list."""
+    if value is None:
+        return ()
+    items = value.split(",") if isinstance(value, str) else [str(item) for item in value]
+    return tuple(dict.fromkeys(item.strip() for item in items if item.strip()))
+
+
 BOOLEAN_TEXTS = {"true": True, "false": False}
 
 
@@ -64,8 +76,33 @@ class RunParameters(BaseModel):
     )
     force: bool = Field(
         default=False,
-        description="apply_plan: apply a plan even if a newer load made it stale",
+        description="apply_plan and undo: apply a plan even if a newer load made it stale",
     )
+    run: str | None = Field(
+        default=None,
+        description="undo: the run id (wdh_loads.run_id) of the load to undo",
+    )
+    domain: str | None = Field(
+        default=None,
+        description="undo: which domain's load to undo, when the run loaded several",
+    )
+    accept_checks: tuple[str, ...] | None = Field(
+        default=None,
+        description="business checks whose error verdict this run accepts "
+        "(accept_checks=volume or [volume,coverage]); recorded in the plan and the ledger",
+    )
+
+    @field_validator("accept_checks", mode="before")
+    @classmethod
+    def _check_names(cls, value: object) -> object:
+        names = accepted_names(value)  # type: ignore[arg-type]
+        bad = [name for name in names if not _CHECK_NAME.fullmatch(name)]
+        if bad or not isinstance(value, str | list | tuple | type(None)):
+            raise ValueError(
+                "must name business checks of data_sources.yml, as accept_checks=volume or "
+                "accept_checks=[volume,coverage]"
+            )
+        return names or None
 
     # The messages leave out the value: check_run_parameters appends "(got ...)".
     @field_validator("execute", "reload", "diff", "force", mode="before")
@@ -80,6 +117,16 @@ class RunParameters(BaseModel):
     def _path(cls, value: object) -> object:
         if value is not None and (not isinstance(value, str) or not value.strip()):
             raise ValueError("must be the path of a saved plan file (plan=data/08_reporting/...)")
+        return value
+
+    @field_validator("run", "domain", mode="before")
+    @classmethod
+    def _name(cls, value: object) -> object:
+        # The command line turns an all-digit run id into a number: it is still the run id.
+        if isinstance(value, int) and not isinstance(value, bool):
+            return str(value)
+        if value is not None and (not isinstance(value, str) or not value.strip()):
+            raise ValueError("must be a name, as in --params run=<run id from wdh_loads>")
         return value
 
     @field_validator("max_files", mode="before")

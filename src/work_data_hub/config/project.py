@@ -12,11 +12,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from kedro.config import MissingConfigException, OmegaConfigLoader
+from kedro.config import MissingConfigException
 from kedro.framework.project import settings
 from kedro.utils import find_kedro_project
 
-from work_data_hub.conf_files import CONFIG_LOADER_ARGS
+from work_data_hub.conf_files import CONFIG_LOADER_ARGS, ProjectConfigLoader
 from work_data_hub.config.domains import DataSourcesError, DomainConfig, parse_domains
 
 DEFAULT_RUN_ENV = "local"
@@ -99,7 +99,7 @@ def load_domains(project_path: Path | None = None, env: str | None = None) -> Do
 
 
 def _read_domains(root: Path, env: str | None) -> Domains:
-    loader = OmegaConfigLoader(
+    loader = ProjectConfigLoader(
         conf_source=str(root / settings.CONF_SOURCE),
         env=env,
         **CONFIG_LOADER_ARGS,

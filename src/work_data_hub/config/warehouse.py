@@ -1,6 +1,6 @@
 """Where the warehouse is: ``WDH_DATABASE__*`` variables, else the Kedro credentials entry.
 
-Order (DOMAINS.md, "Database settings"): ``WDH_DATABASE__URI``; else ``WDH_DATABASE__HOST``
+Order (docs/contract.md, "Database settings"): ``WDH_DATABASE__URI``; else ``WDH_DATABASE__HOST``
 with ``__PORT`` (5432), ``__USER``, ``__PASSWORD`` and ``__DB``; else ``warehouse: {con: ...}``
 in ``conf/local/credentials.yml``; else, outside the ``prod`` environment, the project's local
 warehouse, an embedded PostgreSQL under ``data/warehouse`` started on demand
@@ -11,7 +11,8 @@ ignored them, so a variable that is set but cannot take effect is an error here,
 Connection strings are parsed and rendered by SQLAlchemy's ``URL``; messages show host, port
 and database through :func:`describe`, never the password. A password holding an unencoded
 ``@``, ``/``, ``#`` or ``?`` makes SQLAlchemy read part of it as the host (which messages would
-then print): such a URL is refused, shown with everything before its last ``@`` masked.
+then print): such a URL is refused, shown by its user and what follows its last ``@`` only
+(:func:`shown_without_password`).
 """
 
 from __future__ import annotations
@@ -102,14 +103,21 @@ def _variable(field: str) -> str:
     return f"WDH_DATABASE__{field.upper()}"
 
 
-def masked(uri: str) -> str:
-    """``uri`` with everything between the user name and its last ``@`` replaced by ``***``."""
+def shown_without_password(uri: str) -> str:
+    """A URL that cannot be read, for a message: its scheme, its user and what follows its last
+    ``@`` up to any query, with ``***`` where the password goes.
+
+    Built from those parts, none of which can hold the password (it lies between the user's
+    ``:`` and that last ``@``); the password's text is never searched for and replaced.
+    """
     scheme, separator, rest = uri.partition("://")
-    if not separator or "@" not in rest:
-        return uri if not separator else f"{scheme}://{rest}"
-    user_info, _, tail = rest.rpartition("@")
-    user = user_info.split(":", 1)[0]
-    return f"{scheme}://{user}:***@{tail}"
+    if not separator:
+        return "(not a URL)"
+    user_info, at, tail = rest.rpartition("@")
+    tail = tail.split("?", 1)[0]
+    if not at:
+        return f"{scheme}://{tail}"
+    return f"{scheme}://{user_info.split(':', 1)[0]}:***@{tail}"
 
 
 def _check_encoded(uri: str, origin: str) -> None:
@@ -132,7 +140,7 @@ def _check_encoded(uri: str, origin: str) -> None:
         agree = "@" not in uri.partition("://")[2].rpartition("@")[0]
     if not agree:
         raise WarehouseConfigError(
-            f"{origin} cannot be read: {masked(uri)}. An @, /, # or ? in its user or password "
+            f"{origin} cannot be read: {shown_without_password(uri)}. An @, /, # or ? in its user or password "
             "must be percent-encoded: @ as %40, / as %2F, # as %23, ? as %3F (for example with "
             "urllib.parse.quote(password, safe='')).",
             settings=[origin],

@@ -8,7 +8,8 @@ Example catalog entry::
       credentials: warehouse
 
 Only ``execute=true`` writes, through :meth:`WarehouseClient.apply_plan_file` (the path
-``execute=true`` runs take too).
+``execute=true`` runs take too). Every checked plan gets its review beside it
+(:mod:`work_data_hub.datasets.review_files`), from the summary the plan carries.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 from kedro.io import AbstractDataset, DatasetError
 
 from work_data_hub.datasets.flags import strict_bool
+from work_data_hub.datasets.review_files import ReviewFiles, write_review
 from work_data_hub.errors import WorkDataHubError
 from work_data_hub.load.checks import PlanVerdict
 from work_data_hub.warehouse.client import WarehouseClient
@@ -77,6 +79,7 @@ class AppliedPlanDataset(AbstractDataset[PlanVerdict, None]):
         self._client = WarehouseClient(credentials, connect_timeout=connect_timeout)
         self.metadata = metadata
         self.last_result: LoadResult | None = None
+        self.last_review: ReviewFiles | None = None
 
     def _describe(self) -> dict[str, Any]:
         return {"execute": self._execute}
@@ -89,6 +92,8 @@ class AppliedPlanDataset(AbstractDataset[PlanVerdict, None]):
         self.last_result = LoadResult(
             data.plan_path, executed=False, plan_sha256=data.summary.plan_sha256, summary=summary
         )
+        # What the plan does, for the person deciding to apply it (refused or not).
+        self.last_review = write_review(Path(data.plan_path), summary)
         if data.refusals:
             raise PlanRefusedError(
                 f"{data.text} Nothing was written. ({data.plan_path})",
@@ -105,4 +110,6 @@ class AppliedPlanDataset(AbstractDataset[PlanVerdict, None]):
                 + (",force=true" if data.forced else ""),
             )
             return
-        self.last_result = self._client.apply_plan_file(Path(data.plan_path), force=data.forced)
+        self.last_result = self._client.apply_plan_file(
+            Path(data.plan_path), force=data.forced, accepted=data.accepted
+        )

@@ -1,4 +1,4 @@
-"""Versioned files a domain without a delivery does not write (DOMAINS.md, Discovery).
+"""Versioned files a domain without a delivery does not write (docs/contract.md, Discovery).
 
 A domain whose inbox holds nothing to read still runs its nodes (Kedro stops the whole run on a
 node's error, so "no delivery" cannot be one), and its plan and rejects datasets are handed a

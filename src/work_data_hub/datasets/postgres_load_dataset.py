@@ -4,24 +4,40 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from kedro.io import AbstractVersionedDataset, DatasetError, Version
 
+from work_data_hub.config.business_checks import CHECK_KINDS, BusinessCheckResult
 from work_data_hub.datasets.flags import strict_bool
 from work_data_hub.datasets.no_delivery import WritesNothingWithoutDelivery
 from work_data_hub.datasets.owner_only import open_owner_only
+from work_data_hub.datasets.review_files import ReviewFiles, write_review
 from work_data_hub.errors import WorkDataHubError
+from work_data_hub.load.business_checks import (
+    final_results,
+    log_check_results,
+    verdicts,
+    with_accepted,
+)
 from work_data_hub.load.plan import LoadPlan
 from work_data_hub.load.plan_file import read_plan_summary
 from work_data_hub.load.psql import write_plan
-from work_data_hub.load.summary import PlanDiff, PlanSummary
+from work_data_hub.load.summary import PlanSummary
 from work_data_hub.warehouse.client import WarehouseClient
 from work_data_hub.warehouse.errors import LoadFailedError
 from work_data_hub.warehouse.results import LoadResult
 
-__all__ = ["LoadFailedError", "LoadResult", "PostgresLoadDataset", "RejectedRowsError"]
+__all__ = [
+    "CheckRefusedError",
+    "LoadFailedError",
+    "LoadResult",
+    "PostgresLoadDataset",
+    "RejectedRowsError",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +74,28 @@ class RejectedRowsError(WorkDataHubError, DatasetError):
         )
 
 
+class CheckRefusedError(WorkDataHubError, DatasetError):
+    """An ``error`` business check failed and nobody accepted it; nothing was loaded."""
+
+    def __init__(self, domain: str, refused: Sequence[BusinessCheckResult], plan_path: str) -> None:
+        self.domain = domain
+        self.checks = tuple(refused)
+        self.plan_path = plan_path
+        super().__init__(refusal_text(domain, refused, plan_path))
+
+
+def refusal_text(domain: str, refused: Sequence[BusinessCheckResult], plan_path: str) -> str:
+    """One short message: the domain, each refusing check with its periods and numbers, the
+    override."""
+    names = [check.name for check in refused]
+    override = names[0] if len(names) == 1 else "[" + ",".join(names) + "]"
+    said = "; ".join(f"check {check.name} refused the load: {check.message}" for check in refused)
+    return (
+        f"{domain}: {said}. Nothing was loaded. If the delivery is right, load it with "
+        f"accept_checks={override} (recorded in the plan and the ledger). Plan: {plan_path}"
+    )
+
+
 class PostgresLoadDataset(WritesNothingWithoutDelivery, AbstractVersionedDataset[LoadPlan, bytes]):
     """Saves a :class:`~work_data_hub.load.plan.LoadPlan`: always as a versioned psql script,
     and, when ``execute`` is true, also by running the same statements in one transaction.
@@ -89,11 +127,22 @@ class PostgresLoadDataset(WritesNothingWithoutDelivery, AbstractVersionedDataset
     which the run-report hook copies. A plan of a domain without a delivery
     (``LoadPlan.no_delivery``) writes no file and connects nowhere; ``last_result`` is None.
 
+    The table's columns are read with the checks (read-only; with ``diff``, and before an
+    execute applies): the summary lists the columns the plan adds ("table changes"), and the
+    log names them, or what the plan will refuse (a WARNING).
+    With ``diff`` the plan is also compared with its table row by row, and its review
+    (``<plan>.review.html`` and ``.xlsx``, :mod:`work_data_hub.datasets.review_files`) is written
+    beside it and named in ``last_review``.
+
     Args:
         filepath: Where the plan file is written (a folder of versions when versioned).
         execute: Whether to apply the plan just written; ``true`` or ``false`` only.
         diff: Whether to count, read-only, what the plan would change (and run its checks).
+        review: With ``diff``, whether to name the rows it would change and write the review
+            (``false``: the counts only).
         rejects_filepath: The rejects dataset's path, named in the plan's summary.
+        force: Whether applying lifts the staleness checks (the undo pipeline's ``force``);
+            unset, a load's own plan, made moments ago, is applied as made.
         credentials: The ``warehouse`` credentials entry (``con``), if any.
         connect_timeout: Seconds to wait for the server when connecting.
         statement_timeout_ms: ``statement_timeout`` of the applying session (0: none).
@@ -101,7 +150,7 @@ class PostgresLoadDataset(WritesNothingWithoutDelivery, AbstractVersionedDataset
         metadata: Kedro's free-form metadata (Kedro-Viz shows it).
 
     Raises:
-        DatasetError: ``execute`` or ``diff`` is not a boolean.
+        DatasetError: ``execute``, ``diff``, ``force`` or ``review`` is not a boolean.
         RejectedRowsError: On ``save`` with ``execute``, too many rows were rejected.
         LoadFailedError: On ``save``, the warehouse refused the plan; nothing was loaded.
     """
@@ -112,7 +161,9 @@ class PostgresLoadDataset(WritesNothingWithoutDelivery, AbstractVersionedDataset
         filepath: str,
         execute: bool = False,
         diff: bool = False,
+        review: bool = True,
         rejects_filepath: str | None = None,
+        force: bool | None = None,
         credentials: dict[str, Any] | None = None,
         connect_timeout: int = 10,
         statement_timeout_ms: int = 0,
@@ -124,12 +175,16 @@ class PostgresLoadDataset(WritesNothingWithoutDelivery, AbstractVersionedDataset
         )
         self._execute = strict_bool(execute, "execute")
         self._diff = strict_bool(diff, "diff")
+        self._force = None if force is None else strict_bool(force, "force")
+        self._review = strict_bool(review, "review")
         self._rejects_filepath = rejects_filepath
         self._client = WarehouseClient(
             credentials, connect_timeout=connect_timeout, statement_timeout_ms=statement_timeout_ms
         )
         self.metadata = metadata
         self.last_result: LoadResult | None = None
+        # The review written beside the last plan (diff=true), for the run report.
+        self.last_review: ReviewFiles | None = None
 
     @staticmethod
     def _file_exists(path: str) -> bool:
@@ -154,10 +209,11 @@ class PostgresLoadDataset(WritesNothingWithoutDelivery, AbstractVersionedDataset
         self._wrote()
         path = Path(self._get_save_path())
         summary = data.summary
+        too_many_rejects = bool(data.rows_rejected) and data.reject_ratio > data.max_reject_ratio
         if summary is not None:
             summary = summary.with_rejects_file(self._rejects_file(summary))
-            if self._diff and not data.nothing_to_load:
-                summary = summary.with_diff(self._diff_against_warehouse(data))
+            if self._diff and not data.nothing_to_load and data.diff_query is not None:
+                summary = self._read_warehouse(data, summary)
         # Plans carry the rows themselves: readable by the owner only.
         try:
             with os.fdopen(open_owner_only(path), "wb") as handle:
@@ -167,26 +223,31 @@ class PostgresLoadDataset(WritesNothingWithoutDelivery, AbstractVersionedDataset
             path.unlink(missing_ok=True)
             raise
         shown = read_plan_summary(path)
+        log_check_results(data.domain, shown.checks)
+        shown_data = shown.as_dict()
+        # diff=true read the rows the plan changes: a reviewer reads them beside the plan.
+        reviewed = self._review and shown.diff is not None
+        self.last_review = write_review(path, shown_data) if reviewed else None
         self.last_result = LoadResult(
             plan_path=str(path),
             executed=False,
             plan_sha256=written.plan_sha256,
             nothing_to_load=data.nothing_to_load,
-            summary=shown.as_dict(),
+            summary=shown_data,
         )
         logger.info(
             "Wrote the load plan for %s to %s:\n%s",
             data.domain,
             path,
             shown.log_text(),
-            extra={"event": "plan_summary", "domain": data.domain, "summary": shown.as_dict()},
+            extra={"event": "plan_summary", "domain": data.domain, "summary": shown_data},
         )
         if data.nothing_to_load:
             logger.info("%s: nothing to load, every selected file is already loaded", data.domain)
             return
         if not self._execute:
             return
-        if data.rows_rejected and data.reject_ratio > data.max_reject_ratio:
+        if too_many_rejects:
             raise RejectedRowsError(
                 f"{data.domain}: {data.rows_rejected} of {data.rows_read} rows were rejected "
                 f"({data.reject_ratio:.2%}, above max_reject_ratio {data.max_reject_ratio:.2%}); "
@@ -197,11 +258,23 @@ class PostgresLoadDataset(WritesNothingWithoutDelivery, AbstractVersionedDataset
                 max_reject_ratio=data.max_reject_ratio,
                 file=str(path),
             )
+        # An undo plan comes read and checked already (pipelines/undo); it has no diff query.
+        if not self._diff and data.diff_query is not None:
+            # The plan is written first (a failure to connect leaves it for review); the
+            # checks then read the warehouse, read-only, before anything is applied.
+            shown = self._read_warehouse(data, shown)
+            log_check_results(data.domain, [c for c in shown.checks if c.reads_warehouse])
+            self.last_result = replace(self.last_result, summary=shown.as_dict())
+        if shown.refusing_checks:
+            raise CheckRefusedError(data.domain, shown.refusing_checks, str(path))
         # One path: the file just written is read back, checked and applied, as apply_plan does.
         # Staleness guards a person's review; this plan was made moments ago by this very run,
         # and a load that committed while it waited for the table's lock is not a review
         # overtaken (two runs at once still both finish, in turn).
-        self.last_result = self.apply_plan_file(path, force=True)
+        # An undo's plan is also made moments ago, but its own staleness (a later load replaced
+        # rows of the load it undoes) is lifted only by the run's force=true.
+        force = True if self._force is None else self._force
+        self.last_result = self.apply_plan_file(path, force=force)
 
     def _rejects_file(self, summary: PlanSummary) -> str | None:
         """Where this run's rejects file is (the rejects dataset shares the run's version)."""
@@ -211,30 +284,74 @@ class PostgresLoadDataset(WritesNothingWithoutDelivery, AbstractVersionedDataset
         version = self.resolve_save_version()
         return str(rejects / version / rejects.name) if version else str(rejects)
 
-    def _diff_against_warehouse(self, plan: LoadPlan) -> PlanDiff:
-        """Count what the plan would change, inside one READ ONLY transaction; never writes.
-
-        The plan's checks run in the same transaction; their verdict is logged.
-        """
-        diff, found = self._client.diff(plan)
-        logger.info(
-            "%s diff against %s: %s rows to delete, %s to insert",
-            plan.domain,
-            plan.table,
-            diff.rows_to_delete,
-            diff.rows_to_insert,
-            extra={"event": "diff", "domain": plan.domain, "diff": vars(diff)},
-        )
-        for result in found:
-            logger.warning(
-                "%s: %s",
+    def _read_warehouse(self, plan: LoadPlan, summary: PlanSummary) -> PlanSummary:
+        """The plan's checks (and, with ``diff``, what it would change), read in one READ ONLY
+        transaction; never writes. The checks' verdict replaces what the plan knew without it."""
+        if self._diff:
+            diff, found = self._client.diff(plan, rows=self._review)
+            summary = summary.with_diff(diff)
+            logger.info(
+                "%s diff against %s: %s rows to delete, %s to insert",
                 plan.domain,
-                result.text,
-                extra={"event": "check", "check": result.check.name},
+                plan.table,
+                diff.rows_to_delete,
+                diff.rows_to_insert,
+                extra={"event": "diff", "domain": plan.domain, "diff": vars(diff)},
             )
-        return diff
+        else:
+            read = self._client.plan_checks(plan)
+            if read is None:
+                logger.info(
+                    "%s: table %s is locked by another session; its checks run inside the "
+                    "load's transaction once the lock is free",
+                    plan.domain,
+                    plan.table,
+                )
+                return summary
+            found = read
+        for result in found:
+            if result.check.name not in CHECK_KINDS:  # a business check is logged with the rest
+                logger.warning(
+                    "%s: %s",
+                    plan.domain,
+                    result.text,
+                    extra={"event": "check", "check": result.check.name},
+                )
+        summary = self._with_table_changes(plan, summary)
+        selects = plan.check_subject.business if plan.check_subject else ()
+        delivered = [check for check in summary.checks if not check.reads_warehouse]
+        return summary.with_checks(
+            with_accepted(
+                final_results(delivered, selects, verdicts(selects, found)),
+                summary.accepted_checks,
+            )
+        )
 
-    def apply_plan_file(self, path: Path, *, force: bool = False) -> LoadResult:
+    def _with_table_changes(self, plan: LoadPlan, summary: PlanSummary) -> PlanSummary:
+        """The summary listing the columns the plan adds (read-only; with ``diff`` also "none").
+
+        What the plan would refuse (a retyped or undeclared column) is a WARNING now.
+        """
+        shape = self._client.table_changes(plan)
+        for change in shape.additions:
+            logger.info("%s: table change: %s", plan.domain, change.sql)
+        for refusal, fix in zip(shape.refusals, shape.fixes, strict=True):
+            logger.warning(
+                "%s: table %s does not match data_sources.yml: %s; the load will be refused. "
+                "As the table's owner run: %s",
+                plan.domain,
+                plan.table,
+                refusal,
+                fix,
+                extra={"event": "table_refused", "domain": plan.domain},
+            )
+        if shape.additions or self._diff:
+            return summary.with_table_changes(shape.additions)
+        return summary
+
+    def apply_plan_file(
+        self, path: Path, *, force: bool = False, accepted: Sequence[str] = ()
+    ) -> LoadResult:
         """Apply the plan file at ``path`` exactly (see :meth:`WarehouseClient.apply_plan_file`).
 
         Args:
@@ -246,4 +363,4 @@ class PostgresLoadDataset(WritesNothingWithoutDelivery, AbstractVersionedDataset
             LoadFailedError: The warehouse cannot be reached or refused a statement; nothing
                 was loaded.
         """
-        return self._client.apply_plan_file(path, force=force)
+        return self._client.apply_plan_file(path, force=force, accepted=accepted)

@@ -3,8 +3,11 @@
 Rejected rows carry the bad values themselves (names, amounts, account numbers), so like the
 load plans the file is created with mode 0600 rather than the umask's usual world-readable 0644.
 It is UTF-8 with a byte-order mark, so Excel (also on a Chinese Windows) shows the names right,
-and it reads back with every value as the text written: a bad value ``n/a`` stays ``n/a``, an
-empty cell stays empty, nothing becomes ``NaN``.
+and it reads back with every value as the text delivered: a bad value ``n/a`` stays ``n/a``, an
+empty cell stays empty, nothing becomes ``NaN``. A text Excel would run as a formula
+(``=HYPERLINK(...)``, ``+cmd|...``, ``@SUM(...)``) is written with a leading single quote, and
+so is a text that starts with one; ``load`` removes that quote again
+(:mod:`work_data_hub.reports.spreadsheet_text`).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from kedro.io import AbstractVersionedDataset, Version
 from work_data_hub.datasets.no_delivery import WritesNothingWithoutDelivery
 from work_data_hub.datasets.owner_only import open_owner_only
 from work_data_hub.datasets.results import FileWritten
+from work_data_hub.reports.spreadsheet_text import csv_escape, csv_escaped, csv_unescape
 
 if TYPE_CHECKING:
     # pandas only to read the file back (notebooks, Kedro-Viz): a run writes it with polars.
@@ -43,7 +47,8 @@ class RejectsCSVDataset(
           filepath: data/08_reporting/rejects/{domain}.csv
           versioned: true
 
-    ``load`` returns every column as text (``dtype=str``, no NA guessing). The last save's file
+    ``load`` returns every column as text (``dtype=str``, no NA guessing), each value as it was
+    saved (the quote that keeps a formula-like text from running removed). The last save's file
     is in ``last_written`` (see :mod:`work_data_hub.datasets.results`). A frame without any
     column is a domain without a delivery: nothing is written, ``last_written`` is None.
 
@@ -86,9 +91,10 @@ class RejectsCSVDataset(
     def _read(self, nrows: int | None = None) -> pd.DataFrame:
         import pandas as pd  # noqa: PLC0415
 
-        return pd.read_csv(
+        frame = pd.read_csv(
             self._get_load_path(), dtype=str, keep_default_na=False, encoding=ENCODING, nrows=nrows
         )
+        return frame.map(csv_unescape)
 
     def save(self, data: pl.DataFrame | pd.DataFrame) -> None:
         if len(data.columns) == 0:
@@ -100,8 +106,14 @@ class RejectsCSVDataset(
         # Created 0600 before the first byte, so the rows are never readable by others.
         with os.fdopen(open_owner_only(path), "wb") as handle:
             if isinstance(data, pl.DataFrame):
+                texts = [name for name, dtype in data.schema.items() if dtype == pl.String]
                 handle.write(BOM)
-                data.write_csv(handle, line_terminator="\n", quote_style="necessary")
+                data.with_columns(csv_escaped(name) for name in texts).write_csv(
+                    handle, line_terminator="\n", quote_style="necessary"
+                )
             else:
-                handle.write(data.to_csv(index=False, lineterminator="\n").encode(ENCODING))
+                escaped = data.map(
+                    lambda value: csv_escape(value) if isinstance(value, str) else value
+                )
+                handle.write(escaped.to_csv(index=False, lineterminator="\n").encode(ENCODING))
         self.last_written = FileWritten(str(path))

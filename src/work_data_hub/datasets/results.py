@@ -8,6 +8,7 @@ leaving its fields out.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
@@ -56,6 +57,31 @@ class ReportsFile(Protocol):
 
     @property
     def last_written(self) -> FileWritten | None: ...
+
+
+class ReviewWritten(Protocol):
+    """A plan's review: its page and workbook (``datasets.review_files.ReviewFiles``)."""
+
+    @property
+    def page(self) -> str: ...
+    @property
+    def workbook(self) -> str: ...
+
+
+@runtime_checkable
+class ReportsReview(Protocol):
+    """A dataset whose last save may have written a plan's review, named in ``last_review``."""
+
+    @property
+    def last_review(self) -> ReviewWritten | None: ...
+
+
+@runtime_checkable
+class ReportsLedgerRead(Protocol):
+    """A ledger whose newest loads per period, once read, are in ``last_read`` (None: not read)."""
+
+    @property
+    def last_read(self) -> Mapping[str, Any] | None: ...
 
 
 class SaveResultMissingError(TypeError):

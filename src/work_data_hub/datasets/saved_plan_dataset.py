@@ -4,7 +4,7 @@ Example catalog entry::
 
     apply_plan.saved_plan:
       type: work_data_hub.datasets.saved_plan_dataset.SavedPlanDataset
-      filepath: ${runtime_params:plan, ""}
+      filepath: ${runtime_params:plan, null}
 """
 
 from __future__ import annotations
@@ -26,7 +26,9 @@ class SavedPlanDataset(AbstractDataset[None, SavedPlan]):
 
 
     Args:
-        filepath: The plan file (``--params plan=PATH``); empty when none was passed.
+        filepath: The plan file (``--params plan=PATH``); None when none was passed (the
+            catalog's default is null, not "": Kedro would turn an empty filepath into the
+            project folder).
         metadata: Kedro's free-form metadata (Kedro-Viz shows it).
 
     Raises:
@@ -42,7 +44,9 @@ class SavedPlanDataset(AbstractDataset[None, SavedPlan]):
 
     def load(self) -> SavedPlan:
         if not self._filepath:
-            raise PlanFileError(f"apply_plan needs the plan to check: {_HOW}", file=None)
+            raise PlanFileError(
+                f"param 'plan' is missing: apply_plan checks a saved plan: {_HOW}", file=None
+            )
         path = Path(self._filepath)
         if not path.is_file():
             raise PlanFileError(

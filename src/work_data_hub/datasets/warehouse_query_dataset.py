@@ -27,7 +27,8 @@ class WarehouseQueryDataset(SQLQueryDataset):  # type: ignore[misc]
         sql: The query; or ``filepath``, a file holding it.
         filepath: A file holding the query.
         credentials: The ``warehouse`` credentials entry (``con``), if any.
-        load_args: Passed to ``pandas.read_sql_query``.
+        load_args: Passed to ``pandas.read_sql_query``. ``coerce_float`` is false unless given:
+            a ``numeric`` column keeps its exact values (``Decimal``), never float64.
         execution_options: SQLAlchemy execution options of the connection.
         metadata: Kedro's free-form metadata (Kedro-Viz shows it).
     """
@@ -46,7 +47,7 @@ class WarehouseQueryDataset(SQLQueryDataset):  # type: ignore[misc]
             sql=sql,
             filepath=filepath,
             credentials={"con": RESOLVED_ON_CONNECT},
-            load_args=load_args,
+            load_args={"coerce_float": False, **(load_args or {})},
             execution_options=execution_options,
             metadata=metadata,
         )

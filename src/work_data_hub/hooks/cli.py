@@ -8,15 +8,31 @@ problems and exit code 1.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import click
-import yaml
 from kedro.framework.cli.hooks import cli_hook_impl
 
 # Commands that build the pipelines (and so read data_sources.yml).
 CHECKED_COMMANDS = frozenset({"run", "registry", "viz", "ipython", "jupyter", "catalog"})
 PACKAGE_NAME = "work_data_hub"
+# Commands whose paths (data/01_raw, data/08_reporting, data/warehouse) are relative to the
+# project root: run from a subfolder, they would write a stray data/ tree there.
+ROOT_COMMANDS = frozenset({"warehouse", "status"})
+
+
+def _refuse_outside_the_root(root: Path) -> None:
+    here = Path.cwd().resolve()
+    if here != root.resolve():
+        click.secho(
+            f"Error: run kedro from the project's root folder, {root} (cd {root}); from "
+            f"{here} its folders (data/01_raw, data/08_reporting) would be looked for and "
+            "written in the wrong place. Nothing was run.",
+            err=True,
+            fg="red",
+        )
+        raise SystemExit(1)
 
 
 class DataSourcesCheck:
@@ -32,16 +48,20 @@ class DataSourcesCheck:
             )
 
             disable_kedro_viz_update_check()  # offline: no PyPI request, no upgrade banner
-        if not command_args or command_args[0] not in CHECKED_COMMANDS:
+        if not command_args or command_args[0] not in CHECKED_COMMANDS | ROOT_COMMANDS:
             return
         if "--help" in command_args or "-h" in command_args:
             return
+        _refuse_outside_the_root(Path(project_metadata.project_path))
+        if command_args[0] not in CHECKED_COMMANDS:
+            return
+        from work_data_hub.conf_files import ConfigSyntaxError  # noqa: PLC0415
         from work_data_hub.config import DataSourcesError  # noqa: PLC0415
         from work_data_hub.config.project import kedro_env, load_domains  # noqa: PLC0415
 
         try:
             load_domains(project_metadata.project_path, kedro_env(command_args))
-        except (DataSourcesError, yaml.YAMLError) as exc:  # YAML syntax: Kedro names file, line
+        except (DataSourcesError, ConfigSyntaxError) as exc:
             click.secho(f"Error: {exc}", err=True, fg="red")
             raise SystemExit(1) from None
 

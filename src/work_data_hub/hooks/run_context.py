@@ -31,6 +31,26 @@ def run_parameters(catalog: Any) -> dict[str, Any]:
     }
 
 
+def check_accepted_checks(names: tuple[str, ...]) -> None:
+    """``accept_checks`` may name only business checks some domain declares."""
+    if not names:
+        return
+    from work_data_hub.config.params import RunParametersError  # noqa: PLC0415
+    from work_data_hub.config.project import load_domains  # noqa: PLC0415
+
+    domains, _ = load_domains()
+    declared = sorted(
+        {check.name for domain in domains.values() for check in domain.business_checks}
+    )
+    unknown = [name for name in names if name not in declared]
+    if unknown:
+        raise RunParametersError(
+            f"Invalid runtime parameters:\n  param 'accept_checks': {unknown} "
+            f"{'is' if len(unknown) == 1 else 'are'} not a check of any domain; the declared "
+            f"checks are {', '.join(declared) or '(none)'}"
+        )
+
+
 class RunContextHooks:
     """Refuses a run with bad runtime parameters; hands the run id to the catalog."""
 
@@ -46,7 +66,8 @@ class RunContextHooks:
         run_id = run_params["run_id"]
         try:
             check_parameter_names(run_params.get("runtime_params") or {})
-            check_run_parameters(run_parameters(catalog), inbox_must_hold_files=True)
+            checked = check_run_parameters(run_parameters(catalog), inbox_must_hold_files=True)
+            check_accepted_checks(checked.accept_checks or ())
         except RunParametersError as exc:
             # The console shows the reason once, at the end (work_data_hub.cli); the JSON log
             # keeps it in this event's fields.

@@ -29,7 +29,9 @@ from work_data_hub.datasets.owner_only import open_owner_only
 from work_data_hub.datasets.results import (
     LoadOutcome,
     ReportsFile,
+    ReportsLedgerRead,
     ReportsLoad,
+    ReportsReview,
     SaveResultMissingError,
 )
 from work_data_hub.errors import WorkDataHubError, error_record
@@ -37,10 +39,13 @@ from work_data_hub.hooks.run_context import run_parameters
 from work_data_hub.pipelines.ingest.names import (
     CLEANING_SUMMARY,
     FILE_MANIFEST,
+    LOAD_LEDGER,
     LOAD_PLAN,
     REJECTS,
+    REJECTS_WORKBOOKS,
     SELECTED_FILES,
 )
+from work_data_hub.reports.run_report_page import render_run_report
 from work_data_hub.text import plural
 
 logger = logging.getLogger("work_data_hub.run")
@@ -189,7 +194,7 @@ class RunReportHooks:
             domain["status"] = "running"
 
     @hook_impl
-    def after_node_run(self, node: Node, outputs: dict[str, Any]) -> None:
+    def after_node_run(self, node: Node, inputs: dict[str, Any], outputs: dict[str, Any]) -> None:
         if not node.namespace:
             return
         domain_name, step = _domain_and_step(node.name)
@@ -197,6 +202,15 @@ class RunReportHooks:
         domain["seconds"][step] = round(
             time.perf_counter() - self._started.pop(node.name, time.perf_counter()), 3
         )
+        for name, value in inputs.items():
+            read = value.last_read if isinstance(value, ReportsLedgerRead) else None
+            if _domain_and_step(name)[1] == LOAD_LEDGER and read:
+                # The last load of each period, against which the page charts this delivery.
+                domain["ledger"] = {
+                    period: {"rows": load.rows, "run_id": load.run_id,
+                             "committed_at": load.committed_at, "path": load.path}
+                    for period, load in read.items()
+                }  # fmt: skip
         for name, value in outputs.items():
             _, output = _domain_and_step(name)
             if output == SELECTED_FILES:
@@ -231,14 +245,15 @@ class RunReportHooks:
         seconds = time.perf_counter() - self._started.pop(
             f"save:{dataset_name}", time.perf_counter()
         )
-        if output not in (LOAD_PLAN, REJECTS) or self._catalog is None:
+        if output not in (LOAD_PLAN, REJECTS, REJECTS_WORKBOOKS) or self._catalog is None:
             return
         domain = self._domain(domain_name)
         domain["seconds"][f"save_{output}"] = round(seconds, 3)
-        if output == REJECTS:
+        if output in (REJECTS, REJECTS_WORKBOOKS):
             written = self._reporting(dataset_name, ReportsFile).last_written
             if written is not None:
-                domain["rejects_file"] = written.path
+                field = "rejects_file" if output == REJECTS else "rejects_workbooks"
+                domain[field] = written.path
             return
         result = self._record_load(domain, dataset_name)
         if domain.get("files", {}).get("no_delivery"):
@@ -274,8 +289,16 @@ class RunReportHooks:
         )
         if result.summary:
             domain["summary"] = result.summary
+            # The business checks of the plan (the cleaning summary's are the delivery's only).
+            domain["checks"] = result.summary.get("checks", [])
+            domain["accepted_checks"] = result.summary.get("accepted_checks", [])
             if result.summary.get("diff") is not None:
                 domain["diff"] = result.summary["diff"]
+        # A review is optional: a plan dataset that writes none need not say so.
+        dataset = self._catalog.get(dataset_name)
+        review = dataset.last_review if isinstance(dataset, ReportsReview) else None
+        if review is not None:
+            domain.update(review_page=review.page, review_workbook=review.workbook)
         return result
 
     def _log_files(self, name: str, files: dict[str, Any]) -> None:
@@ -358,6 +381,9 @@ class RunReportHooks:
             result = self._reporting(plan, ReportsLoad).last_result
             if result is not None:
                 domain.update(plan_file=result.plan_path, executed=False)
+                if result.summary:
+                    domain["summary"] = result.summary
+                    domain["checks"] = result.summary.get("checks", [])
 
     @hook_impl
     def after_pipeline_run(self, run_params: dict[str, Any]) -> None:
@@ -399,15 +425,21 @@ class RunReportHooks:
             "domains": self._domains,
         }
         path = self._report_dir / f"run_{self._run['run_id'].replace(':', '-')}.json"
+        written = json.dumps(report, ensure_ascii=False, indent=2, default=str)
         with os.fdopen(open_owner_only(path), "w", encoding="utf-8") as handle:
-            json.dump(report, handle, ensure_ascii=False, indent=2, default=str)
+            handle.write(written)
+        # The page is rendered from the JSON as written, so the two never disagree.
+        page = path.with_suffix(".html")
+        with os.fdopen(open_owner_only(page), "w", encoding="utf-8") as handle:
+            handle.write(render_run_report(json.loads(written)))
         logger.info(
-            "Run %s %s in %.2fs; run report: %s\n%s",
+            "Run %s %s in %.2fs; run report: %s\n%s\nrun report page (open in a browser): %s",
             self._run["run_id"],
             status,
             report["seconds"],
             path,
             summary_table(self._domains),
+            page,
             extra={
                 "event": "run_end",
                 "run_id": self._run["run_id"],
@@ -416,6 +448,7 @@ class RunReportHooks:
                 "seconds": report["seconds"],
                 "domains": {name: d["status"] for name, d in self._domains.items()},
                 "report": str(path),
+                "report_page": str(page),
             },
         )
         self._run = {}

@@ -13,6 +13,9 @@ Applied where kedro-viz runs, not on every kedro command (importing kedro-viz co
 by the CLI hook (work_data_hub.hooks.cli) before ``kedro viz ...``, and by settings.py in the
 server process, which has imported kedro-viz before it loads the project.
 
+The plan node of each domain shows the summary of the domain's newest plan (Kedro 1.7's node
+``preview_fn``, :func:`plan_preview`).
+
 Patched attributes (fenced by ``kedro-viz<13`` in pyproject.toml, guarded by
 tests/integrations/test_viz.py): ``kedro_viz.integrations.pypi.get_latest_version`` and
 ``kedro_viz.api.rest.responses.version.get_latest_version``.
@@ -23,6 +26,7 @@ from __future__ import annotations
 import importlib
 import logging
 import sys
+from pathlib import Path
 from typing import Any
 
 logger = logging.getLogger(__name__)
@@ -63,3 +67,33 @@ def disable_kedro_viz_update_check() -> bool:
     if version_response is not None:
         setattr(version_response, "get_latest_version", _installed_version)  # noqa: B010
     return True
+
+
+# --- the plan node's preview ------------------------------------------------------------------
+
+REPORTING_DIR = "data/08_reporting"
+
+
+def plan_preview(domain: str, reporting_dir: str = REPORTING_DIR) -> Any:
+    """What Kedro-Viz shows on ``domain``'s plan node: the summary of its newest plan
+    (counts, scopes, checks, what a diff counted; no cell value), as a ``TextPreview``.
+
+    ``reporting_dir`` is the catalog's default (``globals.yml``), relative to the project,
+    where ``kedro viz`` runs.
+    """
+    from kedro.pipeline.preview_contract import TextPreview  # noqa: PLC0415
+
+    from work_data_hub.load.summary import read_summary_file  # noqa: PLC0415
+    from work_data_hub.reports.plan_preview import plan_preview_text  # noqa: PLC0415
+
+    plans = sorted(Path(reporting_dir, "plans", f"{domain}.sql").glob(f"*/{domain}.sql"))
+    summary = read_summary_file(plans[-1]) if plans else None
+    if summary is None:
+        return TextPreview(
+            content=f"No plan written yet: `kedro run --pipelines {domain}` writes one.",
+            meta={"title": f"{domain}: plan summary"},
+        )
+    return TextPreview(
+        content=plan_preview_text(summary.as_dict(), str(plans[-1])),
+        meta={"title": f"{domain}: newest plan"},
+    )

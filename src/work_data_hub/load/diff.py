@@ -13,8 +13,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from work_data_hub.config import DomainConfig
+from work_data_hub.load.row_diff import STAGE
 from work_data_hub.load.sql import literal, quote
 from work_data_hub.load.summary import PlanDiff
+
+STAGED = f"pg_temp.{quote(STAGE)}"
 
 
 @dataclass(frozen=True)
@@ -25,6 +28,8 @@ class DiffQuery:
     sql: str
     payload_columns: tuple[str, ...]
     keyed: bool
+    # The same counts read from the plan's rows staged by COPY (load.row_diff.STAGE).
+    staged_sql: str = ""
 
     @property
     def table_check(self) -> str:
@@ -90,7 +95,12 @@ def build_diff_query(
             "ROW("
             + ", ".join(f"new.{quote(c)}" for c in compared)
             + ") IS DISTINCT FROM ROW("
-            + ", ".join(f"target.{quote(c)}" for c in compared)
+            # Read through to_jsonb: a declared column the table lacks yet (a table change
+            # the plan makes) reads as NULL instead of failing the query.
+            + ", ".join(
+                f"(pg_catalog.to_jsonb(target) ->> {literal(c)})::{domain.columns[c].type}"
+                for c in compared
+            )
             + ")"
             if compared
             else "false"
@@ -107,8 +117,10 @@ def build_diff_query(
         ]
     else:
         parts.append(", NULL, NULL, NULL, NULL")
+    staged = f"WITH new AS (SELECT {', '.join(quote(c) for c in data_columns)} FROM {STAGED}),"
     return DiffQuery(
         table=domain.table,
+        staged_sql="\n".join([staged, *parts[1:]]),
         sql="\n".join(parts),
         payload_columns=tuple(data_columns),
         keyed=bool(unique_key),

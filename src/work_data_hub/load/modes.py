@@ -41,9 +41,12 @@ class LoadTarget:
 
 
 ModeStatements = Callable[[LoadTarget], list[Statement]]
+# A ``FROM`` clause naming ``target`` the table rows a mode is about to delete or overwrite.
+ReplacedRows = Callable[[LoadTarget], str]
 
 
 _STATEMENTS: dict[str, ModeStatements] = {}
+_REPLACED: dict[str, ReplacedRows] = {}
 
 
 def register_load_mode(
@@ -52,12 +55,14 @@ def register_load_mode(
     privileges: tuple[str, ...] | None = None,
     needs_unique_key: bool = False,
     uses_refresh_scope: bool = False,
+    replaced: ReplacedRows | None = None,
 ) -> Callable[[ModeStatements], ModeStatements]:
     """Register ``function`` as the statements of mode ``name`` (see the module docstring).
 
     A mode declared in :mod:`work_data_hub.config.modes` is registered by name alone; given
     ``privileges`` (the table privileges the loader role needs on an existing target), this
-    declares the mode too.
+    declares the mode too. ``replaced`` selects the rows the mode deletes or overwrites: the
+    plan copies them into the table's history first (a mode declared ``keeps_history``).
 
     Raises:
         ValueError: The mode is registered twice, or neither declared nor given privileges.
@@ -70,12 +75,15 @@ def register_load_mode(
             privileges=privileges,
             needs_unique_key=needs_unique_key,
             uses_refresh_scope=uses_refresh_scope,
+            keeps_history=replaced is not None,
         )
     elif name not in LOAD_MODES:
         raise ValueError(f"load mode {name!r} is not declared in work_data_hub.config.modes")
 
     def register(function: ModeStatements) -> ModeStatements:
         _STATEMENTS[name] = function
+        if replaced is not None:
+            _REPLACED[name] = replaced
         return function
 
     return register
@@ -86,7 +94,13 @@ def mode_statements(name: str, target: LoadTarget) -> list[Statement]:
     return _STATEMENTS[name](target)
 
 
-def _counted(step: Step, modifying_sql: str, setting: str) -> Statement:
+def replaced_rows(name: str, target: LoadTarget) -> str | None:
+    """The rows mode ``name`` is about to delete or overwrite (None: it replaces none)."""
+    replaced = _REPLACED.get(name)
+    return replaced(target) if replaced else None
+
+
+def counted(step: Step, modifying_sql: str, setting: str) -> Statement:
     """``modifying_sql`` (a DELETE or INSERT) with its row count kept in ``setting``.
 
     Counted by ``GET DIAGNOSTICS`` in a DO block rather than ``RETURNING`` into a CTE, which
@@ -119,7 +133,32 @@ def insert_statement(target: LoadTarget, *, conflict: str = "") -> Statement:
     )
     if conflict:
         sql += f"\n{conflict}"
-    return _counted(Step.INSERT, sql, ROWS_INSERTED)
+    return counted(Step.INSERT, sql, ROWS_INSERTED)
+
+
+def _matches(columns: tuple[str, ...], other: str) -> str:
+    return " AND ".join(f"target.{quote(column)} = {other}.{quote(column)}" for column in columns)
+
+
+def _scopes(target: LoadTarget) -> str:
+    scope = ", ".join(quote(column) for column in target.refresh_scope)
+    return f"(SELECT DISTINCT {scope} FROM {target.stage}) AS scope"
+
+
+def rows_in_scope(target: LoadTarget) -> str:
+    """The target rows whose refresh-scope values occur among the staged rows."""
+    return (
+        f"{target.table} AS target JOIN {_scopes(target)} "
+        f"ON {_matches(target.refresh_scope, 'scope')}"
+    )
+
+
+def rows_with_staged_keys(target: LoadTarget) -> str:
+    """The target rows whose unique key a staged row has (the rows an upsert overwrites)."""
+    return (
+        f"{target.table} AS target JOIN {target.stage} AS new "
+        f"ON {_matches(target.unique_key, 'new')}"
+    )
 
 
 def delete_scope_statement(target: LoadTarget) -> Statement:
@@ -127,18 +166,14 @@ def delete_scope_statement(target: LoadTarget) -> Statement:
 
     Set-based against the stage, so 100k scope combinations cost one join, not an IN list.
     """
-    scope = ", ".join(quote(column) for column in target.refresh_scope)
-    matches = " AND ".join(
-        f"target.{quote(column)} = scope.{quote(column)}" for column in target.refresh_scope
-    )
     sql = (
         f"DELETE FROM {target.table} AS target "
-        f"USING (SELECT DISTINCT {scope} FROM {target.stage}) AS scope WHERE {matches}"
+        f"USING {_scopes(target)} WHERE {_matches(target.refresh_scope, 'scope')}"
     )
-    return _counted(Step.DELETE, sql, ROWS_DELETED)
+    return counted(Step.DELETE, sql, ROWS_DELETED)
 
 
-@register_load_mode("delete_insert")
+@register_load_mode("delete_insert", replaced=rows_in_scope)
 def delete_insert(target: LoadTarget) -> list[Statement]:
     """Replace every refresh-scope combination present in the new rows, then insert them."""
     return [delete_scope_statement(target), insert_statement(target)]
@@ -150,7 +185,7 @@ def append(target: LoadTarget) -> list[Statement]:
     return [insert_statement(target)]
 
 
-@register_load_mode("upsert")
+@register_load_mode("upsert", replaced=rows_with_staged_keys)
 def upsert(target: LoadTarget) -> list[Statement]:
     """Insert, or update the row with the same unique key (``ON CONFLICT ... DO UPDATE``)."""
     key = set(target.unique_key)
@@ -168,13 +203,23 @@ def upsert(target: LoadTarget) -> list[Statement]:
 _undefined = sorted(set(LOAD_MODES) - set(_STATEMENTS))
 if _undefined:
     raise RuntimeError(f"declared load mode(s) without statements in load/modes.py: {_undefined}")
+_no_history = sorted(
+    name for name, mode in LOAD_MODES.items() if mode.keeps_history != (name in _REPLACED)
+)
+if _no_history:
+    raise RuntimeError(
+        f"load mode(s) {_no_history}: declared keeps_history, and no replaced rows registered "
+        "in load/modes.py (or the other way round)"
+    )
 
 __all__ = [
     "LOAD_MODES",
     "ROWS_DELETED",
     "ROWS_INSERTED",
     "LoadTarget",
+    "counted",
     "insert_statement",
     "mode_statements",
     "register_load_mode",
+    "replaced_rows",
 ]

@@ -18,13 +18,29 @@ import datetime as dt
 import hashlib
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 import polars as pl
 
 from work_data_hub.config import LINEAGE_COLUMNS, DomainConfig
-from work_data_hub.load.checks import CheckSubject, check_queries, guard_block, guard_sql
+from work_data_hub.config.business_checks import BusinessCheckResult
+from work_data_hub.config.checks import ACCEPT_CHECKS
+from work_data_hub.config.domains import primary_key_name, scope_index_name, stage_table
+from work_data_hub.load.business_checks import final_results, with_accepted
+from work_data_hub.load.checks import (
+    BusinessSelect,
+    CheckSubject,
+    check_queries,
+    guard_block,
+    guard_sql,
+)
 from work_data_hub.load.diff import DiffQuery, build_diff_query
+from work_data_hub.load.history import (
+    copy_to_history_statement,
+    create_history_format,
+    history_table,
+)
 from work_data_hub.load.ledger import (
     LEDGER_TABLE,
     LoadedFile,
@@ -32,17 +48,26 @@ from work_data_hub.load.ledger import (
     create_ledger_statement,
     record_load_statement,
 )
-from work_data_hub.load.modes import LOAD_MODES, ROWS_DELETED, ROWS_INSERTED, LoadTarget
+from work_data_hub.load.modes import (
+    LOAD_MODES,
+    ROWS_DELETED,
+    ROWS_INSERTED,
+    LoadTarget,
+    replaced_rows,
+)
 from work_data_hub.load.modes import mode_statements as _mode_statements
-from work_data_hub.load.sql import Statement, literal, quote, text_array
+from work_data_hub.load.row_diff import RowDiffQuery
+from work_data_hub.load.sql import Statement, literal, quote
 from work_data_hub.load.steps import Step
 from work_data_hub.load.summary import PlanSummary, build_plan_summary
+from work_data_hub.load.table_changes import TABLE_CHANGES_SETTING, table_changes_query
+from work_data_hub.load.table_changes import table_changes_statement as _table_changes_statement
 from work_data_hub.rows import CleanRows
 
 __all__ = ["LoadPlan", "LoadedFile", "Statement", "build_load_plan", "lock_key"]
 
-_RUN_ID = re.compile(r"^[0-9A-Za-z_.:-]{1,64}$")
-_LINEAGE_TYPES = {
+RUN_ID_PATTERN = re.compile(r"^[0-9A-Za-z_.:-]{1,64}$")
+LINEAGE_TYPES = {
     "_source_file": "text NOT NULL",
     "_source_row": "integer NOT NULL",
     "_run_id": "text NOT NULL",
@@ -71,10 +96,19 @@ class LoadPlan:
     rows_rejected: int
     max_reject_ratio: float
     files: tuple[LoadedFile, ...] = field(default_factory=tuple)
+    # The SQL types of ``copy_columns`` (the stage's), for the rows' digest (load.rows_digest).
+    copy_types: tuple[str, ...] = ()
     # What the plan file's header shows, and the read-only query behind diff=true.
     summary: PlanSummary | None = None
     diff_query: DiffQuery | None = None
-    # The domain had nothing to read (DOMAINS.md, Discovery): the plan is not written at all.
+    # The read-only query listing the table changes the plan makes (load.table_changes).
+    shape_query: str | None = None
+    # The row-level difference behind diff=true's review (set by the plan node).
+    row_diff_query: RowDiffQuery | None = None
+    # What the plan's checks read (its business checks' SELECTs included), for the read-only
+    # verdict when the warehouse is read (diff=true, execute=true).
+    check_subject: CheckSubject | None = None
+    # The domain had nothing to read (docs/contract.md, Discovery): the plan is not written at all.
     no_delivery: bool = False
 
     @property
@@ -97,6 +131,17 @@ def _do_block(purpose: Step, body: str) -> Statement:
     return Statement(purpose, f"DO {tag}{body}{tag}")
 
 
+def no_schema_hint(user: str) -> str:
+    """What to do when the role's search_path names no existing schema (``user``: the role)."""
+    return (
+        f"Set the search_path to the warehouse schema: ALTER ROLE {user} SET search_path = "
+        "public (your schema), or add ?options=-csearch_path%3Dpublic to WDH_DATABASE__URI."
+    )
+
+
+_HINT_BEFORE_ROLE, _HINT_AFTER_ROLE = no_schema_hint("\x00").split("\x00")
+
+
 def pin_schema_statement(domain: DomainConfig) -> Statement:
     """Pin this transaction's search_path to the target's schema, then ``pg_temp``.
 
@@ -115,10 +160,10 @@ BEGIN
         AND NOT namespace.nspname LIKE 'pg\\_temp\\_%';
     target_schema := COALESCE(target_schema, pg_catalog.current_schema());
     IF target_schema IS NULL THEN
-        RAISE EXCEPTION 'no schema for table %: the search_path (%) names no existing schema',
-            {literal(domain.table)}, pg_catalog.current_setting('search_path')
-            USING HINT = 'set the role''s search_path (ALTER ROLE ... SET search_path) '
-                         'to the warehouse schema';
+        RAISE EXCEPTION 'no schema for table %: the search_path of role % (%) names no existing schema',
+            {literal(domain.table)}, current_user, pg_catalog.current_setting('search_path')
+            USING HINT = {literal(_HINT_BEFORE_ROLE)} || pg_catalog.quote_ident(current_user)
+                         || {literal(_HINT_AFTER_ROLE)};
     END IF;
     IF NOT pg_catalog.has_database_privilege(pg_catalog.current_database(), 'TEMPORARY') THEN
         RAISE EXCEPTION 'role % may not create the temporary stage table', current_user
@@ -129,18 +174,21 @@ BEGIN
                                   pg_catalog.format('%I, pg_temp', target_schema), true);
     PERFORM pg_catalog.set_config('{ROWS_DELETED}', '0', true);
     PERFORM pg_catalog.set_config('{ROWS_INSERTED}', '0', true);
+    PERFORM pg_catalog.set_config('{TABLE_CHANGES_SETTING}', '', true);
 END
 """
     return _do_block(Step.PIN_SCHEMA, body)
 
 
 def create_table_statement(domain: DomainConfig, subject: CheckSubject) -> Statement:
-    """Create the table if it is missing; else check the loader has its mode's privileges."""
+    """Create the table if it is missing, and its history when the plan writes history
+    (``subject.history_privileges``); then check the loader's grants on what existed before.
+    """
     declared = [f"{quote(name)} {spec.type}" for name, spec in domain.columns.items()]
-    lineage = [f"{quote(name)} {_LINEAGE_TYPES[name]}" for name in LINEAGE_COLUMNS]
+    lineage = [f"{quote(name)} {LINEAGE_TYPES[name]}" for name in LINEAGE_COLUMNS]
     key = ", ".join(quote(column) for column in domain.unique_key or [])
     constraint = (
-        [f"CONSTRAINT {quote(domain.table + '_pk')} PRIMARY KEY ({key})"]
+        [f"CONSTRAINT {quote(primary_key_name(domain.table))} PRIMARY KEY ({key})"]
         if domain.unique_key
         else []
     )
@@ -149,14 +197,33 @@ def create_table_statement(domain: DomainConfig, subject: CheckSubject) -> State
         + ",\n    ".join([*declared, *lineage, *constraint])
         + "\n)"
     )
-    # The checks of this step (the loader's grants) run once the table is known to exist.
+    history = _QUALIFIED.format(name=literal(history_table(domain.table)))
+    create_history = f"""
+    -- The history beside it: what this plan deletes or overwrites is copied there first.
+    IF pg_catalog.to_regclass({history}) IS NULL THEN
+        BEGIN
+            EXECUTE pg_catalog.format({literal(create_history_format())}, {history}, target);
+        EXCEPTION WHEN duplicate_table THEN
+            NULL;
+        WHEN insufficient_privilege THEN
+            RAISE EXCEPTION 'history table % is missing and role % may not create it',
+                {history}, current_user
+                USING HINT = pg_catalog.format(
+                    'GRANT CREATE ON SCHEMA %I TO %I, or create it once as the table''s owner: ',
+                    pg_catalog.current_schema(), current_user) || pg_catalog.format(
+                    {literal(create_history_format())}, {history}, target);
+        END;
+    END IF;"""
+    # The checks of this step (the loader's grants) run on a table that existed before.
     body = f"""
 DECLARE
     target text := {_QUALIFIED.format(name=literal(domain.table))};
+    created boolean := false;
 BEGIN
     IF pg_catalog.to_regclass(target) IS NULL THEN
         BEGIN
             EXECUTE {literal(create)};
+            created := true;
         EXCEPTION WHEN duplicate_table THEN
             NULL;  -- created meanwhile by a concurrent run (the lock comes first; belt and braces)
         WHEN insufficient_privilege THEN
@@ -165,66 +232,39 @@ BEGIN
                     'GRANT CREATE ON SCHEMA %I TO %I, or create the table as its owner',
                     pg_catalog.current_schema(), current_user);
         END;
-        RETURN;
-    END IF;{guard_block(check_queries(subject, step="create_table"))}END
+    END IF;{create_history if subject.history_privileges else ""}
+    IF NOT created THEN{guard_block(check_queries(subject, step="create_table"))}    END IF;
+END
 """
     return _do_block(Step.CREATE_TABLE, body)
 
 
-def check_table_statement(domain: DomainConfig) -> Statement:
-    """Fail, naming them, when an existing table lacks a declared column or has another type.
+def _shape(domain: DomainConfig) -> dict[str, Any]:
+    return {
+        "table": domain.table,
+        "history": history_table(domain.table),
+        "declared": {name: spec.type for name, spec in domain.columns.items()},
+        "lineage": {name: LINEAGE_TYPES[name].split()[0] for name in LINEAGE_COLUMNS},
+    }
 
-    The load never alters a table: a table made by hand or by an older ``data_sources.yml``
-    must be fixed by a person. For ``upsert`` the table must also have a unique constraint on
-    exactly the unique_key columns, which ``ON CONFLICT`` needs. Runs in the plan too, so psql
-    and execute fail the same way.
+
+def table_changes_statement(domain: DomainConfig) -> Statement:
+    """Add the declared columns the table lacks (and to its history); refuse any other change.
+
+    For ``upsert`` the table must also have a unique constraint on exactly the unique_key
+    columns, which ``ON CONFLICT`` needs. Runs in the plan, so psql and execute do the same.
     """
-    declared = {name: spec.type for name, spec in domain.columns.items()}
-    declared.update({name: _LINEAGE_TYPES[name].split()[0] for name in LINEAGE_COLUMNS})
-    body = f"""
-DECLARE
-    target_name text := {_QUALIFIED.format(name=literal(domain.table))};
-    target regclass := pg_catalog.to_regclass(target_name);
-    problems text;
-BEGIN
-    SELECT pg_catalog.string_agg(
-        CASE WHEN found.atttypid IS NULL
-            THEN pg_catalog.format('column %I is missing (declared %s)', wanted.name, wanted.type)
-            ELSE pg_catalog.format('column %I is %s, declared %s', wanted.name,
-                        pg_catalog.format_type(found.atttypid, found.atttypmod), wanted.type)
-        END, '; ' ORDER BY wanted.position)
-    INTO problems
-    FROM unnest({text_array(list(declared))}, {text_array(list(declared.values()))})
-        WITH ORDINALITY AS wanted(name, type, position)
-    LEFT JOIN pg_catalog.pg_attribute AS found
-        ON found.attrelid = target AND found.attname = wanted.name
-        AND found.attnum > 0 AND NOT found.attisdropped
-    WHERE found.atttypid IS NULL
-        OR pg_catalog.format_type(found.atttypid, found.atttypmod) <> wanted.type;
-    IF problems IS NOT NULL THEN
-        RAISE EXCEPTION 'table % does not match data_sources.yml: %', target_name, problems
-            USING HINT = 'WorkDataHub never alters a table: change the table (ALTER TABLE) '
-                         'or the domain''s columns, then run again';
-    END IF;"""
-    if LOAD_MODES[domain.mode].needs_unique_key and domain.unique_key:
-        body += f"""
-    IF NOT EXISTS (
-        SELECT 1 FROM pg_catalog.pg_index AS unique_index
-        WHERE unique_index.indrelid = target AND unique_index.indisunique
-            AND unique_index.indpred IS NULL AND unique_index.indexprs IS NULL
-            AND ARRAY(
-                SELECT attname::text FROM pg_catalog.pg_attribute
-                WHERE attrelid = target AND attnum = ANY(unique_index.indkey) ORDER BY 1
-            ) = ARRAY(SELECT pg_catalog.unnest({text_array(domain.unique_key)}) ORDER BY 1)
-    ) THEN
-        RAISE EXCEPTION
-            'table % has no unique constraint on its unique_key (%), which {domain.mode} needs',
-            target_name, {literal(", ".join(domain.unique_key))}
-            USING HINT = 'WorkDataHub never alters a table: add the constraint '
-                         '(ALTER TABLE ... ADD PRIMARY KEY) and run again';
-    END IF;"""
-    body += "\nEND\n"
-    return _do_block(Step.CHECK_TABLE, body)
+    mode = LOAD_MODES[domain.mode]
+    return _table_changes_statement(
+        **_shape(domain),
+        unique_key=(domain.unique_key or ()) if mode.needs_unique_key else (),
+        mode=domain.mode,
+    )
+
+
+def table_shape_query(domain: DomainConfig) -> str:
+    """The read-only query behind the table-changes step (``diff=true`` and execute read it)."""
+    return table_changes_query(**_shape(domain))
 
 
 def create_scope_index_statement(domain: DomainConfig) -> Statement | None:
@@ -234,7 +274,7 @@ def create_scope_index_statement(domain: DomainConfig) -> Statement | None:
         return None
     if (domain.unique_key or [])[: len(scope)] == scope:
         return None  # the primary key's index leads with the scope columns
-    name = domain.table + "_scope_idx"
+    name = scope_index_name(domain.table)
     create = (
         f"CREATE INDEX {quote(name)} ON {quote(domain.table)} "
         f"({', '.join(quote(column) for column in scope)})"
@@ -253,6 +293,28 @@ EXCEPTION WHEN insufficient_privilege THEN
 END
 """
     return _do_block(Step.CREATE_SCOPE_INDEX, body)
+
+
+def business_check_statement(
+    subject: CheckSubject, accepted_checks: Sequence[str]
+) -> Statement | None:
+    """The domain's business checks, guarding the load (None: the domain has none to run).
+
+    The checks ``accept_checks`` accepted when the plan was made are added to the session's
+    ``wdh.accept_checks`` for this transaction, so psql applies the plan as it was reviewed.
+    """
+    block = guard_block(check_queries(subject, step="business_check"))
+    if not subject.business:
+        return None
+    accept = ""
+    if accepted_checks:
+        setting = literal(ACCEPT_CHECKS.setting)
+        current = f"COALESCE(pg_catalog.current_setting({setting}, true), '')"
+        accept = (
+            f"\n    PERFORM pg_catalog.set_config({setting}, "
+            f"{literal(','.join(accepted_checks))} || ',' || {current}, true);"
+        )
+    return _do_block(Step.BUSINESS_CHECK, f"\nBEGIN{accept}\n{block}END\n")
 
 
 def lock_key(table: str) -> int:
@@ -294,6 +356,25 @@ END
     return _do_block(Step.LOCK, body)
 
 
+def opening_statements(
+    domain: DomainConfig, subject: CheckSubject, *, scope_index: Statement | None = None
+) -> list[Statement]:
+    """Every plan's first steps, up to its guard: nothing has changed a row when they end."""
+    return [
+        Statement(Step.BEGIN, "BEGIN"),
+        # First, so that the catalog lookups below see what a run this one waited for made.
+        lock_statement(domain.table),
+        pin_schema_statement(domain),
+        create_table_statement(domain, subject),
+        table_changes_statement(domain),
+        *([scope_index] if scope_index else []),
+        create_ledger_statement(lock_key(LEDGER_TABLE)),
+        # Next to the ledger row's table: a plan applied before, or made before a newer load
+        # of the domain (and an undo's own checks), stops here (psql too).
+        Statement(Step.GUARD, guard_sql(subject)),
+    ]
+
+
 def _loaded_files(rows: CleanRows, files: Sequence[LoadedFile] | None) -> tuple[LoadedFile, ...]:
     if files is not None:
         return tuple(files)
@@ -312,13 +393,19 @@ def build_load_plan(
     max_reject_ratio: float,
     files: Sequence[LoadedFile] | None = None,
     created_at: dt.datetime | None = None,
+    checks: Sequence[BusinessCheckResult] = (),
+    business: Sequence[BusinessSelect] = (),
+    accepted_checks: Sequence[str] = (),
 ) -> LoadPlan:
     """The statements that load ``rows`` into the domain's table by its mode.
 
     ``files`` are the files the rows come from, as the ledger records them; an empty sequence
     means every selected file was already loaded, and the plan has nothing to do.
     ``created_at`` (default: now) is when the plan was made: its guard refuses it once a load of
-    the domain committed later (see :mod:`work_data_hub.load.checks`).
+    the domain committed later (see :mod:`work_data_hub.load.checks`). ``checks`` are what
+    the business checks found in the delivery, ``business`` their SELECTs (the plan's
+    ``business_check`` step runs them), ``accepted_checks`` what ``accept_checks`` accepted
+    (see :mod:`work_data_hub.load.business_checks`).
 
     Args:
         rows: The clean rows (a DataFrame is counted by the domain's refresh scope here).
@@ -329,12 +416,15 @@ def build_load_plan(
         max_reject_ratio: The share of rejected rows an execute run accepts.
         files: The files the rows come from (default: named from the rows).
         created_at: When the plan was made (default: now).
+        checks: What the business checks found in the delivery.
+        business: The business checks' SELECTs (the plan's ``business_check`` step).
+        accepted_checks: What ``accept_checks`` accepted.
 
     Raises:
         ValueError: ``run_id`` is malformed, the rows were counted for another refresh scope,
             or a name in the domain contains the plan's dollar-quote tag.
     """
-    if not _RUN_ID.match(run_id):
+    if not RUN_ID_PATTERN.match(run_id):
         raise ValueError(f"run_id {run_id!r} must be 1-64 letters, digits or _.:-")
     if isinstance(rows, pl.DataFrame):
         rows = CleanRows.of(rows, domain.refresh_scope)
@@ -345,6 +435,10 @@ def build_load_plan(
         )
     loaded = _loaded_files(rows, files)
     staged_columns = [*domain.columns, "_source_file", "_source_row"]
+    staged_types = [
+        *(spec.type for spec in domain.columns.values()),
+        *(LINEAGE_TYPES[name].split()[0] for name in ("_source_file", "_source_row")),
+    ]
     mode = LOAD_MODES[domain.mode]
     summary = build_plan_summary(
         domain=domain.name,
@@ -359,6 +453,11 @@ def build_load_plan(
         rows_read=rows_read,
         rows_rejected=rows_rejected,
         created_at=created_at or dt.datetime.now(dt.UTC),
+        checks=with_accepted(final_results(checks, business, None), accepted_checks),
+        accepted_checks=accepted_checks,
+    )
+    subject = CheckSubject(
+        domain.name, domain.table, domain.mode, summary.created_at, run_id, business=tuple(business)
     )
     plan = LoadPlan(
         domain=domain.name,
@@ -368,21 +467,24 @@ def build_load_plan(
         statements=(),
         rows=rows,
         copy_columns=tuple(staged_columns),
+        copy_types=tuple(staged_types),
         rows_to_insert=0,
         rows_read=rows_read,
         rows_rejected=rows_rejected,
         max_reject_ratio=max_reject_ratio,
         files=loaded,
         summary=summary,
+        shape_query=table_shape_query(domain),
         diff_query=build_diff_query(
             domain,
             unique_key=domain.unique_key,
             refresh_scope=domain.refresh_scope if mode.uses_refresh_scope else [],
         ),
+        check_subject=subject,
     )
     if files is not None and not loaded:
         return plan
-    stage = f"pg_temp.{quote(f'wdh_stage_{domain.name}')}"
+    stage = f"pg_temp.{quote(stage_table(domain.name))}"
     # A NULL scope or key value would escape the delete (NULL = NULL is not true) and
     # duplicate rows; cleaning rejects such rows, and the stage refuses any that slip through.
     staged_declared = [
@@ -393,22 +495,10 @@ def build_load_plan(
         f"{quote('_source_row')} integer",
     ]
     scope_index = create_scope_index_statement(domain)
-    subject = CheckSubject(domain.name, domain.table, domain.mode, summary.created_at, run_id)
+    # The statements' checks also see the staged columns (the digest of the staged rows).
+    staged_subject = replace(subject, staged=tuple(zip(staged_columns, staged_types, strict=True)))
     statements = [
-        Statement(Step.BEGIN, "BEGIN"),
-        # First, so that the catalog lookups below see what a run this one waited for made.
-        lock_statement(domain.table),
-        pin_schema_statement(domain),
-        create_table_statement(domain, subject),
-        check_table_statement(domain),
-        *([scope_index] if scope_index else []),
-        create_ledger_statement(lock_key(LEDGER_TABLE)),
-        # Next to the ledger row's table: a plan applied before, or made before a newer load
-        # of the domain, stops here (psql too), before any row changes.
-        Statement(
-            Step.GUARD,
-            guard_sql(subject),
-        ),
+        *opening_statements(domain, subject, scope_index=scope_index),
         Statement(
             Step.CREATE_STAGE,
             f"CREATE TEMPORARY TABLE {stage} (\n    "
@@ -420,7 +510,13 @@ def build_load_plan(
             f"COPY {stage} ({', '.join(quote(c) for c in staged_columns)}) FROM STDIN",
             copy_rows=True,
         ),
+        # The staged rows are the rows the plan declares (its digest, written after the rows),
+        # or the plan was edited: psql refuses it here too, before any row changes.
+        Statement(Step.CHECK_ROWS, guard_sql(staged_subject, step="copy")),
     ]
+    business_step = business_check_statement(subject, accepted_checks)
+    # After the COPY, before any row changes: a refused check rolls everything back.
+    statements += [business_step] if business_step else []
     target = LoadTarget(
         table=quote(domain.table),
         stage=stage,
@@ -429,6 +525,17 @@ def build_load_plan(
         unique_key=tuple(domain.unique_key or ()),
         refresh_scope=tuple(domain.refresh_scope),
     )
+    replaced = replaced_rows(domain.mode, target)
+    if replaced is not None:
+        # Before any row changes: what the mode is about to delete or overwrite, exactly.
+        statements.append(
+            copy_to_history_statement(
+                history=quote(history_table(domain.table)),
+                columns=[*staged_columns, "_run_id"],
+                replaced=replaced,
+                run_id=run_id,
+            )
+        )
     statements += _mode_statements(domain.mode, target)
     statements += [
         record_load_statement(

@@ -21,6 +21,7 @@ from work_data_hub.load.checksum import HEADER_PREFIX, PLACEHOLDER
 from work_data_hub.load.copy_format import copy_length, write_copy_text
 from work_data_hub.load.plan import LoadPlan, Statement
 from work_data_hub.load.plan_file import END_OF_ROWS, END_OF_SQL, step_header
+from work_data_hub.load.rows_digest import ROWS_DIGEST_PLACEHOLDER, RowsDigest
 from work_data_hub.load.summary import PlanSummary, comment_text
 from work_data_hub.rows import ROWS_PER_SLICE
 
@@ -44,11 +45,11 @@ class SealedPlan:
     statements: tuple[Statement, ...]
 
 
-def _with_checksum(statement: Statement, checksum: str) -> Statement:
-    if PLACEHOLDER not in statement.sql:
+def _filled(statement: Statement, placeholder: str, value: str) -> Statement:
+    if placeholder not in statement.sql:
         return statement
     return Statement(
-        statement.purpose, statement.sql.replace(PLACEHOLDER, checksum), statement.copy_rows
+        statement.purpose, statement.sql.replace(placeholder, value), statement.copy_rows
     )
 
 
@@ -126,7 +127,15 @@ def write_plan(
     out = _HashingWriter(handle)
     out.write_with_slots("\n".join(_header(plan, shown)).encode("utf-8"))
     columns = list(plan.copy_columns)
-    for statement in plan.statements:
+    # Hashed as they are written (no second read); the statements after the COPY get it.
+    digest = RowsDigest(list(zip(columns, plan.copy_types, strict=True)))
+    rows_digest: str | None = None
+    statements = []
+    for planned in plan.statements:
+        statement = (
+            _filled(planned, ROWS_DIGEST_PLACEHOLDER, rows_digest) if rows_digest else planned
+        )
+        statements.append(statement)
         sql = statement.sql.encode("utf-8")
         if not statement.copy_rows:
             out.write(step_header(statement.purpose, sql, None))
@@ -140,6 +149,8 @@ def write_plan(
         rows_start = out.position
         for rows in plan.rows.frames(rows_per_slice):
             write_copy_text(rows, columns, out)
+            digest.update(rows)
+        rows_digest = digest.hexdigest()
         written = out.position - rows_start
         if written != length:
             # A bug guard: the step line announced another length (psql would misread the file).
@@ -150,8 +161,9 @@ def write_plan(
         handle.seek(start + slot)
         handle.write(checksum.encode("ascii"))
     handle.seek(0, os.SEEK_END)
-    statements = tuple(_with_checksum(statement, checksum) for statement in plan.statements)
-    return WrittenPlan(checksum, statements)
+    return WrittenPlan(
+        checksum, tuple(_filled(statement, PLACEHOLDER, checksum) for statement in statements)
+    )
 
 
 def seal(plan: LoadPlan, summary: PlanSummary | None = None) -> SealedPlan:

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
+from work_data_hub.config.business_checks import BusinessCheckResult
 from work_data_hub.load.checksum import PLACEHOLDER
+from work_data_hub.load.table_changes import TableChange
 
 # The plan's own checksum is written where this placeholder stands (see ``load.checksum``).
 CHECKSUM_PLACEHOLDER = PLACEHOLDER
@@ -31,19 +34,71 @@ def comment_text(text: str) -> str:
 
 @dataclass(frozen=True)
 class PlannedFile:
-    """One source workbook of the plan: where it was, which month, its bytes' hash, its rows."""
+    """One source workbook of the plan: where it was, which month, its bytes' hash, its rows;
+    the sheet read and the Excel column(s) each declared column came from, when known."""
 
     path: str
     period: str
     sha256: str | None
     rows: int
+    sheet: str | None = None
+    columns: dict[str, list[str]] | None = None
+
+    def address(self, column: str, row: int) -> str | None:
+        """Where ``column`` of Excel row ``row`` is in this file: ``规模明细!H17``."""
+        letters = (self.columns or {}).get(column)
+        if not letters or self.sheet is None:
+            return None
+        return ", ".join(f"{self.sheet}!{letter}{row}" for letter in letters)
+
+
+@dataclass(frozen=True)
+class CellChange:
+    """One cell a plan changes: its column, value before and after (as text), and where the
+    new value is in the delivery (``规模明细!H17``; None for a row that disappears)."""
+
+    column: str
+    before: str | None
+    after: str | None
+    address: str | None = None
+
+
+@dataclass(frozen=True)
+class RowChange:
+    """A row a plan adds, removes or changes, named by its key (or refresh scope and source
+    row); ``source`` says where it comes from (the delivery's or the table's lineage).
+
+    Its cells: every column of an added row (before None) or a removed one (after None), and
+    only the changed columns of a changed row.
+    """
+
+    key: dict[str, str | None]
+    source: str | None
+    cells: tuple[CellChange, ...] = ()
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RowChange:
+        return cls(
+            key=dict(data["key"]),
+            source=data.get("source"),
+            cells=tuple(CellChange(**cell) for cell in data.get("cells", ())),
+        )
+
+    def text(self) -> str:
+        """``plan_code=P0002, report_date=2024-11-01``: the key as one line."""
+        return ", ".join(
+            f"{name}={'NULL' if value is None else value}" for name, value in self.key.items()
+        )
 
 
 @dataclass(frozen=True)
 class PlanDiff:
     """What applying the plan would change, read from the warehouse in a read-only transaction.
 
-    The key counts are None for a domain without a unique key.
+    The key counts are None for a domain without a unique key. The row-level difference
+    (``rows_added`` .. ``changed``) is there when it was read: the counts are complete, the
+    listed rows the first :data:`ROWS_LISTED` of each kind, in key order; ``matched_by`` names
+    what pairs a delivered row with a table row (the unique key, or scope and source row).
     """
 
     rows_to_delete: int
@@ -53,6 +108,61 @@ class PlanDiff:
     keys_unchanged: int | None = None
     keys_disappearing: int | None = None
     table_exists: bool = True
+    matched_by: tuple[str, ...] = ()
+    rows_added: int | None = None
+    rows_removed: int | None = None
+    rows_changed: int | None = None
+    added: tuple[RowChange, ...] = ()
+    removed: tuple[RowChange, ...] = ()
+    changed: tuple[RowChange, ...] = ()
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PlanDiff:
+        plain = {name: value for name, value in data.items() if name not in ROW_KINDS}
+        plain["matched_by"] = tuple(plain.get("matched_by", ()))
+        return replace(
+            cls(**plain),
+            added=_rows(data, "added"),
+            removed=_rows(data, "removed"),
+            changed=_rows(data, "changed"),
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready; the listed rows built directly (``asdict`` is slow on thousands)."""
+        data = asdict(replace(self, added=(), removed=(), changed=()))
+        for kind in ROW_KINDS:
+            data[kind] = [
+                {
+                    "key": dict(row.key),
+                    "source": row.source,
+                    "cells": [
+                        {
+                            "column": cell.column,
+                            "before": cell.before,
+                            "after": cell.after,
+                            "address": cell.address,
+                        }
+                        for cell in row.cells
+                    ],
+                }
+                for row in getattr(self, kind)
+            ]
+        return data
+
+    @property
+    def rows_compared(self) -> bool:
+        return self.rows_changed is not None
+
+
+def _rows(data: dict[str, Any], kind: str) -> tuple[RowChange, ...]:
+    return tuple(RowChange.from_dict(row) for row in data.get(kind, ()))
+
+
+# The row-level difference lists at most this many rows of each kind (the counts are complete).
+ROWS_LISTED = 1_000
+ROW_KINDS = ("removed", "changed", "added")
+# Rows named in the log (and the plan file's comments) per kind.
+LOGGED_ROWS = 20
 
 
 @dataclass(frozen=True)
@@ -73,10 +183,26 @@ class PlanSummary:
     rejects_file: str | None = None
     plan_sha256: str = CHECKSUM_PLACEHOLDER
     diff: PlanDiff | None = None
+    # The columns the plan adds, as read from the warehouse (None: not read, see diff=true).
+    table_changes: tuple[TableChange, ...] | None = None
+    # An undo plan: the run whose load it undoes.
+    undo_of: str | None = None
+    # The business checks' results (config.business_checks) and the checks accept_checks
+    # named when the plan was made.
+    checks: tuple[BusinessCheckResult, ...] = ()
+    accepted_checks: tuple[str, ...] = ()
 
     @property
     def made_at(self) -> dt.datetime:
         return dt.datetime.fromisoformat(self.created_at)
+
+    @property
+    def refusing_checks(self) -> tuple[BusinessCheckResult, ...]:
+        """The failed error checks nobody accepted: they refuse the load."""
+        return tuple(check for check in self.checks if check.refuses)
+
+    def with_checks(self, checks: Sequence[BusinessCheckResult]) -> PlanSummary:
+        return replace(self, checks=tuple(checks))
 
     def with_diff(self, diff: PlanDiff) -> PlanSummary:
         return replace(self, diff=diff)
@@ -84,10 +210,27 @@ class PlanSummary:
     def with_rejects_file(self, rejects_file: str | None) -> PlanSummary:
         return replace(self, rejects_file=rejects_file)
 
+    def with_table_changes(self, changes: tuple[TableChange, ...]) -> PlanSummary:
+        return replace(self, table_changes=changes)
+
+    def with_sources(self, sources: dict[str, tuple[str, dict[str, list[str]]]]) -> PlanSummary:
+        """The files with their sheet and the Excel columns of each declared column
+        (``sources[path] = (sheet, columns)``), so that a change names its cell."""
+        files = tuple(
+            replace(file, sheet=sources[file.path][0], columns=sources[file.path][1])
+            if file.path in sources
+            else file
+            for file in self.files
+        )
+        return replace(self, files=files)
+
     def as_dict(self) -> dict[str, Any]:
         """The summary as JSON-ready data (the run report's ``summary`` and the log's fields)."""
         # asdict copies every value deeply: not the (maybe tens of thousands of) scopes.
-        data = asdict(replace(self, refresh_scopes=(), files=()))
+        data = asdict(replace(self, refresh_scopes=(), files=(), checks=(), diff=None))
+        data["diff"] = self.diff.as_dict() if self.diff is not None else None
+        data["checks"] = [check.as_dict() for check in self.checks]
+        data["accepted_checks"] = list(self.accepted_checks)
         data["refresh_scopes"] = [
             dict(zip(self.refresh_scope, scope, strict=True)) for scope in self.refresh_scopes
         ]
@@ -95,10 +238,17 @@ class PlanSummary:
         data["files"] = [asdict(file) for file in self.files]
         return data
 
-    def comment_lines(self, *, scopes_shown: int | None = None) -> list[str]:
+    def comment_lines(
+        self,
+        *,
+        scopes_shown: int | None = None,
+        brief_checks: bool = False,
+        with_json: bool = True,
+    ) -> list[str]:
         """The summary as SQL comment lines (no line breaks inside any value).
 
-        ``scopes_shown`` lists only that many refresh scopes, then says how many more there are.
+        ``scopes_shown`` lists only that many refresh scopes, then says how many more there are;
+        ``with_json`` ends with the ``summary-json`` line (all of it, as data).
         """
         scope_names = ", ".join(self.refresh_scope)
         lines = [
@@ -115,6 +265,11 @@ class PlanSummary:
                 for file in self.files
             ),
         ]
+        if self.undo_of is not None:
+            lines.append(
+                f"-- undoes run {self.undo_of}: deletes the rows its load wrote and restores the "
+                "rows it replaced, from the history"
+            )
         if self.refresh_scope:
             lines.append(
                 f"-- replaces {len(self.refresh_scopes)} refresh scope(s) ({scope_names}):"
@@ -127,7 +282,7 @@ class PlanSummary:
             if len(shown) < len(self.refresh_scopes):
                 more = len(self.refresh_scopes) - len(shown)
                 lines.append(f"--   ... and {more} more (the plan file lists every one)")
-        else:
+        elif self.undo_of is None:
             lines.append(f"-- replaces nothing (mode {self.mode})")
         lines.append(
             f"-- rows to insert: {self.rows_to_insert}; rows read: {self.rows_read}; "
@@ -136,7 +291,11 @@ class PlanSummary:
         )
         if self.diff is not None:
             lines += _diff_lines(self.diff)
-        lines.append(SUMMARY_JSON_PREFIX + json.dumps(self.as_dict(), ensure_ascii=True))
+        if self.table_changes is not None:
+            lines += _table_change_lines(self.table_changes)
+        lines += _check_lines(self.checks, self.accepted_checks, brief=brief_checks)
+        if with_json:
+            lines.append(SUMMARY_JSON_PREFIX + json.dumps(self.as_dict(), ensure_ascii=True))
         return [comment_text(line) if line.startswith("--") else line for line in lines]
 
     def log_text(self) -> str:
@@ -144,8 +303,9 @@ class PlanSummary:
         most LOGGED_SCOPES refresh scopes (a delivery can replace thousands)."""
         return "\n".join(
             line.removeprefix("-- ")
-            for line in self.comment_lines(scopes_shown=LOGGED_SCOPES)
-            if not line.startswith(SUMMARY_JSON_PREFIX)
+            for line in self.comment_lines(
+                scopes_shown=LOGGED_SCOPES, brief_checks=True, with_json=False
+            )
         )
 
 
@@ -160,6 +320,71 @@ def _diff_lines(diff: PlanDiff) -> list[str]:
         lines.append(
             f"--   keys: {diff.keys_new} new, {diff.keys_changed} changed, "
             f"{diff.keys_unchanged} unchanged, {diff.keys_disappearing} would disappear"
+        )
+    if diff.rows_compared:
+        lines.append(
+            f"--   rows (matched by {', '.join(diff.matched_by)}): {diff.rows_removed} would "
+            f"disappear, {diff.rows_changed} change, {diff.rows_added} are new"
+        )
+        for kind, count, said in (
+            ("removed", diff.rows_removed, "would disappear"),
+            ("changed", diff.rows_changed, "would change"),
+        ):
+            rows: tuple[RowChange, ...] = getattr(diff, kind)
+            if not rows:
+                continue
+            lines.append(f"--   {said}:")
+            for row in rows[:LOGGED_ROWS]:
+                changes = (
+                    ""
+                    if kind == "removed"
+                    else "; "
+                    + "; ".join(
+                        f"{cell.column}: {_shown(cell.before)} -> {_shown(cell.after)}"
+                        + (f" ({cell.address})" if cell.address else "")
+                        for cell in row.cells
+                    )
+                )
+                lines.append(f"--     {row.text()}{changes}")
+            more = (count or 0) - min(len(rows), LOGGED_ROWS)
+            if more > 0:
+                lines.append(
+                    f"--     ... and {more} more (the review and the run report list them)"
+                )
+    return lines
+
+
+def _table_change_lines(changes: tuple[TableChange, ...]) -> list[str]:
+    if not changes:
+        return ["-- table changes: none"]
+    return [
+        f"-- table changes ({len(changes)}, in the load's transaction):",
+        *(f"--   {change.sql}" for change in changes),
+    ]
+
+
+def _shown(value: str | None) -> str:
+    return "NULL" if value is None else repr(value)
+
+
+def _check_lines(
+    checks: Sequence[BusinessCheckResult], accepted: Sequence[str], *, brief: bool = False
+) -> list[str]:
+    """The business checks' lines; ``brief`` (the log): only those that found something."""
+    if brief:
+        checks = [c for c in checks if c.status in ("failed", "warned", "accepted")]
+    if not checks and not accepted:
+        return []
+    lines = [f"-- business checks ({len(checks)}):"]
+    lines += [
+        f"--   {check.name} ({check.severity}): {check.status}"
+        + (f": {check.message}" if check.status != "passed" else "")
+        for check in checks
+    ]
+    if accepted:
+        lines.append(
+            f"-- accepted (accept_checks={','.join(accepted)}): their error verdict lets the "
+            "load through; the ledger row records them with their numbers"
         )
     return lines
 
@@ -178,6 +403,8 @@ def build_plan_summary(
     rows_read: int,
     rows_rejected: int,
     created_at: dt.datetime,
+    checks: Sequence[BusinessCheckResult] = (),
+    accepted_checks: Sequence[str] = (),
 ) -> PlanSummary:
     """The summary of a plan that loads ``rows_to_insert`` clean rows.
 
@@ -210,6 +437,8 @@ def build_plan_summary(
         rows_read=rows_read,
         rows_to_insert=rows_to_insert,
         rows_rejected=rows_rejected,
+        checks=tuple(checks),
+        accepted_checks=tuple(accepted_checks),
     )
 
 
@@ -226,6 +455,17 @@ def read_summary(plan_text: bytes) -> PlanSummary | None:
         return summary_from_dict(data)
     except (ValueError, KeyError, TypeError):
         return None
+
+
+def read_summary_file(path: str | os.PathLike[str]) -> PlanSummary | None:
+    """The summary at the top of the plan file at ``path``, reading only its header lines."""
+    with open(path, "rb") as handle:
+        for line in handle:
+            if line.startswith(SUMMARY_JSON_PREFIX.encode()):
+                return read_summary(b"\n" + line)
+            if not line.startswith(b"--"):
+                return None
+    return None
 
 
 def summary_from_dict(data: dict[str, Any]) -> PlanSummary:
@@ -247,16 +487,28 @@ def summary_from_dict(data: dict[str, Any]) -> PlanSummary:
         rows_rejected=int(data["rows_rejected"]),
         rejects_file=data.get("rejects_file"),
         plan_sha256=data["plan_sha256"],
-        diff=PlanDiff(**diff) if diff else None,
+        diff=PlanDiff.from_dict(diff) if diff else None,
+        table_changes=(
+            tuple(TableChange(**change) for change in data["table_changes"])
+            if data.get("table_changes") is not None
+            else None
+        ),
+        undo_of=data.get("undo_of"),
+        checks=tuple(BusinessCheckResult.from_dict(check) for check in data.get("checks") or ()),
+        accepted_checks=tuple(data.get("accepted_checks") or ()),
     )
 
 
 __all__ = [
     "CHECKSUM_PLACEHOLDER",
+    "ROWS_LISTED",
+    "CellChange",
     "PlanDiff",
     "PlanSummary",
     "PlannedFile",
+    "RowChange",
     "build_plan_summary",
     "read_summary",
+    "read_summary_file",
     "summary_from_dict",
 ]

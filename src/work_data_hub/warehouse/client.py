@@ -10,9 +10,10 @@ step, the server's reason and the warehouse, never the password.
 from __future__ import annotations
 
 import hashlib
+import io
 import logging
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -23,6 +24,7 @@ from work_data_hub.config.warehouse import (
     WarehouseConfigError,
     describe,
 )
+from work_data_hub.load.business_checks import accept_settings
 from work_data_hub.load.checks import (
     CheckQuery,
     CheckResult,
@@ -30,10 +32,18 @@ from work_data_hub.load.checks import (
     check_queries,
     force_settings,
 )
+from work_data_hub.load.copy_format import copy_text
+from work_data_hub.load.diff import DiffQuery
+from work_data_hub.load.history import history_table
+from work_data_hub.load.ledger import LEDGER_TABLE
 from work_data_hub.load.plan import LoadPlan
 from work_data_hub.load.plan_file import PlanFileError, PlanStep, SavedPlan, read_saved_plan
+from work_data_hub.load.row_diff import RowDiffQuery
+from work_data_hub.load.sql import quote
 from work_data_hub.load.steps import Step
 from work_data_hub.load.summary import PlanDiff
+from work_data_hub.load.table_changes import TableShape
+from work_data_hub.load.undo import UndoneLoad, loads_of_run_sql
 from work_data_hub.warehouse.address import resolve_address
 from work_data_hub.warehouse.checks import pin_target_schema, run_checks
 from work_data_hub.warehouse.connection import (
@@ -51,6 +61,15 @@ logger = logging.getLogger(__name__)
 
 # psycopg2 reads the COPY rows in pieces of this size (its default is 8 KiB).
 COPY_READ_SIZE = 1 << 20
+
+
+# How long execute's read of the checks waits for a table another session locks.
+PRE_READ_LOCK_TIMEOUT_MS = 2000
+_LOCK_NOT_AVAILABLE = "55P03"
+
+
+class _TableLockedError(Exception):
+    """A read-only read gave up waiting for a lock (SQLSTATE 55P03)."""
 
 
 class WarehouseClient:
@@ -174,14 +193,19 @@ class WarehouseClient:
                     raise
                 raise LoadFailedError(
                     f"{domain}: the checks could not read the warehouse: "
-                    f"{server_reason(exc, address.url)} Nothing was written.",
+                    f"{server_reason(exc)} Nothing was written.",
                     domain=domain,
                     table=table,
                     warehouse=describe(address.url),
                 ) from None
 
-    def diff(self, plan: LoadPlan) -> tuple[PlanDiff, list[CheckResult]]:
-        """What the plan would change, and what its checks find, in one READ ONLY transaction.
+    def diff(self, plan: LoadPlan, *, rows: bool = True) -> tuple[PlanDiff, list[CheckResult]]:
+        """What the plan would change, and what its checks find, in one transaction that
+        writes nothing but a temporary table and is rolled back.
+
+        The plan's rows are staged by COPY (the text the load sends, so values compare as
+        they would be stored), then the transaction is made read-only: the checks, the counts
+        and, with ``rows``, the rows it would remove, change and add (:mod:`load.row_diff`).
 
         Args:
             plan: A plan built with its diff query and summary.
@@ -189,6 +213,28 @@ class WarehouseClient:
         Raises:
             LoadFailedError: The plan has no diff query, or the warehouse refuses the read.
         """
+        found, diff = self._read(plan, diff=True, rows=rows)
+        assert diff is not None
+        return diff, found
+
+    def plan_checks(self, plan: LoadPlan) -> list[CheckResult] | None:
+        """What the plan's checks find, read-only (execute=true reads them before applying).
+
+        None when another session locks a table the checks read: the reading waits at most
+        ``PRE_READ_LOCK_TIMEOUT_MS`` and leaves the verdict to the same checks inside the
+        plan's transaction, which waits for the lock like every statement of the load.
+
+        Raises:
+            LoadFailedError: The warehouse refuses the read.
+        """
+        try:
+            return self._read(plan, diff=False, lock_timeout_ms=PRE_READ_LOCK_TIMEOUT_MS)[0]
+        except _TableLockedError:
+            return None
+
+    def _read(
+        self, plan: LoadPlan, *, diff: bool, rows: bool = False, lock_timeout_ms: int = 0
+    ) -> tuple[list[CheckResult], PlanDiff | None]:
         query = plan.diff_query
         if query is None or plan.summary is None:
             raise LoadFailedError(
@@ -196,32 +242,155 @@ class WarehouseClient:
                 domain=plan.domain,
                 table=plan.table,
             )
-        subject = CheckSubject.of(plan.summary)
-        with self.read_only(plan.domain, f"diff {plan.domain}") as (cursor, address):
+        subject = plan.check_subject or CheckSubject.of(plan.summary)
+        settings = accept_settings(plan.summary.accepted_checks)
+        counted: PlanDiff | None = None
+        with self.read_write_then_read_only(
+            plan.domain, f"read the warehouse for {plan.domain}"
+        ) as (cursor, address, read_only):
             try:
-                found = run_checks(cursor, plan.table, check_queries(subject), {})
-                pin_target_schema(cursor, plan.table)
-                cursor.execute(query.table_check)
-                if not cursor.fetchone()[0]:
-                    diff = query.answer_without_table(plan.rows_to_insert)
-                else:
-                    arrays = plan.rows.text_columns(query.payload_columns)
-                    cursor.execute(query.sql, arrays)
-                    diff = query.answer(cursor.fetchone(), plan.rows_to_insert)
+                if lock_timeout_ms:
+                    cursor.execute(f"SET LOCAL lock_timeout = {int(lock_timeout_ms)}")
+                stage = plan.row_diff_query if diff else None
+                exists = False
+                if diff:
+                    pin_target_schema(cursor, plan.table)
+                    cursor.execute(query.table_check)
+                    exists = bool(cursor.fetchone()[0])
+                    if exists and stage is not None:
+                        _stage_rows(cursor, plan, stage)
+                read_only()
+                found = run_checks(cursor, plan.table, check_queries(subject), settings)
+                if diff:
+                    pin_target_schema(cursor, plan.table)
+                    counted = _counted(cursor, plan, query, stage if exists else None, rows, exists)
             except Exception as exc:
+                if lock_timeout_ms and getattr(exc, "pgcode", None) == _LOCK_NOT_AVAILABLE:
+                    raise _TableLockedError from None
                 raise LoadFailedError(
-                    f"{plan.domain}: diff=true could not read table {plan.table!r} "
-                    f"({describe(address.url)}): {server_reason(exc, address.url)} "
-                    "Nothing was written.",
+                    f"{plan.domain}: reading table {plan.table!r} for the plan's checks"
+                    f"{' and diff=true' if diff else ''} failed ({describe(address.url)}): "
+                    f"{server_reason(exc)} Nothing was written.",
                     domain=plan.domain,
                     table=plan.table,
                     warehouse=describe(address.url),
                 ) from None
-        return diff, found
+        return found, counted
+
+    @contextmanager
+    def read_write_then_read_only(
+        self, domain: str, purpose: str
+    ) -> Iterator[tuple[Any, WarehouseAddress, Callable[[], None]]]:
+        """A cursor in a transaction that may fill temporary tables until ``read_only()`` is
+        called (a read-only transaction may not create one), rolled back and closed on exit."""
+        address = self.address(domain)
+        connection = self.connection(address, purpose)
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("BEGIN")
+                try:
+                    yield cursor, address, lambda: cursor.execute("SET TRANSACTION READ ONLY")
+                finally:
+                    if not connection.closed:
+                        cursor.execute("ROLLBACK")
+        finally:
+            connection.close()
+
+    # --- read-only: table changes and what an undo would do --------------------------------
+
+    def table_changes(self, plan: LoadPlan) -> TableShape:
+        """The columns the plan would add to its table (and what it would refuse), read-only.
+
+        Raises:
+            LoadFailedError: The warehouse cannot be reached or refuses the read.
+        """
+        if plan.shape_query is None:
+            return TableShape()
+        with self.read_only(plan.domain, f"read the columns of {plan.table}") as (cursor, address):
+            try:
+                pin_target_schema(cursor, plan.table)
+                cursor.execute(plan.shape_query)
+                return TableShape.from_rows(cursor.fetchall())
+            except Exception as exc:
+                raise _read_failed(
+                    f"{plan.domain}: could not read the columns of table {plan.table!r}",
+                    exc,
+                    address,
+                    domain=plan.domain,
+                    table=plan.table,
+                ) from None
+
+    def loads_of_run(self, run: str, tables: Sequence[str]) -> list[UndoneLoad]:
+        """The ledger rows of run ``run``, read-only, from the ledger beside each of ``tables``.
+
+        Raises:
+            LoadFailedError: The warehouse cannot be reached or refuses the read.
+        """
+        found: dict[str, UndoneLoad] = {}
+        with self.read_only("undo", "read the load ledger") as (cursor, address):
+            try:
+                for table in dict.fromkeys(tables):
+                    pin_target_schema(cursor, table)
+                    cursor.execute("SELECT pg_catalog.to_regclass(%s)", (quote(LEDGER_TABLE),))
+                    if cursor.fetchone()[0] is None:
+                        continue
+                    cursor.execute(loads_of_run_sql(), {"run": run})
+                    for run_id, domain, table_name, mode, committed_at, undoes in cursor:
+                        found[domain] = UndoneLoad(
+                            run_id, domain, table_name, mode, committed_at.isoformat(), undoes
+                        )
+            except Exception as exc:
+                raise _read_failed(
+                    f"undo: could not read the load ledger {LEDGER_TABLE}",
+                    exc,
+                    address,
+                    table=LEDGER_TABLE,
+                ) from None
+        return list(found.values())
+
+    def preview_undo(
+        self, plan: LoadPlan, counts_sql: str, settings: Mapping[str, str]
+    ) -> tuple[PlanDiff, list[CheckResult], TableShape]:
+        """What an undo plan would do, in one READ ONLY transaction: the rows it would delete
+        and restore (``counts_sql``), what its checks find, and its table changes.
+
+        Raises:
+            LoadFailedError: The warehouse cannot be reached or refuses a read.
+        """
+        assert plan.summary is not None and plan.shape_query is not None
+        subject = CheckSubject.of(plan.summary)
+        with self.read_only(plan.domain, f"preview the undo of {plan.domain}") as (
+            cursor,
+            address,
+        ):
+            try:
+                found = run_checks(cursor, plan.table, check_queries(subject), settings)
+                pin_target_schema(cursor, plan.table)
+                cursor.execute(plan.shape_query)
+                shape = TableShape.from_rows(cursor.fetchall())
+                cursor.execute(
+                    "SELECT pg_catalog.to_regclass(%s) IS NOT NULL",
+                    (quote(history_table(plan.table)),),
+                )
+                deleted = restored = 0
+                if cursor.fetchone()[0]:
+                    cursor.execute(counts_sql)
+                    deleted, restored = cursor.fetchone()
+            except Exception as exc:
+                raise _read_failed(
+                    f"{plan.domain}: the undo could not read table {plan.table!r}",
+                    exc,
+                    address,
+                    domain=plan.domain,
+                    table=plan.table,
+                ) from None
+        return PlanDiff(rows_to_delete=deleted, rows_to_insert=restored), found, shape
 
     # --- applying a plan file --------------------------------------------------------------
 
-    def apply_plan_file(self, path: Path, *, force: bool = False) -> LoadResult:
+    def apply_plan_file(
+        self, path: Path, *, force: bool = False, accepted: Sequence[str] = ()
+    ) -> LoadResult:
         """Apply the plan file at ``path`` exactly: its own steps, one transaction, checked.
 
         A file whose checksum does not hold is refused before connecting (the file is read
@@ -251,7 +420,8 @@ class WarehouseClient:
             return LoadResult(str(path), False, 0, 0, None, saved.plan_sha256, True)
         address = self.address(saved.summary.domain)
         with interruptible():
-            result = self._apply(saved, path, address, force_settings(force))
+            settings = {**force_settings(force), **accept_settings(accepted)}
+            result = self._apply(saved, path, address, settings)
         return replace(result, plan_sha256=saved.plan_sha256, summary=saved.summary.as_dict())
 
     def _apply(
@@ -326,6 +496,54 @@ class WarehouseClient:
         return plan.open_rows()
 
 
+def _read_failed(
+    what: str,
+    error: Exception,
+    address: WarehouseAddress,
+    *,
+    domain: str | None = None,
+    table: str | None = None,
+) -> LoadFailedError:
+    """A read-only read that failed: what was read, the server's reason, nothing written."""
+    return LoadFailedError(
+        f"{what} ({describe(address.url)}): {server_reason(error)} Nothing was written.",
+        domain=domain,
+        table=table,
+        warehouse=describe(address.url),
+    )
+
+
+def _counted(
+    cursor: Any,
+    plan: LoadPlan,
+    query: DiffQuery,
+    stage: RowDiffQuery | None,
+    rows: bool,
+    exists: bool,
+) -> PlanDiff:
+    """What the plan would change: the counts and, with ``rows``, the rows (one pass)."""
+    if not exists:
+        return query.answer_without_table(plan.rows_to_insert)
+    if stage is not None and rows and plan.summary is not None:
+        cursor.execute(stage.query)
+        return stage.plan_diff(cursor.fetchall(), plan.summary.files, plan.rows_to_insert)
+    if stage is not None:
+        cursor.execute(query.staged_sql)
+    else:
+        cursor.execute(query.sql, plan.rows.text_columns(query.payload_columns))
+    return query.answer(cursor.fetchone(), plan.rows_to_insert)
+
+
+def _stage_rows(cursor: Any, plan: LoadPlan, stage: RowDiffQuery) -> None:
+    """The plan's rows in a temporary table (dropped at the end of the transaction), analysed
+    so that the comparison is planned on real row counts."""
+    cursor.execute(stage.create_stage)
+    columns = list(stage.copy_columns)
+    for frame in plan.rows.frames():
+        cursor.copy_expert(stage.copy_stage, io.BytesIO(copy_text(frame, columns)))
+    cursor.execute(stage.analyze_stage)
+
+
 def _failure(
     plan: SavedPlan,
     step: Step,
@@ -335,7 +553,7 @@ def _failure(
     path: Path,
 ) -> LoadFailedError:
     """Roll back (if the server is still there) and say what happened to the table."""
-    reason = server_reason(error, address.url)
+    reason = server_reason(error)
     # psycopg2 marks the connection closed when the server went away (terminated, crashed).
     lost = bool(connection.closed)
     if lost:

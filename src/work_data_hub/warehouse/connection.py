@@ -28,8 +28,6 @@ from work_data_hub.errors import WorkDataHubError
 if TYPE_CHECKING:
     from types import FrameType
 
-    from sqlalchemy.engine import URL
-
 logger = logging.getLogger(__name__)
 
 # A failing row's values can be long; the message keeps the start.
@@ -77,7 +75,7 @@ def connect(address: WarehouseAddress, *, connect_timeout: int, purpose: str) ->
     except psycopg2.Error as exc:
         raise WarehouseConnectionError(
             f"Cannot connect to the warehouse ({address.describe()}): "
-            f"{server_reason(exc, url)} Check {', '.join(ENVIRONMENT_VARIABLES)} or "
+            f"{server_reason(exc)} Check {', '.join(ENVIRONMENT_VARIABLES)} or "
             f"{CREDENTIALS_ENTRY}. Nothing was loaded.",
             warehouse=address.describe(),
         ) from None
@@ -151,8 +149,14 @@ def without_wait_callback() -> Iterator[None]:
         psycopg2.extensions.set_wait_callback(previous)
 
 
-def server_reason(exc: BaseException, url: URL) -> str:
-    """The server's message (and detail) on one line, without the password."""
+def server_reason(exc: BaseException) -> str:
+    """The server's message (and detail and hint) on one line.
+
+    Built from what the server or libpq says, which never holds the password (PostgreSQL's
+    messages name the user, never a password), so no text is masked: replacing a password's
+    text wherever it occurs would garble the message and reveal the password (a password
+    ``o`` makes "does not exist" read "d***es n***t exist").
+    """
     diag = getattr(exc, "diag", None)
     primary = getattr(diag, "message_primary", None)
     if primary:
@@ -167,6 +171,4 @@ def server_reason(exc: BaseException, url: URL) -> str:
     else:
         lines = [" ".join(line.split()) for line in str(exc).splitlines() if line.strip()]
         text = "; ".join(lines) or type(exc).__name__
-    if url.password:
-        text = text.replace(str(url.password), "***")
     return text if text.endswith((".", "?", "!")) else text + "."

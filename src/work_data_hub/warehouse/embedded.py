@@ -27,7 +27,7 @@ import shutil
 import subprocess
 import tempfile
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,7 +45,7 @@ SYSTEM_USER_WHEN_ROOT = "embedded_postgres"
 WAREHOUSE_FOLDER = Path("data") / "warehouse"
 WAREHOUSE_DATABASE = "warehouse"
 SERVER_LOG = "server.log"
-_OWNER_FILE = "wdh_owner.json"
+OWNER_FILE = "wdh_owner.json"
 _START_TIMEOUT_SECONDS = 60
 # Run as root, a parent folder closed by another tool meanwhile is opened again this often.
 _PERMISSION_ATTEMPTS = 3
@@ -84,6 +84,16 @@ class EmbeddedServer:
 
     def database(self, name: str) -> URL:
         return self.url.set(database=name)
+
+    def on_socket(self) -> EmbeddedServer:
+        """The same server reached through its socket (trusted: the folder is its owner's)."""
+        url = _url(self.socket_dir, None, None).set(port=self.url.port)
+        return EmbeddedServer(self.data_dir, self.socket_dir, url)
+
+    def connect_arguments(self, database: str = "postgres") -> dict[str, Any]:
+        """psycopg2's arguments for the superuser on ``database`` (socket folder and port)."""
+        port = {"port": self.url.port} if self.url.port else {}
+        return {"dbname": database, "user": SUPERUSER, **self.url.query, **port}
 
 
 def _system_user() -> str | None:
@@ -321,7 +331,7 @@ def _owner_alive(data_dir: Path) -> bool:
     import psutil  # noqa: PLC0415  (a dependency of embedded-postgres)
 
     try:
-        owner = json.loads((data_dir / _OWNER_FILE).read_text(encoding="utf-8"))
+        owner = json.loads((data_dir / OWNER_FILE).read_text(encoding="utf-8"))
         process = psutil.Process(int(owner["pid"]))
         return abs(process.create_time() - float(owner["started"])) < 1
     except (OSError, ValueError, KeyError, TypeError, psutil.Error):
@@ -332,7 +342,7 @@ def _claim(data_dir: Path) -> None:
     import psutil  # noqa: PLC0415
 
     owner = {"pid": os.getpid(), "started": psutil.Process().create_time()}
-    (data_dir / _OWNER_FILE).write_text(json.dumps(owner), encoding="utf-8")
+    (data_dir / OWNER_FILE).write_text(json.dumps(owner), encoding="utf-8")
 
 
 def warehouse_dir(project: Path) -> Path:
@@ -343,34 +353,39 @@ def local_warehouse_address(project: Path) -> URL:
     """The URL of the project's local warehouse, started now if it is not running.
 
     A server another live run started is used as it is (that run stops it); one left by a run
-    that died is adopted and stopped when this run ends.
+    that died is adopted and stopped when this run ends; one ``kedro warehouse start`` keeps is
+    used and left running. This process holds the warehouse until it ends (or
+    :func:`stop_local_warehouses`), so ``kedro warehouse stop`` waits for it. Runs connect
+    through the server's socket, never its loopback port.
     """
     data_dir = warehouse_dir(project).resolve()
     owned = _LOCAL_WAREHOUSES.get(data_dir)
     if owned is not None and running_server(data_dir) is not None:
         return owned.server.database(WAREHOUSE_DATABASE)
+    # Before the start/stop lock, in the order `kedro warehouse stop` takes them.
+    _hold_while_this_process_runs(data_dir)
     with _locked(data_dir):
         server = running_server(data_dir)
-        stop_at_exit = server is None or not _owner_alive(data_dir)
+        stop_at_exit = (server is None or not _owner_alive(data_dir)) and not is_kept(data_dir)
         if server is None:
             socket_dir = Path(tempfile.mkdtemp(prefix="wdh-warehouse-"))
             logger.info("Starting the local warehouse (embedded PostgreSQL in %s)", data_dir)
             server = start_server(data_dir, socket_dir)
+        server = server.on_socket()
         if stop_at_exit:
             _claim(data_dir)
-        _ensure_database(server, WAREHOUSE_DATABASE)
+        ensure_database(server, WAREHOUSE_DATABASE)
     if stop_at_exit and not _LOCAL_WAREHOUSES:
         atexit.register(stop_local_warehouses)
     _LOCAL_WAREHOUSES[data_dir] = _Owned(server, stop_at_exit)
     return server.database(WAREHOUSE_DATABASE)
 
 
-def _ensure_database(server: EmbeddedServer, name: str) -> None:
+def ensure_database(server: EmbeddedServer, name: str) -> None:
     import psycopg2  # noqa: PLC0415
     from psycopg2 import sql  # noqa: PLC0415
 
-    arguments: dict[str, Any] = {"dbname": "postgres", "user": SUPERUSER, **server.url.query}
-    connection = psycopg2.connect(**arguments, connect_timeout=10)
+    connection = psycopg2.connect(**server.connect_arguments(), connect_timeout=10)
     try:
         connection.autocommit = True
         with connection.cursor() as cursor:
@@ -385,11 +400,75 @@ def stop_local_warehouses() -> None:
     """Stop every local warehouse this process started (or adopted); leave the others."""
     while _LOCAL_WAREHOUSES:
         data_dir, owned = _LOCAL_WAREHOUSES.popitem()
-        if not owned.stop_at_exit:
-            continue
-        with _locked(data_dir):
-            if running_server(data_dir) is not None:
-                owned.server.stop()
-                logger.info("Stopped the local warehouse (%s)", data_dir)
-            (data_dir / _OWNER_FILE).unlink(missing_ok=True)
-        shutil.rmtree(owned.server.socket_dir, ignore_errors=True)
+        if owned.stop_at_exit and not is_kept(data_dir):
+            with _locked(data_dir):
+                if running_server(data_dir) is not None:
+                    owned.server.stop()
+                    logger.info("Stopped the local warehouse (%s)", data_dir)
+                (data_dir / OWNER_FILE).unlink(missing_ok=True)
+            shutil.rmtree(owned.server.socket_dir, ignore_errors=True)
+        _release(data_dir)
+
+
+# Kept between runs (`kedro warehouse start`, warehouse/local.py) -----------------------------
+
+KEPT_FILE = "wdh_kept.json"
+_HELD: dict[Path, Any] = {}
+
+
+def is_kept(data_dir: Path) -> bool:
+    """Whether ``kedro warehouse start`` keeps this warehouse running (no run stops it)."""
+    return (data_dir / KEPT_FILE).is_file()
+
+
+def _users_lock(data_dir: Path) -> Path:
+    return data_dir.parent / f".{data_dir.name}.users.lock"
+
+
+def _hold_while_this_process_runs(data_dir: Path) -> None:
+    if data_dir in _HELD:
+        return
+    lock = _users_lock(data_dir)
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    handle = lock.open("a")
+    fcntl.flock(handle, fcntl.LOCK_SH)
+    _HELD[data_dir] = handle
+
+
+def _release(data_dir: Path) -> None:
+    handle = _HELD.pop(data_dir, None)
+    if handle is not None:
+        handle.close()
+
+
+def held_by_a_run(data_dir: Path) -> bool:
+    """Whether a run (any process) uses the local warehouse now."""
+    lock = _users_lock(data_dir)
+    if not lock.is_file():
+        return False
+    with lock.open("a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        return False
+
+
+@contextmanager
+def no_run_holding(data_dir: Path, waiting: Callable[[], None]) -> Iterator[None]:
+    """Wait until no run uses the warehouse (``waiting`` says so first) and start or stop it
+    while none can begin; then the start/stop lock, in the order the runs take them."""
+    lock = _users_lock(data_dir)
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with lock.open("a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            waiting()
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            with _locked(data_dir):
+                yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

@@ -15,7 +15,7 @@ from work_data_hub.config.warehouse import WarehouseAddress
 from work_data_hub.errors import WorkDataHubError
 from work_data_hub.load.ledger import LEDGER_TABLE, NewestLoad, newest_loads_sql
 from work_data_hub.load.sql import literal
-from work_data_hub.warehouse.checks import pin_target_schema
+from work_data_hub.warehouse.checks import missing_ledger_grants, pin_target_schema
 from work_data_hub.warehouse.connection import interruptible, server_reason
 
 
@@ -51,6 +51,8 @@ class LoadLedger:
     def __init__(self, connection: Any = None, address: WarehouseAddress | None = None) -> None:
         self._connection = connection
         self._address = address
+        # What ``newest_loads`` read (None: not read), for the run report's chart.
+        self.last_read: dict[str, NewestLoad] | None = None
 
     def newest_loads(self, domain: str, table: str) -> dict[str, NewestLoad]:
         """Per period, what the newest committed load of ``domain`` loaded (empty: plan-only).
@@ -69,16 +71,18 @@ class LoadLedger:
                 cursor.execute("BEGIN READ ONLY")
                 try:
                     schema = pin_target_schema(cursor, table)
-                    if schema is None:
-                        return {}
                     cursor.execute(f"SELECT pg_catalog.to_regclass({literal(LEDGER_TABLE)})")
                     if cursor.fetchone()[0] is None:
                         return {}
+                    missing = missing_ledger_grants(cursor)
+                    if missing:
+                        raise LedgerReadError(f"{domain}: cannot read the load ledger: {missing}")
                     cursor.execute(newest_loads_sql(schema), {"domain": domain})
-                    return {
-                        period: NewestLoad(period, path, sha256, run_id, str(committed_at))
-                        for period, path, sha256, run_id, committed_at in cursor.fetchall()
+                    self.last_read = {
+                        period: NewestLoad(period, path, sha256, run_id, str(committed_at), rows)
+                        for period, path, sha256, run_id, committed_at, rows in cursor.fetchall()
                     }
+                    return self.last_read
                 finally:
                     if not self._connection.closed:
                         cursor.execute("ROLLBACK")
@@ -86,8 +90,7 @@ class LoadLedger:
             if not hasattr(exc, "pgcode") or self._address is None:
                 raise
             raise LedgerReadError(
-                f"{domain}: cannot read the load ledger {LEDGER_TABLE}: "
-                f"{server_reason(exc, self._address.url)}",
+                f"{domain}: cannot read the load ledger {LEDGER_TABLE}: {server_reason(exc)}",
                 domain=domain,
                 warehouse=self._address.describe(),
             ) from None

@@ -16,12 +16,18 @@ def create_pipeline() -> Pipeline:
         [
             Node(
                 nodes.check_saved_plan,
-                inputs=["saved_plan", "ledger", "params:force"],
+                inputs=[
+                    "saved_plan",
+                    "ledger",
+                    "params:force",
+                    "params:max_reject_ratio",
+                    "params:accept_checks",
+                ],
                 outputs="load_plan",
                 name="check_saved_plan",
             )
         ],
         namespace=PIPELINE_NAME,
-        parameters={"params:force"},
+        parameters={"params:force", "params:max_reject_ratio", "params:accept_checks"},
         tags=[PIPELINE_NAME],
     )

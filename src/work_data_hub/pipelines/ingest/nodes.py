@@ -5,7 +5,6 @@ Each function is bound to one domain's :class:`DomainConfig` by the pipeline fac
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import logging
 import time
@@ -13,19 +12,26 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
+from work_data_hub.cleaning.checks import continuity_in_delivery, period_sums
 from work_data_hub.cleaning.engine import (
     CleaningSummary,
     CleanResult,
     FileCleaning,
     clean_sheet,
     combine_files,
+    rejects_by_reason,
+    source_positions,
 )
-from work_data_hub.cleaning.reading import headers_read_by, read_sheet
+from work_data_hub.cleaning.reading import RawSheet, headers_read_by, read_sheet
+from work_data_hub.cleaning.sheet_xml import column_letters
 from work_data_hub.cleaning.workbook import ExcelWorkbook
 from work_data_hub.config import DomainConfig, check_run_parameters
+from work_data_hub.config.business_checks import BusinessCheckResult, domain_check_names, merged
+from work_data_hub.config.params import accepted_names
 from work_data_hub.discovery import (
     AlreadyLoaded,
     DatedFile,
@@ -33,9 +39,15 @@ from work_data_hub.discovery import (
     FileManifest,
     discover,
 )
+from work_data_hub.load.business_checks import business_selects
+from work_data_hub.load.checks import BusinessSelect
 from work_data_hub.load.ledger import LedgerReader
+from work_data_hub.load.modes import LOAD_MODES
 from work_data_hub.load.plan import LoadedFile, LoadPlan, build_load_plan
+from work_data_hub.load.row_diff import build_row_diff_query
 from work_data_hub.months import current_month
+from work_data_hub.months import today as today_or_fixed
+from work_data_hub.reports.rejects_workbook import RejectedFile, RejectsToMark
 from work_data_hub.rows import CleanRows, FileRows, RowSpool
 from work_data_hub.text import plural
 
@@ -167,8 +179,9 @@ def clean_workbooks(
     manifest: FileManifest,
     *,
     domain: DomainConfig,
-) -> tuple[CleanRows, pl.DataFrame, CleaningSummary]:
-    """Read only the selected workbooks, clean their rows, and split off the rejects.
+) -> tuple[CleanRows, pl.DataFrame, CleaningSummary, RejectsToMark]:
+    """Read only the selected workbooks, clean their rows, and split off the rejects: as
+    rows (the CSV) and as the delivered workbooks to mark (the marked copies).
 
     With several files, each file's clean rows are spooled to disk as soon as it is cleaned
     (:mod:`work_data_hub.rows`), so memory holds one file's rows at a time.
@@ -188,7 +201,7 @@ def clean_workbooks(
             holds data (an :class:`InboxWorkbookError` when the inbox dataset opened it).
         MissingColumnError: A header the domain needs is not in the sheet.
     """
-    today = dt.date.today()
+    today = today_or_fixed()
     results: list[CleanResult] = []
     parts: list[FileRows] = []
     rows_blank = rows_total = 0
@@ -235,6 +248,7 @@ def clean_workbooks(
                 rows_read=result.rows_read,
                 rows_skipped=sheet.rows_blank + sheet.rows_total,
                 seconds=round(time.perf_counter() - started, 3),
+                columns=_letters(sheet, domain),
             )
             logger.info(
                 "%s: read %s from %s (%s blank and %s total skipped)",
@@ -256,6 +270,8 @@ def clean_workbooks(
         unknown_columns=tuple(combined.unknown_headers),
         absent_columns=tuple(combined.absent_columns),
         files=files,
+        rejects_by_reason=rejects_by_reason(combined.rejects),
+        checks=tuple(combined.checks),
     )
     if summary.absent_columns:
         logger.warning(
@@ -263,13 +279,74 @@ def clean_workbooks(
             domain.name,
             list(summary.absent_columns),
         )
+    if summary.unknown_columns:
+        logger.warning(
+            "%s: header(s) %s of a delivery are declared by no column of the domain and were "
+            "not loaded; declare them in data_sources.yml to load them",
+            domain.name,
+            list(summary.unknown_columns),
+            extra={"event": "unknown_headers", "domain": domain.name},
+        )
     if summary.rows_rejected:
         logger.warning(
             "%s: %s rejected; see the rejects file",
             domain.name,
             plural(summary.rows_rejected, "row"),
         )
-    return combined.rows, rejects, summary
+    return (
+        combined.rows,
+        rejects,
+        summary,
+        _to_mark(combined.rejects, manifest, files, domain),
+    )
+
+
+def _letters(sheet: RawSheet, domain: DomainConfig) -> dict[str, list[str]]:
+    """Each declared column's Excel column letter(s) in ``sheet``."""
+    return {
+        name: [column_letters(sheet.first_column + position) for position in positions]
+        for name, positions in source_positions(domain, sheet.headers).items()
+        if positions
+    }
+
+
+def _to_mark(
+    rejects: pl.DataFrame,
+    manifest: FileManifest,
+    files: dict[str, FileCleaning],
+    domain: DomainConfig,
+) -> RejectsToMark:
+    """The delivered workbooks that have rejects, with their rejects."""
+    return RejectsToMark(
+        inbox=manifest.inbox,
+        domain=domain,
+        files=tuple(
+            RejectedFile(path=str(path), sheet=files[str(path)].sheet, rejects=part)
+            for (path,), part in rejects.partition_by(
+                "file", as_dict=True, maintain_order=True
+            ).items()
+            if str(path) in files
+        ),
+    )
+
+
+def delivery_checks(
+    rows: CleanRows, cleaning_summary: CleaningSummary, *, domain: DomainConfig
+) -> tuple[list[BusinessCheckResult], tuple[BusinessSelect, ...]]:
+    """The business checks over the delivery: what it decides alone, and the warehouse SELECTs.
+
+    The sheet checks (identity, total rows) ran while cleaning; continuity compares the
+    months this delivery brings, and the warehouse for a month whose previous one it lacks.
+    """
+    results = merged(cleaning_summary.checks)
+    sums = {}
+    for check in domain.business_checks:
+        if check.kind != "continuity" or not len(rows):
+            continue
+        sums[check.name] = period_sums(rows, check)
+        found = continuity_in_delivery(check, sums[check.name])
+        results += [found] if found is not None else []
+    return results, business_selects(domain, rows, results, sums)
 
 
 def plan_load(
@@ -278,6 +355,7 @@ def plan_load(
     manifest: FileManifest,
     run_id: str,
     max_reject_ratio: float,
+    accept_checks: Any = None,
     *,
     domain: DomainConfig,
 ) -> LoadPlan:
@@ -289,11 +367,13 @@ def plan_load(
         manifest: The files the rows come from (the ledger records them).
         run_id: The run's id (1-64 letters, digits or ``_.:-``).
         max_reject_ratio: The share of rejected rows an execute run accepts.
-        domain: The target table and load mode.
+        accept_checks: The business checks accepted for this run (a name or a list of names).
+        domain: The target table and load mode, and its business checks.
 
     Raises:
         ValueError: ``run_id`` is not 1-64 letters, digits or ``_.:-``.
     """
+    checks, selects = delivery_checks(rows, cleaning_summary, domain=domain)
     rows_per_file = rows.rows_per_file()
     files = [
         LoadedFile(
@@ -312,5 +392,24 @@ def plan_load(
         rows_rejected=cleaning_summary.rows_rejected,
         max_reject_ratio=max_reject_ratio,
         files=files,
+        checks=checks,
+        business=selects,
+        accepted_checks=[
+            name for name in accepted_names(accept_checks) if name in domain_check_names(domain)
+        ],
     )
-    return replace(plan, no_delivery=True) if manifest.selection.no_delivery else plan
+    if manifest.selection.no_delivery:
+        return replace(plan, no_delivery=True)
+    if plan.summary is None:
+        return plan
+    # Where each column came from in each file, so that a change of the review names its cell.
+    sources = {
+        path: (file.sheet, dict(file.columns)) for path, file in cleaning_summary.files.items()
+    }
+    return replace(
+        plan,
+        summary=plan.summary.with_sources(sources),
+        row_diff_query=build_row_diff_query(
+            domain, mode_replaces_scope=LOAD_MODES[domain.mode].uses_refresh_scope
+        ),
+    )

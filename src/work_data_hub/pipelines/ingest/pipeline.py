@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import inspect
+import warnings
 from functools import partial, update_wrapper
 from typing import Any
 
 from kedro.pipeline import Node, Pipeline
+from kedro.utils import KedroExperimentalWarning
 
 from work_data_hub.config import DomainConfig
+from work_data_hub.integrations.kedro_viz import plan_preview
 from work_data_hub.pipelines.ingest import nodes
 
 # The names the hooks and the catalog's dataset factories rely on (defined in names.py, which
@@ -23,6 +26,7 @@ from work_data_hub.pipelines.ingest.names import (
     LOAD_PLAN,
     PLAN_STEP,
     REJECTS,
+    REJECTS_WORKBOOKS,
     RUN_ID,
     SELECT_STEP,
     SELECTED_FILES,
@@ -36,6 +40,7 @@ SHARED_PARAMETERS = {
     "params:periods",
     "params:max_reject_ratio",
     "params:reload",
+    "params:accept_checks",
 }
 
 
@@ -53,6 +58,14 @@ def with_settings(function: Any, **bound: Any) -> Any:
     # Kedro checks node inputs against this signature: the bound keywords are not inputs.
     node_function.__signature__ = inspect.signature(bound_call)  # type: ignore[attr-defined]
     return node_function
+
+
+def _quietly_previewed(function: Any, **options: Any) -> Node:
+    """A node with a ``preview_fn``, without Kedro's "experimental" warning on every run's
+    console (the feature is fenced by ``kedro>=1.7,<2``)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", KedroExperimentalWarning)
+        return Node(function, **options)
 
 
 def create_pipeline(domain: DomainConfig) -> Pipeline:
@@ -78,10 +91,10 @@ def create_pipeline(domain: DomainConfig) -> Pipeline:
             Node(
                 with_settings(nodes.clean_workbooks, domain=domain),
                 inputs=[INBOX_WORKBOOKS, FILE_MANIFEST],
-                outputs=[CLEAN_ROWS, REJECTS, CLEANING_SUMMARY],
+                outputs=[CLEAN_ROWS, REJECTS, CLEANING_SUMMARY, REJECTS_WORKBOOKS],
                 name=CLEAN_STEP,
             ),
-            Node(
+            _quietly_previewed(
                 with_settings(nodes.plan_load, domain=domain),
                 inputs=[
                     CLEAN_ROWS,
@@ -89,9 +102,12 @@ def create_pipeline(domain: DomainConfig) -> Pipeline:
                     FILE_MANIFEST,
                     RUN_ID,
                     "params:max_reject_ratio",
+                    "params:accept_checks",
                 ],
                 outputs=LOAD_PLAN,
                 name=PLAN_STEP,
+                # Kedro-Viz shows the newest plan's summary on this node.
+                preview_fn=partial(plan_preview, domain.name),
             ),
         ],
         tags=["ingest"],

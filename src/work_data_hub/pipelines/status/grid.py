@@ -1,4 +1,4 @@
-"""The delivery status of every domain and month (DOMAINS.md, "Delivery calendar"), as data.
+"""The delivery status of every domain and month (docs/contract.md, "Delivery calendar"), as data.
 
 Pure: the inbox's files (as discovery sees them), what the ledger says was loaded, the refused
 attempts the run reports record, and today's date go in; a grid of states comes out.

@@ -1,0 +1,99 @@
+"""``RejectsWorkbookDataset``: each delivered workbook with rejects, marked, beside the CSV.
+
+Like the rejects CSV the files hold the delivered values, so each is created owner-only (0600).
+Only workbooks with rejects are read again (one at a time), and their rows are streamed to
+disk as they are written (:mod:`work_data_hub.reports.rejects_workbook`).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from kedro.io import AbstractVersionedDataset, DatasetError, Version
+
+from work_data_hub.cleaning.engine import source_positions
+from work_data_hub.cleaning.reading import sheet_as_shown
+from work_data_hub.cleaning.workbook import open_workbook
+from work_data_hub.datasets.no_delivery import WritesNothingWithoutDelivery
+from work_data_hub.datasets.owner_only import open_owner_only
+from work_data_hub.datasets.results import FileWritten
+from work_data_hub.reports.rejects_workbook import (
+    RejectsToMark,
+    marked_name,
+    write_rejects_workbook,
+)
+
+
+class RejectsWorkbookDataset(
+    WritesNothingWithoutDelivery, AbstractVersionedDataset[RejectsToMark, list[str]]
+):
+    """Saves one marked ``.xlsx`` per delivered workbook with rejects into a versioned folder.
+    Catalog entry::
+
+        "{domain}.rejects_workbooks":
+          type: work_data_hub.datasets.rejects_workbook_dataset.RejectsWorkbookDataset
+          filepath: data/08_reporting/rejects/{domain}_marked
+          versioned: true
+
+    A save with no rejects writes nothing. ``load`` lists the files of the newest version.
+    ``last_written`` names the folder of the last save that wrote any
+    (see :mod:`work_data_hub.datasets.results`).
+
+    Raises:
+        DatasetError: a delivered workbook cannot be read again (moved or changed since the
+            run read it); the message names it.
+    """
+
+    def __init__(
+        self,
+        *,
+        filepath: str,
+        version: Version | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(
+            filepath=PurePosixPath(filepath), version=version, exists_function=self._folder_exists
+        )
+        self.metadata = metadata
+        self.last_written: FileWritten | None = None
+
+    @staticmethod
+    def _folder_exists(path: str) -> bool:
+        return Path(path).is_dir()
+
+    def _describe(self) -> dict[str, Any]:
+        return {"filepath": str(self._filepath), "version": self._version}
+
+    def load(self) -> list[str]:
+        return sorted(str(path) for path in Path(self._get_load_path()).glob("*.xlsx"))
+
+    def save(self, data: RejectsToMark) -> None:
+        self.last_written = None
+        if not data.files:
+            # A run without rejects writes no version (and Kedro's check is told so).
+            self._skip_save()
+            return
+        self._wrote()
+        folder = Path(self._get_save_path())
+        for rejected in data.files:
+            source = Path(data.inbox) / rejected.path
+            try:
+                shown = sheet_as_shown(open_workbook(source), rejected.sheet)
+            except Exception as exc:
+                raise DatasetError(
+                    f"{rejected.path}: the workbook cannot be read again to mark its rejects "
+                    f"({exc}); the rejects CSV lists them"
+                ) from exc
+            header_row = data.domain.header_row
+            with os.fdopen(open_owner_only(folder / marked_name(rejected.path)), "wb") as target:
+                write_rejects_workbook(
+                    target,
+                    file=rejected.path,
+                    sheet=shown,
+                    header_row=header_row,
+                    rejects=rejected.rejects,
+                    positions=source_positions(data.domain, shown.headers(header_row)),
+                )
+        self.last_written = FileWritten(str(folder))

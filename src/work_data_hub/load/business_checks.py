@@ -1,0 +1,436 @@
+"""Business checks as SQL, registered in the check registry (:mod:`work_data_hub.load.checks`).
+
+Each check of a domain becomes one read-only SELECT returning one row when it is broken
+(``message``: every violation with its numbers; ``hint``: NULL) and none when it holds. It reads
+only the target table and literals written into it when the plan is made: the delivery's facts
+(rows per period, the ``by`` combinations per period, opening sums per key), the thresholds,
+and the violations the delivery alone showed (a total row, a row identity, two months of one
+delivery). So the very SELECT
+
+- guards the plan inside its transaction, in the ``business_check`` step after the COPY and
+  before the first DELETE (the registry's guard: RAISE EXCEPTION for an ``error`` check nobody
+  accepted, WARNING otherwise), so ``psql -f plan.sql`` refuses what ``execute=true`` refuses;
+- gives the verdict when the warehouse is read (``execute=true``, ``diff=true``,
+  ``apply_plan``), run read-only by the warehouse client.
+
+``apply_plan`` reads the SELECTs back from the plan file's ``business_check`` step (each is
+framed by a comment naming it), so the verdict runs the text that step runs.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import polars as pl
+
+from work_data_hub.config import DomainConfig
+from work_data_hub.config.business_checks import (
+    BROKEN_STATUS,
+    CHECK_KINDS,
+    BusinessCheck,
+    BusinessCheckResult,
+    ContinuityOptions,
+    CoverageOptions,
+    Severity,
+    Status,
+    VolumeOptions,
+)
+from work_data_hub.config.checks import ACCEPT_CHECKS
+from work_data_hub.load.checks import BusinessSelect, CheckResult
+from work_data_hub.load.sql import literal, quote
+from work_data_hub.rows import SOURCE_FILE, SOURCE_ROW, CleanRows
+
+logger = logging.getLogger(__name__)
+
+# --- the delivery's facts, as literals --------------------------------------------------------
+
+
+def _counts(rows: CleanRows, columns: Sequence[str]) -> pl.DataFrame:
+    """Rows per combination of ``columns`` over all kept rows (read a file at a time)."""
+    parts = [
+        frame.group_by(list(columns)).len("rows")
+        for frame in rows.read_columns(list(columns))
+        if frame.height
+    ]
+    return (
+        pl.concat(parts)
+        .group_by(list(columns))
+        .agg(pl.col("rows").sum())
+        .sort(list(columns), nulls_last=True)
+    )
+
+
+def _typed(value: object, sql_type: str) -> str:
+    return f"NULL::{sql_type}" if value is None else f"{literal(str(value))}::{sql_type}"
+
+
+def _values(rows: Iterable[Sequence[str]], names: Sequence[str]) -> str:
+    listed = ",\n        ".join(f"({', '.join(row)})" for row in rows)
+    return f"(VALUES\n        {listed}\n    ) AS delivered({', '.join(names)})"
+
+
+def _share(value: float | None) -> str:
+    return f"{value:g}"
+
+
+def _period(expression: str) -> str:
+    return f"pg_catalog.to_char({expression}, 'YYYY-MM')"
+
+
+def _volume(check: BusinessCheck, domain: DomainConfig, rows: CleanRows) -> str:
+    """Rows per delivered period against the rows the warehouse holds for it (a correction)
+    or, for a new period, for the newest earlier period (delivered or held)."""
+    options = check.options_as(VolumeOptions)
+    assert check.period is not None
+    period = quote(check.period)
+    table = quote(domain.table)
+    counts = _counts(rows, [check.period])
+    delivered = _values(
+        ([_typed(p, "date"), f"{n}::bigint"] for p, n in counts.iter_rows()), ["period", "rows"]
+    )
+    bounds = []
+    band = []
+    if options.max_drop is not None:
+        bounds.append(f"compared.rows < compared.basis_rows * (1 - {_share(options.max_drop)})")
+        band.append(f"max_drop {_share(options.max_drop)}")
+    if options.max_growth is not None:
+        bounds.append(f"compared.rows > compared.basis_rows * (1 + {_share(options.max_growth)})")
+        band.append(f"max_growth {_share(options.max_growth)}")
+    return f"""WITH delivered AS (SELECT * FROM {delivered}),
+compared AS (
+    SELECT delivered.period, delivered.rows,
+        COALESCE(NULLIF(held.rows, 0), earlier.rows) AS basis_rows,
+        CASE WHEN held.rows > 0 THEN delivered.period ELSE earlier.period END AS basis_period,
+        CASE WHEN held.rows = 0 AND earlier.delivered THEN 'this delivery brings'
+             ELSE 'the warehouse holds' END AS basis_source
+    FROM delivered
+    LEFT JOIN LATERAL (
+        SELECT count(*) AS rows FROM {table} AS target WHERE target.{period} = delivered.period
+    ) AS held ON true
+    LEFT JOIN LATERAL (
+        SELECT candidate.period, candidate.delivered,
+            CASE WHEN candidate.delivered
+                 THEN (SELECT d.rows FROM delivered AS d WHERE d.period = candidate.period)
+                 ELSE (SELECT count(*) FROM {table} AS target
+                       WHERE target.{period} = candidate.period) END AS rows
+        FROM (
+            SELECT d.period, true AS delivered FROM delivered AS d
+            WHERE d.period < delivered.period
+            UNION ALL
+            SELECT max(target.{period}), false FROM {table} AS target
+            WHERE target.{period} < delivered.period
+        ) AS candidate
+        WHERE candidate.period IS NOT NULL
+        ORDER BY candidate.period DESC, candidate.delivered DESC LIMIT 1
+    ) AS earlier ON true
+)
+SELECT {_period("compared.period")} AS position, pg_catalog.format(
+        '%s: %s rows delivered, %s %s rows for %s (a %s of %s%%; {", ".join(band)})',
+        {_period("compared.period")}, compared.rows, compared.basis_source,
+        compared.basis_rows, {_period("compared.basis_period")},
+        CASE WHEN compared.rows < compared.basis_rows THEN 'drop' ELSE 'growth' END,
+        pg_catalog.round(abs(compared.rows - compared.basis_rows) * 100.0
+                         / compared.basis_rows, 1)) AS message
+FROM compared
+WHERE compared.basis_rows > 0 AND ({" OR ".join(bounds)})"""
+
+
+def _by_values(
+    domain: DomainConfig, period: str, by: Sequence[str], records: Iterable[Sequence[Any]]
+) -> Iterable[list[str]]:
+    for record in records:
+        yield [
+            _typed(record[0], "date"),
+            *(
+                _typed(value, domain.columns[column].type)
+                for value, column in zip(record[1 : 1 + len(by)], by, strict=True)
+            ),
+            *(str(value) for value in record[1 + len(by) :]),
+        ]
+
+
+def _coverage(check: BusinessCheck, domain: DomainConfig, rows: CleanRows) -> str:
+    """Combinations of ``by`` the warehouse holds for a delivered period and the delivery lacks."""
+    options = check.options_as(CoverageOptions)
+    assert check.period is not None
+    by = list(options.by)
+    counts = _counts(rows, [check.period, *by]).drop("rows")
+    names = ["period", *(f"by{i}" for i in range(len(by)))]
+    delivered = _values(_by_values(domain, check.period, by, counts.iter_rows()), names)
+    period = quote(check.period)
+    columns = ", ".join(f"target.{quote(column)}" for column in by)
+    matches = " AND ".join(
+        f"d.by{i} IS NOT DISTINCT FROM target.{quote(column)}" for i, column in enumerate(by)
+    )
+    shown = ", ".join(
+        f"{literal(column + '=')} || COALESCE(missing.{quote(column)}::text, 'NULL')"
+        for column in by
+    )
+    return f"""WITH delivered AS (SELECT * FROM {delivered}),
+missing AS (
+    SELECT target.{period} AS period, {columns}, count(*) AS rows
+    FROM {quote(domain.table)} AS target
+    WHERE target.{period} IN (SELECT d.period FROM delivered AS d)
+        AND NOT EXISTS (
+            SELECT 1 FROM delivered AS d WHERE d.period = target.{period} AND {matches})
+    GROUP BY target.{period}, {columns}
+)
+SELECT {_period("missing.period")} || pg_catalog.to_char(1e9 - missing.rows, '0000000000')
+        AS position,
+    pg_catalog.format('%s: %s holds %s rows in the warehouse and none in this delivery',
+        {_period("missing.period")}, pg_catalog.concat_ws(', ', {shown}), missing.rows) AS message
+FROM missing"""
+
+
+def _array_literal(values: pl.Series, sql_type: str) -> str:
+    """A column as one SQL array constant of ``sql_type`` (PostgreSQL reads it as one value,
+    so half a million keys cost what one string does, not what half a million rows would)."""
+    text = values.cast(pl.String)
+    quoted = pl.select(
+        pl.when(text.is_null())
+        .then(pl.lit("NULL"))
+        .otherwise(
+            pl.lit('"')
+            + text.str.replace_all("\\", "\\\\", literal=True).str.replace_all(
+                '"', '\\"', literal=True
+            )
+            + pl.lit('"')
+        )
+        .str.join(",")
+    ).item()
+    return f"{literal('{' + str(quoted) + '}')}::{sql_type}[]"
+
+
+def _continuity(check: BusinessCheck, domain: DomainConfig, sums: pl.DataFrame) -> str | None:
+    """Keys whose opening in a delivered month differs from their closing of the month before
+    in the warehouse, for the months whose previous month this delivery does not bring.
+
+    Set-based: the warehouse's closings of those months are summed per key once and joined
+    to the delivered keys by hash (a key is compared as its values' text, NULL included).
+    """
+    options = check.options_as(ContinuityOptions)
+    assert check.period is not None
+    if not sums.height:
+        return None
+    column = check.period
+    previous = pl.col(column).str.to_date().dt.offset_by("-1mo").cast(pl.String)
+    alone = sums.filter(~previous.is_in(sums[column].unique().implode()))
+    if not alone.height:
+        return None
+    by = list(options.by)
+    names = ["period", *(f"by{i}" for i in range(len(by))), "opening", "places"]
+    arrays = [
+        _array_literal(alone[column], "date"),
+        *(_array_literal(alone[name], domain.columns[name].type) for name in by),
+        _array_literal(alone["opening"], "numeric"),
+        _array_literal(alone["places"], "text"),
+    ]
+    unnested = ",\n        ".join(f"pg_catalog.unnest({array})" for array in arrays)
+    delivered = f"ROWS FROM (\n        {unnested}\n    ) AS delivered({', '.join(names)})"
+    period = quote(column)
+    table = quote(domain.table)
+    target_key = ", ".join(f"target.{quote(name)}::text" for name in by)
+    delivered_key = ", ".join(f"d.by{i}::text" for i in range(len(by)))
+    keys = ", ".join(
+        f"{literal(name + '=')} || COALESCE(d.by{i}::text, 'NULL')" for i, name in enumerate(by)
+    )
+    places = (
+        f"pg_catalog.min(target.{quote(SOURCE_FILE)}) || ' row ' "
+        f"|| pg_catalog.min(target.{quote(SOURCE_ROW)}) || CASE WHEN count(*) > 1 "
+        "THEN ' and ' || (count(*) - 1) || ' more' ELSE '' END"
+    )
+    return f"""WITH delivered AS (SELECT * FROM {delivered}),
+previous AS (
+    SELECT (target.{period} + interval '1 month')::date AS period, ARRAY[{target_key}] AS key,
+        sum(target.{quote(options.closing)}) AS closing, {places} AS places
+    FROM {table} AS target
+    WHERE target.{period} IN (
+        SELECT DISTINCT (d.period - interval '1 month')::date FROM delivered AS d)
+    GROUP BY target.{period}, {", ".join(f"target.{quote(name)}" for name in by)}
+),
+compared AS (
+    SELECT d.*, previous.closing, previous.places AS previous_places
+    FROM delivered AS d
+    JOIN previous ON previous.period = d.period AND previous.key = ARRAY[{delivered_key}]
+)
+SELECT {_period("d.period")} || d.places AS position, pg_catalog.format(
+        '%s: %s of %s is %s (%s), %s of %s in the warehouse is %s (%s), off by %s',
+        pg_catalog.concat_ws(', ', {keys}), {literal(options.opening)},
+        {_period("d.period")}, pg_catalog.trim_scale(d.opening), d.places,
+        {literal(options.closing)}, {_period("d.period - interval '1 month'")},
+        pg_catalog.trim_scale(d.closing), d.previous_places,
+        pg_catalog.trim_scale(d.opening - d.closing)) AS message
+FROM compared AS d
+WHERE abs(d.opening - d.closing) > {_share(options.tolerance)}"""
+
+
+# Violations the delivery showed that a plan spells out; the rest are counted (the rejects
+# file and the run report list every one).
+LISTED_IN_PLAN = 50
+
+
+def _found(result: BusinessCheckResult) -> str | None:
+    """What the delivery alone showed broken, as literal rows (None when it held)."""
+    if result.status not in BROKEN_STATUS.values() and result.status != "accepted":
+        return None
+    details = list(result.details or (result.message,))
+    if len(details) > LISTED_IN_PLAN:
+        more = len(details) - LISTED_IN_PLAN
+        details = [*details[:LISTED_IN_PLAN], f"and {more} more (see the run report)"]
+    return ",\n".join(
+        f"({literal(f'{n:06d}')}, {literal(detail)})" for n, detail in enumerate(details)
+    )
+
+
+def business_selects(
+    domain: DomainConfig,
+    rows: CleanRows,
+    delivery_results: Sequence[BusinessCheckResult],
+    continuity_sums: Mapping[str, pl.DataFrame],
+) -> tuple[BusinessSelect, ...]:
+    """The domain's checks as SELECTs: their warehouse comparisons and their delivery's
+    violations (literals), one SELECT per check, none for a check with nothing to ask."""
+    selects = []
+    for check in domain.business_checks:
+        parts: list[str] = []
+        found = [
+            literal_rows
+            for result in delivery_results
+            if result.name == check.name and (literal_rows := _found(result))
+        ]
+        if found:
+            listed = ",\n".join(found)
+            parts.append(f"SELECT * FROM (VALUES\n{listed}\n) AS seen(position, message)")
+        if len(rows) and check.kind == "volume":
+            parts.append(_volume(check, domain, rows))
+        elif len(rows) and check.kind == "coverage":
+            parts.append(_coverage(check, domain, rows))
+        elif check.kind == "continuity" and check.name in continuity_sums:
+            continuity = _continuity(check, domain, continuity_sums[check.name])
+            parts += [continuity] if continuity else []
+        if not parts:
+            continue
+        union = "\nUNION ALL\n".join(f"({part})" for part in parts)
+        sql = (
+            "SELECT pg_catalog.string_agg(found.message, '; ' ORDER BY found.position) "
+            "AS message, NULL::text AS hint\nFROM (\n"
+            f"{union}\n) AS found HAVING count(*) > 0"
+        )
+        selects.append(BusinessSelect(check.name, check.severity, sql))
+    return tuple(selects)
+
+
+# --- the verdict ---------------------------------------------------------------------------
+
+
+def accept_settings(accepted: Sequence[str]) -> dict[str, str]:
+    """The session settings ``accept_checks`` stands for."""
+    return {ACCEPT_CHECKS.setting: ",".join(accepted)} if accepted else {}
+
+
+def verdicts(
+    selects: Sequence[BusinessSelect], found: Sequence[CheckResult]
+) -> list[BusinessCheckResult]:
+    """Each SELECT's verdict from what the registry's read-only run found."""
+    results = []
+    for select in selects:
+        hits = [result for result in found if result.check.name == select.name]
+        kind = CHECK_KINDS[select.name].name
+        severity: Severity = "warn" if select.severity == "warn" else "error"
+        if not hits:
+            results.append(
+                BusinessCheckResult(
+                    select.name, kind, severity, "passed", "holds", reads_warehouse=True
+                )
+            )
+            continue
+        status: Status = (
+            "warned" if severity == "warn" else ("accepted" if hits[0].overridden else "failed")
+        )
+        message = "; ".join(hit.message for hit in hits)
+        results.append(
+            BusinessCheckResult(
+                select.name,
+                kind,
+                severity,
+                status,
+                message,
+                periods=tuple(sorted(set(re.findall(r"\b(\d{4}-\d{2}):", message)))),
+                details=tuple(message.split("; ")),
+                reads_warehouse=True,
+            )
+        )
+    return results
+
+
+def final_results(
+    delivery: Sequence[BusinessCheckResult],
+    selects: Sequence[BusinessSelect],
+    evaluated: Sequence[BusinessCheckResult] | None,
+) -> tuple[BusinessCheckResult, ...]:
+    """What the plan says of its checks: with the warehouse read, each SELECT's verdict (it
+    covers the delivery's own violations too); without, the delivery's results and, for the
+    checks that compare with the warehouse, that the plan's transaction will."""
+    if evaluated is not None:
+        # A verdict covers the delivery's own violations, unless it could not read the table.
+        broken = {r.name for r in delivery if r.status in ("failed", "warned", "accepted")}
+        kept = [r for r in evaluated if not (r.status == "passed" and r.name in broken)]
+        judged = {result.name for result in kept}
+        return (*[r for r in delivery if r.name not in judged], *kept)
+    waiting = [
+        BusinessCheckResult(
+            select.name,
+            CHECK_KINDS[select.name].name,
+            "warn" if select.severity == "warn" else "error",
+            "not_evaluated",
+            "compared with the warehouse inside the plan's transaction (it was not read when "
+            "the plan was made)",
+            reads_warehouse=True,
+        )
+        for select in selects
+        if CHECK_KINDS[select.name].evaluated == "delivery"
+    ]
+    return (*delivery, *waiting)
+
+
+# Check lines the console shows; the run report and the plan list all of them.
+CONSOLE_CHECK_LINES = 20
+
+
+def log_check_results(domain: str, checks: Sequence[BusinessCheckResult]) -> None:
+    """Warnings and accepted checks on the console, at most CONSOLE_CHECK_LINES lines."""
+    noted = [check for check in checks if check.status in ("warned", "accepted")]
+    lines = [
+        f"{domain}: check {check.name} {check.status}: {detail}"
+        for check in noted
+        for detail in (check.details or (check.message,))
+    ]
+    for line in lines[:CONSOLE_CHECK_LINES]:
+        logger.warning("%s", line, extra={"event": "check", "domain": domain})
+    if len(lines) > CONSOLE_CHECK_LINES:
+        logger.warning(
+            "%s: and %s more check line(s), listed in the run report and the plan",
+            domain,
+            len(lines) - CONSOLE_CHECK_LINES,
+        )
+
+
+def with_accepted(
+    results: Iterable[BusinessCheckResult], accepted: Sequence[str]
+) -> tuple[BusinessCheckResult, ...]:
+    """``results`` with the failed checks a person accepted marked ``accepted``."""
+    return tuple(result.accepted() if result.name in accepted else result for result in results)
+
+
+__all__ = [
+    "BusinessSelect",
+    "accept_settings",
+    "business_selects",
+    "final_results",
+    "log_check_results",
+    "verdicts",
+    "with_accepted",
+]
