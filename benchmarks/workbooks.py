@@ -7,10 +7,15 @@ openpyxl's write-only mode streams rows to the file without keeping cells in mem
 from __future__ import annotations
 
 import random
+import sys
 from decimal import Decimal
 from pathlib import Path
 
 from openpyxl import Workbook
+
+# The one list of delivered headers lives with the tests' helpers (standard library only).
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.support.annuity_headers import annuity_headers_without
 
 # Headers as delivered: a space inside one, a full-width space in another.
 TRUSTEE_HEADERS = ["年", "月", "计划 代码", "公司代码", "收益率", "净值", "规\u3000模"]
@@ -65,34 +70,8 @@ def write_trustee_workbook(path: Path, rows: int, *, year: int = 2024, month: in
     return bad
 
 
-# The 规模明细 sheet as departments deliver it: 23 columns, aliases (计划号, 年化收益率, 机构),
-# full-width brackets in 流失（含待遇支付）, two dropped columns (备注, id) and two the domain
-# does not read (机构代码 is derived from 机构名称; 集团企业客户名称 is listed as unknown).
-ANNUITY_HEADERS = [
-    "月度",
-    "业务类型",
-    "计划类型",
-    "计划号",
-    "计划名称",
-    "组合类型",
-    "组合代码",
-    "组合名称",
-    "客户名称",
-    "期初资产规模",
-    "期末资产规模",
-    "供款",
-    "流失（含待遇支付）",
-    "流失",
-    "待遇支付",
-    "投资收益",
-    "年化收益率",
-    "机构",
-    "机构代码",
-    "集团企业客户号",
-    "集团企业客户名称",
-    "备注",
-    "id",
-]
+# The 规模明细 sheet as departments deliver it: 23 columns (every delivered header but 数据来源).
+ANNUITY_HEADERS = annuity_headers_without("数据来源")
 _BUSINESS_TYPES = ["企年投资", "企年受托", "职年投资", "职年受托", "其他"]
 _PLAN_TYPES = ["集合计划", "单一计划"]
 _BRANCHES = ["北京", "上海", "湖北", "新疆", "广东", "未知分部", None]

@@ -23,7 +23,7 @@ from typing import Any, ClassVar
 
 import click
 
-from work_data_hub.errors import WorkDataHubError
+from work_data_hub.errors import user_error
 
 # Kedro imports this module for every command in the project (`kedro --version` too): what the
 # run command needs (Kedro's own run command, the params' pydantic model) is imported when it
@@ -35,22 +35,6 @@ PLAIN_LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 def _verbose_requested(flag: bool) -> bool:
     return flag or os.environ.get(VERBOSE_VARIABLE, "").strip().lower() in ("1", "true", "yes")
-
-
-def user_error(exc: BaseException) -> WorkDataHubError | None:
-    """The project's own error behind ``exc`` (itself, or what it was raised from), if any.
-
-    Kedro wraps some exceptions (a dataset's save error becomes a ``DatasetError``, an unknown
-    pipeline's ``KeyError`` a ``ValueError``); the cause chain still holds ours.
-    """
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        if isinstance(current, WorkDataHubError):
-            return current
-        seen.add(id(current))
-        current = current.__cause__ or current.__context__
-    return None
 
 
 class _NodeFailureOfUserMistake(logging.Filter):
@@ -69,7 +53,14 @@ class _NodeFailureOfUserMistake(logging.Filter):
 
 @contextmanager
 def short_errors(verbose: bool) -> Iterator[None]:
-    """Turn a user mistake into its message and exit code 1; let anything else through."""
+    """Turn a user mistake into its message and exit code 1; let anything else through.
+
+    Args:
+        verbose: Let the user mistake through too (its traceback is shown).
+
+    Raises:
+        SystemExit: A user mistake ended the command (exit code 1, its message printed).
+    """
     node_failures = logging.getLogger("kedro.pipeline.node")
     once = _NodeFailureOfUserMistake()
     if not verbose:

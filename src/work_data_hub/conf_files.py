@@ -30,7 +30,24 @@ CONFIG_LOADER_ARGS: dict[str, Any] = {
 
 class ConfigSyntaxError(WorkDataHubError, ValueError):
     """A configuration file is not valid YAML; the message names the file, shows the line and
-    says why."""
+    says why.
+
+    Args:
+        message: The file, the lines around the mistake and why.
+        file: The configuration file, when the parser named it.
+        line: The line (from 1) the parser stopped at, when known.
+        column: Its column (from 1), when known.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str | None,
+        line: int | None = None,
+        column: int | None = None,
+    ) -> None:
+        super().__init__(message, file=file, line=line, column=column)
 
 
 # Kedro's message for a file its loader cannot parse; the parser's own error is its context.
@@ -63,7 +80,7 @@ def yaml_syntax_error(error: yaml.YAMLError) -> ConfigSyntaxError:
     found = _KEDRO_YAML_ERROR.search(str(error))
     file = found["file"] if found else None
     if not isinstance(original, yaml.MarkedYAMLError) or original.problem_mark is None:
-        return ConfigSyntaxError(str(error))
+        return ConfigSyntaxError(str(error), file=file)
     try:
         lines = Path(file).read_text(encoding="utf-8").splitlines() if file else []
     except OSError:
@@ -86,7 +103,10 @@ def yaml_syntax_error(error: yaml.YAMLError) -> ConfigSyntaxError:
     if hint:
         parts.append(f"  {hint}")
     return ConfigSyntaxError(
-        f"{file or 'a configuration file'} is not valid YAML:\n" + "\n".join(parts)
+        f"{file or 'a configuration file'} is not valid YAML:\n" + "\n".join(parts),
+        file=file,
+        line=problem.line + 1,
+        column=problem.column + 1,
     )
 
 

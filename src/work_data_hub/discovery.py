@@ -62,7 +62,14 @@ class Selection:
 
 
 class PeriodsNotDeliveredError(WorkDataHubError, LookupError):
-    """``periods`` names months the inbox lacks for a domain that has some of the others."""
+    """``periods`` names months the inbox lacks for a domain that has some of the others.
+
+    Args:
+        domain: The domain.
+        missing: The asked periods the inbox lacks.
+        available: The periods the inbox has for the domain.
+        inbox: The inbox folder.
+    """
 
     def __init__(
         self, domain: str, missing: tuple[str, ...], available: tuple[str, ...], inbox: str
@@ -71,12 +78,20 @@ class PeriodsNotDeliveredError(WorkDataHubError, LookupError):
         super().__init__(
             f"{domain}: no workbook for period {', '.join(missing)} under inbox {inbox!r}; "
             f"it has {', '.join(available)}. Ask for those (periods=...) or drop the missing "
-            "ones; nothing was read or loaded."
+            "ones; nothing was read or loaded.",
+            domain=domain,
+            missing=list(missing),
+            available=list(available),
+            inbox=inbox,
         )
 
 
 def is_excluded(path: str) -> bool:
-    """True for files in temp/backup/archive or hidden folders, lock, hidden and temp files."""
+    """True for files in temp/backup/archive or hidden folders, lock, hidden and temp files.
+
+    Args:
+        path: The file's POSIX path relative to the inbox.
+    """
     parts = PurePosixPath(path).parts
     folders, name = parts[:-1], parts[-1]
     if any(folder.lower() in EXCLUDED_FOLDERS or folder.startswith(".") for folder in folders):
@@ -87,7 +102,11 @@ def is_excluded(path: str) -> bool:
 
 
 def version_of(path: str) -> int:
-    """The highest ``V<n>`` folder among a file's parents, 0 when there is none."""
+    """The highest ``V<n>`` folder among a file's parents, 0 when there is none.
+
+    Args:
+        path: The file's POSIX path relative to the inbox.
+    """
     versions = [
         int(match.group(1))
         for folder in PurePosixPath(path).parts[:-1]
@@ -100,6 +119,10 @@ def period_of(name: str, pattern: re.Pattern[str]) -> tuple[int, int] | None:
     """The (year, month) a file name carries under ``pattern``, or None if it does not match.
 
     Two-digit years mean 20YY. A match whose month is outside 1-12 does not count.
+
+    Args:
+        name: The file name (no folders).
+        pattern: The domain's compiled pattern, with ``year`` and ``month`` groups.
     """
     match = pattern.search(name)
     if not match:
@@ -116,7 +139,12 @@ def period_of(name: str, pattern: re.Pattern[str]) -> tuple[int, int] | None:
 
 
 def match_domain(candidates: list[FileCandidate], pattern: re.Pattern[str]) -> list[DatedFile]:
-    """The candidates that belong to the domain, each with its period and V-folder version."""
+    """The candidates that belong to the domain, each with its period and V-folder version.
+
+    Args:
+        candidates: The inbox's files (path, size, mtime).
+        pattern: The domain's compiled pattern, with ``year`` and ``month`` groups.
+    """
     dated = []
     for candidate in candidates:
         if is_excluded(candidate.path):
@@ -166,6 +194,11 @@ def select_files(
 
     A period after ``latest`` (the current month plus the domain's tolerance) is ``future``:
     listed, never selected.
+
+    Args:
+        dated: The domain's files with their periods (:func:`match_domain`).
+        max_files: How many of the newest periods to select.
+        latest: The last period that is not from the future (default: no limit).
     """
     winners, superseded = newest_per_period(dated)
     future = [f for f in winners if latest is not None and Month(f.year, f.month) > latest]
@@ -184,6 +217,11 @@ def select_periods(
     """Exactly the files of ``periods`` (one per period), and the asked periods not there.
 
     A future file is selected when asked for by name; one not asked for is still listed.
+
+    Args:
+        dated: The domain's files with their periods (:func:`match_domain`).
+        periods: The periods asked for (``YYYY-MM``).
+        latest: The last period that is not from the future (default: no limit).
     """
     winners, superseded = newest_per_period(dated)
     asked = set(periods)
@@ -221,6 +259,19 @@ def discover(
     domain's calendar) are not expected and left out. Some of the asked periods there and
     some not is :class:`PeriodsNotDeliveredError`, naming the periods the inbox has. The
     pattern is shown as written in data_sources.yml (not repr'd, which doubles backslashes).
+
+    Args:
+        candidates: The inbox's files (path, size, mtime).
+        pattern: The domain's compiled pattern, with ``year`` and ``month`` groups.
+        max_files: How many of the newest periods to select (without ``periods``).
+        inbox: The inbox folder (named in messages).
+        domain: The domain (named in the error).
+        periods: Exactly these periods (``YYYY-MM``) instead of the newest ``max_files``.
+        latest: The last period that is not from the future (default: no limit).
+        first: The domain's first expected period (asked periods before it are left out).
+
+    Raises:
+        PeriodsNotDeliveredError: Some asked periods are in the inbox and some are not.
     """
     dated = match_domain(candidates, pattern)
     if not dated:

@@ -11,7 +11,16 @@ from work_data_hub.pipelines.ingest import create_pipeline
 
 
 class UnknownPipelineError(WorkDataHubError, KeyError):
-    """``--pipelines`` names no registered pipeline; the message lists the valid domains."""
+    """``--pipelines`` names no registered pipeline; the message lists the valid domains.
+
+    Args:
+        message: The unknown name and the valid domains.
+        pipeline: The name asked for.
+        domains: The valid domains.
+    """
+
+    def __init__(self, message: str, *, pipeline: str, domains: list[str]) -> None:
+        super().__init__(message, pipeline=pipeline, domains=list(domains))
 
     def __str__(self) -> str:
         # KeyError's own str() quotes the message.
@@ -34,14 +43,20 @@ class DomainPipelines(dict[str, Pipeline]):
             )
         )
         raise UnknownPipelineError(
-            f"Unknown pipeline {name!r}. Valid domains: {', '.join(domains)}"
+            f"Unknown pipeline {name!r}. Valid domains: {', '.join(domains)}",
+            pipeline=name,
+            domains=domains,
         )
 
 
 def register_pipelines() -> dict[str, Pipeline]:
     """Register the project's pipelines: one per domain, ``__default__`` for all domains, and,
     run only when named, ``apply_plan`` (applies a saved plan), ``status`` (which months are
-    loaded, pending, missing, late or refused) and ``undo`` (undoes a load)."""
+    loaded, pending, missing, late or refused) and ``undo`` (undoes a load).
+
+    Raises:
+        DataSourcesError: ``data_sources.yml`` is missing or invalid (every problem named).
+    """
     domains, _ = load_domains()  # mapping tables are already resolved into the domains
     pipelines = DomainPipelines({name: create_pipeline(domain) for name, domain in domains.items()})
     pipelines["__default__"] = sum(pipelines.values(), Pipeline([]))

@@ -21,7 +21,14 @@ import pytest
 from sqlalchemy.engine import URL
 
 from tests.conftest import fresh_database
-from tests.support.database import closed_port, columns_of, con, digest, physical_rows, psql_apply
+from tests.support.database import (
+    closed_port,
+    columns_of,
+    con,
+    physical_rows,
+    psql_apply,
+    table_digest,
+)
 from work_data_hub.config import DomainConfig
 from work_data_hub.config.warehouse import ENVIRONMENT_VARIABLES
 from work_data_hub.datasets.postgres_load_dataset import (
@@ -174,7 +181,7 @@ def test_execute_and_the_psql_applied_plan_leave_identical_tables(
 
     execute(before, database_url, tmp_path)
     result = execute(after, database_url, tmp_path)
-    executed = digest(db_connection, LEDGER.table)
+    executed = table_digest(db_connection, LEDGER.table, ignoring_run_id=True)
     assert result.rows_deleted == 2 and result.rows_inserted == 6
 
     with db_connection.cursor() as cursor:
@@ -183,8 +190,8 @@ def test_execute_and_the_psql_applied_plan_leave_identical_tables(
     execute(before, database_url, tmp_path)
     # `after` was made before `before` was loaded again, so its guard calls it stale: forced.
     psql_apply(result.plan_path, database_url, env={"PGOPTIONS": "-c wdh.force_stale=on"})
-    assert digest(db_connection, LEDGER.table) == executed
-    assert executed[1] == 4 + 6  # A1 and C3 kept (2 rows each), B2 replaced, D4 added
+    assert table_digest(db_connection, LEDGER.table, ignoring_run_id=True) == executed
+    assert executed.rows == 4 + 6  # A1 and C3 kept (2 rows each), B2 replaced, D4 added
     with db_connection.cursor() as cursor:
         cursor.execute(f'SELECT note FROM "{LEDGER.table}" WHERE note IS NOT NULL')
         assert {row[0] for row in cursor.fetchall()} <= {n for n in AWKWARD_NOTES if n is not None}
@@ -217,9 +224,9 @@ def test_a_second_identical_run_leaves_the_table_unchanged(
 ) -> None:
     rows = ledger_rows("2024-11-01", ["A1", "B2"], seed=3)
     first = execute(plan_for(rows, run_id="first"), database_url, tmp_path)
-    once = digest(db_connection, LEDGER.table)
+    once = table_digest(db_connection, LEDGER.table, ignoring_run_id=True)
     second = execute(plan_for(rows, run_id="second"), database_url, tmp_path)
-    assert digest(db_connection, LEDGER.table) == once
+    assert table_digest(db_connection, LEDGER.table, ignoring_run_id=True) == once
     assert (first.rows_deleted, first.rows_inserted) == (0, 4)
     assert (second.rows_deleted, second.rows_inserted) == (4, 4)
     with db_connection.cursor() as cursor:
@@ -272,7 +279,7 @@ def test_append_only_inserts(database_url: URL, db_connection: Any, tmp_path: Pa
     result = execute(plan_for(rows, APPEND, run_id="second"), database_url, tmp_path)
     assert (result.rows_deleted, result.rows_inserted) == (0, 4)  # as the ledger row records
     assert physical_rows(db_connection, APPEND.table, "_run_id = 'first'") == first_rows
-    assert digest(db_connection, APPEND.table)[1] == 8
+    assert table_digest(db_connection, APPEND.table, ignoring_run_id=True).rows == 8
 
 
 def test_upsert_updates_matching_keys_and_inserts_new_ones(
@@ -620,7 +627,10 @@ def test_two_runs_of_one_domain_at_once_serialize_and_both_finish(
         (winner,) = (row[0] for row in cursor.fetchall())
     loser = "run-b" if winner == "run-a" else "run-a"
     assert results[winner].rows_deleted == plans[loser].rows_to_insert
-    assert digest(db_connection, LEDGER.table)[1] == plans[winner].rows_to_insert
+    assert (
+        table_digest(db_connection, LEDGER.table, ignoring_run_id=True).rows
+        == plans[winner].rows_to_insert
+    )
 
 
 def _wait_for_lock_waiters(connection: Any, expected: int) -> None:
@@ -666,7 +676,7 @@ def test_max_reject_ratio_lets_a_share_of_rejects_through(
         execute(plan_for(rows, rows_rejected=1, max_reject_ratio=0.3), database_url, tmp_path)
     result = execute(plan_for(rows, rows_rejected=1, max_reject_ratio=0.34), database_url, tmp_path)
     assert result.rows_inserted == 2
-    assert digest(db_connection, LEDGER.table)[1] == 2
+    assert table_digest(db_connection, LEDGER.table, ignoring_run_id=True).rows == 2
 
 
 # --- connection failures: clear message, no password anywhere ------------------------------
@@ -768,7 +778,7 @@ def test_the_host_group_variables_reach_the_real_server(
     )
     dataset.save(plan_for(ledger_rows("2024-11-01", ["A1"], seed=1)))
     assert dataset.last_result is not None and dataset.last_result.rows_inserted == 2
-    assert digest(db_connection, LEDGER.table)[1] == 2
+    assert table_digest(db_connection, LEDGER.table, ignoring_run_id=True).rows == 2
 
 
 def test_no_database_settings_at_all_is_a_clear_error_in_prod(

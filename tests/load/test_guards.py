@@ -3,41 +3,24 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
-import shutil
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy.engine import URL
 
-from tests.support.database import con, physical_rows
+from tests.support.database import physical_rows, run_psql
 from tests.support.plans import notes_plan
 
 pytestmark = pytest.mark.database
 
 
-def _psql(plan: Path, url: URL, **env: str) -> subprocess.CompletedProcess[str]:
-    program = shutil.which("psql")
-    if program is None:
-        pytest.skip("psql is not installed")
-    return subprocess.run(
-        [program, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-f", str(plan), con(url)],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-        env={**os.environ, **env},
-    )
-
-
 def test_psql_applies_a_plan_once(tmp_path: Path, database_url: URL, db_connection: Any) -> None:
     plan = notes_plan(tmp_path, "run-1", dt.datetime.now(dt.UTC), ["A", "B"])
-    assert _psql(plan, database_url).returncode == 0
+    assert run_psql(plan, database_url).returncode == 0
     before = physical_rows(db_connection, "notes")
 
-    again = _psql(plan, database_url)
+    again = run_psql(plan, database_url)
     assert again.returncode != 0
     assert "already applied" in again.stderr
     assert physical_rows(db_connection, "notes") == before
@@ -48,15 +31,15 @@ def test_psql_refuses_a_stale_plan_unless_the_session_forces_it(
 ) -> None:
     older = notes_plan(tmp_path, "older", dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5), ["A"])
     newer = notes_plan(tmp_path, "newer", dt.datetime.now(dt.UTC), ["A", "B"])
-    assert _psql(newer, database_url).returncode == 0
+    assert run_psql(newer, database_url).returncode == 0
     before = physical_rows(db_connection, "notes")
 
-    stale = _psql(older, database_url)
+    stale = run_psql(older, database_url)
     assert stale.returncode != 0
     assert "stale" in stale.stderr and "run newer committed a newer load" in stale.stderr
     assert physical_rows(db_connection, "notes") == before
 
-    forced = _psql(older, database_url, PGOPTIONS="-c wdh.force_stale=on")
+    forced = run_psql(older, database_url, env={"PGOPTIONS": "-c wdh.force_stale=on"})
     assert forced.returncode == 0, forced.stderr
     with db_connection.cursor() as cursor:
         cursor.execute("SELECT code, note FROM notes ORDER BY code")

@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy.engine import URL
 
 from tests.conftest import fresh_database
-from tests.support.database import columns_of, con, digest
+from tests.support.database import TableDigest, columns_of, con, table_digest
 from tests.support.history import (
     amounts_domain,
     apply,
@@ -35,8 +35,8 @@ V1 = {"A": "1.2300", "B": "2.0000", "C": "3.1415"}
 V2 = {"A": "9.9900", "C": "3.1415", "D": "4.0000"}  # B no longer delivered, A corrected
 
 
-def _state(connection: Any, table: str) -> tuple[Any, ...]:
-    return digest(connection, table, with_run_id=True)
+def _state(connection: Any, table: str) -> TableDigest | None:
+    return table_digest(connection, table)
 
 
 def test_a_correction_keeps_what_it_replaced_exactly_and_its_undo_gives_the_first_table(
@@ -188,7 +188,8 @@ def test_a_refused_or_failed_load_leaves_no_history_rows(
     with pytest.raises(LoadFailedError, match="failed at step 'insert'"):
         apply(write(load_plan(domain, "v2", V2), tmp_path), database_url)
     assert _state(db_connection, domain.table) == before
-    assert digest(db_connection, f"{domain.table}__history")[1] == 0
+    history = table_digest(db_connection, f"{domain.table}__history")
+    assert history is not None and history.rows == 0
 
 
 def test_a_newly_declared_column_is_added_by_the_next_load_and_old_rows_hold_null(

@@ -16,6 +16,7 @@ import yaml
 from sqlalchemy.engine import URL
 
 from tests.support.cli import run_trustee
+from tests.support.database import run_psql
 from tests.support.workbooks import TRUSTEE_HEADERS, write_workbook
 from work_data_hub.config import DomainConfig, parse_domains
 from work_data_hub.load.plan import build_load_plan
@@ -62,20 +63,7 @@ NOTES_DOMAIN: dict[str, Any] = {
 
 def apply_plan(plan: Path, url: URL, *, succeeds: bool = True) -> subprocess.CompletedProcess[str]:
     """Exactly what a person types: psql -v ON_ERROR_STOP=1 -f PLAN <database>."""
-    result = subprocess.run(
-        [
-            "psql",
-            "-v",
-            "ON_ERROR_STOP=1",
-            "-f",
-            str(plan),
-            url.render_as_string(hide_password=False),
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-    )
+    result = run_psql(plan, url)
     assert (result.returncode == 0) is succeeds, result.stderr
     return result
 

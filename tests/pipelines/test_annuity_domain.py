@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -16,9 +15,9 @@ from tests.support.annuity import (
     clean_workbook,
     project_declarations,
     run_session,
-    table_digest,
     write_annuity_workbook,
 )
+from tests.support.database import run_psql, table_digest
 from work_data_hub.discovery import period_of
 
 MONTH_10 = "2024-10-01"
@@ -138,16 +137,6 @@ def _month_rows(connection: Any) -> dict[str, tuple[int, set[str]]]:
         return {month: (count, set(runs)) for month, count, runs in cursor.fetchall()}
 
 
-def _month_digest(connection: Any, month: str) -> str:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT md5(string_agg(t::text, E'\\n' ORDER BY t::text)) "
-            'FROM annuity_performance AS t WHERE "月度" = %s',
-            (month,),
-        )
-        return str(cursor.fetchone()[0])
-
-
 def _correction_rows(count: int) -> list[dict[str, Any]]:
     businesses = ["企年投资", "企年受托", "职年投资", "职年受托", "其他"]
     return [
@@ -180,7 +169,9 @@ def test_two_months_load_and_reloading_one_leaves_the_other_intact(
     assert (second["rows_deleted"], second["rows_inserted"]) == (0, 40)
     after_two = _month_rows(db_connection)
     assert {m: c for m, (c, _) in after_two.items()} == {MONTH_10: 40, MONTH_11: 45}
-    october = _month_digest(db_connection, MONTH_10)
+    october = table_digest(
+        db_connection, "annuity_performance", where='"月度" = %s', params=[MONTH_10]
+    )
 
     # A corrected November delivery (V2 folder) with fewer rows replaces November only.
     write_annuity_workbook(
@@ -193,7 +184,10 @@ def test_two_months_load_and_reloading_one_leaves_the_other_intact(
     assert (third["rows_deleted"], third["rows_inserted"]) == (45, 30)
     after_fix = _month_rows(db_connection)
     assert {m: c for m, (c, _) in after_fix.items()} == {MONTH_10: 40, MONTH_11: 30}
-    assert _month_digest(db_connection, MONTH_10) == october  # _run_id included: untouched
+    assert (
+        table_digest(db_connection, "annuity_performance", where='"月度" = %s', params=[MONTH_10])
+        == october
+    )  # _run_id included: untouched
     assert after_fix[MONTH_10][1] == after_two[MONTH_10][1]
     assert after_fix[MONTH_11][1].isdisjoint(after_two[MONTH_11][1])
 
@@ -206,13 +200,9 @@ def test_plan_applied_with_psql_and_execute_give_the_same_table(
         project_copy, monkeypatch, pipelines=["annuity_performance"], max_files=2
     )["domains"]["annuity_performance"]
     assert planned["executed"] is False and planned["rows_planned"] == 85
-    applied = subprocess.run(
-        ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-f", planned["plan_file"],
-         database_url.render_as_string(hide_password=False)],
-        capture_output=True, text=True, check=False, timeout=120,
-    )  # fmt: skip
+    applied = run_psql(planned["plan_file"], database_url)
     assert applied.returncode == 0, applied.stderr
-    from_plan = table_digest(db_connection, "annuity_performance")
+    from_plan = table_digest(db_connection, "annuity_performance", ignoring_run_id=True)
     with db_connection.cursor() as cursor:
         # A fresh warehouse: table and ledger (which would say these files are loaded).
         cursor.execute("DROP TABLE annuity_performance, wdh_loads")
@@ -222,5 +212,5 @@ def test_plan_applied_with_psql_and_execute_give_the_same_table(
         execute=True, max_files=2,
     )["domains"]["annuity_performance"]  # fmt: skip
     assert executed["executed"] is True and executed["rows_inserted"] == 85
-    assert table_digest(db_connection, "annuity_performance") == from_plan
-    assert from_plan[0] == 85
+    assert table_digest(db_connection, "annuity_performance", ignoring_run_id=True) == from_plan
+    assert from_plan.rows == 85

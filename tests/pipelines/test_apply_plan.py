@@ -4,7 +4,6 @@ diff, check, apply), on the sample inbox against the real PostgreSQL."""
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -13,7 +12,7 @@ import pytest
 from sqlalchemy.engine import URL
 
 from tests.support.cli import run_kedro, run_trustee
-from tests.support.database import con, digest, physical_rows, table_exists
+from tests.support.database import physical_rows, run_psql, table_digest, table_exists
 
 pytestmark = pytest.mark.database
 
@@ -40,20 +39,6 @@ def _plan(
     return Path(report["plan_file"]), report
 
 
-def psql(plan: Path, database_url: URL) -> subprocess.CompletedProcess[str]:
-    """What a person types: psql -v ON_ERROR_STOP=1 -f PLAN <database>."""
-    program = shutil.which("psql")
-    if program is None:
-        pytest.skip("psql is not installed")
-    return subprocess.run(
-        [program, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-f", str(plan), con(database_url)],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-    )
-
-
 def _apply(
     project: Path, plan: Path, database_url: URL, extra: str = ""
 ) -> subprocess.CompletedProcess[str]:
@@ -77,8 +62,8 @@ def test_a_checked_plan_writes_nothing_and_applied_equals_an_execute_run(
 
     applied = _apply(project_copy, plan, database_url, "execute=true")
     assert applied.returncode == 0, _output(applied)
-    reviewed = digest(db_connection, TABLE)
-    assert reviewed[1] == planned["rows_planned"] == 38
+    reviewed = table_digest(db_connection, TABLE, ignoring_run_id=True)
+    assert reviewed.rows == planned["rows_planned"] == 38
     report = _domain_report(project_copy, "apply_plan")
     assert report["executed"] is True and report["rows_inserted"] == 38
 
@@ -87,7 +72,7 @@ def test_a_checked_plan_writes_nothing_and_applied_equals_an_execute_run(
         project_copy, "max_files=3,max_reject_ratio=0.1,execute=true", database_url=database_url
     )
     assert executed.returncode == 0, _output(executed)
-    assert digest(db_connection, TABLE) == reviewed
+    assert table_digest(db_connection, TABLE, ignoring_run_id=True) == reviewed
 
 
 def test_the_summary_counts_are_what_execute_reports(project_copy: Path, database_url: URL) -> None:
@@ -227,7 +212,7 @@ def test_a_second_apply_is_refused_as_already_applied(
     again = _apply(project_copy, plan, database_url, "execute=true,force=true")
     assert again.returncode != 0
     assert "already applied" in _output(again)
-    by_psql = psql(plan, database_url)
+    by_psql = run_psql(plan, database_url)
     assert by_psql.returncode != 0 and "already applied" in by_psql.stderr
     assert physical_rows(db_connection, TABLE) == before
 
@@ -243,10 +228,10 @@ def test_a_plan_made_before_a_newer_load_is_stale_and_force_applies_it(
     refused = _apply(project_copy, plan, database_url, "execute=true")
     assert refused.returncode != 0
     assert "stale" in _output(refused) and "force=true" in _output(refused)
-    by_psql = psql(plan, database_url)
+    by_psql = run_psql(plan, database_url)
     assert by_psql.returncode != 0 and "stale" in by_psql.stderr
     assert physical_rows(db_connection, TABLE) == before
 
     forced = _apply(project_copy, plan, database_url, "execute=true,force=true")
     assert forced.returncode == 0, _output(forced)
-    assert digest(db_connection, TABLE)[1] == 38
+    assert table_digest(db_connection, TABLE, ignoring_run_id=True).rows == 38

@@ -11,11 +11,10 @@ from typing import Any
 import pytest
 from sqlalchemy.engine import URL
 
-from tests.support.annuity import annuity_row, run_session, table_digest, write_annuity_workbook
+from tests.support.annuity import annuity_row, run_session, write_annuity_workbook
 from tests.support.cli import run_kedro, run_trustee
-from tests.support.database import con, digest
+from tests.support.database import TableDigest, run_psql, table_digest
 from tests.support.workbooks import trustee_rows, write_trustee, write_workbook
-from work_data_hub.warehouse.embedded import psql_path
 
 pytestmark = pytest.mark.database
 
@@ -33,20 +32,21 @@ def _report(project: Path, domain: str) -> dict[str, Any]:
     return dict(json.loads(path.read_text(encoding="utf-8"))["domains"][domain])
 
 
+def _digest(connection: Any, table: str) -> TableDigest | None:
+    """The table's digest without _run_id: a refused load leaves it as it was."""
+    return table_digest(connection, table, ignoring_run_id=True)
+
+
+def _rows(connection: Any, table: str) -> int:
+    digest = _digest(connection, table)
+    assert digest is not None, f"table {table} is absent"
+    return digest.rows
+
+
 def _ledger(connection: Any) -> list[tuple[Any, ...]]:
     with connection.cursor() as cursor:
         cursor.execute("SELECT run_id, domain, checks FROM wdh_loads ORDER BY committed_at")
         return list(cursor.fetchall())
-
-
-def _psql(plan: str, database_url: URL) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(psql_path()), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-f", plan, con(database_url)],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-    )
 
 
 @pytest.fixture
@@ -63,7 +63,7 @@ def test_a_correction_of_14_rows_to_2_is_refused_until_volume_is_accepted(
     project_copy: Path, database_url: URL, db_connection: Any, november_loaded: Path
 ) -> None:
     inbox = november_loaded
-    before, ledger_before = digest(db_connection, TRUSTEE), _ledger(db_connection)
+    before, ledger_before = _digest(db_connection, TRUSTEE), _ledger(db_connection)
     write_trustee(inbox / "V2" / "2024-11 受托业绩.xlsx", 2024, 11, ["P001", "P002"])
 
     refused = run_trustee(project_copy, f"inbox={inbox},execute=true", database_url=database_url)
@@ -72,7 +72,7 @@ def test_a_correction_of_14_rows_to_2_is_refused_until_volume_is_accepted(
     assert "check volume refused the load" in output
     assert "2024-11: 2 rows delivered, the warehouse holds 14 rows for 2024-11" in output
     assert "accept_checks=volume" in output
-    assert digest(db_connection, TRUSTEE) == before and _ledger(db_connection) == ledger_before
+    assert _digest(db_connection, TRUSTEE) == before and _ledger(db_connection) == ledger_before
     report = _report(project_copy, TRUSTEE)
     assert report["status"] == "failed"
     assert [c["status"] for c in report["summary"]["checks"] if c["name"] == "volume"] == ["failed"]
@@ -83,7 +83,7 @@ def test_a_correction_of_14_rows_to_2_is_refused_until_volume_is_accepted(
         database_url=database_url,
     )
     assert accepted.returncode == 0, _output(accepted)
-    assert digest(db_connection, TRUSTEE)[1] == 2
+    assert _rows(db_connection, TRUSTEE) == 2
     (*_, (_, _, checks)) = _ledger(db_connection)
     assert checks == [
         {
@@ -105,18 +105,18 @@ def test_the_refused_correction_planned_without_a_warehouse_fails_inside_psql(
     project_copy: Path, database_url: URL, db_connection: Any, november_loaded: Path
 ) -> None:
     inbox = november_loaded
-    before = digest(db_connection, TRUSTEE)
+    before = _digest(db_connection, TRUSTEE)
     write_trustee(inbox / "V2" / "2024-11 受托业绩.xlsx", 2024, 11, ["P001", "P002"])
     planned = run_trustee(project_copy, f"inbox={inbox}")  # plan-only: no warehouse at all
     assert planned.returncode == 0, _output(planned)
     plan = _report(project_copy, TRUSTEE)["plan_file"]
     assert "volume (error): not_evaluated" in Path(plan).read_text(encoding="utf-8")
 
-    applied = _psql(plan, database_url)
+    applied = run_psql(plan, database_url)
     assert applied.returncode != 0
     assert "ERROR:  volume: 2024-11: 2 rows delivered, the warehouse holds 14" in applied.stderr
     assert "accept_checks=volume" in applied.stderr
-    assert digest(db_connection, TRUSTEE) == before
+    assert _digest(db_connection, TRUSTEE) == before
 
 
 def _annuity_month(groups: list[tuple[str, str]], rows_per_group: int = 2) -> list[dict[str, Any]]:
@@ -148,7 +148,7 @@ def test_an_annuity_correction_without_a_group_is_refused_until_coverage_is_acce
     # V2 lacks 其他/单一计划; it brings one more row elsewhere so volume holds.
     v2 = _annuity_month(groups[:2], rows_per_group=3)
     write_annuity_workbook(inbox / "V2" / "2024年11月年金终稿数据.xlsx", v2)
-    before = table_digest(db_connection, ANNUITY)
+    before = _digest(db_connection, ANNUITY)
 
     refused = run_kedro(project_copy, "run", "--pipelines", ANNUITY, "--params", params,
                         database_url=database_url)  # fmt: skip
@@ -159,7 +159,7 @@ def test_an_annuity_correction_without_a_group_is_refused_until_coverage_is_acce
         "2024-11: 业务类型=其他, 计划类型=单一计划 holds 2 rows in the warehouse and none" in output
     )
     assert "accept_checks=coverage" in output
-    assert table_digest(db_connection, ANNUITY) == before
+    assert _digest(db_connection, ANNUITY) == before
 
     accepted = run_kedro(project_copy, "run", "--pipelines", ANNUITY, "--params",
                          params + ",accept_checks=coverage", database_url=database_url)  # fmt: skip
@@ -193,7 +193,7 @@ def test_apply_plan_refuses_a_plan_with_rejects_at_max_reject_ratio_0(
     applied = run_kedro(project_copy, "run", "--pipelines", "apply_plan", "--params",
                         params + ",max_reject_ratio=0.1", database_url=database_url)  # fmt: skip
     assert applied.returncode == 0, _output(applied)
-    assert digest(db_connection, TRUSTEE)[1] == 38
+    assert _rows(db_connection, TRUSTEE) == 38
 
 
 def test_a_total_row_off_by_one_cell_refuses_the_delivery(
@@ -208,7 +208,7 @@ def test_a_total_row_off_by_one_cell_refuses_the_delivery(
 
     rows[2][6] = 2500  # one cell changed; the total row still says 6000
     write_workbook(inbox / "V2" / "2024-11 受托业绩.xlsx", rows)
-    before = digest(db_connection, TRUSTEE)
+    before = _digest(db_connection, TRUSTEE)
     refused = run_trustee(project_copy, f"inbox={inbox},execute=true", database_url=database_url)
     assert refused.returncode == 1
     output = _output(refused)
@@ -217,7 +217,7 @@ def test_a_total_row_off_by_one_cell_refuses_the_delivery(
         "row 5 (合计), column fund_scale: the total is 6000, the 3 rows read sum to 6500" in output
     )
     assert "off by -500" in output and "accept_checks=total_row" in output
-    assert digest(db_connection, TRUSTEE) == before
+    assert _digest(db_connection, TRUSTEE) == before
 
 
 def test_continuity_against_the_warehouse_warns_with_row_numbers_and_loads(

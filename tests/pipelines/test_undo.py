@@ -11,7 +11,7 @@ import yaml
 from sqlalchemy.engine import URL
 
 from tests.support.cli import run_kedro, run_trustee
-from tests.support.database import digest
+from tests.support.database import columns_of, table_digest
 from tests.support.history import ledger_rows
 from tests.support.workbooks import TRUSTEE_HEADERS, write_workbook
 
@@ -41,18 +41,18 @@ def test_undo_writes_a_reviewed_plan_that_apply_plan_applies_once(
     _november(inbox, "V1", ["P1", "P2", "P3"], "100")
     loaded = run_trustee(project_copy, f"inbox={inbox},execute=true", database_url=database_url)
     assert loaded.returncode == 0, _output(loaded)
-    after_v1 = digest(db_connection, TABLE, with_run_id=True)
+    after_v1 = table_digest(db_connection, TABLE)
     _november(inbox, "V2", ["P1", "P2"], "200")  # the corrected delivery wins (V2 folder)
     loaded = run_trustee(project_copy, f"inbox={inbox},execute=true", database_url=database_url)
     assert loaded.returncode == 0, _output(loaded)
-    after_v2 = digest(db_connection, TABLE, with_run_id=True)
+    after_v2 = table_digest(db_connection, TABLE)
     v2_run = ledger_rows(db_connection)[-1]["run_id"]
 
     planned = _undo(project_copy, database_url, f"run={v2_run}")
     assert planned.returncode == 0, _output(planned)
     assert f"undoes run {v2_run}" in _output(planned)
     assert "rows to delete: 2" in _output(planned) and "rows to insert: 3" in _output(planned)
-    assert digest(db_connection, TABLE, with_run_id=True) == after_v2  # a plan only
+    assert table_digest(db_connection, TABLE) == after_v2  # a plan only
     plans = [p for p in (project_copy / "data/08_reporting/plans/undo.sql").rglob("*.sql")]
     assert len(plans) == 1
 
@@ -66,7 +66,7 @@ def test_undo_writes_a_reviewed_plan_that_apply_plan_applies_once(
         database_url=database_url,
     )
     assert applied.returncode == 0, _output(applied)
-    assert digest(db_connection, TABLE, with_run_id=True) == after_v1
+    assert table_digest(db_connection, TABLE) == after_v1
     ledger = ledger_rows(db_connection)
     assert [(row["mode"], row["undoes_run"]) for row in ledger][-1] == ("undo", v2_run)
     assert len(ledger) == 3
@@ -74,7 +74,7 @@ def test_undo_writes_a_reviewed_plan_that_apply_plan_applies_once(
     again = _undo(project_copy, database_url, f"run={v2_run},execute=true,force=true")
     assert again.returncode != 0
     assert "undone already" in _output(again) and "Nothing was written" in _output(again)
-    assert digest(db_connection, TABLE, with_run_id=True) == after_v1
+    assert table_digest(db_connection, TABLE) == after_v1
 
 
 def test_a_newly_declared_column_is_listed_by_diff_and_an_unknown_header_warns(
@@ -103,7 +103,7 @@ def test_a_newly_declared_column_is_listed_by_diff_and_an_unknown_header_warns(
     assert planned.returncode == 0, _output(planned)
     assert "table changes (2, in the load's transaction):" in _output(planned)
     assert "ALTER TABLE public.trustee_performance ADD COLUMN remark text" in _output(planned)
-    assert ("remark", "text") not in [tuple(c) for c in digest(db_connection, TABLE)[0]]
+    assert ("remark", "text") not in columns_of(db_connection, TABLE)
 
     loaded = run_trustee(
         project_copy, f"inbox={inbox},execute=true,reload=true", database_url=database_url

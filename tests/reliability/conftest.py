@@ -16,7 +16,8 @@ import pytest
 from sqlalchemy.engine import URL
 
 from tests.conftest import _connect, fresh_database
-from tests.reliability.support import TABLE, load_baseline, table_digest
+from tests.reliability.support import TABLE, load_baseline
+from tests.support.database import TableDigest, table_digest
 from work_data_hub.load.sql import quote
 
 HISTORY = f"{TABLE}__history"
@@ -29,12 +30,12 @@ class Baseline:
 
     url: URL
     connection: Any
-    digest: str
+    digest: TableDigest
     reporting: Path
-    history_digest: str | None = None
+    history_digest: TableDigest | None = None
 
     def unchanged(self) -> bool:
-        return (table_digest(self.connection), table_digest(self.connection, HISTORY)) == (
+        return (table_digest(self.connection, TABLE), table_digest(self.connection, HISTORY)) == (
             self.digest,
             self.history_digest,
         )

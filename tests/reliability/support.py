@@ -1,4 +1,4 @@
-"""Helpers for the reliability suite: workbooks that go wrong, in-process runs, table digests.
+"""Helpers for the reliability suite: workbooks that go wrong, in-process runs, a loaded baseline.
 
 A run here calls the project's own nodes and datasets in the order Kedro does (select, clean,
 save rejects, plan, save the plan and, with ``execute``, load it), so a fault costs
@@ -23,13 +23,13 @@ from kedro_datasets.partitions import PartitionedDataset
 from openpyxl import Workbook
 from sqlalchemy.engine import URL
 
+from tests.support.database import TableDigest, table_digest
 from tests.support.frames import as_pandas
 from tests.support.paths import PROJECT_ROOT
 from tests.support.workbooks import TRUSTEE_HEADERS
 from tests.support.workbooks import write_workbook as write_rows
 from work_data_hub.config import DomainConfig, parse_domains
 from work_data_hub.datasets.postgres_load_dataset import LoadResult, PostgresLoadDataset
-from work_data_hub.load.sql import quote
 from work_data_hub.pipelines.ingest import nodes
 
 TABLE = "trustee_performance"
@@ -189,22 +189,9 @@ def run_domain(
     )
 
 
-def table_digest(connection: Any, table: str = TABLE) -> str | None:
-    """The table's content (every column, every row, order-independent) as one md5; None if absent."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT to_regclass(%s)", (quote(table),))
-        if cursor.fetchone()[0] is None:
-            return None
-        cursor.execute(
-            f"SELECT count(*) || ':' || md5(coalesce(string_agg(t::text, E'\\n' ORDER BY t::text), '')) "
-            f"FROM {quote(table)} AS t"
-        )
-        return str(cursor.fetchone()[0])
-
-
 def load_baseline(
     tmp_path: Path, database_url: URL, connection: Any, *, count: int = 5
-) -> tuple[str, Path]:
+) -> tuple[TableDigest, Path]:
     """A good October workbook loaded with execute=true; returns (digest, reporting folder)."""
     inbox = tmp_path / "baseline_inbox"
     write_workbook(inbox / "2024_10_受托业绩.xlsx", trustee_rows(count, month=10))
@@ -213,6 +200,6 @@ def load_baseline(
         inbox, reporting, database_url=database_url, execute=True, run_id="baseline"
     )
     assert outcome.load is not None and outcome.load.rows_inserted == count
-    digest = table_digest(connection)
-    assert digest is not None and digest.startswith(f"{count}:")
+    digest = table_digest(connection, TABLE)
+    assert digest is not None and digest.rows == count
     return digest, reporting

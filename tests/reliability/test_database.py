@@ -25,11 +25,10 @@ from tests.reliability.support import (
     PROJECT_ROOT,
     TABLE,
     run_domain,
-    table_digest,
     trustee_rows,
     write_workbook,
 )
-from tests.support.database import psql_apply
+from tests.support.database import psql_apply, table_digest
 from work_data_hub.datasets.postgres_load_dataset import LoadFailedError
 from work_data_hub.load.plan import lock_key
 from work_data_hub.warehouse.connection import WarehouseConnectionError
@@ -95,7 +94,7 @@ def test_a_table_altered_since_the_last_run_fails_naming_the_column(
 ) -> None:
     with baseline.connection.cursor() as cursor:
         cursor.execute(alteration)
-    altered = table_digest(baseline.connection)
+    altered = table_digest(baseline.connection, TABLE)
     with pytest.raises(LoadFailedError) as caught:
         run_domain(
             _november_inbox(tmp_path), tmp_path / "out", database_url=baseline.url, execute=True
@@ -103,7 +102,7 @@ def test_a_table_altered_since_the_last_run_fails_naming_the_column(
     message = str(caught.value)
     assert column in message and "public.trustee_performance" in message
     assert "rolled back" in message
-    assert table_digest(baseline.connection) == altered
+    assert table_digest(baseline.connection, TABLE) == altered
     assert _ledger_runs(baseline.connection) == ["baseline"]
 
 
@@ -242,12 +241,12 @@ def test_a_psql_applied_plan_leaves_the_ledger_row_execute_leaves(
     write_workbook(inbox / V1, _november(range(1, 4)))
     executed = run_domain(inbox, tmp_path / "x", database_url=baseline.url, execute=True)
     by_execute = _ledger(baseline.connection)[-1]
-    table = table_digest(baseline.connection)
+    table = table_digest(baseline.connection, TABLE)
     with baseline.connection.cursor() as cursor:
         cursor.execute(f"DROP TABLE {TABLE}, wdh_loads")
     psql_apply(str(executed.plan_path), baseline.url)
     (by_psql,) = _ledger(baseline.connection)
-    assert table_digest(baseline.connection) == table
+    assert table_digest(baseline.connection, TABLE) == table
     ignore = {"committed_at", "run_id"}
     assert {k: v for k, v in by_psql.items() if k not in ignore} == {
         k: v for k, v in by_execute.items() if k not in ignore
@@ -261,12 +260,12 @@ def test_an_identical_second_run_loads_nothing_and_reload_loads_again(
     inbox = tmp_path / "inbox"
     write_workbook(inbox / V1, _november(range(1, 4)))
     run_domain(inbox, tmp_path / "a", database_url=baseline.url, execute=True, run_id="a")
-    loaded = table_digest(baseline.connection)  # _run_id included
+    loaded = table_digest(baseline.connection, TABLE)  # _run_id included
 
     caplog.set_level("INFO", logger="work_data_hub")
     again = run_domain(inbox, tmp_path / "b", database_url=baseline.url, execute=True, run_id="b")
     assert again.load is not None and again.load.nothing_to_load and not again.load.executed
-    assert table_digest(baseline.connection) == loaded
+    assert table_digest(baseline.connection, TABLE) == loaded
     assert _ledger_runs(baseline.connection) == ["baseline", "a"]
     assert f"already loaded {V1} (period 2024-11) by run a" in caplog.text
     assert "nothing to load" in again.plan_text

@@ -7,14 +7,13 @@ file) the canary is intact and every hostile value reads back exactly as deliver
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.reliability.support import run_domain, write_workbook
+from tests.support.database import run_psql
 from work_data_hub.config import parse_domains
 from work_data_hub.load.sql import quote
 
@@ -103,26 +102,9 @@ def test_hostile_text_round_trips_and_runs_nothing(
     ] + [("Z9", "from October", NEWLINE_FILE)]
     assert _loaded(shared_connection, domain.table) == expected
     # The plan file, applied by hand with psql, must do exactly the same.
-    if shutil.which("psql") is None:
-        pytest.skip("psql is not installed; the plan file was not applied by hand")
     with shared_connection.cursor() as cursor:
         cursor.execute(f"DROP TABLE {quote(domain.table)}, wdh_loads")  # a plan applies once
-    applied = subprocess.run(
-        [
-            "psql",
-            "-X",
-            "-q",
-            "-v",
-            "ON_ERROR_STOP=1",
-            "-f",
-            str(outcome.plan_path),
-            shared_database.render_as_string(hide_password=False),
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-    )
+    applied = run_psql(outcome.plan_path, shared_database)
     assert applied.returncode == 0, applied.stderr
     assert _canary(shared_connection) == [(1, "alive")]
     assert _loaded(shared_connection, domain.table) == expected

@@ -20,7 +20,7 @@ import polars as pl
 import pytest
 from sqlalchemy.engine import URL
 
-from tests.support.database import physical_rows, psql_run, table_exists
+from tests.support.database import physical_rows, run_psql, table_exists
 from work_data_hub.config import parse_domains
 from work_data_hub.load.plan import build_load_plan
 from work_data_hub.load.psql import render_psql
@@ -96,7 +96,7 @@ def test_an_intact_plan_applies_with_psql_whatever_the_server_respells(
     tmp_path: Path, database_url: URL, db_connection: Any
 ) -> None:
     count = 3_007
-    result = psql_run(str(_plan(tmp_path, count)), database_url)
+    result = run_psql(str(_plan(tmp_path, count)), database_url)
     assert result.returncode == 0, result.stderr
     rows = physical_rows(db_connection, TABLE)
     assert len(rows) == count
@@ -125,7 +125,7 @@ def test_psql_refuses_a_plan_whose_rows_were_edited_and_changes_nothing(
     old: bytes, new: bytes, tmp_path: Path, database_url: URL, db_connection: Any
 ) -> None:
     edited = _edited(_plan(tmp_path, 40), old, new)
-    result = psql_run(str(edited), database_url)
+    result = run_psql(str(edited), database_url)
     assert result.returncode != 0
     assert "modified rows" in result.stderr and "the plan declares" in result.stderr
     assert "The plan was modified after it was made" in result.stderr  # the HINT
@@ -144,7 +144,7 @@ def test_psql_refuses_a_plan_with_a_row_removed_or_added(
     ):
         edited = tmp_path / "edited.sql"
         edited.write_bytes(b"\n".join(changed))
-        result = psql_run(str(edited), database_url)
+        result = run_psql(str(edited), database_url)
         assert result.returncode != 0 and "modified rows" in result.stderr
         assert not table_exists(db_connection, TABLE)
 

@@ -16,7 +16,7 @@ from sqlalchemy.engine import URL
 
 from tests.reliability.conftest import Baseline
 from tests.reliability.support import run_domain, trustee_rows, write_workbook
-from tests.support.database import psql_run
+from tests.support.database import run_psql
 from work_data_hub.errors import WorkDataHubError
 
 pytestmark = pytest.mark.database
@@ -52,7 +52,7 @@ def test_psql_under_an_empty_search_path_names_the_setting_too(
     baseline: Baseline, tmp_path: Path
 ) -> None:
     plan = run_domain(_inbox(tmp_path), tmp_path / "out").plan_path
-    result = psql_run(str(plan), baseline.url, env={"PGOPTIONS": "-c search_path="})
+    result = run_psql(str(plan), baseline.url, env={"PGOPTIONS": "-c search_path="})
     assert result.returncode != 0
     assert "names no existing schema" in result.stderr
     assert "ALTER ROLE" in result.stderr and "SET search_path = public" in result.stderr

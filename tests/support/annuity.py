@@ -12,6 +12,7 @@ from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
 from openpyxl import Workbook
 
+from tests.support.annuity_headers import annuity_headers_without
 from tests.support.frames import Cleaned, pandas_view
 from tests.support.paths import PROJECT_ROOT
 from work_data_hub.cleaning.engine import clean_sheet
@@ -21,31 +22,8 @@ from work_data_hub.datasets.excel_workbook_dataset import ExcelWorkbookDataset
 
 TODAY = dt.date(2024, 12, 31)
 
-# The headers a department delivers (aliases and full-width brackets included).
-ANNUITY_HEADERS = [
-    "月度",
-    "业务类型",
-    "计划类型",
-    "计划号",
-    "计划名称",
-    "组合类型",
-    "组合代码",
-    "组合名称",
-    "客户名称",
-    "期初资产规模",
-    "期末资产规模",
-    "供款",
-    "流失（含待遇支付）",
-    "流失",
-    "待遇支付",
-    "投资收益",
-    "年化收益率",
-    "机构",
-    "集团企业客户号",
-    "集团企业客户名称",
-    "备注",
-    "id",
-]
+# The tests' workbooks: the delivered headers without the two extra columns.
+ANNUITY_HEADERS = annuity_headers_without("机构代码", "数据来源")
 
 
 def project_declarations(
@@ -132,23 +110,6 @@ def clean_annuity(tmp_path: Path, rows: list[dict[str, Any]]) -> Cleaned:
     domains, _ = project_declarations()
     path = write_annuity_workbook(tmp_path / "2024年11月年金终稿数据.xlsx", rows)
     return clean_workbook(path, domains["annuity_performance"])
-
-
-def table_digest(connection: Any, table: str) -> tuple[int, str]:
-    """(row count, md5 over every column but _run_id), independent of row order."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT string_agg(quote_ident(column_name), ', ' ORDER BY ordinal_position) "
-            "FROM information_schema.columns WHERE table_name = %s AND column_name <> '_run_id'",
-            (table,),
-        )
-        columns = cursor.fetchone()[0]
-        cursor.execute(
-            f"SELECT count(*), md5(coalesce(string_agg(r, E'\\n' ORDER BY r), '')) "
-            f"FROM (SELECT ROW({columns})::text AS r FROM {table}) AS rows"
-        )
-        count, digest = cursor.fetchone()
-    return int(count), str(digest)
 
 
 def run_session(

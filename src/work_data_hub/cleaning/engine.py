@@ -60,7 +60,17 @@ def index_of(part: FileRows, domain: DomainConfig) -> pl.DataFrame:
 
 
 class MissingColumnError(WorkDataHubError, ValueError):
-    """A workbook lacks a header the domain reads; the message names file, sheet, header."""
+    """A workbook lacks a header the domain reads; the message names file, sheet, header.
+
+    Args:
+        message: Which headers are missing, what the sheet has, and what to do.
+        file: The workbook.
+        sheet: The sheet read.
+        headers: The missing headers the domain cannot do without.
+    """
+
+    def __init__(self, message: str, *, file: str, sheet: str, headers: list[str]) -> None:
+        super().__init__(message, file=file, sheet=sheet, headers=list(headers))
 
 
 @dataclass
@@ -262,7 +272,10 @@ def _check_headers(
         raise MissingColumnError(
             f"{sheet.file}, sheet {sheet.sheet!r}: {'; '.join(said)}{hint}; headers present: "
             f"{[h for h in headers if not h.startswith('_unnamed_')]}. Rename the header in the "
-            "workbook, or add it as an alias of the column in data_sources.yml"
+            "workbook, or add it as an alias of the column in data_sources.yml",
+            file=sheet.file,
+            sheet=sheet.sheet,
+            headers=refused,
         )
     absent = [
         name
@@ -464,7 +477,16 @@ def _finished(
 
 
 def clean_sheet(sheet: RawSheet, domain: DomainConfig, today: dt.date) -> CleanResult:
-    """Clean one sheet's rows by the domain's declarations; every failure becomes a reject."""
+    """Clean one sheet's rows by the domain's declarations; every failure becomes a reject.
+
+    Args:
+        sheet: The sheet read as text cells (:func:`work_data_hub.cleaning.reading.read_sheet`).
+        domain: The columns, their rules and the domain's own transform, if any.
+        today: The date rules that refuse future dates compare with.
+
+    Raises:
+        MissingColumnError: A header the domain needs is not in the sheet.
+    """
     frame = _as_polars(sheet.frame)
     headers: Sequence[str] = sheet.headers
     problems_frame = getattr(sheet, "cell_problems", None)
@@ -688,6 +710,11 @@ def combine_files(
     ``parts[i]`` holds the rows of file ``i`` (``results[i]`` its rejects and counts; its
     ``rows`` are not read). Duplicates are decided over all files at once, from a hash of each
     row's key; only the rows whose hash repeats are read back whole.
+
+    Args:
+        results: Each file's cleaning result (its rejects and counts).
+        parts: Each file's clean rows, in the same order.
+        domain: The unique key and refresh scope the rows are combined by.
     """
     sheets = {file: sheet for result in results for file, sheet in result.sheets.items()}
     rejects = [result.rejects for result in results if len(result.rejects)]

@@ -224,7 +224,9 @@ def _with_marked_cells(
             raise WorkbookReadError(
                 f"{file}, sheet {sheet!r}: a cell without a cell reference holds "
                 f"{cell.text!r} ({cell.reason or 'a boolean'}); open the workbook in Excel "
-                "and save it"
+                "and save it",
+                file=file,
+                sheet=sheet,
             )
     left = max(0, -min(cell.column for cell in marked))
     width = max(text.width, max(cell.column for cell in marked) + 1) + left
@@ -280,7 +282,11 @@ def _check_headers(
             raise WorkbookReadError(
                 f"{file}, sheet {sheet!r}: header {name!r} appears {count} times (columns "
                 f"{', '.join(letters)}); keep one column under that header and rename or "
-                "delete the others"
+                "delete the others",
+                file=file,
+                sheet=sheet,
+                column=", ".join(letters),
+                header=name,
             )
 
 
@@ -307,7 +313,11 @@ def _check_header_less_data(
         raise WorkbookReadError(
             f"{file}, sheet {sheet!r}: column {letter} holds data (first at {letter}{row}) but "
             f"has no header in row {header_row} (a merged header names only its first "
-            "column); give the column a header or clear it"
+            "column); give the column a header or clear it",
+            file=file,
+            sheet=sheet,
+            row=int(row),
+            column=letter,
         )
 
 
@@ -350,8 +360,17 @@ def read_sheet(
 ) -> RawSheet:
     """The declared sheet of ``workbook`` as text cells; blank and total rows skipped, counted.
 
-    ``header_row`` is the Excel row of the headers; ``reads`` are the (normalised) headers the
-    domain reads, which must not appear twice (:func:`headers_read_by`).
+    Args:
+        workbook: The opened workbook.
+        sheet: The sheet's name, or its 0-based position.
+        header_row: The Excel row (1-based) of the headers.
+        reads: The (normalised) headers the domain reads, which must not appear twice
+            (:func:`headers_read_by`).
+
+    Raises:
+        WorkbookReadError: The sheet is not there or cannot be read, it has no header row, a
+            header in ``reads`` appears twice, a column without a header holds data, or a
+            marked cell has no cell reference.
     """
     shown = sheet_as_shown(workbook, sheet)
     sheet_name, text, problems, first_column = (
@@ -364,7 +383,10 @@ def read_sheet(
     if text.height < header_row:
         raise WorkbookReadError(
             f"{workbook.name}: sheet {sheet_name!r} has no header row "
-            f"(expected at row {header_row})"
+            f"(expected at row {header_row})",
+            file=workbook.name,
+            sheet=sheet_name,
+            row=header_row,
         )
     raw_headers = text.row(header_row - 1)
     _check_headers(raw_headers, reads, workbook.name, sheet_name, first_column)

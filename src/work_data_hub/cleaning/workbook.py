@@ -58,7 +58,28 @@ _XML_PASS = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sheet_xml")
 
 
 class WorkbookReadError(WorkDataHubError):
-    """A workbook cannot be opened or lacks what the domain needs; the message names the file."""
+    """A workbook cannot be opened or lacks what the domain needs; the message names the file.
+
+    Args:
+        message: What is wrong and what to do.
+        file: The workbook (its name, or its path when it could not be opened).
+        sheet: The sheet at fault, when one is.
+        row: The Excel row at fault (1-based), when one is.
+        column: The Excel column letter(s) at fault, when one is.
+        header: The header at fault, when one is.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str,
+        sheet: str | None = None,
+        row: int | None = None,
+        column: str | None = None,
+        header: str | None = None,
+    ) -> None:
+        super().__init__(message, file=file, sheet=sheet, row=row, column=column, header=header)
 
 
 @dataclass(frozen=True)
@@ -80,7 +101,12 @@ class SheetCells:
 
 
 class ExcelWorkbook:
-    """An opened workbook: its file name, its sheets, and cells read on demand."""
+    """An opened workbook: its file name, its sheets, and cells read on demand.
+
+    Args:
+        path: The workbook's path (its name is the lineage string ``_source_file``).
+        reader: fastexcel's reader over it (:func:`open_workbook` makes both).
+    """
 
     def __init__(self, path: Path, reader: fastexcel.ExcelReader) -> None:
         self.path = path
@@ -108,6 +134,12 @@ class ExcelWorkbook:
         Done ahead by a reader thread, so that parsing the next workbook overlaps cleaning
         (both release the GIL for most of their time). The XML pass runs beside fastexcel's
         parse, on the other core: fastexcel holds no GIL while it parses.
+
+        Args:
+            sheet: The sheet's name, or its 0-based position.
+
+        Raises:
+            WorkbookReadError: The workbook has no such sheet, or it cannot be read.
         """
         sheet_name = self._chosen.get(sheet)
         if sheet_name is None:
@@ -124,11 +156,15 @@ class ExcelWorkbook:
         if isinstance(sheet, str):
             if sheet not in names:
                 raise WorkbookReadError(
-                    f"{self.name}: sheet {sheet!r} not found; sheets are {names}"
+                    f"{self.name}: sheet {sheet!r} not found; sheets are {names}",
+                    file=self.name,
+                    sheet=sheet,
                 )
             visibility = self._parse_if_visible(sheet)
             if visibility != "visible":
-                raise WorkbookReadError(hidden_sheet_message(self.name, sheet, visibility))
+                raise WorkbookReadError(
+                    hidden_sheet_message(self.name, sheet, visibility), file=self.name, sheet=sheet
+                )
             return sheet
         hidden: list[str] = []
         visible = 0
@@ -152,7 +188,9 @@ class ExcelWorkbook:
             return sheet_name
         raise WorkbookReadError(
             f"{self.name}: has no visible sheet number {sheet + 1}; sheets are {names}"
-            + (f", of which {hidden} are hidden" if hidden else "")
+            + (f", of which {hidden} are hidden" if hidden else ""),
+            file=self.name,
+            sheet=str(sheet + 1),
         )
 
     def _parse_if_visible(self, sheet_name: str) -> str:
@@ -176,11 +214,20 @@ class ExcelWorkbook:
         except fastexcel.FastExcelError as exc:
             raise WorkbookReadError(
                 f"{self.name}: sheet {sheet_name!r} cannot be read ({library_reason(exc)}); "
-                "open the workbook in Excel and save it, or remove it from the inbox"
+                "open the workbook in Excel and save it, or remove it from the inbox",
+                file=self.name,
+                sheet=sheet_name,
             ) from exc
 
     def read_cells(self, sheet: str | int) -> SheetCells:
-        """Every cell of ``sheet`` as text, with what the text cannot say (see SheetCells)."""
+        """Every cell of ``sheet`` as text, with what the text cannot say (see SheetCells).
+
+        Args:
+            sheet: The sheet's name, or its 0-based position.
+
+        Raises:
+            WorkbookReadError: The sheet is not there or cannot be read.
+        """
         sheet_name = self.parse(sheet)
         loaded, first_column, marks = self._parsed.pop(sheet_name)
         # long_numbers is None when there was no sheet XML to scan (see SheetMarks).
@@ -199,7 +246,9 @@ class ExcelWorkbook:
         except fastexcel.FastExcelError as exc:
             raise WorkbookReadError(
                 f"{self.name}: sheet {sheet_name!r} cannot be read ({library_reason(exc)}); "
-                "open the workbook in Excel and save it, or remove it from the inbox"
+                "open the workbook in Excel and save it, or remove it from the inbox",
+                file=self.name,
+                sheet=sheet_name,
             ) from exc
         del loaded
         return SheetCells(
@@ -269,18 +318,27 @@ def _error_cells(errors: Any) -> list[MarkedCell]:
 
 
 def open_workbook(path: Path) -> ExcelWorkbook:
-    """Open ``path``; an unreadable or password-protected file is a :class:`WorkbookReadError`."""
+    """Open ``path``; an unreadable or password-protected file is a :class:`WorkbookReadError`.
+
+    Args:
+        path: The workbook (``.xlsx`` or ``.xlsm``).
+
+    Raises:
+        WorkbookReadError: The file is not a readable workbook, or it is password-protected.
+    """
     try:
         reader = fastexcel.read_excel(path)
     except (fastexcel.FastExcelError, OSError, ValueError) as exc:
         if _is_encrypted(path):
             raise WorkbookReadError(
                 f"{path}: the workbook is password-protected; save it without a "
-                "password and drop it in the inbox again"
+                "password and drop it in the inbox again",
+                file=str(path),
             ) from exc
         raise WorkbookReadError(
             f"{path}: not a readable Excel workbook ({library_reason(exc)}); open it in Excel "
-            "and save it as an .xlsx workbook, or remove it from the inbox"
+            "and save it as an .xlsx workbook, or remove it from the inbox",
+            file=str(path),
         ) from exc
     return ExcelWorkbook(path, reader)
 

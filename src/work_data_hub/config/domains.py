@@ -607,7 +607,12 @@ def parse_domains(
 ) -> dict[str, DomainConfig]:
     """Validate the ``domains`` section of ``data_sources.yml``; report all problems at once.
 
-    ``mappings`` (the tables of ``mappings.yml``) lets ``mapping:`` names be checked too.
+    Args:
+        raw: ``data_sources.yml`` as read.
+        mappings: The tables of ``mappings.yml``, so that ``mapping:`` names are checked too.
+
+    Raises:
+        DataSourcesError: Every problem found, each naming its domain and key.
     """
     domains_raw = raw.get("domains")
     problems: list[str] = []

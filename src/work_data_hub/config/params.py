@@ -167,7 +167,19 @@ class RunParameters(BaseModel):
 
 
 class RunParametersError(WorkDataHubError, ValueError):
-    """A runtime parameter has the wrong type or value; the message names it."""
+    """A runtime parameter has the wrong type or value; the message names it.
+
+    Args:
+        message: Every problem, one a line.
+        problems: The same problems as a list (each names its parameter).
+    """
+
+    def __init__(self, message: str, problems: list[str] | None = None) -> None:
+        super().__init__(message, problems=list(problems) if problems is not None else [message])
+
+    @property
+    def problems(self) -> list[str]:
+        return list(self.fields["problems"])
 
 
 def run_parameter_names() -> tuple[str, ...]:
@@ -218,10 +230,17 @@ def _boolean_text_problems(texts: Mapping[str, str]) -> list[str]:
 
 
 def check_parameter_names(names: Iterable[str]) -> None:
-    """Refuse any name that is not a runtime parameter, suggesting the closest one."""
+    """Refuse any name that is not a runtime parameter, suggesting the closest one.
+
+    Args:
+        names: The parameter names given.
+
+    Raises:
+        RunParametersError: A name is not a runtime parameter.
+    """
     problems = _name_problems(names)
     if problems:
-        raise RunParametersError(_message(problems))
+        raise RunParametersError(_message(problems), problems)
 
 
 def check_command_line_params(texts: Mapping[str, str], parsed: Mapping[str, Any]) -> None:
@@ -229,6 +248,13 @@ def check_command_line_params(texts: Mapping[str, str], parsed: Mapping[str, Any
 
     Booleans are checked on the text: Kedro's ``--params`` parser reads ``yes`` and ``on`` as
     true, so after it the difference is gone. An inbox given here must exist and hold files.
+
+    Args:
+        texts: ``--params`` as typed, name to text.
+        parsed: The same, as Kedro's parser read them.
+
+    Raises:
+        RunParametersError: Every unknown name, malformed boolean and bad value at once.
     """
     problems = _name_problems(texts) + _boolean_text_problems(texts)
     given = {
@@ -238,7 +264,7 @@ def check_command_line_params(texts: Mapping[str, str], parsed: Mapping[str, Any
     }
     problems += _value_problems(given, inbox_must_hold_files=True)[1]
     if problems:
-        raise RunParametersError(_message(problems))
+        raise RunParametersError(_message(problems), problems)
 
 
 def _message(problems: list[str]) -> str:
@@ -297,8 +323,15 @@ def check_run_parameters(
 
     With ``inbox_must_hold_files`` (the run's start) a missing or empty inbox is refused too,
     together with any other bad parameter, before any file is read.
+
+    Args:
+        params: The runtime parameters, name to value.
+        inbox_must_hold_files: Refuse a missing or empty inbox too.
+
+    Raises:
+        RunParametersError: Every bad parameter at once.
     """
     checked, problems = _value_problems(params, inbox_must_hold_files=inbox_must_hold_files)
     if problems or checked is None:
-        raise RunParametersError(_message(problems)) from None
+        raise RunParametersError(_message(problems), problems) from None
     return checked

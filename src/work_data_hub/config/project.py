@@ -79,6 +79,13 @@ def load_domains(project_path: Path | None = None, env: str | None = None) -> Do
 
     The loader is built from this project's settings module rather than Kedro's ``settings``
     proxy, so that tests and notebooks that never bootstrapped the project read the same files.
+
+    Args:
+        project_path: The project (default: the one around the working directory).
+        env: The Kedro environment (default: the command line's, else Kedro's default).
+
+    Raises:
+        DataSourcesError: ``data_sources.yml`` is missing or invalid (every problem named).
     """
     root = project_path or find_kedro_project(Path.cwd()) or Path.cwd()
     conf = root / settings.CONF_SOURCE

@@ -70,7 +70,15 @@ class WarehouseSettings(BaseSettings):
 
 
 class WarehouseConfigError(WorkDataHubError, ValueError):
-    """No usable database address; the message names the variables and the credentials key."""
+    """No usable database address; the message names the variables and the credentials key.
+
+    Args:
+        message: What is wrong with the address and how to set it (never a password).
+        settings: The variables or the credentials entry at fault.
+    """
+
+    def __init__(self, message: str, *, settings: list[str]) -> None:
+        super().__init__(message, settings=list(settings))
 
 
 @dataclass(frozen=True)
@@ -134,7 +142,8 @@ def _check_encoded(uri: str, origin: str) -> None:
         raise WarehouseConfigError(
             f"{origin} cannot be read: {shown_without_password(uri)}. An @, /, # or ? in its user or password "
             "must be percent-encoded: @ as %40, / as %2F, # as %23, ? as %3F (for example with "
-            "urllib.parse.quote(password, safe=''))."
+            "urllib.parse.quote(password, safe='')).",
+            settings=[origin],
         )
 
 
@@ -147,10 +156,13 @@ def _parse(uri: str, origin: str) -> URL:
         url = make_url(uri)
     except (ArgumentError, ValueError):  # ValueError: a port that is not a number
         raise WarehouseConfigError(
-            f"{origin} is not a connection string like postgresql://user:password@host:5432/db"
+            f"{origin} is not a connection string like postgresql://user:password@host:5432/db",
+            settings=[origin],
         ) from None
     if not url.drivername.startswith("postgresql"):
-        raise WarehouseConfigError(f"{origin} must be a postgresql:// URL, not {url.drivername}://")
+        raise WarehouseConfigError(
+            f"{origin} must be a postgresql:// URL, not {url.drivername}://", settings=[origin]
+        )
     return url
 
 
@@ -159,11 +171,14 @@ def read_settings() -> WarehouseSettings:
     try:
         return WarehouseSettings()
     except ValidationError as exc:
-        problems = [
-            f"{'WDH_' + '__'.join(str(part) for part in problem['loc']).upper()}: {problem['msg']}"
+        named = [
+            ("WDH_" + "__".join(str(part) for part in problem["loc"]).upper(), problem["msg"])
             for problem in exc.errors(include_input=False, include_url=False)
         ]
-        raise WarehouseConfigError("Invalid database settings: " + "; ".join(problems)) from None
+        raise WarehouseConfigError(
+            "Invalid database settings: " + "; ".join(f"{name}: {msg}" for name, msg in named),
+            settings=[name for name, _ in named],
+        ) from None
 
 
 def refuse_unconfigured_in_production(env: str | None = None) -> None:
@@ -180,14 +195,23 @@ def refuse_unconfigured_in_production(env: str | None = None) -> None:
             f"The {PRODUCTION_ENV!r} environment loads only into a configured warehouse, and "
             "none is: set WDH_DATABASE__URI (postgresql://user:password@host:5432/db), or "
             f"WDH_DATABASE__HOST, __PORT, __USER, __PASSWORD and __DB, or {CREDENTIALS_ENTRY}. "
-            "(Other environments use the local embedded warehouse under data/warehouse.)"
+            "(Other environments use the local embedded warehouse under data/warehouse.)",
+            settings=["WDH_DATABASE__URI", "WDH_DATABASE__HOST", CREDENTIALS_ENTRY],
         )
 
 
 def configured_address(
     credentials: dict[str, Any] | None, settings: WarehouseSettings | None = None
 ) -> WarehouseAddress | None:
-    """The warehouse the variables or the credentials entry name; None when nothing is set."""
+    """The warehouse the variables or the credentials entry name; None when nothing is set.
+
+    Args:
+        credentials: The catalog's ``warehouse`` credentials entry (``con``), if any.
+        settings: The ``WDH_DATABASE__*`` variables (default: read from the environment).
+
+    Raises:
+        WarehouseConfigError: A variable or the credentials entry is malformed or incomplete.
+    """
     database = (settings or read_settings()).database
     group_set = [_variable(field) for field in _HOST_GROUP if getattr(database, field) is not None]
     if database.uri is not None:
@@ -203,7 +227,8 @@ def configured_address(
     if database.host is not None:
         if not database.db:
             raise WarehouseConfigError(
-                "WDH_DATABASE__HOST is set but WDH_DATABASE__DB is not: name the database too"
+                "WDH_DATABASE__HOST is set but WDH_DATABASE__DB is not: name the database too",
+                settings=["WDH_DATABASE__DB"],
             )
         from sqlalchemy.engine import URL  # noqa: PLC0415
 
@@ -219,7 +244,8 @@ def configured_address(
     if group_set:
         raise WarehouseConfigError(
             f"{', '.join(group_set)} {'is' if len(group_set) == 1 else 'are'} set but "
-            "WDH_DATABASE__HOST is not: set WDH_DATABASE__HOST too, or use WDH_DATABASE__URI"
+            "WDH_DATABASE__HOST is not: set WDH_DATABASE__HOST too, or use WDH_DATABASE__URI",
+            settings=[*group_set, "WDH_DATABASE__HOST"],
         )
     con = (credentials or {}).get("con")
     if con:

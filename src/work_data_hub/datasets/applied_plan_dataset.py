@@ -33,7 +33,20 @@ logger = logging.getLogger(__name__)
 
 
 class PlanRefusedError(WorkDataHubError, DatasetError):
-    """A saved plan is modified, already applied or stale (without force); nothing was written."""
+    """A saved plan is modified, already applied or stale (without force); nothing was written.
+
+    Args:
+        message: The verdict, as people read it.
+        file: The plan file.
+        domain: Its domain.
+        table: Its target table.
+        checks: The names of the checks that refused it.
+    """
+
+    def __init__(
+        self, message: str, *, file: str, domain: str, table: str, checks: list[str]
+    ) -> None:
+        super().__init__(message, file=file, domain=domain, table=table, checks=list(checks))
 
 
 class AppliedPlanDataset(AbstractDataset[PlanVerdict, None]):
@@ -82,7 +95,13 @@ class AppliedPlanDataset(AbstractDataset[PlanVerdict, None]):
         # What the plan does, for the person deciding to apply it (refused or not).
         self.last_review = write_review(Path(data.plan_path), summary)
         if data.refusals:
-            raise PlanRefusedError(f"{data.text} Nothing was written. ({data.plan_path})")
+            raise PlanRefusedError(
+                f"{data.text} Nothing was written. ({data.plan_path})",
+                file=data.plan_path,
+                domain=data.summary.domain,
+                table=data.summary.table,
+                checks=[result.check.name for result in data.results if result.refuses],
+            )
         if not self._execute:
             logger.info(
                 "Checked %s; nothing was written. To apply it: %s",

@@ -42,7 +42,7 @@ class ExcelWorkbookDataset(AbstractDataset[None, ExcelWorkbook]):
         try:
             return open_workbook(self._filepath)
         except WorkbookReadError as exc:
-            raise InboxWorkbookError(str(exc)) from exc.__cause__
+            raise InboxWorkbookError(str(exc), **exc.fields) from exc.__cause__
 
     def save(self, data: None) -> None:
         raise DatasetError("ExcelWorkbookDataset is read-only: the inbox is never written")

@@ -44,7 +44,35 @@ logger = logging.getLogger(__name__)
 
 
 class RejectedRowsError(WorkDataHubError, DatasetError):
-    """Too many rejected rows for an execute run; nothing was loaded."""
+    """Too many rejected rows for an execute run; nothing was loaded.
+
+    Args:
+        message: The counts, the limit, and where the rejects and the plan are.
+        domain: The domain.
+        rows_read: Rows read from the workbooks.
+        rows_rejected: Rows rejected.
+        max_reject_ratio: The limit the share of rejected rows went above.
+        file: The plan written (nothing of it was applied).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        domain: str,
+        rows_read: int,
+        rows_rejected: int,
+        max_reject_ratio: float,
+        file: str,
+    ) -> None:
+        super().__init__(
+            message,
+            domain=domain,
+            rows_read=rows_read,
+            rows_rejected=rows_rejected,
+            max_reject_ratio=max_reject_ratio,
+            file=file,
+        )
 
 
 class CheckRefusedError(WorkDataHubError, DatasetError):
@@ -224,7 +252,12 @@ class PostgresLoadDataset(WritesNothingWithoutDelivery, AbstractVersionedDataset
             raise RejectedRowsError(
                 f"{data.domain}: {data.rows_rejected} of {data.rows_read} rows were rejected "
                 f"({data.reject_ratio:.2%}, above max_reject_ratio {data.max_reject_ratio:.2%}); "
-                f"nothing was loaded. See the rejects file and the plan {path}."
+                f"nothing was loaded. See the rejects file and the plan {path}.",
+                domain=data.domain,
+                rows_read=data.rows_read,
+                rows_rejected=data.rows_rejected,
+                max_reject_ratio=data.max_reject_ratio,
+                file=str(path),
             )
         # An undo plan comes read and checked already (pipelines/undo); it has no diff query.
         if not self._diff and data.diff_query is not None:
@@ -329,8 +362,13 @@ class PostgresLoadDataset(WritesNothingWithoutDelivery, AbstractVersionedDataset
     ) -> LoadResult:
         """Apply the plan file at ``path`` exactly (see :meth:`WarehouseClient.apply_plan_file`).
 
+        Args:
+            path: The plan file.
+            force: Lift the staleness check.
+
         Raises:
-            PlanFileError: The file was modified after it was made.
-            LoadFailedError: The warehouse refused a statement; nothing was loaded.
+            PlanFileError: The file is not a plan, or it was modified after it was made.
+            LoadFailedError: The warehouse cannot be reached or refused a statement; nothing
+                was loaded.
         """
         return self._client.apply_plan_file(path, force=force, accepted=accepted)

@@ -85,7 +85,13 @@ class ReportsLedgerRead(Protocol):
 
 
 class SaveResultMissingError(TypeError):
-    """A dataset the run report reads does not report its saves: a bug, not a user mistake."""
+    """A dataset the run report reads does not report its saves: a bug, not a user mistake.
+
+    Args:
+        dataset_name: The dataset's catalog name.
+        dataset: The dataset the catalog holds under it.
+        expected: The protocol it should implement.
+    """
 
     def __init__(self, dataset_name: str, dataset: object, expected: type) -> None:
         super().__init__(

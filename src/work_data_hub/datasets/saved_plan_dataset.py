@@ -44,12 +44,15 @@ class SavedPlanDataset(AbstractDataset[None, SavedPlan]):
 
     def load(self) -> SavedPlan:
         if not self._filepath:
-            raise PlanFileError(f"param 'plan' is missing: apply_plan checks a saved plan: {_HOW}")
+            raise PlanFileError(
+                f"param 'plan' is missing: apply_plan checks a saved plan: {_HOW}", file=None
+            )
         path = Path(self._filepath)
         if not path.is_file():
             raise PlanFileError(
                 f"param 'plan': {self._filepath} is not a file; pass a plan written by kedro run "
-                f"(under data/08_reporting/plans/): {_HOW}"
+                f"(under data/08_reporting/plans/): {_HOW}",
+                file=self._filepath,
             )
         return read_saved_plan(path)
 

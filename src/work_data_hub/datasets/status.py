@@ -90,7 +90,9 @@ class StatusLedgerDataset(AbstractDataset[None, StatusLedger]):
         try:
             configured = configured_address(self._credentials)
         except WarehouseConfigError as exc:
-            raise LedgerReadError(f"{exc}; the status was not made.") from None
+            raise LedgerReadError(
+                f"{exc}; the status was not made.", settings=exc.fields["settings"]
+            ) from None
         if configured is not None:
             return StatusLedger(self._credentials, f"read ({configured.describe()})")
         if (project_path() / LOCAL_WAREHOUSE_VERSION_FILE).is_file():

@@ -34,7 +34,7 @@ from work_data_hub.datasets.results import (
     ReportsReview,
     SaveResultMissingError,
 )
-from work_data_hub.errors import WorkDataHubError
+from work_data_hub.errors import WorkDataHubError, error_record
 from work_data_hub.hooks.run_context import run_parameters
 from work_data_hub.pipelines.ingest.names import (
     CLEANING_SUMMARY,
@@ -79,7 +79,15 @@ def pipelines_run(run_params: dict[str, Any]) -> list[str]:
 
 
 class ReportingFolderError(WorkDataHubError, OSError):
-    """The reporting folder cannot be written; raised before any file is read or loaded."""
+    """The reporting folder cannot be written; raised before any file is read or loaded.
+
+    Args:
+        message: What is wrong and what to do.
+        folder: The folder that cannot be written.
+    """
+
+    def __init__(self, message: str, *, folder: str) -> None:
+        super().__init__(message, folder=folder)
 
 
 def _check_writable(folder: Path) -> None:
@@ -92,7 +100,8 @@ def _check_writable(folder: Path) -> None:
         raise ReportingFolderError(
             f"The reporting folder {folder} cannot be written ({exc.strerror or exc}: "
             f"{exc.filename or folder}); nothing was read or loaded. Make it a writable folder "
-            "or point 'reporting_dir' in conf/base/globals.yml elsewhere."
+            "or point 'reporting_dir' in conf/base/globals.yml elsewhere.",
+            folder=str(folder),
         ) from None
 
 
@@ -335,10 +344,16 @@ class RunReportHooks:
         domain = self._domain(domain_name)
         if domain["status"] == "failed":
             return
-        domain.update(status="failed", failed_step=step, error=str(error))
-        if isinstance(error, WorkDataHubError) and error.fields:
-            # What the error names, as fields: orchestrators read these, not the message.
-            domain["error_fields"] = error.fields
+        # ``error`` is the message, for people; orchestrators read ``error_type`` and
+        # ``error_fields`` (what the message names), not the text.
+        record = error_record(error)
+        domain.update(
+            status="failed",
+            failed_step=step,
+            error=record["message"],
+            error_type=record["type"],
+            error_fields=record["fields"],
+        )
         self._record_failed_plan(domain_name, domain)
         fields = {k: v for k, v in domain.items() if k not in ("files", "files_read")}
         # ERROR, so that alerts on errors catch a failed domain; the console's final line
@@ -390,16 +405,22 @@ class RunReportHooks:
         for domain in self._domains.values():
             if domain["status"] == "running":
                 domain["status"] = "stopped"
-        self._write_report("failed", str(error))
+        self._write_report("failed", error_record(error))
 
-    def _write_report(self, status: str, error: str | None) -> None:
+    def _write_report(self, status: str, record: dict[str, Any] | None) -> None:
         if not self._run:
             return
         clock = self._run.pop("_clock")
+        error = record["message"] if record is not None else None
         report = {
             **self._run,
             "status": status,
             "error": error,
+            **(
+                {"error_type": record["type"], "error_fields": record["fields"]}
+                if record is not None
+                else {}
+            ),
             "seconds": round(time.perf_counter() - clock, 3),
             "domains": self._domains,
         }

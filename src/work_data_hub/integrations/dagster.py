@@ -290,7 +290,15 @@ def monthly_schedule(domain: DomainConfig, job_name: str) -> dg.ScheduleDefiniti
 def build_definitions(env: str | None = None, project_path: Path | None = None) -> dg.Definitions:
     """Translate the Kedro project into Dagster definitions for ``env`` (``KEDRO_ENV``, else
     ``local``, Kedro's default run environment). The project is the Kedro project around the
-    working directory (as for ``kedro run``), else the checkout this module comes from."""
+    working directory (as for ``kedro run``), else the checkout this module comes from.
+
+    Args:
+        env: The Kedro environment (default: ``KEDRO_ENV``, else ``local``).
+        project_path: The Kedro project (default: found as described above).
+
+    Raises:
+        DataSourcesError: ``data_sources.yml`` is missing or invalid.
+    """
     env = run_env(env)
     project_path = project_path or find_project_path()
     kedro_dagster_logger = logging.getLogger("kedro_dagster.utils")

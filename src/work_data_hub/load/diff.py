@@ -61,6 +61,11 @@ def build_diff_query(
 
     Its parameters are one ``text[]`` per data column, in ``payload_columns`` order, taken
     from the plan's rows.
+
+    Args:
+        domain: The target table and its columns.
+        unique_key: The key that tells new, changed, unchanged and gone rows apart, if any.
+        refresh_scope: The refresh-scope columns the mode replaces by (empty: none).
     """
     data_columns = list(domain.columns)
     typed = ", ".join(

@@ -406,6 +406,23 @@ def build_load_plan(
     the business checks found in the delivery, ``business`` their SELECTs (the plan's
     ``business_check`` step runs them), ``accepted_checks`` what ``accept_checks`` accepted
     (see :mod:`work_data_hub.load.business_checks`).
+
+    Args:
+        rows: The clean rows (a DataFrame is counted by the domain's refresh scope here).
+        domain: The target table, its columns and its load mode.
+        run_id: The run's id (1-64 letters, digits or ``_.:-``), recorded in every row.
+        rows_read: Rows read from the workbooks (the summary and the reject limit).
+        rows_rejected: Rows rejected.
+        max_reject_ratio: The share of rejected rows an execute run accepts.
+        files: The files the rows come from (default: named from the rows).
+        created_at: When the plan was made (default: now).
+        checks: What the business checks found in the delivery.
+        business: The business checks' SELECTs (the plan's ``business_check`` step).
+        accepted_checks: What ``accept_checks`` accepted.
+
+    Raises:
+        ValueError: ``run_id`` is malformed, the rows were counted for another refresh scope,
+            or a name in the domain contains the plan's dollar-quote tag.
     """
     if not RUN_ID_PATTERN.match(run_id):
         raise ValueError(f"run_id {run_id!r} must be 1-64 letters, digits or _.:-")

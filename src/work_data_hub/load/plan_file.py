@@ -39,6 +39,7 @@ from work_data_hub.load.checksum import (
     claimed_checksum,
     recompute_blocks,
 )
+from work_data_hub.load.steps import Step
 from work_data_hub.load.summary import PlanSummary, read_summary
 
 _STEP = re.compile(
@@ -51,10 +52,19 @@ END_OF_SQL = b";\n"
 BLOCK_SIZE = 1 << 20
 _HEADER_LIMIT = 64 << 20
 _STEP_LINE_LIMIT = 200
+_STEP_NAMES = frozenset(step.value for step in Step)
 
 
 class PlanFileError(WorkDataHubError, ValueError):
-    """A file is not a WorkDataHub plan, or it was changed after it was made."""
+    """A file is not a WorkDataHub plan, or it was changed after it was made.
+
+    Args:
+        message: What is wrong with the file and what to do.
+        file: The plan file (None when no plan was passed).
+    """
+
+    def __init__(self, message: str, *, file: str | None) -> None:
+        super().__init__(message, file=file)
 
 
 @dataclass(frozen=True)
@@ -70,7 +80,7 @@ class RowsExtent:
 class PlanStep:
     """One statement of a saved plan, with where its COPY rows are when it has them."""
 
-    purpose: str
+    purpose: Step
     sql: str
     rows: RowsExtent | None = None
 
@@ -135,7 +145,7 @@ class RowsReader(io.RawIOBase):
         super().close()
 
 
-def step_header(purpose: str, sql: bytes, rows_length: int | bytes | None) -> bytes:
+def step_header(purpose: Step, sql: bytes, rows_length: int | bytes | None) -> bytes:
     if isinstance(rows_length, bytes):
         rows_length = len(rows_length)
     rows_part = f", {rows_length} bytes of rows" if rows_length is not None else ""
@@ -145,20 +155,44 @@ def step_header(purpose: str, sql: bytes, rows_length: int | bytes | None) -> by
 def read_plan_file(text: bytes, path: str) -> SavedPlan:
     """The plan in ``text`` (the file at ``path``): summary, steps and checksum verdict.
 
-    A file that is not laid out as a plan raises :class:`PlanFileError`; a plan whose bytes no
-    longer match its checksum comes back with ``intact=False`` (the caller refuses it).
+    A file without a plan's summary raises :class:`PlanFileError`; a plan whose layout is
+    broken, or whose bytes no longer match its checksum, comes back with ``intact=False`` (the
+    caller refuses it).
+
+    Args:
+        text: The file's bytes.
+        path: Where they come from (named in errors).
+
+    Raises:
+        PlanFileError: The bytes are not a WorkDataHub plan (no summary line).
     """
     return _read_plan(io.BytesIO(text), path, data=text)
 
 
 def read_saved_plan(path: Path) -> SavedPlan:
-    """The plan file at ``path``, as :func:`read_plan_file` reads it, streamed from the file."""
+    """The plan file at ``path``, as :func:`read_plan_file` reads it, streamed from the file.
+
+    Args:
+        path: The plan file.
+
+    Raises:
+        PlanFileError: The file is not a WorkDataHub plan (no summary line).
+        OSError: The file cannot be read.
+    """
     with path.open("rb") as handle:
         return _read_plan(handle, str(path))
 
 
 def read_plan_summary(path: Path) -> PlanSummary:
-    """The summary of the plan file at ``path``, from its header alone (no checksum check)."""
+    """The summary of the plan file at ``path``, from its header alone (no checksum check).
+
+    Args:
+        path: The plan file.
+
+    Raises:
+        PlanFileError: The file is not a WorkDataHub plan (no summary line).
+        OSError: The file cannot be read.
+    """
     with path.open("rb") as handle:
         return _summary(_header(handle), str(path))
 
@@ -168,7 +202,8 @@ def _summary(header: bytes, path: str) -> PlanSummary:
     if summary is None:
         raise PlanFileError(
             f"{path} is not a WorkDataHub plan (no '-- summary-json:' line): make plans with "
-            "kedro run, then pass the file under data/08_reporting/plans/ as plan=PATH"
+            "kedro run, then pass the file under data/08_reporting/plans/ as plan=PATH",
+            file=path,
         )
     return summary
 
@@ -216,12 +251,14 @@ def _read_plan(handle: BinaryIO, path: str, data: bytes | None = None) -> SavedP
     return SavedPlan(path, summary, steps, summary.plan_sha256, intact=True, data=data)
 
 
-def _layout(handle: BinaryIO) -> list[tuple[str, str, tuple[int, int] | None]] | None:
+def _layout(handle: BinaryIO) -> list[tuple[Step, str, tuple[int, int] | None]] | None:
     """The steps from the handle's position to the end, or None when the layout is broken.
 
-    Each step: purpose, SQL, and the rows' (offset, length) in the file when it has rows.
+    Each step: purpose, SQL, and the rows' (offset, length) in the file when it has rows. A step
+    name no plan is made with breaks the layout too: a statement is never run under a name the
+    client does not know.
     """
-    steps: list[tuple[str, str, tuple[int, int] | None]] = []
+    steps: list[tuple[Step, str, tuple[int, int] | None]] = []
     while line := handle.readline(_STEP_LINE_LIMIT):
         header = _STEP.fullmatch(line)
         if header is None:
@@ -235,8 +272,11 @@ def _layout(handle: BinaryIO) -> list[tuple[str, str, tuple[int, int] | None]] |
             handle.seek(sum(extent))
             if handle.read(3) != END_OF_ROWS:
                 return None
+        purpose = header["purpose"].decode()
+        if purpose not in _STEP_NAMES:
+            return None
         try:
-            steps.append((header["purpose"].decode(), sql.decode("utf-8"), extent))
+            steps.append((Step(purpose), sql.decode("utf-8"), extent))
         except UnicodeDecodeError:
             return None
     return steps

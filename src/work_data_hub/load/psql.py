@@ -115,6 +115,12 @@ def write_plan(
     ``summary`` (default: the plan's own) is what the header shows, e.g. with a diff added.
     The rows never sit in memory whole: their length (the step line's) is counted a slice at a
     time, then they are written a slice at a time.
+
+    Args:
+        plan: The plan.
+        handle: A seekable binary file, at the position the plan starts.
+        summary: The summary the header shows (default: the plan's own).
+        rows_per_slice: How many rows are rendered at a time.
     """
     shown = summary or plan.summary
     start = handle.tell()
@@ -161,12 +167,22 @@ def write_plan(
 
 
 def seal(plan: LoadPlan, summary: PlanSummary | None = None) -> SealedPlan:
-    """The plan file's bytes, in memory (tests and small plans; the dataset writes a file)."""
+    """The plan file's bytes, in memory (tests and small plans; the dataset writes a file).
+
+    Args:
+        plan: The plan.
+        summary: The summary the header shows (default: the plan's own).
+    """
     buffer = io.BytesIO()
     written = write_plan(plan, buffer, summary)
     return SealedPlan(buffer.getvalue(), written.plan_sha256, written.statements)
 
 
 def render_psql(plan: LoadPlan, summary: PlanSummary | None = None) -> bytes:
-    """The plan as a script for ``psql -v ON_ERROR_STOP=1 -f PLAN``."""
+    """The plan as a script for ``psql -v ON_ERROR_STOP=1 -f PLAN``.
+
+    Args:
+        plan: The plan.
+        summary: The summary the header shows (default: the plan's own).
+    """
     return seal(plan, summary).script

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from work_data_hub.load.steps import Step
+
 
 @dataclass(frozen=True)
 class Statement:
     """One step of the load. ``copy_rows`` marks the COPY whose payload is the plan's rows."""
 
-    purpose: str
+    purpose: Step
     sql: str
     copy_rows: bool = False
 

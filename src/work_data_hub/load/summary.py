@@ -408,9 +408,20 @@ def build_plan_summary(
 ) -> PlanSummary:
     """The summary of a plan that loads ``rows_to_insert`` clean rows.
 
-    ``refresh_scopes`` are the distinct refresh-scope values of those rows, as text, sorted;
-    ``files`` are the plan's files (``path``, ``period``, ``sha256``, ``rows``), as the ledger
-    records them.
+    Args:
+        domain: The domain.
+        table: Its target table.
+        mode: Its load mode.
+        run_id: The run that makes the plan.
+        refresh_scope: The refresh-scope columns.
+        refresh_scopes: The distinct refresh-scope values of the rows, as text, sorted.
+        uses_refresh_scope: Whether the mode replaces by refresh scope.
+        files: The plan's files (``path``, ``period``, ``sha256``, ``rows``), as the ledger
+            records them.
+        rows_to_insert: The clean rows the plan loads.
+        rows_read: Rows read from the workbooks.
+        rows_rejected: Rows rejected.
+        created_at: When the plan was made.
     """
     return PlanSummary(
         domain=domain,

@@ -29,6 +29,11 @@ def resolve_address(
     """The warehouse address: ``WDH_DATABASE__URI``, else the ``__HOST`` group, else credentials,
     else (outside ``prod``) the local warehouse, started now if it is not running.
 
+    Args:
+        credentials: The catalog's ``warehouse`` credentials entry (``con``), if any.
+        settings: The ``WDH_DATABASE__*`` variables (default: read from the environment).
+        env: The Kedro environment (default: the run's).
+
     Raises:
         WarehouseConfigError: A setting is malformed, or nothing is configured in ``prod``.
         EmbeddedServerError: The local warehouse cannot be started.
@@ -53,5 +58,5 @@ def resolve_url(
     *,
     env: str | None = None,
 ) -> URL:
-    """The warehouse URL alone (see :func:`resolve_address`)."""
+    """The warehouse URL alone; its Args and Raises are :func:`resolve_address`'s."""
     return resolve_address(credentials, settings, env=env).url

@@ -97,6 +97,9 @@ class WarehouseClient:
     def address(self, domain: str) -> WarehouseAddress:
         """Where the warehouse is.
 
+        Args:
+            domain: The domain asking (named in the error).
+
         Raises:
             LoadFailedError: The address is misconfigured (the message names the setting).
         """
@@ -108,17 +111,29 @@ class WarehouseClient:
     def connection(self, address: WarehouseAddress, purpose: str) -> Any:
         """An autocommit connection (statements bring their own BEGIN and COMMIT).
 
+        Args:
+            address: Where to connect.
+            purpose: What the connection is for, as the log line says it.
+
         Raises:
             LoadFailedError: The server cannot be reached.
         """
         try:
             return connect(address, connect_timeout=self._connect_timeout, purpose=purpose)
         except WarehouseConnectionError as exc:
-            raise LoadFailedError(str(exc)) from None
+            raise LoadFailedError(str(exc), warehouse=describe(address.url)) from None
 
     @contextmanager
     def read_only(self, domain: str, purpose: str) -> Iterator[tuple[Any, WarehouseAddress]]:
-        """A cursor inside a ``READ ONLY`` transaction, rolled back and closed on exit."""
+        """A cursor inside a ``READ ONLY`` transaction, rolled back and closed on exit.
+
+        Args:
+            domain: The domain asking (named in errors).
+            purpose: What the reads are for, as the log line says it.
+
+        Raises:
+            LoadFailedError: The address is misconfigured or the server cannot be reached.
+        """
         address = self.address(domain)
         connection = self.connection(address, purpose)
         try:
@@ -140,7 +155,9 @@ class WarehouseClient:
         try:
             address = resolve_address(self._credentials)
         except WarehouseConfigError as exc:
-            raise LedgerReadError(f"{exc}; nothing was read or loaded.") from None
+            raise LedgerReadError(
+                f"{exc}; nothing was read or loaded.", settings=exc.fields["settings"]
+            ) from None
         with interruptible():
             connection = connect(
                 address, connect_timeout=self._connect_timeout, purpose="read the load ledger"
@@ -159,10 +176,16 @@ class WarehouseClient:
     ) -> list[CheckResult]:
         """What the checks' SELECTs find, read-only, in the table's schema as the plan pins it.
 
+        Args:
+            domain: The plan's domain.
+            table: Its target table (its schema is the one the checks read in).
+            queries: The checks' SELECTs (:func:`work_data_hub.load.checks.check_queries`).
+            settings: The session settings of the overrides (``force``), as the plan sees them.
+
         Raises:
             LoadFailedError: The warehouse cannot be reached or refuses a read.
         """
-        with self.read_only(domain, "check a saved plan") as (cursor, _address):
+        with self.read_only(domain, "check a saved plan") as (cursor, address):
             try:
                 return run_checks(cursor, table, queries, settings)
             except Exception as exc:
@@ -170,7 +193,10 @@ class WarehouseClient:
                     raise
                 raise LoadFailedError(
                     f"{domain}: the checks could not read the warehouse: "
-                    f"{server_reason(exc)} Nothing was written."
+                    f"{server_reason(exc)} Nothing was written.",
+                    domain=domain,
+                    table=table,
+                    warehouse=describe(address.url),
                 ) from None
 
     def diff(
@@ -182,6 +208,9 @@ class WarehouseClient:
         The plan's rows are staged by COPY (the text the load sends, so values compare as
         they would be stored), then the transaction is made read-only: the checks, the counts
         and, with ``rows``, the rows it would remove, change and add (:mod:`load.row_diff`).
+
+        Args:
+            plan: A plan built with its diff query and summary.
 
         Raises:
             LoadFailedError: The plan has no diff query, or the warehouse refuses the read.
@@ -212,7 +241,11 @@ class WarehouseClient:
     ) -> tuple[list[CheckResult], PlanDiff | None, TableShape | None]:
         query = plan.diff_query
         if query is None or plan.summary is None:
-            raise LoadFailedError(f"{plan.domain}: this plan cannot be compared (no diff query).")
+            raise LoadFailedError(
+                f"{plan.domain}: this plan cannot be compared (no diff query).",
+                domain=plan.domain,
+                table=plan.table,
+            )
         subject = plan.check_subject or CheckSubject.of(plan.summary)
         settings = accept_settings(plan.summary.accepted_checks)
         counted: PlanDiff | None = None
@@ -247,7 +280,10 @@ class WarehouseClient:
                 raise LoadFailedError(
                     f"{plan.domain}: reading table {plan.table!r} for the plan's checks"
                     f"{' and diff=true' if diff else ''} failed ({describe(address.url)}): "
-                    f"{server_reason(exc)} Nothing was written."
+                    f"{server_reason(exc)} Nothing was written.",
+                    domain=plan.domain,
+                    table=plan.table,
+                    warehouse=describe(address.url),
                 ) from None
         return found, counted, shape
 
@@ -350,16 +386,23 @@ class WarehouseClient:
         refuse it inside its transaction when a check fails; ``force`` sets the session
         settings that lift the staleness check only.
 
+        Args:
+            path: The plan file.
+            force: Lift the staleness check (the session setting the plan's guard reads).
+
         Raises:
-            PlanFileError: The file was modified after it was made.
-            LoadFailedError: The warehouse refused a statement; nothing was loaded.
+            PlanFileError: The file is not a plan, or it was modified after it was made.
+            LoadFailedError: The address is misconfigured, the server cannot be reached, or it
+                refused a statement (a check, or rows changed while being applied); nothing
+                was loaded.
         """
         saved = read_saved_plan(path)
         if not saved.intact:
             raise PlanFileError(
                 f"{path} was modified after it was made (its checksum {saved.plan_sha256} does "
                 "not match its bytes); a changed plan is never applied, even with force=true. "
-                "Make a new plan with kedro run."
+                "Make a new plan with kedro run.",
+                file=str(path),
             )
         if not saved.steps:
             return LoadResult(str(path), False, 0, 0, None, saved.plan_sha256, True)
@@ -431,7 +474,8 @@ class WarehouseClient:
         if sent.length != step.rows.length or sent.sha256 != step.rows.sha256:
             raise PlanFileError(
                 f"{path} changed while it was being applied: its rows are not the bytes its "
-                "checksum was verified over"
+                "checksum was verified over",
+                file=str(path),
             )
 
     @staticmethod
@@ -490,7 +534,7 @@ def _stage_rows(cursor: Any, plan: LoadPlan, stage: RowDiffQuery) -> None:
 
 def _failure(
     plan: SavedPlan,
-    step: str,
+    step: Step,
     error: Exception,
     connection: Any,
     address: WarehouseAddress,
@@ -520,7 +564,7 @@ def _failure(
         f"({describe(address.url)}): {reason} {outcome} Plan: {path}",
         domain=plan.summary.domain,
         table=plan.summary.table,
-        step=Step(step) if step in Step._value2member_map_ else None,
+        step=step,
         warehouse=describe(address.url),
         rolled_back=not (lost and step == Step.COMMIT),
     )

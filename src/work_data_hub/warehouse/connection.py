@@ -35,11 +35,28 @@ _DETAIL_LIMIT = 300
 
 
 class WarehouseConnectionError(WorkDataHubError, DatasetError):
-    """The warehouse cannot be reached; the message names host and database, never the password."""
+    """The warehouse cannot be reached; the message names host and database, never the password.
+
+    Args:
+        message: Why, and which settings to check.
+        warehouse: Which warehouse (host, port, database; never the password).
+    """
+
+    def __init__(self, message: str, *, warehouse: str) -> None:
+        super().__init__(message, warehouse=warehouse)
 
 
 def connect(address: WarehouseAddress, *, connect_timeout: int, purpose: str) -> Any:
-    """A connection in autocommit mode (statements bring their own BEGIN/COMMIT)."""
+    """A connection in autocommit mode (statements bring their own BEGIN/COMMIT).
+
+    Args:
+        address: Where to connect.
+        connect_timeout: Seconds to wait for the server.
+        purpose: What the connection is for, as the log line says it.
+
+    Raises:
+        WarehouseConnectionError: The server cannot be reached or refuses the login.
+    """
     import psycopg2  # noqa: PLC0415  (plan-only runs must not import the driver)
 
     url = address.url
@@ -59,7 +76,8 @@ def connect(address: WarehouseAddress, *, connect_timeout: int, purpose: str) ->
         raise WarehouseConnectionError(
             f"Cannot connect to the warehouse ({address.describe()}): "
             f"{server_reason(exc)} Check {', '.join(ENVIRONMENT_VARIABLES)} or "
-            f"{CREDENTIALS_ENTRY}. Nothing was loaded."
+            f"{CREDENTIALS_ENTRY}. Nothing was loaded.",
+            warehouse=address.describe(),
         ) from None
     connection.autocommit = True
     connection.notices = _NoticeLog()

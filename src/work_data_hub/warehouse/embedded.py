@@ -52,7 +52,16 @@ _PERMISSION_ATTEMPTS = 3
 
 
 class EmbeddedServerError(WorkDataHubError, RuntimeError):
-    """The embedded PostgreSQL could not be initialised, started or stopped; says why."""
+    """The embedded PostgreSQL could not be initialised, started or stopped; says why.
+
+    Args:
+        message: What failed and what the server said.
+        folder: The embedded server's data folder.
+        command: What failed (``initdb``, ``pg_ctl start``, ``pg_ctl stop``).
+    """
+
+    def __init__(self, message: str, *, folder: str, command: str) -> None:
+        super().__init__(message, folder=folder, command=command)
 
 
 @dataclass(frozen=True)
@@ -155,7 +164,9 @@ def _pg_ctl(arguments: list[str], data_dir: Path) -> None:
             break
     raise EmbeddedServerError(
         f"pg_ctl {arguments[-1]} failed for the embedded PostgreSQL in {data_dir}: "
-        f"{_last_lines(said)}{_log_tail(data_dir)}"
+        f"{_last_lines(said)}{_log_tail(data_dir)}",
+        folder=str(data_dir),
+        command=f"pg_ctl {arguments[-1]}",
     )
 
 
@@ -195,7 +206,9 @@ def initialise(data_dir: Path, *, password: str | None = None, durable: bool = T
         # A parent folder was closed meanwhile (see _pg_ctl): start again from nothing.
         shutil.rmtree(data_dir, ignore_errors=True)
     raise EmbeddedServerError(
-        f"initdb failed for the embedded PostgreSQL in {data_dir}: {_last_lines(said)}"
+        f"initdb failed for the embedded PostgreSQL in {data_dir}: {_last_lines(said)}",
+        folder=str(data_dir),
+        command="initdb",
     )
 
 

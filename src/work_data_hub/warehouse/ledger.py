@@ -20,7 +20,24 @@ from work_data_hub.warehouse.connection import interruptible, server_reason
 
 
 class LedgerReadError(WorkDataHubError, DatasetError):
-    """The ledger cannot be read (the message names the warehouse, never the password)."""
+    """The ledger cannot be read (the message names the warehouse, never the password).
+
+    Args:
+        message: Why, and that nothing was read or loaded.
+        domain: The domain whose ledger was read, when known.
+        warehouse: Which warehouse (never the password), when known.
+        settings: The address settings at fault, when the address is misconfigured.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        domain: str | None = None,
+        warehouse: str | None = None,
+        settings: list[str] | None = None,
+    ) -> None:
+        super().__init__(message, domain=domain, warehouse=warehouse, settings=settings)
 
 
 class LoadLedger:
@@ -39,6 +56,10 @@ class LoadLedger:
 
     def newest_loads(self, domain: str, table: str) -> dict[str, NewestLoad]:
         """Per period, what the newest committed load of ``domain`` loaded (empty: plan-only).
+
+        Args:
+            domain: The domain whose loads are read.
+            table: Its target table (the ledger is read in that table's schema).
 
         Raises:
             LedgerReadError: The server refused the read.
@@ -69,7 +90,9 @@ class LoadLedger:
             if not hasattr(exc, "pgcode") or self._address is None:
                 raise
             raise LedgerReadError(
-                f"{domain}: cannot read the load ledger {LEDGER_TABLE}: {server_reason(exc)}"
+                f"{domain}: cannot read the load ledger {LEDGER_TABLE}: {server_reason(exc)}",
+                domain=domain,
+                warehouse=self._address.describe(),
             ) from None
         finally:
             self.close()

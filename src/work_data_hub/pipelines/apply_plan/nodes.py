@@ -36,7 +36,18 @@ def check_saved_plan(
 ) -> PlanVerdict:
     """Every declared check on the plan (read-only), the gates execute=true applies included:
     its rejects within ``max_reject_ratio`` and its business checks (``accept_checks`` accepts
-    one); ``force`` lifts staleness. Logs the verdict."""
+    one); ``force`` lifts staleness. Logs the verdict.
+
+    Args:
+        saved_plan: The plan file read back (with whether its checksum holds).
+        ledger: The warehouse client the checks read through.
+        force: Lift the staleness check (only ``True`` does).
+        max_reject_ratio: The share of rejected rows an execute run accepts.
+        accept_checks: The business checks accepted for this run (a name or a list of names).
+
+    Raises:
+        LoadFailedError: The warehouse cannot be reached or refuses a check's read.
+    """
     summary = saved_plan.summary
     accepted = tuple(dict.fromkeys([*summary.accepted_checks, *accepted_names(accept_checks)]))
     settings = {**force_settings(force is True), **accept_settings(accepted)}

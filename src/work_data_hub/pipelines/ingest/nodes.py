@@ -76,6 +76,18 @@ def select_workbooks(
 
     Nothing to read is a manifest whose selection says ``no_delivery`` (one WARNING), not an
     error, so the other domains run on.
+
+    Args:
+        workbooks: The inbox's workbooks by their path in it (not opened here).
+        inbox: The inbox folder.
+        max_files: How many of the newest periods to take.
+        periods: Exactly these periods instead (the ``periods`` parameter), if given.
+        domain: The domain whose pattern picks the files.
+
+    Raises:
+        RunParametersError: ``inbox`` is missing or empty, or ``max_files`` or ``periods``
+            is malformed.
+        PeriodsNotDeliveredError: Some asked periods are in the inbox and some are not.
     """
     params = check_run_parameters(
         {"inbox": inbox, "max_files": max_files, "periods": periods}, inbox_must_hold_files=True
@@ -128,6 +140,15 @@ def skip_loaded(
 
     The ledger is empty in plan-only runs, so they plan every selected file; ``reload``
     loads them again anyway.
+
+    Args:
+        manifest: The selected files and their sha256.
+        ledger: The load ledger (empty in plan-only runs).
+        reload: Plan every selected file, loaded or not.
+        domain: The domain whose ledger rows are read.
+
+    Raises:
+        LedgerReadError: The warehouse refused to read the ledger.
     """
     newest = ledger.newest_loads(domain.name, domain.table)
     if reload or not newest:
@@ -165,6 +186,20 @@ def clean_workbooks(
     With several files, each file's clean rows are spooled to disk as soon as it is cleaned
     (:mod:`work_data_hub.rows`), so memory holds one file's rows at a time.
     Without a delivery the rejects are a frame without columns, which writes no file.
+
+    Args:
+        workbooks: The inbox's workbooks by their path in it; only the selected are opened.
+        manifest: The files to read.
+        domain: The sheet, headers and rules to read them by.
+
+    Returns:
+        The clean rows, the rejected rows (one reason each) and the cleaning summary.
+
+    Raises:
+        WorkbookReadError: A workbook cannot be opened, or its sheet or header row is not
+            there, a header the domain reads appears twice, or a column without a header
+            holds data (an :class:`InboxWorkbookError` when the inbox dataset opened it).
+        MissingColumnError: A header the domain needs is not in the sheet.
     """
     today = today_or_fixed()
     results: list[CleanResult] = []
@@ -324,7 +359,20 @@ def plan_load(
     *,
     domain: DomainConfig,
 ) -> LoadPlan:
-    """The load as data: statements and COPY payload, the same for plan and execute."""
+    """The load as data: statements and COPY payload, the same for plan and execute.
+
+    Args:
+        rows: The clean rows.
+        cleaning_summary: The counts the plan's summary and the reject limit use.
+        manifest: The files the rows come from (the ledger records them).
+        run_id: The run's id (1-64 letters, digits or ``_.:-``).
+        max_reject_ratio: The share of rejected rows an execute run accepts.
+        accept_checks: The business checks accepted for this run (a name or a list of names).
+        domain: The target table and load mode, and its business checks.
+
+    Raises:
+        ValueError: ``run_id`` is not 1-64 letters, digits or ``_.:-``.
+    """
     checks, selects = delivery_checks(rows, cleaning_summary, domain=domain)
     rows_per_file = rows.rows_per_file()
     files = [

@@ -69,7 +69,11 @@ def _quietly_previewed(function: Any, **options: Any) -> Node:
 
 
 def create_pipeline(domain: DomainConfig) -> Pipeline:
-    """Discover, clean and plan one domain; the plan dataset applies it when ``execute``."""
+    """Discover, clean and plan one domain; the plan dataset applies it when ``execute``.
+
+    Args:
+        domain: The domain each node is bound to (the registry namespaces the copy by its name).
+    """
     template = Pipeline(
         [
             Node(

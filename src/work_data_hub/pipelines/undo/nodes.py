@@ -22,7 +22,24 @@ _HOW = "kedro run --pipelines undo --params run=<run id>[,domain=<name>][,execut
 
 class UndoRefusedError(WorkDataHubError, DatasetError):
     """The run cannot be undone (unknown, several domains, undone already, stale); nothing
-    was written."""
+    was written.
+
+    Args:
+        message: Why, and what to do.
+        run: The run to undo (None when none was named).
+        domain: The domain asked for or found, when known.
+        checks: The names of the checks that refused the undo.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        run: str | None,
+        domain: str | None = None,
+        checks: list[str] | None = None,
+    ) -> None:
+        super().__init__(message, run=run, domain=domain, checks=list(checks or []))
 
 
 def plan_undo(
@@ -41,7 +58,9 @@ def plan_undo(
     stops here, before any plan is written.
     """
     if not run:
-        raise UndoRefusedError(f"undo needs the run to undo (wdh_loads.run_id): {_HOW}")
+        raise UndoRefusedError(
+            f"undo needs the run to undo (wdh_loads.run_id): {_HOW}", run=None, domain=domain
+        )
     loads = warehouse.loads_of_run(str(run), [config.table for config in domains.values()])
     if domain:
         loads = [load for load in loads if load.domain == domain]
@@ -49,19 +68,24 @@ def plan_undo(
         scope = f" into domain {domain}" if domain else ""
         raise UndoRefusedError(
             f"run {run} loaded nothing{scope}: wdh_loads has no row of it. Name a run_id from "
-            f"the ledger: {_HOW}"
+            f"the ledger: {_HOW}",
+            run=str(run),
+            domain=domain,
         )
     if len(loads) > 1:
         names = ", ".join(load.domain for load in loads)
         raise UndoRefusedError(
             f"run {run} loaded {len(loads)} domains ({names}); each is undone by its own plan: "
-            f"add domain=<name> ({_HOW})"
+            f"add domain=<name> ({_HOW})",
+            run=str(run),
         )
     load = loads[0]
     config = domains.get(load.domain)
     if config is None:
         raise UndoRefusedError(
-            f"run {run} loaded domain {load.domain}, which data_sources.yml no longer declares"
+            f"run {run} loaded domain {load.domain}, which data_sources.yml no longer declares",
+            run=str(run),
+            domain=load.domain,
         )
     plan = build_undo_plan(load, config, run_id=run_id)
     assert plan.summary is not None
@@ -80,5 +104,10 @@ def plan_undo(
         extra={"event": "undo_check", "summary": summary.as_dict(), "refusals": verdict.refusals},
     )
     if verdict.refusals:
-        raise UndoRefusedError(f"{verdict.text} Nothing was written.")
+        raise UndoRefusedError(
+            f"{verdict.text} Nothing was written.",
+            run=str(run),
+            domain=load.domain,
+            checks=[result.check.name for result in found if result.refuses],
+        )
     return replace(plan, summary=summary)
