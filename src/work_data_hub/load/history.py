@@ -21,11 +21,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+# One name rule for the history table: config's (data_sources.yml refuses one PostgreSQL would cut).
+from work_data_hub.config.domains import history_table
 from work_data_hub.load.ledger import LEDGER_TABLE, UNDOES_RUN
 from work_data_hub.load.sql import Statement, literal, quote
 from work_data_hub.load.steps import Step
 
-HISTORY_SUFFIX = "__history"
 REPLACED_BY_RUN = "_replaced_by_run"
 REPLACED_AT = "_replaced_at"
 HISTORY_COLUMNS: tuple[tuple[str, str], ...] = (
@@ -38,19 +39,6 @@ UNDO_PRIVILEGES = ("SELECT", "INSERT", "DELETE")
 UNDO_HISTORY_PRIVILEGES = ("SELECT", "INSERT")
 # One row of one file of one load: names at most one row of the table.
 LINEAGE = ("_run_id", "_source_file", "_source_row")
-# PostgreSQL truncates longer identifiers silently; a truncated history name could clash.
-_MAX_IDENTIFIER_BYTES = 63
-
-
-def history_table(table: str) -> str:
-    """The history table's name for ``table`` (unquoted), beside it in the same schema."""
-    name = table + HISTORY_SUFFIX
-    if len(name.encode("utf-8")) > _MAX_IDENTIFIER_BYTES:
-        raise ValueError(
-            f"table {table!r}: its history table {name!r} would be longer than PostgreSQL's "
-            f"{_MAX_IDENTIFIER_BYTES} bytes; choose a shorter table name in data_sources.yml"
-        )
-    return name
 
 
 def create_history_format() -> str:
@@ -131,7 +119,6 @@ def replaced_by_later_runs_sql(run_id: str, *, domain: str, table: str) -> str:
 
 __all__ = [
     "HISTORY_COLUMNS",
-    "HISTORY_SUFFIX",
     "LINEAGE",
     "REPLACED_AT",
     "REPLACED_BY_RUN",
