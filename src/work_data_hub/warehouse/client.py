@@ -134,16 +134,9 @@ class WarehouseClient:
         Raises:
             LoadFailedError: The address is misconfigured or the server cannot be reached.
         """
-        address = self.address(domain)
-        connection = self.connection(address, purpose)
-        try:
-            with connection.cursor() as cursor:
-                cursor.execute("BEGIN")
-                cursor.execute("SET TRANSACTION READ ONLY")
-                yield cursor, address
-                cursor.execute("ROLLBACK")
-        finally:
-            connection.close()
+        with self.read_write_then_read_only(domain, purpose) as (cursor, address, read_only):
+            read_only()
+            yield cursor, address
 
     def open_ledger(self) -> LoadLedger:
         """The ledger on a connection opened now (a wrong address fails here, before any work).
