@@ -240,12 +240,19 @@ def test_formulas_come_out_as_their_values_and_the_formats_stay(tmp_path: Path) 
     sheet.set_row(4, None, None, {"hidden": True})  # Excel row 5
     delivered.close()
     replace_cell_text(source, "<f>1+2</f><v>3</v>", "<f>1+2</f>")
+    # G2 and G3 share G2's formula, as Excel stores a formula filled down.
+    replace_cell_text(source, "<f>1000+0.5</f>", '<f t="shared" ref="G2:G3" si="0">1000+0.5</f>')
+    replace_cell_text(source, '<c r="G3" s="1"><v>', '<c r="G3" s="1"><f t="shared" si="0"/><v>')
+    with zipfile.ZipFile(source) as archive:
+        stored = archive.read("xl/worksheets/sheet1.xml")
+    assert b'<f t="shared" si="0"/><v>' in stored and b"<f>1+2</f></c>" in stored
     _, (written,) = _run(tmp_path / "inbox", tmp_path / "out", trustee_domain())
 
     assert "<f>" not in _parts_text(Path(written)) and "<f " not in _parts_text(Path(written))
     workbook = openpyxl.load_workbook(written)
     marked = workbook["受托业绩"]
     assert (marked["G2"].value, marked["G2"].data_type) == (1000.5, "n")
+    assert (marked["G3"].value, marked["G3"].data_type) == (1002, "n")
     assert (marked["C3"].value, marked["C3"].data_type) == ("P0002", "s")
     assert marked["G2"].number_format == "#,##0.00"  # the delivered format, kept
     # A formula without a cached value is empty, as the run read it, and rejected.

@@ -520,13 +520,7 @@ class _RowEditor:
         return b"".join(pieces)
 
     def _cleaned(self, rows: bytes) -> bytes:
-        if _ANY_FORMULA.search(rows):
-            rows = _TEXT_FORMULA.sub(
-                rb'<c\g<before>t="inlineStr"\g<after>><is><t xml:space="preserve">\g<value>'
-                rb"</t></is></c>",
-                rows,
-            )
-            rows = _FORMULA.sub(b"", rows)
+        rows = _without_formulas(rows, self._file)
         if b'hidden="' in rows:
             rows = _HIDDEN_ROW.sub(rb"\1", rows)
         if self._metadata and (b' cm="' in rows or b' vm="' in rows):
@@ -714,6 +708,33 @@ class _Styles:
                 [xml[: found.start()], tag, found[2], *added, found[3], xml[found.end() :]]
             )
         return xml
+
+
+def _without_formulas(rows: bytes, file: str) -> bytes:
+    """``rows`` with each formula cell's formula dropped (only those cells are looked at)."""
+    pieces, cursor = [], 0
+    for found in _ANY_FORMULA.finditer(rows):
+        if found.start() < cursor:
+            continue
+        # A formula is its cell's first child: the cell starts at the ``<c`` before it.
+        start = rows.rfind(b"<c", cursor, found.start())
+        end = rows.find(b"</c>", found.end())
+        if start < 0 or end < 0:
+            raise _unsupported(file, "a formula outside a cell")
+        end += len(b"</c>")
+        text = _TEXT_FORMULA.fullmatch(rows, start, end)
+        cell = (
+            b'<c%st="inlineStr"%s><is><t xml:space="preserve">%s</t></is></c>'
+            % (text["before"], text["after"], text["value"])
+            if text
+            else _FORMULA.sub(b"", rows[start:end])
+        )
+        pieces += [rows[cursor:start], cell]
+        cursor = end
+    if not pieces:
+        return rows
+    pieces.append(rows[cursor:])
+    return b"".join(pieces)
 
 
 def _find_row(rows: bytes, number: int, cursor: int) -> tuple[int, int, bool] | None:
