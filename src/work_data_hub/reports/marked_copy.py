@@ -200,6 +200,9 @@ class DeliveredSheet:
             self._open_parts()
             self._blocks = self._sheet_blocks()
             self._read_head()
+        except (ElementTree.ParseError, KeyError) as exc:
+            self.close()
+            raise _unsupported(self.file, f"a part cannot be read ({exc})") from exc
         except BaseException:
             self.close()
             raise
@@ -294,7 +297,7 @@ class DeliveredSheet:
             raise _unsupported(self.file, "the sheet's rows have no row numbers")
         if first_cell is not None and not re.search(rb'\br="', first_cell["attributes"]):
             raise _unsupported(self.file, "the sheet's cells have no references")
-        found = _find_row(body, self.header_row, 0)
+        found = _find_row(body, self.header_row, 0, _last_row_number(body))
         if found is None or not found[2]:
             raise _unsupported(
                 self.file, f"row {self.header_row} is not in the sheet's first block"
@@ -387,8 +390,7 @@ class DeliveredSheet:
         with zipfile.ZipFile(
             target, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=COMPRESS_LEVEL
         ) as out:
-            big = self._archive.getinfo(self._sheet_member).file_size > (1 << 30)
-            with out.open(_DATA_SHEET, "w", force_zip64=big) as sheet:
+            with out.open(_DATA_SHEET, "w", force_zip64=self._big(self._sheet_member)) as sheet:
                 sheet.write(_XML_DECLARATION + self._root + _sheet_view(self.header_row, False))
                 sheet.write(self._format + _columns(widths) + b"<sheetData>")
                 sheet.write(editor.edited(self._body))
@@ -415,7 +417,7 @@ class DeliveredSheet:
                 if member is not None:
                     with (
                         self._archive.open(member) as source,
-                        out.open(name, "w", force_zip64=big) as copy,
+                        out.open(name, "w", force_zip64=self._big(member)) as copy,
                     ):
                         while chunk := source.read(1 << 24):
                             copy.write(chunk)
@@ -442,6 +444,10 @@ class DeliveredSheet:
             for name, data in parts.items():
                 out.writestr(name, data)
         return len(editor.comments)
+
+    def _big(self, member: str) -> bool:
+        """Whether ``member`` may come out past the 2 GiB a zip entry holds without ZIP64."""
+        return self._archive.getinfo(member).file_size > (1 << 30)
 
     def _fitted_widths(self) -> dict[int, float]:
         """Each column's width up to the reasons' column: the delivered width, or wider to fit
@@ -501,7 +507,7 @@ class _RowEditor:
         pieces, cursor = [], 0
         while self._next < len(self._rows):
             number = self._rows[self._next]
-            found = _find_row(rows, number, cursor)
+            found = _find_row(rows, number, cursor, last)
             if found is None:
                 if end < 0:
                     break
@@ -737,15 +743,16 @@ def _without_formulas(rows: bytes, file: str) -> bytes:
     return b"".join(pieces)
 
 
-def _find_row(rows: bytes, number: int, cursor: int) -> tuple[int, int, bool] | None:
-    """Where row ``number`` is in ``rows`` from ``cursor`` on: (start, end, present); when the
-    sheet has no such row but one after it, (where it goes, same, False); None if it lies
-    beyond ``rows``."""
+def _find_row(
+    rows: bytes, number: int, cursor: int, last: int | None
+) -> tuple[int, int, bool] | None:
+    """Where row ``number`` is in ``rows`` (whose last row is ``last``) from ``cursor`` on:
+    (start, end, present); when the sheet has no such row but one after it, (where it goes,
+    same, False); None if it lies beyond ``rows``."""
+    if last is None or last < number:
+        return None
     start = rows.find(b'<row r="%d"' % number, cursor)
     if start < 0:
-        last = _last_row_number(rows)
-        if last is None or last < number:
-            return None
         # The row is missing, or its number is not its first attribute: look row by row.
         for match in _ROW_TAG.finditer(rows, cursor):
             found = int(match["row"])
