@@ -12,7 +12,7 @@ from typing import Any
 import openpyxl
 import polars as pl
 import pytest
-from kedro.io import Version
+from kedro.io import DatasetError, Version
 from kedro_datasets.partitions import PartitionedDataset
 from openpyxl.comments import Comment
 from openpyxl.worksheet.worksheet import Worksheet
@@ -303,3 +303,25 @@ def test_a_sheet_the_copy_does_not_handle_is_written_from_its_values(
     assert len(_cells(sheet, 7)) == 7 and sheet["C2"].value == "P0001"
     assert sheet.freeze_panes == "A2"
     assert [cell.value for cell in sheet[1]][-1] == MARK_HEADER
+
+
+def test_a_workbook_gone_before_it_is_marked_fails_the_save_and_leaves_no_file(
+    tmp_path: Path,
+) -> None:
+    rows = trustee_rows(3)
+    rows[1][4] = "abc"
+    inbox = tmp_path / "inbox"
+    _deliver(inbox / NOVEMBER, rows)
+    workbooks = PartitionedDataset(
+        path=str(inbox),
+        dataset={"type": "work_data_hub.datasets.excel_workbook_dataset.ExcelWorkbookDataset"},
+    ).load()
+    domain = trustee_domain()
+    manifest = nodes.select_workbooks(workbooks, str(inbox), 1, domain=domain)
+    *_, to_mark = nodes.clean_workbooks(workbooks, manifest, domain=domain)
+    (inbox / NOVEMBER).unlink()
+    folder = tmp_path / "out" / "trustee_marked"
+    marked = RejectsWorkbookDataset(filepath=str(folder), version=Version(None, VERSION))
+    with pytest.raises(DatasetError, match=f"{NOVEMBER}: the workbook cannot be read again"):
+        marked.save(to_mark)
+    assert not list(folder.rglob("*.xlsx"))

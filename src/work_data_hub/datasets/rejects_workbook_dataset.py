@@ -72,8 +72,9 @@ class RejectsWorkbookDataset(
         self._wrote()
         folder = Path(self._get_save_path())
         for rejected in data.files:
-            with os.fdopen(open_owner_only(folder / marked_name(rejected.path)), "wb") as target:
-                try:
+            path = folder / marked_name(rejected.path)
+            try:
+                with os.fdopen(open_owner_only(path), "wb") as target:
                     mark_rejects(
                         Path(data.inbox) / rejected.path,
                         target,
@@ -83,9 +84,13 @@ class RejectsWorkbookDataset(
                         rejects=rejected.rejects,
                         domain=data.domain,
                     )
-                except WorkbookReadError as exc:
+            except BaseException as exc:
+                # No half-written workbook is left behind.
+                path.unlink(missing_ok=True)
+                if isinstance(exc, WorkbookReadError):
                     raise DatasetError(
                         f"{rejected.path}: the workbook cannot be read again to mark its rejects "
                         f"({exc}); the rejects CSV lists them"
                     ) from exc
+                raise
         self.last_written = FileWritten(str(folder))
