@@ -259,6 +259,7 @@ def test_formulas_come_out_as_their_values_and_the_formats_stay(tmp_path: Path) 
     assert marked["G4"].value is None
     assert sorted(_filled(marked)) == ["C5", "G4"]
     assert "formula without a cached value" in _filled(marked)["G4"]
+    assert marked["G4"].number_format == "#,##0.00"  # a rejected cell keeps its own format too
     assert marked["C5"].value == FORMULAS[0] and marked["C5"].data_type == "s"
     assert marked["C5"].quotePrefix
     assert not marked.row_dimensions[5].hidden  # a hidden row is shown

@@ -86,7 +86,7 @@ _HIDDEN_ROW = re.compile(rb'(<row\b[^>]*?)\s+hidden="(?:1|true)"')
 # Cell and value metadata (dynamic arrays, data types) point into a part the copy leaves out.
 _METADATA = re.compile(rb'(<c\b[^>]*?)\s+[cv]m="\d+"')
 _SPANS = re.compile(rb'\s+spans="[^"]*"')
-_STYLE = re.compile(rb'\ss="\d*"')
+_STYLE = re.compile(rb'\ss="(?P<style>\d*)"')
 _ZERO_HEIGHT = re.compile(rb'\s+zeroHeight="(?:1|true)"')
 _MERGED = re.compile(rb"<mergeCells\b.*?</mergeCells>", re.DOTALL)
 
@@ -573,7 +573,7 @@ class _RowEditor:
         opened = cell.index(b">")
         tag = cell[:opened]
         found = _STYLE.search(tag)
-        source = int(found[0][4:-1] or b"0") if found else 0
+        source = int(found["style"] or b"0") if found else 0
         copied = b' s="%d"' % self._styles.marked(source, quote=mark.formula_like)
         tag = _STYLE.sub(copied, tag) if found else tag.rstrip(b"/") + copied + (
             b"/" if tag.endswith(b"/") else b""
@@ -622,8 +622,8 @@ class _Styles:
         }  # fmt: skip
         self._copies: dict[tuple[int, bool], int] = {}
         font = self._sections[b"fonts"][0] if self._sections[b"fonts"] else b""
-        font_name = re.search(rb'<name val="[^"]*"/>', font)
-        self._font_name = font_name[0] if font_name else b'<name val="Calibri"/>'
+        font_name = re.search(rb'<name val="(?P<name>[^"]*)"', font)
+        self._font_name = b'<name val="%s"/>' % (font_name["name"] if font_name else b"Calibri")
         self._fill = self._add(
             b"fills",
             b'<fill><patternFill patternType="solid"><fgColor rgb="%s"/><bgColor indexed="64"/>'
