@@ -4,17 +4,25 @@ workbook and in the CSV."""
 
 from __future__ import annotations
 
+import logging
+import zipfile
 from pathlib import Path
 from typing import Any
 
 import openpyxl
 import polars as pl
 import pytest
-from kedro.io import Version
+from kedro.io import DatasetError, Version
 from kedro_datasets.partitions import PartitionedDataset
+from openpyxl.comments import Comment
 from openpyxl.worksheet.worksheet import Worksheet
 
-from tests.reliability.support import TRUSTEE_HEADERS, trustee_domain, trustee_rows
+from tests.reliability.support import (
+    TRUSTEE_HEADERS,
+    replace_cell_text,
+    trustee_domain,
+    trustee_rows,
+)
 from work_data_hub.config import DomainConfig
 from work_data_hub.datasets.rejects_csv_dataset import RejectsCSVDataset
 from work_data_hub.datasets.rejects_workbook_dataset import RejectsWorkbookDataset
@@ -98,10 +106,13 @@ def test_exactly_the_three_bad_cells_carry_a_fill_and_their_reason(tmp_path: Pat
 
     # The delivered rows, where they were, as values; the bad values as delivered.
     assert [cell.value for cell in sheet[1]][:7] == TRUSTEE_HEADERS
-    assert (sheet["E3"].value, sheet["C5"].value, sheet["G6"].value) == ("abc", "P#1", -5)
+    # "-5" was delivered as text, and stays text.
+    assert (sheet["E3"].value, sheet["C5"].value, sheet["G6"].value) == ("abc", "P#1", "-5")
     assert sheet["A2"].value == 2024 and sheet["C2"].value == "P0001"
     assert sheet.freeze_panes == "A2"
     assert sheet.column_dimensions["C"].width > 6
+    assert sheet.column_dimensions["H"].width == 50
+    assert sheet.auto_filter.ref == "A1:H7"
     # The rejected rows are marked (no fill) in a column after the sheet's last.
     assert sheet["H1"].value == MARK_HEADER
     marks = {row: sheet[f"H{row}"].value for row in range(2, 8) if sheet[f"H{row}"].value}
@@ -116,6 +127,8 @@ def test_exactly_the_three_bad_cells_carry_a_fill_and_their_reason(tmp_path: Pat
         ("return_rate", 1, "E3"),
     ]
     assert summary.freeze_panes == "A5"
+    assert summary.column_dimensions["B"].width > 6
+    assert workbook.active is not None and workbook.active.title == SUMMARY_SHEET
 
 
 def test_formula_like_values_show_as_text_in_the_csv_and_the_workbook(tmp_path: Path) -> None:
@@ -165,19 +178,151 @@ def test_the_csv_quotes_only_what_would_run() -> None:
     assert [csv_unescape(value) for value in expected] == values
 
 
-def test_a_big_sheet_shows_its_header_and_rejected_rows_each_where_it_was(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from work_data_hub.reports import rejects_workbook
+def _cells(sheet: Worksheet, columns: int) -> list[tuple[Any, ...]]:
+    return [line[:columns] for line in sheet.iter_rows(values_only=True)]
 
-    monkeypatch.setattr(rejects_workbook, "ALL_ROWS_UP_TO", 3)
-    rows = trustee_rows(6)
-    rows[3][2] = "P#1"  # row 5, column C
-    _deliver(tmp_path / "inbox" / NOVEMBER, rows)
+
+def _parts_text(path: Path) -> str:
+    with zipfile.ZipFile(path) as archive:
+        return "".join(archive.read(name).decode("utf-8", "replace") for name in archive.namelist())
+
+
+@pytest.mark.parametrize("writer", ["xlsxwriter", "openpyxl"])
+def test_every_delivered_row_is_in_the_marked_workbook(tmp_path: Path, writer: str) -> None:
+    """XlsxWriter stores text as shared strings, openpyxl as inline strings."""
+    rows = trustee_rows(3_000)
+    rows[100][4] = "abc"  # Excel row 102, column E
+    rows[1_500][2] = "P#1"  # row 1502, column C
+    rows[2_999][6] = "-5"  # row 3001, column G
+    source = tmp_path / "inbox" / NOVEMBER
+    if writer == "openpyxl":
+        _deliver(source, rows)
+    else:
+        import xlsxwriter
+
+        source.parent.mkdir(parents=True)
+        with xlsxwriter.Workbook(source) as delivered:
+            worksheet = delivered.add_worksheet("受托业绩")
+            for index, row in enumerate([TRUSTEE_HEADERS, *rows]):
+                worksheet.write_row(index, 0, row)
+        with zipfile.ZipFile(source) as archive:
+            assert "xl/sharedStrings.xml" in archive.namelist()
     _, (written,) = _run(tmp_path / "inbox", tmp_path / "out", trustee_domain())
+
     workbook = openpyxl.load_workbook(written)
     sheet = workbook["受托业绩"]
-    shown = {cell.row for line in sheet.iter_rows() for cell in line if cell.value is not None}
-    assert shown == {1, 5}
-    assert sheet["C5"].value == "P#1" and sheet["C5"].fill.fill_type is not None
-    assert "only its header and rejected rows" in str(workbook[SUMMARY_SHEET]["A2"].value)
+    expected = _cells(openpyxl.load_workbook(source)["受托业绩"], 7)
+    assert len(expected) == 3_001
+    assert _cells(sheet, 7) == expected
+    assert sorted(_filled(sheet)) == ["C1502", "E102", "G3001"]
+    marks = [row for (row,) in sheet.iter_rows(min_col=8, max_col=8, values_only=True)]
+    assert [index for index, mark in enumerate(marks, start=1) if mark] == [1, 102, 1502, 3001]
+    assert sheet.auto_filter.ref == "A1:H3001"
+    assert "<f>" not in _parts_text(Path(written))
+
+
+def test_formulas_come_out_as_their_values_and_the_formats_stay(tmp_path: Path) -> None:
+    import xlsxwriter
+
+    source = tmp_path / "inbox" / NOVEMBER
+    source.parent.mkdir(parents=True)
+    delivered = xlsxwriter.Workbook(source)
+    sheet = delivered.add_worksheet("受托业绩")
+    amount = delivered.add_format({"num_format": "#,##0.00"})
+    sheet.write_row(0, 0, TRUSTEE_HEADERS)
+    for index, row in enumerate(trustee_rows(4), start=1):
+        sheet.write_row(index, 0, row[:6])
+        sheet.write_number(index, 6, 1000 + index, amount)
+    sheet.write_formula("G2", "=1000+0.5", amount, 1000.5)  # a number result
+    sheet.write_formula("C3", '="P"&"0002"', None, "P0002")  # a text result
+    sheet.write_formula("G4", "=1+2", amount, 3)  # its value removed below: none cached
+    sheet.write_string("C5", FORMULAS[0])  # formula-like text: rejected (not a plan code)
+    sheet.set_row(4, None, None, {"hidden": True})  # Excel row 5
+    delivered.close()
+    replace_cell_text(source, "<f>1+2</f><v>3</v>", "<f>1+2</f>")
+    # G2 and G3 share G2's formula, as Excel stores a formula filled down.
+    replace_cell_text(source, "<f>1000+0.5</f>", '<f t="shared" ref="G2:G3" si="0">1000+0.5</f>')
+    replace_cell_text(source, '<c r="G3" s="1"><v>', '<c r="G3" s="1"><f t="shared" si="0"/><v>')
+    with zipfile.ZipFile(source) as archive:
+        stored = archive.read("xl/worksheets/sheet1.xml")
+    assert b'<f t="shared" si="0"/><v>' in stored and b"<f>1+2</f></c>" in stored
+    _, (written,) = _run(tmp_path / "inbox", tmp_path / "out", trustee_domain())
+
+    assert "<f>" not in _parts_text(Path(written)) and "<f " not in _parts_text(Path(written))
+    workbook = openpyxl.load_workbook(written)
+    marked = workbook["受托业绩"]
+    assert (marked["G2"].value, marked["G2"].data_type) == (1000.5, "n")
+    assert (marked["G3"].value, marked["G3"].data_type) == (1002, "n")
+    assert (marked["C3"].value, marked["C3"].data_type) == ("P0002", "s")
+    assert marked["G2"].number_format == "#,##0.00"  # the delivered format, kept
+    # A formula without a cached value is empty, as the run read it, and rejected.
+    assert marked["G4"].value is None
+    assert sorted(_filled(marked)) == ["C5", "G4"]
+    assert "formula without a cached value" in _filled(marked)["G4"]
+    assert marked["G4"].number_format == "#,##0.00"  # a rejected cell keeps its own format too
+    assert marked["C5"].value == FORMULAS[0] and marked["C5"].data_type == "s"
+    assert marked["C5"].quotePrefix
+    assert not marked.row_dimensions[5].hidden  # a hidden row is shown
+
+
+@pytest.mark.parametrize(
+    "unhandled",
+    [
+        "has comments of its own",
+        # found while the rows are copied: the copy is started again from the values
+        "where the row's reasons go, holds a value",
+    ],
+)
+def test_a_sheet_the_copy_does_not_handle_is_written_from_its_values(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, unhandled: str
+) -> None:
+    rows = trustee_rows(6)
+    rows[1][4] = "abc"  # E3
+    rows[3][2] = "P#1"  # C5
+    rows[4][6] = "-5"  # G6
+    _deliver(tmp_path / "inbox" / NOVEMBER, rows)
+    delivered = openpyxl.load_workbook(tmp_path / "inbox" / NOVEMBER)
+    if unhandled == "has comments of its own":
+        delivered["受托业绩"]["A1"].comment = Comment("the year", "someone")
+    else:
+        delivered["受托业绩"]["H5"] = " "  # blank to the run, a value to Excel
+    delivered.save(tmp_path / "inbox" / NOVEMBER)
+    with caplog.at_level(logging.INFO, logger="work_data_hub.reports.rejects_workbook"):
+        _, (written,) = _run(tmp_path / "inbox", tmp_path / "out", trustee_domain())
+
+    said = [
+        r.getMessage() for r in caplog.records if "written from the values read" in r.getMessage()
+    ]
+    assert len(said) == 1 and unhandled in said[0]
+    path = Path(written)
+    assert oct(path.stat().st_mode & 0o777) == oct(0o600)
+    workbook = openpyxl.load_workbook(path)
+    assert workbook.sheetnames == [SUMMARY_SHEET, "受托业绩"]
+    sheet = workbook["受托业绩"]
+    assert sorted(_filled(sheet)) == ["C5", "E3", "G6"]
+    assert sum(1 for line in sheet.iter_rows() for cell in line if cell.comment) == 3
+    assert len(_cells(sheet, 7)) == 7 and sheet["C2"].value == "P0001"
+    assert sheet.freeze_panes == "A2"
+    assert [cell.value for cell in sheet[1]][-1] == MARK_HEADER
+
+
+def test_a_workbook_gone_before_it_is_marked_fails_the_save_and_leaves_no_file(
+    tmp_path: Path,
+) -> None:
+    rows = trustee_rows(3)
+    rows[1][4] = "abc"
+    inbox = tmp_path / "inbox"
+    _deliver(inbox / NOVEMBER, rows)
+    workbooks = PartitionedDataset(
+        path=str(inbox),
+        dataset={"type": "work_data_hub.datasets.excel_workbook_dataset.ExcelWorkbookDataset"},
+    ).load()
+    domain = trustee_domain()
+    manifest = nodes.select_workbooks(workbooks, str(inbox), 1, domain=domain)
+    *_, to_mark = nodes.clean_workbooks(workbooks, manifest, domain=domain)
+    (inbox / NOVEMBER).unlink()
+    folder = tmp_path / "out" / "trustee_marked"
+    marked = RejectsWorkbookDataset(filepath=str(folder), version=Version(None, VERSION))
+    with pytest.raises(DatasetError, match=f"{NOVEMBER}: the workbook cannot be read again"):
+        marked.save(to_mark)
+    assert not list(folder.rglob("*.xlsx"))

@@ -104,7 +104,7 @@ def _unique_headers(raw: Sequence[Any]) -> list[str]:
     return headers
 
 
-def _header_names(raw: Sequence[Any]) -> list[str]:
+def header_names(raw: Sequence[Any]) -> list[str]:
     """A header row's cells as unique normalised names (a blank header: ``_unnamed_<n>``)."""
     return _unique_headers([None if cell is None or not cell.strip() else cell for cell in raw])
 
@@ -337,7 +337,7 @@ class ShownSheet:
         """The normalised headers of Excel row ``header_row``, as :func:`read_sheet` names them."""
         if self.text.height < header_row:
             return []
-        return _header_names(self.text.row(header_row - 1))
+        return header_names(self.text.row(header_row - 1))
 
 
 def sheet_as_shown(workbook: ExcelWorkbook, sheet: str | int) -> ShownSheet:
@@ -390,7 +390,7 @@ def read_sheet(
         )
     raw_headers = text.row(header_row - 1)
     _check_headers(raw_headers, reads, workbook.name, sheet_name, first_column)
-    headers = _header_names(raw_headers)
+    headers = header_names(raw_headers)
     body = text.slice(header_row).rename(dict(zip(text.columns, headers, strict=True)))
     problems = problems.slice(header_row).rename(dict(zip(problems.columns, headers, strict=True)))
     del text

@@ -71,6 +71,7 @@ _REFERENCE = re.compile(rb'\br="(?P<column>[A-Z]{1,3})(?P<row>\d+)"')
 _TYPE = re.compile(rb'\bt="(?P<type>\w+)"')
 _TEXT_TYPES = frozenset({b"s", b"str", b"inlineStr"})
 _MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+WORKBOOK_PART = "xl/workbook.xml"
 _RELATIONSHIPS = "{http://schemas.openxmlformats.org/package/2006/relationships}"
 _RELATIONSHIP_ID = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id"
 
@@ -145,7 +146,7 @@ def marked_cells(path: Path, sheet_name: str) -> SheetMarks:
             cells: list[MarkedCell] = []
             long_numbers: list[pl.DataFrame] = []
             with archive.open(member) as stream:
-                for block in _row_blocks(stream):
+                for block in xml_blocks(stream):
                     found, numbers = _scan(block)
                     if found:
                         cells.extend(_marked_in_block(block))
@@ -204,33 +205,55 @@ def _long_numbers(parts: list[pl.DataFrame]) -> pl.DataFrame | None:
 
 def _sheet_member(archive: zipfile.ZipFile, sheet_name: str) -> str | None:
     """The zip member holding ``sheet_name``, from workbook.xml and its relationships."""
-    workbook = ElementTree.fromstring(archive.read("xl/workbook.xml"))
-    relationships = ElementTree.fromstring(archive.read("xl/_rels/workbook.xml.rels"))
-    targets = {
-        rel.get("Id"): rel.get("Target", "")
-        for rel in relationships.iter(f"{_RELATIONSHIPS}Relationship")
-    }
+    workbook = ElementTree.fromstring(archive.read(WORKBOOK_PART))
+    targets = relationships(archive, WORKBOOK_PART)
     for sheet in workbook.iter(f"{_MAIN}sheet"):
         if sheet.get("name") == sheet_name:
-            target = targets.get(sheet.get(_RELATIONSHIP_ID))
-            if not target:
-                return None
-            if target.startswith("/"):
-                return target.lstrip("/")
-            return posixpath.normpath(posixpath.join("xl", target))
+            target = targets.get(sheet.get(_RELATIONSHIP_ID) or "")
+            return target.member if target else None
     return None
 
 
-def _row_blocks(stream: IO[bytes]) -> Iterator[bytes]:
-    """The XML in blocks that end after a ``</row>``, so that no cell is cut in two."""
+@dataclass(frozen=True)
+class Relationship:
+    """Where one of a part's relationships points: its type's last word (``worksheet``,
+    ``styles``, ``comments``) and the zip member it names."""
+
+    kind: str
+    member: str
+
+
+def relationships(archive: zipfile.ZipFile, part: str) -> dict[str, Relationship]:
+    """The package-internal relationships of ``part`` (``""`` for the package's own), by id."""
+    folder, name = posixpath.split(part)
+    listed = posixpath.join(folder, "_rels", f"{name}.rels")
+    if listed not in archive.NameToInfo:
+        return {}
+    found = {}
+    for rel in ElementTree.fromstring(archive.read(listed)).iter(f"{_RELATIONSHIPS}Relationship"):
+        target = rel.get("Target", "")
+        if not target or rel.get("TargetMode") == "External":
+            continue
+        member = (
+            target.lstrip("/")
+            if target.startswith("/")
+            else posixpath.normpath(posixpath.join(folder, target))
+        )
+        found[rel.get("Id", "")] = Relationship(rel.get("Type", "").rsplit("/", 1)[-1], member)
+    return found
+
+
+def xml_blocks(stream: IO[bytes], closing: bytes = b"</row>") -> Iterator[bytes]:
+    """The XML in blocks that end after a ``closing`` tag (a row's, by default), so that no
+    element is cut in two; the last block is what follows the last one."""
     carry = b""
     while chunk := stream.read(BLOCK_BYTES):
         data = carry + chunk
-        end = data.rfind(b"</row>")
+        end = data.rfind(closing)
         if end < 0:
             carry = data
             continue
-        end += len(b"</row>")
+        end += len(closing)
         yield data[:end]
         carry = data[end:]
     if carry:

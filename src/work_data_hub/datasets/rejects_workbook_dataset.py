@@ -1,8 +1,8 @@
 """``RejectsWorkbookDataset``: each delivered workbook with rejects, marked, beside the CSV.
 
 Like the rejects CSV the files hold the delivered values, so each is created owner-only (0600).
-Only workbooks with rejects are read again (one at a time), and their rows are streamed to
-disk as they are written (:mod:`work_data_hub.reports.rejects_workbook`).
+Only workbooks with rejects are read again (one at a time), and their rows are streamed from
+the delivered workbook to the marked one (:mod:`work_data_hub.reports.rejects_workbook`).
 """
 
 from __future__ import annotations
@@ -13,17 +13,11 @@ from typing import Any
 
 from kedro.io import AbstractVersionedDataset, DatasetError, Version
 
-from work_data_hub.cleaning.engine import source_positions
-from work_data_hub.cleaning.reading import sheet_as_shown
-from work_data_hub.cleaning.workbook import open_workbook
+from work_data_hub.cleaning.workbook import WorkbookReadError
 from work_data_hub.datasets.no_delivery import WritesNothingWithoutDelivery
 from work_data_hub.datasets.owner_only import open_owner_only
 from work_data_hub.datasets.results import FileWritten
-from work_data_hub.reports.rejects_workbook import (
-    RejectsToMark,
-    marked_name,
-    write_rejects_workbook,
-)
+from work_data_hub.reports.rejects_workbook import RejectsToMark, mark_rejects, marked_name
 
 
 class RejectsWorkbookDataset(
@@ -78,22 +72,25 @@ class RejectsWorkbookDataset(
         self._wrote()
         folder = Path(self._get_save_path())
         for rejected in data.files:
-            source = Path(data.inbox) / rejected.path
+            path = folder / marked_name(rejected.path)
             try:
-                shown = sheet_as_shown(open_workbook(source), rejected.sheet)
-            except Exception as exc:
-                raise DatasetError(
-                    f"{rejected.path}: the workbook cannot be read again to mark its rejects "
-                    f"({exc}); the rejects CSV lists them"
-                ) from exc
-            header_row = data.domain.header_row
-            with os.fdopen(open_owner_only(folder / marked_name(rejected.path)), "wb") as target:
-                write_rejects_workbook(
-                    target,
-                    file=rejected.path,
-                    sheet=shown,
-                    header_row=header_row,
-                    rejects=rejected.rejects,
-                    positions=source_positions(data.domain, shown.headers(header_row)),
-                )
+                with os.fdopen(open_owner_only(path), "wb") as target:
+                    mark_rejects(
+                        Path(data.inbox) / rejected.path,
+                        target,
+                        file=rejected.path,
+                        sheet=rejected.sheet,
+                        header_row=data.domain.header_row,
+                        rejects=rejected.rejects,
+                        domain=data.domain,
+                    )
+            except BaseException as exc:
+                # No half-written workbook is left behind.
+                path.unlink(missing_ok=True)
+                if isinstance(exc, WorkbookReadError):
+                    raise DatasetError(
+                        f"{rejected.path}: the workbook cannot be read again to mark its rejects "
+                        f"({exc}); the rejects CSV lists them"
+                    ) from exc
+                raise
         self.last_written = FileWritten(str(folder))

@@ -4,41 +4,60 @@ What the people who fix a delivery open in Excel: a first sheet that counts the 
 column and reason, then the delivered sheet with every row where it was (Excel row 17 is row
 17 here, column H is H), as values, never formulas. Each rejected cell has a fill and its
 reason as a comment; each rejected row names its reasons in one column added after the
-sheet's last (the filter on the header row shows only those rows). Text a spreadsheet would
-run as a formula is written as text (:mod:`work_data_hub.reports.spreadsheet_text`).
+header row's last (the filter on the header row shows only those rows). The header is frozen
+and the columns are as wide as their text.
 
-Written with XlsxWriter in constant-memory mode: rows go to disk as they are written, so a
-big delivery costs its text columns (already read) and no workbook held in memory.
+The workbook is the delivered one with its rejects marked (:mod:`.marked_copy`): its sheet's
+rows are copied as stored, with their formats, so a big delivery costs about one pass over
+its sheet. A workbook whose structure the copy does not handle is written instead from the
+values the run reads (XlsxWriter, rows streamed to disk), every row all the same. Either way
+text that a spreadsheet would run as a formula stays text
+(:mod:`work_data_hub.reports.spreadsheet_text`).
 """
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import IO, Any
 
 import polars as pl
 
-from work_data_hub.cleaning.reading import ShownSheet
+from work_data_hub.cleaning.engine import source_positions
+from work_data_hub.cleaning.reading import ShownSheet, header_names, sheet_as_shown
 from work_data_hub.cleaning.sheet_xml import column_letters
+from work_data_hub.cleaning.workbook import WorkbookReadError, open_workbook
 from work_data_hub.config import DomainConfig
-from work_data_hub.reports.spreadsheet_text import FORMULA_STARTS
+from work_data_hub.reports.marked_copy import (
+    BAD_FILL,
+    BAD_FONT,
+    WIDTH_MAX,
+    CellMark,
+    DeliveredSheet,
+    Marks,
+    SummaryTable,
+    UnsupportedWorkbookError,
+    fitted_width,
+    shown_width,
+)
+from work_data_hub.reports.spreadsheet_text import FORMULA_STARTS, shows_as_formula
 from work_data_hub.text import plural
+
+logger = logging.getLogger(__name__)
 
 SUMMARY_SHEET = "rejects"
 MARK_HEADER = "WorkDataHub: rejected"
 # Excel stays usable with this many comments; past it the fill and the row's mark remain.
 MAX_COMMENTS = 10_000
-# A sheet with more rows shows its header rows and its rejected rows only, each where it was.
-ALL_ROWS_UP_TO = 100_000
 # A text that Excel reads back as the same number: no leading zeros, at most 15 digits.
 _EXACT_NUMBER = r"^-?(?:0|[1-9]\d{0,14})(?:\.\d{1,15})?$"
 _MAX_DIGITS = 15
 _SLICE_ROWS = 20_000
-_WIDTH_MIN, _WIDTH_MAX = 6, 50
-# Excel's own "Bad" cell style: what a reviewer recognises as "look here".
-_BAD = {"bg_color": "#FFC7CE", "font_color": "#9C0006"}
+_SHOWN_WHERE = 20
+_BAD = {"bg_color": f"#{BAD_FILL[2:]}", "font_color": f"#{BAD_FONT[2:]}"}
 
 
 @dataclass(frozen=True)
@@ -66,12 +85,6 @@ def marked_name(path: str) -> str:
     return f"{stem}.rejects.xlsx"
 
 
-def shown_width(text: str) -> float:
-    """``text``'s width in Excel's character units; a CJK character counts as two."""
-    # UTF-8 takes 1 byte for ASCII and 3 for CJK: (bytes + characters) / 2 gives 1 and 2.
-    return (len(text.encode()) + len(text)) / 2
-
-
 @dataclass(frozen=True)
 class MarkedCells:
     """What a rejects workbook marked: rows, cells (with a fill) and comments written."""
@@ -79,8 +92,25 @@ class MarkedCells:
     rows: int
     cells: int
     comments: int
-    # False: the sheet was too big, only its header and rejected rows are shown.
-    every_row: bool = True
+
+
+@dataclass(frozen=True)
+class _Found:
+    """Where a file's rejects are in its sheet.
+
+    ``cells``: Excel row -> 0-based Excel column -> reasons; ``formula_like``: the cells among
+    them whose value starts like a formula; ``rows``: Excel row -> ``column: reason`` of each
+    reject; ``groups``: (column, reason) -> the cells (``C5``) or rows (``row 5``) it is at.
+    """
+
+    cells: Mapping[int, Mapping[int, list[str]]]
+    formula_like: frozenset[tuple[int, int]]
+    rows: Mapping[int, list[str]]
+    groups: Mapping[tuple[str, str], list[str]]
+
+    @property
+    def marked(self) -> int:
+        return sum(len(cells) for cells in self.cells.values())
 
 
 def _cells_of(column: str, positions: Mapping[str, Sequence[int]]) -> list[int]:
@@ -93,6 +123,142 @@ def _cells_of(column: str, positions: Mapping[str, Sequence[int]]) -> list[int]:
     return []
 
 
+def _found(
+    rejects: pl.DataFrame, positions: Mapping[str, Sequence[int]], first_column: int
+) -> _Found:
+    """Where ``rejects`` (``row``, ``column``, ``value``, ``reason``; ``row`` the Excel row)
+    are, given the sheet positions of each declared column counted from ``first_column``. A
+    reject whose column has no cell in the sheet (a column a transform made) is named in its
+    row's mark only."""
+    cells: dict[int, dict[int, list[str]]] = defaultdict(lambda: defaultdict(list))
+    formula_like: set[tuple[int, int]] = set()
+    rows: dict[int, list[str]] = defaultdict(list)
+    groups: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for row, column, value, reason in rejects.select(
+        "row", "column", "value", "reason"
+    ).iter_rows():
+        where = [first_column + position for position in _cells_of(column, positions)]
+        for at in where:
+            cells[row][at].append(reason)
+            if value is not None and shows_as_formula(value):
+                formula_like.add((row, at))
+        rows[row].append(f"{column}: {reason}")
+        groups[(column, reason)].append(
+            ", ".join(f"{column_letters(at)}{row}" for at in where) or f"row {row}"
+        )
+    return _Found(cells, frozenset(formula_like), rows, groups)
+
+
+def _summary(*, file: str, sheet: str, found: _Found, comments: int) -> SummaryTable:
+    """The first sheet: what was marked where, by column and reason."""
+    said = (
+        f"Every delivered row is in sheet '{sheet}', where it was, as values. "
+        f"{plural(len(found.rows), 'row')} rejected, {plural(found.marked, 'cell')} marked: "
+        f"each has a fill and its reason as a comment, and each rejected row names its reasons "
+        f"in the column '{MARK_HEADER}'."
+    )
+    if comments < found.marked:
+        said += f" Only the first {comments} marked cells carry a comment."
+    header = ("column", "reason", "cells", "where")
+    lines = sorted(
+        (
+            (
+                column,
+                reason,
+                len(where),
+                ", ".join(where[:_SHOWN_WHERE])
+                + (f" and {len(where) - _SHOWN_WHERE} more" if len(where) > _SHOWN_WHERE else ""),
+            )
+            for (column, reason), where in found.groups.items()
+        ),
+        key=lambda line: (line[0], -line[2], line[1]),
+    )
+    widths = [
+        fitted_width(max([shown_width(str(line[i])) for line in lines] + [shown_width(header[i])]))
+        for i in range(3)
+    ]
+    return SummaryTable(
+        name=SUMMARY_SHEET if sheet.casefold() != SUMMARY_SHEET else f"{SUMMARY_SHEET} (1)",
+        title=f"Rejected rows of {file}, sheet {sheet}",
+        said=said,
+        header=header,
+        lines=lines,
+        widths=[*widths, WIDTH_MAX],
+    )
+
+
+def mark_rejects(
+    source: Path,
+    target: IO[bytes],
+    *,
+    file: str,
+    sheet: str,
+    header_row: int,
+    rejects: pl.DataFrame,
+    domain: DomainConfig,
+) -> MarkedCells:
+    """Write the marked copy of ``source``'s ``sheet`` to ``target`` (a seekable file).
+
+    The copy is made from the delivered workbook's parts; one whose structure that does not
+    handle is logged and written from its values instead (see the module doc).
+
+    Args:
+        source: The delivered workbook.
+        target: Where the marked workbook goes.
+        file: The workbook's name in the inbox, for the summary.
+        sheet: The sheet the run read.
+        header_row: The Excel row (1-based) of the headers.
+        rejects: This file's rejects (``row``, ``column``, ``value``, ``reason``).
+        domain: The domain, whose declared columns name the rejects' columns.
+
+    Raises:
+        WorkbookReadError: The workbook cannot be read again.
+    """
+    try:
+        with DeliveredSheet(source, sheet, header_row) as delivered:
+            found = _found(
+                rejects, source_positions(domain, header_names(delivered.header)), first_column=0
+            )
+            comments = min(found.marked, MAX_COMMENTS)
+            marks = Marks(
+                cells={
+                    row: {
+                        column: CellMark(tuple(reasons), (row, column) in found.formula_like)
+                        for column, reasons in cells.items()
+                    }
+                    for row, cells in found.cells.items()
+                },
+                rows={row: "; ".join(reasons) for row, reasons in found.rows.items()},
+                header=MARK_HEADER,
+                comments=comments,
+            )
+            summary = _summary(file=file, sheet=sheet, found=found, comments=comments)
+            written = delivered.write_marked(target, marks, summary)
+            return MarkedCells(rows=len(found.rows), cells=found.marked, comments=written)
+    except UnsupportedWorkbookError as unsupported:
+        logger.info(
+            "%s: the marked workbook is written from the values read, without the delivered "
+            "formats (%s)",
+            file,
+            unsupported.fields["reason"],
+        )
+    except OSError as exc:
+        raise WorkbookReadError(
+            f"{file}: the workbook cannot be read again ({exc})", file=file, sheet=sheet
+        ) from exc
+    target.seek(0)
+    target.truncate()
+    shown = sheet_as_shown(open_workbook(source), sheet)
+    return write_rejects_workbook(
+        target,
+        file=file,
+        sheet=shown,
+        header_row=header_row,
+        rejects=rejects,
+        positions=source_positions(domain, shown.headers(header_row)),
+    )
+
+
 def _widths(text: pl.DataFrame) -> list[float]:
     """Column widths in Excel's character units; a CJK character counts as two."""
     if not text.width or not text.height:
@@ -102,7 +268,7 @@ def _widths(text: pl.DataFrame) -> list[float]:
         ((pl.col(name).str.len_bytes() + pl.col(name).str.len_chars()) / 2).max()
         for name in text.columns
     ).row(0)
-    return [min(_WIDTH_MAX, max(_WIDTH_MIN, (width or 0) + 2)) for width in shown]
+    return [fitted_width(width or 0) for width in shown]
 
 
 def _as_numbers(slice_: pl.DataFrame) -> pl.DataFrame:
@@ -138,14 +304,13 @@ def write_rejects_workbook(
     rejects: pl.DataFrame,
     positions: Mapping[str, Sequence[int]],
 ) -> MarkedCells:
-    """Write the marked copy of ``file``'s ``sheet`` to ``target``.
+    """Write the marked workbook of ``file``'s ``sheet`` from the values read (XlsxWriter).
 
     ``rejects`` are this file's rejects (``row``, ``column``, ``value``, ``reason``; ``row`` the
     Excel row); ``positions`` the sheet positions of each declared column
-    (``cleaning.engine.source_positions``). A reject whose column has no cell in the sheet (a
-    column a transform made) is named in its row's mark only.
+    (``cleaning.engine.source_positions``).
     """
-    # Imported here: every run imports this module, few write a workbook.
+    # Imported here: few runs write a workbook this way.
     import xlsxwriter  # noqa: PLC0415
 
     workbook = xlsxwriter.Workbook(
@@ -159,33 +324,14 @@ def write_rejects_workbook(
         },
     )
     formats = _Formats(workbook)
-    summary = workbook.add_worksheet(_summary_name(sheet.name))
+    found = _found(rejects, positions, sheet.first_column)
+    comments = min(found.marked, MAX_COMMENTS)
+    summary = _summary(file=file, sheet=sheet.name, found=found, comments=comments)
+    _write_summary(workbook.add_worksheet(summary.name), formats, summary)
     data = workbook.add_worksheet(sheet.name)
-
-    # Excel row -> {sheet position -> reasons}, and Excel row -> every reason of the row.
-    cell_reasons: dict[int, dict[int, list[str]]] = defaultdict(lambda: defaultdict(list))
-    row_reasons: dict[int, list[str]] = defaultdict(list)
-    groups: dict[tuple[str, str], list[str]] = defaultdict(list)
-    for row, column, reason in rejects.select("row", "column", "reason").iter_rows():
-        cells = _cells_of(column, positions)
-        for position in cells:
-            cell_reasons[row][position].append(reason)
-        row_reasons[row].append(f"{column}: {reason}")
-        groups[(column, reason)].append(
-            ", ".join(f"{column_letters(sheet.first_column + p)}{row}" for p in cells)
-            or f"row {row}"
-        )
-
-    comments = _write_data(data, formats, sheet, header_row, cell_reasons, row_reasons)
-    marked = MarkedCells(
-        rows=len(row_reasons),
-        cells=sum(len(cells) for cells in cell_reasons.values()),
-        comments=comments,
-        every_row=sheet.text.height <= ALL_ROWS_UP_TO,
-    )
-    _write_summary(summary, formats, file=file, sheet=sheet.name, groups=groups, marked=marked)
+    written = _write_data(data, formats, sheet, header_row, found, comments)
     workbook.close()
-    return marked
+    return MarkedCells(rows=len(found.rows), cells=found.marked, comments=written)
 
 
 class _Formats:
@@ -196,12 +342,8 @@ class _Formats:
         self.bad = workbook.add_format(_BAD)
         self.bad_text = workbook.add_format({**_BAD, "quote_prefix": True})
         self.header = workbook.add_format({"bold": True, "bottom": 1})
-        self.mark = workbook.add_format({"bold": True, "font_color": "#9C0006"})
+        self.mark = workbook.add_format({"bold": True, "font_color": _BAD["font_color"]})
         self.title = workbook.add_format({"bold": True, "font_size": 13})
-
-
-def _summary_name(delivered: str) -> str:
-    return SUMMARY_SHEET if delivered.casefold() != SUMMARY_SHEET else f"{SUMMARY_SHEET} (1)"
 
 
 def _without_trailing_blank_rows(text: pl.DataFrame, *rows: int) -> pl.DataFrame:
@@ -215,68 +357,49 @@ def _without_trailing_blank_rows(text: pl.DataFrame, *rows: int) -> pl.DataFrame
 
 
 def _write_data(
-    data: Any,
-    formats: _Formats,
-    sheet: ShownSheet,
-    header_row: int,
-    cell_reasons: Mapping[int, Mapping[int, list[str]]],
-    row_reasons: Mapping[int, list[str]],
+    data: Any, formats: _Formats, sheet: ShownSheet, header_row: int, found: _Found, comments: int
 ) -> int:
-    """The delivered rows where they were (all of them up to :data:`ALL_ROWS_UP_TO`), marked;
-    the number of comments written."""
-    text = _without_trailing_blank_rows(sheet.text, header_row, max(row_reasons, default=0))
+    """Every delivered row where it was, marked; the number of comments written."""
+    text = _without_trailing_blank_rows(sheet.text, header_row, max(found.rows, default=0))
     first = sheet.first_column
     mark_column = first + text.width
     for position, width in enumerate(_widths(text)):
         data.set_column(first + position, first + position, width)
-    data.set_column(mark_column, mark_column, _WIDTH_MAX)
+    data.set_column(mark_column, mark_column, WIDTH_MAX)
     data.freeze_panes(header_row, 0)
     if text.height >= header_row:
         data.autofilter(header_row - 1, first, max(header_row - 1, text.height - 1), mark_column)
-    # A big sheet keeps its header rows and its rejected rows, each in its own row: the cells
-    # keep their addresses, and the cost is the rejects', not the delivery's.
-    places = (
-        pl.Series("at", range(text.height), dtype=pl.Int64)
-        if text.height <= ALL_ROWS_UP_TO
-        else pl.Series(
-            "at", sorted({*range(min(header_row, text.height)), *(r - 1 for r in row_reasons)}),
-            dtype=pl.Int64,
-        )
-    )  # fmt: skip
-    text = text[places]
     formula_like = _formula_like(text)
-    comments = 0
+    written = 0
     for start in range(0, text.height, _SLICE_ROWS):
         slice_ = text.slice(start, _SLICE_ROWS)
         numbers = _as_numbers(slice_)
-        for offset, (shown, number) in enumerate(
-            zip(slice_.iter_rows(), numbers.iter_rows(), strict=True)
+        for index, (shown, number) in enumerate(
+            zip(slice_.iter_rows(), numbers.iter_rows(), strict=True), start=start
         ):
-            at = start + offset
-            index = int(places[at])  # 0-based, as XlsxWriter counts rows
-            excel_row = index + 1
+            # XlsxWriter counts rows from 0: ``index`` is Excel row ``index + 1``.
             data.write_row(
                 index,
                 first,
                 [n if n is not None else s for s, n in zip(shown, number, strict=True)],
             )
-            bad = cell_reasons.get(excel_row, {})
-            for position in {*formula_like.get(at, ()), *bad}:
+            bad = {at - first: reasons for at, reasons in found.cells.get(index + 1, {}).items()}
+            for position in {*formula_like.get(index, ()), *bad}:
                 _rewrite_cell(data, formats, index, first + position, shown[position],
                               number[position], bad=position in bad)  # fmt: skip
             for position, reasons in bad.items():
-                if comments < MAX_COMMENTS:
+                if written < comments:
                     data.write_comment(
                         index, first + position, "\n".join(reasons), {"author": "WorkDataHub"}
                     )
-                    comments += 1
-            if excel_row == header_row:
+                    written += 1
+            if index + 1 == header_row:
                 data.write_string(index, mark_column, MARK_HEADER, formats.header)
-            elif excel_row in row_reasons:
+            elif index + 1 in found.rows:
                 data.write_string(
-                    index, mark_column, "; ".join(row_reasons[excel_row]), formats.mark
+                    index, mark_column, "; ".join(found.rows[index + 1]), formats.mark
                 )
-    return comments
+    return written
 
 
 def _rewrite_cell(
@@ -296,56 +419,25 @@ def _rewrite_cell(
         data.write_string(row, column, shown or "", formats.bad_text if bad else formats.text)
 
 
-def _write_summary(
-    summary: Any,
-    formats: _Formats,
-    *,
-    file: str,
-    sheet: str,
-    groups: Mapping[tuple[str, str], list[str]],
-    marked: MarkedCells,
-) -> None:
-    summary.write_string(0, 0, f"Rejected rows of {file}, sheet {sheet}", formats.title)
-    said = (
-        f"{plural(marked.rows, 'row')} rejected, {plural(marked.cells, 'cell')} marked: each "
-        f"has a fill and its reason as a comment, and each rejected row names its reasons in "
-        f"the column '{MARK_HEADER}' of sheet '{sheet}'."
-    )
-    if marked.comments < marked.cells:
-        said += f" Only the first {marked.comments} marked cells carry a comment."
-    if not marked.every_row:
-        said += (
-            f" The sheet has more than {ALL_ROWS_UP_TO} rows: only its header and rejected rows "
-            "are shown, each in its own row."
-        )
-    summary.write_string(1, 0, said)
-    header = ("column", "reason", "cells", "where")
-    table: list[tuple[str, str, int, list[str]]] = sorted(
-        ((column, reason, len(where), where) for (column, reason), where in groups.items()),
-        key=lambda entry: (entry[0], -entry[2], entry[1]),
-    )
-    summary.write_row(3, 0, header, formats.header)
-    for index, (column, reason, count, where) in enumerate(table, start=4):
-        listed = ", ".join(where[:20]) + (f" and {len(where) - 20} more" if len(where) > 20 else "")
-        summary.write_row(index, 0, (column, reason, count, listed))
+def _write_summary(summary: Any, formats: _Formats, table: SummaryTable) -> None:
+    summary.write_string(0, 0, table.title, formats.title)
+    summary.write_string(1, 0, table.said)
+    summary.write_row(3, 0, table.header, formats.header)
+    for index, line in enumerate(table.lines, start=4):
+        summary.write_row(index, 0, line)
     summary.freeze_panes(4, 0)
-    longest = [
-        max([shown_width(str(row[i])) for row in table] + [shown_width(header[i])])
-        for i in range(3)
-    ]
-    for position, width in enumerate(longest):
-        summary.set_column(position, position, min(_WIDTH_MAX, max(_WIDTH_MIN, width + 2)))
-    summary.set_column(3, 3, _WIDTH_MAX)
+    for position, width in enumerate(table.widths):
+        summary.set_column(position, position, width)
 
 
 __all__ = [
-    "ALL_ROWS_UP_TO",
     "MARK_HEADER",
     "MAX_COMMENTS",
     "SUMMARY_SHEET",
     "MarkedCells",
     "RejectedFile",
     "RejectsToMark",
+    "mark_rejects",
     "marked_name",
     "shown_width",
     "write_rejects_workbook",
