@@ -16,6 +16,7 @@ from tests.reliability.support import run_domain, trustee_rows, write_workbook
 from tests.support.browser import visible_text
 from tests.support.cli import run_trustee
 from work_data_hub.load.summary import LOGGED_ROWS, ROWS_LISTED
+from work_data_hub.warehouse.errors import LoadFailedError
 
 pytestmark = pytest.mark.database
 
@@ -97,3 +98,56 @@ def test_the_run_report_names_every_changed_row_and_the_console_the_first_twenty
     seen = visible_text(report_path.with_suffix(".html"))
     assert f"would change ({CHANGED})" in seen
     assert f"and {CHANGED - 200} more (every one in {rows_file})" in seen
+
+
+def test_each_line_is_json_whatever_the_text_and_a_retyped_column_still_compares(
+    tmp_path: Path, database_url: URL, db_connection: Any
+) -> None:
+    from tests.support.plans import notes_domain
+
+    domain = notes_domain()
+    file, sheet = "2024_11_notes.xlsx", 'the "notes" sheet'
+    headers = ["month", "code", "note"]
+    texts = ['said "hi"\\ back\\slash', "two\nlines", "tab\there", "年金 ☃ \u2028"]
+    first = [["2024-11", f"C{i}", "old"] for i in range(len(texts))] + [["2024-11", "Z", "x"]]
+    write_workbook(tmp_path / "v1" / file, first, headers=headers, sheet=sheet)
+    run_domain(tmp_path / "v1", tmp_path / "o1", domain=domain, database_url=database_url,
+               execute=True)  # fmt: skip
+    with db_connection.cursor() as cursor:  # the plan will refuse this; its diff still reads it
+        cursor.execute("ALTER TABLE notes ALTER COLUMN note TYPE varchar(100)")
+    second = [["2024-11", f"C{i}", text] for i, text in enumerate(texts)]
+    second.append(["2024-11", 'N"\\', "new"])
+    write_workbook(tmp_path / "v2" / file, second, headers=headers, sheet=sheet)
+    rows_file = tmp_path / "rows.jsonl"
+    outcome = run_domain(tmp_path / "v2", tmp_path / "o2", domain=domain, diff=True,
+                         database_url=database_url, diff_rows=rows_file)  # fmt: skip
+    assert outcome.load is not None and outcome.load.summary is not None
+    assert outcome.load.summary["diff"]["rows_file"] == str(rows_file)
+
+    lines = [json.loads(line) for line in rows_file.read_bytes().splitlines()]
+    assert [line["kind"] for line in lines] == ["removed", *["changed"] * len(texts), "added"]
+    assert lines[0]["key"] == {"month": "2024-11", "code": "Z"}
+    changed = {line["key"]["code"]: line["cells"] for line in lines[1:-1]}
+    delivered = {row[1]: row[2] for row in outcome.rows.itertuples(index=False)}
+    assert '"' in delivered["C0"] and "\\" in delivered["C0"]  # JSON escapes them
+    for position, code in enumerate(f"C{i}" for i in range(len(texts))):
+        (cell,) = changed[code]
+        assert cell == {
+            "column": "note",
+            "before": "old",
+            "after": delivered[code],
+            "address": f"{sheet}!C{position + 2}",
+        }
+    assert lines[-1]["key"] == {"month": "2024-11", "code": 'N"\\'}
+
+
+def test_a_diff_that_fails_leaves_neither_plan_nor_rows_file(
+    tmp_path: Path, database_url: URL
+) -> None:
+    write_workbook(tmp_path / "inbox" / NOVEMBER, trustee_rows(3))
+    rows_file = tmp_path / "rows.jsonl"
+    with pytest.raises(LoadFailedError):
+        run_domain(tmp_path / "inbox", tmp_path / "out", diff=True, diff_rows=rows_file,
+                   database_url=database_url.set(database="no_such_database"))  # fmt: skip
+    assert not rows_file.exists()
+    assert not list((tmp_path / "out" / "plans").rglob("*.sql"))
