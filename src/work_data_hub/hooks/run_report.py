@@ -134,7 +134,11 @@ def summary_table(domains: dict[str, dict[str, Any]]) -> str:
 
 
 class RunReportHooks:
-    """Collects per-domain counts, files and timings; writes one JSON report per run."""
+    """Collects per-domain counts, files and timings; writes one JSON report per run.
+
+    A plan's diff (``diff=true``) writes every row it names beside the report,
+    ``run_<run id>.<domain>.diff.jsonl``; the report's ``diff.rows_file`` names it.
+    """
 
     def __init__(self) -> None:
         self._reset()
