@@ -33,7 +33,8 @@ Configurations:
            by step), and the history copy's share of them. Built from clean rows, no workbook.
   review   a trustee month of ``--review-rows`` rows loaded, then a correction of it (a
            workbook whose every amount differs, one row in 100 fewer) planned with diff=true,
-           in this process: with the row-level diff and the review written beside the plan,
+           in this process: with the row-level diff (every row written to a JSON-lines file,
+           as a run writes it beside its run report) and the review written beside the plan,
            and without (``review: false``: the staged rows' counts only), alternating,
            ``--rounds`` each.
 
@@ -982,8 +983,14 @@ def diff_run(folder: Path, url: str, *, execute: bool = False, review: bool = Tr
         credentials={"con": url},
         version=Version(None, run_id),
     )
+    rows = OUTPUT / "review_rows" / f"run_{run_id}.diff.jsonl"
+    if review:
+        # As the run-report hook does: every row beside the run's report.
+        dataset.write_diff_rows_to(rows)
     dataset.save(plan)
-    return time.perf_counter() - started
+    seconds = time.perf_counter() - started
+    rows.unlink(missing_ok=True)  # hundreds of megabytes at 500k rows
+    return seconds
 
 
 def _arguments() -> argparse.Namespace:

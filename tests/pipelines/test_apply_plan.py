@@ -147,6 +147,7 @@ def test_diff_reports_what_the_plan_replaces_and_never_writes(
         "removed": [],
         "changed": [],
         "added": [],
+        "rows_file": None,
     }
     assert not table_exists(db_connection, TABLE)
 
@@ -158,6 +159,8 @@ def test_diff_reports_what_the_plan_replaces_and_never_writes(
     plan, again = _plan(
         project_copy, "max_files=3,max_reject_ratio=0.1,diff=true", database_url=database_url
     )
+    # Every row it names (none) is in the file beside the run report.
+    assert Path(again["diff"].pop("rows_file")).read_bytes() == b""
     assert again["diff"] == {
         "rows_to_delete": 38,
         "rows_to_insert": 38,

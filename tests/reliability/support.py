@@ -138,6 +138,7 @@ def run_domain(
     statement_timeout_ms: int = 0,
     reload: bool = False,
     diff: bool = False,
+    diff_rows: Path | None = None,
     # These tests load a few rows a month after a 5-row baseline month: the volume check
     # (tests/pipelines/test_business_checks.py) would refuse that, and is accepted here.
     accept_checks: tuple[str, ...] = ("volume",),
@@ -175,6 +176,7 @@ def run_domain(
         statement_timeout_ms=statement_timeout_ms,
         version=version,
     )
+    plan_dataset.write_diff_rows_to(diff_rows)  # as the run-report hook does in a kedro run
     plan_path = reporting / "plans" / f"{domain.name}.sql" / run_id / f"{domain.name}.sql"
     rejects_path = reporting / "rejects" / f"{domain.name}.csv" / run_id / f"{domain.name}.csv"
     plan_dataset.save(plan)

@@ -15,7 +15,7 @@ from work_data_hub.config.business_checks import CHECK_KINDS, BusinessCheckResul
 from work_data_hub.datasets.flags import strict_bool
 from work_data_hub.datasets.no_delivery import WritesNothingWithoutDelivery
 from work_data_hub.datasets.owner_only import open_owner_only
-from work_data_hub.datasets.review_files import ReviewFiles, write_review
+from work_data_hub.datasets.review_files import ReviewFiles, diff_rows_file, write_review
 from work_data_hub.errors import WorkDataHubError
 from work_data_hub.load.business_checks import (
     final_results,
@@ -134,7 +134,9 @@ class PostgresLoadDataset(WritesNothingWithoutDelivery, AbstractVersionedDataset
     log names them, or what the plan will refuse (a WARNING).
     With ``diff`` the plan is also compared with its table row by row, and its review
     (``<plan>.review.html`` and ``.xlsx``, :mod:`work_data_hub.datasets.review_files`) is written
-    beside it and named in ``last_review``.
+    beside it and named in ``last_review``. The summary and the review list the first rows of
+    each kind; every row goes, as JSON lines, to the file :meth:`write_diff_rows_to` names
+    (the run-report hook names one beside the run report), and the summary names it.
 
     Args:
         filepath: Where the plan file is written (a folder of versions when versioned).
@@ -187,6 +189,12 @@ class PostgresLoadDataset(WritesNothingWithoutDelivery, AbstractVersionedDataset
         self.last_result: LoadResult | None = None
         # The review written beside the last plan (diff=true), for the run report.
         self.last_review: ReviewFiles | None = None
+        self._diff_rows_path: Path | None = None
+
+    def write_diff_rows_to(self, path: Path | None) -> None:
+        """Where the next save's diff writes every row it names (None: only the first rows,
+        in the summary)."""
+        self._diff_rows_path = path
 
     @staticmethod
     def _file_exists(path: str) -> bool:
@@ -223,6 +231,8 @@ class PostgresLoadDataset(WritesNothingWithoutDelivery, AbstractVersionedDataset
         except BaseException:
             # Half a plan is no plan: it must not be left for someone to apply.
             path.unlink(missing_ok=True)
+            if summary is not None and summary.diff is not None and summary.diff.rows_file:
+                Path(summary.diff.rows_file).unlink(missing_ok=True)
             raise
         shown = read_plan_summary(path)
         log_check_results(data.domain, shown.checks)
@@ -298,7 +308,13 @@ class PostgresLoadDataset(WritesNothingWithoutDelivery, AbstractVersionedDataset
         """The plan's checks (and, with ``diff``, what it would change), read in one READ ONLY
         transaction; never writes. The checks' verdict replaces what the plan knew without it."""
         if self._diff:
-            diff, found, shape = self._client.diff(plan, rows=self._review)
+            every_row = self._diff_rows_path if self._review else None
+            with diff_rows_file(every_row) as target:
+                diff, found, shape = self._client.diff(plan, rows=self._review, every_row=target)
+            if every_row is not None and diff.rows_compared:
+                diff = diff.with_rows_file(str(every_row))
+            elif every_row is not None:
+                every_row.unlink(missing_ok=True)  # the table is not there yet: nothing to name
             summary = summary.with_diff(diff)
             logger.info(
                 "%s diff against %s: %s rows to delete, %s to insert",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 
@@ -74,6 +75,13 @@ class ReportsReview(Protocol):
 
     @property
     def last_review(self) -> ReviewWritten | None: ...
+
+
+@runtime_checkable
+class WritesDiffRows(Protocol):
+    """A plan dataset whose diff writes every row it names to the file the run chooses."""
+
+    def write_diff_rows_to(self, path: Path | None) -> None: ...
 
 
 @runtime_checkable

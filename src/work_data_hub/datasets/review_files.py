@@ -1,4 +1,5 @@
-"""The review of a plan written beside it: ``<name>.review.html`` and ``<name>.review.xlsx``.
+"""The review of a plan written beside it: ``<name>.review.html`` and ``<name>.review.xlsx``;
+and every row its diff names, written where the run says (beside its run report).
 
 Owner-only like the plan: the review lists rows' values. Rendered by
 :mod:`work_data_hub.reports.review` from the plan's summary as data, so any plan that has a
@@ -8,10 +9,11 @@ summary (ingest with ``diff=true``, ``apply_plan``, undo) gets the same review.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from work_data_hub.datasets.owner_only import open_owner_only
 from work_data_hub.reports.review import render_review_page, write_review_workbook
@@ -34,3 +36,22 @@ def write_review(plan_path: Path, summary: Mapping[str, Any]) -> ReviewFiles:
     with os.fdopen(open_owner_only(workbook), "wb") as target:
         write_review_workbook(target, summary)
     return ReviewFiles(str(page), str(workbook))
+
+
+# The rows arrive one line at a time: written a mebibyte at a time.
+_ROWS_BUFFER = 1 << 20
+
+
+@contextmanager
+def diff_rows_file(path: Path | None) -> Iterator[IO[bytes] | None]:
+    """The file every row of a diff is written to as it arrives (``load.row_diff``), created
+    owner-only; None when there is none to write. A diff that fails leaves no file."""
+    if path is None:
+        yield None
+        return
+    try:
+        with os.fdopen(open_owner_only(path), "wb", buffering=_ROWS_BUFFER) as handle:
+            yield handle
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise

@@ -33,6 +33,7 @@ from work_data_hub.datasets.results import (
     ReportsLoad,
     ReportsReview,
     SaveResultMissingError,
+    WritesDiffRows,
 )
 from work_data_hub.errors import WorkDataHubError, error_record
 from work_data_hub.hooks.run_context import run_parameters
@@ -133,7 +134,11 @@ def summary_table(domains: dict[str, dict[str, Any]]) -> str:
 
 
 class RunReportHooks:
-    """Collects per-domain counts, files and timings; writes one JSON report per run."""
+    """Collects per-domain counts, files and timings; writes one JSON report per run.
+
+    A plan's diff (``diff=true``) writes every row it names beside the report,
+    ``run_<run id>.<domain>.diff.jsonl``; the report's ``diff.rows_file`` names it.
+    """
 
     def __init__(self) -> None:
         self._reset()
@@ -238,6 +243,17 @@ class RunReportHooks:
     @hook_impl
     def before_dataset_saved(self, dataset_name: str) -> None:
         self._started[f"save:{dataset_name}"] = time.perf_counter()
+        domain_name, output = _domain_and_step(dataset_name)
+        if output == LOAD_PLAN and self._run and self._catalog is not None:
+            # Every row a diff names goes beside the run report, which names the file.
+            dataset = self._catalog.get(dataset_name)
+            if isinstance(dataset, WritesDiffRows):
+                rows = self._report_file(f".{domain_name}.diff.jsonl").absolute()
+                dataset.write_diff_rows_to(rows)
+
+    def _report_file(self, suffix: str) -> Path:
+        """``<run_report_dir>/run_<run id><suffix>``: the run report and the files beside it."""
+        return self._report_dir / f"run_{self._run['run_id'].replace(':', '-')}{suffix}"
 
     @hook_impl
     def after_dataset_saved(self, dataset_name: str) -> None:
@@ -424,7 +440,7 @@ class RunReportHooks:
             "seconds": round(time.perf_counter() - clock, 3),
             "domains": self._domains,
         }
-        path = self._report_dir / f"run_{self._run['run_id'].replace(':', '-')}.json"
+        path = self._report_file(".json")
         written = json.dumps(report, ensure_ascii=False, indent=2, default=str)
         with os.fdopen(open_owner_only(path), "w", encoding="utf-8") as handle:
             handle.write(written)

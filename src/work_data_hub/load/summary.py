@@ -99,6 +99,8 @@ class PlanDiff:
     (``rows_added`` .. ``changed``) is there when it was read: the counts are complete, the
     listed rows the first :data:`ROWS_LISTED` of each kind, in key order; ``matched_by`` names
     what pairs a delivered row with a table row (the unique key, or scope and source row).
+    ``rows_file`` names the JSON-lines file that holds every one of them, in the same order,
+    when the run wrote one (beside its run report).
     """
 
     rows_to_delete: int
@@ -115,6 +117,7 @@ class PlanDiff:
     added: tuple[RowChange, ...] = ()
     removed: tuple[RowChange, ...] = ()
     changed: tuple[RowChange, ...] = ()
+    rows_file: str | None = None
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> PlanDiff:
@@ -152,6 +155,9 @@ class PlanDiff:
     @property
     def rows_compared(self) -> bool:
         return self.rows_changed is not None
+
+    def with_rows_file(self, path: str) -> PlanDiff:
+        return replace(self, rows_file=path)
 
 
 def _rows(data: dict[str, Any], kind: str) -> tuple[RowChange, ...]:
@@ -326,6 +332,11 @@ def _diff_lines(diff: PlanDiff) -> list[str]:
             f"--   rows (matched by {', '.join(diff.matched_by)}): {diff.rows_removed} would "
             f"disappear, {diff.rows_changed} change, {diff.rows_added} are new"
         )
+        if diff.rows_file:
+            every = sum(
+                count or 0 for count in (diff.rows_removed, diff.rows_changed, diff.rows_added)
+            )
+            lines.append(f"--   all {every}, with their values before and after: {diff.rows_file}")
         for kind, count, said in (
             ("removed", diff.rows_removed, "would disappear"),
             ("changed", diff.rows_changed, "would change"),
@@ -348,9 +359,12 @@ def _diff_lines(diff: PlanDiff) -> list[str]:
                 lines.append(f"--     {row.text()}{changes}")
             more = (count or 0) - min(len(rows), LOGGED_ROWS)
             if more > 0:
-                lines.append(
-                    f"--     ... and {more} more (the review and the run report list them)"
+                where = (
+                    "all in the file named above"
+                    if diff.rows_file
+                    else f"the review lists the first {ROWS_LISTED:,}"
                 )
+                lines.append(f"--     ... and {more} more ({where})")
     return lines
 
 

@@ -204,6 +204,8 @@ def diff_facts(diff: Mapping[str, Any], heading: str = "h3") -> str:
         counts.append(("rows matched by", ", ".join(diff["matched_by"])))
     if diff.get("table_exists") is False:
         counts.append(("table", "does not exist yet"))
+    if diff.get("rows_file"):
+        counts.append(("every row (JSON lines)", diff["rows_file"]))
     return f"<{heading}>Against the warehouse</{heading}>" + facts(counts)
 
 

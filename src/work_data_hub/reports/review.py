@@ -70,7 +70,9 @@ def render_review_page(summary: Mapping[str, Any]) -> str:
         _against(diff),
     ]
     for kind, heading, count_field in KINDS:
-        body.append(_rows(kind, heading, diff.get(count_field), diff.get(kind) or []))
+        body.append(
+            _rows(kind, heading, diff.get(count_field), diff.get(kind) or [], diff.get("rows_file"))
+        )
     return page(title, "".join(body))
 
 
@@ -108,7 +110,13 @@ def _against(diff: Mapping[str, Any]) -> str:
     return diff_facts(diff, "h2")
 
 
-def _rows(kind: str, heading: str, count: Any, rows: Sequence[Mapping[str, Any]]) -> str:
+def _rows(
+    kind: str,
+    heading: str,
+    count: Any,
+    rows: Sequence[Mapping[str, Any]],
+    rows_file: str | None,
+) -> str:
     if not rows:
         return ""
     total = int(count or len(rows))
@@ -142,11 +150,14 @@ def _rows(kind: str, heading: str, count: Any, rows: Sequence[Mapping[str, Any]]
             cell_class={i: side for i in range(2, 2 + len(columns))},
         )
     if total > len(rows):
-        html += (
-            f'<p class="muted">the first {len(rows)} listed, and {total - len(rows)} more '
-            "not listed</p>"
-        )
+        html += f'<p class="muted">{text(_not_listed(len(rows), total, rows_file))}</p>'
     return html
+
+
+def _not_listed(listed: int, total: int, rows_file: str | None) -> str:
+    """What a list cut at ``listed`` of ``total`` rows says, and where they all are."""
+    said = f"the first {listed} listed, and {total - listed} more not listed"
+    return f"{said}; every one is in {rows_file}" if rows_file else said
 
 
 def _key(row: Mapping[str, Any]) -> str:
@@ -251,9 +262,7 @@ def _rows_sheet(
                 sheet.write(line, len(keys) + 1 + offset, cell.get(side), formats[side])
     total = int(diff.get(count_field) or 0)
     if total > len(rows):
-        sheet.write_string(
-            line + 2, 0, f"the first {len(rows)} listed, and {total - len(rows)} more"
-        )
+        sheet.write_string(line + 2, 0, _not_listed(len(rows), total, diff.get("rows_file")))
     sheet.freeze_panes(1, 0)
     sheet.set_column(0, max(0, len(key_names) + 8), 16)
 

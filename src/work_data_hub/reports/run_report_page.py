@@ -33,7 +33,8 @@ COUNTS = (
     ("rows_deleted", "deleted"),
     ("rows_inserted", "inserted"),
 )
-# Named rows of a diff listed on the page; the JSON report keeps them all.
+# Named rows of a diff listed on the page; the report's rows file (``diff.rows_file``) holds
+# them all.
 DIFF_ROWS_SHOWN = 200
 
 
@@ -223,21 +224,29 @@ def _diff(diff: Mapping[str, Any] | None) -> str:
     if not diff:
         return ""
     html = diff_facts(diff)
-    for kind, label in (
-        ("removed", "would disappear"),
-        ("changed", "would change"),
-        ("added", "would be added"),
+    for kind, label, count_field in (
+        ("removed", "would disappear", "rows_removed"),
+        ("changed", "would change", "rows_changed"),
+        ("added", "would be added", "rows_added"),
     ):
         rows = diff.get(kind) or []
         if not rows:
             continue
-        html += f"<h4>{text(label)} ({len(rows)})</h4>" + table(
+        total = int(diff.get(count_field) or len(rows))
+        shown = rows[:DIFF_ROWS_SHOWN]
+        html += f"<h4>{text(label)} ({total})</h4>" + table(
             ["key", "changes"],
-            ([plain(row.get("key")), _changes(row.get("cells"))] for row in rows[:DIFF_ROWS_SHOWN]),
+            ([plain(row.get("key")), _changes(row.get("cells"))] for row in shown),
         )
-        if len(rows) > DIFF_ROWS_SHOWN:
+        if total > len(shown):
+            where = (
+                f"every one in {diff['rows_file']}"
+                if diff.get("rows_file")
+                else f"the report lists the first {len(rows)}"
+            )
             html += (
-                f'<p class="muted">and {len(rows) - DIFF_ROWS_SHOWN} more in the JSON report</p>'
+                f'<p class="muted">the first {len(shown)} shown, and {total - len(shown)} more '
+                f"({text(where)})</p>"
             )
     return html
 

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import IO, Any, BinaryIO
 
 from work_data_hub.config.domains import stage_table
 from work_data_hub.config.warehouse import (
@@ -39,7 +39,7 @@ from work_data_hub.load.history import history_table
 from work_data_hub.load.ledger import LEDGER_TABLE
 from work_data_hub.load.plan import LoadPlan
 from work_data_hub.load.plan_file import PlanFileError, PlanStep, SavedPlan, read_saved_plan
-from work_data_hub.load.row_diff import STAGE, RowDiffQuery
+from work_data_hub.load.row_diff import STAGE, DiffRows, RowDiffQuery
 from work_data_hub.load.sql import quote
 from work_data_hub.load.steps import Step
 from work_data_hub.load.summary import PlanDiff
@@ -194,22 +194,25 @@ class WarehouseClient:
                 ) from None
 
     def diff(
-        self, plan: LoadPlan, *, rows: bool = True
+        self, plan: LoadPlan, *, rows: bool = True, every_row: IO[bytes] | None = None
     ) -> tuple[PlanDiff, list[CheckResult], TableShape | None]:
         """What the plan would change, and what its checks find, in one transaction that
         writes nothing but a temporary table and is rolled back.
 
         The plan's rows are staged by COPY (the text the load sends, so values compare as
         they would be stored), then the transaction is made read-only: the checks, the counts
-        and, with ``rows``, the rows it would remove, change and add (:mod:`load.row_diff`).
+        and, with ``rows``, the rows it would remove, change and add (:mod:`load.row_diff`):
+        the first of each kind in the diff, every one streamed to ``every_row`` as JSON lines.
 
         Args:
             plan: A plan built with its diff query and summary.
+            rows: Whether to name the rows (else the counts only).
+            every_row: Where every row goes, one line of JSON each (None: only the first).
 
         Raises:
             LoadFailedError: The plan has no diff query, or the warehouse refuses the read.
         """
-        found, diff, shape = self._read(plan, diff=True, rows=rows)
+        found, diff, shape = self._read(plan, diff=True, rows=rows, every_row=every_row)
         assert diff is not None
         return diff, found, shape
 
@@ -231,7 +234,13 @@ class WarehouseClient:
             return None
 
     def _read(
-        self, plan: LoadPlan, *, diff: bool, rows: bool = False, lock_timeout_ms: int = 0
+        self,
+        plan: LoadPlan,
+        *,
+        diff: bool,
+        rows: bool = False,
+        every_row: IO[bytes] | None = None,
+        lock_timeout_ms: int = 0,
     ) -> tuple[list[CheckResult], PlanDiff | None, TableShape | None]:
         query = plan.diff_query
         if query is None or plan.summary is None:
@@ -268,7 +277,9 @@ class WarehouseClient:
                 found = run_checks(cursor, plan.table, check_queries(subject), settings)
                 if diff:
                     pin_target_schema(cursor, plan.table)
-                    counted = _counted(cursor, plan, query, stage if exists else None, rows, exists)
+                    counted = _counted(
+                        cursor, plan, query, stage if exists else None, rows, exists, every_row
+                    )
                 if plan.shape_query is not None:
                     # The table's columns in the same transaction (what the plan adds).
                     pin_target_schema(cursor, plan.table)
@@ -510,13 +521,19 @@ def _counted(
     stage: RowDiffQuery | None,
     rows: bool,
     exists: bool,
+    every_row: IO[bytes] | None,
 ) -> PlanDiff:
-    """What the plan would change: the counts and, with ``rows``, the rows (one pass)."""
+    """What the plan would change: the counts and, with ``rows``, the rows (one pass, each
+    row streamed on to ``every_row`` as it arrives)."""
     if not exists:
         return query.answer_without_table(plan.rows_to_insert)
     if stage is not None and rows and plan.summary is not None:
-        cursor.execute(stage.query)
-        return stage.plan_diff(cursor.fetchall(), plan.summary.files, plan.rows_to_insert)
+        cursor.execute(stage.columns_query)
+        columns = dict(cursor.fetchall())
+        received = DiffRows(every_row)
+        cursor.copy_expert(stage.rows_copy(plan.summary.files, columns), received)
+        cursor.execute(stage.totals_query(columns))
+        return stage.plan_diff(received, cursor.fetchone(), plan.rows_to_insert)
     if stage is not None:
         cursor.execute(query.staged_sql)
     else:
