@@ -310,7 +310,7 @@ def business_selects(
 
 # --- the verdict ---------------------------------------------------------------------------
 
-# What a check that only the plan's transaction evaluates says until then (its ledger row has
+# What a check that only the plan's transaction evaluates says before it runs (its ledger row has
 # what it found).
 IN_TRANSACTION = (
     "compared with the warehouse inside the plan's transaction (it was not read when "
