@@ -205,7 +205,7 @@ def _workbooks(inbox: Path) -> dict[str, Callable[[], ExcelWorkbook]]:
     }
 
 
-def test_reading_ahead_gives_what_reading_one_file_after_another_gives() -> None:
+def test_reading_files_at_once_gives_what_reading_one_file_after_another_gives() -> None:
     inbox = PROJECT_ROOT / "data" / "01_raw"
     domain = _trustee_domain()
     workbooks = _workbooks(inbox)
@@ -233,7 +233,9 @@ def test_reading_ahead_gives_what_reading_one_file_after_another_gives() -> None
     assert list(summary.files) == [file.path for file in manifest.selection.selected]
 
 
-def test_an_unreadable_workbook_read_ahead_still_fails_naming_the_file(tmp_path: Path) -> None:
+def test_an_unreadable_workbook_read_with_another_still_fails_naming_the_file(
+    tmp_path: Path,
+) -> None:
     inbox = tmp_path / "inbox"
     shutil.copytree(PROJECT_ROOT / "data" / "01_raw" / "2024" / "10", inbox / "2024" / "10")
     (inbox / "2024_09_受托业绩报告.xlsx").write_bytes(b"not a workbook")

@@ -9,6 +9,7 @@ time (:meth:`CleanRows.frames`).
 
 from __future__ import annotations
 
+import itertools
 import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -33,11 +34,11 @@ class RowSpool:
 
     def __init__(self) -> None:
         self._folder = tempfile.TemporaryDirectory(prefix="wdh_rows_")
-        self._files = 0
+        # Files are cleaned (and kept) in several threads at once: count() numbers atomically.
+        self._numbers = itertools.count()
 
     def keep(self, rows: pl.DataFrame) -> FileRows:
-        path = Path(self._folder.name) / f"{self._files:05d}.arrow"
-        self._files += 1
+        path = Path(self._folder.name) / f"{next(self._numbers):05d}.arrow"
         rows.write_ipc(path, compression="uncompressed")
         return FileRows(None, path, rows.height, self, rows.schema)
 

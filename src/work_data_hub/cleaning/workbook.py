@@ -131,9 +131,10 @@ class ExcelWorkbook:
         first visible one. A sheet named by the domain that is hidden or "very hidden" is
         refused: what loads must be what a person opening the workbook sees.
 
-        Done ahead by a reader thread, so that parsing the next workbook overlaps cleaning
-        (both release the GIL for most of their time). The XML pass runs beside fastexcel's
-        parse, on the other core: fastexcel holds no GIL while it parses.
+        In a run of several files two workbooks are read at once, each in its own thread, so
+        that one is parsed while the other is cleaned (both release the GIL for most of their
+        time). The XML pass runs beside fastexcel's parse, on the other core: fastexcel holds
+        no GIL while it parses.
 
         Args:
             sheet: The sheet's name, or its 0-based position.

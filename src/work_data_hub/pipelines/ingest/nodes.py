@@ -5,12 +5,13 @@ Each function is bound to one domain's :class:`DomainConfig` by the pipeline fac
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import logging
 import time
-from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import replace
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -183,8 +184,11 @@ def clean_workbooks(
     """Read only the selected workbooks, clean their rows, and split off the rejects: as
     rows (the CSV) and as the delivered workbooks to mark (the marked copies).
 
-    With several files, each file's clean rows are spooled to disk as soon as it is cleaned
-    (:mod:`work_data_hub.rows`), so memory holds one file's rows at a time.
+    With several files, :data:`FILES_AT_ONCE` workbooks are read and cleaned at a time, in
+    threads, and each file's clean rows are spooled to disk as soon as it is cleaned
+    (:mod:`work_data_hub.rows`), so memory holds about two files' rows. The rows stay in file
+    order, and what is decided over all files (duplicate keys, then the reject ratio in
+    :func:`plan_load`) is decided once every file is cleaned.
     Without a delivery the rejects are a frame without columns, which writes no file.
 
     Args:
@@ -202,63 +206,30 @@ def clean_workbooks(
         MissingColumnError: A header the domain needs is not in the sheet.
     """
     today = today_or_fixed()
+    selected = manifest.selection.selected
+    spool = RowSpool() if len(selected) > 1 else None
+
+    def clean_one(file: DatedFile) -> _CleanedFile:
+        return _clean_file(workbooks[file.path], file.path, domain, today, spool)
+
     results: list[CleanResult] = []
     parts: list[FileRows] = []
     rows_blank = rows_total = 0
     files: dict[str, FileCleaning] = {}
-    selected = manifest.selection.selected
-    spool = RowSpool() if len(selected) > 1 else None
-
-    def open_and_parse(file: DatedFile) -> ExcelWorkbook:
-        workbook = workbooks[file.path]()
-        # Lineage and messages name the file by its path in the inbox, so V1 and V2 differ.
-        workbook.name = file.path
-        workbook.parse(domain.sheet)
-        return workbook
-
-    # The next workbook is opened and its sheet parsed while this one is cleaned: calamine
-    # parses without holding the GIL, so on two cores that parse overlaps the cleaning.
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="read_ahead") as read_ahead:
-        pending: list[Future[ExcelWorkbook]] = (
-            [read_ahead.submit(open_and_parse, selected[0])] if selected else []
+    for file, cleaned in zip(selected, _in_file_order(clean_one, selected), strict=True):
+        results.append(cleaned.result)
+        parts.append(cleaned.part)
+        rows_blank += cleaned.rows_blank
+        rows_total += cleaned.rows_total
+        files[file.path] = cleaned.report
+        logger.info(
+            "%s: read %s from %s (%s blank and %s total skipped)",
+            domain.name,
+            plural(cleaned.result.rows_read, "row"),
+            file.path,
+            cleaned.rows_blank,
+            cleaned.rows_total,
         )
-        for position, file in enumerate(selected):
-            started = time.perf_counter()
-            workbook = pending.pop().result()
-            if position + 1 < len(selected):
-                pending.append(read_ahead.submit(open_and_parse, selected[position + 1]))
-            try:
-                sheet = read_sheet(
-                    workbook, domain.sheet, domain.header_row, reads=headers_read_by(domain)
-                )
-                del workbook
-                result = clean_sheet(sheet, domain, today)
-            except BaseException:
-                for future in pending:
-                    future.cancel()
-                raise
-            parts.append(spool.keep(result.rows) if spool else FileRows.in_memory(result.rows))
-            # The rows are in the part now; the result keeps the rejects and the counts.
-            result = replace(result, rows=result.rows.clear())
-            results.append(result)
-            rows_blank += sheet.rows_blank
-            rows_total += sheet.rows_total
-            files[file.path] = FileCleaning(
-                sheet=sheet.sheet,
-                rows_read=result.rows_read,
-                rows_skipped=sheet.rows_blank + sheet.rows_total,
-                seconds=round(time.perf_counter() - started, 3),
-                columns=_letters(sheet, domain),
-            )
-            logger.info(
-                "%s: read %s from %s (%s blank and %s total skipped)",
-                domain.name,
-                plural(result.rows_read, "row"),
-                file.path,
-                sheet.rows_blank,
-                sheet.rows_total,
-            )
-            del sheet
     combined = combine_files(results, parts, domain)
     rejects = pl.DataFrame() if manifest.selection.no_delivery else combined.rejects
     summary = CleaningSummary(
@@ -299,6 +270,79 @@ def clean_workbooks(
         summary,
         _to_mark(combined.rejects, manifest, files, domain),
     )
+
+
+# Workbooks read and cleaned at once in a run of several files: the machine's two cores, and
+# memory bounded by two files' rows (each file's clean rows are spooled as soon as it is done).
+FILES_AT_ONCE = 2
+
+
+@dataclass(frozen=True)
+class _CleanedFile:
+    """One file cleaned: its rejects and counts, its rows (in a part), its line of the report."""
+
+    result: CleanResult
+    part: FileRows
+    rows_blank: int
+    rows_total: int
+    report: FileCleaning
+
+
+def _clean_file(
+    load: Callable[[], ExcelWorkbook],
+    path: str,
+    domain: DomainConfig,
+    today: dt.date,
+    spool: RowSpool | None,
+) -> _CleanedFile:
+    """Open, read and clean one workbook; its rows go to ``spool`` (kept in memory without)."""
+    started = time.perf_counter()
+    workbook = load()
+    # Lineage and messages name the file by its path in the inbox, so V1 and V2 differ.
+    workbook.name = path
+    sheet = read_sheet(workbook, domain.sheet, domain.header_row, reads=headers_read_by(domain))
+    del workbook
+    result = clean_sheet(sheet, domain, today)
+    part = spool.keep(result.rows) if spool else FileRows.in_memory(result.rows)
+    return _CleanedFile(
+        # The rows are in the part now; the result keeps the rejects and the counts.
+        result=replace(result, rows=result.rows.clear()),
+        part=part,
+        rows_blank=sheet.rows_blank,
+        rows_total=sheet.rows_total,
+        report=FileCleaning(
+            sheet=sheet.sheet,
+            rows_read=result.rows_read,
+            rows_skipped=sheet.rows_blank + sheet.rows_total,
+            seconds=round(time.perf_counter() - started, 3),
+            columns=_letters(sheet, domain),
+        ),
+    )
+
+
+def _in_file_order(
+    clean: Callable[[DatedFile], _CleanedFile], selected: Sequence[DatedFile]
+) -> Iterator[_CleanedFile]:
+    """``clean`` of each file, in file order, :data:`FILES_AT_ONCE` files at a time.
+
+    Threads, not processes: fastexcel parses and polars computes without holding the GIL, and
+    a thread shares the domain and the spool without pickling them. The first file (in file
+    order) that fails raises its own error, as it would one file after another; the files not
+    started are not read, and the one still being read is waited for (a thread cannot be
+    stopped), so no thread outlives the node. One file is cleaned in this thread.
+    """
+    if len(selected) <= 1:
+        yield from (clean(file) for file in selected)
+        return
+    with ThreadPoolExecutor(FILES_AT_ONCE, thread_name_prefix="clean_file") as pool:
+        pending = [pool.submit(clean, file) for file in selected]
+        try:
+            for future in pending:
+                yield future.result()
+        finally:
+            # On an error (or when the caller stops early) the files not started are dropped.
+            for future in pending:
+                future.cancel()
 
 
 def _letters(sheet: RawSheet, domain: DomainConfig) -> dict[str, list[str]]:
