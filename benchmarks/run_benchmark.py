@@ -45,7 +45,8 @@ Configurations:
            interleaved rounds of the quick start's plain plan-only ``uv run kedro run`` of the
            sample and of ``uv run true`` (what uv itself costs before a command starts),
            medians; then trustee (c) at the largest single-sheet size in ``--rows`` in the two
-           quick-start clones (``uv run kedro run``, their own environment), against (a).
+           quick-start clones (``uv run kedro run``, their own environment), against (a), and
+           in the scratch copy.
 
 Workbooks are generated once into ``benchmarks/output/`` (gitignored) and reused. Every method
 runs as its own child process, so its wall time includes start-up and its peak RSS is its own
@@ -1134,8 +1135,9 @@ class Bench:
 
     def _startup_execute(self, folders: dict[Clone, Path], rows: int) -> None:
         """Trustee execute at ``rows`` in the quick-start clones, with PYTHONDONTWRITEBYTECODE=1
-        and without, against (a)."""
+        and without, against (a); and in the scratch copy, as the trustee configuration runs it."""
         old = self.recipe("old", rows)
+        self.kedro("startup", "trustee_performance", rows, 1, True)
         extrapolated = ", (a) extrapolated" if old.result.get("extrapolated") else ""
         for clone, target in (
             (STARTUP_CLONES[0], "speedup_clone_no_bytecode"),
