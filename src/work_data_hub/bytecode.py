@@ -20,6 +20,7 @@ from __future__ import annotations
 import atexit
 import os
 import sys
+import warnings
 from collections.abc import Iterable
 from importlib.util import MAGIC_NUMBER
 
@@ -67,7 +68,9 @@ def write_missing_bytecode(roots: Iterable[str] | None = None) -> list[str]:
         if not writable[folder]:
             continue
         try:
-            py_compile.compile(source, cfile=cached, doraise=True)
+            with warnings.catch_warnings():  # its import showed them already
+                warnings.simplefilter("ignore")
+                py_compile.compile(source, cfile=cached, doraise=True)
             if _bytecode_stamp(cached) not in (before, HASH_BASED):
                 os.unlink(cached)  # the source changed while it was compiled
                 continue
