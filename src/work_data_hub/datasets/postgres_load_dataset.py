@@ -19,6 +19,7 @@ from work_data_hub.datasets.review_files import ReviewFiles, write_review
 from work_data_hub.errors import WorkDataHubError
 from work_data_hub.load.business_checks import (
     final_results,
+    judged_in_transaction,
     log_check_results,
     verdicts,
     with_accepted,
@@ -276,10 +277,14 @@ class PostgresLoadDataset(WritesNothingWithoutDelivery, AbstractVersionedDataset
         # rows of the load it undoes) is lifted only by the run's force=true.
         force = True if self._force is None else self._force
         applied = self.apply_plan_file(path, force=force)
-        # The summary this run read the warehouse for (its checks' verdicts), not the file's.
-        self.last_result = replace(
-            applied, summary=(self.last_result and self.last_result.summary) or applied.summary
+        # The summary this run read the warehouse for (its checks' verdicts), not the file's,
+        # with the verdicts only the transaction gave (its ledger row's checks).
+        judged = judged_in_transaction(shown.checks, applied.recorded_checks)
+        log_check_results(
+            data.domain,
+            [check for check in judged if check not in shown.checks],
         )
+        self.last_result = replace(applied, summary=shown.with_checks(judged).as_dict())
 
     def _rejects_file(self, summary: PlanSummary) -> str | None:
         """Where this run's rejects file is (the rejects dataset shares the run's version)."""
@@ -327,7 +332,12 @@ class PostgresLoadDataset(WritesNothingWithoutDelivery, AbstractVersionedDataset
         delivered = [check for check in summary.checks if not check.reads_warehouse]
         return summary.with_checks(
             with_accepted(
-                final_results(delivered, selects, verdicts(selects, found)),
+                final_results(
+                    delivered,
+                    selects,
+                    # A diff stages the plan's rows (load.row_diff), so every SELECT ran.
+                    verdicts(selects, found, rows_staged=self._diff),
+                ),
                 summary.accepted_checks,
             )
         )

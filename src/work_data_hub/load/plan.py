@@ -514,7 +514,7 @@ def build_load_plan(
         # or the plan was edited: psql refuses it here too, before any row changes.
         Statement(Step.CHECK_ROWS, guard_sql(staged_subject, step="copy")),
     ]
-    business_step = business_check_statement(subject, accepted_checks)
+    business_step = business_check_statement(replace(subject, rows_staged=True), accepted_checks)
     # After the COPY, before any row changes: a refused check rolls everything back.
     statements += [business_step] if business_step else []
     target = LoadTarget(

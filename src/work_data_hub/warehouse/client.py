@@ -19,6 +19,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from work_data_hub.config.domains import stage_table
 from work_data_hub.config.warehouse import (
     WarehouseAddress,
     WarehouseConfigError,
@@ -38,7 +39,7 @@ from work_data_hub.load.history import history_table
 from work_data_hub.load.ledger import LEDGER_TABLE
 from work_data_hub.load.plan import LoadPlan
 from work_data_hub.load.plan_file import PlanFileError, PlanStep, SavedPlan, read_saved_plan
-from work_data_hub.load.row_diff import RowDiffQuery
+from work_data_hub.load.row_diff import STAGE, RowDiffQuery
 from work_data_hub.load.sql import quote
 from work_data_hub.load.steps import Step
 from work_data_hub.load.summary import PlanDiff
@@ -257,6 +258,12 @@ class WarehouseClient:
                     exists = bool(cursor.fetchone()[0])
                     if exists and stage is not None:
                         _stage_rows(cursor, plan, stage)
+                        # The business checks that read the plan's stage read these rows.
+                        cursor.execute(
+                            f"CREATE TEMPORARY VIEW {quote(stage_table(plan.domain))} AS "
+                            f"SELECT * FROM pg_temp.{quote(STAGE)}"
+                        )
+                        subject = replace(subject, rows_staged=True)
                 read_only()
                 found = run_checks(cursor, plan.table, check_queries(subject), settings)
                 if diff:
@@ -412,6 +419,7 @@ class WarehouseClient:
         connection = self.connection(address, f"load {plan.summary.domain}")
         deleted: int | None = None
         inserted: int | None = None
+        recorded: list[dict[str, Any]] | None = None
         started = time.perf_counter()
         try:
             # The plan carries its own BEGIN and COMMIT, exactly as psql runs it.
@@ -431,8 +439,8 @@ class WarehouseClient:
                         # from None: the driver's exception can carry connection details.
                         raise failure from None
                     if statement.purpose == Step.RECORD_LOAD:
-                        # The ledger row's own counts: what psql would record too.
-                        deleted, inserted = cursor.fetchone()
+                        # The ledger row's own counts and checks: what psql would record too.
+                        deleted, inserted, recorded = cursor.fetchone()
         finally:
             connection.close()
         seconds = time.perf_counter() - started
@@ -452,6 +460,7 @@ class WarehouseClient:
             round(seconds, 3),
             plan.plan_sha256,
             warehouse=address.describe(),
+            recorded_checks=tuple(recorded or ()),
         )
 
     def _copy_rows(self, cursor: Any, plan: SavedPlan, step: PlanStep, path: Path) -> None:

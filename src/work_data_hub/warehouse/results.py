@@ -21,3 +21,5 @@ class LoadResult:
     summary: dict[str, Any] | None = None
     # Which warehouse was loaded: "embedded, data/warehouse" or the configured host and database.
     warehouse: str | None = None
+    # The checks the transaction let through (warned, or accepted), as its ledger row keeps them.
+    recorded_checks: tuple[dict[str, Any], ...] = ()
