@@ -12,6 +12,7 @@ Run from the project root; each configuration also runs alone (the machine is sm
     uv run python benchmarks/run_benchmark.py --only review   # diff=true on a 500k correction
     uv run python benchmarks/run_benchmark.py --only checks --rows 500000  # checks' cost
     uv run python benchmarks/run_benchmark.py --only history  # a 500k-row correction's history
+    uv run python benchmarks/run_benchmark.py --only startup  # fresh clones, set up as people do
 
 Configurations:
   trustee  (a) old recipe, (b) to_sql, (c) execute, (d) plan-only on one trustee workbook per
@@ -40,6 +41,16 @@ Configurations:
            as a run writes it beside its run report) and the review written beside the plan,
            and without (``review: false``: the staged rows' counts only), alternating,
            ``--rounds`` each.
+  startup  fresh clones of ``--clone-commit`` (default HEAD: commit first) under
+           ``benchmarks/output/clones``, uv offline (its cache only): set up by the README's
+           quick start alone (``uv run kedro run``) with and without PYTHONDONTWRITEBYTECODE=1,
+           by ``uv sync --compile-bytecode`` first, and with ``compile-bytecode = true`` in
+           ``[tool.uv]``, each with PYTHONDONTWRITEBYTECODE=1 but the one. In each, ``--rounds``
+           interleaved rounds of the quick start's plain plan-only ``uv run kedro run`` of the
+           sample and of ``uv run true`` (what uv itself costs before a command starts),
+           medians; then trustee (c) at the largest single-sheet size in ``--rows`` in the two
+           quick-start clones (``uv run kedro run``, their own environment; after one untimed
+           execute of the sample there), against (a), and in the scratch copy.
 
 Workbooks are generated once into ``benchmarks/output/`` (gitignored) and reused. Every method
 runs as its own child process, so its wall time includes start-up and its peak RSS is its own
@@ -140,6 +151,18 @@ TARGETS = {
     "files_rss": ("peak RSS of N files / one file", 2.0, "max"),
     "scaling": ("per-row cost at the largest size / at the reference size", 1.2, "max"),
     "sample": ("sample plan-only: baseline seconds / this code's seconds", 2.0, "min"),
+    "startup": (
+        "sample plan-only, fresh clone with PYTHONDONTWRITEBYTECODE=1: set up by the quick start "
+        "alone / by uv sync --compile-bytecode",
+        1.1,
+        "max",
+    ),
+    "speedup_clone_no_bytecode": (
+        "trustee execute vs (a) old recipe, in a quick-start clone with PYTHONDONTWRITEBYTECODE=1",
+        12.0,
+        "min",
+    ),
+    "speedup_clone": ("trustee execute vs (a) old recipe, in a quick-start clone", 12.0, "min"),
     "history": ("history copy seconds / the correction's transaction seconds", 0.25, "max"),
     "review": ("diff=true with the review / without it, 500k-row correction", 1.2, "max"),
     "checks": ("trustee execute with every kind of business check / without checks", 1.1, "max"),
@@ -542,6 +565,87 @@ def project_python(project: Path) -> str:
     return str(own) if own.exists() else sys.executable
 
 
+def fresh_clone(name: str, commit: str) -> Path:
+    """A git clone of this repository at ``commit`` (what is committed: the sample inbox too)."""
+    target = OUTPUT / "clones" / name
+    shutil.rmtree(target, ignore_errors=True)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    git = ["git", "-c", "advice.detachedHead=false"]
+    subprocess.run(
+        [*git, "clone", "--quiet", "--no-checkout", str(PROJECT_ROOT), str(target)], check=True
+    )
+    subprocess.run([*git, "-C", str(target), "checkout", "--quiet", commit], check=True)
+    return target
+
+
+def clone_env(*, no_bytecode: bool) -> dict[str, str]:
+    """A person's shell in a clone: ``uv run`` uses the clone's own environment (not the one
+    this benchmark runs in), nothing reaches the network (uv's cache only), and
+    PYTHONDONTWRITEBYTECODE=1 is set or not. No bytecode cache of the benchmark's own."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("WDH_DATABASE__", "PYTHON"))
+        and k not in ("VIRTUAL_ENV", "UV_PROJECT_ENVIRONMENT")
+    }
+    env.update({"PYTHONUTF8": "1", "NO_COLOR": "1", "COLUMNS": "200", "UV_OFFLINE": "1"})
+    if no_bytecode:
+        env["PYTHONDONTWRITEBYTECODE"] = "1"
+    return env
+
+
+@dataclass(frozen=True)
+class Clone:
+    """A fresh clone set up one way; ``setup`` runs before the quick start's first command."""
+
+    label: str
+    folder: str
+    no_bytecode: bool
+    setup: tuple[str, ...] = ()
+    uv_setting: str | None = None  # a line added under [tool.uv] in the clone's pyproject.toml
+
+
+STARTUP_CLONES = (
+    Clone("quick start, PYTHONDONTWRITEBYTECODE=1", "quick_start_no_bytecode", True),
+    Clone("quick start", "quick_start", False),
+    Clone(
+        "uv sync --compile-bytecode, PYTHONDONTWRITEBYTECODE=1",
+        "compiled_no_bytecode",
+        True,
+        setup=("uv", "sync", "--compile-bytecode", "--quiet"),
+    ),
+    Clone(
+        "compile-bytecode = true in [tool.uv], PYTHONDONTWRITEBYTECODE=1",
+        "uv_setting_no_bytecode",
+        True,
+        uv_setting="compile-bytecode = true",
+    ),
+)
+QUICK_START_RUN = ("uv", "run", "kedro", "run")  # the README's first command
+
+
+def set_up_clone(clone: Clone, commit: str) -> tuple[Path, str]:
+    """A fresh clone set up as ``clone`` says, its first quick-start run done; and what each
+    set-up command took."""
+    folder = fresh_clone(clone.folder, commit)
+    if clone.uv_setting:
+        pyproject = folder / "pyproject.toml"
+        text = pyproject.read_text(encoding="utf-8")
+        if "\n[tool.uv]\n" not in text:
+            raise SystemExit(f"{pyproject} has no [tool.uv] table to add {clone.uv_setting} to")
+        text = text.replace("\n[tool.uv]\n", f"\n[tool.uv]\n{clone.uv_setting}\n", 1)
+        pyproject.write_text(text, encoding="utf-8")
+    env = clone_env(no_bytecode=clone.no_bytecode)
+    log = OUTPUT / f"startup_{clone.folder}_setup.log"
+    took = []
+    for command in [*([clone.setup] if clone.setup else []), QUICK_START_RUN]:
+        result = _run_child(list(command), folder, env, log)
+        if result["code"]:
+            raise SystemExit(f"set-up {' '.join(command)} ({clone.label}) failed; see {log}")
+        took.append(f"{' '.join(command)} {result['seconds']:.1f} s")
+    return folder, ", then ".join(took)
+
+
 def warm_up(project: Path, *, recipes: bool = True) -> None:
     """One untimed run of each kind of child, so every method starts with compiled bytecode.
 
@@ -620,9 +724,15 @@ def run_kedro(
     execute: bool = False,
     label: str,
     profile: Path | None = None,
+    env: dict[str, str] | None = None,
+    launcher: tuple[str, ...] | None = None,
 ) -> dict[str, Any]:
-    """One ``kedro run`` child; ``folder=None`` and ``domain=None`` make it a plain run."""
-    env = _child_env(project)
+    """One ``kedro run`` child; ``folder=None`` and ``domain=None`` make it a plain run.
+
+    ``env`` and ``launcher`` (``("uv", "run")`` in a fresh clone) replace the scratch copy's
+    environment and ``python -m``.
+    """
+    env = dict(env) if env is not None else _child_env(project)
     params = []
     if folder is not None:
         params += [f"inbox={folder}", f"max_files={files}", f"max_reject_ratio={MAX_REJECT_RATIO}"]
@@ -634,7 +744,9 @@ def run_kedro(
     before = set(reports.glob("*.json")) if reports.exists() else set()
     log = OUTPUT / f"{label}.log"
     profiler = ["-m", "cProfile", "-o", str(profile)] if profile else []
-    command = [project_python(project), *profiler, "-m", "kedro", "run"]
+    if launcher is None:
+        launcher = (project_python(project), *profiler, "-m")
+    command = [*launcher, "kedro", "run"]
     command += ["--pipelines", domain] if domain else []
     command += ["--params", ",".join(params)] if params else []
     result = _run_child(command, project, env, log)
@@ -703,6 +815,14 @@ class Row:
     def cpu(self) -> float:
         return float(self.result["cpu"])
 
+    @property
+    def shown_rows(self) -> str | None:
+        """What the rows column shows instead of a row count: "sample" for a run of the sample
+        inbox (``rows`` counts its workbooks), "-" for no run at all; None for a count."""
+        if self.configuration == "sample":
+            return "sample"
+        return self.result.get("shown_rows")
+
 
 class Bench:
     """The runs of one benchmark invocation; a run another configuration needs is reused."""
@@ -720,9 +840,10 @@ class Bench:
 
     def _show(self, row: Row) -> None:
         shape = f"{row.files}x{row.rows // row.files}" if row.files > 1 else str(row.rows)
-        shape = "sample" if row.configuration == "sample" else shape
+        shape = row.shown_rows or shape
+        digits = 2 if row.shown_rows else 1  # a start-up's tenths matter
         print(
-            f"{row.configuration:<8} {shape:>11} {row.method:<12} {row.seconds:7.1f}s "
+            f"{row.configuration:<8} {shape:>11} {row.method:<12} {row.seconds:7.{digits}f}s "
             f"{row.rss_mb:6.0f} MB  {_steps_text(row.result['steps'])}",
             flush=True,
         )
@@ -1033,6 +1154,105 @@ class Bench:
             medians["baseline"]["cpu"] / medians["now"]["cpu"],
         )
 
+    def startup(self) -> None:
+        """Fresh clones set up as the README's quick start does (and otherwise): the quick
+        start's plain plan-only run of the sample in each, interleaved, and trustee execute in
+        the quick-start clones against (a)."""
+        commit = subprocess.run(
+            ["git", "-C", str(PROJECT_ROOT), "rev-parse", "--verify", self.args.clone_commit],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        self.notes.append(f"startup: clones of commit {commit[:12]}; uv offline (its cache only)")
+        folders: dict[Clone, Path] = {}
+        for clone in STARTUP_CLONES:
+            folders[clone], took = set_up_clone(clone, commit)
+            self.notes.append(f"startup: set-up of {clone.label!r}: {took}")
+        medians = self._startup_rounds(folders)
+        quick, compiled = medians[STARTUP_CLONES[0]], medians[STARTUP_CLONES[2]]
+        self.ratio(
+            "startup",
+            quick["seconds"] / compiled["seconds"],
+            f"median of {self.args.rounds} interleaved rounds, {quick['seconds']:.2f} s vs "
+            f"{compiled['seconds']:.2f} s",
+            quick["cpu"] / compiled["cpu"],
+        )
+        rows = max((size for size in self.args.rows if size <= SHEET_DATA_ROWS), default=None)
+        if rows is not None:
+            self._startup_execute(folders, rows)
+
+    def _startup_rounds(self, folders: dict[Clone, Path]) -> dict[Clone, dict[str, float]]:
+        """The quick start's run and ``uv run true`` (what uv costs before a command starts) in
+        each clone, interleaved; their medians' rows; the runs' medians."""
+        commands = {"kedro": QUICK_START_RUN, "uv": ("uv", "run", "true")}
+        runs: dict[tuple[str, Clone], list[dict[str, Any]]] = {}
+        for round_number in range(self.args.rounds):
+            for clone, folder in folders.items():
+                env = clone_env(no_bytecode=clone.no_bytecode)
+                for kind, command in commands.items():
+                    log = OUTPUT / f"startup_{clone.folder}_{kind}_{round_number}.log"
+                    result = _run_child(list(command), folder, env, log)
+                    if result["code"]:
+                        raise SystemExit(f"{' '.join(command)} ({clone.label}) failed; see {log}")
+                    runs.setdefault((kind, clone), []).append(result)
+        sample_files = sum(1 for _ in SAMPLE_INBOX.rglob("*.xlsx"))
+        medians: dict[Clone, dict[str, float]] = {}
+        for (kind, clone), results in sorted(runs.items(), key=lambda item: item[0][0]):
+            median = {
+                key: statistics.median(result[key] for result in results)
+                for key in ("seconds", "cpu", "rss_mb")
+            }
+            files = sample_files if kind == "kedro" else 0
+            shown = {"steps": {}, "shown_rows": "sample" if kind == "kedro" else "-"}
+            method = f"{' '.join(commands[kind])} ({clone.label})"
+            row = Row("startup", method, files, files, 0, {**median, **shown})
+            self.rows.append(row)
+            self._show(row)
+            if kind == "kedro":
+                medians[clone] = median
+        return medians
+
+    def _startup_execute(self, folders: dict[Clone, Path], rows: int) -> None:
+        """Trustee execute at ``rows`` in the quick-start clones, with PYTHONDONTWRITEBYTECODE=1
+        and without, against (a); and in the scratch copy, as the trustee configuration runs it."""
+        old = self.recipe("old", rows)
+        self.kedro("startup", "trustee_performance", rows, 1, True)
+        extrapolated = ", (a) extrapolated" if old.result.get("extrapolated") else ""
+        for clone, target in (
+            (STARTUP_CLONES[0], "speedup_clone_no_bytecode"),
+            (STARTUP_CLONES[1], "speedup_clone"),
+        ):
+            env = clone_env(no_bytecode=clone.no_bytecode)
+            # Untimed: an execute of the sample first imports (and keeps the bytecode of) what
+            # only loading uses, as the scratch copy's earlier runs did.
+            run_kedro(
+                folders[clone],
+                None,
+                server=self.server,
+                domain="trustee_performance",
+                execute=True,
+                label=f"startup_{clone.folder}_execute_warm_up",
+                env=env,
+                launcher=("uv", "run"),
+            )
+            result = run_kedro(
+                folders[clone],
+                inbox(DOMAINS["trustee_performance"], rows),
+                server=self.server,
+                domain="trustee_performance",
+                execute=True,
+                label=f"startup_{clone.folder}_execute_{rows}",
+                env=env,
+                launcher=("uv", "run"),
+            )
+            method = f"(c) execute ({clone.label})"
+            row = Row("startup", method, rows, 1, len(TRUSTEE_HEADERS), result)
+            self.rows.append(row)
+            self._show(row)
+            how = f"at {rows} rows{extrapolated}, {old.seconds:.1f} s vs {row.seconds:.1f} s"
+            self.ratio(target, old.seconds / row.seconds, how, old.cpu / row.cpu)
+
 
 def diff_run(folder: Path, url: str, *, execute: bool = False, review: bool = True) -> float:
     """Seconds of one trustee run in this process: discover, clean, plan, and save the plan
@@ -1079,7 +1299,7 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument(
         "--only",
         nargs="+",
-        choices=["trustee", "annuity", "files", "sample", "review", "checks", "history"],
+        choices=["trustee", "annuity", "files", "sample", "review", "checks", "history", "startup"],
         help="run only these configurations (default: all, or those --rows/--files name)",
     )
     parser.add_argument("--quick", action="store_true", help="small sizes of every configuration")
@@ -1108,7 +1328,14 @@ def _arguments() -> argparse.Namespace:
         default=BASELINE_COMMIT,
         help="git commit the sample run is compared with (default: the code before the columnar engine)",
     )
-    parser.add_argument("--rounds", type=int, default=3, help="sample pairs (default 3)")
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="rounds of the sample and startup runs (default 3)"
+    )
+    parser.add_argument(
+        "--clone-commit",
+        default="HEAD",
+        help="the commit the startup configuration clones (default HEAD: commit first)",
+    )
     parser.add_argument(
         "--profile",
         action="store_true",
@@ -1130,7 +1357,15 @@ def _arguments() -> argparse.Namespace:
     args = parser.parse_args()
     if args.only is None:
         named = (["trustee"] if args.rows else []) + (["files"] if args.files else [])
-        args.only = named or ["trustee", "annuity", "files", "sample", "review", "history"]
+        args.only = named or [
+            "trustee",
+            "annuity",
+            "files",
+            "sample",
+            "review",
+            "history",
+            "startup",
+        ]
     quick = args.quick
     args.rows = args.rows or ([20_000, 100_000] if quick else [100_000, 500_000])
     args.annuity_rows = args.annuity_rows or (20_000 if quick else 500_000)
@@ -1210,11 +1445,12 @@ def report(bench: Bench, server_text: str, total: float) -> str:
     ]
     for row in bench.rows:
         star = "*" if row.result.get("extrapolated") else ""
-        rate = f"{row.rows / row.seconds:,.0f}" if row.configuration != "sample" else ""
-        shown_rows = row.rows if row.configuration != "sample" else "sample"
+        rate = f"{row.rows / row.seconds:,.0f}" if not row.shown_rows else ""
+        shown_rows = row.shown_rows or row.rows
+        digits = 2 if row.shown_rows else 1
         lines.append(
             f"| {row.configuration} | {shown_rows} | {row.files} | {row.method} | "
-            f"{row.seconds:.1f}{star} | {rate} | {row.result['cpu']:.1f}{star} | "
+            f"{row.seconds:.{digits}f}{star} | {rate} | {row.result['cpu']:.{digits}f}{star} | "
             f"{row.rss_mb:.0f} | {_steps_text(row.result['steps'])} |"
         )
     lines += [f"* {note}" for note in dict.fromkeys(bench.notes)]

@@ -12,6 +12,7 @@ PACKAGE = PROJECT_ROOT / "src" / "work_data_hub"
 # Each room's floor, lowest first; a module may import its own floor and the floors below.
 FLOORS: dict[str, int] = {
     "__init__": 0,
+    "bytecode": 0,
     "rows": 0,
     "errors": 0,
     "text": 0,

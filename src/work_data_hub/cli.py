@@ -19,15 +19,16 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, ClassVar
 
 import click
 
 from work_data_hub.errors import user_error
 
-# Kedro imports this module for every command in the project (`kedro --version` too): what the
-# run command needs (Kedro's own run command, the params' pydantic model) is imported when it
-# is built, in ProjectCommands.get_command.
+# Kedro imports this module for every command in the project (`kedro --version` too): what a
+# command needs is imported when it is built (ProjectCommands.get_command) or runs; the params'
+# pydantic model when `kedro run` runs or shows its help.
 
 VERBOSE_VARIABLE = "WDH_VERBOSE"
 PLAIN_LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -197,20 +198,38 @@ def _run_command() -> click.Command:
             assert kedro_run.callback is not None
             return kedro_run.callback(**options)
 
-    return click.Command(
+    return _RunCommand(
         name="run",
         callback=run,
         params=params,
         help=(kedro_run.help or "Run the pipeline.")
         + " A user mistake ends with a short message naming what to fix.",
-        epilog=_params_help(),
         context_settings={"max_content_width": 100},
     )
 
 
+class _RunCommand(click.Command):
+    """``kedro run``; the params' list under its help is made when that help is shown (it
+    imports the params' model; ``kedro --help`` builds this command for its one-line help)."""
+
+    def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        self.epilog = self.epilog or _params_help()
+        super().format_epilog(ctx, formatter)
+
+
+def project_path() -> Path:
+    """The root of the project Kedro runs this command in (hooks/cli.py checked it is the working
+    directory); else, outside Kedro's command line, the project around the working directory."""
+    metadata = click.get_current_context().find_root().obj
+    if isinstance(getattr(metadata, "project_path", None), Path):
+        return Path(metadata.project_path)
+    from work_data_hub.config.project import project_path as around_here  # noqa: PLC0415
+
+    return around_here()
+
+
 def _warehouse_group() -> click.Command:
     """``kedro warehouse start|url|status|stop``: the local embedded warehouse between runs."""
-    from work_data_hub.config.project import project_path  # noqa: PLC0415
 
     def waiting() -> None:
         click.echo("Waiting for the run that uses the local warehouse to end (Ctrl-C gives up)...")

@@ -45,6 +45,15 @@ def test_kedro_version_imports_neither_the_nodes_nor_the_config_models(project_c
         assert heavy not in modules, heavy
 
 
+def test_kedro_help_and_warehouse_status_import_no_config_models(project_copy: Path) -> None:
+    # `kedro --help` builds `run` for its one-line help: the params' list under `kedro run
+    # --help` is made only when shown. The warehouse commands take the project's root from Kedro.
+    for args in (("--help",), ("warehouse", "status")):
+        modules = _imported(project_copy, *args)
+        assert "kedro" in modules and "work_data_hub.hooks.run_report" in modules, args
+        assert "work_data_hub.config" not in modules, args
+
+
 def test_a_plan_only_run_imports_no_pandas_pyarrow_or_sqlalchemy(project_copy: Path) -> None:
     # Half a second of every run: Kedro's MemoryDataset imports pandas to guess a copy mode
     # unless one is stated (datasets/catalog.py, conf/base/catalog.yml); fastexcel's
