@@ -326,3 +326,29 @@ def test_a_workbook_gone_before_it_is_marked_fails_the_save_and_leaves_no_file(
     with pytest.raises(DatasetError, match=f"{NOVEMBER}: the workbook cannot be read again"):
         marked.save(to_mark)
     assert not list(folder.rglob("*.xlsx"))
+
+
+def test_several_workbooks_are_each_marked_with_their_own_rejects(tmp_path: Path) -> None:
+    inbox = tmp_path / "inbox"
+    for month in (9, 10, 11):
+        rows = trustee_rows(3, month=month)
+        rows[month - 9][4] = f"bad{month}"
+        _deliver(inbox / f"2024_{month:02d}_受托业绩.xlsx", rows)
+    workbooks = PartitionedDataset(
+        path=str(inbox),
+        dataset={"type": "work_data_hub.datasets.excel_workbook_dataset.ExcelWorkbookDataset"},
+    ).load()
+    domain = trustee_domain()
+    manifest = nodes.select_workbooks(workbooks, str(inbox), 3, domain=domain)
+    *_, to_mark = nodes.clean_workbooks(workbooks, manifest, domain=domain)
+    folder = tmp_path / "out" / "trustee_marked"
+    marked = RejectsWorkbookDataset(filepath=str(folder), version=Version(None, VERSION))
+    marked.save(to_mark)
+
+    written = {Path(path).name: path for path in marked.load()}
+    assert len(written) == 3
+    for month in (9, 10, 11):
+        name = next(n for n in written if n.startswith(f"2024_{month:02d}"))
+        workbook = openpyxl.load_workbook(written[name])
+        sheet = workbook[workbook.sheetnames[1]]
+        assert list(_filled(sheet)) == [f"E{month - 9 + 2}"], name
