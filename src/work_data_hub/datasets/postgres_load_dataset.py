@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path, PurePosixPath
@@ -14,7 +13,7 @@ from kedro.io import AbstractVersionedDataset, DatasetError, Version
 from work_data_hub.config.business_checks import CHECK_KINDS, BusinessCheckResult
 from work_data_hub.datasets.flags import strict_bool
 from work_data_hub.datasets.no_delivery import WritesNothingWithoutDelivery
-from work_data_hub.datasets.owner_only import open_owner_only
+from work_data_hub.datasets.owner_only import PendingFile
 from work_data_hub.datasets.review_files import ReviewFiles, write_review
 from work_data_hub.errors import WorkDataHubError
 from work_data_hub.load.business_checks import (
@@ -215,14 +214,72 @@ class PostgresLoadDataset(WritesNothingWithoutDelivery, AbstractVersionedDataset
             summary = summary.with_rejects_file(self._rejects_file(summary))
             if self._diff and not data.nothing_to_load and data.diff_query is not None:
                 summary = self._read_warehouse(data, summary)
-        # Plans carry the rows themselves: readable by the owner only.
-        try:
-            with os.fdopen(open_owner_only(path), "wb") as handle:
-                written = write_plan(data, handle, summary)
-        except BaseException:
-            # Half a plan is no plan: it must not be left for someone to apply.
-            path.unlink(missing_ok=True)
-            raise
+        if not self._execute or data.nothing_to_load or too_many_rejects:
+            self._write_plan(data, path, summary)
+            if data.nothing_to_load:
+                logger.info(
+                    "%s: nothing to load, every selected file is already loaded", data.domain
+                )
+            elif self._execute:
+                raise RejectedRowsError(
+                    f"{data.domain}: {data.rows_rejected} of {data.rows_read} rows were rejected "
+                    f"({data.reject_ratio:.2%}, above max_reject_ratio "
+                    f"{data.max_reject_ratio:.2%}); nothing was loaded. See the rejects file and "
+                    f"the plan {path}.",
+                    domain=data.domain,
+                    rows_read=data.rows_read,
+                    rows_rejected=data.rows_rejected,
+                    max_reject_ratio=data.max_reject_ratio,
+                    file=str(path),
+                )
+            return
+        checked = summary
+        # An undo plan comes read and checked already (pipelines/undo); it has no diff query.
+        if not self._diff and data.diff_query is not None and summary is not None:
+            # The checks read the warehouse, read-only, before anything is applied; whatever
+            # stops them (the server cannot be reached), the plan is written for review.
+            try:
+                checked = self._read_warehouse(data, summary)
+            except Exception:
+                self._write_plan(data, path, summary)
+                raise
+            log_check_results(data.domain, [c for c in checked.checks if c.reads_warehouse])
+        if checked is not None and checked.refusing_checks:
+            self._write_plan(data, path, summary)
+            self._report_checked(checked)
+            raise CheckRefusedError(data.domain, checked.refusing_checks, str(path))
+        # Staleness guards a person's review; this plan was made moments ago by this very run,
+        # and a load that committed while it waited for the table's lock is not a review
+        # overtaken (two runs at once still both finish, in turn).
+        # An undo's plan is also made moments ago, but its own staleness (a later load replaced
+        # rows of the load it undoes) is lifted only by the run's force=true.
+        force = True if self._force is None else self._force
+        # One pass: the plan is written and applied together; the file gets its name once it
+        # is whole and verified, before COMMIT (see WarehouseClient.execute_plan).
+        with PendingFile(path) as file:
+
+            def publish() -> None:
+                file.publish()
+                self._wrote_plan(data, path)
+
+            applied = self._client.execute_plan(
+                data, file.handle, path, publish=publish, summary=summary, force=force
+            )
+        self.last_result = applied
+        if checked is not summary and checked is not None:
+            # The summary this run read the warehouse for (its checks' verdicts), not the file's.
+            self._report_checked(checked)
+
+    def _write_plan(self, data: LoadPlan, path: Path, summary: PlanSummary | None) -> None:
+        """Write the plan only (it is not applied); no file is left when that fails midway."""
+        with PendingFile(path) as file:
+            write_plan(data, file.handle, summary)
+            file.publish()
+        self._wrote_plan(data, path)
+
+    def _wrote_plan(self, data: LoadPlan, path: Path) -> None:
+        """Log the plan just written, write its review (diff=true), and record it as the
+        ``last_result`` of a plan not applied (yet)."""
         shown = read_plan_summary(path)
         log_check_results(data.domain, shown.checks)
         shown_data = shown.as_dict()
@@ -232,7 +289,7 @@ class PostgresLoadDataset(WritesNothingWithoutDelivery, AbstractVersionedDataset
         self.last_result = LoadResult(
             plan_path=str(path),
             executed=False,
-            plan_sha256=written.plan_sha256,
+            plan_sha256=shown.plan_sha256,
             nothing_to_load=data.nothing_to_load,
             summary=shown_data,
         )
@@ -243,43 +300,12 @@ class PostgresLoadDataset(WritesNothingWithoutDelivery, AbstractVersionedDataset
             shown.log_text(),
             extra={"event": "plan_summary", "domain": data.domain, "summary": shown_data},
         )
-        if data.nothing_to_load:
-            logger.info("%s: nothing to load, every selected file is already loaded", data.domain)
-            return
-        if not self._execute:
-            return
-        if too_many_rejects:
-            raise RejectedRowsError(
-                f"{data.domain}: {data.rows_rejected} of {data.rows_read} rows were rejected "
-                f"({data.reject_ratio:.2%}, above max_reject_ratio {data.max_reject_ratio:.2%}); "
-                f"nothing was loaded. See the rejects file and the plan {path}.",
-                domain=data.domain,
-                rows_read=data.rows_read,
-                rows_rejected=data.rows_rejected,
-                max_reject_ratio=data.max_reject_ratio,
-                file=str(path),
-            )
-        # An undo plan comes read and checked already (pipelines/undo); it has no diff query.
-        if not self._diff and data.diff_query is not None:
-            # The plan is written first (a failure to connect leaves it for review); the
-            # checks then read the warehouse, read-only, before anything is applied.
-            shown = self._read_warehouse(data, shown)
-            log_check_results(data.domain, [c for c in shown.checks if c.reads_warehouse])
-            self.last_result = replace(self.last_result, summary=shown.as_dict())
-        if shown.refusing_checks:
-            raise CheckRefusedError(data.domain, shown.refusing_checks, str(path))
-        # One path: the file just written is read back, checked and applied, as apply_plan does.
-        # Staleness guards a person's review; this plan was made moments ago by this very run,
-        # and a load that committed while it waited for the table's lock is not a review
-        # overtaken (two runs at once still both finish, in turn).
-        # An undo's plan is also made moments ago, but its own staleness (a later load replaced
-        # rows of the load it undoes) is lifted only by the run's force=true.
-        force = True if self._force is None else self._force
-        applied = self.apply_plan_file(path, force=force)
-        # The summary this run read the warehouse for (its checks' verdicts), not the file's.
-        self.last_result = replace(
-            applied, summary=(self.last_result and self.last_result.summary) or applied.summary
-        )
+
+    def _report_checked(self, checked: PlanSummary) -> None:
+        """The run report shows the summary the checks were read for, with the file's checksum."""
+        assert self.last_result is not None
+        sealed = replace(checked, plan_sha256=self.last_result.plan_sha256 or checked.plan_sha256)
+        self.last_result = replace(self.last_result, summary=sealed.as_dict())
 
     def _rejects_file(self, summary: PlanSummary) -> str | None:
         """Where this run's rejects file is (the rejects dataset shares the run's version)."""
