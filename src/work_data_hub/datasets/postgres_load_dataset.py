@@ -115,17 +115,22 @@ class PostgresLoadDataset(WritesNothingWithoutDelivery, AbstractVersionedDataset
     (see :mod:`work_data_hub.config.warehouse`). Plan-only saves never import the driver and never
     connect.
 
-    Executing runs the plan's own statements on one autocommit connection, so its ``BEGIN``
-    and ``COMMIT`` frame the transaction exactly as under psql; the plan takes a
-    transaction-scoped advisory lock on the table first, so two runs of one domain queue. The
-    rows go through ``COPY ... FROM STDIN`` straight from the plan file, a mebibyte at a time,
-    and must be the very bytes its checksum was verified over. Any failure rolls back
-    and raises :class:`LoadFailedError` naming the step, the server's reason and the address
-    (never the password); the connection is closed on every path. With rejected rows above
-    the plan's ``max_reject_ratio`` nothing connects: :class:`RejectedRowsError`. What
-    PostgreSQL reported (rows deleted and inserted, transaction seconds) is in ``last_result``,
-    which the run-report hook copies. A plan of a domain without a delivery
-    (``LoadPlan.no_delivery``) writes no file and connects nowhere; ``last_result`` is None.
+    Executing first reads the plan's checks, read-only; then it writes the plan and runs its
+    own statements in the same pass (:meth:`WarehouseClient.execute_plan`), on one autocommit
+    connection, so its ``BEGIN`` and ``COMMIT`` frame the transaction exactly as under psql;
+    the plan takes a transaction-scoped advisory lock on the table first, so two runs of one
+    domain queue. Each statement goes to the server once it is in the file, the rows through
+    ``COPY ... FROM STDIN`` as they are written; ``COMMIT`` comes only once the file is whole,
+    verified to be what the server got, and named. A plan file is written unnamed and named
+    only when whole: a run killed midway leaves none. Any failure rolls back and raises
+    :class:`LoadFailedError` naming the step, the server's reason and the address (never the
+    password), with the plan written whole for review; the connection is closed on every path.
+    A check that refuses the plan (:class:`CheckRefusedError`), or rejected rows above the
+    plan's ``max_reject_ratio`` (:class:`RejectedRowsError`, nothing connects), leave the plan
+    written and nothing applied. What PostgreSQL reported (rows deleted and inserted, the
+    transaction's seconds and its steps') is in ``last_result``, which the run-report hook
+    copies. A plan of a domain without a delivery (``LoadPlan.no_delivery``) writes no file and
+    connects nowhere; ``last_result`` is None.
 
     The table's columns are read with the checks (read-only; with ``diff``, and before an
     execute applies): the summary lists the columns the plan adds ("table changes"), and the
@@ -152,6 +157,7 @@ class PostgresLoadDataset(WritesNothingWithoutDelivery, AbstractVersionedDataset
     Raises:
         DatasetError: ``execute``, ``diff``, ``force`` or ``review`` is not a boolean.
         RejectedRowsError: On ``save`` with ``execute``, too many rows were rejected.
+        CheckRefusedError: On ``save`` with ``execute``, a business check refused the plan.
         LoadFailedError: On ``save``, the warehouse refused the plan; nothing was loaded.
     """
 
@@ -261,14 +267,15 @@ class PostgresLoadDataset(WritesNothingWithoutDelivery, AbstractVersionedDataset
             def publish() -> None:
                 file.publish()
                 self._wrote_plan(data, path)
+                if checked is not summary and checked is not None:
+                    # The summary the checks were read for (their verdicts), not the file's.
+                    self._report_checked(checked)
 
             applied = self._client.execute_plan(
                 data, file.handle, path, publish=publish, summary=summary, force=force
             )
-        self.last_result = applied
-        if checked is not summary and checked is not None:
-            # The summary this run read the warehouse for (its checks' verdicts), not the file's.
-            self._report_checked(checked)
+        assert self.last_result is not None  # published before COMMIT
+        self.last_result = replace(applied, summary=self.last_result.summary)
 
     def _write_plan(self, data: LoadPlan, path: Path, summary: PlanSummary | None) -> None:
         """Write the plan only (it is not applied); no file is left when that fails midway."""
