@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import errno
 import io
+import stat
 import subprocess
 import sys
 import textwrap
@@ -27,6 +28,7 @@ from tests.reliability.conftest import HISTORY, Baseline
 from tests.reliability.support import TABLE, trustee_domain
 from tests.support.database import con, table_digest
 from tests.support.paths import PROJECT_ROOT
+from work_data_hub.datasets import owner_only
 from work_data_hub.datasets.postgres_load_dataset import LoadFailedError, PostgresLoadDataset
 from work_data_hub.load.checksum import PLACEHOLDER
 from work_data_hub.load.plan import LoadPlan, build_load_plan
@@ -452,3 +454,28 @@ def test_a_plan_file_that_cannot_be_finished_is_neither_named_nor_committed(
     assert published == []
     wait_until_gone(baseline.connection)
     assert_unchanged(baseline, before)
+
+
+# --- a plan file is named only when whole ---------------------------------------------------
+
+
+@pytest.mark.parametrize("unnamed", [True, False], ids=["unnamed file", "hidden temporary name"])
+def test_a_pending_file_appears_only_when_published_and_owner_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, unnamed: bool
+) -> None:
+    if not unnamed:  # a file system without unnamed files
+        monkeypatch.setattr(owner_only, "_unnamed_file", lambda folder: None)
+    target = tmp_path / "plans" / "plan.sql"
+    target.parent.mkdir()
+    target.write_bytes(b"an older plan")
+    with owner_only.PendingFile(target) as file:
+        file.handle.write(b"the whole plan")
+        assert target.read_bytes() == b"an older plan"
+        file.publish()
+        assert target.read_bytes() == b"the whole plan"
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+    assert [path.name for path in target.parent.iterdir()] == ["plan.sql"]
+    with pytest.raises(OSError), owner_only.PendingFile(tmp_path / "other.sql") as file:
+        file.handle.write(b"half a plan")
+        raise OSError(errno.ENOSPC, "No space left on device")
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["plans"]
