@@ -7,8 +7,9 @@ lengths of its SQL and rows, the SQL, and after a ``COPY`` its rows and ``\\.``.
 The file is written once, front to back, and hashed as it is written: the rows a slice at a
 time (never the whole payload in memory), the header and the SQL with the checksum's
 placeholder in its slots, which get the digest last (same length, written in place). A thread
-renders the rows' COPY text (and their digest) a slice or two ahead of the writer, so the
-writer, and with it the server, never waits for more than the next slice.
+renders the rows' COPY text a slice or two ahead of the writer, so the writer, and with it the
+server, waits for the next slice at most; another takes the rows' digest behind it (the
+statements after the rows need it, the rows do not).
 
 Execute hands the writer a :class:`PlanSink`: each statement goes to the server once it is in
 the file, and the COPY rows piece by piece as they are written, up to the first statement that
@@ -40,8 +41,8 @@ from work_data_hub.load.summary import PlanSummary, comment_text
 from work_data_hub.rows import ROWS_PER_SLICE
 
 _PLACEHOLDER = PLACEHOLDER.encode("ascii")
-# Rendered slices waiting for the writer: memory holds these, the one being rendered and the
-# one being written.
+# Rendered slices waiting for the writer (and slices for the digest): memory holds these, the
+# one being rendered and the one being written.
 SLICES_AHEAD = 2
 
 
@@ -72,9 +73,10 @@ class WrittenPlan:
 
     plan_sha256: str
     statements: tuple[Statement, ...]
-    # How long the rows took: counting their length (the step line's), rendering their COPY
-    # text and their digest (in the rendering thread, beside the writer), and how long the
-    # writer waited for a rendered slice.
+    # How long the rows took: counting their length (the step line's, copy_length), rendering
+    # their COPY text and their digest (copy_render, copy_digest: in threads beside the writer),
+    # the writer waiting for a rendered slice (copy_waited) and, after the rows, for the digest
+    # (digest_waited).
     seconds: dict[str, float] = field(default_factory=dict)
 
 

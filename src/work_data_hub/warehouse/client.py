@@ -815,10 +815,9 @@ class _HashedReader:
     def read(self, size: int = -1) -> bytes:
         try:
             data = self._stream.read(size)
-        except Exception:
-            raise
         except BaseException as exc:
-            self.interrupted = exc
+            if not isinstance(exc, Exception):
+                self.interrupted = exc
             raise
         self._hasher.update(data)
         self.length += len(data)
