@@ -237,16 +237,26 @@ def test_continuity_against_the_warehouse_warns_with_row_numbers_and_loads(
     ]
     november[1] = annuity_row(月度="202411", 组合代码="900001")
     write_annuity_workbook(inbox / "2024年11月年金终稿数据.xlsx", november)
-
-    warned = run_kedro(project_copy, "run", "--pipelines", ANNUITY, "--params", params,
-                       database_url=database_url)  # fmt: skip
-    assert warned.returncode == 0, _output(warned)
     line = (
         "计划代码=P1001, 组合代码=900001: 期初资产规模 of 2024-11 is 1000.5 "
         "(2024年11月年金终稿数据.xlsx row 3), 期末资产规模 of 2024-10 in the warehouse is "
         "1187.75 (2024年10月年金终稿数据.xlsx row 3), off by -187.25"
     )
+    # diff=true stages the rows read-only, so it names the break before anything is loaded.
+    before = _digest(db_connection, ANNUITY)
+    reviewed = run_kedro(project_copy, "run", "--pipelines", ANNUITY, "--params",
+                         f"inbox={inbox},diff=true", database_url=database_url)  # fmt: skip
+    assert reviewed.returncode == 0, _output(reviewed)
+    assert f"check continuity warned: {line}" in _output(reviewed)
+    assert _digest(db_connection, ANNUITY) == before
+
+    warned = run_kedro(project_copy, "run", "--pipelines", ANNUITY, "--params", params,
+                       database_url=database_url)  # fmt: skip
+    assert warned.returncode == 0, _output(warned)
+    # The plan's transaction judged it (the stage it reads exists only there), and said so.
     assert f"check continuity warned: {line}" in _output(warned)
+    reported = {c["name"]: c for c in _report(project_copy, ANNUITY)["checks"]}
+    assert (reported["continuity"]["status"], reported["continuity"]["message"]) == ("warned", line)
     (*_, (_, _, checks)) = _ledger(db_connection)
     assert checks == [
         {"name": "continuity", "severity": "warn", "status": "warned", "message": line}

@@ -18,6 +18,7 @@ from work_data_hub.datasets.review_files import ReviewFiles, write_review
 from work_data_hub.errors import WorkDataHubError
 from work_data_hub.load.business_checks import (
     final_results,
+    judged_in_transaction,
     log_check_results,
     verdicts,
     with_accepted,
@@ -239,7 +240,7 @@ class PostgresLoadDataset(WritesNothingWithoutDelivery, AbstractVersionedDataset
                     file=str(path),
                 )
             return
-        checked = summary
+        checked: PlanSummary | None = None
         # An undo plan comes read and checked already (pipelines/undo); it has no diff query.
         if not self._diff and data.diff_query is not None and summary is not None:
             # The checks read the warehouse, read-only, before anything is applied; whatever
@@ -250,10 +251,14 @@ class PostgresLoadDataset(WritesNothingWithoutDelivery, AbstractVersionedDataset
                 self._write_plan(data, path, summary)
                 raise
             log_check_results(data.domain, [c for c in checked.checks if c.reads_warehouse])
-        if checked is not None and checked.refusing_checks:
-            self._write_plan(data, path, summary)
-            self._report_checked(checked)
-            raise CheckRefusedError(data.domain, checked.refusing_checks, str(path))
+        verdict = checked or summary
+        if verdict is not None and verdict.refusing_checks:
+            shown = self._write_plan(data, path, summary)
+            assert self.last_result is not None
+            self.last_result = replace(
+                self.last_result, summary=self._reported(shown, checked).as_dict()
+            )
+            raise CheckRefusedError(data.domain, verdict.refusing_checks, str(path))
         # Staleness guards a person's review; this plan was made moments ago by this very run,
         # and a load that committed while it waited for the table's lock is not a review
         # overtaken (two runs at once still both finish, in turn).
@@ -262,31 +267,36 @@ class PostgresLoadDataset(WritesNothingWithoutDelivery, AbstractVersionedDataset
         force = True if self._force is None else self._force
         # One pass: the plan is written and applied together; the file gets its name once it
         # is whole and verified, before COMMIT (see WarehouseClient.execute_plan).
+        reported: list[PlanSummary] = []
         with PendingFile(path) as file:
 
             def publish() -> None:
                 file.publish()
-                self._wrote_plan(data, path)
-                if checked is not summary and checked is not None:
-                    # The summary the checks were read for (their verdicts), not the file's.
-                    self._report_checked(checked)
+                reported.append(self._reported(self._wrote_plan(data, path), checked))
+                assert self.last_result is not None
+                self.last_result = replace(self.last_result, summary=reported[0].as_dict())
 
             applied = self._client.execute_plan(
                 data, file.handle, path, publish=publish, summary=summary, force=force
             )
-        assert self.last_result is not None  # published before COMMIT
-        self.last_result = replace(applied, summary=self.last_result.summary)
+        # The summary the checks were read for, with the verdicts only the transaction gave
+        # (its ledger row's checks).
+        judged = judged_in_transaction(reported[0].checks, applied.recorded_checks)
+        log_check_results(
+            data.domain, [check for check in judged if check not in reported[0].checks]
+        )
+        self.last_result = replace(applied, summary=reported[0].with_checks(judged).as_dict())
 
-    def _write_plan(self, data: LoadPlan, path: Path, summary: PlanSummary | None) -> None:
+    def _write_plan(self, data: LoadPlan, path: Path, summary: PlanSummary | None) -> PlanSummary:
         """Write the plan only (it is not applied); no file is left when that fails midway."""
         with PendingFile(path) as file:
             write_plan(data, file.handle, summary)
             file.publish()
-        self._wrote_plan(data, path)
+        return self._wrote_plan(data, path)
 
-    def _wrote_plan(self, data: LoadPlan, path: Path) -> None:
+    def _wrote_plan(self, data: LoadPlan, path: Path) -> PlanSummary:
         """Log the plan just written, write its review (diff=true), and record it as the
-        ``last_result`` of a plan not applied (yet)."""
+        ``last_result`` of a plan not applied (yet); its summary, as the file shows it."""
         shown = read_plan_summary(path)
         log_check_results(data.domain, shown.checks)
         shown_data = shown.as_dict()
@@ -307,12 +317,15 @@ class PostgresLoadDataset(WritesNothingWithoutDelivery, AbstractVersionedDataset
             shown.log_text(),
             extra={"event": "plan_summary", "domain": data.domain, "summary": shown_data},
         )
+        return shown
 
-    def _report_checked(self, checked: PlanSummary) -> None:
-        """The run report shows the summary the checks were read for, with the file's checksum."""
-        assert self.last_result is not None
-        sealed = replace(checked, plan_sha256=self.last_result.plan_sha256 or checked.plan_sha256)
-        self.last_result = replace(self.last_result, summary=sealed.as_dict())
+    @staticmethod
+    def _reported(shown: PlanSummary, checked: PlanSummary | None) -> PlanSummary:
+        """What the run report shows: the summary the checks were read for (their verdicts),
+        sealed with the file's checksum; else the file's own."""
+        if checked is None:
+            return shown
+        return replace(checked, plan_sha256=shown.plan_sha256)
 
     def _rejects_file(self, summary: PlanSummary) -> str | None:
         """Where this run's rejects file is (the rejects dataset shares the run's version)."""
@@ -360,7 +373,12 @@ class PostgresLoadDataset(WritesNothingWithoutDelivery, AbstractVersionedDataset
         delivered = [check for check in summary.checks if not check.reads_warehouse]
         return summary.with_checks(
             with_accepted(
-                final_results(delivered, selects, verdicts(selects, found)),
+                final_results(
+                    delivered,
+                    selects,
+                    # A diff stages the plan's rows (load.row_diff), so every SELECT ran.
+                    verdicts(selects, found, rows_staged=self._diff),
+                ),
                 summary.accepted_checks,
             )
         )

@@ -2,16 +2,19 @@
 
 Each check of a domain becomes one read-only SELECT returning one row when it is broken
 (``message``: every violation with its numbers; ``hint``: NULL) and none when it holds. It reads
-only the target table and literals written into it when the plan is made: the delivery's facts
-(rows per period, the ``by`` combinations per period, opening sums per key), the thresholds,
-and the violations the delivery alone showed (a total row, a row identity, two months of one
-delivery). So the very SELECT
+the target table and literals written into it when the plan is made: the delivery's facts
+(rows per period, the ``by`` combinations per period), the thresholds, and the violations the
+delivery alone showed (a total row, a row identity, two months of one delivery). Continuity,
+which compares every key, reads the delivery's keys from the plan's stage instead (a copy of
+them in the plan would cost what the rows do). So the very SELECT
 
 - guards the plan inside its transaction, in the ``business_check`` step after the COPY and
   before the first DELETE (the registry's guard: RAISE EXCEPTION for an ``error`` check nobody
   accepted, WARNING otherwise), so ``psql -f plan.sql`` refuses what ``execute=true`` refuses;
 - gives the verdict when the warehouse is read (``execute=true``, ``diff=true``,
-  ``apply_plan``), run read-only by the warehouse client.
+  ``apply_plan``), run read-only by the warehouse client; a SELECT that reads the stage is run
+  there only by ``diff=true`` (which stages the rows), and otherwise judged by the plan's
+  transaction, whose ledger row records what it found.
 
 ``apply_plan`` reads the SELECTs back from the plan file's ``business_check`` step (each is
 framed by a comment naming it), so the verdict runs the text that step runs.
@@ -22,6 +25,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 import polars as pl
@@ -39,6 +43,7 @@ from work_data_hub.config.business_checks import (
     VolumeOptions,
 )
 from work_data_hub.config.checks import ACCEPT_CHECKS
+from work_data_hub.config.domains import stage_table
 from work_data_hub.load.checks import BusinessSelect, CheckResult
 from work_data_hub.load.sql import literal, quote
 from work_data_hub.rows import SOURCE_FILE, SOURCE_ROW, CleanRows
@@ -185,67 +190,48 @@ SELECT {_period("missing.period")} || pg_catalog.to_char(1e9 - missing.rows, '00
 FROM missing"""
 
 
-def _array_literal(values: pl.Series, sql_type: str) -> str:
-    """A column as one SQL array constant of ``sql_type`` (PostgreSQL reads it as one value,
-    so half a million keys cost what one string does, not what half a million rows would)."""
-    text = values.cast(pl.String)
-    quoted = pl.select(
-        pl.when(text.is_null())
-        .then(pl.lit("NULL"))
-        .otherwise(
-            pl.lit('"')
-            + text.str.replace_all("\\", "\\\\", literal=True).str.replace_all(
-                '"', '\\"', literal=True
-            )
-            + pl.lit('"')
-        )
-        .str.join(",")
-    ).item()
-    return f"{literal('{' + str(quoted) + '}')}::{sql_type}[]"
-
-
-def _continuity(check: BusinessCheck, domain: DomainConfig, sums: pl.DataFrame) -> str | None:
+def _continuity(check: BusinessCheck, domain: DomainConfig) -> str:
     """Keys whose opening in a delivered month differs from their closing of the month before
     in the warehouse, for the months whose previous month this delivery does not bring.
 
-    Set-based: the warehouse's closings of those months are summed per key once and joined
-    to the delivered keys by hash (a key is compared as its values' text, NULL included).
+    It reads the delivery from the plan's stage (the rows its COPY just staged), so the plan
+    carries no copy of the delivery's keys: only the plan's own transaction (and a diff's, which
+    stages the same rows) evaluates it. Set-based: both sides are summed per key once and
+    joined by hash (a key is compared as its values' text, NULL included).
     """
     options = check.options_as(ContinuityOptions)
     assert check.period is not None
-    if not sums.height:
-        return None
-    column = check.period
-    previous = pl.col(column).str.to_date().dt.offset_by("-1mo").cast(pl.String)
-    alone = sums.filter(~previous.is_in(sums[column].unique().implode()))
-    if not alone.height:
-        return None
     by = list(options.by)
-    names = ["period", *(f"by{i}" for i in range(len(by))), "opening", "places"]
-    arrays = [
-        _array_literal(alone[column], "date"),
-        *(_array_literal(alone[name], domain.columns[name].type) for name in by),
-        _array_literal(alone["opening"], "numeric"),
-        _array_literal(alone["places"], "text"),
-    ]
-    unnested = ",\n        ".join(f"pg_catalog.unnest({array})" for array in arrays)
-    delivered = f"ROWS FROM (\n        {unnested}\n    ) AS delivered({', '.join(names)})"
-    period = quote(column)
+    period = quote(check.period)
     table = quote(domain.table)
+    stage = f"pg_temp.{quote(stage_table(domain.name))}"
+    staged_by = ", ".join(f"staged.{quote(name)}" for name in by)
+    staged_key = ", ".join(f"staged.{quote(name)}::text" for name in by)
     target_key = ", ".join(f"target.{quote(name)}::text" for name in by)
-    delivered_key = ", ".join(f"d.by{i}::text" for i in range(len(by)))
+    by_columns = ", ".join(f"staged.{quote(name)} AS by{i}" for i, name in enumerate(by))
     keys = ", ".join(
         f"{literal(name + '=')} || COALESCE(d.by{i}::text, 'NULL')" for i, name in enumerate(by)
     )
-    places = (
-        f"pg_catalog.min(target.{quote(SOURCE_FILE)}) || ' row ' "
-        f"|| pg_catalog.min(target.{quote(SOURCE_ROW)}) || CASE WHEN count(*) > 1 "
-        "THEN ' and ' || (count(*) - 1) || ' more' ELSE '' END"
-    )
-    return f"""WITH delivered AS (SELECT * FROM {delivered}),
+
+    def places(alias: str) -> str:
+        return (
+            f"pg_catalog.min({alias}.{quote(SOURCE_FILE)}) || ' row ' "
+            f"|| pg_catalog.min({alias}.{quote(SOURCE_ROW)}) || CASE WHEN count(*) > 1 "
+            "THEN ' and ' || (count(*) - 1) || ' more' ELSE '' END"
+        )
+
+    return f"""WITH delivered AS (
+    SELECT staged.{period} AS period, {by_columns}, ARRAY[{staged_key}] AS key,
+        sum(staged.{quote(options.opening)}) AS opening, {places("staged")} AS places
+    FROM {stage} AS staged
+    WHERE (staged.{period} - interval '1 month')::date NOT IN (
+        SELECT DISTINCT brought.{period} FROM {stage} AS brought
+        WHERE brought.{period} IS NOT NULL)
+    GROUP BY staged.{period}, {staged_by}
+),
 previous AS (
     SELECT (target.{period} + interval '1 month')::date AS period, ARRAY[{target_key}] AS key,
-        sum(target.{quote(options.closing)}) AS closing, {places} AS places
+        sum(target.{quote(options.closing)}) AS closing, {places("target")} AS places
     FROM {table} AS target
     WHERE target.{period} IN (
         SELECT DISTINCT (d.period - interval '1 month')::date FROM delivered AS d)
@@ -254,7 +240,7 @@ previous AS (
 compared AS (
     SELECT d.*, previous.closing, previous.places AS previous_places
     FROM delivered AS d
-    JOIN previous ON previous.period = d.period AND previous.key = ARRAY[{delivered_key}]
+    JOIN previous ON previous.period = d.period AND previous.key = d.key
 )
 SELECT {_period("d.period")} || d.places AS position, pg_catalog.format(
         '%s: %s of %s is %s (%s), %s of %s in the warehouse is %s (%s), off by %s',
@@ -289,7 +275,6 @@ def business_selects(
     domain: DomainConfig,
     rows: CleanRows,
     delivery_results: Sequence[BusinessCheckResult],
-    continuity_sums: Mapping[str, pl.DataFrame],
 ) -> tuple[BusinessSelect, ...]:
     """The domain's checks as SELECTs: their warehouse comparisons and their delivery's
     violations (literals), one SELECT per check, none for a check with nothing to ask."""
@@ -308,9 +293,9 @@ def business_selects(
             parts.append(_volume(check, domain, rows))
         elif len(rows) and check.kind == "coverage":
             parts.append(_coverage(check, domain, rows))
-        elif check.kind == "continuity" and check.name in continuity_sums:
-            continuity = _continuity(check, domain, continuity_sums[check.name])
-            parts += [continuity] if continuity else []
+        reads_stage = bool(len(rows)) and check.kind == "continuity"
+        if reads_stage:
+            parts.append(_continuity(check, domain))
         if not parts:
             continue
         union = "\nUNION ALL\n".join(f"({part})" for part in parts)
@@ -319,11 +304,18 @@ def business_selects(
             "AS message, NULL::text AS hint\nFROM (\n"
             f"{union}\n) AS found HAVING count(*) > 0"
         )
-        selects.append(BusinessSelect(check.name, check.severity, sql))
+        selects.append(BusinessSelect(check.name, check.severity, sql, reads_stage))
     return tuple(selects)
 
 
 # --- the verdict ---------------------------------------------------------------------------
+
+# What a check that only the plan's transaction evaluates says before it runs (its ledger row has
+# what it found).
+IN_TRANSACTION = (
+    "compared with the warehouse inside the plan's transaction (it was not read when "
+    "the plan was made)"
+)
 
 
 def accept_settings(accepted: Sequence[str]) -> dict[str, str]:
@@ -332,14 +324,27 @@ def accept_settings(accepted: Sequence[str]) -> dict[str, str]:
 
 
 def verdicts(
-    selects: Sequence[BusinessSelect], found: Sequence[CheckResult]
+    selects: Sequence[BusinessSelect], found: Sequence[CheckResult], *, rows_staged: bool
 ) -> list[BusinessCheckResult]:
-    """Each SELECT's verdict from what the registry's read-only run found."""
+    """Each SELECT's verdict from what the registry's read-only run found (``rows_staged``:
+    that run had the plan's rows staged, so the SELECTs that read them ran too)."""
     results = []
     for select in selects:
         hits = [result for result in found if result.check.name == select.name]
         kind = CHECK_KINDS[select.name].name
         severity: Severity = "warn" if select.severity == "warn" else "error"
+        if select.reads_stage and not rows_staged:
+            results.append(
+                BusinessCheckResult(
+                    select.name,
+                    kind,
+                    severity,
+                    "not_evaluated",
+                    IN_TRANSACTION,
+                    reads_warehouse=True,
+                )
+            )
+            continue
         if not hits:
             results.append(
                 BusinessCheckResult(
@@ -377,7 +382,11 @@ def final_results(
     if evaluated is not None:
         # A verdict covers the delivery's own violations, unless it could not read the table.
         broken = {r.name for r in delivery if r.status in ("failed", "warned", "accepted")}
-        kept = [r for r in evaluated if not (r.status == "passed" and r.name in broken)]
+        kept = [
+            r
+            for r in evaluated
+            if not (r.status in ("passed", "not_evaluated") and r.name in broken)
+        ]
         judged = {result.name for result in kept}
         return (*[r for r in delivery if r.name not in judged], *kept)
     waiting = [
@@ -386,14 +395,40 @@ def final_results(
             CHECK_KINDS[select.name].name,
             "warn" if select.severity == "warn" else "error",
             "not_evaluated",
-            "compared with the warehouse inside the plan's transaction (it was not read when "
-            "the plan was made)",
+            IN_TRANSACTION,
             reads_warehouse=True,
         )
         for select in selects
         if CHECK_KINDS[select.name].evaluated == "delivery"
     ]
     return (*delivery, *waiting)
+
+
+def judged_in_transaction(
+    checks: Sequence[BusinessCheckResult], recorded: Sequence[Mapping[str, Any]]
+) -> tuple[BusinessCheckResult, ...]:
+    """``checks`` with the verdicts of those only the plan's transaction evaluated: what it let
+    through (``recorded``, its ledger row's checks), else held (it refuses a failed error)."""
+    judged = []
+    for check in checks:
+        if check.status != "not_evaluated":
+            judged.append(check)
+            continue
+        found = [entry for entry in recorded if entry.get("name") == check.name]
+        if not found:
+            judged.append(replace(check, status="passed", message="holds"))
+            continue
+        message = "; ".join(str(entry.get("message", "")) for entry in found)
+        judged.append(
+            replace(
+                check,
+                status="accepted" if found[0].get("status") == "accepted" else "warned",
+                message=message,
+                periods=tuple(sorted(set(re.findall(r"\b(\d{4}-\d{2}):", message)))),
+                details=tuple(message.split("; ")),
+            )
+        )
+    return tuple(judged)
 
 
 # Check lines the console shows; the run report and the plan list all of them.
@@ -430,6 +465,7 @@ __all__ = [
     "accept_settings",
     "business_selects",
     "final_results",
+    "judged_in_transaction",
     "log_check_results",
     "verdicts",
     "with_accepted",

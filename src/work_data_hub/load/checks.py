@@ -70,11 +70,16 @@ class BusinessSelect:
     name: str
     severity: str
     sql: str
+    # It reads the plan's stage (the delivery's rows), which only a transaction that staged
+    # them has: the plan's own, or a diff's.
+    reads_stage: bool = False
 
     @property
     def framed(self) -> str:
         """The SELECT between comments that name it (read back from a saved plan)."""
-        facts = json.dumps({"name": self.name, "severity": self.severity})
+        facts = json.dumps(
+            {"name": self.name, "severity": self.severity, "reads_stage": self.reads_stage}
+        )
         return f"/* wdh-business-check {facts} */ {self.sql} /* wdh-business-check-end */"
 
 
@@ -84,7 +89,14 @@ def selects_of_steps(steps: Iterable[Any]) -> tuple[BusinessSelect, ...]:
     for step in steps:
         for match in _FRAME.finditer(step.sql):
             facts = json.loads(match["json"])
-            found.append(BusinessSelect(facts["name"], facts["severity"], match["sql"].strip()))
+            found.append(
+                BusinessSelect(
+                    facts["name"],
+                    facts["severity"],
+                    match["sql"].strip(),
+                    bool(facts.get("reads_stage")),
+                )
+            )
     return tuple(found)
 
 
@@ -105,6 +117,9 @@ class CheckSubject:
     staged: tuple[tuple[str, str], ...] = ()
     # An undo plan: the run it undoes.
     undo_of: str | None = None
+    # The transaction the checks run in has the plan's rows in its stage (the plan's own
+    # after its COPY, or a diff's); a business check that reads the stage runs only there.
+    rows_staged: bool = False
 
     @classmethod
     def of(cls, summary: PlanSummary, steps: Iterable[Any] = ()) -> CheckSubject:
@@ -517,10 +532,12 @@ def _undo_stale(subject: CheckSubject, options: CheckOptions) -> CheckQuery | No
 
 def _business_check(name: str) -> None:
     @register_check(name)
-    def business_check(subject: CheckSubject, options: CheckOptions) -> CheckQuery:
+    def business_check(subject: CheckSubject, options: CheckOptions) -> CheckQuery | None:
         chosen = next((s for s in subject.business if s.name == name), None)
         if chosen is None:
             return CheckQuery(CHECKS[name], _NOTHING)
+        if chosen.reads_stage and not subject.rows_staged:
+            return None  # judged by the plan's own transaction (its verdict says so)
         # The domain's severity, not the declaration's.
         declared = replace(CHECKS[name], severity=chosen.severity)  # type: ignore[arg-type]
         return CheckQuery(declared, chosen.framed, reads_tables=(subject.table,))

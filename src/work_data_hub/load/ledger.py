@@ -204,7 +204,7 @@ def record_load_statement(
     return Statement(
         Step.RECORD_LOAD,
         f"INSERT INTO {quote(LEDGER_TABLE)} ({names})\nVALUES ({', '.join(values)})\n"
-        f"RETURNING {quote('rows_deleted')}, {quote('rows_inserted')}",
+        f"RETURNING {quote('rows_deleted')}, {quote('rows_inserted')}, {quote('checks')}",
     )
 
 

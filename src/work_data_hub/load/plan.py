@@ -525,7 +525,7 @@ def build_load_plan(
         Statement(Step.CHECK_ROWS, guard_sql(staged_subject, step="copy")),
     ]
     statements = opening_statements(domain, subject, scope_index=scope_index, staging=staging)
-    business_step = business_check_statement(subject, accepted_checks)
+    business_step = business_check_statement(replace(subject, rows_staged=True), accepted_checks)
     # After the COPY, before any row changes: a refused check rolls everything back.
     statements += [business_step] if business_step else []
     target = LoadTarget(

@@ -22,6 +22,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from work_data_hub.config.domains import stage_table
 from work_data_hub.config.warehouse import (
     WarehouseAddress,
     WarehouseConfigError,
@@ -48,7 +49,7 @@ from work_data_hub.load.plan_file import (
     read_written_plan,
 )
 from work_data_hub.load.psql import RowsStream, write_plan
-from work_data_hub.load.row_diff import RowDiffQuery
+from work_data_hub.load.row_diff import STAGE, RowDiffQuery
 from work_data_hub.load.sql import quote
 from work_data_hub.load.steps import Step
 from work_data_hub.load.summary import PlanDiff, PlanSummary
@@ -267,6 +268,12 @@ class WarehouseClient:
                     exists = bool(cursor.fetchone()[0])
                     if exists and stage is not None:
                         _stage_rows(cursor, plan, stage)
+                        # The business checks that read the plan's stage read these rows.
+                        cursor.execute(
+                            f"CREATE TEMPORARY VIEW {quote(stage_table(plan.domain))} AS "
+                            f"SELECT * FROM pg_temp.{quote(STAGE)}"
+                        )
+                        subject = replace(subject, rows_staged=True)
                 read_only()
                 found = run_checks(cursor, plan.table, check_queries(subject), settings)
                 if diff:
@@ -487,6 +494,7 @@ class WarehouseClient:
             saved.plan_sha256,
             summary=saved.summary.as_dict(),
             warehouse=address.describe(),
+            recorded_checks=transaction.recorded_checks,
             step_seconds={
                 str(name): round(value, 3)
                 for name, value in {**transaction.seconds, **written.seconds}.items()
@@ -543,6 +551,7 @@ class WarehouseClient:
         connection = self.connection(address, f"load {plan.summary.domain}")
         deleted: int | None = None
         inserted: int | None = None
+        recorded: list[dict[str, Any]] | None = None
         started = time.perf_counter()
         try:
             # The plan carries its own BEGIN and COMMIT, exactly as psql runs it.
@@ -564,8 +573,8 @@ class WarehouseClient:
                         # from None: the driver's exception can carry connection details.
                         raise failure from None
                     if statement.purpose == Step.RECORD_LOAD:
-                        # The ledger row's own counts: what psql would record too.
-                        deleted, inserted = cursor.fetchone()
+                        # The ledger row's own counts and checks: what psql would record too.
+                        deleted, inserted, recorded = cursor.fetchone()
         finally:
             connection.close()
         seconds = time.perf_counter() - started
@@ -585,6 +594,7 @@ class WarehouseClient:
             round(seconds, 3),
             plan.plan_sha256,
             warehouse=address.describe(),
+            recorded_checks=tuple(recorded or ()),
         )
 
     def _copy_rows(self, cursor: Any, plan: SavedPlan, step: PlanStep, path: Path) -> None:
@@ -733,6 +743,7 @@ class _Transaction:
         self.ran: list[tuple[Step, str, tuple[int, str] | None]] = []
         self.failure: LoadFailedError | None = None
         self.counts: tuple[int | None, int | None] = (None, None)
+        self.recorded_checks: tuple[dict[str, Any], ...] = ()
         self.seconds: dict[str, float] = {}
 
     def execute(self, statement: Statement | PlanStep) -> None:
@@ -742,8 +753,10 @@ class _Transaction:
         try:
             self._cursor.execute(statement.sql)
             if statement.purpose == Step.RECORD_LOAD:
-                # The ledger row's own counts: what psql would record too.
-                self.counts = self._cursor.fetchone()
+                # The ledger row's own counts and checks: what psql would record too.
+                deleted, inserted, recorded = self._cursor.fetchone()
+                self.counts = (deleted, inserted)
+                self.recorded_checks = tuple(recorded or ())
         except Exception as exc:
             self._failed(statement.purpose, exc)
             return

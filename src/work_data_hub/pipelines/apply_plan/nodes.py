@@ -67,7 +67,9 @@ def check_saved_plan(
         settings=settings,
     )
     delivered = [check for check in summary.checks if not check.reads_warehouse]
-    judged = final_results(delivered, subject.business, verdicts(subject.business, found))
+    judged = final_results(
+        delivered, subject.business, verdicts(subject.business, found, rows_staged=False)
+    )
     summary = summary.with_checks(with_accepted(judged, accepted))
     verdict = PlanVerdict(saved_plan.path, summary, (*summary_results, *found), settings)
     log_check_results(summary.domain, summary.checks)

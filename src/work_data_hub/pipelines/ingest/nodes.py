@@ -339,14 +339,12 @@ def delivery_checks(
     months this delivery brings, and the warehouse for a month whose previous one it lacks.
     """
     results = merged(cleaning_summary.checks)
-    sums = {}
     for check in domain.business_checks:
         if check.kind != "continuity" or not len(rows):
             continue
-        sums[check.name] = period_sums(rows, check)
-        found = continuity_in_delivery(check, sums[check.name])
+        found = continuity_in_delivery(check, period_sums(rows, check))
         results += [found] if found is not None else []
-    return results, business_selects(domain, rows, results, sums)
+    return results, business_selects(domain, rows, results)
 
 
 def plan_load(
