@@ -599,6 +599,7 @@ _TRANSACTION_STEPS = (
     "copy_render",
     "copy_digest",
     "copy_waited",
+    "digest_waited",
     "verify_plan",
     "check_rows",
     "history",
