@@ -28,9 +28,7 @@ import time
 from collections import deque
 from contextlib import suppress
 from dataclasses import dataclass, field, replace
-from typing import Any, BinaryIO, Protocol
-
-import polars as pl
+from typing import BinaryIO, Protocol
 
 from work_data_hub.load.checksum import HEADER_PREFIX, PLACEHOLDER
 from work_data_hub.load.copy_format import copy_length, write_copy_text
@@ -41,8 +39,8 @@ from work_data_hub.load.summary import PlanSummary, comment_text
 from work_data_hub.rows import ROWS_PER_SLICE
 
 _PLACEHOLDER = PLACEHOLDER.encode("ascii")
-# Rendered slices waiting for the writer (and slices for the digest): memory holds these, the
-# one being rendered and the one being written.
+# Rendered slices waiting for the writer: memory holds these, the one being rendered and the
+# one being written.
 SLICES_AHEAD = 2
 
 
@@ -169,8 +167,9 @@ class _RenderedRows:
 
     Each piece read is written to the plan file (and hashed) before it is returned, so whatever
     the reader hands on is already in the file. What the rendering raises (a value COPY cannot
-    carry) is raised by the next read. A second thread takes the rows' digest, slice by slice
-    behind the rendering: the COPY needs the text first, the digest is needed after the rows.
+    carry) is raised by the next read. A second thread takes the rows' digest, reading the
+    slices on its own from the start (the statements after the rows need it, the rows do not),
+    so it works while the rows' length is counted, when the server waits anyway.
     """
 
     def __init__(self, plan: LoadPlan, out: _HashingWriter, rows_per_slice: int) -> None:
@@ -180,7 +179,6 @@ class _RenderedRows:
         self._columns = list(plan.copy_columns)
         self._digest = RowsDigest(list(zip(self._columns, plan.copy_types, strict=True)))
         self._rendered: queue.Queue[_Rendered] = queue.Queue(SLICES_AHEAD)
-        self._to_digest: queue.Queue[pl.DataFrame | None] = queue.Queue(SLICES_AHEAD)
         self._pieces: deque[bytes] = deque()
         self._stop = threading.Event()
         self._ended = False
@@ -201,49 +199,31 @@ class _RenderedRows:
                 pieces = _Pieces()
                 write_copy_text(rows, self._columns, pieces)
                 self.seconds["copy_render"] += time.perf_counter() - started
-                self._put(self._rendered, pieces.taken)
-                self._put(self._to_digest, rows)
-            self._put(self._rendered, None)
+                self._put(pieces.taken)
+            self._put(None)
         except _WriterStoppedError:
             return
         except BaseException as exc:  # handed to the reader, which raises it
             with suppress(_WriterStoppedError):
-                self._put(self._rendered, exc)
-        finally:
-            with suppress(_WriterStoppedError):
-                self._put(self._to_digest, None)
+                self._put(exc)
 
     def _take_digest(self) -> None:
-        while True:
-            try:
-                rows = self._get(self._to_digest)
-            except _WriterStoppedError:
-                return
-            if rows is None:
-                return
-            if self._digest_failure is not None:
-                continue  # taken and dropped, so the rendering never waits for this thread
-            started = time.perf_counter()
-            try:
+        try:
+            for rows in self._plan.rows.frames(self._rows_per_slice):
+                if self._stop.is_set():
+                    return
+                started = time.perf_counter()
                 self._digest.update(rows)
-            except BaseException as exc:
-                self._digest_failure = exc
-            self.seconds["copy_digest"] += time.perf_counter() - started
+                self.seconds["copy_digest"] += time.perf_counter() - started
+        except BaseException as exc:  # raised by hexdigest
+            self._digest_failure = exc
 
-    def _put(self, handoff: queue.Queue[Any], item: Any) -> None:
+    def _put(self, item: _Rendered) -> None:
         while not self._stop.is_set():
             try:
-                handoff.put(item, timeout=0.1)
+                self._rendered.put(item, timeout=0.1)
                 return
             except queue.Full:
-                continue
-        raise _WriterStoppedError
-
-    def _get(self, handoff: queue.Queue[Any]) -> Any:
-        while not self._stop.is_set():
-            try:
-                return handoff.get(timeout=0.1)
-            except queue.Empty:
                 continue
         raise _WriterStoppedError
 
