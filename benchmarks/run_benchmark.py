@@ -702,12 +702,31 @@ def run_recipe(method: str, path: Path | None, server: Server, rows: int) -> dic
     return result
 
 
+_TRANSACTION_STEPS = (
+    "copy",
+    "copy_length",
+    "copy_render",
+    "copy_digest",
+    "copy_waited",
+    "digest_waited",
+    "verify_plan",
+    "check_rows",
+    "history",
+    "delete",
+    "insert",
+    "commit",
+)
+
+
 def _report_steps(report: dict[str, Any], domain: str) -> dict[str, Any]:
     """Per-step seconds of one domain from a run report (tolerant of fields it lacks)."""
     body = (report.get("domains") or {}).get(domain) or {}
     steps = dict(body.get("seconds") or {})
     if body.get("transaction_seconds") is not None:
         steps["transaction"] = body["transaction_seconds"]
+    # Inside it: its longest steps, and the rows' rendering beside the COPY (copy_render...).
+    inside = body.get("transaction_steps") or {}
+    steps.update({f"tx.{name}": inside[name] for name in _TRANSACTION_STEPS if name in inside})
     if report.get("seconds") is not None:
         steps["in_kedro_run"] = report["seconds"]
     steps["rows_loaded"] = body.get("rows_inserted") or body.get("rows_planned")

@@ -38,7 +38,12 @@ from work_data_hub.datasets.postgres_load_dataset import (
     RejectedRowsError,
 )
 from work_data_hub.load.plan import LoadPlan, build_load_plan, lock_key
-from work_data_hub.load.plan_file import PlanFileError, SavedPlan
+from work_data_hub.load.plan_file import (
+    PlanFileError,
+    SavedPlan,
+    read_plan_file,
+    read_saved_plan,
+)
 from work_data_hub.load.psql import seal
 from work_data_hub.warehouse.client import WarehouseClient
 
@@ -410,19 +415,19 @@ def test_a_null_key_that_slipped_past_cleaning_is_refused_not_duplicated(
     assert physical_rows(db_connection, LEDGER.table) == before
 
 
-class _TerminatedMidCopy(io.BytesIO):
-    """The COPY payload; before handing over its first piece it terminates the loading backend.
+class _TerminatedMidCopy:
+    """The COPY rows; before handing over their first piece it terminates the loading backend.
 
     By then PostgreSQL is in COPY FROM STDIN for this very statement (checked below), so the
     termination lands during the COPY, deterministically and without timing.
     """
 
-    def __init__(self, payload: bytes, url: URL, seen: list[str]) -> None:
-        super().__init__(payload)
+    def __init__(self, rows: Any, url: URL, seen: list[str]) -> None:
+        self._rows = rows
         self._url = url
         self._seen = seen
 
-    def read(self, size: int | None = -1) -> bytes:
+    def read(self, size: int = -1) -> bytes:
         if not self._seen:
             killer = psycopg2.connect(con(self._url))
             killer.autocommit = True
@@ -435,7 +440,8 @@ class _TerminatedMidCopy(io.BytesIO):
                     self._seen.extend(f"{query} -> {killed}" for query, killed in cursor.fetchall())
             finally:
                 killer.close()
-        return super().read(size)
+        data: bytes = self._rows.read(size)
+        return data
 
 
 def test_a_connection_terminated_during_the_copy_leaves_the_table_as_before(
@@ -452,15 +458,16 @@ def test_a_connection_terminated_during_the_copy_leaves_the_table_as_before(
     )
     before = physical_rows(db_connection, LEDGER.table)
     seen: list[str] = []
-
-    def terminating_stream(plan: LoadPlan) -> BinaryIO:
-        return _TerminatedMidCopy(plan.copy_payload, database_url, seen)
-
-    monkeypatch.setattr(WarehouseClient, "_payload_stream", staticmethod(terminating_stream))
+    monkeypatch.setattr(
+        WarehouseClient,
+        "_sent_rows",
+        staticmethod(lambda rows: _TerminatedMidCopy(rows, database_url, seen)),
+    )
     accounts = [f"N{number:04d}" for number in range(2000)]
     rows = pd.concat([ledger_rows("2024-10-01", ["A1"], 7), ledger_rows("2024-10-01", accounts, 7)])
+    plan = plan_for(rows, run_id="new")
     with pytest.raises(LoadFailedError) as caught:
-        execute(plan_for(rows, run_id="new"), database_url, tmp_path)
+        execute(plan, database_url, tmp_path)
 
     assert len(seen) == 1 and seen[0].startswith("COPY ") and seen[0].endswith("-> True"), seen
     message = str(caught.value)
@@ -469,6 +476,10 @@ def test_a_connection_terminated_during_the_copy_leaves_the_table_as_before(
     assert "The server rolled the transaction back: the table is unchanged" in message
     assert physical_rows(db_connection, LEDGER.table) == before
     assert opened_connections[-1].closed
+    # The plan file is still written whole, without the server, for review.
+    saved = read_saved_plan(tmp_path / "ledger-new.sql")
+    assert saved.intact and len(saved.steps) == len(plan.statements)
+    assert saved.copy_payload == read_plan_file(seal(plan).script, "sealed").copy_payload
 
 
 # --- the rows streamed from the plan file ------------------------------------------------
@@ -506,7 +517,11 @@ def test_a_plan_that_cannot_be_written_whole_leaves_no_file(
 ) -> None:
     """The rows are written after the header: a failure midway must not leave half a plan."""
     rows = frame([("2024-11-01", "A1", "1", "a NUL \x00 here", 1)])
-    dataset = PostgresLoadDataset(filepath=str(tmp_path / "plan.sql"), execute=True)
+    # Unreachable: the checks cannot be read, so the plan is written for review, and fails.
+    unreachable = f"postgresql://nobody:{PASSWORD}@127.0.0.1:{closed_port()}/nowhere"
+    dataset = PostgresLoadDataset(
+        filepath=str(tmp_path / "plan.sql"), execute=True, credentials={"con": unreachable}
+    )
     # Cleaning rejects such a cell; this is the COPY format's own guard (Kedro wraps it).
     with pytest.raises(Exception, match="holds a NUL character"):
         dataset.save(plan_for(rows))
@@ -514,7 +529,7 @@ def test_a_plan_that_cannot_be_written_whole_leaves_no_file(
     assert opened_connections == []
 
 
-def test_execute_streams_the_rows_from_the_plan_file_in_mebibyte_reads(
+def test_apply_plan_streams_the_rows_from_the_plan_file_in_mebibyte_reads(
     database_url: URL, db_connection: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     reads: list[int] = []
@@ -539,20 +554,24 @@ def test_execute_streams_the_rows_from_the_plan_file_in_mebibyte_reads(
         "_payload_stream",
         staticmethod(lambda plan: Recorded(real_stream(plan))),
     )
-    accounts = [f"N{n:05d}" for n in range(15_000)]
-    result = execute(
-        plan_for(ledger_rows("2024-10-01", accounts, seed=3), run_id="big"), database_url, tmp_path
-    )
+    path, _ = _large_plan_file(tmp_path)
+    result = _applier(database_url, tmp_path).apply_plan_file(path)
     assert result.rows_inserted == 30_000
     assert len(physical_rows(db_connection, LEDGER.table)) == 30_000
     # The rows went out a mebibyte at a time, never read whole.
     assert set(reads) == {1 << 20} and len(reads) > 2
 
 
+def _applier(url: URL, tmp_path: Path) -> PostgresLoadDataset:
+    """A dataset that applies saved plans (apply_plan), to the test database."""
+    return PostgresLoadDataset(filepath=str(tmp_path / "unused.sql"), credentials={"con": con(url)})
+
+
 def test_rows_changed_after_the_check_roll_back_and_load_nothing(
     database_url: URL, db_connection: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The bytes sent must be the bytes verified: a file edited after its check never commits."""
+    """apply_plan: the bytes sent must be the bytes verified, a file edited after its check
+    never commits."""
     execute(
         plan_for(ledger_rows("2024-10-01", ["A1", "B2"], seed=1), run_id="old"),
         database_url,
@@ -565,12 +584,10 @@ def test_rows_changed_after_the_check_roll_back_and_load_nothing(
         return io.BytesIO(plan.copy_payload.replace(b"7000.", b"7999.", 1))
 
     monkeypatch.setattr(WarehouseClient, "_payload_stream", staticmethod(edited_rows))
+    dataset = PostgresLoadDataset(filepath=str(tmp_path / "new.sql"))
+    dataset.save(plan_for(ledger_rows("2024-10-01", ["A1", "C3"], seed=7), run_id="new"))
     with pytest.raises(LoadFailedError) as caught:
-        execute(
-            plan_for(ledger_rows("2024-10-01", ["A1", "C3"], seed=7), run_id="new"),
-            database_url,
-            tmp_path,
-        )
+        _applier(database_url, tmp_path).apply_plan_file(tmp_path / "new.sql")
     message = str(caught.value)
     assert "failed at step 'copy'" in message
     assert "its rows are not the bytes its checksum was verified over" in message

@@ -64,9 +64,13 @@ def test_each_registered_mode_gives_its_statements_between_copy_and_ledger(
         _rows(), domain, run_id="r1", rows_read=1, rows_rejected=0, max_reject_ratio=0
     )
     purposes = [statement.purpose for statement in plan.statements]
-    # Right after the COPY, the staged rows are checked against the plan's digest.
-    assert purposes[purposes.index("copy") + 1] == "check_rows"
-    between = purposes[purposes.index("check_rows") + 1 : purposes.index("record_load")]
+    # Right after the COPY, the staged rows are checked against the plan's digest; then the
+    # guard (already applied, stale) runs, before any row changes.
+    assert purposes[purposes.index("copy") + 1 : purposes.index("copy") + 3] == [
+        "check_rows",
+        "guard",
+    ]
+    between = purposes[purposes.index("guard") + 1 : purposes.index("record_load")]
     assert between == steps
     assert set(LOAD_MODES) == {"delete_insert", "append", "upsert"}
 

@@ -21,9 +21,9 @@ from work_data_hub.cleaning.engine import CleanResult, combine_files
 from work_data_hub.load import plan_file
 from work_data_hub.load.checksum import PLACEHOLDER, recompute, recompute_blocks, verify
 from work_data_hub.load.copy_format import copy_length, copy_text
-from work_data_hub.load.plan import LoadPlan, build_load_plan
+from work_data_hub.load.plan import LoadPlan, Statement, build_load_plan
 from work_data_hub.load.plan_file import read_plan_file, read_saved_plan
-from work_data_hub.load.psql import render_psql, write_plan
+from work_data_hub.load.psql import RowsStream, render_psql, write_plan
 from work_data_hub.rows import CleanRows, FileRows, RowSpool
 
 DOMAIN = notes_domain()
@@ -186,3 +186,51 @@ def test_file_rows_read_back_as_written() -> None:
     frame = _notes("2024-11", 5, "f.xlsx")
     assert FileRows.in_memory(frame).read() is frame
     assert RowSpool().keep(frame).read().equals(frame)
+
+
+class _Sink:
+    """What execute's transaction gets from the writer, and what the file held at each call."""
+
+    def __init__(self, handle: io.BytesIO, *, reads: int | None = None) -> None:
+        self._handle = handle
+        self._reads = reads
+        self.statements: list[str] = []
+        self.rows = b""
+
+    def execute(self, statement: Statement) -> None:
+        assert self._handle.getvalue().endswith(statement.sql.encode() + b";\n")
+        self.statements.append(statement.purpose)
+
+    def copy(self, statement: Statement, rows: RowsStream) -> None:
+        self.statements.append(statement.purpose)
+        while self._reads is None or self._reads > 0:
+            data = rows.read(1 << 10)
+            if not data:
+                break
+            # Each piece is in the file before it is handed over.
+            assert self._handle.getvalue().endswith(data)
+            self.rows += data
+            self._reads = None if self._reads is None else self._reads - 1
+
+
+@pytest.mark.parametrize("reads", [None, 2], ids=["the whole COPY", "a server failing mid-COPY"])
+def test_the_sink_gets_each_statement_and_the_rows_as_written_up_to_the_checksum(
+    reads: int | None,
+) -> None:
+    plan = _plan(pl.concat([_notes("2024-10", 3000, "a.xlsx"), _notes("2024-11", 2000, "b.xlsx")]))
+    alone = _written(plan, rows_per_slice=700)
+    handle = io.BytesIO()
+    sink = _Sink(handle, reads=reads)
+    written = write_plan(plan, handle, rows_per_slice=700, sink=sink)
+    # The file is the same, whether the server read the rows or stopped early.
+    assert handle.getvalue() == alone
+    purposes = [statement.purpose for statement in written.statements]
+    # Every statement up to the first that names the plan's own checksum (the guard).
+    assert sink.statements == purposes[: purposes.index("guard")]
+    assert PLACEHOLDER not in "".join(s.sql for s in plan.statements[: purposes.index("guard")])
+    saved = read_plan_file(alone, "alone")
+    if reads is None:
+        assert sink.rows == saved.copy_payload
+    else:
+        assert saved.copy_payload.startswith(sink.rows) and len(sink.rows) == 2 << 10
+    assert {"copy_length", "copy_render", "copy_digest", "copy_waited"} <= set(written.seconds)

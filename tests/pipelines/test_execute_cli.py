@@ -63,6 +63,9 @@ def test_execute_loads_the_sample_inbox_like_the_plan_and_prints_the_report(
     assert (domain["rows_deleted"], domain["rows_inserted"]) == (0, domain["rows_planned"])
     assert domain["rows_inserted"] == 14
     assert isinstance(domain["transaction_seconds"], float)
+    # Each step's seconds, and the rows' rendering beside the COPY (one pass).
+    steps = domain["transaction_steps"]
+    assert {"copy", "copy_render", "copy_digest", "copy_waited", "commit"} <= set(steps), steps
     executed = table_digest(db_connection, TABLE, ignoring_run_id=True)
     assert executed.rows == 14
 

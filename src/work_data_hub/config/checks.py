@@ -25,9 +25,10 @@ Severity = Literal["error", "warn"]
 # verdict), by verifying the plan file's checksum (no SQL can see the file), or from the
 # plan's summary (its counts).
 Evaluated = Literal["sql", "checksum", "summary"]
-# The plan steps a check's guard can run in: "guard" (next to the ledger, before any row
-# changes), "create_table" (once the target is known to exist), "copy" (right after the COPY,
-# once the rows are staged) or "business_check" (after that, before the first DELETE).
+# The plan steps a check's guard can run in: "guard" (once the rows are staged and checked,
+# before any row changes), "create_table" (once the target is known to exist), "copy" (right
+# after the COPY, once the rows are staged) or "business_check" (after the guard, before the
+# first DELETE).
 GuardStep = Literal["guard", "create_table", "copy", "business_check"]
 
 

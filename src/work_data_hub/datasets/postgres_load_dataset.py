@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path, PurePosixPath
@@ -14,7 +13,7 @@ from kedro.io import AbstractVersionedDataset, DatasetError, Version
 from work_data_hub.config.business_checks import CHECK_KINDS, BusinessCheckResult
 from work_data_hub.datasets.flags import strict_bool
 from work_data_hub.datasets.no_delivery import WritesNothingWithoutDelivery
-from work_data_hub.datasets.owner_only import open_owner_only
+from work_data_hub.datasets.owner_only import PendingFile
 from work_data_hub.datasets.review_files import ReviewFiles, diff_rows_file, write_review
 from work_data_hub.errors import WorkDataHubError
 from work_data_hub.load.business_checks import (
@@ -117,17 +116,22 @@ class PostgresLoadDataset(WritesNothingWithoutDelivery, AbstractVersionedDataset
     (see :mod:`work_data_hub.config.warehouse`). Plan-only saves never import the driver and never
     connect.
 
-    Executing runs the plan's own statements on one autocommit connection, so its ``BEGIN``
-    and ``COMMIT`` frame the transaction exactly as under psql; the plan takes a
-    transaction-scoped advisory lock on the table first, so two runs of one domain queue. The
-    rows go through ``COPY ... FROM STDIN`` straight from the plan file, a mebibyte at a time,
-    and must be the very bytes its checksum was verified over. Any failure rolls back
-    and raises :class:`LoadFailedError` naming the step, the server's reason and the address
-    (never the password); the connection is closed on every path. With rejected rows above
-    the plan's ``max_reject_ratio`` nothing connects: :class:`RejectedRowsError`. What
-    PostgreSQL reported (rows deleted and inserted, transaction seconds) is in ``last_result``,
-    which the run-report hook copies. A plan of a domain without a delivery
-    (``LoadPlan.no_delivery``) writes no file and connects nowhere; ``last_result`` is None.
+    Executing first reads the plan's checks, read-only; then it writes the plan and runs its
+    own statements in the same pass (:meth:`WarehouseClient.execute_plan`), on one autocommit
+    connection, so its ``BEGIN`` and ``COMMIT`` frame the transaction exactly as under psql;
+    the plan takes a transaction-scoped advisory lock on the table first, so two runs of one
+    domain queue. Each statement goes to the server once it is in the file, the rows through
+    ``COPY ... FROM STDIN`` as they are written; ``COMMIT`` comes only once the file is whole,
+    verified to be what the server got, and named. A plan file is written unnamed and named
+    only when whole: a run killed midway leaves none. Any failure rolls back and raises
+    :class:`LoadFailedError` naming the step, the server's reason and the address (never the
+    password), with the plan written whole for review; the connection is closed on every path.
+    A check that refuses the plan (:class:`CheckRefusedError`), or rejected rows above the
+    plan's ``max_reject_ratio`` (:class:`RejectedRowsError`, nothing connects), leave the plan
+    written and nothing applied. What PostgreSQL reported (rows deleted and inserted, the
+    transaction's seconds and its steps') is in ``last_result``, which the run-report hook
+    copies. A plan of a domain without a delivery (``LoadPlan.no_delivery``) writes no file and
+    connects nowhere; ``last_result`` is None.
 
     The table's columns are read with the checks (read-only; with ``diff``, and before an
     execute applies): the summary lists the columns the plan adds ("table changes"), and the
@@ -156,6 +160,7 @@ class PostgresLoadDataset(WritesNothingWithoutDelivery, AbstractVersionedDataset
     Raises:
         DatasetError: ``execute``, ``diff``, ``force`` or ``review`` is not a boolean.
         RejectedRowsError: On ``save`` with ``execute``, too many rows were rejected.
+        CheckRefusedError: On ``save`` with ``execute``, a business check refused the plan.
         LoadFailedError: On ``save``, the warehouse refused the plan; nothing was loaded.
     """
 
@@ -224,16 +229,92 @@ class PostgresLoadDataset(WritesNothingWithoutDelivery, AbstractVersionedDataset
             summary = summary.with_rejects_file(self._rejects_file(summary))
             if self._diff and not data.nothing_to_load and data.diff_query is not None:
                 summary = self._read_warehouse(data, summary)
-        # Plans carry the rows themselves: readable by the owner only.
+        if not self._execute or data.nothing_to_load or too_many_rejects:
+            self._write_plan(data, path, summary)
+            if data.nothing_to_load:
+                logger.info(
+                    "%s: nothing to load, every selected file is already loaded", data.domain
+                )
+            elif self._execute:
+                raise RejectedRowsError(
+                    f"{data.domain}: {data.rows_rejected} of {data.rows_read} rows were rejected "
+                    f"({data.reject_ratio:.2%}, above max_reject_ratio "
+                    f"{data.max_reject_ratio:.2%}); nothing was loaded. See the rejects file and "
+                    f"the plan {path}.",
+                    domain=data.domain,
+                    rows_read=data.rows_read,
+                    rows_rejected=data.rows_rejected,
+                    max_reject_ratio=data.max_reject_ratio,
+                    file=str(path),
+                )
+            return
+        checked: PlanSummary | None = None
+        # An undo plan comes read and checked already (pipelines/undo); it has no diff query.
+        if not self._diff and data.diff_query is not None and summary is not None:
+            # The checks read the warehouse, read-only, before anything is applied; whatever
+            # stops them (the server cannot be reached), the plan is written for review.
+            try:
+                checked = self._read_warehouse(data, summary)
+            except Exception:
+                self._write_plan(data, path, summary)
+                raise
+            log_check_results(data.domain, [c for c in checked.checks if c.reads_warehouse])
+        verdict = checked or summary
+        if verdict is not None and verdict.refusing_checks:
+            shown = self._write_plan(data, path, summary)
+            assert self.last_result is not None
+            self.last_result = replace(
+                self.last_result, summary=self._reported(shown, checked).as_dict()
+            )
+            raise CheckRefusedError(data.domain, verdict.refusing_checks, str(path))
+        # Staleness guards a person's review; this plan was made moments ago by this very run,
+        # and a load that committed while it waited for the table's lock is not a review
+        # overtaken (two runs at once still both finish, in turn).
+        # An undo's plan is also made moments ago, but its own staleness (a later load replaced
+        # rows of the load it undoes) is lifted only by the run's force=true.
+        force = True if self._force is None else self._force
+        # One pass: the plan is written and applied together; the file gets its name once it
+        # is whole and verified, before COMMIT (see WarehouseClient.execute_plan).
+        reported: list[PlanSummary] = []
+        pending = PendingFile(path)
         try:
-            with os.fdopen(open_owner_only(path), "wb") as handle:
-                written = write_plan(data, handle, summary)
+            with pending as file:
+
+                def publish() -> None:
+                    file.publish()
+                    reported.append(self._reported(self._wrote_plan(data, path), checked))
+                    assert self.last_result is not None
+                    self.last_result = replace(self.last_result, summary=reported[0].as_dict())
+
+                applied = self._client.execute_plan(
+                    data, file.handle, path, publish=publish, summary=summary, force=force
+                )
         except BaseException:
-            # Half a plan is no plan: it must not be left for someone to apply.
-            path.unlink(missing_ok=True)
-            if summary is not None and summary.diff is not None and summary.diff.rows_file:
-                Path(summary.diff.rows_file).unlink(missing_ok=True)
+            if not pending.published:
+                _drop_rows_file(summary)
             raise
+        # The summary the checks were read for, with the verdicts only the transaction gave
+        # (its ledger row's checks).
+        judged = judged_in_transaction(reported[0].checks, applied.recorded_checks)
+        log_check_results(
+            data.domain, [check for check in judged if check not in reported[0].checks]
+        )
+        self.last_result = replace(applied, summary=reported[0].with_checks(judged).as_dict())
+
+    def _write_plan(self, data: LoadPlan, path: Path, summary: PlanSummary | None) -> PlanSummary:
+        """Write the plan only (it is not applied); no file is left when that fails midway."""
+        try:
+            with PendingFile(path) as file:
+                write_plan(data, file.handle, summary)
+                file.publish()
+        except BaseException:
+            _drop_rows_file(summary)
+            raise
+        return self._wrote_plan(data, path)
+
+    def _wrote_plan(self, data: LoadPlan, path: Path) -> PlanSummary:
+        """Log the plan just written, write its review (diff=true), and record it as the
+        ``last_result`` of a plan not applied (yet); its summary, as the file shows it."""
         shown = read_plan_summary(path)
         log_check_results(data.domain, shown.checks)
         shown_data = shown.as_dict()
@@ -243,7 +324,7 @@ class PostgresLoadDataset(WritesNothingWithoutDelivery, AbstractVersionedDataset
         self.last_result = LoadResult(
             plan_path=str(path),
             executed=False,
-            plan_sha256=written.plan_sha256,
+            plan_sha256=shown.plan_sha256,
             nothing_to_load=data.nothing_to_load,
             summary=shown_data,
         )
@@ -254,47 +335,15 @@ class PostgresLoadDataset(WritesNothingWithoutDelivery, AbstractVersionedDataset
             shown.log_text(),
             extra={"event": "plan_summary", "domain": data.domain, "summary": shown_data},
         )
-        if data.nothing_to_load:
-            logger.info("%s: nothing to load, every selected file is already loaded", data.domain)
-            return
-        if not self._execute:
-            return
-        if too_many_rejects:
-            raise RejectedRowsError(
-                f"{data.domain}: {data.rows_rejected} of {data.rows_read} rows were rejected "
-                f"({data.reject_ratio:.2%}, above max_reject_ratio {data.max_reject_ratio:.2%}); "
-                f"nothing was loaded. See the rejects file and the plan {path}.",
-                domain=data.domain,
-                rows_read=data.rows_read,
-                rows_rejected=data.rows_rejected,
-                max_reject_ratio=data.max_reject_ratio,
-                file=str(path),
-            )
-        # An undo plan comes read and checked already (pipelines/undo); it has no diff query.
-        if not self._diff and data.diff_query is not None:
-            # The plan is written first (a failure to connect leaves it for review); the
-            # checks then read the warehouse, read-only, before anything is applied.
-            shown = self._read_warehouse(data, shown)
-            log_check_results(data.domain, [c for c in shown.checks if c.reads_warehouse])
-            self.last_result = replace(self.last_result, summary=shown.as_dict())
-        if shown.refusing_checks:
-            raise CheckRefusedError(data.domain, shown.refusing_checks, str(path))
-        # One path: the file just written is read back, checked and applied, as apply_plan does.
-        # Staleness guards a person's review; this plan was made moments ago by this very run,
-        # and a load that committed while it waited for the table's lock is not a review
-        # overtaken (two runs at once still both finish, in turn).
-        # An undo's plan is also made moments ago, but its own staleness (a later load replaced
-        # rows of the load it undoes) is lifted only by the run's force=true.
-        force = True if self._force is None else self._force
-        applied = self.apply_plan_file(path, force=force)
-        # The summary this run read the warehouse for (its checks' verdicts), not the file's,
-        # with the verdicts only the transaction gave (its ledger row's checks).
-        judged = judged_in_transaction(shown.checks, applied.recorded_checks)
-        log_check_results(
-            data.domain,
-            [check for check in judged if check not in shown.checks],
-        )
-        self.last_result = replace(applied, summary=shown.with_checks(judged).as_dict())
+        return shown
+
+    @staticmethod
+    def _reported(shown: PlanSummary, checked: PlanSummary | None) -> PlanSummary:
+        """What the run report shows: the summary the checks were read for (their verdicts),
+        sealed with the file's checksum; else the file's own."""
+        if checked is None:
+            return shown
+        return replace(checked, plan_sha256=shown.plan_sha256)
 
     def _rejects_file(self, summary: PlanSummary) -> str | None:
         """Where this run's rejects file is (the rejects dataset shares the run's version)."""
@@ -398,3 +447,9 @@ class PostgresLoadDataset(WritesNothingWithoutDelivery, AbstractVersionedDataset
                 was loaded.
         """
         return self._client.apply_plan_file(path, force=force, accepted=accepted)
+
+
+def _drop_rows_file(summary: PlanSummary | None) -> None:
+    """A diff's rows file belongs to its plan: no plan, no rows file."""
+    if summary is not None and summary.diff is not None and summary.diff.rows_file:
+        Path(summary.diff.rows_file).unlink(missing_ok=True)

@@ -298,6 +298,7 @@ class RunReportHooks:
                     "rows_deleted": result.rows_deleted,
                     "rows_inserted": result.rows_inserted,
                     "transaction_seconds": result.transaction_seconds,
+                    "transaction_steps": result.step_seconds,
                     "warehouse": result.warehouse,
                     "plan_sha256": result.plan_sha256,
                 }

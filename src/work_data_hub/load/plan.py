@@ -357,9 +357,19 @@ END
 
 
 def opening_statements(
-    domain: DomainConfig, subject: CheckSubject, *, scope_index: Statement | None = None
+    domain: DomainConfig,
+    subject: CheckSubject,
+    *,
+    scope_index: Statement | None = None,
+    staging: Sequence[Statement] = (),
 ) -> list[Statement]:
-    """Every plan's first steps, up to its guard: nothing has changed a row when they end."""
+    """Every plan's first steps, up to its guard: nothing has changed a row when they end.
+
+    ``staging`` (a load's: its temporary stage, the COPY and the check of the staged rows) comes
+    before the guard. No statement before the rows names the plan's own checksum (the guard's
+    "already applied" does), so execute can send them, rows included, while the file is being
+    written and hashed (see :mod:`work_data_hub.load.psql`).
+    """
     return [
         Statement(Step.BEGIN, "BEGIN"),
         # First, so that the catalog lookups below see what a run this one waited for made.
@@ -369,8 +379,9 @@ def opening_statements(
         table_changes_statement(domain),
         *([scope_index] if scope_index else []),
         create_ledger_statement(lock_key(LEDGER_TABLE)),
-        # Next to the ledger row's table: a plan applied before, or made before a newer load
-        # of the domain (and an undo's own checks), stops here (psql too).
+        *staging,
+        # Before any row changes: a plan applied before, or made before a newer load of the
+        # domain (and an undo's own checks), stops here (psql too).
         Statement(Step.GUARD, guard_sql(subject)),
     ]
 
@@ -497,8 +508,7 @@ def build_load_plan(
     scope_index = create_scope_index_statement(domain)
     # The statements' checks also see the staged columns (the digest of the staged rows).
     staged_subject = replace(subject, staged=tuple(zip(staged_columns, staged_types, strict=True)))
-    statements = [
-        *opening_statements(domain, subject, scope_index=scope_index),
+    staging = [
         Statement(
             Step.CREATE_STAGE,
             f"CREATE TEMPORARY TABLE {stage} (\n    "
@@ -514,6 +524,7 @@ def build_load_plan(
         # or the plan was edited: psql refuses it here too, before any row changes.
         Statement(Step.CHECK_ROWS, guard_sql(staged_subject, step="copy")),
     ]
+    statements = opening_statements(domain, subject, scope_index=scope_index, staging=staging)
     business_step = business_check_statement(replace(subject, rows_staged=True), accepted_checks)
     # After the COPY, before any row changes: a refused check rolls everything back.
     statements += [business_step] if business_step else []

@@ -183,6 +183,21 @@ def read_saved_plan(path: Path) -> SavedPlan:
         return _read_plan(handle, str(path))
 
 
+def read_written_plan(handle: BinaryIO, path: str) -> SavedPlan:
+    """The plan just written to ``handle`` (readable and seekable), read back from its start as
+    :func:`read_saved_plan` reads a file: execute verifies the file it wrote before it commits.
+
+    Args:
+        handle: The plan file, open for reading.
+        path: Where it is (or will be) named in messages.
+
+    Raises:
+        PlanFileError: The bytes are not a WorkDataHub plan (no summary line).
+    """
+    handle.seek(0)
+    return _read_plan(handle, path)
+
+
 def read_plan_summary(path: Path) -> PlanSummary:
     """The summary of the plan file at ``path``, from its header alone (no checksum check).
 

@@ -2,9 +2,12 @@
 
 It resolves the address when first needed (:func:`work_data_hub.warehouse.address.resolve_address`),
 reads in ``READ ONLY`` transactions (the checks, the ledger, the diff), and applies a plan file
-exactly: its own statements, in the one transaction they open and commit, its rows COPYed from
-the file a mebibyte at a time. Every driver error becomes a :class:`LoadFailedError` naming the
-step, the server's reason and the warehouse, never the password.
+exactly: its own statements, in the one transaction they open and commit. A saved plan
+(``apply_plan``) is verified first, then its rows are COPYed from the file a mebibyte at a time;
+execute writes the plan and applies it in the same pass (:meth:`WarehouseClient.execute_plan`),
+committing only once the finished file is verified to be what the server ran. Every driver error
+becomes a :class:`LoadFailedError` naming the step, the server's reason and the warehouse,
+never the password.
 """
 
 from __future__ import annotations
@@ -37,12 +40,19 @@ from work_data_hub.load.copy_format import copy_text
 from work_data_hub.load.diff import DiffQuery
 from work_data_hub.load.history import history_table
 from work_data_hub.load.ledger import LEDGER_TABLE
-from work_data_hub.load.plan import LoadPlan
-from work_data_hub.load.plan_file import PlanFileError, PlanStep, SavedPlan, read_saved_plan
+from work_data_hub.load.plan import LoadPlan, Statement
+from work_data_hub.load.plan_file import (
+    PlanFileError,
+    PlanStep,
+    SavedPlan,
+    read_saved_plan,
+    read_written_plan,
+)
+from work_data_hub.load.psql import RowsStream, write_plan
 from work_data_hub.load.row_diff import STAGE, DiffRows, RowDiffQuery
 from work_data_hub.load.sql import quote
 from work_data_hub.load.steps import Step
-from work_data_hub.load.summary import PlanDiff
+from work_data_hub.load.summary import PlanDiff, PlanSummary
 from work_data_hub.load.table_changes import TableShape
 from work_data_hub.load.undo import UndoneLoad, loads_of_run_sql
 from work_data_hub.warehouse.address import resolve_address
@@ -385,6 +395,128 @@ class WarehouseClient:
                 ) from None
         return PlanDiff(rows_to_delete=deleted, rows_to_insert=restored), found, shape
 
+    # --- writing and applying a plan in one pass (execute=true) ----------------------------
+
+    def execute_plan(
+        self,
+        plan: LoadPlan,
+        handle: BinaryIO,
+        path: Path,
+        *,
+        publish: Callable[[], None],
+        summary: PlanSummary | None = None,
+        force: bool = False,
+    ) -> LoadResult:
+        """Write the plan to ``handle`` and apply it in the same pass, exactly as written.
+
+        Each statement goes to the server once it is in the file, the COPY rows piece by piece
+        as they are written (while the next slice is rendered), up to the first statement that
+        names the plan's own checksum (:mod:`work_data_hub.load.psql`). The finished file is
+        then read back and verified: its checksum, and that the server got its statements and
+        its rows' very bytes. ``publish`` names it, and its remaining statements run from it,
+        ``COMMIT`` last. When the server fails or cannot be reached, the file is still finished
+        and published, for review, before the failure is raised; when the file itself cannot be
+        finished, nothing is published and the transaction is rolled back.
+
+        Args:
+            plan: The plan (with statements).
+            handle: An empty file, open for writing and reading, not named yet.
+            path: Where ``publish`` puts the file (named in messages).
+            publish: Gives the finished file its name (before ``COMMIT``).
+            summary: The summary its header shows (default: the plan's own).
+            force: Lift the staleness check (the session setting the plan's guard reads).
+
+        Raises:
+            LoadFailedError: The address is misconfigured, the server cannot be reached, or it
+                refused a statement; nothing was loaded (the plan file is published).
+            PlanFileError: The file read back is not the plan that was written (nothing loaded,
+                nothing published).
+            ValueError: A value cannot be written as COPY text (nothing loaded or published).
+        """
+        with interruptible():
+            try:
+                address = self.address(plan.domain)
+                connection = self.connection(address, f"load {plan.domain}")
+            except LoadFailedError:
+                # No server: the plan is still written whole, for review.
+                write_plan(plan, handle, summary)
+                publish()
+                raise
+            try:
+                return self._execute(
+                    plan, handle, path, publish, summary, connection, address, force
+                )
+            finally:
+                connection.close()
+
+    def _execute(
+        self,
+        plan: LoadPlan,
+        handle: BinaryIO,
+        path: Path,
+        publish: Callable[[], None],
+        summary: PlanSummary | None,
+        connection: Any,
+        address: WarehouseAddress,
+        force: bool,
+    ) -> LoadResult:
+        started = time.perf_counter()
+        with connection.cursor() as cursor:
+            # The plan carries its own BEGIN and COMMIT, exactly as psql runs it.
+            if self._statement_timeout_ms:
+                cursor.execute(f"SET statement_timeout = {int(self._statement_timeout_ms)}")
+            for setting, value in force_settings(force).items():
+                cursor.execute("SELECT pg_catalog.set_config(%s, %s, false)", (setting, value))
+            transaction = _Transaction(
+                cursor, connection, address, plan, path, sent_rows=self._sent_rows
+            )
+            written = write_plan(plan, handle, summary, sink=transaction)
+            verifying = time.perf_counter()
+            saved = read_written_plan(handle, str(path))
+            transaction.seconds["verify_plan"] = time.perf_counter() - verifying
+            if not saved.intact or saved.plan_sha256 != written.plan_sha256:
+                raise PlanFileError(
+                    f"{path} does not read back as the plan just written (its checksum does not "
+                    "hold); nothing was loaded",
+                    file=str(path),
+                )
+            publish()
+            transaction.raise_failure()
+            transaction.check_sent(saved)
+            for step in saved.steps[len(transaction.ran) :]:
+                transaction.execute(step)
+                transaction.raise_failure()
+        seconds = time.perf_counter() - started
+        deleted, inserted = transaction.counts
+        logger.info(
+            "Loaded %s into %s: %s rows deleted, %s inserted in %.2fs",
+            plan.domain,
+            plan.table,
+            deleted,
+            inserted,
+            seconds,
+        )
+        return LoadResult(
+            str(path),
+            True,
+            deleted,
+            inserted,
+            round(seconds, 3),
+            saved.plan_sha256,
+            summary=saved.summary.as_dict(),
+            warehouse=address.describe(),
+            recorded_checks=transaction.recorded_checks,
+            step_seconds={
+                str(name): round(value, 3)
+                for name, value in {**transaction.seconds, **written.seconds}.items()
+            },
+        )
+
+    @staticmethod
+    def _sent_rows(rows: RowsStream) -> RowsStream:
+        """The COPY rows as the driver reads them (tests watch or disturb the COPY here)."""
+        return rows
+
     # --- applying a plan file --------------------------------------------------------------
 
     def apply_plan_file(
@@ -446,7 +578,9 @@ class WarehouseClient:
                         else:
                             cursor.execute(statement.sql)
                     except Exception as exc:
-                        failure = _failure(plan, statement.purpose, exc, connection, address, path)
+                        failure = _failure(
+                            plan.summary, statement.purpose, exc, connection, address, path
+                        )
                         # from None: the driver's exception can carry connection details.
                         raise failure from None
                     if statement.purpose == Step.RECORD_LOAD:
@@ -552,7 +686,7 @@ def _stage_rows(cursor: Any, plan: LoadPlan, stage: RowDiffQuery) -> None:
 
 
 def _failure(
-    plan: SavedPlan,
+    plan: PlanSummary | LoadPlan,
     step: Step,
     error: Exception,
     connection: Any,
@@ -570,7 +704,7 @@ def _failure(
     if lost and step == Step.COMMIT:
         outcome = (
             "The server may have committed the load just before the connection was lost: "
-            f"check the table's _run_id ({plan.summary.run_id}) before running again."
+            f"check the table's _run_id ({plan.run_id}) before running again."
         )
     elif lost:
         outcome = (
@@ -579,10 +713,10 @@ def _failure(
     else:
         outcome = "The transaction was rolled back: the table is unchanged and nothing was loaded."
     return LoadFailedError(
-        f"{plan.summary.domain}: loading table {plan.summary.table!r} failed at step '{step}' "
+        f"{plan.domain}: loading table {plan.table!r} failed at step '{step}' "
         f"({describe(address.url)}): {reason} {outcome} Plan: {path}",
-        domain=plan.summary.domain,
-        table=plan.summary.table,
+        domain=plan.domain,
+        table=plan.table,
         step=step,
         warehouse=describe(address.url),
         rolled_back=not (lost and step == Step.COMMIT),
@@ -597,16 +731,124 @@ def _rollback(connection: Any) -> None:
         logger.debug("ROLLBACK after a failed load did not reach the server", exc_info=True)
 
 
+class _Transaction:
+    """The plan's statements on one connection, as the plan writer hands them over.
+
+    A statement the server refuses (or a lost connection) is recorded, rolled back, and
+    everything after it ignored, so the writer still finishes the file; the caller raises it
+    once the file is there. What ran is kept, to be compared with the finished file.
+    """
+
+    def __init__(
+        self,
+        cursor: Any,
+        connection: Any,
+        address: WarehouseAddress,
+        plan: LoadPlan,
+        path: Path,
+        *,
+        sent_rows: Callable[[RowsStream], RowsStream],
+    ) -> None:
+        self._cursor = cursor
+        self._connection = connection
+        self._address = address
+        self._plan = plan
+        self._path = path
+        self._sent_rows = sent_rows
+        # Each statement the server ran: its purpose, its SQL and, for the COPY, the length
+        # and SHA-256 of the rows it was sent.
+        self.ran: list[tuple[Step, str, tuple[int, str] | None]] = []
+        self.failure: LoadFailedError | None = None
+        self.counts: tuple[int | None, int | None] = (None, None)
+        self.recorded_checks: tuple[dict[str, Any], ...] = ()
+        self.seconds: dict[str, float] = {}
+
+    def execute(self, statement: Statement | PlanStep) -> None:
+        if self.failure is not None:
+            return
+        started = time.perf_counter()
+        try:
+            self._cursor.execute(statement.sql)
+            if statement.purpose == Step.RECORD_LOAD:
+                # The ledger row's own counts and checks: what psql would record too.
+                deleted, inserted, recorded = self._cursor.fetchone()
+                self.counts = (deleted, inserted)
+                self.recorded_checks = tuple(recorded or ())
+        except Exception as exc:
+            self._failed(statement.purpose, exc)
+            return
+        finally:
+            self._timed(statement.purpose, started)
+        self.ran.append((statement.purpose, statement.sql, None))
+
+    def copy(self, statement: Statement, rows: RowsStream) -> None:
+        if self.failure is not None:
+            return
+        started = time.perf_counter()
+        sent = _HashedReader(self._sent_rows(rows))
+        try:
+            with without_wait_callback():
+                self._cursor.copy_expert(statement.sql, sent, size=COPY_READ_SIZE)
+        except Exception as exc:
+            if sent.interrupted is not None:
+                # Ctrl-C (or SIGTERM) while the rows were read: psycopg2 turned it into a failed
+                # COPY; it stops the load instead, leaving no plan file.
+                raise sent.interrupted from None
+            self._failed(statement.purpose, exc)
+            return
+        finally:
+            self._timed(statement.purpose, started)
+        self.ran.append((statement.purpose, statement.sql, (sent.length, sent.sha256)))
+
+    def check_sent(self, saved: SavedPlan) -> None:
+        """The server ran the file's first statements, and its COPY got the file's rows."""
+        for (purpose, sql, rows), step in zip(self.ran, saved.steps, strict=False):
+            in_file = (step.rows.length, step.rows.sha256) if step.rows is not None else None
+            if (purpose, sql, rows) != (step.purpose, step.sql, in_file):
+                what = "rows" if rows is not None else "statement"
+                self._failed(
+                    purpose,
+                    PlanFileError(
+                        f"the server was sent other {what} than the plan file holds",
+                        file=str(self._path),
+                    ),
+                )
+                self.raise_failure()
+        if len(self.ran) > len(saved.steps):
+            raise RuntimeError("the server ran more statements than the plan file holds")
+
+    def raise_failure(self) -> None:
+        if self.failure is not None:
+            # from None: the driver's exception can carry connection details.
+            raise self.failure from None
+
+    def _failed(self, step: Step, error: Exception) -> None:
+        self.failure = _failure(
+            self._plan, step, error, self._connection, self._address, self._path
+        )
+
+    def _timed(self, step: Step, started: float) -> None:
+        self.seconds[step] = self.seconds.get(step, 0.0) + time.perf_counter() - started
+
+
 class _HashedReader:
     """Passes ``read`` through, counting and hashing the bytes handed to the driver."""
 
-    def __init__(self, stream: BinaryIO) -> None:
+    def __init__(self, stream: RowsStream) -> None:
         self._stream = stream
         self._hasher = hashlib.sha256()
         self.length = 0
+        # An interrupt (KeyboardInterrupt) raised while reading, which the driver reports as a
+        # failed COPY.
+        self.interrupted: BaseException | None = None
 
     def read(self, size: int = -1) -> bytes:
-        data = self._stream.read(size)
+        try:
+            data = self._stream.read(size)
+        except BaseException as exc:
+            if not isinstance(exc, Exception):
+                self.interrupted = exc
+            raise
         self._hasher.update(data)
         self.length += len(data)
         return data

@@ -23,3 +23,7 @@ class LoadResult:
     warehouse: str | None = None
     # The checks the transaction let through (warned, or accepted), as its ledger row keeps them.
     recorded_checks: tuple[dict[str, Any], ...] = ()
+    # Execute's seconds per step of the transaction, and inside the COPY step those of the rows'
+    # writing: copy_length, copy_render and copy_digest (in threads beside the COPY), copy_waited
+    # (the COPY waiting for a rendered slice), digest_waited; verify_plan (reading back).
+    step_seconds: dict[str, float] | None = None
