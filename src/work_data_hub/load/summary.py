@@ -332,10 +332,8 @@ def _diff_lines(diff: PlanDiff) -> list[str]:
             f"--   rows (matched by {', '.join(diff.matched_by)}): {diff.rows_removed} would "
             f"disappear, {diff.rows_changed} change, {diff.rows_added} are new"
         )
-        if diff.rows_file:
-            every = sum(
-                count or 0 for count in (diff.rows_removed, diff.rows_changed, diff.rows_added)
-            )
+        every = sum(count or 0 for count in (diff.rows_removed, diff.rows_changed, diff.rows_added))
+        if diff.rows_file and every:
             lines.append(f"--   all {every}, with their values before and after: {diff.rows_file}")
         for kind, count, said in (
             ("removed", diff.rows_removed, "would disappear"),
