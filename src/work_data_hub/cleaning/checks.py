@@ -288,6 +288,21 @@ def period_sums(rows: CleanRows, check: BusinessCheck) -> pl.DataFrame:
     ).drop("file", "row", "rows")
 
 
+def brings_consecutive_months(rows: CleanRows, check: BusinessCheck) -> bool:
+    """Whether the delivery brings a month and the month before it: else continuity has
+    nothing to compare within it (and its sums are not worth computing)."""
+    assert check.period is not None
+    parts = [part.unique() for part in rows.read_columns([check.period])]
+    if not parts:
+        return False
+    months = pl.concat(parts).unique().select(pl.col(check.period).cast(pl.String))
+    return bool(
+        months.select(
+            previous_period(pl.col(check.period)).is_in(months[check.period].implode()).any()
+        ).item()
+    )
+
+
 def previous_period(period: pl.Expr) -> pl.Expr:
     """The month before (periods are first-of-month dates as text)."""
     return period.str.to_date().dt.offset_by("-1mo").cast(pl.String)

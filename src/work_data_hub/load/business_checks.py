@@ -220,22 +220,29 @@ def _continuity(check: BusinessCheck, domain: DomainConfig) -> str:
             "THEN ' and ' || (count(*) - 1) || ' more' ELSE '' END"
         )
 
-    return f"""WITH delivered AS (
-    SELECT staged.{period} AS period, {by_columns}, ARRAY[{staged_key}] AS key,
-        sum(staged.{quote(options.opening)}) AS opening, {places("staged")} AS places
-    FROM {stage} AS staged
-    WHERE (staged.{period} - interval '1 month')::date NOT IN (
-        SELECT DISTINCT brought.{period} FROM {stage} AS brought
-        WHERE brought.{period} IS NOT NULL)
-    GROUP BY staged.{period}, {staged_by}
+    # The delivered keys are summed only when the warehouse holds a month to compare with
+    # (a first load compares nothing): the EXISTS is evaluated once, before the stage is read.
+    return f"""WITH months AS (
+    SELECT DISTINCT staged.{period} AS period FROM {stage} AS staged
+    WHERE staged.{period} IS NOT NULL
+),
+alone AS (
+    SELECT months.period FROM months
+    WHERE (months.period - interval '1 month')::date NOT IN (SELECT m.period FROM months AS m)
 ),
 previous AS (
     SELECT (target.{period} + interval '1 month')::date AS period, ARRAY[{target_key}] AS key,
         sum(target.{quote(options.closing)}) AS closing, {places("target")} AS places
     FROM {table} AS target
-    WHERE target.{period} IN (
-        SELECT DISTINCT (d.period - interval '1 month')::date FROM delivered AS d)
+    WHERE target.{period} IN (SELECT (alone.period - interval '1 month')::date FROM alone)
     GROUP BY target.{period}, {", ".join(f"target.{quote(name)}" for name in by)}
+),
+delivered AS (
+    SELECT staged.{period} AS period, {by_columns}, ARRAY[{staged_key}] AS key,
+        sum(staged.{quote(options.opening)}) AS opening, {places("staged")} AS places
+    FROM {stage} AS staged
+    WHERE staged.{period} IN (SELECT alone.period FROM alone) AND EXISTS (SELECT 1 FROM previous)
+    GROUP BY staged.{period}, {staged_by}
 ),
 compared AS (
     SELECT d.*, previous.closing, previous.places AS previous_places

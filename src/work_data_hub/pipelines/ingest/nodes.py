@@ -17,7 +17,11 @@ from typing import Any
 
 import polars as pl
 
-from work_data_hub.cleaning.checks import continuity_in_delivery, period_sums
+from work_data_hub.cleaning.checks import (
+    brings_consecutive_months,
+    continuity_in_delivery,
+    period_sums,
+)
 from work_data_hub.cleaning.engine import (
     CleaningSummary,
     CleanResult,
@@ -384,7 +388,7 @@ def delivery_checks(
     """
     results = merged(cleaning_summary.checks)
     for check in domain.business_checks:
-        if check.kind != "continuity" or not len(rows):
+        if check.kind != "continuity" or not brings_consecutive_months(rows, check):
             continue
         found = continuity_in_delivery(check, period_sums(rows, check))
         results += [found] if found is not None else []
