@@ -406,19 +406,31 @@ def child_history(rows: int, url: str) -> dict[str, float]:
 # --------------------------------------------------------------------------- parent
 
 
+# Runs the measured command and reports its rusage. A child's peak RSS on Linux starts from
+# the memory of the process it was started from (the kernel carries it over the exec), so the
+# measured command starts from this small launcher, not from the benchmark's own process
+# (which holds workbooks after the in-process configurations).
+_LAUNCHER = """
+import json, os, subprocess, sys, time
+started = time.perf_counter()
+process = subprocess.Popen(sys.argv[2:])
+_, status, usage = os.wait4(process.pid, 0)
+seconds = time.perf_counter() - started
+with open(sys.argv[1], "w") as out:
+    json.dump({"seconds": seconds, "cpu": usage.ru_utime + usage.ru_stime,
+               "rss_mb": usage.ru_maxrss / 1024, "code": os.waitstatus_to_exitcode(status)}, out)
+"""
+
+
 def _run_child(command: list[str], cwd: Path, env: dict[str, str], log: Path) -> dict[str, Any]:
     """Run ``command``; wall seconds, CPU, peak RSS (MB) and exit code of that child alone."""
+    usage = log.with_suffix(".usage.json")
     with log.open("wb") as output:
-        started = time.perf_counter()
-        process = subprocess.Popen(command, cwd=cwd, env=env, stdout=output, stderr=output)
-        _, status, usage = os.wait4(process.pid, 0)
-        seconds = time.perf_counter() - started
-    return {
-        "seconds": seconds,
-        "cpu": usage.ru_utime + usage.ru_stime,
-        "rss_mb": usage.ru_maxrss / 1024,
-        "code": os.waitstatus_to_exitcode(status),
-    }
+        launcher = [sys.executable, "-S", "-c", _LAUNCHER, str(usage), *command]
+        subprocess.run(launcher, cwd=cwd, env=env, stdout=output, stderr=output, check=True)
+    measured: dict[str, Any] = json.loads(usage.read_text())
+    usage.unlink()
+    return measured
 
 
 def _child_env(project: Path | None = None) -> dict[str, str]:
