@@ -486,26 +486,14 @@ class WarehouseClient:
             for step in saved.steps[len(transaction.ran) :]:
                 transaction.execute(step)
                 transaction.raise_failure()
-        seconds = time.perf_counter() - started
-        deleted, inserted = transaction.counts
-        logger.info(
-            "Loaded %s into %s: %s rows deleted, %s inserted in %.2fs",
-            plan.domain,
-            plan.table,
-            deleted,
-            inserted,
-            seconds,
-        )
-        return LoadResult(
-            str(path),
-            True,
-            deleted,
-            inserted,
-            round(seconds, 3),
-            saved.plan_sha256,
-            summary=saved.summary.as_dict(),
-            warehouse=address.describe(),
+        return _loaded(
+            saved,
+            path,
+            address,
+            started=started,
+            counts=transaction.counts,
             recorded_checks=transaction.recorded_checks,
+            summary=saved.summary.as_dict(),
             step_seconds={
                 str(name): round(value, 3)
                 for name, value in {**transaction.seconds, **written.seconds}.items()
@@ -588,23 +576,12 @@ class WarehouseClient:
                         deleted, inserted, recorded = cursor.fetchone()
         finally:
             connection.close()
-        seconds = time.perf_counter() - started
-        logger.info(
-            "Loaded %s into %s: %s rows deleted, %s inserted in %.2fs",
-            plan.summary.domain,
-            plan.summary.table,
-            deleted,
-            inserted,
-            seconds,
-        )
-        return LoadResult(
-            str(path),
-            True,
-            deleted,
-            inserted,
-            round(seconds, 3),
-            plan.plan_sha256,
-            warehouse=address.describe(),
+        return _loaded(
+            plan,
+            path,
+            address,
+            started=started,
+            counts=(deleted, inserted),
             recorded_checks=tuple(recorded or ()),
         )
 
@@ -629,6 +606,38 @@ class WarehouseClient:
     def _payload_stream(plan: SavedPlan) -> BinaryIO:
         """The COPY rows, streamed from the plan file: its own bytes, as reviewed."""
         return plan.open_rows()
+
+
+def _loaded(
+    plan: SavedPlan,
+    path: Path,
+    address: WarehouseAddress,
+    *,
+    started: float,
+    counts: tuple[int | None, int | None],
+    **reported: Any,
+) -> LoadResult:
+    """What a committed load reports (and logs): its counts, seconds, plan and warehouse."""
+    seconds = time.perf_counter() - started
+    deleted, inserted = counts
+    logger.info(
+        "Loaded %s into %s: %s rows deleted, %s inserted in %.2fs",
+        plan.summary.domain,
+        plan.summary.table,
+        deleted,
+        inserted,
+        seconds,
+    )
+    return LoadResult(
+        str(path),
+        True,
+        deleted,
+        inserted,
+        round(seconds, 3),
+        plan.plan_sha256,
+        warehouse=address.describe(),
+        **reported,
+    )
 
 
 def _read_failed(
