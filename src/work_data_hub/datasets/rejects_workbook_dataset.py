@@ -111,6 +111,7 @@ def _mark_file(data: RejectsToMark, rejected: RejectedFile, folder: Path) -> Non
                 header_row=data.domain.header_row,
                 rejects=rejected.rejects,
                 domain=data.domain,
+                columns=rejected.columns,
             )
     except BaseException as exc:
         path.unlink(missing_ok=True)

@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
@@ -28,7 +28,7 @@ import polars as pl
 
 from work_data_hub.cleaning.engine import source_positions
 from work_data_hub.cleaning.reading import ShownSheet, header_names, sheet_as_shown
-from work_data_hub.cleaning.sheet_xml import column_letters
+from work_data_hub.cleaning.sheet_xml import column_index, column_letters
 from work_data_hub.cleaning.workbook import WorkbookReadError, open_workbook
 from work_data_hub.config import DomainConfig
 from work_data_hub.reports.marked_copy import (
@@ -67,6 +67,9 @@ class RejectedFile:
     path: str
     sheet: str
     rejects: pl.DataFrame
+    # Each declared column's Excel letter(s) in the sheet, as cleaning found them (empty: by
+    # the header text the marked copy reads).
+    columns: Mapping[str, Sequence[str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -196,6 +199,7 @@ def mark_rejects(
     header_row: int,
     rejects: pl.DataFrame,
     domain: DomainConfig,
+    columns: Mapping[str, Sequence[str]] | None = None,
 ) -> MarkedCells:
     """Write the marked copy of ``source``'s ``sheet`` to ``target`` (a seekable file).
 
@@ -210,15 +214,20 @@ def mark_rejects(
         header_row: The Excel row (1-based) of the headers.
         rejects: This file's rejects (``row``, ``column``, ``value``, ``reason``).
         domain: The domain, whose declared columns name the rejects' columns.
+        columns: Each declared column's Excel letter(s), as cleaning found them; without
+            them the delivered header's text places the columns.
 
     Raises:
         WorkbookReadError: The workbook cannot be read again.
     """
     try:
         with DeliveredSheet(source, sheet, header_row) as delivered:
-            found = _found(
-                rejects, source_positions(domain, header_names(delivered.header)), first_column=0
+            positions = (
+                {name: [column_index(at) for at in letters] for name, letters in columns.items()}
+                if columns
+                else source_positions(domain, header_names(delivered.header))
             )
+            found = _found(rejects, positions, first_column=0)
             comments = min(found.marked, MAX_COMMENTS)
             marks = Marks(
                 cells={

@@ -369,7 +369,12 @@ def _to_mark(
         inbox=manifest.inbox,
         domain=domain,
         files=tuple(
-            RejectedFile(path=str(path), sheet=files[str(path)].sheet, rejects=part)
+            RejectedFile(
+                path=str(path),
+                sheet=files[str(path)].sheet,
+                rejects=part,
+                columns=files[str(path)].columns,
+            )
             for (path,), part in rejects.partition_by(
                 "file", as_dict=True, maintain_order=True
             ).items()
