@@ -2,8 +2,8 @@
 
 Containers and CI images often set ``PYTHONDONTWRITEBYTECODE=1``. Python then compiles every
 module it imports again in every process, and a virtual environment set up by ``uv run`` alone
-(the README's quick start) holds no bytecode: every ``kedro`` command would spend about a second
-compiling. uv's ``compile-bytecode`` setting is no cure: with it, every ``uv run`` compiles
+(the README's quick start) holds no bytecode: every ``kedro`` command would compile its modules
+again before doing anything. uv's ``compile-bytecode`` setting is no cure: with it, every ``uv run`` compiles
 the whole environment again before the command starts.
 
 So, in that case only, a process that imported this package compiles at its end the modules it
