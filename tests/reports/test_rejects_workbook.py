@@ -27,7 +27,7 @@ from work_data_hub.config import DomainConfig
 from work_data_hub.datasets.rejects_csv_dataset import RejectsCSVDataset
 from work_data_hub.datasets.rejects_workbook_dataset import RejectsWorkbookDataset
 from work_data_hub.pipelines.ingest import nodes
-from work_data_hub.reports.rejects_workbook import MARK_HEADER, SUMMARY_SHEET
+from work_data_hub.reports.rejects_workbook import MARK_HEADER, SUMMARY_SHEET, RejectsToMark
 
 NOVEMBER = "2024_11_受托业绩.xlsx"
 VERSION = "2024-12-01T09.00.00.000Z"
@@ -67,6 +67,18 @@ def _run(inbox: Path, out: Path, domain: DomainConfig) -> tuple[RejectsCSVDatase
     )
     marked.save(to_mark)
     return csv, marked.load()
+
+
+def _to_mark(inbox: Path, *, max_files: int) -> RejectsToMark:
+    """Select and clean ``inbox``'s trustee workbooks: what the rejects workbooks are made of."""
+    workbooks = PartitionedDataset(
+        path=str(inbox),
+        dataset={"type": "work_data_hub.datasets.excel_workbook_dataset.ExcelWorkbookDataset"},
+    ).load()
+    domain = trustee_domain()
+    manifest = nodes.select_workbooks(workbooks, str(inbox), max_files, domain=domain)
+    *_, to_mark = nodes.clean_workbooks(workbooks, manifest, domain=domain)
+    return to_mark
 
 
 def _filled(sheet: Worksheet) -> dict[str, str]:
@@ -313,13 +325,7 @@ def test_a_workbook_gone_before_it_is_marked_fails_the_save_and_leaves_no_file(
     rows[1][4] = "abc"
     inbox = tmp_path / "inbox"
     _deliver(inbox / NOVEMBER, rows)
-    workbooks = PartitionedDataset(
-        path=str(inbox),
-        dataset={"type": "work_data_hub.datasets.excel_workbook_dataset.ExcelWorkbookDataset"},
-    ).load()
-    domain = trustee_domain()
-    manifest = nodes.select_workbooks(workbooks, str(inbox), 1, domain=domain)
-    *_, to_mark = nodes.clean_workbooks(workbooks, manifest, domain=domain)
+    to_mark = _to_mark(inbox, max_files=1)
     (inbox / NOVEMBER).unlink()
     folder = tmp_path / "out" / "trustee_marked"
     marked = RejectsWorkbookDataset(filepath=str(folder), version=Version(None, VERSION))
@@ -334,13 +340,7 @@ def test_several_workbooks_are_each_marked_with_their_own_rejects(tmp_path: Path
         rows = trustee_rows(3, month=month)
         rows[month - 9][4] = f"bad{month}"
         _deliver(inbox / f"2024_{month:02d}_受托业绩.xlsx", rows)
-    workbooks = PartitionedDataset(
-        path=str(inbox),
-        dataset={"type": "work_data_hub.datasets.excel_workbook_dataset.ExcelWorkbookDataset"},
-    ).load()
-    domain = trustee_domain()
-    manifest = nodes.select_workbooks(workbooks, str(inbox), 3, domain=domain)
-    *_, to_mark = nodes.clean_workbooks(workbooks, manifest, domain=domain)
+    to_mark = _to_mark(inbox, max_files=3)
     folder = tmp_path / "out" / "trustee_marked"
     marked = RejectsWorkbookDataset(filepath=str(folder), version=Version(None, VERSION))
     marked.save(to_mark)
