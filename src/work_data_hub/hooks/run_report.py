@@ -174,10 +174,16 @@ class RunReportHooks:
             "params": params,
             "_clock": time.perf_counter(),
         }
+        # A pipeline of no domain (status, apply_plan) names its pipelines instead.
+        subject = (
+            f"domains {', '.join(sorted(self._domains))}"
+            if self._domains
+            else f"pipelines {', '.join(self._run['pipelines'])}"
+        )
         logger.info(
-            "Run %s started: domains %s, params %s",
+            "Run %s started: %s, params %s",
             run_params["run_id"],
-            ", ".join(sorted(self._domains)),
+            subject,
             ", ".join(f"{name}={value}" for name, value in params.items()),
             extra={"event": "run_start", "run_id": run_params["run_id"], "params": params},
         )
