@@ -1289,18 +1289,15 @@ def diff_run(folder: Path, url: str, *, execute: bool = False, review: bool = Tr
     """Seconds of one trustee run in this process: discover, clean, plan, and save the plan
     (``execute`` loads it; else diff=true, with or without the row-level review)."""
     from kedro.io import Version  # noqa: PLC0415
-    from kedro_datasets.partitions import PartitionedDataset  # noqa: PLC0415
 
+    from tests.support.workbooks import inbox_workbooks  # noqa: PLC0415
     from work_data_hub.config.project import load_domains  # noqa: PLC0415
     from work_data_hub.datasets.postgres_load_dataset import PostgresLoadDataset  # noqa: PLC0415
     from work_data_hub.pipelines.ingest import nodes  # noqa: PLC0415
 
     started = time.perf_counter()
     domain = load_domains(PROJECT_ROOT)[0]["trustee_performance"]
-    workbooks = PartitionedDataset(
-        path=str(folder),
-        dataset={"type": "work_data_hub.datasets.excel_workbook_dataset.ExcelWorkbookDataset"},
-    ).load()
+    workbooks = inbox_workbooks(folder)
     manifest = nodes.select_workbooks(workbooks, str(folder), 1, domain=domain)
     rows, _, summary, _ = nodes.clean_workbooks(workbooks, manifest, domain=domain)
     run_id = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H.%M.%S.%fZ")

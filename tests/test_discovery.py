@@ -11,7 +11,7 @@ import pytest
 from tests.conftest import PROJECT_ROOT
 from tests.support.cli import run_trustee
 from tests.support.plans import trustee_copy_rows
-from tests.support.workbooks import write_garbage, write_trustee
+from tests.support.workbooks import inbox_workbooks, write_garbage, write_trustee
 from work_data_hub.config.project import load_domains
 from work_data_hub.discovery import (
     FileCandidate,
@@ -400,7 +400,6 @@ def test_max_files_through_the_pipeline_reads_only_the_selected_workbooks(
 
 
 def test_a_backslash_in_a_file_name_is_part_of_the_name(tmp_path: Path) -> None:
-    from kedro_datasets.partitions import PartitionedDataset
 
     from work_data_hub.pipelines.ingest import nodes
 
@@ -408,10 +407,7 @@ def test_a_backslash_in_a_file_name_is_part_of_the_name(tmp_path: Path) -> None:
     trustee = domains["trustee_performance"]
     inbox = tmp_path / "inbox"
     write_trustee(inbox / "2024" / "2024_11_受托业绩\\报告.xlsx", 2024, 11)
-    workbooks = PartitionedDataset(
-        path=str(inbox),
-        dataset={"type": "work_data_hub.datasets.excel_workbook_dataset.ExcelWorkbookDataset"},
-    ).load()
+    workbooks = inbox_workbooks(inbox)
     manifest = nodes.select_workbooks(workbooks, str(inbox), 1, None, domain=trustee)
     assert [f.path for f in manifest.selection.selected] == ["2024/2024_11_受托业绩\\报告.xlsx"]
     rows, _, summary, _ = nodes.clean_workbooks(workbooks, manifest, domain=trustee)

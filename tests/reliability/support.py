@@ -19,14 +19,13 @@ from typing import Any
 import pandas as pd
 import yaml
 from kedro.io import Version
-from kedro_datasets.partitions import PartitionedDataset
 from openpyxl import Workbook
 from sqlalchemy.engine import URL
 
 from tests.support.database import TableDigest, table_digest
 from tests.support.frames import as_pandas
 from tests.support.paths import PROJECT_ROOT
-from tests.support.workbooks import TRUSTEE_HEADERS
+from tests.support.workbooks import TRUSTEE_HEADERS, inbox_workbooks
 from tests.support.workbooks import write_workbook as write_rows
 from work_data_hub.config import DomainConfig, parse_domains
 from work_data_hub.datasets.postgres_load_dataset import LoadResult, PostgresLoadDataset
@@ -150,10 +149,7 @@ def run_domain(
     domain = domain or trustee_domain()
     run_id = run_id or dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H.%M.%S.%fZ")
     version = Version(None, run_id)
-    workbooks = PartitionedDataset(
-        path=str(inbox),
-        dataset={"type": "work_data_hub.datasets.excel_workbook_dataset.ExcelWorkbookDataset"},
-    ).load()
+    workbooks = inbox_workbooks(inbox)
     credentials = (
         {"con": database_url.render_as_string(hide_password=False)} if database_url else {}
     )

@@ -8,10 +8,9 @@ import logging
 from pathlib import Path
 
 import pytest
-from kedro_datasets.partitions import PartitionedDataset
 
 from tests.support.paths import PROJECT_ROOT
-from tests.support.workbooks import write_trustee
+from tests.support.workbooks import inbox_workbooks, write_trustee
 from work_data_hub.config.project import load_domains
 from work_data_hub.discovery import FileManifest
 from work_data_hub.months import TODAY_VARIABLE
@@ -23,10 +22,7 @@ TRUSTEE = load_domains(PROJECT_ROOT)[0]["trustee_performance"]
 def _select(
     inbox: Path, max_files: int | None = None, periods: object = None, **domain: object
 ) -> FileManifest:
-    workbooks = PartitionedDataset(
-        path=str(inbox),
-        dataset={"type": "work_data_hub.datasets.excel_workbook_dataset.ExcelWorkbookDataset"},
-    ).load()
+    workbooks = inbox_workbooks(inbox)
     declared = TRUSTEE.model_copy(update=domain)
     return nodes.select_workbooks(workbooks, str(inbox), max_files, periods, domain=declared)
 

@@ -13,7 +13,6 @@ import openpyxl
 import polars as pl
 import pytest
 from kedro.io import DatasetError, Version
-from kedro_datasets.partitions import PartitionedDataset
 from openpyxl.comments import Comment
 from openpyxl.worksheet.worksheet import Worksheet
 
@@ -23,6 +22,7 @@ from tests.reliability.support import (
     trustee_domain,
     trustee_rows,
 )
+from tests.support.workbooks import inbox_workbooks
 from work_data_hub.config import DomainConfig
 from work_data_hub.datasets.rejects_csv_dataset import RejectsCSVDataset
 from work_data_hub.datasets.rejects_workbook_dataset import RejectsWorkbookDataset
@@ -53,12 +53,7 @@ def _deliver(path: Path, rows: list[list[Any]], *, sheet: str = "受托业绩") 
 
 def _run(inbox: Path, out: Path, domain: DomainConfig) -> tuple[RejectsCSVDataset, list[str]]:
     """Select, clean, save the rejects CSV, mark: the nodes and datasets in Kedro's order."""
-    workbooks = PartitionedDataset(
-        path=str(inbox),
-        dataset={"type": "work_data_hub.datasets.excel_workbook_dataset.ExcelWorkbookDataset"},
-    ).load()
-    manifest = nodes.select_workbooks(workbooks, str(inbox), 1, domain=domain)
-    _, rejects, _, to_mark = nodes.clean_workbooks(workbooks, manifest, domain=domain)
+    _, rejects, _, to_mark = _cleaned(inbox, domain, max_files=1)
     version = Version(None, VERSION)
     csv = RejectsCSVDataset(filepath=str(out / "rejects" / "trustee.csv"), version=version)
     csv.save(rejects)
@@ -69,15 +64,16 @@ def _run(inbox: Path, out: Path, domain: DomainConfig) -> tuple[RejectsCSVDatase
     return csv, marked.load()
 
 
+def _cleaned(inbox: Path, domain: DomainConfig, *, max_files: int) -> Any:
+    """The clean_workbooks node's outputs for ``inbox`` (rows, rejects, summary, to mark)."""
+    workbooks = inbox_workbooks(inbox)
+    manifest = nodes.select_workbooks(workbooks, str(inbox), max_files, domain=domain)
+    return nodes.clean_workbooks(workbooks, manifest, domain=domain)
+
+
 def _to_mark(inbox: Path, *, max_files: int) -> RejectsToMark:
     """Select and clean ``inbox``'s trustee workbooks: what the rejects workbooks are made of."""
-    workbooks = PartitionedDataset(
-        path=str(inbox),
-        dataset={"type": "work_data_hub.datasets.excel_workbook_dataset.ExcelWorkbookDataset"},
-    ).load()
-    domain = trustee_domain()
-    manifest = nodes.select_workbooks(workbooks, str(inbox), max_files, domain=domain)
-    *_, to_mark = nodes.clean_workbooks(workbooks, manifest, domain=domain)
+    *_, to_mark = _cleaned(inbox, trustee_domain(), max_files=max_files)
     return to_mark
 
 

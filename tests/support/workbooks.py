@@ -13,6 +13,16 @@ TRUSTEE_HEADERS = ["年", "月", "计划代码", "公司代码", "收益率", "�
 GARBAGE = b"this is not an Excel workbook\x00\x01\x02"
 
 
+def inbox_workbooks(inbox: Path) -> dict[str, Any]:
+    """The inbox's workbooks as the catalog's PartitionedDataset loads them (lazily)."""
+    from kedro_datasets.partitions import PartitionedDataset
+
+    return PartitionedDataset(
+        path=str(inbox),
+        dataset={"type": "work_data_hub.datasets.excel_workbook_dataset.ExcelWorkbookDataset"},
+    ).load()
+
+
 def write_workbook(
     path: Path,
     rows: Sequence[Sequence[Any]],
