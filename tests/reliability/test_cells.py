@@ -17,7 +17,7 @@ import pytest
 from tests.reliability.support import replace_cell_text
 from tests.support.frames import Cleaned, pandas_view
 from tests.support.workbooks import write_workbook
-from work_data_hub.cleaning import workbook
+from work_data_hub.cleaning import sheet_xml, workbook
 from work_data_hub.cleaning.engine import clean_sheet
 from work_data_hub.cleaning.reading import headers_read_by, read_sheet
 from work_data_hub.cleaning.sheet_xml import SheetMarks
@@ -290,3 +290,15 @@ def test_no_cell_of_a_mixed_sheet_becomes_null(tmp_path: Path) -> None:
         row = offset + 2
         assert row in rejected or (row in loaded and not pd.isna(loaded[row])), row
     assert rejected == {10, 11, 12}
+
+
+def test_the_xml_pass_reads_a_damaged_byte_as_a_replacement_character() -> None:
+    """A sheet part with a byte that is not UTF-8 is still scanned, as Python's decode with
+    ``errors="replace"`` would read it: its marked cells and long numbers are found."""
+    block = (
+        b'<row r="2"><c r="A2" t="inlineStr"><is><t>\xff</t></is></c>'
+        b'<c r="B2" t="e"><v>#N/A</v></c><c r="C2"><v>0.12345678901234</v></c></row>'
+    )
+    found, numbers = sheet_xml._scan(block)
+    assert found
+    assert numbers["cell"].to_list() == ['<c r="C2"><v>0.12345678901234</v>']

@@ -160,13 +160,23 @@ def marked_cells(path: Path, sheet_name: str) -> SheetMarks:
 
 def _scan(block: bytes) -> tuple[bool, pl.DataFrame]:
     """One native pass over ``block``: whether it holds a marker, and its long-number cells."""
-    text = pl.Series("xml", [block.decode("utf-8", errors="replace")])
+    text = _as_text(block)
     found = pl.select(
         marked=pl.lit(text).str.contains(_MARKERS),
         numbers=pl.lit(text).str.extract_all(_LONG_NUMBER_CELL),
     )
     numbers = found["numbers"].explode().drop_nulls()
     return bool(found["marked"][0]), numbers.to_frame("cell")
+
+
+def _as_text(block: bytes) -> pl.Series:
+    """``block`` as one polars String: validated in native code, without a Python ``str`` (whose
+    conversion costs more than the scan). Invalid UTF-8 (a damaged part) is replaced, as a
+    Python decode would."""
+    try:
+        return pl.Series("xml", [block], dtype=pl.Binary).cast(pl.String)
+    except pl.exceptions.ComputeError:
+        return pl.Series("xml", [block.decode("utf-8", errors="replace")])
 
 
 _LETTER_VALUES = {chr(ord("A") + index): index + 1 for index in range(26)} | {"@": 0}
