@@ -25,7 +25,10 @@ from tests.reliability.support import (
 from tests.support.workbooks import inbox_workbooks
 from work_data_hub.config import DomainConfig
 from work_data_hub.datasets.rejects_csv_dataset import RejectsCSVDataset
-from work_data_hub.datasets.rejects_workbook_dataset import RejectsWorkbookDataset
+from work_data_hub.datasets.rejects_workbook_dataset import (
+    RejectsWorkbookDataset,
+    RejectsWorkbookError,
+)
 from work_data_hub.pipelines.ingest import nodes
 from work_data_hub.reports.rejects_workbook import MARK_HEADER, SUMMARY_SHEET, RejectsToMark
 
@@ -314,7 +317,7 @@ def test_a_sheet_the_copy_does_not_handle_is_written_from_its_values(
     assert [cell.value for cell in sheet[1]][-1] == MARK_HEADER
 
 
-def test_a_workbook_gone_before_it_is_marked_fails_the_save_and_leaves_no_file(
+def test_a_workbook_gone_before_it_is_marked_fails_whoever_waits_and_leaves_no_file(
     tmp_path: Path,
 ) -> None:
     rows = trustee_rows(3)
@@ -325,9 +328,14 @@ def test_a_workbook_gone_before_it_is_marked_fails_the_save_and_leaves_no_file(
     (inbox / NOVEMBER).unlink()
     folder = tmp_path / "out" / "trustee_marked"
     marked = RejectsWorkbookDataset(filepath=str(folder), version=Version(None, VERSION))
-    with pytest.raises(DatasetError, match=f"{NOVEMBER}: the workbook cannot be read again"):
-        marked.save(to_mark)
-    assert not list(folder.rglob("*.xlsx"))
+    marked.save(to_mark)  # handed to the background: its failure goes to whoever waits
+    with pytest.raises(
+        RejectsWorkbookError, match=f"^{NOVEMBER}: the workbook cannot be read again"
+    ) as raised:
+        marked.load()
+    assert raised.value.fields == {"domain": "trustee_performance", "file": NOVEMBER}
+    assert isinstance(raised.value, DatasetError)
+    assert not list(folder.rglob("*.xlsx")) and not list(folder.rglob(".*"))
 
 
 def test_several_workbooks_are_each_marked_with_their_own_rejects(tmp_path: Path) -> None:
