@@ -1078,14 +1078,14 @@ class Bench:
         steps = [
             f"{step} {float(many.result['steps'][step]):.2f} vs "
             f"{sum(float(single.result['steps'].get(step) or 0) for single in singles):.2f}"
-            for step in ("clean_workbooks", "save_rejects_workbooks", "save_load_plan",
-                         "transaction")
+            for step in ("clean_workbooks", "save_rejects_workbooks",
+                         "rejects_workbooks_written", "save_load_plan", "transaction")
             if step in many.result["steps"]
         ]  # fmt: skip
         self.notes.append(
             f"files, {count} files: seconds per step in the {count}-file run vs summed over "
             f"its single-file runs: {', '.join(steps)} (the transaction is within "
-            "save_load_plan)"
+            "save_load_plan; the marked workbooks are written beside both)"
         )
 
     def review(self) -> None:

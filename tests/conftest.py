@@ -18,6 +18,7 @@ from sqlalchemy.engine import URL, make_url
 
 from tests.support.paths import PROJECT_ROOT
 from tests.support.postgres import session_folder, throwaway_server
+from work_data_hub.datasets import background_writes
 from work_data_hub.warehouse.embedded import EmbeddedServerError, psql_path
 
 # The superuser password of the password-checking server (a test secret, not a real one).
@@ -29,6 +30,14 @@ def _connect(url: URL):  # type: ignore[no-untyped-def]
 
     arguments = url.translate_connect_args(username="user", database="dbname")
     return psycopg2.connect(**{"dbname": "postgres", **arguments, **url.query}, connect_timeout=5)
+
+
+@pytest.fixture(autouse=True)
+def _background_writes_end_with_their_test() -> Iterator[None]:
+    """Files a test's saves hand to background threads are finished before the next test starts,
+    and no worker thread is left (a run's hooks do the same at its end)."""
+    yield
+    background_writes.wait_all()
 
 
 @pytest.fixture(scope="session")

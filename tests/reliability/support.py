@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pytest
 import yaml
 from kedro.io import Version
 from openpyxl import Workbook
@@ -29,7 +30,9 @@ from tests.support.workbooks import TRUSTEE_HEADERS, inbox_workbooks
 from tests.support.workbooks import write_workbook as write_rows
 from work_data_hub.config import DomainConfig, parse_domains
 from work_data_hub.datasets.postgres_load_dataset import LoadResult, PostgresLoadDataset
+from work_data_hub.load.steps import Step
 from work_data_hub.pipelines.ingest import nodes
+from work_data_hub.warehouse import client as client_module
 
 TABLE = "trustee_performance"
 
@@ -113,6 +116,18 @@ def replace_cell_text(path: Path, marker: str, text: str) -> None:
             target.writestr(item, data)
 
 
+def stopping_before(step: Step, stop: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Call ``stop(cursor)`` when the load is about to run its ``step`` statement."""
+    real_execute = client_module._Transaction.execute
+
+    def execute(self: Any, statement: Any) -> None:
+        if statement.purpose == step:
+            stop(self._cursor)
+        real_execute(self, statement)
+
+    monkeypatch.setattr(client_module._Transaction, "execute", execute)
+
+
 @dataclass
 class RunOutcome:
     rows: pd.DataFrame
@@ -138,13 +153,16 @@ def run_domain(
     reload: bool = False,
     diff: bool = False,
     diff_rows: Path | None = None,
+    mark_rejects: bool = False,
     # These tests load a few rows a month after a 5-row baseline month: the volume check
     # (tests/pipelines/test_business_checks.py) would refuse that, and is accepted here.
     accept_checks: tuple[str, ...] = ("volume",),
 ) -> RunOutcome:
-    """One domain end to end, in-process, through the project's catalog dataset types."""
+    """One domain end to end, in-process, through the project's catalog dataset types
+    (with ``mark_rejects``, the marked rejects workbooks too, as the catalog names them)."""
     from work_data_hub.datasets.load_ledger_dataset import LoadLedgerDataset
     from work_data_hub.datasets.rejects_csv_dataset import RejectsCSVDataset
+    from work_data_hub.datasets.rejects_workbook_dataset import RejectsWorkbookDataset
 
     domain = domain or trustee_domain()
     run_id = run_id or dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H.%M.%S.%fZ")
@@ -156,11 +174,14 @@ def run_domain(
     selected = nodes.select_workbooks(workbooks, str(inbox), max_files, domain=domain)
     ledger = LoadLedgerDataset(execute=execute, credentials=credentials).load()
     manifest = nodes.skip_loaded(selected, ledger, reload, domain=domain)
-    rows, rejects, summary, _ = nodes.clean_workbooks(workbooks, manifest, domain=domain)
+    rows, rejects, summary, to_mark = nodes.clean_workbooks(workbooks, manifest, domain=domain)
     rejects_dataset = RejectsCSVDataset(
         filepath=str(reporting / "rejects" / f"{domain.name}.csv"), version=version
     )
     rejects_dataset.save(rejects)
+    if mark_rejects:
+        marked = reporting / "rejects" / f"{domain.name}_marked"
+        RejectsWorkbookDataset(filepath=str(marked), version=version).save(to_mark)
     plan = nodes.plan_load(
         rows, summary, manifest, run_id, max_reject_ratio, accept_checks, domain=domain
     )

@@ -25,7 +25,7 @@ import pytest
 from sqlalchemy.engine import URL
 
 from tests.reliability.conftest import HISTORY, Baseline
-from tests.reliability.support import TABLE, trustee_domain
+from tests.reliability.support import TABLE, stopping_before, trustee_domain
 from tests.support.database import con, table_digest
 from tests.support.paths import PROJECT_ROOT
 from work_data_hub.datasets import owner_only
@@ -35,7 +35,6 @@ from work_data_hub.load.plan import LoadPlan, build_load_plan
 from work_data_hub.load.plan_file import read_saved_plan
 from work_data_hub.load.rows_digest import ROWS_DIGEST_PLACEHOLDER
 from work_data_hub.load.steps import Step
-from work_data_hub.warehouse import client as client_module
 from work_data_hub.warehouse.client import WarehouseClient
 
 # Rows of a few mebibytes: the COPY reads them in several pieces.
@@ -254,18 +253,6 @@ def test_an_interrupt_during_the_copy_changes_nothing_and_leaves_no_plan(
     assert list(folder.iterdir()) == []
 
 
-def _stopping_before(step: Step, stop: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Call ``stop(cursor)`` when the load is about to run its ``step`` statement."""
-    real_execute = client_module._Transaction.execute
-
-    def execute(self: Any, statement: Any) -> None:
-        if statement.purpose == step:
-            stop(self._cursor)
-        real_execute(self, statement)
-
-    monkeypatch.setattr(client_module._Transaction, "execute", execute)
-
-
 def test_an_interrupt_just_before_commit_changes_nothing_and_leaves_the_whole_plan(
     baseline: Baseline, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -274,7 +261,7 @@ def test_an_interrupt_just_before_commit_changes_nothing_and_leaves_the_whole_pl
     def interrupt(cursor: Any) -> None:
         raise KeyboardInterrupt
 
-    _stopping_before(Step.COMMIT, interrupt, monkeypatch)
+    stopping_before(Step.COMMIT, interrupt, monkeypatch)
     with pytest.raises(KeyboardInterrupt):
         executing(baseline.url, tmp_path).save(november_plan())
     wait_until_gone(baseline.connection)
@@ -294,7 +281,7 @@ def test_a_backend_terminated_just_before_commit_changes_nothing(
                 "SELECT pg_terminate_backend(%s, 10000)", (cursor.connection.info.backend_pid,)
             )
 
-    _stopping_before(Step.COMMIT, terminate, monkeypatch)
+    stopping_before(Step.COMMIT, terminate, monkeypatch)
     with pytest.raises(LoadFailedError) as caught:
         executing(baseline.url, tmp_path).save(november_plan())
     message = str(caught.value)

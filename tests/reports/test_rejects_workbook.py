@@ -5,6 +5,9 @@ workbook and in the CSV."""
 from __future__ import annotations
 
 import logging
+import os
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -22,10 +25,14 @@ from tests.reliability.support import (
     trustee_domain,
     trustee_rows,
 )
+from tests.support.paths import PROJECT_ROOT
 from tests.support.workbooks import inbox_workbooks
 from work_data_hub.config import DomainConfig
 from work_data_hub.datasets.rejects_csv_dataset import RejectsCSVDataset
-from work_data_hub.datasets.rejects_workbook_dataset import RejectsWorkbookDataset
+from work_data_hub.datasets.rejects_workbook_dataset import (
+    RejectsWorkbookDataset,
+    RejectsWorkbookError,
+)
 from work_data_hub.pipelines.ingest import nodes
 from work_data_hub.reports.rejects_workbook import MARK_HEADER, SUMMARY_SHEET, RejectsToMark
 
@@ -314,7 +321,7 @@ def test_a_sheet_the_copy_does_not_handle_is_written_from_its_values(
     assert [cell.value for cell in sheet[1]][-1] == MARK_HEADER
 
 
-def test_a_workbook_gone_before_it_is_marked_fails_the_save_and_leaves_no_file(
+def test_a_workbook_gone_before_it_is_marked_fails_whoever_waits_and_leaves_no_file(
     tmp_path: Path,
 ) -> None:
     rows = trustee_rows(3)
@@ -325,9 +332,63 @@ def test_a_workbook_gone_before_it_is_marked_fails_the_save_and_leaves_no_file(
     (inbox / NOVEMBER).unlink()
     folder = tmp_path / "out" / "trustee_marked"
     marked = RejectsWorkbookDataset(filepath=str(folder), version=Version(None, VERSION))
-    with pytest.raises(DatasetError, match=f"{NOVEMBER}: the workbook cannot be read again"):
-        marked.save(to_mark)
-    assert not list(folder.rglob("*.xlsx"))
+    marked.save(to_mark)  # handed to the background: its failure goes to whoever waits
+    with pytest.raises(
+        RejectsWorkbookError, match=f"^{NOVEMBER}: the workbook cannot be read again"
+    ) as raised:
+        marked.load()
+    assert raised.value.fields == {"domain": "trustee_performance", "file": NOVEMBER}
+    assert isinstance(raised.value, DatasetError)
+    assert not list(folder.rglob("*.xlsx")) and not list(folder.rglob(".*"))
+
+
+_UNWAITED = """
+import sys, time
+from dataclasses import replace
+from pathlib import Path
+from kedro.io import Version
+from tests.reports.test_rejects_workbook import NOVEMBER, VERSION, _deliver, _to_mark
+from tests.reliability.support import trustee_rows
+from work_data_hub.datasets import rejects_workbook_dataset as marking
+
+real = marking.mark_rejects
+def slowly(*args, **kwargs):
+    time.sleep(0.5)  # still being written when the script ends
+    return real(*args, **kwargs)
+marking.mark_rejects = slowly
+root = Path(sys.argv[1])
+for name, gone in (("kept", False), ("gone", True)):
+    rows = trustee_rows(3)
+    rows[1][4] = "abc"
+    inbox = root / name
+    _deliver(inbox / NOVEMBER, rows)
+    to_mark = _to_mark(inbox, max_files=1)
+    to_mark = replace(to_mark, domain=to_mark.domain.model_copy(update={"name": name}))
+    if gone:
+        (inbox / NOVEMBER).unlink()
+    folder = root / "out" / name
+    marking.RejectsWorkbookDataset(filepath=str(folder), version=Version(None, VERSION)).save(to_mark)
+"""
+
+
+def test_a_write_nobody_waited_for_is_finished_or_its_failure_logged_at_exit(
+    tmp_path: Path,
+) -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", _UNWAITED, str(tmp_path)],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+        env={**os.environ, "COLUMNS": "300", "NO_COLOR": "1"},
+    )
+    assert result.returncode == 0, result.stderr
+    (kept,) = (tmp_path / "out" / "kept").rglob("*.xlsx")
+    assert sorted(_filled(openpyxl.load_workbook(kept)["受托业绩"])) == ["E3"]
+    assert not list((tmp_path / "out" / "gone").rglob("*.xlsx"))
+    logged = result.stdout + result.stderr
+    assert f"gone: {NOVEMBER}: the workbook cannot be read again" in logged
 
 
 def test_several_workbooks_are_each_marked_with_their_own_rejects(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path, PurePosixPath
@@ -11,9 +12,11 @@ from typing import Any
 from kedro.io import AbstractVersionedDataset, DatasetError, Version
 
 from work_data_hub.config.business_checks import CHECK_KINDS, BusinessCheckResult
+from work_data_hub.datasets import background_writes
 from work_data_hub.datasets.flags import strict_bool
 from work_data_hub.datasets.no_delivery import WritesNothingWithoutDelivery
 from work_data_hub.datasets.owner_only import PendingFile
+from work_data_hub.datasets.rejects_workbook_dataset import RejectsWorkbookError
 from work_data_hub.datasets.review_files import ReviewFiles, diff_rows_file, write_review
 from work_data_hub.errors import WorkDataHubError
 from work_data_hub.load.business_checks import (
@@ -38,6 +41,7 @@ __all__ = [
     "LoadResult",
     "PostgresLoadDataset",
     "RejectedRowsError",
+    "RejectsWorkbookError",
 ]
 
 logger = logging.getLogger(__name__)
@@ -133,6 +137,12 @@ class PostgresLoadDataset(WritesNothingWithoutDelivery, AbstractVersionedDataset
     copies. A plan of a domain without a delivery (``LoadPlan.no_delivery``) writes no file and
     connects nowhere; ``last_result`` is None.
 
+    The domain's marked rejects workbooks, written in the background
+    (:mod:`work_data_hub.datasets.background_writes`), are waited for before ``COMMIT``: one
+    that cannot be written rolls the load back (:class:`RejectsWorkbookError`, the plan kept
+    for review). Every save returns only once they are whole, or raises their failure; a save
+    that fails on its own raises its own error and logs theirs.
+
     The table's columns are read with the checks (read-only; with ``diff``, and before an
     execute applies): the summary lists the columns the plan adds ("table changes"), and the
     log names them, or what the plan will refuse (a WARNING).
@@ -162,6 +172,8 @@ class PostgresLoadDataset(WritesNothingWithoutDelivery, AbstractVersionedDataset
         RejectedRowsError: On ``save`` with ``execute``, too many rows were rejected.
         CheckRefusedError: On ``save`` with ``execute``, a business check refused the plan.
         LoadFailedError: On ``save``, the warehouse refused the plan; nothing was loaded.
+        RejectsWorkbookError: On ``save``, a marked rejects workbook of the domain cannot be
+            written; with ``execute``, nothing was loaded.
     """
 
     def __init__(
@@ -217,6 +229,17 @@ class PostgresLoadDataset(WritesNothingWithoutDelivery, AbstractVersionedDataset
         return Path(self._get_load_path()).read_bytes()
 
     def save(self, data: LoadPlan) -> None:
+        try:
+            self._save_plan(data)
+        except BaseException:
+            _marks_written_or_logged(data.domain)
+            raise
+        # Whatever the save did (plan only, nothing to load), the domain's marked rejects
+        # workbooks are whole when it returns, or their failure is raised.
+        background_writes.wait(data.domain)
+
+    # Not ``_save``: Kedro would take that for the dataset's own save.
+    def _save_plan(self, data: LoadPlan) -> None:
         if data.no_delivery:
             self.last_result = None
             self._skip_save()
@@ -285,6 +308,7 @@ class PostgresLoadDataset(WritesNothingWithoutDelivery, AbstractVersionedDataset
                     reported.append(self._reported(self._wrote_plan(data, path), checked))
                     assert self.last_result is not None
                     self.last_result = replace(self.last_result, summary=reported[0].as_dict())
+                    _marks_written_before_commit(data.domain)
 
                 applied = self._client.execute_plan(
                     data, file.handle, path, publish=publish, summary=summary, force=force
@@ -447,6 +471,33 @@ class PostgresLoadDataset(WritesNothingWithoutDelivery, AbstractVersionedDataset
                 was loaded.
         """
         return self._client.apply_plan_file(path, force=force, accepted=accepted)
+
+
+def _marks_written_before_commit(domain: str) -> None:
+    """Wait for the domain's marked rejects workbooks: the load commits only beside them.
+
+    Raises:
+        RejectsWorkbookError: One cannot be written (the load rolls back).
+    """
+    if sys.exc_info()[1] is not None:
+        # The plan of a load that cannot connect is published while its error is raised: that
+        # error is the one the run ends with (the save's end logs theirs).
+        return
+    try:
+        background_writes.wait(domain)
+    except RejectsWorkbookError as exc:
+        raise exc.nothing_loaded() from exc
+
+
+def _marks_written_or_logged(domain: str) -> None:
+    """Wait for the domain's marked rejects workbooks after its save failed: the save's
+    failure is the one raised, theirs is logged."""
+    try:
+        background_writes.wait(domain)
+    except Exception as exc:
+        logger.error(
+            "%s: %s", domain, exc, extra={"event": "rejects_workbooks_failed", "domain": domain}
+        )
 
 
 def _drop_rows_file(summary: PlanSummary | None) -> None:

@@ -1,29 +1,53 @@
 """``RejectsWorkbookDataset``: each delivered workbook with rejects, marked, beside the CSV.
 
 Like the rejects CSV the files hold the delivered values, so each is created owner-only (0600).
-Only workbooks with rejects are read again (two at a time), and their rows are streamed from
-the delivered workbook to the marked one (:mod:`work_data_hub.reports.rejects_workbook`).
+Only workbooks with rejects are read again, and their rows are streamed from the delivered
+workbook to the marked one (:mod:`work_data_hub.reports.rejects_workbook`). They are written in
+the background, two at a time, while the run plans and loads
+(:mod:`work_data_hub.datasets.background_writes`): the load of the domain commits only once they
+are written, and the run ends only once they are.
 """
 
 from __future__ import annotations
 
-import os
-from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from kedro.io import AbstractVersionedDataset, DatasetError, Version
 
 from work_data_hub.cleaning.workbook import WorkbookReadError
+from work_data_hub.datasets import background_writes
 from work_data_hub.datasets.no_delivery import WritesNothingWithoutDelivery
-from work_data_hub.datasets.owner_only import open_owner_only
+from work_data_hub.datasets.owner_only import PendingFile
 from work_data_hub.datasets.results import FileWritten
+from work_data_hub.errors import WorkDataHubError
 from work_data_hub.reports.rejects_workbook import (
     RejectedFile,
     RejectsToMark,
     mark_rejects,
     marked_name,
 )
+
+
+class RejectsWorkbookError(WorkDataHubError, DatasetError):
+    """A delivered workbook's marked copy cannot be written; the message names the workbook.
+
+    Args:
+        message: Which workbook, why, and where its rejects are listed.
+        domain: The domain.
+        file: The delivered workbook (its path in the inbox).
+    """
+
+    def __init__(self, message: str, *, domain: str, file: str) -> None:
+        super().__init__(message, domain=domain, file=file)
+
+    def nothing_loaded(self) -> RejectsWorkbookError:
+        """The same error, for the load it rolled back."""
+        fields = self.fields
+        return RejectsWorkbookError(
+            f"{self}; nothing was loaded", domain=fields["domain"], file=fields["file"]
+        )
 
 
 class RejectsWorkbookDataset(
@@ -37,13 +61,18 @@ class RejectsWorkbookDataset(
           filepath: data/08_reporting/rejects/{domain}_marked
           versioned: true
 
-    A save with no rejects writes nothing. ``load`` lists the files of the newest version.
-    ``last_written`` names the folder of the last save that wrote any
+    ``save`` makes the version's folder and hands the files to background threads
+    (:mod:`work_data_hub.datasets.background_writes`, keyed by the domain's name), then returns;
+    a file appears only once it is whole. Their failure is raised to whoever waits for the
+    domain: the load of the domain, the run's hooks, or ``load``. A save with no rejects writes
+    nothing. ``load`` waits for the last save's files, then lists the files of the newest
+    version. ``last_written`` names the folder of the last save that writes any
     (see :mod:`work_data_hub.datasets.results`).
 
     Raises:
-        DatasetError: a delivered workbook cannot be read again (moved or changed since the
-            run read it); the message names it.
+        RejectsWorkbookError: On ``load``, or to whoever waits for the domain, a delivered
+            workbook cannot be read again (moved or changed since the run read it), or its
+            marked copy cannot be written; the message names it.
     """
 
     def __init__(
@@ -58,6 +87,7 @@ class RejectsWorkbookDataset(
         )
         self.metadata = metadata
         self.last_written: FileWritten | None = None
+        self._domain: str | None = None
 
     @staticmethod
     def _folder_exists(path: str) -> bool:
@@ -67,6 +97,8 @@ class RejectsWorkbookDataset(
         return {"filepath": str(self._filepath), "version": self._version}
 
     def load(self) -> list[str]:
+        if self._domain is not None:
+            background_writes.wait(self._domain)
         return sorted(str(path) for path in Path(self._get_load_path()).glob("*.xlsx"))
 
     def save(self, data: RejectsToMark) -> None:
@@ -77,35 +109,24 @@ class RejectsWorkbookDataset(
             return
         self._wrote()
         folder = Path(self._get_save_path())
-        if len(data.files) == 1:
-            _mark_file(data, data.files[0], folder)
-        else:
-            # Two at a time: the copy is mostly zlib, which runs without the GIL. The first
-            # failure (in file order) is raised once the workbook being marked beside it is done;
-            # the others are not started.
-            with ThreadPoolExecutor(WORKBOOKS_AT_ONCE, thread_name_prefix="mark_rejects") as pool:
-                pending = [pool.submit(_mark_file, data, f, folder) for f in data.files]
-                try:
-                    for written in pending:
-                        written.result()
-                except BaseException:
-                    pool.shutdown(cancel_futures=True)
-                    raise
+        # The version exists when save returns (Kedro's check after a versioned save looks).
+        folder.mkdir(parents=True, exist_ok=True)
+        self._domain = data.domain.name
+        background_writes.start(
+            data.domain.name,
+            [partial(_mark_file, data, rejected, folder) for rejected in data.files],
+        )
         self.last_written = FileWritten(str(folder))
 
 
-# Workbooks marked at a time (the machine this runs on has at least two cores).
-WORKBOOKS_AT_ONCE = 2
-
-
 def _mark_file(data: RejectsToMark, rejected: RejectedFile, folder: Path) -> None:
-    """Write ``rejected``'s marked workbook into ``folder``; nothing is left when it fails."""
+    """Write ``rejected``'s marked workbook into ``folder``; it appears only when whole."""
     path = folder / marked_name(rejected.path)
     try:
-        with os.fdopen(open_owner_only(path), "wb") as target:
+        with PendingFile(path) as target:
             mark_rejects(
                 Path(data.inbox) / rejected.path,
-                target,
+                target.handle,
                 file=rejected.path,
                 sheet=rejected.sheet,
                 header_row=data.domain.header_row,
@@ -113,11 +134,21 @@ def _mark_file(data: RejectsToMark, rejected: RejectedFile, folder: Path) -> Non
                 domain=data.domain,
                 columns=rejected.columns,
             )
-    except BaseException as exc:
-        path.unlink(missing_ok=True)
-        if isinstance(exc, WorkbookReadError):
-            raise DatasetError(
-                f"{rejected.path}: the workbook cannot be read again to mark its rejects "
-                f"({exc}); the rejects CSV lists them"
-            ) from exc
-        raise
+            target.publish()
+    except WorkbookReadError as exc:
+        raise RejectsWorkbookError(
+            f"{rejected.path}: the workbook cannot be read again to mark its rejects "
+            f"({exc}); the rejects CSV lists them",
+            domain=data.domain.name,
+            file=rejected.path,
+        ) from exc
+    except OSError as exc:
+        raise RejectsWorkbookError(
+            f"{rejected.path}: its marked copy cannot be written to {path} "
+            f"({exc.strerror or exc}); the rejects CSV lists its rejects",
+            domain=data.domain.name,
+            file=rejected.path,
+        ) from exc
+    except Exception as exc:
+        # A bug: its traceback is kept; the message still names the workbook.
+        raise DatasetError(f"{rejected.path}: its marked copy failed: {exc!r}") from exc

@@ -13,6 +13,7 @@ knows the run id, so each run gets its own file next to its run report.
 from __future__ import annotations
 
 import logging
+from collections.abc import Generator
 from pathlib import Path
 from typing import Any
 
@@ -32,8 +33,10 @@ class RunLogHooks:
         self._handler: JsonLinesFileHandler | None = None
         self.path: Path | None = None
 
-    # tryfirst/trylast: the file is open before any other hook logs the run's start, and
-    # stays open until the run report's hook has logged the run's end.
+    # tryfirst, and a wrapper at the end: the file is open before any other hook logs the
+    # run's start, and stays open until every other hook is done with the run's end, closed
+    # even when one of them raises (the run report's, for a file written in the background
+    # that failed).
     @hook_impl(tryfirst=True)
     def before_pipeline_run(self, run_params: dict[str, Any], catalog: Any) -> None:
         self._detach()
@@ -59,13 +62,19 @@ class RunLogHooks:
         self._handler.setLevel(self._level)
         logging.getLogger().addHandler(self._handler)
 
-    @hook_impl(trylast=True)
-    def after_pipeline_run(self) -> None:
-        self._detach()
+    @hook_impl(wrapper=True)
+    def after_pipeline_run(self) -> Generator[None, Any, Any]:
+        try:
+            return (yield)
+        finally:
+            self._detach()
 
-    @hook_impl(trylast=True)
-    def on_pipeline_error(self) -> None:
-        self._detach()
+    @hook_impl(wrapper=True)
+    def on_pipeline_error(self) -> Generator[None, Any, Any]:
+        try:
+            return (yield)
+        finally:
+            self._detach()
 
     def _detach(self) -> None:
         if self._handler is not None:

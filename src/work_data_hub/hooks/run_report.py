@@ -25,6 +25,7 @@ from typing import Any
 from kedro.framework.hooks import hook_impl
 from kedro.pipeline import Node, Pipeline
 
+from work_data_hub.datasets import background_writes
 from work_data_hub.datasets.owner_only import open_owner_only
 from work_data_hub.datasets.results import (
     LoadOutcome,
@@ -50,6 +51,11 @@ from work_data_hub.reports.run_report_page import render_run_report
 from work_data_hub.text import plural
 
 logger = logging.getLogger("work_data_hub.run")
+
+# The seconds of a domain's marked rejects workbooks, written in the background (from the
+# hand-off to the last one), and the seconds the run stood still waiting for them.
+WRITTEN_STEP = "rejects_workbooks_written"
+WAITED_STEP = "rejects_workbooks_waited"
 
 # Counts in the domain_done message, in order: (field, how the message names it).
 _MESSAGE_COUNTS = (
@@ -410,7 +416,28 @@ class RunReportHooks:
 
     @hook_impl
     def after_pipeline_run(self, run_params: dict[str, Any]) -> None:
+        failure = self._background_writes_done()
+        if failure is not None:
+            # Nobody waited for them (the load's node was not run: ``kedro run --nodes``).
+            self._write_report("failed", error_record(failure))
+            raise failure
         self._write_report("succeeded", None)
+
+    def _background_writes_done(self) -> BaseException | None:
+        """Wait for every domain's files written in the background (its marked rejects
+        workbooks); record their seconds, and how long the run waited for them. A domain
+        whose files failed, and had not failed already, fails at their step. Returns the
+        first failure."""
+        first: BaseException | None = None
+        for written in background_writes.wait_all():
+            domain = self._domain(written.domain)
+            domain["seconds"][WRITTEN_STEP] = round(written.seconds, 3)
+            domain["seconds"][WAITED_STEP] = round(written.waited, 3)
+            if written.error is not None:
+                domain.pop("rejects_workbooks", None)  # not all of them are there
+                self._fail(written.domain, WRITTEN_STEP, written.error)
+                first = first or written.error
+        return first
 
     @hook_impl
     def on_pipeline_error(self, error: Exception, run_params: dict[str, Any]) -> None:
@@ -425,6 +452,8 @@ class RunReportHooks:
             domain_name, step = _domain_and_step(name)
             self._fail(domain_name, f"{kind}_{step}" if kind else step, error)
         self._started.clear()
+        # Recorded, never raised: the run ends with its own error.
+        self._background_writes_done()
         for domain in self._domains.values():
             if domain["status"] == "running":
                 domain["status"] = "stopped"

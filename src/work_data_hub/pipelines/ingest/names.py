@@ -17,8 +17,9 @@ LOAD_LEDGER = "load_ledger"
 FILE_MANIFEST = "file_manifest"
 CLEAN_ROWS = "clean_rows"
 REJECTS = "rejects"
-# Saved with the rejects when the clean step ends, before the plan: a refused execute still
-# leaves them for people to see why.
+# Handed over with the rejects when the clean step ends, and written in the background while
+# the plan is made and applied (the load commits only once they are whole): a refused execute
+# still leaves them for people to see why.
 REJECTS_WORKBOOKS = "rejects_workbooks"
 CLEANING_SUMMARY = "cleaning_summary"
 LOAD_PLAN = "load_plan"
