@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import logging
-import sys
 from collections.abc import Sequence
 from dataclasses import replace
+from functools import partial
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -308,10 +308,15 @@ class PostgresLoadDataset(WritesNothingWithoutDelivery, AbstractVersionedDataset
                     reported.append(self._reported(self._wrote_plan(data, path), checked))
                     assert self.last_result is not None
                     self.last_result = replace(self.last_result, summary=reported[0].as_dict())
-                    _marks_written_before_commit(data.domain)
 
                 applied = self._client.execute_plan(
-                    data, file.handle, path, publish=publish, summary=summary, force=force
+                    data,
+                    file.handle,
+                    path,
+                    publish=publish,
+                    before_commit=partial(_marks_written_before_commit, data.domain),
+                    summary=summary,
+                    force=force,
                 )
         except BaseException:
             if not pending.published:
@@ -479,10 +484,6 @@ def _marks_written_before_commit(domain: str) -> None:
     Raises:
         RejectsWorkbookError: One cannot be written (the load rolls back).
     """
-    if sys.exc_info()[1] is not None:
-        # The plan of a load that cannot connect is published while its error is raised: that
-        # error is the one the run ends with (the save's end logs theirs).
-        return
     try:
         background_writes.wait(domain)
     except RejectsWorkbookError as exc:

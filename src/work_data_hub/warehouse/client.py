@@ -404,6 +404,7 @@ class WarehouseClient:
         path: Path,
         *,
         publish: Callable[[], None],
+        before_commit: Callable[[], None] | None = None,
         summary: PlanSummary | None = None,
         force: bool = False,
     ) -> LoadResult:
@@ -423,6 +424,8 @@ class WarehouseClient:
             handle: An empty file, open for writing and reading, not named yet.
             path: Where ``publish`` puts the file (named in messages).
             publish: Gives the finished file its name (before ``COMMIT``).
+            before_commit: Runs once the file is published and the rows are staged, before the
+                statements after them; what it raises rolls the transaction back.
             summary: The summary its header shows (default: the plan's own).
             force: Lift the staleness check (the session setting the plan's guard reads).
 
@@ -444,7 +447,14 @@ class WarehouseClient:
                 raise
             try:
                 return self._execute(
-                    plan, handle, path, publish, summary, connection, address, force
+                    plan,
+                    handle,
+                    path,
+                    (publish, before_commit),
+                    summary,
+                    connection,
+                    address,
+                    force,
                 )
             finally:
                 connection.close()
@@ -454,7 +464,7 @@ class WarehouseClient:
         plan: LoadPlan,
         handle: BinaryIO,
         path: Path,
-        publish: Callable[[], None],
+        callbacks: tuple[Callable[[], None], Callable[[], None] | None],
         summary: PlanSummary | None,
         connection: Any,
         address: WarehouseAddress,
@@ -480,8 +490,11 @@ class WarehouseClient:
                     "hold); nothing was loaded",
                     file=str(path),
                 )
+            publish, before_commit = callbacks
             publish()
             transaction.raise_failure()
+            if before_commit is not None:
+                before_commit()
             transaction.check_sent(saved)
             for step in saved.steps[len(transaction.ran) :]:
                 transaction.execute(step)
