@@ -1,7 +1,8 @@
 """The marked copy of a delivered workbook, made from the workbook's own parts.
 
 The delivered sheet's XML is streamed from the zip in blocks of whole rows into the copy, with
-a few byte-level edits, so a sheet of any size costs one decompression and one compression:
+a few byte-level edits, so a sheet of any size costs one decompression (ISA-L's,
+:mod:`work_data_hub.cleaning.zip_parts`) and one compression:
 
 - formulas are dropped and their cached values kept (a formula's text result becomes an inline
   string); a formula without a cached value leaves its cell empty, as the run read it;
@@ -29,6 +30,7 @@ from __future__ import annotations
 import re
 import zipfile
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import closing
 from dataclasses import dataclass
 from html import escape, unescape
 from pathlib import Path
@@ -43,6 +45,7 @@ from work_data_hub.cleaning.sheet_xml import (
     relationships,
     xml_blocks,
 )
+from work_data_hub.cleaning.zip_parts import member_chunks
 from work_data_hub.errors import WorkDataHubError
 
 # The copy is written once and read by people: fast compression (its sheet is about a third
@@ -265,8 +268,8 @@ class DeliveredSheet:
         self._has_metadata = present("sheetMetadata") is not None
 
     def _sheet_blocks(self) -> Iterator[bytes]:
-        with self._archive.open(self._sheet_member) as stream:
-            yield from xml_blocks(stream)
+        with closing(member_chunks(self._archive, self._sheet_member)) as chunks:
+            yield from xml_blocks(chunks)
 
     def _read_head(self) -> None:
         """The sheet's head, its header row and the rows that fit the column widths."""
@@ -358,8 +361,8 @@ class DeliveredSheet:
         if not wanted or self._strings_member is None:
             return found
         last, index = max(wanted), 0
-        with self._archive.open(self._strings_member) as stream:
-            for block in xml_blocks(stream, b"</si>"):
+        with closing(member_chunks(self._archive, self._strings_member)) as chunks:
+            for block in xml_blocks(chunks, b"</si>"):
                 for match in _SHARED_STRING.finditer(block):
                     if index in wanted:
                         found[index] = _rich_text(match["content"] or b"")
