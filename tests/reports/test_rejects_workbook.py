@@ -12,6 +12,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+import fastexcel
 import openpyxl
 import polars as pl
 import pytest
@@ -34,6 +35,7 @@ from work_data_hub.datasets.rejects_workbook_dataset import (
     RejectsWorkbookError,
 )
 from work_data_hub.pipelines.ingest import nodes
+from work_data_hub.reports.marked_copy import DeliveredSheet
 from work_data_hub.reports.rejects_workbook import MARK_HEADER, SUMMARY_SHEET, RejectsToMark
 
 NOVEMBER = "2024_11_受托业绩.xlsx"
@@ -319,6 +321,25 @@ def test_a_sheet_the_copy_does_not_handle_is_written_from_its_values(
     assert len(_cells(sheet, 7)) == 7 and sheet["C2"].value == "P0001"
     assert sheet.freeze_panes == "A2"
     assert [cell.value for cell in sheet[1]][-1] == MARK_HEADER
+
+
+def test_a_copy_of_a_sheet_past_a_gibibyte_has_zip64_sizes_and_opens(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Such a sheet may come out past the 4 GiB a zip entry holds without ZIP64."""
+    monkeypatch.setattr(DeliveredSheet, "_big", lambda self, member: True)
+    rows = trustee_rows(6)
+    rows[1][4] = "abc"  # E3
+    _deliver(tmp_path / "inbox" / NOVEMBER, rows)
+    _, (written,) = _run(tmp_path / "inbox", tmp_path / "out", trustee_domain())
+
+    with zipfile.ZipFile(written) as archive:
+        assert archive.testzip() is None
+        assert all(info.extract_version >= 45 for info in archive.infolist())
+    sheet = openpyxl.load_workbook(written)["受托业绩"]
+    assert sorted(_filled(sheet)) == ["E3"]
+    frame = fastexcel.read_excel(written).load_sheet("受托业绩").to_polars()
+    assert frame.height == 6 and frame["计划代码"].to_list()[0] == "P0001"
 
 
 def test_a_workbook_gone_before_it_is_marked_fails_whoever_waits_and_leaves_no_file(

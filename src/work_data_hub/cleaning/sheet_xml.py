@@ -9,7 +9,8 @@ The XML is streamed from the zip in blocks of whole rows and each block is searc
 (Rust) regular expressions, which scan it in native code; only a block holding one of the
 markers below is searched again with Python's, and only the matching cells become Python
 objects. Long numbers are collected as a polars frame (row, column, exact value), never one by
-one. So a sheet without such cells costs one decompression and one native scan per block.
+one. So a sheet without such cells costs one decompression (ISA-L's, :mod:`.zip_parts`) and one
+native scan per block.
 """
 
 from __future__ import annotations
@@ -17,14 +18,16 @@ from __future__ import annotations
 import posixpath
 import re
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from contextlib import closing
 from dataclasses import dataclass, replace
 from html import unescape
 from pathlib import Path
-from typing import IO
 from xml.etree import ElementTree
 
 import polars as pl
+
+from work_data_hub.cleaning.zip_parts import member_chunks
 
 BLOCK_BYTES = 1 << 24
 # Number cells with their exact values: 0-based row and column, the stored value.
@@ -145,8 +148,8 @@ def marked_cells(path: Path, sheet_name: str) -> SheetMarks:
                 return SheetMarks([], long_numbers=None)
             cells: list[MarkedCell] = []
             long_numbers: list[pl.DataFrame] = []
-            with archive.open(member) as stream:
-                for block in xml_blocks(stream):
+            with closing(member_chunks(archive, member, BLOCK_BYTES)) as chunks:
+                for block in xml_blocks(chunks):
                     found, numbers = _scan(block)
                     if found:
                         cells.extend(_marked_in_block(block))
@@ -253,11 +256,12 @@ def relationships(archive: zipfile.ZipFile, part: str) -> dict[str, Relationship
     return found
 
 
-def xml_blocks(stream: IO[bytes], closing: bytes = b"</row>") -> Iterator[bytes]:
-    """The XML in blocks that end after a ``closing`` tag (a row's, by default), so that no
-    element is cut in two; the last block is what follows the last one."""
+def xml_blocks(chunks: Iterable[bytes], closing: bytes = b"</row>") -> Iterator[bytes]:
+    """The XML of ``chunks`` (a part's bytes, as :func:`member_chunks` gives them) in blocks
+    that end after a ``closing`` tag (a row's, by default), so that no element is cut in two;
+    the last block is what follows the last one."""
     carry = b""
-    while chunk := stream.read(BLOCK_BYTES):
+    for chunk in chunks:
         data = carry + chunk
         end = data.rfind(closing)
         if end < 0:

@@ -1,7 +1,8 @@
 """The marked copy of a delivered workbook, made from the workbook's own parts.
 
 The delivered sheet's XML is streamed from the zip in blocks of whole rows into the copy, with
-a few byte-level edits, so a sheet of any size costs one decompression and one compression:
+a few byte-level edits, so a sheet of any size costs one decompression and one compression
+(both ISA-L's, :mod:`work_data_hub.cleaning.zip_parts`):
 
 - formulas are dropped and their cached values kept (a formula's text result becomes an inline
   string); a formula without a cached value leaves its cell empty, as the run read it;
@@ -28,7 +29,8 @@ from __future__ import annotations
 
 import re
 import zipfile
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import closing
 from dataclasses import dataclass
 from html import escape, unescape
 from pathlib import Path
@@ -43,10 +45,11 @@ from work_data_hub.cleaning.sheet_xml import (
     relationships,
     xml_blocks,
 )
+from work_data_hub.cleaning.zip_parts import member_chunks, write_zip
 from work_data_hub.errors import WorkDataHubError
 
-# The copy is written once and read by people: fast compression (its sheet is about a third
-# bigger than at the default level, in a fraction of the time).
+# The copy is written once and read by people: ISA-L's fast level (of 0-3), as small as its
+# default; zlib's default level would make it smaller, in several times the time.
 COMPRESS_LEVEL = 1
 # Column widths are fitted to the header and this many rows below it.
 WIDTH_SAMPLE_ROWS = 1_000
@@ -265,8 +268,8 @@ class DeliveredSheet:
         self._has_metadata = present("sheetMetadata") is not None
 
     def _sheet_blocks(self) -> Iterator[bytes]:
-        with self._archive.open(self._sheet_member) as stream:
-            yield from xml_blocks(stream)
+        with closing(member_chunks(self._archive, self._sheet_member)) as chunks:
+            yield from xml_blocks(chunks)
 
     def _read_head(self) -> None:
         """The sheet's head, its header row and the rows that fit the column widths."""
@@ -358,8 +361,8 @@ class DeliveredSheet:
         if not wanted or self._strings_member is None:
             return found
         last, index = max(wanted), 0
-        with self._archive.open(self._strings_member) as stream:
-            for block in xml_blocks(stream, b"</si>"):
+        with closing(member_chunks(self._archive, self._strings_member)) as chunks:
+            for block in xml_blocks(chunks, b"</si>"):
                 for match in _SHARED_STRING.finditer(block):
                     if index in wanted:
                         found[index] = _rich_text(match["content"] or b"")
@@ -387,66 +390,72 @@ class DeliveredSheet:
             marks=marks,
         )
         widths = self._fitted_widths()
-        with zipfile.ZipFile(
-            target, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=COMPRESS_LEVEL
-        ) as out:
-            with out.open(_DATA_SHEET, "w", force_zip64=self._big(self._sheet_member)) as sheet:
-                sheet.write(_XML_DECLARATION + self._root + _sheet_view(self.header_row, False))
-                sheet.write(self._format + _columns(widths) + b"<sheetData>")
-                sheet.write(editor.edited(self._body))
-                del self._body
-                for block in self._blocks:
-                    sheet.write(editor.edited(block))
-            parts = {
-                "xl/worksheets/sheet1.xml": _summary_sheet(summary, self._styles),
-                "xl/styles.xml": self._styles.xml(),
-            }
-            if editor.comments:
-                parts["xl/comments1.xml"] = _comments(editor.comments)
-                parts["xl/drawings/vmlDrawing1.vml"] = _vml(editor.comments)
-                parts["xl/worksheets/_rels/sheet2.xml.rels"] = _relationships_part(
-                    [
-                        ("vmlDrawing", "../drawings/vmlDrawing1.vml"),
-                        ("comments", "../comments1.xml"),
-                    ]
-                )
+
+        def sheet() -> Iterator[bytes]:
+            yield _XML_DECLARATION + self._root + _sheet_view(self.header_row, False)
+            yield self._format + _columns(widths) + b"<sheetData>"
+            yield editor.edited(self._body)
+            del self._body
+            for block in self._blocks:
+                yield editor.edited(block)
+
+        def parts() -> Iterator[tuple[str, Iterable[bytes]]]:
+            yield _DATA_SHEET, sheet()
             for member, name in (
                 (self._strings_member, "xl/sharedStrings.xml"),
                 (self._theme_member, "xl/theme/theme1.xml"),
             ):
                 if member is not None:
-                    with (
-                        self._archive.open(member) as source,
-                        out.open(name, "w", force_zip64=self._big(member)) as copy,
-                    ):
-                        while chunk := source.read(1 << 24):
-                            copy.write(chunk)
-            filtered = (
-                f"{_sheet_reference(self.sheet)}!${column_letters(editor.first_column)}"
-                f"${self.header_row}:${column_letters(self._mark_column)}${editor.last_row}"
-            )
-            parts["xl/workbook.xml"] = _workbook(summary.name, self.sheet, self._date1904, filtered)
-            parts["xl/_rels/workbook.xml.rels"] = _relationships_part(
-                [
-                    ("worksheet", "worksheets/sheet1.xml"),
-                    ("worksheet", "worksheets/sheet2.xml"),
-                    ("styles", "styles.xml"),
-                    *([("sharedStrings", "sharedStrings.xml")] if self._strings_member else []),
-                    *([("theme", "theme/theme1.xml")] if self._theme_member else []),
-                ]
-            )
-            parts["_rels/.rels"] = _relationships_part([("officeDocument", WORKBOOK_PART)])
-            parts["[Content_Types].xml"] = _content_types(
-                comments=bool(editor.comments),
-                strings=self._strings_member is not None,
-                theme=self._theme_member is not None,
-            )
-            for name, data in parts.items():
-                out.writestr(name, data)
+                    yield name, member_chunks(self._archive, member)
+            # Asked for once the sheet is written: its comments and last row are known then.
+            for name, data in self._closing_parts(editor, summary).items():
+                yield name, [data]
+
+        copied = (self._sheet_member, self._strings_member)
+        big = any(member and self._big(member) for member in copied)
+        write_zip(target, parts(), level=COMPRESS_LEVEL, zip64=big)
         return len(editor.comments)
 
+    def _closing_parts(self, editor: _RowEditor, summary: SummaryTable) -> dict[str, bytes]:
+        """The parts written after the sheet's (and the copied ones), by name, in zip order."""
+        parts = {
+            "xl/worksheets/sheet1.xml": _summary_sheet(summary, self._styles),
+            "xl/styles.xml": self._styles.xml(),
+        }
+        if editor.comments:
+            parts["xl/comments1.xml"] = _comments(editor.comments)
+            parts["xl/drawings/vmlDrawing1.vml"] = _vml(editor.comments)
+            parts["xl/worksheets/_rels/sheet2.xml.rels"] = _relationships_part(
+                [
+                    ("vmlDrawing", "../drawings/vmlDrawing1.vml"),
+                    ("comments", "../comments1.xml"),
+                ]
+            )
+        filtered = (
+            f"{_sheet_reference(self.sheet)}!${column_letters(editor.first_column)}"
+            f"${self.header_row}:${column_letters(self._mark_column)}${editor.last_row}"
+        )
+        parts["xl/workbook.xml"] = _workbook(summary.name, self.sheet, self._date1904, filtered)
+        parts["xl/_rels/workbook.xml.rels"] = _relationships_part(
+            [
+                ("worksheet", "worksheets/sheet1.xml"),
+                ("worksheet", "worksheets/sheet2.xml"),
+                ("styles", "styles.xml"),
+                *([("sharedStrings", "sharedStrings.xml")] if self._strings_member else []),
+                *([("theme", "theme/theme1.xml")] if self._theme_member else []),
+            ]
+        )
+        parts["_rels/.rels"] = _relationships_part([("officeDocument", WORKBOOK_PART)])
+        parts["[Content_Types].xml"] = _content_types(
+            comments=bool(editor.comments),
+            strings=self._strings_member is not None,
+            theme=self._theme_member is not None,
+        )
+        return parts
+
     def _big(self, member: str) -> bool:
-        """Whether ``member`` may come out past the 2 GiB a zip entry holds without ZIP64."""
+        """Whether ``member`` may come out past the 4 GiB a zip entry holds without ZIP64
+        (the marks add to it)."""
         return self._archive.getinfo(member).file_size > (1 << 30)
 
     def _fitted_widths(self) -> dict[int, float]:
