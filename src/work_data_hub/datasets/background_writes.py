@@ -1,8 +1,8 @@
 """Files a save hands to background threads, written while the run goes on, waited for by domain.
 
 The marked rejects workbooks are read by people, not by the run: their dataset hands them here
-and returns, and they are written two at a time (the copy is mostly zlib, which releases the
-GIL) while the run plans and loads. Whoever needs them whole waits for them:
+and returns, and they are written two at a time (the copy is mostly inflating and deflating,
+which run without the GIL) while the run plans and loads. Whoever needs them whole waits for them:
 
 - the load of their domain, before its ``COMMIT`` and at the end of its save
   (:class:`~work_data_hub.datasets.postgres_load_dataset.PostgresLoadDataset`), so a load never
