@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import itertools
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,10 +37,20 @@ class RowSpool:
         # Files are cleaned (and kept) in several threads at once: count() numbers atomically.
         self._numbers = itertools.count()
 
-    def keep(self, rows: pl.DataFrame) -> FileRows:
+    def keep(self, rows: pl.DataFrame, copy_length: CopyLength | None = None) -> FileRows:
         path = Path(self._folder.name) / f"{next(self._numbers):05d}.arrow"
         rows.write_ipc(path, compression="uncompressed")
-        return FileRows(None, path, rows.height, self, rows.schema)
+        return FileRows(None, path, rows.height, self, rows.schema, copy_length)
+
+
+@dataclass(frozen=True)
+class CopyLength:
+    """A part's rows' length as COPY text in ``columns`` (what the plan's step line announces),
+    counted where the rows were in memory anyway, so that writing the plan need not read them
+    once more before the COPY starts."""
+
+    columns: tuple[str, ...]
+    length: int
 
 
 @dataclass(frozen=True, eq=False)
@@ -53,10 +63,11 @@ class FileRows:
     # Keeps the spool's folder alive as long as these rows may be read.
     spool: RowSpool | None = None
     schema: pl.Schema = field(default_factory=pl.Schema)
+    copy_length: CopyLength | None = None
 
     @classmethod
-    def in_memory(cls, rows: pl.DataFrame) -> FileRows:
-        return cls(rows, None, rows.height, schema=rows.schema)
+    def in_memory(cls, rows: pl.DataFrame, copy_length: CopyLength | None = None) -> FileRows:
+        return cls(rows, None, rows.height, schema=rows.schema, copy_length=copy_length)
 
     def read(self, columns: list[str] | None = None) -> pl.DataFrame:
         """The rows (only ``columns``, when given: Arrow IPC reads just those)."""
@@ -144,14 +155,25 @@ class CleanRows:
     def frames(self, rows_per_slice: int = ROWS_PER_SLICE) -> Iterator[pl.DataFrame]:
         """The rows in slices of at most ``rows_per_slice``, one file in memory at a time."""
         for part, kept in zip(self.parts, self.kept, strict=True):
-            if not part.height:
-                continue
-            rows = part.read()
-            if kept is not None:
-                rows = rows.filter(kept)
-            for start in range(0, rows.height, rows_per_slice):
-                yield rows.slice(start, rows_per_slice)
-            del rows
+            yield from _slices(part, kept, rows_per_slice)
+
+    def copy_length(
+        self,
+        columns: Sequence[str],
+        count: Callable[[pl.DataFrame], int],
+        rows_per_slice: int = ROWS_PER_SLICE,
+    ) -> int:
+        """The rows' length as COPY text in ``columns``: a part's :class:`CopyLength` where it
+        was counted for these columns and every row of the part is kept, else ``count`` of each
+        of its slices."""
+        total = 0
+        for part, kept in zip(self.parts, self.kept, strict=True):
+            counted = part.copy_length
+            if kept is None and counted is not None and counted.columns == tuple(columns):
+                total += counted.length
+            else:
+                total += sum(count(rows) for rows in _slices(part, kept, rows_per_slice))
+        return total
 
     def read_columns(self, columns: Sequence[str]) -> Iterator[pl.DataFrame]:
         """The kept rows' ``columns``, one file at a time (only those columns are read)."""
@@ -181,4 +203,23 @@ class CleanRows:
         return values
 
 
-__all__ = ["ROWS_PER_SLICE", "SOURCE_FILE", "SOURCE_ROW", "CleanRows", "FileRows", "RowSpool"]
+def _slices(part: FileRows, kept: pl.Series | None, rows_per_slice: int) -> Iterator[pl.DataFrame]:
+    """A part's kept rows in slices of at most ``rows_per_slice``."""
+    if not part.height:
+        return
+    rows = part.read()
+    if kept is not None:
+        rows = rows.filter(kept)
+    for start in range(0, rows.height, rows_per_slice):
+        yield rows.slice(start, rows_per_slice)
+
+
+__all__ = [
+    "ROWS_PER_SLICE",
+    "SOURCE_FILE",
+    "SOURCE_ROW",
+    "CleanRows",
+    "CopyLength",
+    "FileRows",
+    "RowSpool",
+]

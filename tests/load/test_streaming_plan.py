@@ -24,7 +24,7 @@ from work_data_hub.load.copy_format import copy_length, copy_text
 from work_data_hub.load.plan import LoadPlan, Statement, build_load_plan
 from work_data_hub.load.plan_file import read_plan_file, read_saved_plan
 from work_data_hub.load.psql import RowsStream, render_psql, write_plan
-from work_data_hub.rows import CleanRows, FileRows, RowSpool
+from work_data_hub.rows import CleanRows, CopyLength, FileRows, RowSpool
 
 DOMAIN = notes_domain()
 AWKWARD = ["tab\there", "line\nbreak", "cr\rhere", "back\\slash", "\\N", "\\.", "", None, "中文"]
@@ -96,6 +96,37 @@ def test_rows_spooled_per_file_give_the_plan_of_the_same_rows_in_one_frame() -> 
     rows = combine_files(results, parts, DOMAIN).rows
     assert all(part.frame is None and part.path is not None for part in parts)
     assert render_psql(_plan(rows)) == render_psql(_plan(pl.concat(frames)))
+
+
+def test_a_length_counted_while_cleaning_is_the_plans_and_a_stale_one_is_not_used() -> None:
+    """A part's length counted while it was in memory stands for its rows in the plan's step
+    line; one counted for other columns, or for a part some of whose rows were dropped after
+    (a duplicate key across files), is counted again from the rows."""
+    frames = _files()
+    columns = list(_plan(pl.concat(frames)).copy_columns)
+    spool = RowSpool()
+    counted = [CopyLength(tuple(columns), copy_length(frame, columns)) for frame in frames]
+    parts = [spool.keep(frame, length) for frame, length in zip(frames, counted, strict=True)]
+    rows = CleanRows.decided(parts, [None] * len(parts), ("month",), parts[0].schema)
+    assert render_psql(_plan(rows)) == render_psql(_plan(pl.concat(frames)))
+
+    def counted_again(frame: pl.DataFrame) -> int:
+        recounted.append(frame.height)
+        return copy_length(frame, columns)
+
+    recounted: list[int] = []
+    assert rows.copy_length(columns, counted_again) == len(copy_text(pl.concat(frames), columns))
+    assert recounted == []
+    stale = [
+        spool.keep(frames[0], CopyLength(("other",), 1)),
+        spool.keep(frames[2], CopyLength(tuple(columns), 10**9)),
+    ]
+    keep_some = pl.Series([True] * 11 + [False])
+    rows = CleanRows.decided(stale, [None, keep_some], ("month",), parts[0].schema)
+    expected = pl.concat([frames[0], frames[2].filter(keep_some)])
+    assert rows.copy_length(columns, counted_again) == len(copy_text(expected, columns))
+    assert recounted == [7, 11]
+    assert render_psql(_plan(rows)) == render_psql(_plan(expected))
 
 
 def test_the_spool_folder_goes_with_the_rows() -> None:

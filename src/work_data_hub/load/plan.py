@@ -394,6 +394,11 @@ def _loaded_files(rows: CleanRows, files: Sequence[LoadedFile] | None) -> tuple[
     return tuple(LoadedFile(path, None, None, n) for path, n in counts)
 
 
+def copy_columns(domain: DomainConfig) -> tuple[str, ...]:
+    """The columns the plan's COPY stages, in order: the domain's, then the lineage."""
+    return (*domain.columns, "_source_file", "_source_row")
+
+
 def build_load_plan(
     rows: CleanRows | pl.DataFrame,
     domain: DomainConfig,
@@ -445,7 +450,7 @@ def build_load_plan(
             f"not the domain's refresh_scope {domain.refresh_scope}"
         )
     loaded = _loaded_files(rows, files)
-    staged_columns = [*domain.columns, "_source_file", "_source_row"]
+    staged_columns = list(copy_columns(domain))
     staged_types = [
         *(spec.type for spec in domain.columns.values()),
         *(LINEAGE_TYPES[name].split()[0] for name in ("_source_file", "_source_row")),

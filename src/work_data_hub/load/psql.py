@@ -356,7 +356,9 @@ def _write_rows(
     rows = _RenderedRows(plan, out, rows_per_slice)  # rendering starts while the length is counted
     try:
         started = time.perf_counter()
-        length = sum(copy_length(frame, columns) for frame in plan.rows.frames(rows_per_slice))
+        length = plan.rows.copy_length(
+            columns, lambda rows: copy_length(rows, columns), rows_per_slice
+        )
         seconds["copy_length"] = time.perf_counter() - started
         out.write(step_header(statement.purpose, sql, length))
         out.write_with_slots(sql)

@@ -46,14 +46,15 @@ from work_data_hub.discovery import (
 )
 from work_data_hub.load.business_checks import business_selects
 from work_data_hub.load.checks import BusinessSelect
+from work_data_hub.load.copy_format import copy_length
 from work_data_hub.load.ledger import LedgerReader
 from work_data_hub.load.modes import LOAD_MODES
-from work_data_hub.load.plan import LoadedFile, LoadPlan, build_load_plan
+from work_data_hub.load.plan import LoadedFile, LoadPlan, build_load_plan, copy_columns
 from work_data_hub.load.row_diff import build_row_diff_query
 from work_data_hub.months import current_month
 from work_data_hub.months import today as today_or_fixed
 from work_data_hub.reports.rejects_workbook import RejectedFile, RejectsToMark
-from work_data_hub.rows import CleanRows, FileRows, RowSpool
+from work_data_hub.rows import CleanRows, CopyLength, FileRows, RowSpool
 from work_data_hub.text import plural
 
 logger = logging.getLogger(__name__)
@@ -307,7 +308,11 @@ def _clean_file(
     sheet = read_sheet(workbook, domain.sheet, domain.header_row, reads=headers_read_by(domain))
     del workbook
     result = clean_sheet(sheet, domain, today)
-    part = spool.keep(result.rows) if spool else FileRows.in_memory(result.rows)
+    # Counted here, in this file's thread, while the rows are in memory: the plan's step line
+    # needs it before the COPY starts.
+    columns = copy_columns(domain)
+    length = CopyLength(columns, copy_length(result.rows, list(columns)))
+    part = spool.keep(result.rows, length) if spool else FileRows.in_memory(result.rows, length)
     return _CleanedFile(
         # The rows are in the part now; the result keeps the rejects and the counts.
         result=replace(result, rows=result.rows.clear()),
