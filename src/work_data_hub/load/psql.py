@@ -71,7 +71,8 @@ class WrittenPlan:
 
     plan_sha256: str
     statements: tuple[Statement, ...]
-    # How long the rows took: counting their length (the step line's, copy_length), rendering
+    # How long the rows took: their length (the step line's, copy_length: summed from what
+    # cleaning counted, counted where it could not), rendering
     # their COPY text and their digest (copy_render, copy_digest: in threads beside the writer),
     # the writer waiting for a rendered slice (copy_waited) and, after the rows, for the digest
     # (digest_waited).
@@ -169,7 +170,7 @@ class _RenderedRows:
     the reader hands on is already in the file. What the rendering raises (a value COPY cannot
     carry) is raised by the next read. A second thread takes the rows' digest, reading the
     slices on its own from the start (the statements after the rows need it, the rows do not),
-    so it works while the rows' length is counted, when the server waits anyway.
+    so it works while the rows' length is summed, when the server waits anyway.
     """
 
     def __init__(self, plan: LoadPlan, out: _HashingWriter, rows_per_slice: int) -> None:
@@ -353,7 +354,7 @@ def _write_rows(
     """The COPY step: its line (with the rows' length), its SQL, its rows; their digest."""
     columns = list(plan.copy_columns)
     sql = statement.sql.encode("utf-8")
-    rows = _RenderedRows(plan, out, rows_per_slice)  # rendering starts while the length is counted
+    rows = _RenderedRows(plan, out, rows_per_slice)  # rendering starts while the length is summed
     try:
         started = time.perf_counter()
         length = plan.rows.copy_length(
