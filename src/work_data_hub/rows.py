@@ -165,7 +165,8 @@ class CleanRows:
     ) -> int:
         """The rows' length as COPY text in ``columns``: a part's :class:`CopyLength` where it
         was counted for these columns and every row of the part is kept, else ``count`` of each
-        of its slices."""
+        of its slices (``load.copy_format.copy_length``, passed in: this floor imports no load
+        code)."""
         total = 0
         for part, kept in zip(self.parts, self.kept, strict=True):
             counted = part.copy_length

@@ -450,7 +450,8 @@ class WarehouseClient:
                     plan,
                     handle,
                     path,
-                    (publish, before_commit),
+                    publish,
+                    before_commit,
                     summary,
                     connection,
                     address,
@@ -464,7 +465,8 @@ class WarehouseClient:
         plan: LoadPlan,
         handle: BinaryIO,
         path: Path,
-        callbacks: tuple[Callable[[], None], Callable[[], None] | None],
+        publish: Callable[[], None],
+        before_commit: Callable[[], None] | None,
         summary: PlanSummary | None,
         connection: Any,
         address: WarehouseAddress,
@@ -490,7 +492,6 @@ class WarehouseClient:
                     "hold); nothing was loaded",
                     file=str(path),
                 )
-            publish, before_commit = callbacks
             publish()
             transaction.raise_failure()
             if before_commit is not None:
