@@ -105,6 +105,14 @@ def _disk_full(source: Path) -> None:
     raise OSError(errno.ENOSPC, "No space left on device")
 
 
+@pytest.fixture
+def workbook_gone(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The delivered workbook is gone by the time its marked copy starts (at once)."""
+    now = threading.Event()
+    now.set()
+    _marking_after(monkeypatch, now, _removed)
+
+
 # --- execute: the commit waits for them ----------------------------------------------------
 
 
@@ -192,28 +200,19 @@ def test_a_plan_only_save_returns_once_the_marked_workbook_is_whole(
     assert written.error is None and written.waited > 0
 
 
-def test_a_plan_only_save_raises_the_marked_workbooks_failure(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.mark.usefixtures("workbook_gone")
+def test_a_plan_only_save_raises_the_marked_workbooks_failure(tmp_path: Path) -> None:
     reporting = tmp_path / "reporting"
-    now = threading.Event()
-    now.set()
-    _marking_after(monkeypatch, now, _removed)
     with pytest.raises(RejectsWorkbookError, match=f"^{NOVEMBER}: the workbook cannot be read"):
         run_domain(_inbox(tmp_path), reporting, run_id=RUN_ID, mark_rejects=True)
     assert not [path for path in _marked_folder(reporting).rglob("*") if path.is_file()]
 
 
+@pytest.mark.usefixtures("workbook_gone")
 def test_a_refused_load_keeps_its_own_error_and_logs_the_marked_workbooks(
-    baseline: Baseline,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    caplog: pytest.LogCaptureFixture,
+    baseline: Baseline, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     reporting = tmp_path / "reporting"
-    now = threading.Event()
-    now.set()
-    _marking_after(monkeypatch, now, _removed)
     # One reject in six, above max_reject_ratio 0: the load is refused before connecting.
     with caplog.at_level(logging.ERROR), pytest.raises(RejectedRowsError):
         run_domain(
@@ -230,6 +229,7 @@ def test_a_refused_load_keeps_its_own_error_and_logs_the_marked_workbooks(
     assert [written.domain for written in background_writes.wait_all()] == [DOMAIN]
 
 
+@pytest.mark.usefixtures("workbook_gone")
 def test_a_load_that_cannot_connect_keeps_its_own_error(
     baseline: Baseline,
     tmp_path: Path,
@@ -237,9 +237,6 @@ def test_a_load_that_cannot_connect_keeps_its_own_error(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     reporting = tmp_path / "reporting"
-    now = threading.Event()
-    now.set()
-    _marking_after(monkeypatch, now, _removed)
     real_connection = WarehouseClient.connection
 
     def connection(self: WarehouseClient, address: Any, purpose: str) -> Any:
